@@ -1,0 +1,74 @@
+# cclab: `make lab-up` sets up and brings up the minimal lab; `make test` runs every tier.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TOPOLOGY ?= minimal
+BACKEND ?= netns
+NAME ?=
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup lab-up lab-down lab-status test test-unit test-golden test-netns \
+        test-docker test-load bench load report lint typecheck clean
+
+help:
+	@echo "make lab-up [TOPOLOGY=minimal]   set up (first time) and bring a lab up"
+	@echo "make lab-down                     remove the lab and everything it made"
+	@echo "make test                         run every test tier this machine can run"
+	@echo "make test-unit|test-golden|test-netns|test-docker|test-load   one tier"
+	@echo "make bench                        benchmarks -> reports/bench/*.json"
+	@echo "make lint | typecheck             ruff | mypy"
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml scripts/install-system-deps
+	scripts/install-system-deps
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+lab-up: setup
+	$(VENV)/bin/cclab up $(TOPOLOGY) --backend $(BACKEND) $(if $(NAME),--name $(NAME))
+
+lab-down:
+	@if [ -x $(VENV)/bin/cclab ]; then $(VENV)/bin/cclab down $(if $(NAME),--name $(NAME),--all); \
+	else echo "nothing to do: the project is not set up (make setup)"; fi
+
+lab-status: setup
+	$(VENV)/bin/cclab status $(if $(NAME),--name $(NAME))
+
+# `make test` installs nothing: it needs `make setup` (or `make lab-up`) once.
+define need_setup
+	@test -f $(VENV)/.installed || { echo "not set up: run 'make setup' first (installs Debian packages and .venv)" >&2; exit 2; }
+endef
+
+test:
+	$(need_setup)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit test-golden test-netns test-docker test-load:
+	$(need_setup)
+	$(PY) -m pytest -m $(subst test-,,$@) $(PYTEST_ARGS)
+
+bench:
+	$(need_setup)
+	$(PY) -m bench
+
+load:
+	@echo "make load: not built yet (locust load runs come with the traffic issue)" >&2; exit 2
+
+report:
+	@echo "make report: not built yet (Allure 3 report comes with the reporting issue);" >&2
+	@echo "raw results are in reports/allure-results/ after make test" >&2; exit 2
+
+lint:
+	$(need_setup)
+	$(VENV)/bin/ruff check .
+
+typecheck:
+	$(need_setup)
+	$(VENV)/bin/mypy lab connector
+
+clean: lab-down
+	rm -rf reports/allure-results reports/allure-report .pytest_cache

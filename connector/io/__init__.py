@@ -1,0 +1,1 @@
+"""Thin adapters between the pure core and the kernel, sockets and files."""

@@ -1,0 +1,107 @@
+"""The lab as a Python API: bring a topology up, act in nodes, read what they saw.
+
+    with lab.api.up("minimal", instance="demo") as lab:
+        lab.exec("workload1", "curl", "-s", "http://198.18.10.10/")
+        lab.events("web", kind="http.request")
+
+This is what the suites use; it works the same on every backend.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+from lab.backends import Backend, ExecResult, get_backend
+from lab.backends.base import Capture, Progress
+from lab.catalog import topology_path
+from lab.errors import LabError
+from lab.events import read_events
+from lab.model import Topology
+from lab.plan import build_plan
+from lab.schema import load_topology
+
+Event = dict[str, Any]
+
+
+class CommandFailed(LabError):
+    """A command run in a node exited non-zero."""
+
+    def __init__(self, node: str, argv: tuple[str, ...], result: ExecResult) -> None:
+        self.node, self.argv, self.result = node, argv, result
+        super().__init__(f"{node}: `{' '.join(argv)}` exited {result.returncode}\n"
+                         f"{result.stderr.strip() or result.stdout.strip()}")
+
+
+class LabHandle:
+    """A running lab instance."""
+
+    def __init__(self, topology: Topology, backend: Backend) -> None:
+        self.topology = topology
+        self.backend = backend
+        self.instance = backend.instance
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.backend.status()["run_dir"])
+
+    def exec(self, node: str, *argv: str, check: bool = True, timeout: float = 60.0,
+             input_text: str | None = None) -> ExecResult:
+        result = self.backend.exec(node, list(argv), timeout=timeout, input_text=input_text)
+        if check and not result.ok:
+            raise CommandFailed(node, argv, result)
+        return result
+
+    def events(self, node: str, kind: str | None = None) -> list[Event]:
+        return read_events(self.run_dir / "events" / f"{node}.jsonl", kind)
+
+    def wait_event(self, node: str, kind: str, match: Callable[[Event], bool] = lambda e: True,
+                   timeout: float = 10.0) -> Event:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [e for e in self.events(node, kind) if match(e)]
+            if found:
+                return found[-1]
+            if time.monotonic() > deadline:
+                raise LabError(f"{node}: no '{kind}' event matching within {timeout:g} s")
+            time.sleep(0.05)
+
+    @contextmanager
+    def capture(self, node: str, iface: str, path: Path) -> Iterator[Capture]:
+        """Capture on `node`/`iface` for the duration of the block; the pcap stays at `path`."""
+        running = self.backend.start_capture(node, iface, path)
+        try:
+            yield running
+        finally:
+            running.stop()
+
+    def address(self, node: str, iface: str | None = None) -> IPv4Address:
+        n = self.topology.node(node)
+        chosen = n.interface(iface) if iface else n.interfaces[0]
+        return chosen.address.ip
+
+    def down(self) -> None:
+        self.backend.destroy()
+
+
+def bring_up(topology: str | Path, *, instance: str | None = None, backend: str = "netns",
+             clean: bool = False, progress: Progress | None = None) -> LabHandle:
+    topo = load_topology(topology_path(str(topology)))
+    name = instance or topo.name
+    chosen = get_backend(backend, name)
+    chosen.deploy(topo, build_plan(topo, name), clean=clean, progress=progress)
+    return LabHandle(topo, chosen)
+
+
+@contextmanager
+def up(topology: str | Path, **options: Any) -> Iterator[LabHandle]:
+    """A lab for the block; it is always torn down, whatever happens inside."""
+    handle = bring_up(topology, **options)
+    try:
+        yield handle
+    finally:
+        handle.down()

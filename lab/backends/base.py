@@ -1,0 +1,47 @@
+"""What every backend offers: a small protocol (deploy, destroy, exec, status, capture)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from lab.model import Topology
+from lab.steps import Step
+
+Progress = Callable[[int, int, Step], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+class Capture(Protocol):
+    path: Path
+
+    def stop(self) -> Path: ...
+
+
+class Backend(Protocol):
+    name: str
+    instance: str
+
+    def deploy(self, topo: Topology, plan: list[Step], *, clean: bool = False,
+               progress: Progress | None = None) -> None: ...
+
+    def destroy(self) -> list[str]: ...
+
+    def exec(self, node: str, argv: list[str], *, timeout: float = 60.0,
+             input_text: str | None = None) -> ExecResult: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    def start_capture(self, node: str, iface: str, path: Path) -> Capture: ...

@@ -1,0 +1,114 @@
+"""Namespaces, links, addresses, routes and rules, through pyroute2.
+
+Each function does one netlink job in one namespace and maps pyroute2's errors
+to `BackendError`, naming the namespace and what was attempted.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pyroute2 import NetNS, netns
+from pyroute2.netlink.exceptions import NetlinkError
+
+from lab.errors import BackendError
+from lab.steps import AddAddress, AddRoute, AddRule, CreateBridge, CreateVeth, LinkUp
+
+
+@contextmanager
+def netlink_errors(ns: str, what: str) -> Iterator[None]:
+    try:
+        yield
+    except NetlinkError as exc:
+        raise BackendError(f"{what}: {exc.args[-1] if exc.args else exc}",
+                           backend="netns", node=ns) from exc
+    except OSError as exc:
+        raise BackendError(f"{what}: {exc.strerror or exc}", backend="netns", node=ns) from exc
+
+
+class Namespaces:
+    """Open NetNS handles, one per namespace, closed together."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, Any] = {}
+
+    def __call__(self, ns: str) -> Any:
+        if ns not in self._open:
+            with netlink_errors(ns, "open namespace"):
+                self._open[ns] = NetNS(ns)
+        return self._open[ns]
+
+    def close(self) -> None:
+        for handle in self._open.values():
+            handle.close()
+        self._open.clear()
+
+
+def create_namespace(ns: str) -> None:
+    with netlink_errors(ns, "create namespace"):
+        netns.create(ns)
+
+
+def remove_namespace(ns: str) -> None:
+    try:
+        netns.remove(ns)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOENT, errno.EINVAL):
+            raise BackendError(f"remove namespace: {exc}", backend="netns", node=ns) from exc
+
+
+def list_namespaces() -> list[str]:
+    return sorted(netns.listnetns())
+
+
+def index_of(ipr: Any, ns: str, ifname: str) -> int:
+    found = ipr.link_lookup(ifname=ifname)
+    if not found:
+        raise BackendError(f"no interface '{ifname}'", backend="netns", node=ns)
+    return int(found[0])
+
+
+def create_bridge(ipr: Any, step: CreateBridge) -> None:
+    with netlink_errors(step.ns, f"bridge {step.name}"):
+        ipr.link("add", ifname=step.name, kind="bridge")
+
+
+def create_veth(spaces: Namespaces, step: CreateVeth) -> None:
+    ipr = spaces(step.ns)
+    with netlink_errors(step.ns, f"veth {step.ifname}"):
+        ipr.link("add", ifname=step.ifname, kind="veth",
+                 peer={"ifname": step.peer, "net_ns_fd": step.peer_ns})
+    sw = spaces(step.peer_ns)
+    with netlink_errors(step.peer_ns, f"attach {step.peer} to {step.bridge}"):
+        sw.link("set", index=index_of(sw, step.peer_ns, step.peer),
+                master=index_of(sw, step.peer_ns, step.bridge), state="up")
+
+
+def add_address(ipr: Any, step: AddAddress) -> None:
+    with netlink_errors(step.ns, f"address {step.address} on {step.ifname}"):
+        ipr.addr("add", index=index_of(ipr, step.ns, step.ifname),
+                 address=str(step.address.ip), prefixlen=step.address.network.prefixlen)
+
+
+def link_up(ipr: Any, step: LinkUp) -> None:
+    with netlink_errors(step.ns, f"set {step.ifname} up"):
+        ipr.link("set", index=index_of(ipr, step.ns, step.ifname), state="up")
+
+
+def add_route(ipr: Any, step: AddRoute) -> None:
+    dst = "default" if step.to.prefixlen == 0 else str(step.to)
+    with netlink_errors(step.ns, f"route {step.to} via {step.via}"):
+        ipr.route("add", dst=dst, gateway=str(step.via), table=step.table)
+
+
+def add_rule(ipr: Any, step: AddRule) -> None:
+    args: dict[str, Any] = {"table": step.table, "priority": step.priority}
+    if step.source is not None:
+        args.update(src=str(step.source.network_address), src_len=step.source.prefixlen)
+    if step.suppress_prefixlength is not None:
+        args["suppress_prefixlength"] = step.suppress_prefixlength
+    with netlink_errors(step.ns, f"rule {step.priority}"):
+        ipr.rule("add", **args)

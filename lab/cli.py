@@ -1,0 +1,197 @@
+"""`cclab`: bring labs up and down, look inside them, validate topologies."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from lab.backends import get_backend
+from lab.catalog import running_instances, topology_path
+from lab.errors import LabError, TopologyError
+from lab.names import valid_instance
+from lab.plan import build_plan, render_plan
+from lab.report import describe_lab
+from lab.schema import load_topology
+from lab.steps import Step
+
+EXIT_INPUT = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except TopologyError as exc:
+        print(f"cclab: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except LabError as exc:
+        print(f"cclab: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cclab", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    up = _command(sub, "up", cmd_up, "bring a topology up")
+    up.add_argument("topology", help="a shipped topology name (e.g. minimal) or a YAML path")
+    up.add_argument("--backend", default="netns", choices=["netns"])
+    up.add_argument("--name", help="lab instance name (default: the topology's name)")
+    up.add_argument("--clean", action="store_true", help="remove a stale lab of that name first")
+    up.add_argument("-v", "--verbose", action="store_true", help="print every step")
+    down = _command(sub, "down", cmd_down, "remove a lab and everything it made")
+    down.add_argument("--name", help="lab instance (default: the one running)")
+    down.add_argument("--all", action="store_true", help="every lab on this machine")
+    status = _command(sub, "status", cmd_status, "what is running")
+    status.add_argument("--name")
+    status.add_argument("--json", action="store_true")
+    ex = _command(sub, "exec", cmd_exec, "run a command in a node")
+    ex.add_argument("node")
+    ex.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+    ex.add_argument("--name")
+    cap = _command(sub, "capture", cmd_capture, "capture packets on a node's interface")
+    cap.add_argument("node")
+    cap.add_argument("iface")
+    cap.add_argument("-o", "--output", required=True, type=Path)
+    cap.add_argument("--duration", type=float, required=True, help="seconds (at most 3600)")
+    cap.add_argument("--name")
+    val = _command(sub, "validate", cmd_validate, "check a topology; print its plan")
+    val.add_argument("topology")
+    val.add_argument("--plan", action="store_true", help="also print the steps")
+    return parser
+
+
+def _command(sub: Any, name: str, func: Any, help_text: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    topo = load_topology(topology_path(args.topology))
+    links = len(topo.networks)
+    print(f"{topo.source}: ok: lab '{topo.name}', {len(topo.nodes)} nodes, {links} links")
+    if args.plan:
+        print(render_plan(build_plan(topo)), end="")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    topo = load_topology(topology_path(args.topology))
+    instance = args.name or topo.name
+    if not valid_instance(instance):
+        raise LabError(f"invalid lab name '{instance}'\n    hint: lower-case letters, digits, '-'")
+    plan = build_plan(topo, instance)
+    backend = get_backend(args.backend, instance)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    started = time.monotonic()
+    print(f"cclab: bringing up '{topo.name}' as lab '{instance}' on {args.backend} "
+          f"({len(plan)} steps)", file=sys.stderr)
+    try:
+        backend.deploy(topo, plan, clean=args.clean, progress=_progress(args.verbose))
+    except KeyboardInterrupt:
+        print("\ncclab: interrupted; everything this run made was removed", file=sys.stderr)
+        return 130
+    print(f"cclab: lab '{instance}' is up in {time.monotonic() - started:.2f} s", file=sys.stderr)
+    print(describe_lab(topo, backend.status()))
+    return 0
+
+
+def _interrupt(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def _progress(verbose: bool) -> Any:
+    last: list[str] = [""]
+
+    def show(n: int, total: int, step: Step) -> None:
+        phase = _PHASES.get(type(step).__name__, "wiring links, addresses and routes")
+        if verbose:
+            print(f"  [{n:3d}/{total}] {step.describe()}", file=sys.stderr)
+        elif phase != last[0]:
+            print(f"  [{n:3d}/{total}] {phase}", file=sys.stderr)
+        last[0] = phase
+
+    return show
+
+
+_PHASES = {
+    "CreateNamespace": "creating namespaces", "SetSysctl": "creating namespaces",
+    "LoadNftables": "loading nftables rulesets", "StartService": "starting services",
+    "WaitReady": "waiting for services to be ready",
+}
+
+
+def _instance(args: argparse.Namespace) -> str:
+    if args.name:
+        return str(args.name)
+    running = running_instances()
+    if len(running) == 1:
+        return running[0]
+    if not running:
+        raise LabError("no lab is running\n    hint: `make lab-up` or `cclab up minimal`")
+    raise LabError(f"several labs are running ({', '.join(running)})\n    hint: add --name")
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    targets = running_instances() if args.all else [args.name] if args.name else None
+    if targets is None:
+        running = running_instances()
+        targets = running if len(running) <= 1 else [_instance(args)]
+    for instance in targets:
+        removed = get_backend("netns", instance).destroy()
+        print(f"cclab: lab '{instance}' removed ({len(removed)} namespaces)", file=sys.stderr)
+    if not targets:
+        print("cclab: no lab running; nothing to remove", file=sys.stderr)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = get_backend("netns", _instance(args)).status()
+    topo = load_topology(status["topology"]) if status.get("topology") else None
+    if args.json:
+        print(json.dumps(_status_json(topo, status), indent=2))
+    elif topo is not None:
+        print(describe_lab(topo, status))
+    else:
+        print(json.dumps(status, indent=2))
+    return 0
+
+
+def _status_json(topo: Any, status: dict[str, Any]) -> dict[str, Any]:
+    from lab.report import nodes_json
+
+    return {**status, "nodes": nodes_json(topo) if topo is not None else []}
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        raise LabError("no command given\n    hint: cclab exec NODE -- CMD ARGS...")
+    result = get_backend("netns", _instance(args)).exec(args.node, cmd, timeout=3600)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result.returncode
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    if not 0 < args.duration <= 3600:
+        raise LabError("--duration must be between 0 and 3600 seconds")
+    capture = get_backend("netns", _instance(args)).start_capture(args.node, args.iface,
+                                                                  args.output)
+    print(f"cclab: capturing {args.node}/{args.iface} for {args.duration:g} s -> {args.output}",
+          file=sys.stderr)
+    try:
+        time.sleep(args.duration)
+    finally:
+        capture.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

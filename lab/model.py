@@ -1,0 +1,99 @@
+"""The topology model: frozen, typed values with no I/O (the mininet `Topo` idea).
+
+A `Topology` is what a YAML file in `lab/topologies/` means once validated:
+networks (L2 segments with a subnet), nodes (with interfaces, routes, sysctls,
+an optional nftables ruleset and services to start). Backends never read YAML;
+they receive a plan built from this model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """An L2 segment (a bridge) with its IPv4 subnet."""
+
+    name: str
+    subnet: IPv4Network
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    """A node's interface on one network, with its address."""
+
+    name: str
+    network: str
+    address: IPv4Interface
+    public: IPv4Address | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A route; `source` selects a per-source route table (a subnet's route table)."""
+
+    to: IPv4Network
+    via: IPv4Address
+    source: IPv4Network | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A process the lab starts in a node: a fake cloud node, or the connector."""
+
+    kind: str
+    options: tuple[tuple[str, str], ...] = ()
+
+    def option(self, key: str, default: str = "") -> str:
+        return dict(self.options).get(key, default)
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A host, router or appliance: one network namespace or container."""
+
+    name: str
+    role: str
+    interfaces: tuple[Interface, ...]
+    routes: tuple[Route, ...] = ()
+    sysctls: tuple[tuple[str, str], ...] = ()
+    nftables: str = ""
+    services: tuple[Service, ...] = ()
+
+    def interface(self, name: str) -> Interface:
+        for iface in self.interfaces:
+            if iface.name == name:
+                return iface
+        raise KeyError(name)
+
+    @property
+    def forwards(self) -> bool:
+        return self.role in ("router", "connector", "gateway")
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    """A whole lab: networks, nodes and the resolvers its nodes use."""
+
+    name: str
+    description: str
+    networks: tuple[Network, ...]
+    nodes: tuple[Node, ...]
+    dns: tuple[IPv4Address, ...] = ()
+    source: Path | None = field(default=None, compare=False)
+
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    def owner_of(self, address: IPv4Address) -> tuple[Node, Interface] | None:
+        for node in self.nodes:
+            for iface in node.interfaces:
+                if iface.address.ip == address:
+                    return node, iface
+        return None

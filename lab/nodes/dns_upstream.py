@@ -1,0 +1,97 @@
+"""The internet's DNS server: answers A records from a fixed zone, never forwards.
+
+Each query becomes a `dns.query` event with its source, name, type and rcode.
+UDP and TCP on port 53.
+"""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import struct
+import threading
+from ipaddress import IPv4Address
+
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+
+from lab.events import EventWriter
+from lab.nodes.base import node_arguments, serve_until_signalled
+
+TTL = 60
+
+
+def parse_zone(text: str) -> dict[str, IPv4Address]:
+    """`a.example=198.18.10.10,b.example=...` -> {name: address}."""
+    zone = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, address = item.partition("=")
+        zone[name.lower().rstrip(".") + "."] = IPv4Address(address)
+    return zone
+
+
+def answer(wire: bytes, zone: dict[str, IPv4Address]) -> tuple[bytes, dict[str, object]]:
+    query = dns.message.from_wire(wire)
+    response = dns.message.make_response(query)
+    question = query.question[0]
+    name = question.name.to_text().lower()
+    address = zone.get(name)
+    if address is None:
+        response.set_rcode(dns.rcode.NXDOMAIN)
+    elif question.rdtype == dns.rdatatype.A:
+        response.answer.append(dns.rrset.from_text(question.name, TTL, "IN", "A", str(address)))
+    info: dict[str, object] = {"qname": name, "qtype": dns.rdatatype.to_text(question.rdtype),
+            "rcode": dns.rcode.to_text(response.rcode())}
+    return response.to_wire(), info
+
+
+def servers(zone: dict[str, IPv4Address], events: EventWriter) -> list[socketserver.BaseServer]:
+    class Udp(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            data, sock = self.request
+            self._reply(data, lambda out: sock.sendto(out, self.client_address), "udp")
+
+        def _reply(self, data: bytes, send: object, proto: str) -> None:
+            try:
+                out, info = answer(data, zone)
+            except Exception as exc:  # malformed queries are logged, never fatal
+                events.emit("dns.malformed", src=self.client_address[0], proto=proto,
+                            error=type(exc).__name__)
+                return
+            events.emit("dns.query", src=self.client_address[0], proto=proto, **info)
+            send(out)  # type: ignore[operator]
+
+    class Tcp(Udp):
+        def handle(self) -> None:
+            conn: socket.socket = self.request
+            head = conn.recv(2)
+            if len(head) == 2:
+                data = conn.recv(struct.unpack("!H", head)[0])
+                self._reply(data, lambda out: conn.sendall(struct.pack("!H", len(out)) + out),
+                            "tcp")
+
+    socketserver.ThreadingUDPServer.allow_reuse_address = True
+    socketserver.ThreadingTCPServer.allow_reuse_address = True
+    return [socketserver.ThreadingUDPServer(("0.0.0.0", 53), Udp),
+            socketserver.ThreadingTCPServer(("0.0.0.0", 53), Tcp)]
+
+
+def main() -> None:
+    parser = node_arguments("cclab fake DNS upstream (authoritative, no forwarding)")
+    parser.add_argument("--zone", default="", help="name=address,name=address")
+    args = parser.parse_args()
+    events = EventWriter(args.events, args.node)
+    running = servers(parse_zone(args.zone), events)
+    for server in running:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    def stop() -> None:
+        for server in running:
+            server.shutdown()
+
+    serve_until_signalled(events, "dns-upstream", stop)
+
+
+if __name__ == "__main__":
+    main()

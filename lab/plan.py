@@ -1,0 +1,139 @@
+"""Topology -> ordered steps. Pure: the same topology and instance give the same plan.
+
+Layout of a lab instance: every node is a namespace; every link is a bridge in
+one switch namespace of the instance; each endpoint is a veth pair with its
+node end in the node's namespace and its peer on the bridge. Nothing is created
+in the host's namespace, so nothing of the lab touches the host's networks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from ipaddress import IPv4Network
+
+from lab.model import Node, Topology
+from lab.names import LabNames
+from lab.services import build_argv
+from lab.steps import (
+    MAIN_TABLE,
+    AddAddress,
+    AddRoute,
+    AddRule,
+    CreateBridge,
+    CreateNamespace,
+    CreateVeth,
+    LinkUp,
+    LoadNftables,
+    SetSysctl,
+    StartService,
+    Step,
+    WaitReady,
+    WriteResolvConf,
+)
+
+FIRST_SOURCE_TABLE = 100
+SUPPRESS_PRIORITY = 1000
+FIRST_SOURCE_PRIORITY = 2000
+
+# Applied to every node namespace before its interfaces exist (default.* then
+# reaches them): no IPv6 chatter in captures, no redirects from routers.
+BASE_SYSCTLS = (
+    ("net.ipv6.conf.all.disable_ipv6", "1"),
+    ("net.ipv6.conf.default.disable_ipv6", "1"),
+    ("net.ipv4.conf.all.send_redirects", "0"),
+    ("net.ipv4.conf.default.send_redirects", "0"),
+)
+
+
+def build_plan(topo: Topology, instance: str | None = None) -> list[Step]:
+    """Every step that brings `topo` up as lab `instance` (default: the topology's name)."""
+    names = LabNames(instance or topo.name)
+    return [
+        *_namespaces(topo, names),
+        *_bridges(topo, names),
+        *(step for node in topo.nodes for step in _node_steps(topo, node, names)),
+        *_services(topo, names),
+    ]
+
+
+def _namespaces(topo: Topology, names: LabNames) -> Iterator[Step]:
+    yield CreateNamespace(names.switch_ns, "")
+    yield SetSysctl(names.switch_ns, "net.ipv6.conf.all.disable_ipv6", "1")
+    yield SetSysctl(names.switch_ns, "net.ipv6.conf.default.disable_ipv6", "1")
+    for node in topo.nodes:
+        ns = names.node_ns(node.name)
+        yield CreateNamespace(ns, node.name)
+        for key, value in _sysctls(node):
+            yield SetSysctl(ns, key, value)
+
+
+def _sysctls(node: Node) -> list[tuple[str, str]]:
+    base = list(BASE_SYSCTLS)
+    if node.forwards:
+        base.append(("net.ipv4.ip_forward", "1"))
+    return base + list(node.sysctls)
+
+
+def _bridges(topo: Topology, names: LabNames) -> Iterator[Step]:
+    for i, net in enumerate(topo.networks):
+        yield CreateBridge(names.switch_ns, bridge_name(i), net.name)
+        yield LinkUp(names.switch_ns, bridge_name(i))
+
+
+def bridge_name(link_index: int) -> str:
+    return f"br{link_index}"
+
+
+def _node_steps(topo: Topology, node: Node, names: LabNames) -> Iterator[Step]:
+    ns = names.node_ns(node.name)
+    link_index = {net.name: i for i, net in enumerate(topo.networks)}
+    yield LinkUp(ns, "lo")
+    for iface in node.interfaces:
+        i = link_index[iface.network]
+        peer = f"v{i}-{_endpoint_index(topo, node.name, iface.name)}"
+        yield CreateVeth(ns, iface.name, names.switch_ns, peer, bridge_name(i))
+        yield AddAddress(ns, iface.name, iface.address)
+        yield LinkUp(ns, iface.name)
+    yield from _routes(node, ns)
+    if node.nftables.strip():
+        yield LoadNftables(ns, node.nftables)
+    if topo.dns:
+        yield WriteResolvConf(ns, topo.dns)
+
+
+def _endpoint_index(topo: Topology, node: str, ifname: str) -> int:
+    """Position of (node, ifname) among the nodes attached to its link, stable by node order."""
+    target = topo.node(node).interface(ifname).network
+    members = [(n.name, f.name) for n in topo.nodes for f in n.interfaces if f.network == target]
+    return members.index((node, ifname))
+
+
+def _routes(node: Node, ns: str) -> Iterator[Step]:
+    tables: dict[IPv4Network, int] = {}
+    for route in node.routes:
+        if route.source is None:
+            yield AddRoute(ns, route.to, route.via)
+            continue
+        table = tables.setdefault(route.source, FIRST_SOURCE_TABLE + len(tables))
+        yield AddRoute(ns, route.to, route.via, table)
+    if tables:
+        # Local and specific routes of the main table win; only defaults go per source.
+        yield AddRule(ns, SUPPRESS_PRIORITY, MAIN_TABLE, None, suppress_prefixlength=0)
+    for k, (source, table) in enumerate(tables.items()):
+        yield AddRule(ns, FIRST_SOURCE_PRIORITY + k, table, source)
+
+
+def _services(topo: Topology, names: LabNames) -> Iterator[Step]:
+    started = []
+    for node in topo.nodes:
+        for service in node.services:
+            yield StartService(names.node_ns(node.name), node.name, service.kind,
+                               build_argv(node, service))
+            started.append((node.name, service.kind))
+    for node_name, kind in started:
+        yield WaitReady(node_name, kind)
+
+
+def render_plan(steps: list[Step]) -> str:
+    """The plan as text, one step a line (progress output and golden files)."""
+    return "\n".join(f"{n:3d}. {step.describe()}" for n, step in enumerate(steps, 1)) + "\n"

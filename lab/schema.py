@@ -1,0 +1,234 @@
+"""Topology YAML -> validated `Topology`, with every problem collected at once.
+
+Structure is checked by pydantic, piece by piece (each link and node alone), so a
+mistake in one node does not hide the mistakes in another; semantic checks then
+run over every piece that parsed. All problems end in one `TopologyError`, each
+naming the file, the path inside it, its line, and a hint (netlab's
+`log.error(...)` + `exit_on_error()` idea).
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lab.errors import Issue, TopologyError
+from lab.model import Interface, Network, Node, Route, Service, Topology
+from lab.semantics import Paths, check_topology
+from lab.yaml_locate import line_of
+
+Role = Literal["host", "router", "connector", "gateway", "server"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RawEndpoint(_Strict):
+    node: str
+    ifname: str
+    address: IPv4Address | IPv4Interface
+    public: IPv4Address | None = None
+
+
+class RawLink(_Strict):
+    name: str
+    subnet: IPv4Network
+    endpoints: list[RawEndpoint] = Field(min_length=1)
+
+
+class RawRoute(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    to: Literal["default"] | IPv4Network
+    via: IPv4Address
+    source: IPv4Network | None = Field(default=None, alias="from")
+
+
+class RawService(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str
+
+
+class RawNode(_Strict):
+    role: Role = "host"
+    routes: list[RawRoute] = []
+    sysctls: dict[str, str | int] = {}
+    nftables: str = ""
+    services: list[RawService] = []
+
+
+class RawHeader(_Strict):
+    name: str
+    description: str = ""
+    dns: list[IPv4Address] = []
+
+
+_TOP_KEYS = ("name", "description", "dns", "links", "nodes")
+
+
+def load_topology(path: str | Path) -> Topology:
+    """Read and validate a topology file; raise `TopologyError` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise TopologyError([Issue(str(path), "(file)", f"cannot read: {exc.strerror}",
+                                   "give the path of a topology YAML file")]) from exc
+    return parse_topology(text, source=path)
+
+
+def parse_topology(text: str, *, source: Path) -> Topology:
+    issues: list[Issue] = []
+    paths = Paths()
+    data = _read_yaml(text, str(source), issues)
+    topology = _build(data, issues, paths) if isinstance(data, dict) else None
+    if topology is not None and not issues:
+        # Cross-reference checks only on a structurally sound file: a node that
+        # failed to parse would otherwise echo as a dozen misleading problems.
+        issues += check_topology(topology, paths, source.parent)
+    if issues or topology is None:
+        raise TopologyError([_locate(i, text, str(source)) for i in issues])
+    return Topology(topology.name, topology.description, topology.networks,
+                    topology.nodes, topology.dns, source=source)
+
+
+def _read_yaml(text: str, file: str, issues: list[Issue]) -> Any:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        issues.append(Issue(file, "(yaml)", f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                            "check indentation and quoting near this line", line))
+        return None
+    if not isinstance(data, dict):
+        issues.append(Issue(file, "(root)", "a topology must be a mapping",
+                            f"start with keys such as {', '.join(_TOP_KEYS)}"))
+    return data
+
+
+def _build(data: dict[str, Any], issues: list[Issue], paths: Paths) -> Topology | None:
+    for key in data:
+        if key not in _TOP_KEYS:
+            issues.append(Issue("", str(key), "unknown key",
+                                f"top-level keys are: {', '.join(_TOP_KEYS)}"))
+    header = _parse(RawHeader, {k: data[k] for k in ("name", "description", "dns") if k in data},
+                    "", issues)
+    links = _parse_list(RawLink, data.get("links"), "links", issues)
+    nodes = _parse_map(RawNode, data.get("nodes"), "nodes", issues)
+    declared = set(data["nodes"]) if isinstance(data.get("nodes"), dict) else set()
+    if header is None:
+        return None
+    return _assemble(header, links, nodes, declared, issues, paths)
+
+
+def _assemble(header: RawHeader, links: dict[int, RawLink], nodes: dict[str, RawNode],
+              declared: set[str], issues: list[Issue], paths: Paths) -> Topology:
+    interfaces: dict[str, list[Interface]] = {name: [] for name in nodes}
+    for i, link in sorted(links.items()):
+        paths.links.setdefault(link.name, i)
+        for j, ep in enumerate(link.endpoints):
+            paths.endpoints.setdefault((ep.node, ep.ifname), f"links[{i}].endpoints[{j}]")
+            if ep.node in declared and ep.node not in nodes:
+                continue  # its own parse problem is reported already
+            if ep.node not in nodes:
+                known = ", ".join(sorted(declared)) or "(none)"
+                issues.append(Issue("", f"links[{i}].endpoints[{j}].node",
+                                    f"unknown node '{ep.node}' in link '{link.name}'",
+                                    f"define it under nodes:, or use one of: {known}"))
+                continue
+            interfaces[ep.node].append(_interface(link, ep))
+    networks = tuple(Network(link.name, link.subnet) for _, link in sorted(links.items()))
+    built = tuple(_node(name, raw, interfaces[name]) for name, raw in nodes.items())
+    return Topology(header.name, header.description.strip(), networks, built, tuple(header.dns))
+
+
+def _interface(link: RawLink, ep: RawEndpoint) -> Interface:
+    if isinstance(ep.address, IPv4Interface):
+        address = ep.address
+    else:
+        address = IPv4Interface(f"{ep.address}/{link.subnet.prefixlen}")
+    return Interface(ep.ifname, link.name, address, ep.public)
+
+
+def _node(name: str, raw: RawNode, interfaces: list[Interface]) -> Node:
+    routes = tuple(
+        Route(IPv4Network("0.0.0.0/0") if r.to == "default" else r.to, r.via, r.source)
+        for r in raw.routes
+    )
+    services = tuple(
+        Service(s.kind, tuple((k, str(v)) for k, v in (s.model_extra or {}).items()))
+        for s in raw.services
+    )
+    sysctls = tuple((k, str(v)) for k, v in raw.sysctls.items())
+    return Node(name, raw.role, tuple(interfaces), routes, sysctls, raw.nftables, services)
+
+
+def _parse(model: type[Any], value: Any, path: str, issues: list[Issue]) -> Any:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        issues.extend(_issues_from(exc, path))
+        return None
+
+
+def _parse_list(model: type[Any], value: Any, path: str, issues: list[Issue]) -> dict[int, Any]:
+    if not isinstance(value, list):
+        issues.append(Issue("", path, "must be a list", f"write `{path}:` followed by - items"))
+        return {}
+    parsed = {i: _parse(model, item, f"{path}[{i}]", issues) for i, item in enumerate(value)}
+    return {i: p for i, p in parsed.items() if p is not None}
+
+
+def _parse_map(model: type[Any], value: Any, path: str, issues: list[Issue]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        issues.append(Issue("", path, "must be a mapping of name to settings",
+                            f"write `{path}:` followed by `name:` entries"))
+        return {}
+    parsed = {str(k): _parse(model, v or {}, f"{path}.{k}", issues) for k, v in value.items()}
+    return {k: p for k, p in parsed.items() if p is not None}
+
+
+def _issues_from(exc: ValidationError, base: str) -> list[Issue]:
+    out = []
+    for err in exc.errors():
+        path = base
+        for part in err["loc"]:
+            if isinstance(part, int):
+                path += f"[{part}]"
+            elif not path:
+                path = str(part)
+            elif str(part) not in ("IPv4Address", "IPv4Interface") and "[" not in str(part):
+                path += f".{'from' if part == 'source' else part}"
+        out.append(Issue("", path, err["msg"].lower(), _hint(err)))
+    return _dedupe(out)
+
+
+def _hint(err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "remove it, or check its spelling"
+    if kind == "missing":
+        return "this field is required"
+    if kind.startswith("ip_") or "ipv4" in str(err["msg"]).lower():
+        return "write an IPv4 address (10.10.1.11) or prefix (10.10.1.0/24)"
+    if kind == "literal_error":
+        return f"allowed: {err.get('ctx', {}).get('expected', '')}"
+    return ""
+
+
+def _dedupe(issues: list[Issue]) -> list[Issue]:
+    """pydantic reports each union branch; keep one issue per path."""
+    seen: dict[str, Issue] = {}
+    for issue in issues:
+        seen.setdefault(issue.path, issue)
+    return list(seen.values())
+
+
+def _locate(issue: Issue, text: str, file: str) -> Issue:
+    line = issue.line or line_of(text, issue.path)
+    return Issue(file, issue.path, issue.message, issue.hint, line)

@@ -1,0 +1,162 @@
+"""Semantic checks on a parsed topology: each returns issues, none raises.
+
+These catch what a schema cannot: references between parts (a route via an
+address nobody owns), overlaps, and kernel limits (interface names).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+from pathlib import Path
+
+from lab.errors import Issue
+from lab.model import Node, Topology
+from lab.services import KINDS
+
+NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+IFNAMSIZ = 15
+
+
+@dataclass(frozen=True, slots=True)
+class Paths:
+    """Where each link and endpoint stands in the YAML, for messages."""
+
+    links: dict[str, int] = field(default_factory=dict)
+    endpoints: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def link(self, name: str) -> str:
+        return f"links[{self.links.get(name, '?')}]"
+
+    def endpoint(self, node: str, ifname: str) -> str:
+        return self.endpoints.get((node, ifname), f"nodes.{node}")
+
+
+def check_topology(topo: Topology, paths: Paths, base: Path | None) -> list[Issue]:
+    checks = (_names(topo, paths), _subnets(topo, paths), _interfaces(topo, paths),
+              _addresses(topo, paths), _routes(topo), _dns(topo), _services(topo, base))
+    return [issue for check in checks for issue in check]
+
+
+def _issue(path: str, message: str, hint: str = "") -> Issue:
+    return Issue("", path, message, hint)
+
+
+def _names(topo: Topology, paths: Paths) -> Iterator[Issue]:
+    hint = "use lower-case letters, digits and '-', starting with a letter, at most 31"
+    if not NAME.match(topo.name):
+        yield _issue("name", f"invalid lab name '{topo.name}'", hint)
+    for node in topo.nodes:
+        if not NAME.match(node.name):
+            yield _issue(f"nodes.{node.name}", f"invalid node name '{node.name}'", hint)
+    seen: set[str] = set()
+    for net in topo.networks:
+        if not NAME.match(net.name):
+            yield _issue(f"{paths.link(net.name)}.name", f"invalid link name '{net.name}'", hint)
+        if net.name in seen:
+            yield _issue(f"{paths.link(net.name)}.name", f"duplicate link name '{net.name}'",
+                         "give each link its own name")
+        seen.add(net.name)
+
+
+def _subnets(topo: Topology, paths: Paths) -> Iterator[Issue]:
+    nets = list(topo.networks)
+    for i, a in enumerate(nets):
+        for b in nets[i + 1:]:
+            if a.subnet.overlaps(b.subnet):
+                yield _issue(f"{paths.link(b.name)}.subnet",
+                             f"subnet {b.subnet} of link '{b.name}' overlaps {a.subnet} "
+                             f"of link '{a.name}'",
+                             "give each link a subnet of its own")
+
+
+def _interfaces(topo: Topology, paths: Paths) -> Iterator[Issue]:
+    for node in topo.nodes:
+        seen: set[str] = set()
+        for iface in node.interfaces:
+            path = paths.endpoint(node.name, iface.name)
+            if len(iface.name) > IFNAMSIZ:
+                yield _issue(f"{path}.ifname", f"interface name '{iface.name}' has "
+                             f"{len(iface.name)} characters; the kernel allows {IFNAMSIZ}",
+                             "shorten it, e.g. eth-svc")
+            elif not IFNAME.match(iface.name):
+                yield _issue(f"{path}.ifname", f"invalid interface name '{iface.name}'",
+                             "use letters, digits, '-', '_' and '.'")
+            if iface.name in seen:
+                yield _issue(f"{path}.ifname",
+                             f"node '{node.name}' has two interfaces named '{iface.name}'",
+                             "give each interface of a node its own name")
+            seen.add(iface.name)
+
+
+def _addresses(topo: Topology, paths: Paths) -> Iterator[Issue]:
+    owners: dict[IPv4Address, str] = {}
+    subnets = {net.name: net.subnet for net in topo.networks}
+    for node in topo.nodes:
+        for iface in node.interfaces:
+            path = f"{paths.endpoint(node.name, iface.name)}.address"
+            subnet = subnets.get(iface.network)
+            ip = iface.address.ip
+            if subnet is not None and iface.address.network != subnet:
+                yield _issue(path, f"{iface.address} is not in subnet {subnet} of link "
+                             f"'{iface.network}'", f"use an address inside {subnet}")
+            elif subnet is not None and ip in (subnet.network_address, subnet.broadcast_address):
+                yield _issue(path, f"{ip} is the network or broadcast address of {subnet}",
+                             "use a host address")
+            if ip in owners:
+                yield _issue(path, f"duplicate address {ip} (also on {owners[ip]})",
+                             "every interface needs its own address")
+            owners.setdefault(ip, f"{node.name}/{iface.name}")
+
+
+def _routes(topo: Topology) -> Iterator[Issue]:
+    for node in topo.nodes:
+        for i, route in enumerate(node.routes):
+            path = f"nodes.{node.name}.routes[{i}].via"
+            if topo.owner_of(route.via) is None:
+                yield _issue(path, f"route to {route.to} via {route.via}: no node owns "
+                             f"{route.via}", "a next hop must be an address of a lab node")
+            elif not _on_link(node, route.via):
+                yield _issue(path, f"{route.via} is not on any link of '{node.name}'",
+                             "the next hop must be in the subnet of one of its interfaces")
+
+
+def _on_link(node: Node, address: IPv4Address) -> bool:
+    return any(address in iface.address.network for iface in node.interfaces)
+
+
+def _dns(topo: Topology) -> Iterator[Issue]:
+    for i, server in enumerate(topo.dns):
+        if topo.owner_of(server) is None:
+            yield _issue(f"dns[{i}]", f"resolver {server} is not a lab address",
+                         "lab nodes resolve names only through lab DNS servers")
+
+
+def _services(topo: Topology, base: Path | None) -> Iterator[Issue]:
+    for node in topo.nodes:
+        for i, service in enumerate(node.services):
+            path = f"nodes.{node.name}.services[{i}]"
+            kind = KINDS.get(service.kind)
+            if kind is None:
+                yield _issue(f"{path}.kind", f"unknown service kind '{service.kind}'",
+                             f"known kinds: {', '.join(sorted(KINDS))}")
+                continue
+            given = {k for k, _ in service.options}
+            for key in sorted(set(kind.required) - given):
+                yield _issue(path, f"service '{service.kind}' needs option '{key}'",
+                             f"add `{key}:`")
+            for key in sorted(given - set(kind.required) - set(kind.optional)):
+                yield _issue(f"{path}.{key}", f"unknown option for '{service.kind}'",
+                             f"options: {', '.join(kind.required + kind.optional) or 'none'}")
+            yield from _service_files(service.options, kind.files, path, base)
+
+
+def _service_files(options: tuple[tuple[str, str], ...], files: tuple[str, ...], path: str,
+                   base: Path | None) -> Iterator[Issue]:
+    for key, value in options:
+        if key in files and base is not None and not (base / value).is_file():
+            yield _issue(f"{path}.{key}", f"file not found: {value}",
+                         f"paths are relative to the topology's folder ({base})")

@@ -1,0 +1,52 @@
+"""The kinds of service a topology may start in a node, and the argv that starts each.
+
+Pure: argv carries the tokens `{python}` (the interpreter) and `{run}` (the lab's
+run directory), which a backend resolves. The lab never imports the connector;
+it starts it as a process like any other service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.model import Node, Service
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceKind:
+    """What a service kind needs and how to start it."""
+
+    name: str
+    module: str
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()  # options naming files, relative to the topology file
+
+
+KINDS: dict[str, ServiceKind] = {
+    "web": ServiceKind("web", "lab.nodes.web", optional=("port",)),
+    "dns-upstream": ServiceKind("dns-upstream", "lab.nodes.dns_upstream", optional=("zone",)),
+    "connector": ServiceKind("connector", "connector", required=("config",), files=("config",)),
+}
+
+
+def events_path(node: str) -> str:
+    return f"{{run}}/events/{node}.jsonl"
+
+
+def build_argv(node: Node, service: Service) -> tuple[str, ...]:
+    """The command line that starts `service` inside `node`."""
+    kind = KINDS[service.kind]
+    if service.kind == "connector":
+        config = _relative_to_topology(service.option("config"))
+        return ("{python}", "-m", "connector", "run", "--config", config,
+                "--events", events_path(node.name))
+    argv = ["{python}", "-m", kind.module, "--node", node.name, "--events", events_path(node.name)]
+    for key, value in service.options:
+        argv += [f"--{key}", value]
+    return tuple(argv)
+
+
+def _relative_to_topology(path: str) -> str:
+    return path if Path(path).is_absolute() else f"{{topodir}}/{path}"

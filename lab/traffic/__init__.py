@@ -1,0 +1,1 @@
+"""Traffic for the lab: packet factories, matchers, senders and flood engines."""

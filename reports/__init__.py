@@ -1,0 +1,1 @@
+"""Report helpers (Allure environment, summaries); generated output lives beside them."""
