@@ -9,6 +9,7 @@ naming the file, the path inside it, its line, and a hint (netlab's
 
 from __future__ import annotations
 
+import difflib
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Any, Literal
@@ -91,7 +92,8 @@ def parse_topology(text: str, *, source: Path) -> Topology:
         # failed to parse would otherwise echo as a dozen misleading problems.
         issues += check_topology(topology, paths, source.parent)
     if issues or topology is None:
-        raise TopologyError([_locate(i, text, str(source)) for i in issues])
+        located = [_locate(i, text, str(source)) for i in issues]
+        raise TopologyError(sorted(located, key=lambda i: (i.line or 0, i.path)))
     return Topology(topology.name, topology.description, topology.networks,
                     topology.nodes, topology.dns, source=source)
 
@@ -132,19 +134,26 @@ def _assemble(header: RawHeader, links: dict[int, RawLink], nodes: dict[str, Raw
     for i, link in sorted(links.items()):
         paths.links.setdefault(link.name, i)
         for j, ep in enumerate(link.endpoints):
-            paths.endpoints.setdefault((ep.node, ep.ifname), f"links[{i}].endpoints[{j}]")
+            where = f"links[{i}].endpoints[{j}]"
+            paths.endpoints.setdefault((ep.node, ep.ifname), []).append(where)
             if ep.node in declared and ep.node not in nodes:
                 continue  # its own parse problem is reported already
             if ep.node not in nodes:
-                known = ", ".join(sorted(declared)) or "(none)"
                 issues.append(Issue("", f"links[{i}].endpoints[{j}].node",
                                     f"unknown node '{ep.node}' in link '{link.name}'",
-                                    f"define it under nodes:, or use one of: {known}"))
+                                    _unknown_node_hint(ep.node, declared)))
                 continue
             interfaces[ep.node].append(_interface(link, ep))
     networks = tuple(Network(link.name, link.subnet) for _, link in sorted(links.items()))
     built = tuple(_node(name, raw, interfaces[name]) for name, raw in nodes.items())
     return Topology(header.name, header.description.strip(), networks, built, tuple(header.dns))
+
+
+def _unknown_node_hint(name: str, declared: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(declared), n=1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return f"define it under nodes:, or use one of: {', '.join(sorted(declared)) or '(none)'}"
 
 
 def _interface(link: RawLink, ep: RawEndpoint) -> Interface:

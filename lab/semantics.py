@@ -26,13 +26,14 @@ class Paths:
     """Where each link and endpoint stands in the YAML, for messages."""
 
     links: dict[str, int] = field(default_factory=dict)
-    endpoints: dict[tuple[str, str], str] = field(default_factory=dict)
+    endpoints: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def link(self, name: str) -> str:
         return f"links[{self.links.get(name, '?')}]"
 
-    def endpoint(self, node: str, ifname: str) -> str:
-        return self.endpoints.get((node, ifname), f"nodes.{node}")
+    def endpoint(self, node: str, ifname: str, nth: int = 0) -> str:
+        found = self.endpoints.get((node, ifname), [])
+        return found[min(nth, len(found) - 1)] if found else f"nodes.{node}"
 
 
 def check_topology(topo: Topology, paths: Paths, base: Path | None) -> list[Issue]:
@@ -75,9 +76,9 @@ def _subnets(topo: Topology, paths: Paths) -> Iterator[Issue]:
 
 def _interfaces(topo: Topology, paths: Paths) -> Iterator[Issue]:
     for node in topo.nodes:
-        seen: set[str] = set()
+        seen: list[str] = []
         for iface in node.interfaces:
-            path = paths.endpoint(node.name, iface.name)
+            path = paths.endpoint(node.name, iface.name, seen.count(iface.name))
             if len(iface.name) > IFNAMSIZ:
                 yield _issue(f"{path}.ifname", f"interface name '{iface.name}' has "
                              f"{len(iface.name)} characters; the kernel allows {IFNAMSIZ}",
@@ -89,7 +90,7 @@ def _interfaces(topo: Topology, paths: Paths) -> Iterator[Issue]:
                 yield _issue(f"{path}.ifname",
                              f"node '{node.name}' has two interfaces named '{iface.name}'",
                              "give each interface of a node its own name")
-            seen.add(iface.name)
+            seen.append(iface.name)
 
 
 def _addresses(topo: Topology, paths: Paths) -> Iterator[Issue]:

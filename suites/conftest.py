@@ -9,6 +9,11 @@ pytest_plugins = ["suites.fixtures.lab"]
 TIERS = ("unit", "golden", "netns", "docker", "load")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite golden expected files from the current output")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test belongs to exactly one tier, so each tier can run alone."""
     for item in items:

@@ -1,0 +1,112 @@
+"""Bringing labs up and down through the CLI leaves the machine as it was."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.backends.netns_links import list_namespaces
+from lab.names import RUN_ROOT
+from suites.fixtures.lab import unique_instance
+from suites.functional.lab.cli_helpers import cclab, lab_namespaces
+
+pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
+
+ETC_NETNS = Path("/etc/netns")
+
+
+def test_up_then_down_leaves_namespaces_as_before() -> None:
+    name = unique_instance("lc-updown")
+    before = list_namespaces()
+    up = cclab("up", "minimal", "--name", name)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert len(lab_namespaces(name)) == 7  # six nodes and the switch
+        assert "connector cc1: service address 10.10.3.31" in up.stdout
+    finally:
+        down = cclab("down", "--name", name)
+    assert down.returncode == 0, down.stderr
+    assert list_namespaces() == before
+    assert not (RUN_ROOT / name).exists()
+    assert not list(ETC_NETNS.glob(f"cclab.{name}.*"))
+
+
+def test_down_twice_is_harmless() -> None:
+    name = unique_instance("lc-twice")
+    assert cclab("down", "--name", name).returncode == 0
+    assert cclab("down", "--name", name).returncode == 0
+    assert lab_namespaces(name) == []
+
+
+def _start_up(name: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "lab.cli", "up", "minimal", "--name", name],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_namespace(name: str, node: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while f"cclab.{name}.{node}" not in list_namespaces():
+        assert time.monotonic() < deadline, f"namespace for {node} never appeared"
+        time.sleep(0.002)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupted_up_removes_what_it_made(sig: signal.Signals) -> None:
+    name = unique_instance(f"lc-int{sig.value}")
+    proc = _start_up(name)
+    try:
+        _wait_for_namespace(name, "fabric")
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        cclab("down", "--name", name)
+    if proc.returncode == 0:
+        pytest.fail("up finished before the signal arrived; nothing was interrupted")
+    assert proc.returncode == 130, err
+    assert "everything this run made was removed" in err
+
+
+def test_killed_up_is_cleaned_by_down() -> None:
+    name = unique_instance("lc-kill")
+    proc = _start_up(name)
+    try:
+        _wait_for_namespace(name, "inet")
+        proc.kill()
+        proc.wait(timeout=10)
+        assert lab_namespaces(name), "a killed up should leave something for down to find"
+        refused = cclab("up", "minimal", "--name", name)
+        assert refused.returncode == 1
+        assert f"cclab down --name {name}" in refused.stderr
+    finally:
+        down = cclab("down", "--name", name)
+    assert down.returncode == 0
+    assert lab_namespaces(name) == []
+    assert not (RUN_ROOT / name).exists()
+
+
+def test_up_clean_replaces_a_stale_lab() -> None:
+    name = unique_instance("lc-clean")
+    try:
+        assert cclab("up", "minimal", "--name", name).returncode == 0
+        again = cclab("up", "minimal", "--name", name, "--clean")
+        assert again.returncode == 0, again.stderr
+        assert len(lab_namespaces(name)) == 7
+    finally:
+        cclab("down", "--name", name)
+
+
+def test_bad_topology_exits_2_and_creates_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((Path(__file__).parents[2] / "golden/lab/errors/many-problems.yaml")
+                   .read_text())
+    before = list_namespaces()
+    result = cclab("up", str(bad), "--name", unique_instance("lc-bad"))
+    assert result.returncode == 2
+    assert "6 problems in topology" in result.stderr
+    assert f"{bad}:17: nodes.workload1.routes[0].via" in result.stderr
+    assert list_namespaces() == before

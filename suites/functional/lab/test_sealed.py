@@ -1,0 +1,96 @@
+"""The lab is sealed: no link or route reaches the host's networks, and nothing gets out."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from ipaddress import IPv4Address, IPv4Network
+
+import allure
+import pytest
+
+from lab.api import LabHandle, bring_up
+from suites.fixtures.lab import unique_instance
+
+pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
+
+
+def _ip_json(*args: str, ns: str | None = None) -> list[dict]:
+    prefix = ["ip", "netns", "exec", ns] if ns else []
+    out = subprocess.run([*prefix, "ip", "-j", *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout or "[]")
+
+
+def _host_links() -> list[tuple[str, str]]:
+    return sorted((link["ifname"], link.get("link_type", "")) for link in _ip_json("link"))
+
+
+def _host_addresses() -> list[IPv4Address]:
+    found = []
+    for link in _ip_json("-4", "addr"):
+        for info in link.get("addr_info", []):
+            address = IPv4Address(info["local"])
+            if not address.is_loopback:
+                found.append(address)
+    return found
+
+
+@pytest.fixture(scope="module")
+def sealed_lab() -> Iterator[tuple[LabHandle, list[tuple[str, str]], list[tuple[str, str]]]]:
+    """A lab of its own, with the host's links seen just before and just after it came up."""
+    before = _host_links()
+    handle = bring_up("minimal", instance=unique_instance("seal"))
+    after = _host_links()
+    try:
+        yield handle, before, after
+    finally:
+        handle.down()
+
+
+def test_lab_adds_no_link_to_the_host(sealed_lab) -> None:
+    _, before, after = sealed_lab
+    assert after == before
+
+
+def test_every_veth_has_both_ends_inside_the_lab(sealed_lab) -> None:
+    lab, _, _ = sealed_lab
+    names = lab.backend.names  # type: ignore[attr-defined]
+    spaces = [names.switch_ns] + [names.node_ns(n.name) for n in lab.topology.nodes]
+    veths = sum(len(_ip_json("link", "show", "type", "veth", ns=ns)) for ns in spaces)
+    endpoints = sum(len(n.interfaces) for n in lab.topology.nodes)
+    assert veths == 2 * endpoints
+
+
+def test_every_route_stays_on_lab_addresses(sealed_lab) -> None:
+    lab, _, _ = sealed_lab
+    lab_nets = [net.subnet for net in lab.topology.networks]
+    for node in lab.topology.nodes:
+        ns = lab.backend.names.node_ns(node.name)  # type: ignore[attr-defined]
+        for route in _ip_json("route", "show", "table", "all", ns=ns):
+            gateway = route.get("gateway")
+            if gateway:
+                assert any(IPv4Address(gateway) in net for net in lab_nets), (node.name, route)
+            dst = route.get("dst", "")
+            if route.get("type") == "unicast" and "/" in dst and not gateway:
+                assert any(IPv4Network(dst).subnet_of(net) for net in lab_nets), (node.name, route)
+
+
+def test_no_node_reaches_the_host(sealed_lab) -> None:
+    lab, _, _ = sealed_lab
+    targets = _host_addresses()
+    if not targets:
+        pytest.skip("the host has no non-loopback IPv4 address to aim at")
+    for node in lab.topology.nodes:
+        for target in targets:
+            with allure.step(f"{node.name} -> host {target}"):
+                result = lab.exec(node.name, "ping", "-c", "1", "-W", "1", "-n", str(target),
+                                  check=False)
+                assert result.returncode != 0, f"{node.name} reached the host at {target}"
+
+
+def test_edge_guard_drops_what_is_not_lab_space(sealed_lab) -> None:
+    """Defence in depth: even given a default route, inet forwards nothing out of the lab plan."""
+    lab, _, _ = sealed_lab
+    ruleset = lab.exec("inet", "nft", "list", "table", "inet", "lab_guard").stdout
+    assert "ip daddr != @lab_space counter name \"outside_lab\" drop" in ruleset
