@@ -23,12 +23,33 @@ class Network:
 
 @dataclass(frozen=True, slots=True)
 class Interface:
-    """A node's interface on one network, with its address."""
+    """A node's interface on one network, with its address and security groups."""
 
     name: str
     network: str
     address: IPv4Interface
     public: IPv4Address | None = None
+    security_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SgRule:
+    """One allow (or deny) rule of a security group; `peers` are the far side's prefixes."""
+
+    proto: str  # tcp | udp | icmp | all
+    ports: tuple[int, int] | None
+    peers: tuple[IPv4Network, ...]
+    action: str = "allow"  # allow | deny (Azure NSGs have both)
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityGroup:
+    """Stateful rules per direction, evaluated in order; what no rule allows is dropped."""
+
+    name: str
+    inbound: tuple[SgRule, ...]
+    outbound: tuple[SgRule, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +104,14 @@ class Topology:
     networks: tuple[Network, ...]
     nodes: tuple[Node, ...]
     dns: tuple[IPv4Address, ...] = ()
+    security_groups: tuple[SecurityGroup, ...] = ()
     source: Path | None = field(default=None, compare=False)
+
+    def security_group(self, name: str) -> SecurityGroup:
+        for group in self.security_groups:
+            if group.name == name:
+                return group
+        raise KeyError(name)
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

@@ -13,6 +13,7 @@ from ipaddress import IPv4Network
 
 from lab.model import Node, Topology
 from lab.names import LabNames
+from lab.security_groups import render_security_groups
 from lab.services import build_argv
 from lab.steps import (
     MAIN_TABLE,
@@ -78,19 +79,38 @@ def _bridges(topo: Topology, names: LabNames) -> Iterator[Step]:
     for i, net in enumerate(topo.networks):
         yield CreateBridge(names.switch_ns, bridge_name(i), net.name)
         yield LinkUp(names.switch_ns, bridge_name(i))
+    ruleset = render_security_groups(topo, peer_names(topo))
+    if ruleset:
+        # Bridged IPv4 goes through the inet hooks (with conntrack) of the switch namespace.
+        yield SetSysctl(names.switch_ns, "net.bridge.bridge-nf-call-iptables", "1")
+        yield LoadNftables(names.switch_ns, ruleset)
 
 
 def bridge_name(link_index: int) -> str:
     return f"br{link_index}"
 
 
+def peer_names(topo: Topology) -> dict[tuple[str, str], str]:
+    """The bridge-side name of every endpoint: v<link index>-<position on the link>."""
+    link_index = {net.name: i for i, net in enumerate(topo.networks)}
+    seen: dict[str, int] = {}
+    peers = {}
+    for node in topo.nodes:
+        for iface in node.interfaces:
+            position = seen.get(iface.network, 0)
+            seen[iface.network] = position + 1
+            peers[(node.name, iface.name)] = f"v{link_index[iface.network]}-{position}"
+    return peers
+
+
 def _node_steps(topo: Topology, node: Node, names: LabNames) -> Iterator[Step]:
     ns = names.node_ns(node.name)
     link_index = {net.name: i for i, net in enumerate(topo.networks)}
+    peers = peer_names(topo)
     yield LinkUp(ns, "lo")
     for iface in node.interfaces:
         i = link_index[iface.network]
-        peer = f"v{i}-{_endpoint_index(topo, node.name, iface.name)}"
+        peer = peers[(node.name, iface.name)]
         yield CreateVeth(ns, iface.name, names.switch_ns, peer, bridge_name(i))
         yield AddAddress(ns, iface.name, iface.address)
         yield LinkUp(ns, iface.name)
@@ -99,13 +119,6 @@ def _node_steps(topo: Topology, node: Node, names: LabNames) -> Iterator[Step]:
         yield LoadNftables(ns, node.nftables)
     if topo.dns:
         yield WriteResolvConf(ns, topo.dns)
-
-
-def _endpoint_index(topo: Topology, node: str, ifname: str) -> int:
-    """Position of (node, ifname) among the nodes attached to its link, stable by node order."""
-    target = topo.node(node).interface(ifname).network
-    members = [(n.name, f.name) for n in topo.nodes for f in n.interfaces if f.network == target]
-    return members.index((node, ifname))
 
 
 def _routes(node: Node, ns: str) -> Iterator[Step]:

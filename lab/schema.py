@@ -10,15 +10,17 @@ naming the file, the path inside it, its line, and a hint (netlab's
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from lab.errors import Issue, TopologyError
 from lab.model import Interface, Network, Node, Route, Service, Topology
+from lab.schema_sg import RawSecurityGroup, build_group
 from lab.semantics import Paths, check_topology
 from lab.yaml_locate import line_of
 
@@ -34,6 +36,7 @@ class RawEndpoint(_Strict):
     ifname: str
     address: IPv4Address | IPv4Interface
     public: IPv4Address | None = None
+    security_groups: list[str] = []
 
 
 class RawLink(_Strict):
@@ -62,13 +65,17 @@ class RawNode(_Strict):
     services: list[RawService] = []
 
 
+class _TagList(RootModel[list[IPv4Network]]):
+    pass
+
+
 class RawHeader(_Strict):
     name: str
     description: str = ""
     dns: list[IPv4Address] = []
 
 
-_TOP_KEYS = ("name", "description", "dns", "links", "nodes")
+_TOP_KEYS = ("name", "description", "dns", "tags", "security_groups", "links", "nodes")
 
 
 def load_topology(path: str | Path) -> Topology:
@@ -94,8 +101,7 @@ def parse_topology(text: str, *, source: Path) -> Topology:
     if issues or topology is None:
         located = [_locate(i, text, str(source)) for i in issues]
         raise TopologyError(sorted(located, key=lambda i: (i.line or 0, i.path)))
-    return Topology(topology.name, topology.description, topology.networks,
-                    topology.nodes, topology.dns, source=source)
+    return replace(topology, source=source)
 
 
 def _read_yaml(text: str, file: str, issues: list[Issue]) -> Any:
@@ -122,10 +128,16 @@ def _build(data: dict[str, Any], issues: list[Issue], paths: Paths) -> Topology 
                     "", issues)
     links = _parse_list(RawLink, data.get("links"), "links", issues)
     nodes = _parse_map(RawNode, data.get("nodes"), "nodes", issues)
+    tags = _parse_map(_TagList, data.get("tags") or {}, "tags", issues)
+    groups = _parse_map(RawSecurityGroup, data.get("security_groups") or {}, "security_groups",
+                        issues)
     declared = set(data["nodes"]) if isinstance(data.get("nodes"), dict) else set()
     if header is None:
         return None
-    return _assemble(header, links, nodes, declared, issues, paths)
+    topo = _assemble(header, links, nodes, declared, issues, paths)
+    resolved = {name: list(tag.root) for name, tag in tags.items()}
+    built = tuple(build_group(n, g, resolved, issues) for n, g in groups.items())
+    return replace(topo, security_groups=built)
 
 
 def _assemble(header: RawHeader, links: dict[int, RawLink], nodes: dict[str, RawNode],
@@ -161,7 +173,7 @@ def _interface(link: RawLink, ep: RawEndpoint) -> Interface:
         address = ep.address
     else:
         address = IPv4Interface(f"{ep.address}/{link.subnet.prefixlen}")
-    return Interface(ep.ifname, link.name, address, ep.public)
+    return Interface(ep.ifname, link.name, address, ep.public, tuple(ep.security_groups))
 
 
 def _node(name: str, raw: RawNode, interfaces: list[Interface]) -> Node:

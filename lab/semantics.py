@@ -6,6 +6,7 @@ address nobody owns), overlaps, and kernel limits (interface names).
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,7 +39,8 @@ class Paths:
 
 def check_topology(topo: Topology, paths: Paths, base: Path | None) -> list[Issue]:
     checks = (_names(topo, paths), _subnets(topo, paths), _interfaces(topo, paths),
-              _addresses(topo, paths), _routes(topo), _dns(topo), _services(topo, base))
+              _addresses(topo, paths), _routes(topo), _dns(topo), _services(topo, base),
+              _security_groups(topo, paths))
     return [issue for check in checks for issue in check]
 
 
@@ -134,6 +136,19 @@ def _dns(topo: Topology) -> Iterator[Issue]:
         if topo.owner_of(server) is None:
             yield _issue(f"dns[{i}]", f"resolver {server} is not a lab address",
                          "lab nodes resolve names only through lab DNS servers")
+
+
+def _security_groups(topo: Topology, paths: Paths) -> Iterator[Issue]:
+    known = sorted(group.name for group in topo.security_groups)
+    for node in topo.nodes:
+        for iface in node.interfaces:
+            for k, name in enumerate(iface.security_groups):
+                if name not in known:
+                    close = difflib.get_close_matches(name, known, n=1)
+                    hint = f"did you mean '{close[0]}'?" if close else \
+                        f"define it under security_groups: ({', '.join(known) or 'none yet'})"
+                    yield _issue(f"{paths.endpoint(node.name, iface.name)}.security_groups[{k}]",
+                                 f"unknown security group '{name}'", hint)
 
 
 def _services(topo: Topology, base: Path | None) -> Iterator[Issue]:
