@@ -23,7 +23,13 @@ EXIT_INPUT = 2
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command: list[str] = []
+    if "--" in argv:  # everything after `--` is the command for `cclab exec`
+        at = argv.index("--")
+        argv, command = argv[:at], argv[at + 1:]
     args = _parser().parse_args(argv)
+    args.command = command
     try:
         return int(args.func(args) or 0)
     except TopologyError as exc:
@@ -51,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     ex = _command(sub, "exec", cmd_exec, "run a command in a node")
     ex.add_argument("node")
-    ex.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+    ex.add_argument("cmd", nargs="*", help="-- CMD ARGS... (after a --)")
     ex.add_argument("--name")
     cap = _command(sub, "capture", cmd_capture, "capture packets on a node's interface")
     cap.add_argument("node")
@@ -170,7 +176,7 @@ def _status_json(topo: Any, status: dict[str, Any]) -> dict[str, Any]:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    cmd = args.command or args.cmd
     if not cmd:
         raise LabError("no command given\n    hint: cclab exec NODE -- CMD ARGS...")
     result = get_backend("netns", _instance(args)).exec(args.node, cmd, timeout=3600)

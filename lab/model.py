@@ -73,6 +73,17 @@ class Service:
 
 
 @dataclass(frozen=True, slots=True)
+class Gateway:
+    """A cloud gateway a node plays: `internet` (IGW, 1:1 NAT) or `nat` (NAT gateway)."""
+
+    kind: str
+    inside: str
+    outside: str
+    vpc: tuple[IPv4Network, ...]
+    anti_spoofing: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Node:
     """A host, router or appliance: one network namespace or container."""
 
@@ -83,6 +94,7 @@ class Node:
     sysctls: tuple[tuple[str, str], ...] = ()
     nftables: str = ""
     services: tuple[Service, ...] = ()
+    gateway: Gateway | None = None
 
     def interface(self, name: str) -> Interface:
         for iface in self.interfaces:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from ipaddress import IPv4Network
 
+from lab.gateways import render_gateway
 from lab.model import Node, Topology
 from lab.names import LabNames
 from lab.security_groups import render_security_groups
@@ -43,6 +44,8 @@ BASE_SYSCTLS = (
     ("net.ipv6.conf.default.disable_ipv6", "1"),
     ("net.ipv4.conf.all.send_redirects", "0"),
     ("net.ipv4.conf.default.send_redirects", "0"),
+    ("net.ipv4.conf.all.rp_filter", "0"),
+    ("net.ipv4.conf.default.rp_filter", "0"),
 )
 
 
@@ -115,6 +118,8 @@ def _node_steps(topo: Topology, node: Node, names: LabNames) -> Iterator[Step]:
         yield AddAddress(ns, iface.name, iface.address)
         yield LinkUp(ns, iface.name)
     yield from _routes(node, ns)
+    if node.gateway is not None:
+        yield LoadNftables(ns, render_gateway(topo, node.gateway))
     if node.nftables.strip():
         yield LoadNftables(ns, node.nftables)
     if topo.dns:

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from lab.errors import Issue, TopologyError
-from lab.model import Interface, Network, Node, Route, Service, Topology
+from lab.model import Gateway, Interface, Network, Node, Route, Service, Topology
 from lab.schema_sg import RawSecurityGroup, build_group
 from lab.semantics import Paths, check_topology
 from lab.yaml_locate import line_of
@@ -57,12 +57,21 @@ class RawService(BaseModel):
     kind: str
 
 
+class RawGateway(_Strict):
+    kind: Literal["internet", "nat"]
+    inside: str
+    outside: str
+    vpc: list[IPv4Network] = Field(min_length=1)
+    anti_spoofing: bool = True
+
+
 class RawNode(_Strict):
     role: Role = "host"
     routes: list[RawRoute] = []
     sysctls: dict[str, str | int] = {}
     nftables: str = ""
     services: list[RawService] = []
+    gateway: RawGateway | None = None
 
 
 class _TagList(RootModel[list[IPv4Network]]):
@@ -186,7 +195,12 @@ def _node(name: str, raw: RawNode, interfaces: list[Interface]) -> Node:
         for s in raw.services
     )
     sysctls = tuple((k, str(v)) for k, v in raw.sysctls.items())
-    return Node(name, raw.role, tuple(interfaces), routes, sysctls, raw.nftables, services)
+    gateway = None
+    if raw.gateway is not None:
+        g = raw.gateway
+        gateway = Gateway(g.kind, g.inside, g.outside, tuple(g.vpc), g.anti_spoofing)
+    return Node(name, raw.role, tuple(interfaces), routes, sysctls, raw.nftables, services,
+                gateway)
 
 
 def _parse(model: type[Any], value: Any, path: str, issues: list[Issue]) -> Any:

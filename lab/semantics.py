@@ -40,7 +40,7 @@ class Paths:
 def check_topology(topo: Topology, paths: Paths, base: Path | None) -> list[Issue]:
     checks = (_names(topo, paths), _subnets(topo, paths), _interfaces(topo, paths),
               _addresses(topo, paths), _routes(topo), _dns(topo), _services(topo, base),
-              _security_groups(topo, paths))
+              _security_groups(topo, paths), _gateways(topo))
     return [issue for check in checks for issue in check]
 
 
@@ -149,6 +149,22 @@ def _security_groups(topo: Topology, paths: Paths) -> Iterator[Issue]:
                         f"define it under security_groups: ({', '.join(known) or 'none yet'})"
                     yield _issue(f"{paths.endpoint(node.name, iface.name)}.security_groups[{k}]",
                                  f"unknown security group '{name}'", hint)
+
+
+def _gateways(topo: Topology) -> Iterator[Issue]:
+    for node in topo.nodes:
+        if node.gateway is None:
+            continue
+        names = [i.name for i in node.interfaces]
+        for key in ("inside", "outside"):
+            ifname = getattr(node.gateway, key)
+            if ifname not in names:
+                yield _issue(f"nodes.{node.name}.gateway.{key}",
+                             f"'{node.name}' has no interface '{ifname}'",
+                             f"its interfaces: {', '.join(names) or 'none'}")
+        if not node.forwards:
+            yield _issue(f"nodes.{node.name}.role", "a gateway must forward",
+                         "set role: gateway")
 
 
 def _services(topo: Topology, base: Path | None) -> Iterator[Issue]:

@@ -30,8 +30,8 @@ class TcpdumpCapture:
         err = path.with_suffix(".tcpdump.log")
         with open(err, "wb") as log:
             proc = subprocess.Popen(
-                ["ip", "netns", "exec", ns, "tcpdump", "-i", iface, "-n", "-U", "-s", "0",
-                 "-w", str(path)], stdout=subprocess.DEVNULL, stderr=log)
+                ["ip", "netns", "exec", ns, "tcpdump", "-i", iface, "-n", "-U", "--immediate-mode",
+                 "-s", "0", "-w", str(path)], stdout=subprocess.DEVNULL, stderr=log)
         capture = cls(proc, path, ns)
         capture._wait_listening(err)
         return capture

@@ -109,6 +109,18 @@ def add_rule(ipr: Any, step: AddRule) -> None:
     if step.source is not None:
         args.update(src=str(step.source.network_address), src_len=step.source.prefixlen)
     if step.suppress_prefixlength is not None:
-        args["suppress_prefixlength"] = step.suppress_prefixlength
+        args["suppress_prefixlen"] = step.suppress_prefixlength  # pyroute2's NLA name
     with netlink_errors(step.ns, f"rule {step.priority}"):
         ipr.rule("add", **args)
+    _check_rule(ipr, step)
+
+
+def _check_rule(ipr: Any, step: AddRule) -> None:
+    """pyroute2 ignores keyword arguments it does not know; read the rule back."""
+    for rule in ipr.get_rules(priority=step.priority):
+        suppress = rule.get("FRA_SUPPRESS_PREFIXLEN")
+        wanted = step.suppress_prefixlength
+        if wanted is None or suppress == wanted:
+            return
+    raise BackendError(f"rule {step.priority} was not created as planned: {step.describe()}",
+                       backend="netns", node=step.ns)

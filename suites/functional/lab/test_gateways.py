@@ -1,0 +1,105 @@
+"""Internet gateway (1:1 NAT, anti-spoofing switch) and NAT gateway, on real packets."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import IP, TCP
+from scapy.utils import rdpcap
+
+from lab.api import LabHandle, bring_up
+from suites.fixtures.lab import unique_instance
+
+pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
+
+TOPOLOGY = Path(__file__).parent / "data" / "gateways.yaml"
+SPOOF = ("from scapy.all import IP, TCP, send; "
+         "send(IP(src='{src}', dst='{dst}')/TCP(sport=40000, dport=80, flags='S'), "
+         "count=3, verbose=False)")
+
+
+def _lab(tmp_path_factory: pytest.TempPathFactory, anti_spoofing: bool) -> LabHandle:
+    text = TOPOLOGY.read_text()
+    if not anti_spoofing:
+        text = text.replace("vpc: [10.10.0.0/16]}\n  web:",
+                            "vpc: [10.10.0.0/16], anti_spoofing: false}\n  web:")
+    path = tmp_path_factory.mktemp("topo") / "gateways.yaml"
+    path.write_text(text)
+    suffix = "on" if anti_spoofing else "off"
+    return bring_up(path, instance=unique_instance(f"gw-{suffix}"))
+
+
+@pytest.fixture(scope="module")
+def gw_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
+    handle = _lab(tmp_path_factory, anti_spoofing=True)
+    try:
+        yield handle
+    finally:
+        handle.down()
+
+
+def _get(lab: LabHandle, node: str, url: str) -> int:
+    return lab.exec(node, "curl", "-s", "-o", "/dev/null", "-m", "2", url,
+                    check=False).returncode
+
+
+def _counter(lab: LabHandle, node: str, table: str, name: str) -> int:
+    out = lab.exec(node, "nft", "list", "counter", "ip", table, name).stdout
+    return int(out.split("packets")[1].split()[0])
+
+
+def test_public_address_is_the_source_seen_outside(gw_lab: LabHandle) -> None:
+    assert _get(gw_lab, "pub", "http://198.18.10.10/eip") == 0
+    event = gw_lab.wait_event("web", "http.request", lambda e: e["path"] == "/eip")
+    assert event["src"] == "203.0.113.31"
+
+
+def test_private_subnet_leaves_through_the_nat_gateway(gw_lab: LabHandle) -> None:
+    assert _get(gw_lab, "priv", "http://198.18.10.10/natgw") == 0
+    event = gw_lab.wait_event("web", "http.request", lambda e: e["path"] == "/natgw")
+    assert event["src"] == "203.0.113.5"
+
+
+def test_inbound_to_a_public_address_reaches_its_private_owner(gw_lab: LabHandle) -> None:
+    assert _get(gw_lab, "web", "http://203.0.113.31/inbound") == 0
+    event = gw_lab.wait_event("pub", "http.request", lambda e: e["path"] == "/inbound")
+    assert event["src"] == "198.18.10.10"
+
+
+def test_unsolicited_inbound_to_the_nat_gateway_is_dropped(gw_lab: LabHandle) -> None:
+    before = _counter(gw_lab, "natgw", "cclab_natgw", "unsolicited")
+    assert _get(gw_lab, "web", "http://203.0.113.5/") == 28  # timed out: dropped
+    assert _counter(gw_lab, "natgw", "cclab_natgw", "unsolicited") > before
+
+
+def _spoof_into_pub(lab: LabHandle, src: str, pcap: Path) -> list:
+    with lab.capture("pub", "eth0", pcap):
+        lab.exec("attacker", sys.executable, "-c", SPOOF.format(src=src, dst="203.0.113.31"))
+    return [p for p in rdpcap(str(pcap))
+            if TCP in p and p[TCP].sport == 40000 and p[TCP].flags == "S"]
+
+
+@pytest.mark.parametrize("spoofed", ["10.10.1.11", "192.168.7.7"], ids=["vpc-source", "rfc1918"])
+def test_anti_spoofing_drops_private_sources_from_the_internet(gw_lab: LabHandle, tmp_path: Path,
+                                                              spoofed: str) -> None:
+    counter = "spoofed_vpc" if spoofed.startswith("10.10.") else "spoofed_private"
+    before = _counter(gw_lab, "igw", "cclab_igw", counter)
+    arrived = _spoof_into_pub(gw_lab, spoofed, tmp_path / "pub.pcap")
+    assert arrived == []
+    assert _counter(gw_lab, "igw", "cclab_igw", counter) >= before + 3
+
+
+def test_without_anti_spoofing_a_spoofed_vpc_source_gets_in(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
+    """The negative control: the switch is what stops it."""
+    lab = _lab(tmp_path_factory, anti_spoofing=False)
+    try:
+        arrived = _spoof_into_pub(lab, "10.10.1.11", tmp_path / "pub.pcap")
+    finally:
+        lab.down()
+    assert len(arrived) == 3
+    assert {p[IP].src for p in arrived} == {"10.10.1.11"}
+    assert {p[IP].dst for p in arrived} == {"10.10.3.31"}
