@@ -1,0 +1,176 @@
+"""Connector config YAML -> validated `ConnectorConfig`, every problem listed at once.
+
+Shape is checked section by section by pydantic (config_schema), then values,
+limits and cross-references by config_build. Any problem means no config: the
+service never runs on a partly loaded policy. `connector check-config FILE`
+prints the same list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Interface
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from connector.config_build import build_policy
+from connector.config_schema import SECTIONS, TOP_KEYS, RawIdentity, RawInterfaces, RawRuntime
+from connector.core.policy import Identity, Policy
+from connector.errors import ConfigError, Issue
+from connector.yaml_lines import line_table, nearest_line
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceConfig:
+    name: str
+    address: IPv4Interface
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorConfig:
+    """A loaded config: who the connector is, its interfaces, its policy, its runtime."""
+
+    identity: Identity
+    service: InterfaceConfig
+    management: InterfaceConfig
+    policy: Policy
+    upstream_dns: tuple[IPv4Address, ...] = ()
+    dns_ttl: int = 60
+    state_dir: str | None = None
+    source: Path | None = field(default=None, compare=False)
+
+
+def load_config(path: str | Path) -> ConnectorConfig:
+    """Read and validate a config file; raise `ConfigError` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError([Issue(str(path), "(file)", f"cannot read: {exc.strerror}",
+                                 "give the path of a connector config YAML file")]) from exc
+    return parse_config(text, source=path)
+
+
+def parse_config(text: str, *, source: Path) -> ConnectorConfig:
+    issues: list[Issue] = []
+    data = _read_yaml(text, issues)
+    config = _build(data, issues) if isinstance(data, dict) else None
+    if issues or config is None:
+        lines = line_table(text)
+        located = [Issue(str(source), i.path, i.message, i.hint,
+                         i.line or nearest_line(lines, i.path))
+                   for i in issues]
+        raise ConfigError(sorted(located, key=lambda i: (i.line or 0, i.path)))
+    return ConnectorConfig(config.identity, config.service, config.management, config.policy,
+                           config.upstream_dns, config.dns_ttl, config.state_dir, source)
+
+
+def _read_yaml(text: str, issues: list[Issue]) -> Any:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        issues.append(Issue("", "(yaml)", f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                            "check indentation and quoting near this line",
+                            mark.line + 1 if mark else None))
+        return None
+    if not isinstance(data, dict):
+        issues.append(Issue("", "(root)", "a connector config must be a mapping",
+                            f"start with keys such as {', '.join(TOP_KEYS[:4])}"))
+    return data
+
+
+def _build(data: dict[str, Any], issues: list[Issue]) -> ConnectorConfig | None:
+    for key in data:
+        if key not in TOP_KEYS:
+            issues.append(Issue("", str(key), "unknown key",
+                                f"top-level keys are: {', '.join(TOP_KEYS)}"))
+    raw = {name: _section(name, data.get(name), issues) for name in SECTIONS}
+    identity, interfaces = raw["connector"], raw["interfaces"]
+    runtime = raw["runtime"] or RawRuntime()
+    policy = build_policy(data, raw, issues)
+    if isinstance(identity, RawIdentity):
+        _check_identity(identity, data, issues)
+    if not isinstance(identity, RawIdentity) or not isinstance(interfaces, RawInterfaces):
+        return None
+    return ConnectorConfig(
+        Identity(identity.name, identity.group, identity.location),
+        InterfaceConfig(interfaces.service.name, interfaces.service.address),
+        InterfaceConfig(interfaces.management.name, interfaces.management.address),
+        policy, tuple(runtime.upstream_dns), runtime.dns_ttl, runtime.state_dir)
+
+
+def _check_identity(identity: RawIdentity, data: dict[str, Any], issues: list[Issue]) -> None:
+    locations = data.get("locations") or []
+    if isinstance(locations, list) and identity.location not in locations:
+        issues.append(Issue("", "connector.location",
+                            f"location '{identity.location}' is not declared",
+                            "add it to the top-level `locations:` list"))
+
+
+def _section(name: str, value: Any, issues: list[Issue]) -> Any:
+    model, kind = SECTIONS[name]
+    assert model is not None
+    if value is None:
+        if name in ("connector", "interfaces"):
+            issues.append(Issue("", name, "missing section", _REQUIRED_HINTS[name]))
+        return None if kind == "one" else {}
+    if kind == "one":
+        return _parse(model, value, name, issues)
+    if kind == "list":
+        if not isinstance(value, list):
+            issues.append(Issue("", name, "must be a list", f"write `{name}:` then - items"))
+            return {}
+        return {i: _parse(model, v, f"{name}[{i}]", issues) for i, v in enumerate(value)}
+    if not isinstance(value, dict):
+        issues.append(Issue("", name, "must be a mapping of name to settings",
+                            f"write `{name}:` followed by `name:` entries"))
+        return {}
+    return {str(k): _parse(model, v or {}, f"{name}.{k}", issues) for k, v in value.items()}
+
+
+_REQUIRED_HINTS = {
+    "connector": "write `connector: {name: cc1, group: ccg-1, location: vpc-lab}`",
+    "interfaces": "write `interfaces: {service: {name: eth-svc, address: 10.10.3.31/24}, "
+                  "management: {...}}`",
+}
+
+
+def _parse(model: type[BaseModel], value: Any, path: str, issues: list[Issue]) -> Any:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        issues.extend(_issues_from(exc, path))
+        return None
+
+
+def _issues_from(exc: ValidationError, base: str) -> list[Issue]:
+    seen: dict[str, Issue] = {}
+    for err in exc.errors():
+        path = base
+        for part in err["loc"]:
+            if isinstance(part, int):
+                path += f"[{part}]"
+            elif "[" not in str(part) and not str(part).startswith(("IPv4", "int", "str")):
+                path += f".{part}"
+        message = err["msg"][:1].lower() + err["msg"][1:]
+        seen.setdefault(path, Issue("", path, message, _hint(err)))
+    return list(seen.values())
+
+
+def _hint(err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "remove it, or check its spelling"
+    if kind == "missing":
+        return "this field is required"
+    if kind == "literal_error":
+        return f"allowed: {err.get('ctx', {}).get('expected', '')}"
+    if "ip" in kind or "ipv4" in str(err["msg"]).lower():
+        return "write an IPv4 address (10.1.2.3) or prefix (10.1.0.0/16)"
+    if kind == "string_too_long":
+        return "shorten it"
+    return ""

@@ -1,0 +1,129 @@
+"""The connector config file's structure, as pydantic models (shape only).
+
+Field names follow the vendor API (`forward_method`, `src_ip_groups`,
+`zpa_ip_group`...). Values are kept as written (strings for addresses that may be
+ranges or names); `connector.config_build` turns them into core values and
+checks limits and cross-references. Every section parses alone so one bad rule
+does not hide the problems of the next.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RawIdentity(Strict):
+    name: str = Field(min_length=1, max_length=31)
+    group: str = Field(min_length=1)
+    location: str = Field(min_length=1)
+
+
+class RawInterface(Strict):
+    name: str = Field(min_length=1, max_length=15)
+    address: IPv4Interface
+
+
+class RawInterfaces(Strict):
+    service: RawInterface
+    management: RawInterface
+
+
+class RawServiceEntry(Strict):
+    protocol: Literal["TCP", "UDP", "ICMP", "ANY"]
+    dest_ports: list[int | str] = []
+
+
+class RawAppSegment(Strict):
+    domains: list[str] = Field(min_length=1)
+    servers: list[IPv4Address] = []
+    app_connector_group: str = ""
+
+
+class RawZiaGateway(Strict):
+    primary: IPv4Address | None = None
+    secondary: IPv4Address | None = None
+    fail_closed: bool = True
+
+
+class RawDnsGateway(Strict):
+    primary: IPv4Address
+    secondary: IPv4Address | None = None
+    failure_behavior: Literal["FAIL_RET_ERR", "FAIL_ALLOW_IGNORE_DNAT"] = "FAIL_RET_ERR"
+
+
+State = Literal["ENABLED", "DISABLED"]
+
+
+class RawForwardingRule(Strict):
+    order: int = Field(ge=1)
+    name: str = Field(min_length=1)
+    forward_method: Literal["ZIA", "ECZPA", "DIRECT", "DROP", "LOCAL_SWITCH"]
+    state: State = "ENABLED"
+    locations: list[str] = []
+    ec_groups: list[str] = []
+    src_ips: list[str] = []
+    src_ip_groups: list[str] = []
+    nw_services: list[str] = []
+    dest_addresses: list[str] = []
+    dest_ip_groups: list[str] = []
+    zpa_application_segments: list[str] = []
+    zpa_all_app_segments: bool = False
+    proxy_gateway: str | None = None
+
+
+class RawDnsRule(Strict):
+    order: int = Field(ge=1)
+    name: str = Field(min_length=1)
+    action: Literal["ALLOW", "BLOCK", "REDIR_ZPA", "REDIR_REQ"]
+    state: State = "ENABLED"
+    locations: list[str] = []
+    ec_groups: list[str] = []
+    src_ips: list[str] = []
+    src_ip_groups: list[str] = []
+    dest_addresses: list[str] = []
+    dest_ip_groups: list[str] = []
+    zpa_ip_group: str | None = None
+    dns_gateway: str | None = None
+
+
+class RawDefaultDnsRule(Strict):
+    action: Literal["ALLOW", "BLOCK", "REDIR_ZPA", "REDIR_REQ"] = "ALLOW"
+    zpa_ip_group: str | None = None
+    dns_gateway: str | None = None
+
+
+class RawRuntime(Strict):
+    """Service settings the core does not see (the service reads them)."""
+
+    upstream_dns: list[IPv4Address] = []
+    dns_ttl: int = Field(default=60, ge=1, le=86400)
+    state_dir: str | None = None
+
+
+TOP_KEYS = (
+    "connector", "interfaces", "runtime", "locations", "source_ip_groups", "dest_ip_groups",
+    "network_services", "app_segments", "ip_pools", "zia_gateways", "dns_gateways",
+    "forwarding_rules", "dns_rules", "default_dns_rule",
+)
+
+# Section name -> (model of one entry, "list" | "map" | "one").
+SECTIONS: dict[str, tuple[type[BaseModel] | None, str]] = {
+    "connector": (RawIdentity, "one"),
+    "interfaces": (RawInterfaces, "one"),
+    "runtime": (RawRuntime, "one"),
+    "forwarding_rules": (RawForwardingRule, "list"),
+    "dns_rules": (RawDnsRule, "list"),
+    "default_dns_rule": (RawDefaultDnsRule, "one"),
+    "app_segments": (RawAppSegment, "map"),
+    "zia_gateways": (RawZiaGateway, "map"),
+    "dns_gateways": (RawDnsGateway, "map"),
+}
+
+IpPoolValue = IPv4Network

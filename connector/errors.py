@@ -1,0 +1,54 @@
+"""The connector's exceptions: one root, subclassed by what failed.
+
+Decisions (drop, block, fail-close) are values returned by `connector.core`, never
+exceptions; these errors are for bad input (`ConfigError`) and for the host refusing
+what the service asked of it (`ServiceError`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class ConnectorError(Exception):
+    """Root of every error raised by the connector package."""
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem found in a config file: where it is, what is wrong, how to fix it."""
+
+    file: str
+    path: str
+    message: str
+    hint: str = ""
+    line: int | None = None
+
+    def render(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        text = f"{where}: {self.path}: {self.message}"
+        return f"{text}\n    hint: {self.hint}" if self.hint else text
+
+
+class ConfigError(ConnectorError):
+    """A connector config has problems (local fault); every one of them is listed."""
+
+    def __init__(self, issues: Iterable[Issue]) -> None:
+        self.issues = tuple(issues)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        count = len(self.issues)
+        head = f"{count} problem{'s' if count != 1 else ''} in connector config"
+        return "\n".join([head, *(i.render() for i in self.issues)])
+
+
+class ServiceError(ConnectorError):
+    """The host refused a step of the service (nft, sysctl, event file)."""
+
+    def __init__(self, message: str, *, step: str, detail: str = "") -> None:
+        self.step = step
+        self.detail = detail.strip()
+        text = f"[{step}] {message}"
+        super().__init__(f"{text}: {self.detail}" if self.detail else text)

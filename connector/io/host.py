@@ -1,0 +1,57 @@
+"""The host's kernel, as the service drives it: sysctls and nftables.
+
+Thin: each call is one command or one file write, and a refusal becomes a
+`ServiceError` naming the step and what the kernel said.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from connector.errors import ServiceError
+
+# Forward between workloads and destinations; never tell a workload to bypass us
+# (one-arm: packets leave by the interface they came in on, spec §4.2).
+ROUTER_SYSCTLS = {
+    "net/ipv4/ip_forward": "1",
+    "net/ipv4/conf/all/send_redirects": "0",
+    "net/ipv4/conf/default/send_redirects": "0",
+}
+
+
+def apply_sysctls(values: dict[str, str]) -> None:
+    for key, value in values.items():
+        try:
+            Path("/proc/sys", key).write_text(value)
+        except OSError as exc:
+            raise ServiceError(f"cannot set {key}={value}", step="sysctl",
+                               detail=str(exc)) from exc
+
+
+def load_nft(ruleset: str) -> None:
+    _nft(["-f", "-"], ruleset, "nftables")
+
+
+def delete_nft_table(family: str, table: str) -> None:
+    """Remove our table; absent already is fine (idempotent shutdown)."""
+    try:
+        _nft(["delete", "table", family, table], None, "nftables-delete")
+    except ServiceError as exc:
+        if "No such file" not in exc.detail:
+            raise
+
+
+def nft_counters(family: str, table: str) -> str:
+    return _nft(["list", "counters", "table", family, table], None, "nftables-list")
+
+
+def _nft(args: list[str], stdin: str | None, step: str) -> str:
+    try:
+        done = subprocess.run(["nft", *args], input=stdin, capture_output=True, text=True,
+                              timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ServiceError("nft did not run", step=step, detail=str(exc)) from exc
+    if done.returncode != 0:
+        raise ServiceError("nft refused the request", step=step, detail=done.stderr)
+    return done.stdout

@@ -1,0 +1,157 @@
+"""Forwarding rules -> one nftables table that carries them out in the kernel.
+
+Pure: config in, ruleset text out. The kernel path carries the methods the
+kernel can do alone: DIRECT (accept, then SNAT to the service address) and DROP.
+Rules whose method needs a tunnel (ZIA, ECZPA) or east-west switching (LOCAL)
+are rendered in their place as counted drops naming why, so first-match order
+is never changed by what the kernel cannot do; the default ZIA rule closes the
+chain the same way, which is the spec's fail-close default while no ZIA tunnel
+is usable (§5.4). FQDN destinations match through a per-rule address set that
+the service fills from DNS answers (§5.2: FQDN rules need DNS visibility).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from connector.config import ConnectorConfig
+from connector.core.model import Method
+from connector.core.names import NamePattern
+from connector.core.policy import (
+    AddressRange,
+    DestAddress,
+    ForwardingRule,
+    IpMatch,
+    Policy,
+    ServiceEntry,
+    ServiceProto,
+)
+
+T = TypeVar("T")
+TABLE = "cclab_connector"
+DIRECT_MARK = 0x1
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedRule:
+    """One config rule as nft statements (several when criteria expand)."""
+
+    rule: ForwardingRule
+    lines: tuple[str, ...]
+
+
+def render_ruleset(config: ConnectorConfig) -> str:
+    """The full `nft -f` input: replaces the table atomically when loaded."""
+    svc = config.service
+    rules = [render_rule(r, config.policy, svc.name) for r in _in_scope(config)]
+    body = [f"    set {name} {{ type ipv4_addr; flags timeout; }}"
+            for name in (name_set(r.rule) for r in rules) if name]
+    body += [f"    counter {_counter(r.rule)} {{ }}" for r in rules]
+    body += ["    counter default_zia { }",
+             "    chain forward {",
+             "        type filter hook forward priority 0; policy drop;",
+             "        ct state established,related accept",
+             "        ct state invalid drop"]
+    body += [f"        {line}" for r in rules for line in r.lines]
+    body += [f'        iifname "{svc.name}" counter name default_zia drop '
+             f'comment "default ZIA rule: no usable ZIA gateway, fail-close"',
+             "    }",
+             "    chain postrouting {",
+             "        type nat hook postrouting priority srcnat; policy accept;",
+             f'        ct mark {DIRECT_MARK:#x} oifname "{svc.name}" snat ip to '
+             f"{svc.address.ip}",
+             "    }"]
+    return "\n".join([f"table ip {TABLE}", f"delete table ip {TABLE}",
+                      f"table ip {TABLE} {{", *body, "}", ""])
+
+
+def render_rule(rule: ForwardingRule, policy: Policy, iif: str) -> RenderedRule:
+    verdict = _verdict(rule)
+    matches = [f'iifname "{iif}"' + "".join(f" {m}" for m in combo if m)
+               for combo in _criteria(rule, policy)]
+    lines = tuple(f"{m} counter name {_counter(rule)} {verdict} "
+                  f'comment "{rule.order} {rule.name} {rule.method.value}"' for m in matches)
+    return RenderedRule(rule, lines if rule.enabled else ())
+
+
+def name_set(rule: ForwardingRule) -> str | None:
+    """The address set the service fills for a rule's FQDN destinations, if it has any."""
+    if any(isinstance(d, NamePattern) for d in rule.dest_addresses):
+        return f"r{rule.order}_names"
+    return None
+
+
+def _in_scope(config: ConnectorConfig) -> Iterator[ForwardingRule]:
+    me = config.identity
+    return (r for r in config.policy.forwarding_rules if me.in_scope(r.locations, r.ec_groups))
+
+
+def _verdict(rule: ForwardingRule) -> str:
+    if rule.method is Method.DIRECT:
+        return f"ct mark set {DIRECT_MARK:#x} accept"
+    return "drop"
+
+
+def _counter(rule: ForwardingRule) -> str:
+    return f"rule_{rule.order}"
+
+
+def _criteria(rule: ForwardingRule, policy: Policy) -> Iterator[tuple[str, ...]]:
+    """Every (source, destination, service) combination the rule ORs together."""
+    if rule.method is Method.ZPA:
+        return  # matches only live synthetic addresses, which the kernel path never has
+    sources = _ip_set("saddr", [*rule.src_ips, *_group_items(policy.source_ip_groups,
+                                                              rule.src_ip_groups)])
+    for dest in _destinations(rule, policy):
+        for service in _services(rule, policy):
+            yield (sources, dest, service)
+
+
+def _destinations(rule: ForwardingRule, policy: Policy) -> Iterator[str]:
+    items: list[DestAddress] = [*rule.dest_addresses,
+                                *_group_items(policy.dest_ip_groups, rule.dest_ip_groups)]
+    if not items:
+        yield ""
+        return
+    ips = [d for d in items if not isinstance(d, NamePattern)]
+    if ips:
+        yield _ip_set("daddr", ips)
+    if len(ips) < len(items):
+        yield f"ip daddr @r{rule.order}_names"
+
+
+def _services(rule: ForwardingRule, policy: Policy) -> Iterator[str]:
+    entries = [e for name in rule.nw_services for e in policy.network_services[name].entries]
+    if not entries:
+        yield ""
+        return
+    for entry in entries:
+        yield _service(entry)
+
+
+def _service(entry: ServiceEntry) -> str:
+    if entry.protocol is ServiceProto.ANY:
+        return ""
+    proto = entry.protocol.value.lower()
+    if entry.protocol is ServiceProto.ICMP or not entry.dest_ports:
+        return f"meta l4proto {proto}"
+    ports = ", ".join(str(p) for p in entry.dest_ports)
+    return f"{proto} dport {{ {ports} }}"
+
+
+def _ip_set(field: str, items: list[IpMatch] | list[DestAddress]) -> str:
+    if not items:
+        return ""
+    return f"ip {field} {{ {', '.join(_ip_text(i) for i in items)} }}"
+
+
+def _ip_text(item: object) -> str:
+    if isinstance(item, AddressRange):
+        return f"{item.first}-{item.last}"
+    return str(item)
+
+
+def _group_items(groups: Mapping[str, tuple[T, ...]], names: tuple[str, ...]) -> list[T]:
+    return [item for name in names for item in groups[name]]

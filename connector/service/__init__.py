@@ -1,0 +1,1 @@
+"""The running connector: composition of config, core decisions and host adapters."""
