@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -108,7 +109,17 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+_MAIN_PID = os.getpid()
+
+
 def _interrupt(signum: int, frame: object) -> NoReturn:
+    """Ctrl-C/SIGTERM in `up`: unwind so deploy tears down what it made.
+
+    Only in this process: pyroute2 forks helpers that inherit this handler and
+    are stopped with SIGTERM; a helper must just exit, never run our teardown.
+    """
+    if os.getpid() != _MAIN_PID:
+        os._exit(128 + signum)
     raise KeyboardInterrupt
 
 
