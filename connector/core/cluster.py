@@ -1,0 +1,146 @@
+"""Two or more connectors agreeing on synthetic bindings (spec §6.6 item 1, check F9/D1).
+
+A load balancer may send a workload's DNS query to one connector and its flow
+to another, so every member must know every binding, and no two members may
+give one address to two names. Design: one ordered, shared **binding log**.
+- Every change that matters to other members is an operation appended to the
+  log: BIND (pool, name, address), HOLD / RELEASE (member, address: the first
+  flow on a member starts, its last flow ends).
+- Appends are compare-and-set on the log length: a member appends only when it
+  has applied every earlier entry; otherwise it catches up and decides again.
+  So allocations are serialised and every member applies the same operations in
+  the same order, reaching the same state (state machine replication).
+- A member syncs before answering a name and when a flow arrives for a pool
+  address it has no binding for, so a DNS answer from A is known to B when the
+  flow lands on B.
+- An address held by any member is held for all: holds are per member, and a
+  RELEASE restarts the quarantine everywhere.
+The log here lives in memory; the service keeps it in a shared store (the
+lab: a file both connectors reach, or a peer link) with the same interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from typing import Literal
+
+from connector.core.ip_pool import Allocated, Exhausted
+from connector.core.names import normalise_name
+from connector.core.pools import PoolSet
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    op: Literal["BIND", "HOLD", "RELEASE"]
+    member: str
+    pool: str
+    name: str
+    addr: int
+    at: float
+
+
+class BindingLog:
+    """An append-only, ordered list of entries with compare-and-set append."""
+
+    def __init__(self) -> None:
+        self._entries: list[LogEntry] = []
+
+    def append_at(self, position: int, entry: LogEntry) -> bool:
+        """Append only if the log has exactly `position` entries (the caller is current)."""
+        if position != len(self._entries):
+            return False
+        self._entries.append(entry)
+        return True
+
+    def since(self, position: int) -> list[LogEntry]:
+        return self._entries[position:]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class ClusterMember:
+    """One connector's pools, kept identical to its peers' through the log."""
+
+    def __init__(self, member: str, log: BindingLog, networks: dict[str, IPv4Network],
+                 *, quarantine_s: float = 350.0) -> None:
+        self.member = member
+        self.log = log
+        self.pools = PoolSet(networks, quarantine_s=quarantine_s)
+        self._applied = 0
+        self._local_flows: dict[int, int] = {}
+
+    def allocate(self, pool: str, qname: str, now: float) -> Allocated | Exhausted:
+        while True:
+            self.sync()
+            position = len(self.log)
+            result = self._dry_run(pool, qname, now)
+            if isinstance(result, Exhausted):
+                return result
+            # A repeat answer is logged too: it restarts the quarantine on every member.
+            entry = LogEntry("BIND", self.member, pool, result.name, int(result.addr), now)
+            if self.log.append_at(position, entry):
+                self.sync()
+                return result
+
+    def names_for(self, addr: IPv4Address) -> frozenset[str]:
+        names = self.pools.names_for(addr)
+        if not names and self.pools.pool_of(addr) is not None:
+            self.sync()  # a peer may have answered this name a moment ago
+            names = self.pools.names_for(addr)
+        return names
+
+    def flow_started(self, addr: IPv4Address, now: float) -> bool:
+        if not self.names_for(addr):
+            return False
+        key = int(addr)
+        self._local_flows[key] = self._local_flows.get(key, 0) + 1
+        if self._local_flows[key] == 1:
+            self._append("HOLD", addr, now)
+        return True
+
+    def flow_ended(self, addr: IPv4Address, now: float) -> None:
+        key = int(addr)
+        count = self._local_flows.get(key, 0) - 1
+        if count < 0:
+            return
+        self._local_flows[key] = count
+        if count == 0:
+            del self._local_flows[key]
+            self._append("RELEASE", addr, now)
+
+    def sync(self) -> None:
+        for entry in self.log.since(self._applied):
+            self._apply(entry)
+            self._applied += 1
+
+    def _append(self, op: Literal["HOLD", "RELEASE"], addr: IPv4Address, now: float) -> None:
+        while True:
+            self.sync()
+            pool = self.pools.pool_of(addr) or ""
+            if self.log.append_at(len(self.log), LogEntry(op, self.member, pool, "",
+                                                          int(addr), now)):
+                self.sync()
+                return
+
+    def _apply(self, entry: LogEntry) -> None:
+        addr = IPv4Address(entry.addr)
+        if entry.op == "BIND":
+            self.pools.pools[entry.pool].bind(entry.name, entry.addr, entry.at)
+        elif entry.op == "HOLD":
+            self.pools.flow_started(addr, entry.at)
+        else:
+            self.pools.flow_ended(addr, entry.at)
+
+    def _dry_run(self, pool: str, qname: str, now: float) -> Allocated | Exhausted:
+        """What allocation would give, without changing state (it changes via the log)."""
+        target = self.pools.pools[pool]
+        name = normalise_name(qname)
+        existing = target.address_of(name)
+        if existing is not None:
+            return Allocated(existing, name, pool, False)
+        addr = target.peek(now)
+        if addr is None:
+            return Exhausted(pool, name, "no address free or past quarantine")
+        return Allocated(IPv4Address(addr), name, pool, True)

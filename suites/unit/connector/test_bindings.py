@@ -1,0 +1,57 @@
+"""Names learned from DNS answers: TTL + grace, bound size, snapshot (spec §5.2, F9)."""
+
+from __future__ import annotations
+
+import json
+from ipaddress import IPv4Address, IPv4Network
+
+import pytest
+
+from connector.core.bindings import NameBindings, NamesView
+from connector.core.pools import PoolSet
+
+pytestmark = pytest.mark.unit
+
+WEB = IPv4Address("198.18.10.10")
+
+
+def test_learned_name_expires_after_ttl_and_grace() -> None:
+    table = NameBindings(grace_s=60)
+    table.learn(WEB, "WWW.Web.Example.", ttl=30, now=0)
+    assert table.names_for(WEB) == {"www.web.example"}
+    assert table.expire(89) == 0
+    assert table.expire(90) == 1
+    assert table.names_for(WEB) == frozenset()
+
+
+def test_several_names_on_one_address_are_all_kept() -> None:
+    table = NameBindings()
+    table.learn(WEB, "a.example", 60, 0)
+    table.learn(WEB, "b.example", 60, 0)
+    assert table.names_for(WEB) == {"a.example", "b.example"}
+
+
+def test_table_is_bounded_least_recently_learned_goes() -> None:
+    table = NameBindings(max_entries=2)
+    for i in range(3):
+        table.learn(IPv4Address(f"198.18.0.{i + 1}"), f"h{i}.example", 60, i)
+    assert len(table) == 2
+    assert table.names_for(IPv4Address("198.18.0.1")) == frozenset()
+
+
+def test_snapshot_restore_round_trip() -> None:
+    table = NameBindings()
+    table.learn(WEB, "www.web.example", 60, 5)
+    twin = NameBindings.restore(json.loads(json.dumps(table.snapshot())))
+    assert twin.names_for(WEB) == {"www.web.example"}
+    assert twin.expire(5 + 60 + 60) == 1
+
+
+def test_view_joins_learned_and_synthetic_names() -> None:
+    pools = PoolSet({"default": IPv4Network("10.254.0.0/19")})
+    synthetic = pools.allocate("default", "app-a.corp.example", 0)
+    learned = NameBindings()
+    learned.learn(WEB, "www.web.example", 60, 0)
+    view = NamesView(learned, pools)
+    assert view.names_for(synthetic.addr) == {"app-a.corp.example"}  # type: ignore[union-attr]
+    assert view.names_for(WEB) == {"www.web.example"}

@@ -1,0 +1,91 @@
+"""Two connectors in memory agreeing on bindings through the shared log (D1, F9)."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connector.core.cluster import BindingLog, ClusterMember
+from connector.core.ip_pool import Allocated, Exhausted
+
+pytestmark = pytest.mark.unit
+
+NETS = {"default": IPv4Network("10.254.0.0/29")}
+Q = 350.0
+
+
+def pair() -> tuple[ClusterMember, ClusterMember]:
+    log = BindingLog()
+    return ClusterMember("cc1", log, NETS), ClusterMember("cc2", log, NETS)
+
+
+def addr(result: Allocated | Exhausted) -> IPv4Address:
+    assert isinstance(result, Allocated), result
+    return result.addr
+
+
+def test_D1_answer_on_one_member_flow_on_the_other() -> None:  # noqa: N802
+    a, b = pair()
+    given_by_a = addr(a.allocate("default", "app-a.corp.example", 0))
+    assert b.names_for(given_by_a) == {"app-a.corp.example"}
+    assert b.flow_started(given_by_a, 1)
+
+
+def test_D1_same_name_same_address_on_both() -> None:  # noqa: N802
+    a, b = pair()
+    first = addr(a.allocate("default", "x.example", 0))
+    assert first == addr(b.allocate("default", "X.example.", 1))
+
+
+def test_different_names_never_share_an_address() -> None:
+    a, b = pair()
+    first = addr(a.allocate("default", "x.example", 0))
+    assert first != addr(b.allocate("default", "y.example", 0))
+
+
+def test_a_hold_on_one_member_blocks_reclaim_on_the_other() -> None:
+    log = BindingLog()
+    a = ClusterMember("cc1", log, {"p": IPv4Network("10.254.0.0/30")})
+    b = ClusterMember("cc2", log, {"p": IPv4Network("10.254.0.0/30")})
+    x = addr(a.allocate("p", "x.example", 0))
+    a.allocate("p", "y.example", 0)
+    assert b.flow_started(x, 1)
+    result = a.allocate("p", "z.example", 10 * Q)
+    assert addr(result) != x
+    assert isinstance(a.allocate("p", "w.example", 10 * Q), Exhausted)
+    b.flow_ended(x, 20 * Q)
+    assert addr(a.allocate("p", "w.example", 20 * Q + 1)) == addr(result)  # z's, not x's
+    assert isinstance(a.allocate("p", "v.example", 20 * Q + 2), Exhausted)  # x in quarantine
+    assert addr(a.allocate("p", "v.example", 21 * Q)) == x
+
+
+def test_a_repeat_answer_restarts_quarantine_everywhere() -> None:
+    log = BindingLog()
+    a = ClusterMember("cc1", log, {"p": IPv4Network("10.254.0.0/30")})
+    b = ClusterMember("cc2", log, {"p": IPv4Network("10.254.0.0/30")})
+    x = addr(a.allocate("p", "x.example", 0))
+    b.allocate("p", "y.example", 0)
+    a.allocate("p", "x.example", 1000)  # answered again on a
+    reclaimed = addr(b.allocate("p", "z.example", 1000 + Q - 1))
+    assert reclaimed != x
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0, 1]), st.sampled_from([f"n{i}.ex" for i in range(9)]),
+                          st.floats(0, 100)), max_size=40))
+def test_members_converge_and_never_double_bind(steps: list[tuple[int, str, float]]) -> None:
+    members = pair()
+    clock = 0.0
+    for who, name, dt in steps:
+        clock += dt
+        members[who].allocate("default", name, clock)
+    for m in members:
+        m.sync()
+    snapshots = [m.pools.snapshot() for m in members]
+    assert snapshots[0] == snapshots[1]
+    bound = [a for a in (members[0].pools.pools["default"].address_of(n)
+                         for n in (f"n{i}.ex" for i in range(9))) if a is not None]
+    assert len(bound) == len(set(bound))
