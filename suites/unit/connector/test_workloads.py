@@ -1,0 +1,65 @@
+"""Licence accounting cannot be inflated by spoofed sources (seed attack matrix)."""
+
+from __future__ import annotations
+
+import json
+from ipaddress import IPv4Address, IPv4Network
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connector.core.flows import ACK, SYN, FlowTable
+from connector.core.model import Decision, FlowKey, IpProto, Method
+from connector.core.workloads import WorkloadCounter
+
+pytestmark = pytest.mark.unit
+
+RANGES = [IPv4Network("10.10.1.0/24")]
+DIRECT = Decision(Method.DIRECT, "r1", 1, "test")
+
+
+def handshake(table: FlowTable, counter: WorkloadCounter, src: str, *, answered: bool,
+              right_ack: bool = True) -> None:
+    k = FlowKey(IpProto.TCP, IPv4Address(src), IPv4Address("198.18.10.10"), 40000, 80)
+    back = FlowKey(IpProto.TCP, k.dst, k.src, 80, 40000)
+    entry = table.insert(k, DIRECT, 0)
+    table.observe(k, 0, 60, SYN, seq=1)
+    if answered:
+        table.observe(back, 0, 60, SYN | ACK, seq=900, ack=2)
+    table.observe(k, 0, 40, ACK, seq=2, ack=901 if right_ack else 7)
+    counter.observe(entry, 0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("src", "answered", "right_ack", "counted"), [
+    ("10.10.1.11", True, True, 1),
+    ("203.0.113.9", True, True, 0),
+    ("10.10.1.12", False, True, 0),
+    ("10.10.1.13", True, False, 0)],
+    ids=["workload-handshake-counted", "internet-source-never-counted",
+         "syn-only-not-counted", "blind-ack-not-counted"])
+def test_who_counts(src: str, answered: bool, right_ack: bool, counted: int) -> None:
+    table, counter = FlowTable(), WorkloadCounter(RANGES)
+    handshake(table, counter, src, answered=answered, right_ack=right_ack)
+    assert counter.count() == counted
+
+
+def test_window_and_snapshot() -> None:
+    table, counter = FlowTable(), WorkloadCounter(RANGES)
+    handshake(table, counter, "10.10.1.11", answered=True)
+    twin = WorkloadCounter.restore(json.loads(json.dumps(counter.snapshot())))
+    assert twin.workloads() == {IPv4Address("10.10.1.11")}
+    assert twin.count(since=1.0) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**32 - 1), st.sampled_from([IpProto.TCP, IpProto.UDP]),
+                          st.integers(0, 0x3F)), max_size=50))
+def test_one_way_packets_never_count(packets: list[tuple[int, int, int]]) -> None:
+    table, counter = FlowTable(), WorkloadCounter(RANGES)
+    for src, proto, flags in packets:
+        k = FlowKey(proto, IPv4Address(src), IPv4Address("198.18.10.10"), 1234, 80)
+        entry = table.insert(k, DIRECT, 0)
+        table.observe(k, 0, 60, flags, seq=src, ack=src)
+        counter.observe(entry, 0)  # type: ignore[arg-type]
+    assert counter.count() == 0
