@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(config: ConnectorConfig, args: argparse.Namespace) -> None:
     from connector.service.run import serve
 
-    serve(config, args.events)
+    default = f"/var/lib/cclab-connector/{config.identity.name}"
+    state = args.state or Path(config.state_dir or default)
+    serve(config, args.events, state)
 
 
 def _check(config: ConnectorConfig, args: argparse.Namespace) -> None:
@@ -58,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the connector service")
     run.add_argument("--config", required=True, type=Path)
     run.add_argument("--events", type=Path, help="JSON-lines event file")
+    run.add_argument("--state", type=Path, help="directory of the persistent bindings")
     run.set_defaults(handler=_run)
     for name, handler, text in (("check-config", _check, "validate a config and exit"),
                                 ("show-ruleset", _show, "print the nftables table")):

@@ -8,7 +8,7 @@ prints the same list.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ class ConnectorConfig:
     upstream_dns: tuple[IPv4Address, ...] = ()
     dns_ttl: int = 60
     state_dir: str | None = None
+    global_vips: tuple[IPv4Address, ...] = ()
     source: Path | None = field(default=None, compare=False)
 
 
@@ -64,8 +65,7 @@ def parse_config(text: str, *, source: Path) -> ConnectorConfig:
                          i.line or nearest_line(lines, i.path))
                    for i in issues]
         raise ConfigError(sorted(located, key=lambda i: (i.line or 0, i.path)))
-    return ConnectorConfig(config.identity, config.service, config.management, config.policy,
-                           config.upstream_dns, config.dns_ttl, config.state_dir, source)
+    return replace(config, source=source)
 
 
 def _read_yaml(text: str, issues: list[Issue]) -> Any:
@@ -100,7 +100,8 @@ def _build(data: dict[str, Any], issues: list[Issue]) -> ConnectorConfig | None:
         Identity(identity.name, identity.group, identity.location),
         InterfaceConfig(interfaces.service.name, interfaces.service.address),
         InterfaceConfig(interfaces.management.name, interfaces.management.address),
-        policy, tuple(runtime.upstream_dns), runtime.dns_ttl, runtime.state_dir)
+        policy, tuple(runtime.upstream_dns), runtime.dns_ttl, runtime.state_dir,
+        tuple(runtime.global_vips))
 
 
 def _check_identity(identity: RawIdentity, data: dict[str, Any], issues: list[Issue]) -> None:

@@ -103,6 +103,8 @@ class RawRuntime(Strict):
     """Service settings the core does not see (the service reads them)."""
 
     upstream_dns: list[IPv4Address] = []
+    # The vendor's global DNS VIPs (spec §6.4/6.5): queries to them go to upstream_dns.
+    global_vips: list[IPv4Address] = [IPv4Address("185.46.212.88"), IPv4Address("185.46.212.89")]
     dns_ttl: int = Field(default=60, ge=1, le=86400)
     state_dir: str | None = None
 

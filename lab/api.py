@@ -84,6 +84,10 @@ class LabHandle:
         chosen = n.interface(iface) if iface else n.interfaces[0]
         return chosen.address.ip
 
+    def restart_service(self, node: str, kind: str) -> int:
+        """Restart one service (SIGTERM, start again, wait for its readiness); new PID."""
+        return self.backend.restart_service(node, kind)
+
     def down(self) -> None:
         self.backend.destroy()
 

@@ -41,7 +41,7 @@ def build_argv(node: Node, service: Service) -> tuple[str, ...]:
     if service.kind == "connector":
         config = _relative_to_topology(service.option("config"))
         return ("{python}", "-m", "connector", "run", "--config", config,
-                "--events", events_path(node.name))
+                "--events", events_path(node.name), "--state", f"{{run}}/state/{node.name}")
     argv = ["{python}", "-m", kind.module, "--node", node.name, "--events", events_path(node.name)]
     for key, value in service.options:
         argv += [f"--{key}", value]

@@ -38,6 +38,10 @@ class NameBindings:
         while len(self._names) > self.max_entries:
             self._names.popitem(last=False)
 
+    def learn_until(self, addr: int, name: str, expires: float) -> None:
+        """Restore one entry with its absolute expiry (from the state store)."""
+        self._names.setdefault(addr, {})[name] = expires
+
     def names_for(self, addr: IPv4Address) -> frozenset[str]:
         return frozenset(self._names.get(int(addr), ()))
 

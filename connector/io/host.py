@@ -29,6 +29,33 @@ def apply_sysctls(values: dict[str, str]) -> None:
                                detail=str(exc)) from exc
 
 
+DIVERT_TABLE = 53
+
+
+def add_divert_route(mark: int) -> None:
+    """Packets marked for the DNS listener are delivered locally (tproxy's routing half)."""
+    _ip(["rule", "add", "fwmark", hex(mark), "lookup", str(DIVERT_TABLE)], "divert-rule")
+    _ip(["route", "replace", "local", "0.0.0.0/0", "dev", "lo", "table", str(DIVERT_TABLE)],
+        "divert-route")
+
+
+def remove_divert_route(mark: int) -> None:
+    for args in (["rule", "del", "fwmark", hex(mark), "lookup", str(DIVERT_TABLE)],
+                 ["route", "flush", "table", str(DIVERT_TABLE)]):
+        subprocess.run(["ip", *args], capture_output=True, check=False, timeout=10)
+
+
+def nft_add_element(set_name: str, element: str, timeout_s: int) -> None:
+    _nft(["add", "element", "ip", "cclab_connector", set_name,
+          f"{{ {element} timeout {timeout_s}s }}"], None, "nftables-set")
+
+
+def _ip(args: list[str], step: str) -> None:
+    done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False, timeout=10)
+    if done.returncode != 0 and "File exists" not in done.stderr:
+        raise ServiceError("ip refused the request", step=step, detail=done.stderr)
+
+
 def load_nft(ruleset: str) -> None:
     _nft(["-f", "-"], ruleset, "nftables")
 

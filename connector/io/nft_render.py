@@ -32,6 +32,8 @@ from connector.core.policy import (
 T = TypeVar("T")
 TABLE = "cclab_connector"
 DIRECT_MARK = 0x1
+DIVERT_MARK = 0x53  # DNS diverted to the listener; policy routing delivers it locally
+DIVERT_PORT = 5353
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +64,24 @@ def render_ruleset(config: ConnectorConfig) -> str:
              "        type nat hook postrouting priority srcnat; policy accept;",
              f'        ct mark {DIRECT_MARK:#x} oifname "{svc.name}" snat ip to '
              f"{svc.address.ip}",
-             "    }"]
+             "    }",
+             *_dns_divert(svc.name, str(svc.address.ip))]
     return "\n".join([f"table ip {TABLE}", f"delete table ip {TABLE}",
                       f"table ip {TABLE} {{", *body, "}", ""])
+
+
+def _dns_divert(iif: str, service_ip: str) -> list[str]:
+    """DNS to any destination, arriving on the service interface, goes to the listener."""
+    return ["    chain divert {",
+            "        type filter hook prerouting priority mangle; policy accept;",
+            f'        iifname "{iif}" meta l4proto {{ tcp, udp }} th dport 53 '
+            f"meta mark set {DIVERT_MARK:#x} tproxy ip to {service_ip}:{DIVERT_PORT} accept",
+            "    }",
+            "    chain input {",
+            "        type filter hook input priority filter; policy accept;",
+            f'        meta l4proto {{ tcp, udp }} th dport {{ 53, {DIVERT_PORT} }} '
+            f'iifname != "{iif}" counter drop comment "DNS only on the service interface"',
+            "    }"]
 
 
 def render_rule(rule: ForwardingRule, policy: Policy, iif: str) -> RenderedRule:

@@ -1,48 +1,82 @@
 """`connector run`: load the config, program the kernel path, serve until signalled.
 
 Order matters for the lab: nothing is changed on the host unless the whole
-config is valid; `service.ready` is written only once the ruleset is loaded;
-on SIGTERM/SIGINT the table is removed before `service.stopped` is written.
+config is valid; state is restored before the listener opens, so no binding
+handed out before a restart is lost; `service.ready` is written only once the
+ruleset is loaded and the DNS listener is bound; on SIGTERM/SIGINT everything
+the service added to the host is removed before `service.stopped` is written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import signal
-import threading
+import time
 from pathlib import Path
 
 from connector.config import ConnectorConfig
+from connector.core.bindings import NameBindings
+from connector.core.model import NoGateways
+from connector.core.pools import PoolSet
+from connector.io import host
 from connector.io.events import EventLog
-from connector.io.host import ROUTER_SYSCTLS, apply_sysctls, delete_nft_table, load_nft
-from connector.io.nft_render import TABLE, render_ruleset
+from connector.io.nft_render import DIVERT_MARK, TABLE, render_ruleset
+from connector.io.state_store import StateStore
+from connector.service.dns_listener import DnsListener
+from connector.service.dns_service import DnsService
+from connector.service.name_sets import NameSetUpdater
 
 
-def serve(config: ConnectorConfig, events_path: Path | None) -> None:
-    events = EventLog(events_path, config.identity.name)
-    stop = _stop_on_signals()
+def serve(config: ConnectorConfig, events_path: Path | None, state_dir: Path) -> None:
+    asyncio.run(_serve(config, EventLog(events_path, config.identity.name), state_dir))
+
+
+async def _serve(config: ConnectorConfig, events: EventLog, state_dir: Path) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop.set)
+    store = StateStore(state_dir)
+    listener = None
     try:
-        apply_sysctls(ROUTER_SYSCTLS)
-        load_nft(render_ruleset(config))
-        events.emit("service.ready", service="connector", **_summary(config))
-        stop.wait()
+        pools, names = restore_state(config, store)
+        host.apply_sysctls(host.ROUTER_SYSCTLS)
+        host.load_nft(render_ruleset(config))
+        host.add_divert_route(DIVERT_MARK)
+        dns = DnsService(config, pools=pools, names=names, health=NoGateways(), events=events,
+                         store=store, on_learned=NameSetUpdater(config).learned)
+        listener = DnsListener(dns, config.service.address.ip)
+        await listener.start()
+        events.emit("service.ready", service="connector", **_summary(config, pools))
+        await stop.wait()
     finally:
-        delete_nft_table("ip", TABLE)
+        if listener is not None:
+            await listener.stop()
+        host.remove_divert_route(DIVERT_MARK)
+        host.delete_nft_table("ip", TABLE)
+        store.close()
         events.emit("service.stopped", service="connector")
         events.close()
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
+def restore_state(config: ConnectorConfig, store: StateStore) -> tuple[PoolSet, NameBindings]:
+    pools = PoolSet(config.policy.ip_pools)
+    for pool, name, addr, last_use in store.bindings():
+        if pool in pools.pools:
+            pools.pools[pool].bind(name, addr, last_use)
+    names = NameBindings()
+    now = time.time()
+    for addr, name, expires in store.learned(now):
+        names.learn_until(addr, name, expires)
+    return pools, names
 
 
-def _summary(config: ConnectorConfig) -> dict[str, object]:
+def _summary(config: ConnectorConfig, pools: PoolSet) -> dict[str, object]:
     return {
         "service_address": str(config.service.address.ip),
         "service_interface": config.service.name,
         "management_address": str(config.management.address.ip),
         "forwarding_rules": len(config.policy.forwarding_rules),
         "dns_rules": len(config.policy.dns_rules),
+        "restored_bindings": sum(p.stats().bound for p in pools.pools.values()),
     }

@@ -18,7 +18,13 @@ from typing import Any
 from lab.backends import netns_links as links
 from lab.backends.base import ExecResult, Progress
 from lab.backends.capture import TcpdumpCapture
-from lab.backends.processes import pids_in_namespace, start_in_namespace, stop_pids, wait_ready
+from lab.backends.processes import (
+    pids_in_namespace,
+    ready_count,
+    start_in_namespace,
+    stop_pids,
+    wait_ready,
+)
 from lab.errors import BackendError, NotRunningError, StaleLabError
 from lab.model import Topology
 from lab.names import LabNames
@@ -159,6 +165,25 @@ class NetnsBackend:
                    log, step.timeout_s)
 
     # -- using a running lab -----------------------------------------------------
+    def restart_service(self, node: str, kind: str, timeout_s: float = 15.0) -> int:
+        """Stop a service with SIGTERM and start it again as it was; returns the new PID."""
+        state = LabState.load(self.names.run_dir)
+        if state is None:
+            raise NotRunningError(self.instance)
+        record = next((p for p in state.processes if (p.node, p.kind) == (node, kind)), None)
+        if record is None:
+            raise BackendError(f"no service '{kind}' in node '{node}'", backend=self.name,
+                               node=node)
+        events = self.names.run_dir / "events" / f"{node}.jsonl"
+        before = ready_count(events, kind)
+        stop_pids([record.pid])
+        proc = start_in_namespace(self._ns_of(node), record.argv, Path(record.log))
+        self._procs[(node, kind)] = proc
+        record.pid = proc.pid
+        state.save(self.names.run_dir)
+        wait_ready(events, node, kind, proc, Path(record.log), timeout_s, after=before)
+        return proc.pid
+
     def exec(self, node: str, argv: list[str], *, timeout: float = 60.0,
              input_text: str | None = None) -> ExecResult:
         return _run_in(self._ns_of(node), argv, timeout=timeout, input_text=input_text)

@@ -28,10 +28,11 @@ def start_in_namespace(ns: str, argv: list[str], log: Path) -> subprocess.Popen[
 
 
 def wait_ready(events: Path, node: str, kind: str, proc: subprocess.Popen[bytes] | None,
-               log: Path, timeout_s: float) -> None:
+               log: Path, timeout_s: float, *, after: int = 0) -> None:
+    """Wait for the service's `service.ready` event number `after + 1` (restarts count up)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if any(_is_ready(e, kind) for e in read_events(events)):
+        if ready_count(events, kind) > after:
             return
         if proc is not None and proc.poll() is not None:
             raise BackendError(f"{kind} exited with {proc.returncode} before it was ready\n"
@@ -39,6 +40,10 @@ def wait_ready(events: Path, node: str, kind: str, proc: subprocess.Popen[bytes]
         time.sleep(POLL_S)
     raise BackendError(f"{kind} not ready after {timeout_s:g} s\n{_tail(log)}",
                        backend="netns", node=node)
+
+
+def ready_count(events: Path, kind: str) -> int:
+    return sum(1 for e in read_events(events) if _is_ready(e, kind))
 
 
 def _is_ready(event: dict[str, object], kind: str) -> bool:

@@ -1,0 +1,61 @@
+"""Transparent sockets: receive DNS addressed to any destination, answer as that destination.
+
+The kernel path diverts UDP/TCP port 53 arriving on the service interface to
+the listener with nftables `tproxy` (spec §6.4: a ZPA name sent to any
+resolver is intercepted). The listener learns each query's original
+destination (IP_ORIGDSTADDR for UDP, getsockname for TCP) and replies from it.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from ipaddress import IPv4Address
+
+IP_TRANSPARENT = 19
+IP_RECVORIGDSTADDR = 20
+IP_ORIGDSTADDR = 20
+SOL_IP = 0
+Address = tuple[str, int]
+
+
+def udp_listener(addr: IPv4Address, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(SOL_IP, IP_TRANSPARENT, 1)
+    sock.setsockopt(SOL_IP, IP_RECVORIGDSTADDR, 1)
+    sock.setblocking(False)
+    sock.bind((str(addr), port))
+    return sock
+
+
+def tcp_listener(addr: IPv4Address, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(SOL_IP, IP_TRANSPARENT, 1)
+    sock.setblocking(False)
+    sock.bind((str(addr), port))
+    sock.listen(512)
+    return sock
+
+
+def recv_query(sock: socket.socket) -> tuple[bytes, Address, Address] | None:
+    """(data, client, original destination), or None when nothing is waiting."""
+    try:
+        data, ancillary, _, client = sock.recvmsg(65535, socket.CMSG_SPACE(16))
+    except BlockingIOError:
+        return None
+    for level, kind, payload in ancillary:
+        if level == SOL_IP and kind == IP_ORIGDSTADDR:
+            port, raw = struct.unpack_from("!H4s", payload, 2)
+            return data, client, (socket.inet_ntoa(raw), port)
+    return data, client, sock.getsockname()
+
+
+def send_as(data: bytes, source: Address, client: Address) -> None:
+    """Send `data` to `client` with `source` (any address) as its source."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(SOL_IP, IP_TRANSPARENT, 1)
+        sock.bind(source)
+        sock.sendto(data, client)

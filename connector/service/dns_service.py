@@ -1,0 +1,160 @@
+"""The DNS listener: every query diverted from the service interface, decided by the core.
+
+Carries out `DnsDecision`s (spec §6.4): synthetic answers from the pools
+(persisted before they leave), NODATA for other types of ZPA names, silent
+drops, redirects to DNS gateways with failover and failure behaviour, and
+queries allowed on to their own destination under the forwarding policy
+(Direct: sent from the service address; a query to the vendor global VIP goes
+to the configured resolver instead). Answers that pass through teach the
+forwarding core address->name bindings (FQDN rules, §5.2).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+import dns.message
+
+from connector.config import ConnectorConfig
+from connector.core.bindings import NameBindings, NamesView
+from connector.core.dns_policy import DnsPolicy, on_gateway_failure, on_pool_exhausted
+from connector.core.ip_pool import Exhausted
+from connector.core.model import (
+    DnsDecision,
+    DnsOutcome,
+    FlowKey,
+    GatewayHealth,
+    IpProto,
+    Method,
+    Transport,
+)
+from connector.core.pools import PoolSet
+from connector.core.rules import ForwardingPolicy
+from connector.io import dns_wire, upstream
+from connector.io.events import EventLog
+from connector.io.state_store import StateStore
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    wire: bytes
+    client: tuple[str, int]
+    original_dst: tuple[str, int]
+    transport: Transport
+
+
+class DnsService:
+    def __init__(self, config: ConnectorConfig, *, pools: PoolSet, names: NameBindings,
+                 health: GatewayHealth, events: EventLog, store: StateStore,
+                 on_learned: object = None) -> None:
+        self.config = config
+        self.policy = DnsPolicy(config.policy, config.identity)
+        self.forwarding = ForwardingPolicy(config.policy, config.identity)
+        self.pools, self.names, self.health = pools, names, health
+        self.events, self.store = events, store
+        self.on_learned = on_learned
+        self.service_ip = config.service.address.ip
+        self.counters: dict[str, int] = {}
+
+    async def answer(self, query: Query) -> bytes | None:
+        """The bytes to send back to the client, or None for no response at all."""
+        parsed = dns_wire.parse_query(query.wire, IPv4Address(query.client[0]),
+                                      IPv4Address(query.original_dst[0]), query.transport)
+        if parsed is None:
+            self._count("malformed")
+            return None
+        decision = self.policy.decide(parsed.question)
+        response = await self._carry_out(decision, parsed, query)
+        self._log(decision, parsed, query, response)
+        if response is None or isinstance(response, bytes):
+            return response
+        assert isinstance(response, dns.message.Message)
+        return dns_wire.to_wire(response, query.transport, parsed.udp_payload)
+
+    async def _carry_out(self, decision: DnsDecision, parsed: dns_wire.ParsedQuery,
+                         query: Query) -> object:
+        outcome = decision.outcome
+        if outcome is DnsOutcome.DROP_SILENT:
+            return None
+        if outcome is DnsOutcome.ANSWER_SYNTHETIC:
+            return self._synthetic(decision, parsed)
+        if outcome is DnsOutcome.ANSWER_NODATA:
+            return dns_wire.nodata_answer(parsed, self.config.dns_ttl)
+        if outcome is DnsOutcome.FORWARD_GATEWAY:
+            return await self._via_gateway(decision, parsed, query)
+        if outcome is DnsOutcome.ANSWER_SERVFAIL:
+            return dns_wire.error_answer(parsed, dns_wire.SERVFAIL)
+        return await self._forward_original(parsed, query)
+
+    def _synthetic(self, decision: DnsDecision, parsed: dns_wire.ParsedQuery) -> object:
+        now = time.time()
+        result = self.pools.allocate(decision.pool or "default", decision.qname, now)
+        if isinstance(result, Exhausted):
+            self._count("pool_exhausted")
+            self.events.emit("pool.exhausted", pool=result.pool, qname=result.name,
+                             reason=result.reason)
+            failed = on_pool_exhausted(decision)
+            assert failed.outcome is DnsOutcome.ANSWER_SERVFAIL
+            return dns_wire.error_answer(parsed, dns_wire.SERVFAIL)
+        if result.fresh:
+            self.store.save_binding(result.pool, result.name, result.addr, now)
+        return dns_wire.synthetic_answer(parsed, result.addr, self.config.dns_ttl)
+
+    async def _via_gateway(self, decision: DnsDecision, parsed: dns_wire.ParsedQuery,
+                           query: Query) -> object:
+        gateway = decision.gateway
+        assert gateway is not None
+        tcp = query.transport is Transport.TCP
+        for server in filter(None, (gateway.primary, gateway.secondary)):
+            try:
+                return self._learn(await upstream.query(query.wire, server, self.service_ip,
+                                                        tcp=tcp))
+            except upstream.UpstreamTimeout:
+                self._count("gateway_timeout")
+        failed = on_gateway_failure(decision)
+        if failed.outcome is DnsOutcome.FORWARD_ORIGINAL:
+            return await self._forward_original(parsed, query)
+        return dns_wire.error_answer(parsed, dns_wire.SERVFAIL)
+
+    async def _forward_original(self, parsed: dns_wire.ParsedQuery, query: Query) -> object:
+        proto = IpProto.TCP if query.transport is Transport.TCP else IpProto.UDP
+        dst = IPv4Address(query.original_dst[0])
+        flow = FlowKey(proto, IPv4Address(query.client[0]), dst, query.client[1],
+                       query.original_dst[1])
+        verdict = self.forwarding.decide(flow, NamesView(self.names, self.pools), self.pools,
+                                         self.health)
+        if verdict.method is not Method.DIRECT:
+            self._count(f"forward_{verdict.method.value.lower()}")
+            return None  # Drop, or a tunnel this connector cannot reach yet (fail-close)
+        vip = dst in self.config.global_vips and bool(self.config.upstream_dns)
+        server = self.config.upstream_dns[0] if vip else dst
+        try:
+            return self._learn(await upstream.query(query.wire, server, self.service_ip,
+                                                    tcp=proto == IpProto.TCP))
+        except upstream.UpstreamTimeout:
+            self._count("upstream_timeout")
+            return None
+
+    def _learn(self, wire: bytes) -> bytes:
+        now = time.time()
+        for name, addr, ttl in dns_wire.a_records(wire):
+            self.names.learn(addr, name, ttl, now)
+            self.store.save_learned(addr, name, now + ttl + self.names.grace_s)
+            if callable(self.on_learned):
+                self.on_learned(addr, name, ttl)
+        return wire
+
+    def _count(self, what: str) -> None:
+        self.counters[what] = self.counters.get(what, 0) + 1
+
+    def _log(self, decision: DnsDecision, parsed: dns_wire.ParsedQuery, query: Query,
+             response: object) -> None:
+        q = parsed.question
+        self._count(decision.outcome.value)
+        self.events.emit("dns.query", src=query.client[0], dst=query.original_dst[0],
+                         transport=query.transport.value, qname=decision.qname, qtype=q.qtype,
+                         rule=decision.rule_name, action=decision.action.value,
+                         outcome=decision.outcome.value, answered=response is not None,
+                         pool=decision.pool, segment=decision.app_segment)
