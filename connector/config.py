@@ -9,7 +9,7 @@ prints the same list.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,8 @@ class ConnectorConfig:
     dns_ttl: int = 60
     state_dir: str | None = None
     global_vips: tuple[IPv4Address, ...] = ()
+    dns_acl: tuple[IPv4Network, ...] = ()
+    dns_exempt: tuple[IPv4Network, ...] = ()
     source: Path | None = field(default=None, compare=False)
 
 
@@ -101,7 +103,15 @@ def _build(data: dict[str, Any], issues: list[Issue]) -> ConnectorConfig | None:
         InterfaceConfig(interfaces.service.name, interfaces.service.address),
         InterfaceConfig(interfaces.management.name, interfaces.management.address),
         policy, tuple(runtime.upstream_dns), runtime.dns_ttl, runtime.state_dir,
-        tuple(runtime.global_vips))
+        tuple(runtime.global_vips), tuple(runtime.dns_acl) or _group_networks(policy),
+        tuple(runtime.dns_exempt))
+
+
+def _group_networks(policy: Policy) -> tuple[IPv4Network, ...]:
+    return tuple(dict.fromkeys(
+        item if isinstance(item, IPv4Network) else IPv4Network(f"{item}/32")
+        for items in policy.source_ip_groups.values() for item in items
+        if isinstance(item, IPv4Network | IPv4Address)))
 
 
 def _check_identity(identity: RawIdentity, data: dict[str, Any], issues: list[Issue]) -> None:

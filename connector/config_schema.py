@@ -107,6 +107,9 @@ class RawRuntime(Strict):
     global_vips: list[IPv4Address] = [IPv4Address("185.46.212.88"), IPv4Address("185.46.212.89")]
     dns_ttl: int = Field(default=60, ge=1, le=86400)
     state_dir: str | None = None
+    # DNS listener ACL (spec §9.4); empty = the networks of source_ip_groups.
+    dns_acl: list[IPv4Network] = []
+    dns_exempt: list[IPv4Network] = []  # health-probe sources and cluster peers
 
 
 TOP_KEYS = (

@@ -22,6 +22,7 @@ import dns.rdatatype
 import dns.rrset
 
 from connector.core.model import DnsQuestion, Transport
+from connector.core.rrl import ResponseKind
 
 UDP_PAYLOAD_CAP = 1232
 PLAIN_UDP_PAYLOAD = 512
@@ -88,10 +89,41 @@ def a_records(wire: bytes) -> list[tuple[str, IPv4Address, int]]:
 
 def to_wire(response: dns.message.Message, transport: Transport, payload: int) -> bytes:
     """Wire form; over UDP, truncated with TC=1 when larger than `payload`."""
-    wire = response.to_wire()
+    return to_wire_bytes(response.to_wire(), transport, payload)
+
+
+def minimal_any_answer(query: ParsedQuery, ttl: int) -> dns.message.Message:
+    """RFC 8482: one synthesised HINFO "RFC8482" instead of every record of the name."""
+    response = _response(query)
+    name = query.message.question[0].name
+    response.answer.append(dns.rrset.from_text(name, ttl, "IN", "HINFO", '"RFC8482" ""'))
+    return response
+
+
+def response_kind(wire: bytes) -> ResponseKind:
+    """How RRL accounts a response: NXDOMAIN, another error, or an answer."""
+    rcode = wire[3] & 0x0F if len(wire) >= 4 else dns.rcode.SERVFAIL
+    if rcode == dns.rcode.NXDOMAIN:
+        return ResponseKind.NXDOMAIN
+    return ResponseKind.ANSWER if rcode == dns.rcode.NOERROR else ResponseKind.ERROR
+
+
+def truncated(wire: bytes) -> bytes:
+    """The same response with no records and TC=1 (an RRL slip)."""
+    return _trim(wire)
+
+
+def to_wire_bytes(wire: bytes, transport: Transport, payload: int) -> bytes:
     if transport is not Transport.UDP or len(wire) <= payload:
         return wire
-    trimmed = dns.message.from_wire(wire)  # a copy: the caller's message is left whole
+    return _trim(wire)
+
+
+def _trim(wire: bytes) -> bytes:
+    try:
+        trimmed = dns.message.from_wire(wire)
+    except (dns.exception.DNSException, ValueError):
+        return wire[:12]
     trimmed.answer.clear()
     trimmed.authority.clear()
     trimmed.additional.clear()

@@ -15,10 +15,9 @@ import time
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-import dns.message
-
 from connector.config import ConnectorConfig
 from connector.core.bindings import NameBindings, NamesView
+from connector.core.dns_guard import DnsGuard, GuardConfig, QueryMeta, QueryVerdict, ResponseVerdict
 from connector.core.dns_policy import DnsPolicy, on_gateway_failure, on_pool_exhausted
 from connector.core.ip_pool import Exhausted
 from connector.core.model import (
@@ -57,6 +56,7 @@ class DnsService:
         self.on_learned = on_learned
         self.service_ip = config.service.address.ip
         self.counters: dict[str, int] = {}
+        self.guard = DnsGuard(GuardConfig(workloads=config.dns_acl, exempt=config.dns_exempt))
 
     async def answer(self, query: Query) -> bytes | None:
         """The bytes to send back to the client, or None for no response at all."""
@@ -65,13 +65,40 @@ class DnsService:
         if parsed is None:
             self._count("malformed")
             return None
+        meta = QueryMeta(parsed.question.src, query.transport, parsed.question.qtype,
+                         parsed.question.qname.lower())
+        admitted = self.guard.check_query(meta, time.time())
+        if admitted is not QueryVerdict.ACCEPT:
+            return self._refused(admitted, parsed, query)
         decision = self.policy.decide(parsed.question)
         response = await self._carry_out(decision, parsed, query)
         self._log(decision, parsed, query, response)
-        if response is None or isinstance(response, bytes):
-            return response
-        assert isinstance(response, dns.message.Message)
-        return dns_wire.to_wire(response, query.transport, parsed.udp_payload)
+        if response is None:
+            return None
+        wire = response if isinstance(response, bytes) else response.to_wire()  # type: ignore
+        return self._rate_limited(meta, wire, parsed)
+
+    def _refused(self, verdict: QueryVerdict, parsed: dns_wire.ParsedQuery,
+                 query: Query) -> bytes | None:
+        self._count(f"guard_{verdict.value}")
+        if verdict is QueryVerdict.REFUSED:
+            return dns_wire.error_answer(parsed, dns_wire.REFUSED).to_wire()
+        if verdict is QueryVerdict.MINIMAL_ANY:
+            return dns_wire.minimal_any_answer(parsed, self.config.dns_ttl).to_wire()
+        return None
+
+    def _rate_limited(self, meta: QueryMeta, wire: bytes,
+                      parsed: dns_wire.ParsedQuery) -> bytes | None:
+        kind = dns_wire.response_kind(wire)
+        verdict = self.guard.check_response(meta, kind, len(wire), parsed.udp_payload,
+                                            time.time())
+        if verdict is ResponseVerdict.DROP:
+            self._count("rrl_dropped")
+            return None
+        if verdict is ResponseVerdict.SLIP:
+            self._count("rrl_slipped")
+            return dns_wire.truncated(wire)
+        return dns_wire.to_wire_bytes(wire, meta.transport, parsed.udp_payload)
 
     async def _carry_out(self, decision: DnsDecision, parsed: dns_wire.ParsedQuery,
                          query: Query) -> object:
