@@ -30,6 +30,21 @@ class InterfaceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DataPlaneConfig:
+    """Where the data plane listens and how it watches its ZIA tunnels."""
+
+    geneve_sources: tuple[IPv4Network, ...] = ()
+    health_port: int = 50000
+    metrics_port: int = 9100
+    zia_keepalive_s: float = 1.0
+    zia_dead_after_s: float = 3.5
+
+    @property
+    def geneve(self) -> bool:
+        return bool(self.geneve_sources)
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectorConfig:
     """A loaded config: who the connector is, its interfaces, its policy, its runtime."""
 
@@ -43,6 +58,7 @@ class ConnectorConfig:
     global_vips: tuple[IPv4Address, ...] = ()
     dns_acl: tuple[IPv4Network, ...] = ()
     dns_exempt: tuple[IPv4Network, ...] = ()
+    dataplane: DataPlaneConfig = DataPlaneConfig()
     source: Path | None = field(default=None, compare=False)
 
 
@@ -50,11 +66,22 @@ def load_config(path: str | Path) -> ConnectorConfig:
     """Read and validate a config file; raise `ConfigError` listing every problem."""
     path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError([Issue(str(path), "(file)", f"cannot read: {exc.strerror}",
                                  "give the path of a connector config YAML file")]) from exc
-    return parse_config(text, source=path)
+    return parse_config_bytes(data, source=path)
+
+
+def parse_config_bytes(data: bytes, *, source: Path) -> ConnectorConfig:
+    """`parse_config` for raw file contents: bytes that are not UTF-8 are a config error."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Issue(str(source), "(file)",
+                                 f"not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x})",
+                                 "save the file as UTF-8")]) from exc
+    return parse_config(text, source=source)
 
 
 def parse_config(text: str, *, source: Path) -> ConnectorConfig:
@@ -104,7 +131,20 @@ def _build(data: dict[str, Any], issues: list[Issue]) -> ConnectorConfig | None:
         InterfaceConfig(interfaces.management.name, interfaces.management.address),
         policy, tuple(runtime.upstream_dns), runtime.dns_ttl, runtime.state_dir,
         tuple(runtime.global_vips), tuple(runtime.dns_acl) or _group_networks(policy),
-        tuple(runtime.dns_exempt))
+        tuple(runtime.dns_exempt), _dataplane(runtime, issues))
+
+
+def _dataplane(runtime: RawRuntime, issues: list[Issue]) -> DataPlaneConfig:
+    port = runtime.health_port
+    if port != 80 and port < 1024:
+        issues.append(Issue("", "runtime.health_port", f"{port} is not a probe port",
+                            "the vendor allows 80 or 1024-65535 (HTTP_PROBE_PORT)"))
+    if runtime.zia_dead_after_s <= runtime.zia_keepalive_s:
+        issues.append(Issue("", "runtime.zia_dead_after_s",
+                            "must be longer than zia_keepalive_s",
+                            "a gateway is dead after several missed keepalives, e.g. 3.5 x"))
+    return DataPlaneConfig(tuple(runtime.geneve_sources), port, runtime.metrics_port,
+                           runtime.zia_keepalive_s, runtime.zia_dead_after_s)
 
 
 def _group_networks(policy: Policy) -> tuple[IPv4Network, ...]:

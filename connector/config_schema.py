@@ -110,6 +110,13 @@ class RawRuntime(Strict):
     # DNS listener ACL (spec §9.4); empty = the networks of source_ip_groups.
     dns_acl: list[IPv4Network] = []
     dns_exempt: list[IPv4Network] = []  # health-probe sources and cluster peers
+    # Data plane (spec §3, §4.1, §5.4). GENEVE is accepted only from these networks
+    # (the load balancer's); empty turns the GENEVE endpoint off (routed mode only).
+    geneve_sources: list[IPv4Network] = []
+    health_port: int = Field(default=50000, ge=80, le=65535)
+    metrics_port: int = Field(default=9100, ge=1, le=65535)
+    zia_keepalive_s: float = Field(default=1.0, gt=0, le=60)
+    zia_dead_after_s: float = Field(default=3.5, gt=0, le=600)
 
 
 TOP_KEYS = (
