@@ -1,0 +1,139 @@
+"""Where each packet of a GENEVE-delivered flow goes, as a value (spec §4.1, G2, G5, F5).
+
+Inbound (from the load balancer): the first packet of a flow is classified
+once by the forwarding core; the flow remembers the GENEVE header and the load
+balancer's address it came with, so every reply can carry them back
+byte-identical (G2). DNS to any destination is not a forwarding decision: it
+goes to the kernel, which diverts it to the listener (§6.4).
+Outbound (replies from the kernel or a ZIA tunnel): only a flow first seen from
+the load balancer goes back into it (G5); anything else is dropped.
+Pure: `now` is given; the flow table's timeouts are GWLB's (G6: 350 s TCP).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from connector.core.flows import Canonical, FlowTable, FlowTimeouts, TableFull, canonical
+from connector.core.model import Decision, FlowKey, IpProto, Method, NameLookup, PoolLookup
+from connector.core.rules import ForwardingPolicy
+from connector.core.tunnel_health import TunnelHealth
+
+DNS_PORT = 53
+DNS_INTERCEPT = Decision(Method.DIRECT, "DNS Interception", None,
+                         "DNS to any destination is answered by the listener (§6.4)")
+
+Peer = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """The facts of one packet the steering needs beyond its 5-tuple."""
+
+    key: FlowKey
+    size: int
+    tcp_flags: int = 0
+    seq: int = 0
+    ack: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ToKernel:
+    """Write the inner packet to the TUN: Direct (kernel SNAT) or DNS interception."""
+
+    decision: Decision
+
+
+@dataclass(frozen=True, slots=True)
+class ToZia:
+    address: IPv4Address
+    decision: Decision
+
+
+@dataclass(frozen=True, slots=True)
+class ToGeneve:
+    header: bytes
+    peer: Peer
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    reason: str
+    decision: Decision | None = None
+
+
+Action = ToKernel | ToZia | ToGeneve | Dropped
+
+
+@dataclass(slots=True)
+class FlowPath:
+    header: bytes
+    peer: Peer
+    zia: IPv4Address | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewFlow:
+    """Reported once per flow, for the session log."""
+
+    key: FlowKey
+    decision: Decision
+
+
+class Steering:
+    def __init__(self, forwarding: ForwardingPolicy, names: NameLookup, pools: PoolLookup,
+                 tunnels: TunnelHealth, timeouts: FlowTimeouts | None = None,
+                 on_new_flow: Callable[[NewFlow], None] | None = None) -> None:
+        self.forwarding = forwarding
+        self.names, self.pools, self.tunnels = names, pools, tunnels
+        self.flows = FlowTable(timeouts)
+        self.paths: dict[Canonical, FlowPath] = {}
+        self.on_new_flow = on_new_flow
+
+    def inbound(self, seg: Segment, header: bytes, peer: Peer, now: float) -> Action:
+        entry = self.flows.lookup(seg.key, now)
+        if entry is None:
+            decision = self._classify(seg.key)
+            made = self.flows.insert(seg.key, decision, now)
+            if isinstance(made, TableFull):
+                return Dropped("flow_table_full", decision)
+            entry = made
+            self.paths[canonical(seg.key)] = FlowPath(header, peer)
+            if self.on_new_flow is not None:
+                self.on_new_flow(NewFlow(seg.key, decision))
+        self.flows.observe(seg.key, now, seg.size, seg.tcp_flags, seg.seq, seg.ack)
+        path = self.paths[canonical(seg.key)]
+        path.header, path.peer = header, peer  # GWLB may re-home a flow: follow it
+        return self._act(entry.decision, path, now)
+
+    def outbound(self, seg: Segment, now: float) -> ToGeneve | Dropped:
+        if self.flows.observe(seg.key, now, seg.size, seg.tcp_flags, seg.seq, seg.ack) is None:
+            return Dropped("not_from_load_balancer")
+        path = self.paths[canonical(seg.key)]
+        return ToGeneve(path.header, path.peer)
+
+    def expire(self, now: float) -> int:
+        gone = self.flows.expire(now)
+        for flow in gone:
+            self.paths.pop(canonical(flow.key), None)
+        return len(gone)
+
+    def _classify(self, key: FlowKey) -> Decision:
+        if key.dport == DNS_PORT and key.proto in (IpProto.UDP, IpProto.TCP):
+            return DNS_INTERCEPT
+        return self.forwarding.decide(key, self.names, self.pools, self.tunnels)
+
+    def _act(self, decision: Decision, path: FlowPath, now: float) -> Action:
+        method = decision.method
+        if method is Method.DIRECT:
+            return ToKernel(decision)
+        if method is Method.ZIA and decision.gateway is not None:
+            path.zia = self.tunnels.keep_or_move(decision.gateway, path.zia, now)
+            if path.zia is not None:
+                return ToZia(path.zia, decision)
+            return Dropped("zia_unusable", decision)
+        if method is Method.DROP:
+            return Dropped("policy_drop", decision)
+        return Dropped(f"{method.name.lower()}_not_carried", decision)

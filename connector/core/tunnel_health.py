@@ -1,0 +1,68 @@
+"""Which ZIA gateway address a flow uses, from keepalive answers (spec §5.4, check F5).
+
+Each configured ZIA gateway is a primary and an optional secondary address. An
+address is *alive* while its last keepalive answer is younger than `dead_after`.
+A new flow takes the primary when alive, else the secondary; a flow keeps the
+address it started on while that stays alive and moves to the active one when
+it dies. So failover takes at most `dead_after` plus one keepalive interval, and
+new sessions return to the primary as soon as it answers again.
+Pure: the caller gives `now`; `TunnelHealth` is the core's `GatewayHealth`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from connector.core.policy import ZiaGateway
+
+
+@dataclass(frozen=True, slots=True)
+class KeepaliveTiming:
+    interval_s: float = 1.0
+    dead_after_s: float = 3.5
+
+
+class TunnelHealth:
+    def __init__(self, gateways: Mapping[str, ZiaGateway], timing: KeepaliveTiming,
+                 clock: Callable[[], float]) -> None:
+        self.gateways = dict(gateways)
+        self.timing = timing
+        self.clock = clock
+        self._last_ack: dict[IPv4Address, float] = {}
+
+    def addresses(self) -> list[IPv4Address]:
+        """Every address to send keepalives to, each once."""
+        seen = (a for g in self.gateways.values() for a in (g.primary, g.secondary) if a)
+        return list(dict.fromkeys(seen))
+
+    def acked(self, address: IPv4Address, now: float) -> bool:
+        """Record a keepalive answer; True when the address was dead until now."""
+        was_alive = self.alive(address, now)
+        self._last_ack[address] = now
+        return not was_alive
+
+    def alive(self, address: IPv4Address, now: float) -> bool:
+        last = self._last_ack.get(address)
+        return last is not None and now - last <= self.timing.dead_after_s
+
+    def active(self, gateway: str, now: float) -> IPv4Address | None:
+        """Where a new flow of this gateway goes: primary first."""
+        g = self.gateways.get(gateway)
+        if g is None:
+            return None
+        for address in (g.primary, g.secondary):
+            if address is not None and self.alive(address, now):
+                return address
+        return None
+
+    def keep_or_move(self, gateway: str, current: IPv4Address | None,
+                     now: float) -> IPv4Address | None:
+        """Where a running flow's next packet goes."""
+        if current is not None and self.alive(current, now):
+            return current
+        return self.active(gateway, now)
+
+    def is_usable(self, gateway: str) -> bool:
+        return self.active(gateway, self.clock()) is not None

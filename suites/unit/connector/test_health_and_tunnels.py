@@ -1,0 +1,105 @@
+"""Health verdict (spec §3.5), tunnel liveness (§5.4), ZIA frames and the probe's request parser."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+import pytest
+
+from connector.core.health import GatewayState, HealthFacts, judge
+from connector.core.policy import ZiaGateway
+from connector.core.tunnel_health import KeepaliveTiming, TunnelHealth
+from connector.io import zia_frame
+from connector.io.zia_frame import Frame, FrameReject, FrameType
+from connector.service.http_endpoints import (
+    management_answer,
+    probe_answer,
+    prometheus_text,
+    request_path,
+)
+
+pytestmark = pytest.mark.unit
+P, S = IPv4Address("198.19.1.1"), IPv4Address("198.19.1.2")
+
+
+def _facts(usable: bool, fail_closed: bool, up: bool = True) -> HealthFacts:
+    return HealthFacts(up, True, (GatewayState("default", usable, fail_closed),))
+
+
+@pytest.mark.parametrize(("facts", "healthy"), [
+    (_facts(True, True), True),
+    (_facts(False, True), False),
+    (_facts(False, False), True),   # fail-open: Direct is a usable path
+    (_facts(True, True, up=False), False),
+], ids=["tunnel-up", "fail-close-no-tunnel", "fail-open-no-tunnel", "dataplane-down"])
+def test_health_verdict(facts: HealthFacts, healthy: bool) -> None:
+    verdict = judge(facts)
+    assert verdict.healthy is healthy
+    assert bool(verdict.reasons) is not healthy
+
+
+def test_probe_answer_carries_no_reason_management_does() -> None:
+    verdict = judge(_facts(False, True))
+    probe = probe_answer(verdict)
+    assert probe.startswith(b"HTTP/1.1 503 ")
+    assert b"ZIA" not in probe
+    assert b"Connection: close" in probe
+    management = management_answer("/health", verdict, lambda: "")
+    assert b"fail-close" in management
+    assert management.startswith(b"HTTP/1.1 503 ")
+
+
+def test_metrics_are_prometheus_text() -> None:
+    text = prometheus_text({"dropped_policy drop": 3}, {"flows": 2.0})
+    assert "# TYPE cclab_connector_dropped_policy_drop_total counter" in text
+    assert "cclab_connector_dropped_policy_drop_total 3" in text
+    assert "cclab_connector_flows 2" in text
+
+
+@pytest.mark.parametrize(("head", "path"), [
+    (b"GET /?cchealth HTTP/1.1\r\nHost: a\r\n\r\n", "/?cchealth"),
+    (b"GET / HTTP/1.0\r\n\r\n", "/"),
+    (b"POST / HTTP/1.1\r\n\r\n", None),
+    (b"GET /\r\n\r\n", None),
+    (b"\x16\x03\x01\x02\x00", None),  # a TLS hello on the probe port
+])
+def test_request_path(head: bytes, path: str | None) -> None:
+    assert request_path(head) == path
+
+
+def _health() -> TunnelHealth:
+    return TunnelHealth({"default": ZiaGateway("default", P, S)}, KeepaliveTiming(1.0, 3.0),
+                        lambda: 0.0)
+
+
+def test_an_address_is_alive_until_dead_after_without_answers() -> None:
+    health = _health()
+    assert health.acked(P, 10.0) is True, "first answer: it came alive"
+    assert health.acked(P, 11.0) is False
+    assert health.alive(P, 14.0)
+    assert not health.alive(P, 14.1)
+
+
+def test_primary_is_preferred_secondary_used_when_it_is_dead() -> None:
+    health = _health()
+    assert health.active("default", 0.0) is None
+    health.acked(S, 0.0)
+    assert health.active("default", 1.0) == S
+    health.acked(P, 1.0)
+    assert health.active("default", 1.5) == P
+    assert health.active("other", 1.5) is None
+    assert health.addresses() == [P, S]
+
+
+def test_zia_frames_round_trip_and_bad_ones_are_named() -> None:
+    frame = Frame(FrameType.DATA, 0xDEADBEEF, 7, b"\x45" + bytes(19))
+    assert zia_frame.decode(zia_frame.encode(frame)) == frame
+    assert zia_frame.stream_frame(frame)[:2] == (12 + 20).to_bytes(2, "big")
+    keepalive = zia_frame.encode(Frame(FrameType.KEEPALIVE, 1, 2))
+    for data, reason in ((b"ZT", "short"), (b"XX" + keepalive[2:], "magic"),
+                         (keepalive[:2] + b"\x02" + keepalive[3:], "version"),
+                         (keepalive[:3] + b"\x09" + keepalive[4:], "type"),
+                         (keepalive + b"x", "payload")):
+        result = zia_frame.decode(data)
+        assert isinstance(result, FrameReject)
+        assert result.reason == reason

@@ -1,0 +1,98 @@
+"""Steering of GENEVE flows (spec §4.1: G2, G5, G6; §5.4: F5), pure, with a given clock."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+import pytest
+
+from connector.core.model import FlowKey, IpProto, Method, NoNames, NoPools
+from connector.core.policy import ForwardingRule
+from connector.core.rules import ForwardingPolicy
+from connector.core.steering import Dropped, Segment, Steering, ToGeneve, ToKernel, ToZia
+from connector.core.tunnel_health import KeepaliveTiming, TunnelHealth
+from suites.unit.connector.policy_builders import ME, policy, rule
+
+pytestmark = pytest.mark.unit
+PRIMARY, SECONDARY = IPv4Address("198.19.1.1"), IPv4Address("198.19.1.2")
+WORKLOAD, WEB = IPv4Address("10.10.1.11"), IPv4Address("198.18.10.10")
+HDR, LB = b"G" * 40, ("10.10.3.5", 6081)
+
+
+def _steering(*rules: ForwardingRule) -> tuple[Steering, TunnelHealth]:
+    pol = policy(*rules)
+    clock = [0.0]
+    tunnels = TunnelHealth(pol.zia_gateways, KeepaliveTiming(1.0, 3.0), lambda: clock[0])
+    return Steering(ForwardingPolicy(pol, ME), NoNames(), NoPools(), tunnels), tunnels
+
+
+def _seg(src=WORKLOAD, dst=WEB, sport=40000, dport=80, flags=0x02) -> Segment:  # type: ignore[no-untyped-def]
+    return Segment(FlowKey(IpProto.TCP, src, dst, sport, dport), 60, flags)
+
+
+def test_direct_goes_to_the_kernel_and_the_reply_gets_the_flows_header_back() -> None:
+    steer, _ = _steering(rule(1, Method.DIRECT))
+    assert isinstance(steer.inbound(_seg(), HDR, LB, 0.0), ToKernel)
+    reply = steer.outbound(_seg(src=WEB, dst=WORKLOAD, sport=80, dport=40000, flags=0x12), 0.1)
+    assert reply == ToGeneve(HDR, LB)
+
+
+def test_G5_reply_of_an_unknown_flow_is_dropped() -> None:  # noqa: N802
+    steer, _ = _steering(rule(1, Method.DIRECT))
+    result = steer.outbound(_seg(src=WEB, dst=WORKLOAD, sport=80, dport=40001), 0.0)
+    assert result == Dropped("not_from_load_balancer")
+
+
+def test_G6_flow_state_lasts_350_s_idle() -> None:  # noqa: N802
+    steer, _ = _steering(rule(1, Method.DIRECT))
+    steer.inbound(_seg(), HDR, LB, 0.0)
+    steer.inbound(_seg(flags=0x10), HDR, LB, 0.0)
+    assert steer.expire(349.0) == 0
+    assert isinstance(steer.outbound(_seg(WEB, WORKLOAD, 80, 40000, 0x10), 349.0), ToGeneve)
+    assert steer.expire(349.0 + 351.0) == 1
+    assert isinstance(steer.outbound(_seg(WEB, WORKLOAD, 80, 40000, 0x10), 701.0), Dropped)
+
+
+def test_dns_to_any_destination_is_intercepted_not_policed() -> None:
+    steer, _ = _steering(rule(1, Method.DROP))
+    seg = Segment(FlowKey(IpProto.UDP, WORKLOAD, IPv4Address("8.8.8.8"), 5000, 53), 60)
+    action = steer.inbound(seg, HDR, LB, 0.0)
+    assert isinstance(action, ToKernel)
+    assert action.decision.rule_name == "DNS Interception"
+
+
+def test_zia_fail_close_drops_while_no_tunnel_is_alive() -> None:
+    steer, _ = _steering()
+    action = steer.inbound(_seg(), HDR, LB, 0.0)
+    assert isinstance(action, Dropped)
+    assert action.decision is not None
+    assert action.decision.method is Method.DROP
+    assert "fail-close" in action.decision.reason
+
+
+def test_F5_flow_moves_to_secondary_when_primary_dies_new_flows_return() -> None:  # noqa: N802
+    steer, tunnels = _steering()
+    tunnels.acked(PRIMARY, 0.0)
+    tunnels.acked(SECONDARY, 0.0)
+    assert steer.inbound(_seg(), HDR, LB, 0.5) == ToZia(PRIMARY, steer.flows.lookup(
+        _seg().key, 0.5).decision)  # type: ignore[union-attr]
+    tunnels.acked(SECONDARY, 3.0)  # the primary stops answering
+    moved = steer.inbound(_seg(flags=0x10), HDR, LB, 3.6)
+    assert isinstance(moved, ToZia)
+    assert moved.address == SECONDARY
+    tunnels.acked(PRIMARY, 4.0)
+    tunnels.acked(SECONDARY, 4.0)
+    kept = steer.inbound(_seg(flags=0x10), HDR, LB, 4.1)
+    assert isinstance(kept, ToZia)
+    assert kept.address == SECONDARY, "a running flow stays"
+    new = steer.inbound(_seg(sport=40002), HDR, LB, 4.1)
+    assert isinstance(new, ToZia)
+    assert new.address == PRIMARY, "new sessions return"
+
+
+def test_gwlb_rehoming_a_flow_updates_its_return_header() -> None:
+    steer, _ = _steering(rule(1, Method.DIRECT))
+    steer.inbound(_seg(), HDR, LB, 0.0)
+    steer.inbound(_seg(flags=0x10), b"H" * 40, ("10.10.3.6", 6081), 1.0)
+    assert steer.outbound(_seg(WEB, WORKLOAD, 80, 40000, 0x10), 1.1) == \
+        ToGeneve(b"H" * 40, ("10.10.3.6", 6081))
