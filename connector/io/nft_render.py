@@ -34,6 +34,8 @@ TABLE = "cclab_connector"
 DIRECT_MARK = 0x1
 DIVERT_MARK = 0x53  # DNS diverted to the listener; policy routing delivers it locally
 DIVERT_PORT = 5353
+TUN_NAME = "ccgnv0"  # GENEVE inner packets enter the kernel here, their replies leave here
+GENEVE_MARK = 0x100  # connection arrived over GENEVE: its replies route to the TUN
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,36 +53,71 @@ def render_ruleset(config: ConnectorConfig) -> str:
     body = [f"    set {name} {{ type ipv4_addr; flags timeout; }}"
             for name in (name_set(r.rule) for r in rules) if name]
     body += [f"    counter {_counter(r.rule)} {{ }}" for r in rules]
+    geneve = config.dataplane.geneve
     body += ["    counter default_zia { }",
              "    chain forward {",
              "        type filter hook forward priority 0; policy drop;",
              "        ct state established,related accept",
-             "        ct state invalid drop"]
+             "        ct state invalid drop",
+             *_geneve_forward(geneve)]
     body += [f"        {line}" for r in rules for line in r.lines]
     body += [f'        iifname "{svc.name}" counter name default_zia drop '
              f'comment "default ZIA rule: no usable ZIA gateway, fail-close"',
              "    }",
              "    chain postrouting {",
              "        type nat hook postrouting priority srcnat; policy accept;",
-             f'        ct mark {DIRECT_MARK:#x} oifname "{svc.name}" snat ip to '
-             f"{svc.address.ip}",
+             f'        ct mark and {DIRECT_MARK:#x} == {DIRECT_MARK:#x} oifname "{svc.name}" '
+             f"snat ip to {svc.address.ip}",
              "    }",
-             *_dns_divert(svc.name, str(svc.address.ip))]
+             *_dns_divert(svc.name, str(svc.address.ip), geneve),
+             *_geneve_return(geneve)]
     return "\n".join([f"table ip {TABLE}", f"delete table ip {TABLE}",
                       f"table ip {TABLE} {{", *body, "}", ""])
 
 
-def _dns_divert(iif: str, service_ip: str) -> list[str]:
+def _dns_divert(iif: str, service_ip: str, geneve: bool) -> list[str]:
     """DNS to any destination, arriving on the service interface, goes to the listener."""
+    ifaces = f'{{ "{iif}", "{TUN_NAME}" }}' if geneve else f'"{iif}"'
     return ["    chain divert {",
             "        type filter hook prerouting priority mangle; policy accept;",
-            f'        iifname "{iif}" meta l4proto {{ tcp, udp }} th dport 53 '
+            *_geneve_mark(geneve),
+            f"        iifname {ifaces} meta l4proto {{ tcp, udp }} th dport 53 "
             f"meta mark set {DIVERT_MARK:#x} tproxy ip to {service_ip}:{DIVERT_PORT} accept",
             "    }",
             "    chain input {",
             "        type filter hook input priority filter; policy accept;",
-            f'        meta l4proto {{ tcp, udp }} th dport {{ 53, {DIVERT_PORT} }} '
-            f'iifname != "{iif}" counter drop comment "DNS only on the service interface"',
+            f"        meta l4proto {{ tcp, udp }} th dport {{ 53, {DIVERT_PORT} }} "
+            f'iifname != {ifaces} counter drop comment "DNS only on the service interface"',
+            "    }"]
+
+
+def _geneve_forward(geneve: bool) -> list[str]:
+    """Inner packets the data plane wrote to the TUN were decided Direct in user space."""
+    if not geneve:
+        return []
+    return [f'        iifname "{TUN_NAME}" ct mark set ct mark or {DIRECT_MARK:#x} accept '
+            'comment "GENEVE flow decided DIRECT by the data plane"']
+
+
+def _geneve_mark(geneve: bool) -> list[str]:
+    if not geneve:
+        return []
+    return [f'        iifname "{TUN_NAME}" ct state new ct mark set ct mark or {GENEVE_MARK:#x}',
+            *_reply_to_tun("prerouting")]
+
+
+def _reply_to_tun(where: str) -> list[str]:
+    return [f"        ct direction reply ct mark and {GENEVE_MARK:#x} == {GENEVE_MARK:#x} "
+            f'meta mark set meta mark or {GENEVE_MARK:#x} comment "{where}: back over GENEVE"']
+
+
+def _geneve_return(geneve: bool) -> list[str]:
+    """Local replies (the DNS listener's) to GENEVE flows are routed to the TUN too."""
+    if not geneve:
+        return []
+    return ["    chain output {",
+            "        type route hook output priority mangle; policy accept;",
+            *_reply_to_tun("output"),
             "    }"]
 
 

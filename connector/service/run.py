@@ -16,8 +16,8 @@ from pathlib import Path
 
 from connector.config import ConnectorConfig
 from connector.core.bindings import NameBindings
-from connector.core.model import NoGateways
 from connector.core.pools import PoolSet
+from connector.core.tunnel_health import KeepaliveTiming, TunnelHealth
 from connector.io import host
 from connector.io.events import EventLog
 from connector.io.nft_render import DIVERT_MARK, TABLE, render_ruleset
@@ -25,6 +25,7 @@ from connector.io.state_store import StateStore
 from connector.service.dns_listener import DnsListener
 from connector.service.dns_service import DnsService
 from connector.service.name_sets import NameSetUpdater
+from connector.service.parts import DataPlaneParts
 
 
 def serve(config: ConnectorConfig, events_path: Path | None, state_dir: Path) -> None:
@@ -38,18 +39,26 @@ async def _serve(config: ConnectorConfig, events: EventLog, state_dir: Path) -> 
         loop.add_signal_handler(sig, stop.set)
     store = StateStore(state_dir)
     listener = None
+    plane: DataPlaneParts | None = None
     try:
         pools, names = restore_state(config, store)
         host.apply_sysctls(host.ROUTER_SYSCTLS)
         host.load_nft(render_ruleset(config))
         host.add_divert_route(DIVERT_MARK)
-        dns = DnsService(config, pools=pools, names=names, health=NoGateways(), events=events,
+        tunnels = TunnelHealth(config.policy.zia_gateways, KeepaliveTiming(
+            config.dataplane.zia_keepalive_s, config.dataplane.zia_dead_after_s),
+            time.monotonic)
+        dns = DnsService(config, pools=pools, names=names, health=tunnels, events=events,
                          store=store, on_learned=NameSetUpdater(config).learned)
         listener = DnsListener(dns, config.service.address.ip)
         await listener.start()
+        plane = DataPlaneParts.build(config, dns, tunnels, events)
+        await plane.start()
         events.emit("service.ready", service="connector", **_summary(config, pools))
         await stop.wait()
     finally:
+        if plane is not None:
+            await plane.stop()
         if listener is not None:
             await listener.stop()
         host.remove_divert_route(DIVERT_MARK)

@@ -1,0 +1,165 @@
+"""The GENEVE data plane: load-balancer packets in, verdicts carried out, replies back.
+
+I/O only; every choice is `Steering`'s. Inbound GENEVE (UDP 6081 on the
+service address, from the configured load-balancer networks) is parsed and
+checked (G1); its inner packet is steered: Direct and DNS go into the kernel
+through the TUN device (nftables SNATs Direct to the service address, the DNS
+divert hands port 53 to the listener), ZIA goes into the tunnel, drops are
+counted by reason. Replies come back from the TUN (the kernel routes a
+GENEVE flow's replies there by connection mark) or from a ZIA tunnel, and leave
+with the flow's own GENEVE header towards the load balancer that sent it (G2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from ipaddress import IPv4Address, IPv4Network
+
+from connector.core.model import FlowKey
+from connector.core.steering import Dropped, NewFlow, Segment, Steering, ToGeneve, ToKernel, ToZia
+from connector.io import geneve, host
+from connector.io.events import EventLog
+from connector.io.geneve import GENEVE_PORT, GeneveReject
+from connector.io.ip_packet import PacketInfo, PacketReject, read_packet
+from connector.io.nft_render import GENEVE_MARK, TUN_NAME
+from connector.io.tun import TunDevice
+from connector.service.counters import Counters
+from connector.service.zia_tunnel import ZiaTunnels
+
+RETURN_TABLE = 61
+BATCH = 512
+EXPIRE_EVERY_S = 5.0
+
+
+class GeneveDataPlane:
+    def __init__(self, steering: Steering, service_ip: IPv4Address,
+                 sources: tuple[IPv4Network, ...], *, counters: Counters,
+                 events: EventLog) -> None:
+        self.steering = steering
+        self.service_ip = service_ip
+        self.sources = sources
+        self.counters, self.events = counters, events
+        self.tunnels: ZiaTunnels | None = None
+        self.up = False
+        self._sock: socket.socket | None = None
+        self._tun: TunDevice | None = None
+        self._expiry: asyncio.Task[None] | None = None
+        steering.on_new_flow = self._log_flow
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tun = TunDevice(TUN_NAME)
+        host.add_tun_return_route(TUN_NAME, GENEVE_MARK, RETURN_TABLE)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.setblocking(False)
+        sock.bind((str(self.service_ip), GENEVE_PORT))
+        self._sock = sock
+        loop.add_reader(sock.fileno(), self._on_geneve)
+        loop.add_reader(self._tun.fd, self._on_tun)
+        self._expiry = asyncio.create_task(self._expire_flows())
+        self.up = True
+
+    async def stop(self) -> None:
+        self.up = False
+        loop = asyncio.get_running_loop()
+        if self._expiry is not None:
+            self._expiry.cancel()
+        if self._sock is not None:
+            loop.remove_reader(self._sock.fileno())
+            self._sock.close()
+        if self._tun is not None:
+            loop.remove_reader(self._tun.fd)
+            self._tun.close()
+        host.remove_tun_return_route(GENEVE_MARK, RETURN_TABLE)
+
+    # inbound --------------------------------------------------------------------------
+    def _on_geneve(self) -> None:
+        assert self._sock is not None
+        for _ in range(BATCH):
+            try:
+                data, peer = self._sock.recvfrom(65535)
+            except BlockingIOError:
+                return
+            self.handle_geneve(data, peer)
+
+    def handle_geneve(self, data: bytes, peer: tuple[str, int]) -> None:
+        if not any(IPv4Address(peer[0]) in net for net in self.sources):
+            self.counters.add("geneve_rx_not_load_balancer")
+            return
+        packet = geneve.parse(data)
+        if isinstance(packet, GeneveReject):
+            self.counters.add("geneve_rx_malformed")
+            self.counters.add(f"geneve_rx_malformed_{packet.reason}")
+            return
+        info = read_packet(packet.payload)
+        if isinstance(info, PacketReject) or geneve.protocol_of(packet.payload) != packet.protocol:
+            self.counters.add("geneve_rx_malformed")
+            self.counters.add("geneve_rx_malformed_inner")
+            return
+        self.counters.add("geneve_rx_packets")
+        if info.version == 6:
+            self.counters.add("geneve_rx_ipv6")
+            self._drop(Dropped("ipv6_no_path"))
+            return
+        action = self.steering.inbound(_segment(info), packet.header, peer, time.monotonic())
+        self._carry_out(action, packet.payload)
+
+    def _carry_out(self, action: ToKernel | ToZia | ToGeneve | Dropped, payload: bytes) -> None:
+        if isinstance(action, ToKernel):
+            assert self._tun is not None
+            if not self._tun.write(payload):
+                self.counters.add("tun_tx_errors")
+        elif isinstance(action, ToZia) and self.tunnels is not None:
+            self.tunnels.send(action.address, payload)
+        elif isinstance(action, Dropped):
+            self._drop(action)
+
+    def _drop(self, action: Dropped) -> None:
+        self.counters.add("dropped")
+        self.counters.add(f"dropped_{action.reason}")
+
+    def _log_flow(self, flow: NewFlow) -> None:
+        d = flow.decision
+        self.events.emit("flow.new", proto=flow.key.proto, src=str(flow.key.src),
+                         dst=str(flow.key.dst), sport=flow.key.sport, dport=flow.key.dport,
+                         method=d.method.value, rule=d.rule_name, reason=d.reason,
+                         gateway=d.gateway)
+
+    # outbound -------------------------------------------------------------------------
+    def _on_tun(self) -> None:
+        assert self._tun is not None
+        for _ in range(BATCH):
+            packet = self._tun.read()
+            if packet is None:
+                return
+            self.return_packet(packet)
+
+    def return_packet(self, packet: bytes) -> None:
+        """A reply from the kernel or a ZIA tunnel: back to its load balancer, or dropped."""
+        info = read_packet(packet)
+        if isinstance(info, PacketReject) or info.version != 4:
+            self.counters.add("return_malformed")
+            return
+        action = self.steering.outbound(_segment(info), time.monotonic())
+        if isinstance(action, Dropped):
+            self._drop(action)
+            return
+        assert self._sock is not None
+        try:
+            self._sock.sendto(action.header + packet, action.peer)
+            self.counters.add("geneve_tx_packets")
+        except OSError:
+            self.counters.add("geneve_tx_errors")
+
+    async def _expire_flows(self) -> None:
+        while True:
+            await asyncio.sleep(EXPIRE_EVERY_S)
+            self.steering.expire(time.monotonic())
+
+
+def _segment(info: PacketInfo) -> Segment:
+    key = FlowKey(info.proto, info.src, info.dst, info.sport, info.dport)  # type: ignore[arg-type]
+    return Segment(key, info.length, info.tcp_flags, info.seq, info.ack)

@@ -1,0 +1,105 @@
+"""The data-plane half of the service, assembled from config: GENEVE, ZIA, probe, metrics.
+
+Started after the DNS listener (the probe must never say 200 before DNS is
+answered) and stopped before it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from connector.config import ConnectorConfig
+from connector.core.bindings import NamesView
+from connector.core.health import GatewayState, HealthFacts, HealthVerdict, judge
+from connector.core.model import Method
+from connector.core.steering import Steering
+from connector.core.tunnel_health import TunnelHealth
+from connector.io.events import EventLog
+from connector.service.counters import Counters
+from connector.service.dataplane import GeneveDataPlane
+from connector.service.dns_service import DnsService
+from connector.service.http_endpoints import (
+    HttpEndpoint,
+    management_answer,
+    probe_answer,
+    prometheus_text,
+)
+from connector.service.zia_tunnel import ZiaTunnels
+
+
+@dataclass
+class DataPlaneParts:
+    config: ConnectorConfig
+    dns: DnsService
+    tunnels: TunnelHealth
+    counters: Counters
+    steering: Steering
+    geneve: GeneveDataPlane | None
+    zia: ZiaTunnels
+    probe: HttpEndpoint
+    management: HttpEndpoint
+
+    @classmethod
+    def build(cls, config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealth,
+              events: EventLog) -> DataPlaneParts:
+        counters = Counters()
+        steering = Steering(dns.forwarding, NamesView(dns.names, dns.pools), dns.pools, tunnels)
+        svc = config.service.address.ip
+        geneve = (GeneveDataPlane(steering, svc, config.dataplane.geneve_sources,
+                                  counters=counters, events=events)
+                  if config.dataplane.geneve else None)
+        zia = ZiaTunnels(tunnels, svc, zlib.crc32(config.identity.name.encode()),
+                         events=events, counters=counters,
+                         on_packet=geneve.return_packet if geneve else _no_return(counters))
+        if geneve is not None:
+            geneve.tunnels = zia
+        parts = cls(config, dns, tunnels, counters, steering, geneve, zia,
+                    HttpEndpoint(svc, config.dataplane.health_port, lambda _p: b""),
+                    HttpEndpoint(config.management.address.ip, config.dataplane.metrics_port,
+                                 lambda _p: b""))
+        parts.probe.handler = lambda _path: probe_answer(parts.verdict())
+        parts.management.handler = lambda path: management_answer(path, parts.verdict(),
+                                                                  parts.metrics)
+        return parts
+
+    async def start(self) -> None:
+        if self.geneve is not None:
+            await self.geneve.start()
+        await self.zia.start()
+        await self.probe.start()
+        await self.management.start()
+
+    async def stop(self) -> None:
+        await self.probe.stop()
+        await self.management.stop()
+        await self.zia.stop()
+        if self.geneve is not None:
+            await self.geneve.stop()
+
+    def verdict(self) -> HealthVerdict:
+        up = self.geneve.up if self.geneve is not None else True
+        return judge(HealthFacts(up, True, self._gateway_states()))
+
+    def _gateway_states(self) -> tuple[GatewayState, ...]:
+        policy = self.config.policy
+        me = self.config.identity
+        names = {None} | {r.proxy_gateway for r in policy.forwarding_rules
+                          if r.method is Method.ZIA and r.enabled
+                          and me.in_scope(r.locations, r.ec_groups)}
+        gateways = [policy.zia_gateway(n) for n in sorted(names, key=lambda n: n or "")]
+        return tuple(GatewayState(g.name, self.tunnels.is_usable(g.name), g.fail_closed)
+                     for g in gateways)
+
+    def metrics(self) -> str:
+        verdict = self.verdict()
+        counters = {**self.counters.snapshot(),
+                    **{f"dns_{k}": v for k, v in self.dns.counters.items()}}
+        gauges = {"healthy": float(verdict.healthy), "flows": float(len(self.steering.flows)),
+                  "learned_names": float(len(self.dns.names))}
+        return prometheus_text(counters, gauges)
+
+
+def _no_return(counters: Counters):  # type: ignore[no-untyped-def]
+    """Routed mode has no GENEVE path back: tunnel replies are counted and dropped."""
+    return lambda _packet: counters.add("zia_rx_no_return_path")
