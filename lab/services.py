@@ -27,6 +27,10 @@ class ServiceKind:
 KINDS: dict[str, ServiceKind] = {
     "web": ServiceKind("web", "lab.nodes.web", optional=("port",)),
     "dns-upstream": ServiceKind("dns-upstream", "lab.nodes.dns_upstream", optional=("zone",)),
+    "zia-gateway": ServiceKind("zia-gateway", "lab.nodes.zia_gateway", required=("listen",),
+                               optional=("block",)),
+    "gwlb": ServiceKind("gwlb", "lab.nodes.gwlb", required=("listen", "targets"),
+                        optional=("probe-port", "interval", "healthy", "unhealthy")),
     "connector": ServiceKind("connector", "connector", required=("config",), files=("config",)),
 }
 

@@ -1,0 +1,180 @@
+"""The fake AWS Gateway Load Balancer: workload packets to healthy targets over GENEVE.
+
+Everything routed to this node that is not for the node itself enters its TUN.
+Each flow (5-tuple, both directions) sticks to one target, chosen by hash among
+the healthy targets; GENEVE carries it on UDP 6081 with AWS's three options of
+class 0x0108 (endpoint ENI, attachment, a per-flow cookie). Packets coming
+back from a target are decapsulated and routed on to the workload.
+
+Targets are probed with HTTP GET /?cchealth on the probe port; a target turns
+healthy after `healthy` good answers in a row and unhealthy after `unhealthy`
+bad ones (spec §3.2: interval 10 s, 2 and 3; the lab may shorten the interval).
+A flow whose target turns unhealthy is rebalanced to a healthy one (the
+Terraform default). With no healthy target, the GWLB fails open and uses all of
+them, as AWS load balancers do. Events: `gwlb.target_healthy`,
+`gwlb.target_unhealthy`, `gwlb.flow` (first packet of a flow, with its target),
+`gwlb.fail_open`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import select
+import socket
+import struct
+import threading
+import zlib
+from ipaddress import IPv4Address
+
+from lab.events import EventWriter
+from lab.nodes.base import node_arguments, serve_until_signalled
+from lab.nodes.kernel_path import KernelPath
+from lab.nodes.zia_gateway import FlowId, flow_id
+
+GENEVE_PORT = 6081
+ENI_ID = 0x0E1A5B7C9D0F1122
+ATTACHMENT_ID = 0x0A77AC4000000001
+
+
+def geneve_header(inner_version: int, cookie: int) -> bytes:
+    """8-byte fixed header (8 option words) + ENI(8) + attachment(8) + cookie(4) options."""
+    proto = 0x86DD if inner_version == 6 else 0x0800
+    return (struct.pack("!BBHI", 8, 0, proto, 0)
+            + struct.pack("!HBBQ", 0x0108, 1, 2, ENI_ID)
+            + struct.pack("!HBBQ", 0x0108, 2, 2, ATTACHMENT_ID)
+            + struct.pack("!HBBI", 0x0108, 3, 1, cookie))
+
+
+def inner_of(datagram: bytes) -> bytes | None:
+    if len(datagram) < 8 or datagram[0] >> 6:
+        return None
+    start = 8 + (datagram[0] & 0x3F) * 4
+    return datagram[start:] if len(datagram) > start else None
+
+
+class TargetHealth:
+    """Consecutive-answer thresholds per target, like a GWLB target group."""
+
+    def __init__(self, healthy: int, unhealthy: int) -> None:
+        self.need_up, self.need_down = healthy, unhealthy
+        self.state: str = "initial"
+        self.run = 0
+        self.last_good: bool | None = None
+
+    def record(self, good: bool) -> str | None:
+        """The new state when this answer changes it."""
+        self.run = self.run + 1 if good == self.last_good else 1
+        self.last_good = good
+        if good and self.state != "healthy" and self.run >= self.need_up:
+            self.state = "healthy"
+            return self.state
+        if not good and self.state != "unhealthy" and self.run >= self.need_down:
+            self.state = "unhealthy"
+            return self.state
+        return None
+
+
+class Gwlb:
+    def __init__(self, listen: IPv4Address, targets: list[IPv4Address], probe_port: int,
+                 interval: float, thresholds: tuple[int, int], events: EventWriter) -> None:
+        self.listen, self.targets = listen, targets
+        self.probe_port, self.interval = probe_port, interval
+        self.health = {t: TargetHealth(*thresholds) for t in targets}
+        self.events = events
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((str(listen), GENEVE_PORT))
+        self.kernel = KernelPath("gwlbtun0", 0x6B, 107, masquerade=False)
+        self.kernel.route_default()
+        self.flows: dict[FlowId, IPv4Address] = {}
+        self.running = True
+        self._failing_open = False
+
+    def healthy(self) -> list[IPv4Address]:
+        up = [t for t in self.targets if self.health[t].state == "healthy"]
+        if not up and not self._failing_open:
+            self.events.emit("gwlb.fail_open", targets=[str(t) for t in self.targets])
+        self._failing_open = not up
+        return up or self.targets
+
+    def target_for(self, fid: FlowId, packet: bytes) -> IPv4Address:
+        up = self.healthy()
+        current = self.flows.get(fid)
+        if current is not None and current in up:
+            return current
+        chosen = up[zlib.crc32(repr(fid).encode()) % len(up)]
+        self.flows[fid] = chosen
+        self.events.emit("gwlb.flow", target=str(chosen), rebalanced=current is not None,
+                         proto=packet[9], src=str(IPv4Address(packet[12:16])),
+                         dst=str(IPv4Address(packet[16:20])))
+        return chosen
+
+    def serve(self) -> None:
+        while self.running:
+            ready, _, _ = select.select([self.sock.fileno(), self.kernel.fd], [], [], 0.5)
+            if self.kernel.fd in ready:
+                self.to_target(self.kernel.read())
+            if self.sock.fileno() in ready:
+                data, _peer = self.sock.recvfrom(65535)
+                inner = inner_of(data)
+                if inner is not None:
+                    self.kernel.write(inner)
+
+    def to_target(self, packet: bytes) -> None:
+        fid = flow_id(packet)
+        if fid is None:
+            return
+        target = self.target_for(fid, packet)
+        cookie = zlib.crc32(repr(fid).encode())
+        self.sock.sendto(geneve_header(4, cookie) + packet, (str(target), GENEVE_PORT))
+
+    def probe_forever(self) -> None:
+        while self.running:
+            for target in self.targets:
+                change = self.health[target].record(self._probe(target))
+                if change is not None:
+                    self.events.emit(f"gwlb.target_{change}", target=str(target))
+            threading.Event().wait(self.interval)
+
+    def _probe(self, target: IPv4Address) -> bool:
+        conn = http.client.HTTPConnection(str(target), self.probe_port, timeout=2,
+                                          source_address=(str(self.listen), 0))
+        try:
+            conn.request("GET", "/?cchealth")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self.running = False
+
+
+def main() -> None:
+    parser = node_arguments("cclab fake AWS Gateway Load Balancer (GENEVE, health checks)")
+    parser.add_argument("--listen", required=True, type=IPv4Address)
+    parser.add_argument("--targets", required=True, help="comma-separated target addresses")
+    parser.add_argument("--probe-port", type=int, default=50000)
+    parser.add_argument("--interval", type=float, default=10.0)
+    parser.add_argument("--healthy", type=int, default=2)
+    parser.add_argument("--unhealthy", type=int, default=3)
+    args = parser.parse_args()
+    events = EventWriter(args.events, args.node)
+    gwlb = Gwlb(args.listen, [IPv4Address(t) for t in args.targets.split(",")],
+                args.probe_port, args.interval, (args.healthy, args.unhealthy), events)
+    threads = [threading.Thread(target=gwlb.serve, daemon=True),
+               threading.Thread(target=gwlb.probe_forever, daemon=True)]
+    for thread in threads:
+        thread.start()
+
+    def stop() -> None:
+        gwlb.stop()
+        for thread in threads:
+            thread.join(3)
+        gwlb.kernel.close()
+
+    serve_until_signalled(events, "gwlb", stop)
+
+
+if __name__ == "__main__":
+    main()

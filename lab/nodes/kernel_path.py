@@ -1,0 +1,82 @@
+"""How a user-space lab node hands packets to its namespace's kernel and gets replies back.
+
+A fake node that carries whole IP packets (the ZIA gateway, the GWLB) opens a
+TUN through scapy (with the Linux packet-information prefix), and marks the
+connections that entered through it so their replies route back to it:
+
+    prerouting: new from the TUN -> ct mark; replies of marked conns -> fwmark
+    ip rule fwmark -> table with `default dev TUN`
+
+Optionally it masquerades those connections (the ZIA gateway's egress NAT).
+Everything is undone by `close`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import struct
+import subprocess
+
+from scapy.layers.tuntap import TunTapInterface
+
+_PI_IPV4 = struct.pack("!HH", 0, 0x0800)
+_PI_IPV6 = struct.pack("!HH", 0, 0x86DD)
+
+
+class KernelPath:
+    def __init__(self, tun: str, mark: int, table: int, *, masquerade: bool) -> None:
+        self.tun, self.mark, self.table = tun, mark, table
+        self._tap = TunTapInterface(tun, mode_tun=True)  # type: ignore[no-untyped-call]
+        self.fd = self._tap.fileno()
+        self._nft_table = f"lab_{tun}"
+        _run(["ip", "link", "set", tun, "up"])
+        for key in (f"conf/{tun}/rp_filter", "conf/all/rp_filter"):
+            _sysctl(f"net/ipv4/{key}", "0")
+        _sysctl("net/ipv4/ip_forward", "1")
+        _run(["ip", "route", "replace", "default", "dev", tun, "table", str(table)])
+        _run(["ip", "rule", "add", "fwmark", f"{mark:#x}", "lookup", str(table)])
+        nat = (f'oifname != "{tun}" ct mark {mark:#x} masquerade' if masquerade else "")
+        _run(["nft", "-f", "-"], f"""
+table ip {self._nft_table} {{
+  chain pre {{
+    type filter hook prerouting priority mangle; policy accept;
+    iifname "{tun}" ct state new ct mark set {mark:#x}
+    ct direction reply ct mark {mark:#x} meta mark set {mark:#x}
+  }}
+  chain post {{
+    type nat hook postrouting priority srcnat; policy accept;
+    {nat}
+  }}
+}}""")
+
+    def route_default(self) -> None:
+        """Everything not for this node goes to the TUN (the GWLB's catch-all)."""
+        _run(["ip", "route", "replace", "default", "dev", self.tun])
+
+    def read(self) -> bytes:
+        """One IP packet from the kernel (blocking)."""
+        return os.read(self.fd, 65539)[4:]
+
+    def write(self, packet: bytes) -> None:
+        info = _PI_IPV6 if packet and packet[0] >> 4 == 6 else _PI_IPV4
+        with contextlib.suppress(OSError):  # the kernel refused it: nothing to carry
+            os.write(self.fd, info + packet)
+
+    def close(self) -> None:
+        subprocess.run(["nft", "delete", "table", "ip", self._nft_table], check=False,
+                       capture_output=True)
+        subprocess.run(["ip", "rule", "del", "fwmark", f"{self.mark:#x}", "lookup",
+                        str(self.table)], check=False, capture_output=True)
+        self._tap.close()
+
+
+def _sysctl(key: str, value: str) -> None:
+    with open(f"/proc/sys/{key}", "w") as f:
+        f.write(value)
+
+
+def _run(argv: list[str], stdin: str | None = None) -> None:
+    done = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: {done.stderr.strip()}")

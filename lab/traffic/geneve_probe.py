@@ -1,0 +1,103 @@
+"""Send one hand-made GENEVE packet to a target and report what, if anything, came back.
+
+Run inside a lab node (the GWLB's), e.g.::
+
+    python -m lab.traffic.geneve_probe --to 10.10.3.31 --case valid --inner dns
+
+Cases bend the header the way spec check G1 lists (a missing AWS option, version
+1, an option length past the end); inner payloads are a DNS query over IPv4 or
+IPv6, optionally padded to a given size (G4). Prints one JSON object: the
+header sent, and the reply's source, destination port and header, and whether
+that header is byte-identical to the one sent (G2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import struct
+import time
+
+from scapy.layers.dns import DNS, DNSQR, DNSRROPT, EDNS0TLV
+from scapy.layers.inet import IP, UDP
+from scapy.layers.inet6 import IPv6
+
+CASES = ("valid", "missing_cookie", "version1", "optlen_overrun", "unknown_critical")
+
+
+def aws_options(*, with_cookie: bool = True) -> bytes:
+    eni = struct.pack("!HBBQ", 0x0108, 1, 2, 0x0E1A000000000042)
+    attachment = struct.pack("!HBBQ", 0x0108, 2, 2, 0x0A77000000000042)
+    cookie = struct.pack("!HBBI", 0x0108, 3, 1, 0xC00C1E42)
+    return eni + attachment + (cookie if with_cookie else b"")
+
+
+def header_for(case: str, protocol: int) -> bytes:
+    options = aws_options(with_cookie=case != "missing_cookie")
+    if case == "unknown_critical":
+        options += struct.pack("!HBBI", 0x0108, 0x80 | 9, 1, 0)
+    words = len(options) // 4 + (4 if case == "optlen_overrun" else 0)
+    version = 1 if case == "version1" else 0
+    return struct.pack("!BBHI", version << 6 | words, 0, protocol, 0x42 << 8) + options
+
+
+def inner_packet(kind: str, src: str, dst: str, qname: str, size: int) -> bytes:
+    """A DNS query; with `size`, grown to exactly that many bytes by EDNS padding (RFC 7830)."""
+    wire = _dns_packet(kind, src, dst, qname, None)
+    if size > len(wire):
+        base = len(_dns_packet(kind, src, dst, qname, 0))
+        wire = _dns_packet(kind, src, dst, qname, size - base)
+    return wire
+
+
+def _dns_packet(kind: str, src: str, dst: str, qname: str, padding: int | None) -> bytes:
+    query = DNS(id=0x4242, rd=1, qd=DNSQR(qname=qname))
+    if padding is not None:
+        query.ar = DNSRROPT(rclass=4096, rdata=[EDNS0TLV(optcode=12, optdata=b"\0" * padding)])
+    l3 = (IPv6(src="2001:db8:1::11", dst="2001:db8:53::53") if kind == "dns6"
+          else IP(src=src, dst=dst))
+    return bytes(l3 / UDP(sport=40000, dport=53) / query)
+
+
+def probe(args: argparse.Namespace) -> dict[str, object]:
+    inner = inner_packet(args.inner, args.inner_src, args.inner_dst, args.qname, args.size)
+    protocol = 0x86DD if args.inner == "dns6" else 0x0800
+    header = header_for(args.case, protocol)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((args.source, 0))
+    sock.settimeout(args.wait)
+    sock.sendto(header + inner, (args.to, 6081))
+    report: dict[str, object] = {"case": args.case, "sent_header": header.hex(),
+                                 "inner_size": len(inner), "source_port": sock.getsockname()[1]}
+    deadline = time.monotonic() + args.wait
+    while time.monotonic() < deadline:
+        try:
+            data, peer = sock.recvfrom(65535)
+        except TimeoutError:
+            break
+        report["reply"] = {"from": list(peer), "to_port": sock.getsockname()[1],
+                           "header": data[:len(header)].hex(),
+                           "same_header": data[:len(header)] == header,
+                           "inner_src": str(IP(data[len(header):]).src)}
+        break
+    sock.close()
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--to", required=True, help="target (connector service address)")
+    parser.add_argument("--source", default="0.0.0.0", help="address to send from")
+    parser.add_argument("--case", choices=CASES, default="valid")
+    parser.add_argument("--inner", choices=("dns", "dns6"), default="dns")
+    parser.add_argument("--inner-src", default="10.10.1.77")
+    parser.add_argument("--inner-dst", default="198.18.53.53")
+    parser.add_argument("--qname", default="www.web.example")
+    parser.add_argument("--size", type=int, default=0, help="pad the inner packet to this size")
+    parser.add_argument("--wait", type=float, default=2.0)
+    print(json.dumps(probe(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()

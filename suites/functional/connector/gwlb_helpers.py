@@ -1,0 +1,62 @@
+"""Helpers for the suites on the `gwlb` lab: GENEVE probes, metrics, cutting paths."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from lab.api import LabHandle
+
+CC = {"cc1": ("10.10.3.31", "10.10.2.21"), "cc2": ("10.10.3.32", "10.10.2.22")}
+
+
+def geneve_probe(lab: LabHandle, to: str, *options: str) -> dict[str, Any]:
+    """One hand-made GENEVE packet from the GWLB's node; what came back (lab.traffic)."""
+    result = lab.exec("gwlb", sys.executable, "-m", "lab.traffic.geneve_probe", "--to", to,
+                      "--source", "10.10.3.5", *options, timeout=30)
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def metrics(lab: LabHandle, node: str) -> dict[str, float]:
+    """The connector's Prometheus metrics, fetched over its management interface."""
+    text = lab.exec("fabric", "curl", "-s", "-m", "3",
+                    f"http://{CC[node][1]}:9100/metrics").stdout
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name.removeprefix("cclab_connector_")] = float(value)
+    return values
+
+
+def probe_status(lab: LabHandle, node: str, source_node: str = "gwlb") -> str:
+    return lab.exec(source_node, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m",
+                    "3", f"http://{CC[node][0]}:50000/?cchealth", check=False).stdout
+
+
+def wait_for(check: Any, timeout: float, what: str) -> float:
+    """Seconds until `check()` held; fails the test with `what` after `timeout`."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"not within {timeout:g} s: {what}")
+        time.sleep(0.2)
+    return time.monotonic() - start
+
+
+@contextmanager
+def tunnel_port_cut(lab: LabHandle, *nodes: str) -> Iterator[None]:
+    """Drop the ZIA tunnel port (UDP 6789) arriving at each node, undone on exit."""
+    for node in nodes:
+        lab.exec(node, "nft", "add table ip cut; add chain ip cut cutin { type filter hook "
+                 "input priority -10 ; }; add rule ip cut cutin udp dport 6789 drop")
+    try:
+        yield
+    finally:
+        for node in nodes:
+            lab.exec(node, "nft", "delete table ip cut", check=False)
