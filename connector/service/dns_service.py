@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from ipaddress import IPv4Address
+from typing import Protocol
 
 from connector.config import ConnectorConfig
 from connector.core.bindings import NameBindings, NamesView
@@ -36,6 +37,10 @@ from connector.io.events import EventLog
 from connector.io.state_store import StateStore
 
 
+class ZiaDnsPort(Protocol):
+    async def query(self, wire: bytes, server: IPv4Address, gateway: str) -> bytes | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
     wire: bytes
@@ -56,6 +61,7 @@ class DnsService:
         self.on_learned = on_learned
         self.service_ip = config.service.address.ip
         self.counters: dict[str, int] = {}
+        self.zia: ZiaDnsPort | None = None  # set when ZIA tunnels exist
         self.guard = DnsGuard(GuardConfig(workloads=config.dns_acl, exempt=config.dns_exempt))
 
     async def answer(self, query: Query) -> bytes | None:
@@ -152,11 +158,15 @@ class DnsService:
                        query.original_dst[1])
         verdict = self.forwarding.decide(flow, NamesView(self.names, self.pools), self.pools,
                                          self.health)
-        if verdict.method is not Method.DIRECT:
-            self._count(f"forward_{verdict.method.value.lower()}")
-            return None  # Drop, or a tunnel this connector cannot reach yet (fail-close)
         vip = dst in self.config.global_vips and bool(self.config.upstream_dns)
         server = self.config.upstream_dns[0] if vip else dst
+        if verdict.method is Method.ZIA and self.zia is not None and verdict.gateway:
+            self._count("forward_zia")
+            answer = await self.zia.query(query.wire, server, verdict.gateway)
+            return self._learn(answer) if answer is not None else None
+        if verdict.method is not Method.DIRECT:
+            self._count(f"forward_{verdict.method.value.lower()}")
+            return None  # Drop, or a tunnel this connector cannot carry (ZPA)
         try:
             return self._learn(await upstream.query(query.wire, server, self.service_ip,
                                                     tcp=proto == IpProto.TCP))

@@ -25,6 +25,7 @@ from connector.service.http_endpoints import (
     probe_answer,
     prometheus_text,
 )
+from connector.service.zia_dns import ZiaDns
 from connector.service.zia_tunnel import ZiaTunnels
 
 
@@ -49,9 +50,17 @@ class DataPlaneParts:
         geneve = (GeneveDataPlane(steering, svc, config.dataplane.geneve_sources,
                                   counters=counters, events=events)
                   if config.dataplane.geneve else None)
+        onward = geneve.return_packet if geneve else _no_return(counters)
         zia = ZiaTunnels(tunnels, svc, zlib.crc32(config.identity.name.encode()),
-                         events=events, counters=counters,
-                         on_packet=geneve.return_packet if geneve else _no_return(counters))
+                         events=events, counters=counters, on_packet=onward)
+        zia_dns = ZiaDns(zia, tunnels, svc)
+
+        def from_tunnel(packet: bytes) -> None:
+            if not zia_dns.is_mine(packet):
+                onward(packet)
+
+        zia.on_packet = from_tunnel
+        dns.zia = zia_dns
         if geneve is not None:
             geneve.tunnels = zia
         parts = cls(config, dns, tunnels, counters, steering, geneve, zia,

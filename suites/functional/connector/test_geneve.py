@@ -109,6 +109,24 @@ def test_default_zia_rule_goes_through_the_tunnel_to_the_primary_edge(
 
 
 @allure.feature("dns")
+def test_zia_dns_control_resolves_through_the_edge_and_blocks_there(gwlb_lab: LabHandle) -> None:
+    answer = gwlb_lab.exec("workload1", "dig", "+short", "+time=3", "+tries=1",
+                           "@198.18.53.53", "www.web2.example").stdout.split()
+    assert answer == ["198.18.10.20"]
+    seen = gwlb_lab.wait_event("dns", "dns.query",
+                               lambda e: e.get("qname") == "www.web2.example.", timeout=5)
+    assert seen["src"] in ("198.19.1.1", "198.19.1.2"), "the query must leave from a ZIA edge"
+    blocked = gwlb_lab.exec("workload1", "dig", "+time=3", "+tries=1", "@198.18.53.53",
+                            "ads.zia-blocked.example", check=False).stdout
+    assert "timed out" in blocked
+    event = gwlb_lab.wait_event("zia1", "zia.dns_blocked", timeout=5)
+    assert event["qname"] == "ads.zia-blocked.example"
+    reached = [e for e in gwlb_lab.events("dns", "dns.query")
+               if e["qname"] == "ads.zia-blocked.example."]
+    assert reached == [], "a name blocked at the edge reached the resolver"
+
+
+@allure.feature("dns")
 def test_dns_through_the_gwlb_is_answered_by_the_connector(gwlb_lab: LabHandle) -> None:
     zpa = gwlb_lab.exec("workload1", "dig", "+short", "+time=2", "+tries=1",
                         "@198.51.100.53", "app-a.corp.example").stdout.split()
