@@ -38,6 +38,8 @@ class DataPlaneConfig:
     metrics_port: int = 9100
     zia_keepalive_s: float = 1.0
     zia_dead_after_s: float = 3.5
+    management_sshd: bool = True
+    ssh_sources: tuple[IPv4Network, ...] = ()
 
     @property
     def geneve(self) -> bool:
@@ -131,10 +133,12 @@ def _build(data: dict[str, Any], issues: list[Issue]) -> ConnectorConfig | None:
         InterfaceConfig(interfaces.management.name, interfaces.management.address),
         policy, tuple(runtime.upstream_dns), runtime.dns_ttl, runtime.state_dir,
         tuple(runtime.global_vips), tuple(runtime.dns_acl) or _group_networks(policy),
-        tuple(runtime.dns_exempt), _dataplane(runtime, issues))
+        tuple(runtime.dns_exempt),
+        _dataplane(runtime, interfaces.management.address.network, issues))
 
 
-def _dataplane(runtime: RawRuntime, issues: list[Issue]) -> DataPlaneConfig:
+def _dataplane(runtime: RawRuntime, management: IPv4Network,
+               issues: list[Issue]) -> DataPlaneConfig:
     port = runtime.health_port
     if port != 80 and port < 1024:
         issues.append(Issue("", "runtime.health_port", f"{port} is not a probe port",
@@ -144,7 +148,8 @@ def _dataplane(runtime: RawRuntime, issues: list[Issue]) -> DataPlaneConfig:
                             "must be longer than zia_keepalive_s",
                             "a gateway is dead after several missed keepalives, e.g. 3.5 x"))
     return DataPlaneConfig(tuple(runtime.geneve_sources), port, runtime.metrics_port,
-                           runtime.zia_keepalive_s, runtime.zia_dead_after_s)
+                           runtime.zia_keepalive_s, runtime.zia_dead_after_s,
+                           runtime.management_sshd, tuple(runtime.ssh_sources) or (management,))
 
 
 def _group_networks(policy: Policy) -> tuple[IPv4Network, ...]:

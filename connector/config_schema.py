@@ -117,6 +117,9 @@ class RawRuntime(Strict):
     metrics_port: int = Field(default=9100, ge=1, le=65535)
     zia_keepalive_s: float = Field(default=1.0, gt=0, le=60)
     zia_dead_after_s: float = Field(default=3.5, gt=0, le=600)
+    # sshd on the management address (spec §2.5); empty sources = the management subnet.
+    management_sshd: bool = True
+    ssh_sources: list[IPv4Network] = []
 
 
 TOP_KEYS = (

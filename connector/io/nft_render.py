@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network
 from typing import TypeVar
 
 from connector.config import ConnectorConfig
@@ -55,6 +56,8 @@ def render_ruleset(config: ConnectorConfig) -> str:
     body += [f"    counter {_counter(r.rule)} {{ }}" for r in rules]
     geneve = config.dataplane.geneve
     body += ["    counter default_zia { }",
+             "    counter ssh_not_management { }",
+             "    counter ssh_refused { }",
              "    chain forward {",
              "        type filter hook forward priority 0; policy drop;",
              "        ct state established,related accept",
@@ -69,13 +72,22 @@ def render_ruleset(config: ConnectorConfig) -> str:
              f'        ct mark and {DIRECT_MARK:#x} == {DIRECT_MARK:#x} oifname "{svc.name}" '
              f"snat ip to {svc.address.ip}",
              "    }",
-             *_dns_divert(svc.name, str(svc.address.ip), geneve),
+             *_dns_divert(svc.name, str(svc.address.ip), geneve,
+                          _ssh_guard(config.management.name, config.dataplane.ssh_sources)),
              *_geneve_return(geneve)]
     return "\n".join([f"table ip {TABLE}", f"delete table ip {TABLE}",
                       f"table ip {TABLE} {{", *body, "}", ""])
 
 
-def _dns_divert(iif: str, service_ip: str, geneve: bool) -> list[str]:
+def _ssh_guard(mgmt: str, sources: tuple[IPv4Network, ...]) -> list[str]:
+    """SSH only on the management interface, only from the management sources (A5)."""
+    allowed = ", ".join(str(s) for s in sources)
+    return [f'        tcp dport 22 iifname != {{ "{mgmt}", "lo" }} counter name ssh_not_management '
+            "drop",
+            f"        tcp dport 22 ip saddr != {{ {allowed} }} counter name ssh_refused drop"]
+
+
+def _dns_divert(iif: str, service_ip: str, geneve: bool, guards: list[str]) -> list[str]:
     """DNS to any destination, arriving on the service interface, goes to the listener."""
     ifaces = f'{{ "{iif}", "{TUN_NAME}" }}' if geneve else f'"{iif}"'
     return ["    chain divert {",
@@ -88,6 +100,7 @@ def _dns_divert(iif: str, service_ip: str, geneve: bool) -> list[str]:
             "        type filter hook input priority filter; policy accept;",
             f"        meta l4proto {{ tcp, udp }} th dport {{ 53, {DIVERT_PORT} }} "
             f'iifname != {ifaces} counter drop comment "DNS only on the service interface"',
+            *guards,
             "    }"]
 
 

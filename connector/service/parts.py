@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from connector.config import ConnectorConfig
 from connector.core.bindings import NamesView
@@ -25,6 +26,7 @@ from connector.service.http_endpoints import (
     probe_answer,
     prometheus_text,
 )
+from connector.service.mgmt_sshd import ManagementSshd
 from connector.service.zia_dns import ZiaDns
 from connector.service.zia_tunnel import ZiaTunnels
 
@@ -40,10 +42,11 @@ class DataPlaneParts:
     zia: ZiaTunnels
     probe: HttpEndpoint
     management: HttpEndpoint
+    sshd: ManagementSshd | None = None
 
     @classmethod
     def build(cls, config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealth,
-              events: EventLog) -> DataPlaneParts:
+              events: EventLog, state_dir: Path) -> DataPlaneParts:
         counters = Counters()
         steering = Steering(dns.forwarding, NamesView(dns.names, dns.pools), dns.pools, tunnels)
         svc = config.service.address.ip
@@ -67,6 +70,8 @@ class DataPlaneParts:
                     HttpEndpoint(svc, config.dataplane.health_port, lambda _p: b""),
                     HttpEndpoint(config.management.address.ip, config.dataplane.metrics_port,
                                  lambda _p: b""))
+        if config.dataplane.management_sshd:
+            parts.sshd = ManagementSshd(config.management.address.ip, state_dir)
         parts.probe.handler = lambda _path: probe_answer(parts.verdict())
         parts.management.handler = lambda path: management_answer(path, parts.verdict(),
                                                                   parts.metrics)
@@ -78,8 +83,12 @@ class DataPlaneParts:
         await self.zia.start()
         await self.probe.start()
         await self.management.start()
+        if self.sshd is not None:
+            await self.sshd.start()
 
     async def stop(self) -> None:
+        if self.sshd is not None:
+            await self.sshd.stop()
         await self.probe.stop()
         await self.management.stop()
         await self.zia.stop()

@@ -52,7 +52,7 @@ async def _serve(config: ConnectorConfig, events: EventLog, state_dir: Path) -> 
                          store=store, on_learned=NameSetUpdater(config).learned)
         listener = DnsListener(dns, config.service.address.ip)
         await listener.start()
-        plane = DataPlaneParts.build(config, dns, tunnels, events)
+        plane = DataPlaneParts.build(config, dns, tunnels, events, state_dir)
         await plane.start()
         events.emit("service.ready", service="connector", **_summary(config, pools))
         await stop.wait()
