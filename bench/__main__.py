@@ -11,7 +11,8 @@ import importlib
 import importlib.util
 import sys
 
-BENCHES = {"core": "bench.bench_core", "lab": "bench.bench_lab", "flood": "bench.bench_flood"}
+BENCHES = {"core": "bench.bench_core", "lab": "bench.bench_lab",
+           "connector": "bench.bench_connector", "flood": "bench.bench_flood"}
 
 
 def main(names: list[str]) -> int:

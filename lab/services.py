@@ -27,6 +27,8 @@ class ServiceKind:
 KINDS: dict[str, ServiceKind] = {
     "web": ServiceKind("web", "lab.nodes.web", optional=("port",)),
     "dns-upstream": ServiceKind("dns-upstream", "lab.nodes.dns_upstream", optional=("zone",)),
+    "dns-native": ServiceKind("dns-native", "lab.nodes.dns_native",
+                              required=("listen", "zone", "records"), files=("records",)),
     "zia-gateway": ServiceKind("zia-gateway", "lab.nodes.zia_gateway", required=("listen",),
                                optional=("block",)),
     "gwlb": ServiceKind("gwlb", "lab.nodes.gwlb", required=("listen", "targets"),
@@ -48,7 +50,7 @@ def build_argv(node: Node, service: Service) -> tuple[str, ...]:
                 "--events", events_path(node.name), "--state", f"{{run}}/state/{node.name}")
     argv = ["{python}", "-m", kind.module, "--node", node.name, "--events", events_path(node.name)]
     for key, value in service.options:
-        argv += [f"--{key}", value]
+        argv += [f"--{key}", _relative_to_topology(value) if key in kind.files else value]
     return tuple(argv)
 
 

@@ -1,0 +1,79 @@
+"""The connector's DNS answers per second against unbound's, same client, path and names.
+
+Both servers sit on the service subnet of bench/topologies/dns-bench.yaml and
+answer the same 5,000 names from memory (the connector from its synthetic pool,
+unbound from local data). dnsperf runs in the client node against each in
+turn, alternating, several rounds; the figure is the median of each and their
+ratio. Writes reports/bench/connector.json. Target (issue #4): at least 0.5x.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+from pathlib import Path
+from typing import Any
+
+from lab.api import LabHandle, bring_up
+
+TOPOLOGY = Path(__file__).parent / "topologies" / "dns-bench.yaml"
+RECORDS = Path(__file__).parent / "topologies" / "bench-records.txt"
+OUT = Path("reports/bench/connector.json")
+ROUNDS = int(os.environ.get("CCLAB_BENCH_ROUNDS", "3"))
+SECONDS = int(os.environ.get("CCLAB_BENCH_SECONDS", "8"))
+SERVERS = {"connector": "10.10.3.31", "unbound": "10.10.3.40"}
+
+
+def dnsperf(lab: LabHandle, server: str, queries: Path, *extra: str) -> dict[str, float]:
+    out = lab.exec("client", "dnsperf", "-s", server, "-d", str(queries), "-c", "4",
+                   "-q", "64", "-t", "2", *extra, timeout=SECONDS + 60).stdout
+    return {"qps": _number(out, r"Queries per second:\s+([\d.]+)"),
+            "lost_pct": _number(out, r"Queries lost:\s+\d+ \(([\d.]+)%\)"),
+            "latency_avg_ms": 1000 * _number(out, r"Average Latency \(s\):\s+([\d.]+)")}
+
+
+def _number(text: str, pattern: str) -> float:
+    found = re.search(pattern, text)
+    if not found:
+        raise RuntimeError(f"dnsperf output lacks {pattern!r}:\n{text}")
+    return float(found.group(1))
+
+
+def measure(lab: LabHandle) -> dict[str, Any]:
+    queries = lab.run_dir / "bench-queries.txt"
+    queries.write_text("".join(f"{line.split()[0]} A\n"
+                               for line in RECORDS.read_text().splitlines() if line))
+    for server in SERVERS.values():  # warm-up: every name once (the connector allocates)
+        dnsperf(lab, server, queries, "-n", "1")
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in SERVERS}
+    for _ in range(ROUNDS):
+        for name, server in SERVERS.items():
+            runs[name].append(dnsperf(lab, server, queries, "-l", str(SECONDS)))
+    medians = {name: statistics.median(r["qps"] for r in rs) for name, rs in runs.items()}
+    return {"what": "DNS A queries answered per second, 5,000 names, dnsperf -c 4 -q 64",
+            "rounds": ROUNDS, "seconds_per_run": SECONDS,
+            "connector_qps_median": round(medians["connector"]),
+            "unbound_qps_median": round(medians["unbound"]),
+            "ratio": round(medians["connector"] / medians["unbound"], 3),
+            "target_ratio": 0.5, "runs": runs,
+            "limit": "the connector answers in one asyncio thread of CPython (parse, policy, "
+                     "pool, RRL, build); unbound is C with one thread here"}
+
+
+def main() -> None:
+    lab = bring_up(TOPOLOGY, instance=f"bench-dns-{os.getpid()}"[:31])
+    try:
+        dns = measure(lab)
+    finally:
+        lab.down()
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(OUT.read_text()) if OUT.exists() else {}
+    OUT.write_text(json.dumps({**previous, "dns": dns}, indent=2) + "\n")
+    print(f"connector DNS: {dns['connector_qps_median']} q/s, unbound "
+          f"{dns['unbound_qps_median']} q/s, ratio {dns['ratio']} (target 0.5)")
+
+
+if __name__ == "__main__":
+    main()
