@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from connector.core.flows import Canonical, FlowTable, FlowTimeouts, TableFull, canonical
+from connector.core.flows import FlowEntry, FlowTable, FlowTimeouts, TableFull
 from connector.core.model import Decision, FlowKey, IpProto, Method, NameLookup, PoolLookup
 from connector.core.rules import ForwardingPolicy
 from connector.core.tunnel_health import TunnelHealth
@@ -89,36 +89,37 @@ class Steering:
         self.forwarding = forwarding
         self.names, self.pools, self.tunnels = names, pools, tunnels
         self.flows = FlowTable(timeouts)
-        self.paths: dict[Canonical, FlowPath] = {}
         self.on_new_flow = on_new_flow
 
     def inbound(self, seg: Segment, header: bytes, peer: Peer, now: float) -> Action:
-        entry = self.flows.lookup(seg.key, now)
-        if entry is None:
+        seen = self._observe(seg, now)
+        if seen is None:
             decision = self._classify(seg.key)
             made = self.flows.insert(seg.key, decision, now)
             if isinstance(made, TableFull):
                 return Dropped("flow_table_full", decision)
-            entry = made
-            self.paths[canonical(seg.key)] = FlowPath(header, peer)
+            made.attachment = FlowPath(header, peer)
             if self.on_new_flow is not None:
                 self.on_new_flow(NewFlow(seg.key, decision))
-        self.flows.observe(seg.key, now, seg.size, seg.tcp_flags, seg.seq, seg.ack)
-        path = self.paths[canonical(seg.key)]
+            seen = self._observe(seg, now)
+            assert seen is not None
+        path: FlowPath = seen.attachment
         path.header, path.peer = header, peer  # GWLB may re-home a flow: follow it
-        return self._act(entry.decision, path, now)
+        return self._act(seen.decision, path, now)
 
     def outbound(self, seg: Segment, now: float) -> ToGeneve | Dropped:
-        if self.flows.observe(seg.key, now, seg.size, seg.tcp_flags, seg.seq, seg.ack) is None:
+        seen = self._observe(seg, now)
+        if seen is None:
             return Dropped("not_from_load_balancer")
-        path = self.paths[canonical(seg.key)]
+        path: FlowPath = seen.attachment
         return ToGeneve(path.header, path.peer)
 
     def expire(self, now: float) -> int:
-        gone = self.flows.expire(now)
-        for flow in gone:
-            self.paths.pop(canonical(flow.key), None)
-        return len(gone)
+        return len(self.flows.expire(now))
+
+    def _observe(self, seg: Segment, now: float) -> FlowEntry | None:
+        found = self.flows.observe(seg.key, now, seg.size, seg.tcp_flags, seg.seq, seg.ack)
+        return found[0] if found is not None else None
 
     def _classify(self, key: FlowKey) -> Decision:
         if key.dport == DNS_PORT and key.proto in (IpProto.UDP, IpProto.TCP):

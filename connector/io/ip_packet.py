@@ -10,7 +10,7 @@ belong to cannot be told from them alone).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv6Address
 
 TCP, UDP = 6, 17
@@ -80,7 +80,7 @@ def _with_ports(info: PacketInfo, l4: bytes) -> PacketInfo | PacketReject:
         if len(l4) < 8:
             return PacketReject("udp_short", f"{len(l4)} bytes of UDP header")
         sport, dport = struct.unpack_from("!HH", l4)
-        return _replace_ports(info, sport, dport)
+        return replace(info, sport=sport, dport=dport)
     if info.proto == TCP:
         if len(l4) < 20:
             return PacketReject("tcp_short", f"{len(l4)} bytes of TCP header")
@@ -89,7 +89,3 @@ def _with_ports(info: PacketInfo, l4: bytes) -> PacketInfo | PacketReject:
                           l4[13], seq, ack, info.length)
     return info
 
-
-def _replace_ports(info: PacketInfo, sport: int, dport: int) -> PacketInfo:
-    return PacketInfo(info.version, info.proto, info.src, info.dst, sport, dport,
-                      length=info.length)

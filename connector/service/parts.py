@@ -14,6 +14,7 @@ from connector.config import ConnectorConfig
 from connector.core.bindings import NamesView
 from connector.core.health import GatewayState, HealthFacts, HealthVerdict, judge
 from connector.core.model import Method
+from connector.core.policy import ZiaGateway
 from connector.core.steering import Steering
 from connector.core.tunnel_health import TunnelHealth
 from connector.io.events import EventLog
@@ -43,6 +44,7 @@ class DataPlaneParts:
     probe: HttpEndpoint
     management: HttpEndpoint
     sshd: ManagementSshd | None = None
+    needed_gateways: tuple[ZiaGateway, ...] = ()
 
     @classmethod
     def build(cls, config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealth,
@@ -70,6 +72,7 @@ class DataPlaneParts:
                     HttpEndpoint(svc, config.dataplane.health_port, lambda _p: b""),
                     HttpEndpoint(config.management.address.ip, config.dataplane.metrics_port,
                                  lambda _p: b""))
+        parts.needed_gateways = _needed_gateways(config)
         if config.dataplane.management_sshd:
             parts.sshd = ManagementSshd(config.management.address.ip, state_dir)
         parts.probe.handler = lambda _path: probe_answer(parts.verdict())
@@ -100,14 +103,8 @@ class DataPlaneParts:
         return judge(HealthFacts(up, True, self._gateway_states()))
 
     def _gateway_states(self) -> tuple[GatewayState, ...]:
-        policy = self.config.policy
-        me = self.config.identity
-        names = {None} | {r.proxy_gateway for r in policy.forwarding_rules
-                          if r.method is Method.ZIA and r.enabled
-                          and me.in_scope(r.locations, r.ec_groups)}
-        gateways = [policy.zia_gateway(n) for n in sorted(names, key=lambda n: n or "")]
         return tuple(GatewayState(g.name, self.tunnels.is_usable(g.name), g.fail_closed)
-                     for g in gateways)
+                     for g in self.needed_gateways)
 
     def metrics(self) -> str:
         verdict = self.verdict()
@@ -116,6 +113,15 @@ class DataPlaneParts:
         gauges = {"healthy": float(verdict.healthy), "flows": float(len(self.steering.flows)),
                   "learned_names": float(len(self.dns.names))}
         return prometheus_text(counters, gauges)
+
+
+def _needed_gateways(config: ConnectorConfig) -> tuple[ZiaGateway, ...]:
+    """The ZIA gateways this connector's rules can send to (the default one always)."""
+    policy, me = config.policy, config.identity
+    names = {None} | {r.proxy_gateway for r in policy.forwarding_rules
+                      if r.method is Method.ZIA and r.enabled
+                      and me.in_scope(r.locations, r.ec_groups)}
+    return tuple(policy.zia_gateway(n) for n in sorted(names, key=lambda n: n or ""))
 
 
 def _no_return(counters: Counters):  # type: ignore[no-untyped-def]

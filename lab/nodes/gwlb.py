@@ -36,13 +36,25 @@ ENI_ID = 0x0E1A5B7C9D0F1122
 ATTACHMENT_ID = 0x0A77AC4000000001
 
 
-def geneve_header(inner_version: int, cookie: int) -> bytes:
-    """8-byte fixed header (8 option words) + ENI(8) + attachment(8) + cookie(4) options."""
+def aws_option(typ: int, value: bytes) -> bytes:
+    """One TLV of class 0x0108; `value` is a whole number of 4-byte words."""
+    return struct.pack("!HBB", 0x0108, typ, len(value) // 4) + value
+
+
+def geneve_header(inner_version: int, cookie: int, *, version: int = 0,
+                  options: bytes | None = None, extra_words: int = 0) -> bytes:
+    """Fixed header + ENI(8) + attachment(8) + cookie(4) options, as GWLB sends them.
+
+    `options`, `version` and `extra_words` (an option length past the real one)
+    let probes bend the header the ways spec check G1 lists.
+    """
     proto = 0x86DD if inner_version == 6 else 0x0800
-    return (struct.pack("!BBHI", 8, 0, proto, 0)
-            + struct.pack("!HBBQ", 0x0108, 1, 2, ENI_ID)
-            + struct.pack("!HBBQ", 0x0108, 2, 2, ATTACHMENT_ID)
-            + struct.pack("!HBBI", 0x0108, 3, 1, cookie))
+    if options is None:
+        options = (aws_option(1, ENI_ID.to_bytes(8, "big"))
+                   + aws_option(2, ATTACHMENT_ID.to_bytes(8, "big"))
+                   + aws_option(3, cookie.to_bytes(4, "big")))
+    words = len(options) // 4 + extra_words
+    return struct.pack("!BBHI", version << 6 | words, 0, proto, 0) + options
 
 
 def inner_of(datagram: bytes) -> bytes | None:
@@ -96,12 +108,12 @@ class Gwlb:
         self._failing_open = not up
         return up or self.targets
 
-    def target_for(self, fid: FlowId, packet: bytes) -> IPv4Address:
+    def target_for(self, fid: FlowId, flow_hash: int, packet: bytes) -> IPv4Address:
         up = self.healthy()
         current = self.flows.get(fid)
         if current is not None and current in up:
             return current
-        chosen = up[zlib.crc32(repr(fid).encode()) % len(up)]
+        chosen = up[flow_hash % len(up)]
         self.flows[fid] = chosen
         self.events.emit("gwlb.flow", target=str(chosen), rebalanced=current is not None,
                          proto=packet[9], src=str(IPv4Address(packet[12:16])),
@@ -123,9 +135,9 @@ class Gwlb:
         fid = flow_id(packet)
         if fid is None:
             return
-        target = self.target_for(fid, packet)
-        cookie = zlib.crc32(repr(fid).encode())
-        self.sock.sendto(geneve_header(4, cookie) + packet, (str(target), GENEVE_PORT))
+        flow_hash = zlib.crc32(repr(fid).encode())  # the target's pick and the flow cookie
+        target = self.target_for(fid, flow_hash, packet)
+        self.sock.sendto(geneve_header(4, flow_hash) + packet, (str(target), GENEVE_PORT))
 
     def probe_forever(self) -> None:
         while self.running:

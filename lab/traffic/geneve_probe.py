@@ -16,30 +16,27 @@ from __future__ import annotations
 import argparse
 import json
 import socket
-import struct
 import time
 
 from scapy.layers.dns import DNS, DNSQR, DNSRROPT, EDNS0TLV
 from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
 
+from lab.nodes.gwlb import aws_option, geneve_header
+
 CASES = ("valid", "missing_cookie", "version1", "optlen_overrun", "unknown_critical")
 
 
-def aws_options(*, with_cookie: bool = True) -> bytes:
-    eni = struct.pack("!HBBQ", 0x0108, 1, 2, 0x0E1A000000000042)
-    attachment = struct.pack("!HBBQ", 0x0108, 2, 2, 0x0A77000000000042)
-    cookie = struct.pack("!HBBI", 0x0108, 3, 1, 0xC00C1E42)
-    return eni + attachment + (cookie if with_cookie else b"")
-
-
 def header_for(case: str, protocol: int) -> bytes:
-    options = aws_options(with_cookie=case != "missing_cookie")
+    cookie = aws_option(3, (0xC00C1E42).to_bytes(4, "big"))
+    options = (aws_option(1, (0x0E1A000000000042).to_bytes(8, "big"))
+               + aws_option(2, (0x0A77000000000042).to_bytes(8, "big"))
+               + (b"" if case == "missing_cookie" else cookie))
     if case == "unknown_critical":
-        options += struct.pack("!HBBI", 0x0108, 0x80 | 9, 1, 0)
-    words = len(options) // 4 + (4 if case == "optlen_overrun" else 0)
-    version = 1 if case == "version1" else 0
-    return struct.pack("!BBHI", version << 6 | words, 0, protocol, 0x42 << 8) + options
+        options += aws_option(0x80 | 9, bytes(4))
+    return geneve_header(6 if protocol == 0x86DD else 4, 0, options=options,
+                         version=1 if case == "version1" else 0,
+                         extra_words=4 if case == "optlen_overrun" else 0)
 
 
 def inner_packet(kind: str, src: str, dst: str, qname: str, size: int) -> bytes:
