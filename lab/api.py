@@ -46,6 +46,11 @@ class LabHandle:
         self.instance = backend.instance
 
     @property
+    def python(self) -> str:
+        """The interpreter, with the project importable, as a path inside the nodes."""
+        return self.backend.node_python
+
+    @property
     def run_dir(self) -> Path:
         return Path(self.backend.status()["run_dir"])
 

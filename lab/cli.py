@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from lab.backends import get_backend
+from lab.backends import BACKENDS, backend_of, get_backend
 from lab.catalog import running_instances, topology_path
 from lab.errors import LabError, TopologyError
 from lab.names import valid_instance
@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     up = _command(sub, "up", cmd_up, "bring a topology up")
     up.add_argument("topology", help="a shipped topology name (e.g. minimal) or a YAML path")
-    up.add_argument("--backend", default="netns", choices=["netns"])
+    up.add_argument("--backend", default="netns", choices=BACKENDS)
     up.add_argument("--name", help="lab instance name (default: the topology's name)")
     up.add_argument("--clean", action="store_true", help="remove a stale lab of that name first")
     up.add_argument("-v", "--verbose", action="store_true", help="print every step")
@@ -66,6 +66,15 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("-o", "--output", required=True, type=Path)
     cap.add_argument("--duration", type=float, required=True, help="seconds (at most 3600)")
     cap.add_argument("--name")
+    ren = _command(sub, "render", cmd_render, "write a topology as a docker-compose file")
+    ren.add_argument("topology")
+    ren.add_argument("--backend", default="docker", choices=["docker"])
+    ren.add_argument("--name", help="lab instance name (default: the topology's name)")
+    ren.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    ready = _command(sub, "ready", cmd_ready,
+                     "after `docker compose up`: add the host's part, wait for every node")
+    ready.add_argument("topology")
+    ready.add_argument("--name", help="lab instance name (default: the topology's name)")
     val = _command(sub, "validate", cmd_validate, "check a topology; print its plan")
     val.add_argument("topology")
     val.add_argument("--plan", action="store_true", help="also print the steps")
@@ -87,11 +96,47 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_up(args: argparse.Namespace) -> int:
+def cmd_render(args: argparse.Namespace) -> int:
+    from lab.compose import ComposePaths, compose_text
+    from lab.names import LabNames
+
     topo = load_topology(topology_path(args.topology))
-    instance = args.name or topo.name
+    instance = _valid_name(args.name or topo.name)
+    source = (topo.source or Path(args.topology)).resolve()
+    where = (args.output.resolve().parent if args.output else Path.cwd())
+    topodir = os.path.relpath(source.parent, where)
+    paths = ComposePaths(topodir if topodir.startswith(("/", ".")) else f"./{topodir}",
+                         source.name, str(LabNames(instance).run_dir))
+    text = compose_text(topo, instance, paths)
+    if args.output:
+        args.output.write_text(text)
+        print(f"cclab: wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_ready(args: argparse.Namespace) -> int:
+    from lab.backends.docker import DockerBackend
+
+    topo = load_topology(topology_path(args.topology))
+    instance = _valid_name(args.name or topo.name)
+    started = time.monotonic()
+    DockerBackend(instance).adopt(topo, progress=_progress(False))
+    print(f"cclab: lab '{instance}' is ready ({time.monotonic() - started:.2f} s)",
+          file=sys.stderr)
+    return 0
+
+
+def _valid_name(instance: str) -> str:
     if not valid_instance(instance):
         raise LabError(f"invalid lab name '{instance}'\n    hint: lower-case letters, digits, '-'")
+    return instance
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    topo = load_topology(topology_path(args.topology))
+    instance = _valid_name(args.name or topo.name)
     plan = build_plan(topo, instance)
     backend = get_backend(args.backend, instance)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -161,15 +206,17 @@ def cmd_down(args: argparse.Namespace) -> int:
         running = running_instances()
         targets = running if len(running) <= 1 else [_instance(args)]
     for instance in targets:
-        removed = get_backend("netns", instance).destroy()
-        print(f"cclab: lab '{instance}' removed ({len(removed)} namespaces)", file=sys.stderr)
+        backend = backend_of(instance)
+        removed = backend.destroy()
+        what = "namespaces" if backend.name == "netns" else "containers"
+        print(f"cclab: lab '{instance}' removed ({len(removed)} {what})", file=sys.stderr)
     if not targets:
         print("cclab: no lab running; nothing to remove", file=sys.stderr)
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    status = get_backend("netns", _instance(args)).status()
+    status = backend_of(_instance(args)).status()
     topo = load_topology(status["topology"]) if status.get("topology") else None
     if args.json:
         print(json.dumps(_status_json(topo, status), indent=2))
@@ -190,7 +237,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
     cmd = args.command or args.cmd
     if not cmd:
         raise LabError("no command given\n    hint: cclab exec NODE -- CMD ARGS...")
-    result = get_backend("netns", _instance(args)).exec(args.node, cmd, timeout=3600)
+    result = backend_of(_instance(args)).exec(args.node, cmd, timeout=3600)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     return result.returncode
@@ -199,8 +246,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
 def cmd_capture(args: argparse.Namespace) -> int:
     if not 0 < args.duration <= 3600:
         raise LabError("--duration must be between 0 and 3600 seconds")
-    capture = get_backend("netns", _instance(args)).start_capture(args.node, args.iface,
-                                                                  args.output)
+    capture = backend_of(_instance(args)).start_capture(args.node, args.iface, args.output)
     print(f"cclab: capturing {args.node}/{args.iface} for {args.duration:g} s -> {args.output}",
           file=sys.stderr)
     try:

@@ -15,7 +15,7 @@ from lab.gateways import render_gateway
 from lab.model import Node, Topology
 from lab.names import LabNames
 from lab.security_groups import render_security_groups
-from lab.services import build_argv
+from lab.services import KINDS, build_argv
 from lab.steps import (
     MAIN_TABLE,
     AddAddress,
@@ -67,13 +67,13 @@ def _namespaces(topo: Topology, names: LabNames) -> Iterator[Step]:
     for node in topo.nodes:
         ns = names.node_ns(node.name)
         yield CreateNamespace(ns, node.name)
-        for key, value in _sysctls(node):
+        for key, value in node_sysctls(node):
             yield SetSysctl(ns, key, value)
 
 
-def _sysctls(node: Node) -> list[tuple[str, str]]:
+def node_sysctls(node: Node) -> list[tuple[str, str]]:
     base = list(BASE_SYSCTLS)
-    if node.forwards:
+    if node.forwards or any(KINDS[s.kind].forwards for s in node.services):
         base.append(("net.ipv4.ip_forward", "1"))
     return base + list(node.sysctls)
 
@@ -150,6 +150,13 @@ def _services(topo: Topology, names: LabNames) -> Iterator[Step]:
             started.append((node.name, service.kind))
     for node_name, kind in started:
         yield WaitReady(node_name, kind)
+
+
+def steps_for_node(plan: list[Step], instance: str, node: str) -> list[Step]:
+    """The steps that act inside `node` (its share of the plan, for an in-node agent)."""
+    ns = LabNames(instance).node_ns(node)
+    return [s for s in plan if (s.node == node if isinstance(s, WaitReady)
+                                else getattr(s, "ns", None) == ns)]
 
 
 def render_plan(steps: list[Step]) -> str:

@@ -22,6 +22,8 @@ class ServiceKind:
     required: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
     files: tuple[str, ...] = ()  # options naming files, relative to the topology file
+    needs_tun: bool = False  # opens /dev/net/tun (user-space data paths)
+    forwards: bool = False  # routes packets on (needs net.ipv4.ip_forward=1)
 
 
 KINDS: dict[str, ServiceKind] = {
@@ -30,10 +32,12 @@ KINDS: dict[str, ServiceKind] = {
     "dns-native": ServiceKind("dns-native", "lab.nodes.dns_native",
                               required=("listen", "zone", "records"), files=("records",)),
     "zia-gateway": ServiceKind("zia-gateway", "lab.nodes.zia_gateway", required=("listen",),
-                               optional=("block",)),
+                               optional=("block",), needs_tun=True, forwards=True),
     "gwlb": ServiceKind("gwlb", "lab.nodes.gwlb", required=("listen", "targets"),
-                        optional=("probe-port", "interval", "healthy", "unhealthy")),
-    "connector": ServiceKind("connector", "connector", required=("config",), files=("config",)),
+                        optional=("probe-port", "interval", "healthy", "unhealthy"),
+                        needs_tun=True, forwards=True),
+    "connector": ServiceKind("connector", "connector", required=("config",), files=("config",),
+                             needs_tun=True, forwards=True),
 }
 
 
@@ -56,3 +60,11 @@ def build_argv(node: Node, service: Service) -> tuple[str, ...]:
 
 def _relative_to_topology(path: str) -> str:
     return path if Path(path).is_absolute() else f"{{topodir}}/{path}"
+
+
+def resolve_argv(argv: tuple[str, ...] | list[str], *, python: str, run: str,
+                 topodir: str) -> list[str]:
+    """Replace the tokens a backend knows: `{python}`, `{run}` and `{topodir}`."""
+    return [a.replace("{python}", python).replace("{run}", run).replace("{topodir}", topodir)
+            for a in argv]
+

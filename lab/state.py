@@ -45,3 +45,11 @@ class LabState:
             return None
         procs = [ProcessRecord(**p) for p in data.pop("processes", [])]
         return cls(**data, processes=procs)
+
+
+def status_fields(instance: str, backend: str, state: LabState | None,
+                  run_dir: Path) -> dict[str, object]:
+    """What `cclab status` shows for every backend; each adds what it owns."""
+    return {"instance": instance, "backend": backend,
+            "topology": state.topology if state else None,
+            "ready": bool(state and state.ready), "run_dir": str(run_dir)}

@@ -21,9 +21,14 @@ ROUTER_SYSCTLS = {
 
 
 def apply_sysctls(values: dict[str, str]) -> None:
+    """Set each sysctl that differs. One already right is left alone, so the service also
+    runs where /proc/sys is read-only and the container's runtime set it (docker)."""
     for key, value in values.items():
+        path = Path("/proc/sys", key)
         try:
-            Path("/proc/sys", key).write_text(value)
+            if path.read_text().strip() == value:
+                continue
+            path.write_text(value)
         except OSError as exc:
             raise ServiceError(f"cannot set {key}={value}", step="sysctl",
                                detail=str(exc)) from exc

@@ -33,6 +33,7 @@ class Capture(Protocol):
 class Backend(Protocol):
     name: str
     instance: str
+    node_python: str  # the project's interpreter as nodes see it
 
     def deploy(self, topo: Topology, plan: list[Step], *, clean: bool = False,
                progress: Progress | None = None) -> None: ...

@@ -22,7 +22,10 @@ class TcpdumpCapture:
         self.ns = ns
 
     @classmethod
-    def start(cls, ns: str, iface: str, path: Path) -> TcpdumpCapture:
+    def start(cls, ns: str, iface: str, path: Path,
+              enter: list[str] | None = None) -> TcpdumpCapture:
+        """Capture on `iface` of namespace `ns`; `enter` is the argv prefix that gets
+        into it (default `ip netns exec NS`; the docker backend uses nsenter)."""
         if shutil.which("tcpdump") is None:
             raise BackendError("tcpdump not found\n    hint: apt-get install tcpdump",
                                backend="netns", node=ns)
@@ -30,8 +33,9 @@ class TcpdumpCapture:
         err = path.with_suffix(".tcpdump.log")
         with open(err, "wb") as log:
             proc = subprocess.Popen(
-                ["ip", "netns", "exec", ns, "tcpdump", "-i", iface, "-n", "-U", "--immediate-mode",
-                 "-s", "0", "-w", str(path)], stdout=subprocess.DEVNULL, stderr=log)
+                [*(enter or ["ip", "netns", "exec", ns]), "tcpdump", "-i", iface, "-n", "-U",
+                 "--immediate-mode", "-s", "0", "-w", str(path)],
+                stdout=subprocess.DEVNULL, stderr=log)
         capture = cls(proc, path, ns)
         capture._wait_listening(err)
         return capture

@@ -28,7 +28,8 @@ from lab.backends.processes import (
 from lab.errors import BackendError, NotRunningError, StaleLabError
 from lab.model import Topology
 from lab.names import LabNames
-from lab.state import LabState, ProcessRecord
+from lab.services import resolve_argv
+from lab.state import LabState, ProcessRecord, status_fields
 from lab.steps import (
     AddAddress,
     AddRoute,
@@ -50,6 +51,7 @@ ETC_NETNS = Path("/etc/netns")
 
 class NetnsBackend:
     name = "netns"
+    node_python = sys.executable  # nodes share the host's file system
 
     def __init__(self, instance: str) -> None:
         self.instance = instance
@@ -146,17 +148,17 @@ class NetnsBackend:
                                backend=self.name, node=ns)
 
     def _start(self, step: StartService, state: LabState, topo: Topology) -> None:
-        argv = [self._resolve(a, topo) for a in step.argv]
+        argv = self._resolve(step.argv, topo)
         log = self.names.run_dir / "logs" / f"{step.node}-{step.kind}.log"
         proc = start_in_namespace(step.ns, argv, log)
         self._procs[(step.node, step.kind)] = proc
         state.processes.append(ProcessRecord(step.node, step.kind, proc.pid, argv, str(log)))
         state.save(self.names.run_dir)
 
-    def _resolve(self, token: str, topo: Topology) -> str:
+    def _resolve(self, argv: tuple[str, ...], topo: Topology) -> list[str]:
         topodir = str(topo.source.parent.resolve()) if topo.source else "."
-        return (token.replace("{python}", sys.executable)
-                .replace("{run}", str(self.names.run_dir)).replace("{topodir}", topodir))
+        return resolve_argv(argv, python=sys.executable, run=str(self.names.run_dir),
+                            topodir=topodir)
 
     def _wait(self, step: WaitReady) -> None:
         events = self.names.run_dir / "events" / f"{step.node}.jsonl"
@@ -198,11 +200,7 @@ class NetnsBackend:
                                   f"    hint: start one with `cclab up TOPOLOGY`")
         present = set(links.list_namespaces())
         return {
-            "instance": self.instance,
-            "backend": self.name,
-            "topology": state.topology if state else None,
-            "ready": bool(state and state.ready),
-            "run_dir": str(self.names.run_dir),
+            **status_fields(self.instance, self.name, state, self.names.run_dir),
             "namespaces": sorted(ns for ns in present if self.names.owns(ns)),
             "processes": [_process_status(p) for p in (state.processes if state else [])],
         }

@@ -28,7 +28,7 @@ def start_in_namespace(ns: str, argv: list[str], log: Path) -> subprocess.Popen[
 
 
 def wait_ready(events: Path, node: str, kind: str, proc: subprocess.Popen[bytes] | None,
-               log: Path, timeout_s: float, *, after: int = 0) -> None:
+               log: Path, timeout_s: float, *, after: int = 0, backend: str = "netns") -> None:
     """Wait for the service's `service.ready` event number `after + 1` (restarts count up)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -36,10 +36,10 @@ def wait_ready(events: Path, node: str, kind: str, proc: subprocess.Popen[bytes]
             return
         if proc is not None and proc.poll() is not None:
             raise BackendError(f"{kind} exited with {proc.returncode} before it was ready\n"
-                               f"{_tail(log)}", backend="netns", node=node)
+                               f"{_tail(log)}", backend=backend, node=node)
         time.sleep(POLL_S)
     raise BackendError(f"{kind} not ready after {timeout_s:g} s\n{_tail(log)}",
-                       backend="netns", node=node)
+                       backend=backend, node=node)
 
 
 def ready_count(events: Path, kind: str) -> int:

@@ -72,6 +72,11 @@ table ip {self._nft_table} {{
 
 
 def _sysctl(key: str, value: str) -> None:
+    """Set a sysctl unless it already holds `value` (docker's /proc/sys is read-only;
+    the compose file sets what these nodes need)."""
+    with open(f"/proc/sys/{key}") as f:
+        if f.read().strip() == value:
+            return
     with open(f"/proc/sys/{key}", "w") as f:
         f.write(value)
 

@@ -1,0 +1,322 @@
+"""The docker backend: each node a container of the lab image, each link an internal network.
+
+`deploy` renders the compose file into the lab's run folder, starts it with
+docker compose, adds the host's part (docker_fabric.py), and waits until every
+node agent reports ready (or one fails: then its log is shown). Everything is
+labelled `org.cclab.instance=INSTANCE`; `destroy` removes by that label, so it
+also cleans up after a start that failed or was interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from lab import compose
+from lab.backends import docker_fabric as fabric
+from lab.backends.base import ExecResult, Progress
+from lab.backends.capture import TcpdumpCapture
+from lab.backends.processes import ready_count, wait_ready
+from lab.errors import BackendError, NotRunningError, StaleLabError
+from lab.model import Topology
+from lab.names import LabNames
+from lab.state import LabState, ProcessRecord, status_fields
+from lab.steps import Step
+
+READY_TIMEOUT_S = 120.0
+POLL_S = 0.1
+
+
+class DockerBackend:
+    name = "docker"
+    node_python = "python"  # the image's venv, first on PATH
+
+    def __init__(self, instance: str) -> None:
+        self.instance = instance
+        self.names = LabNames(instance)
+        self.label = f"{compose.LABEL_INSTANCE}={instance}"
+
+    # -- lifecycle ---------------------------------------------------------------
+    def deploy(self, topo: Topology, plan: list[Step], *, clean: bool = False,
+               progress: Progress | None = None) -> None:
+        _refuse_unsupported(topo)
+        leftovers = self.leftovers()
+        if leftovers and not clean:
+            raise StaleLabError(self.instance, leftovers)
+        if leftovers:
+            self.destroy()
+        LabState(self.instance, str(topo.source or topo.name), self.name).save(self.names.run_dir)
+        try:
+            from lab.images.build import ensure_images
+
+            say = _say if progress else _quiet
+            image = ensure_images(say=say)
+            path = self.write_compose(topo, image)
+            say(f"starting {len(topo.nodes)} containers, {len(topo.networks)} networks")
+            self._compose(["up", "-d", "--no-build"], path)
+            self.adopt(topo, progress=progress)
+        except BaseException:
+            self.destroy()
+            raise
+
+    def up_from_compose(self, path: Path, topo: Topology) -> None:
+        """Start a checked-in compose file (as a user would), then `adopt` it."""
+        from lab.images.build import ensure_images
+
+        leftovers = self.leftovers()
+        if leftovers:
+            raise StaleLabError(self.instance, leftovers)
+        try:
+            ensure_images(say=_quiet)
+            self._compose(["up", "-d", "--no-build"], path)
+            shutil.copyfile(path, self.names.run_dir / "docker-compose.yml")
+            self.adopt(topo)
+        except BaseException:
+            self.destroy()
+            raise
+
+    def write_compose(self, topo: Topology, image: str) -> Path:
+        source = topo.source.resolve() if topo.source else None
+        if source is None:
+            raise BackendError("the docker backend needs a topology file", backend=self.name)
+        paths = compose.ComposePaths(str(source.parent), source.name, str(self.names.run_dir),
+                                     image)
+        path = self.names.run_dir / "docker-compose.yml"
+        path.write_text(compose.compose_text(topo, self.instance, paths))
+        return path
+
+    def adopt(self, topo: Topology, *, progress: Progress | None = None) -> None:
+        """Add the host's part to running containers and wait for every node to be ready.
+
+        Also what `cclab ready` does after a plain `docker compose up`.
+        """
+        state = LabState.load(self.names.run_dir) or LabState(
+            self.instance, str(topo.source or topo.name), self.name)
+        state.backend = self.name
+        state.save(self.names.run_dir)
+        fabric.install([compose.bridge_name(self.instance, n.name) for n in topo.networks],
+                       self.instance)
+        if progress:
+            _say(f"waiting for {len(topo.nodes)} node agents")
+        reports = self._wait_nodes([n.name for n in topo.nodes])
+        state.processes = [
+            ProcessRecord(node, kind, pid, [], str(self._log(node, kind)))
+            for node, report in reports.items() for kind, pid in report["services"].items()]
+        state.ready = True
+        state.save(self.names.run_dir)
+
+    def _wait_nodes(self, nodes: list[str]) -> dict[str, dict[str, Any]]:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        reports: dict[str, dict[str, Any]] = {}
+        while True:
+            for node in nodes:
+                report = self._node_report(node)
+                if report.get("state") == "failed":
+                    raise BackendError(f"node agent failed: {report.get('error')}\n"
+                                       f"{self._container_log(node)}", backend=self.name,
+                                       node=node)
+                if report.get("state") == "ready":
+                    reports[node] = report
+            if len(reports) == len(nodes):
+                return reports
+            self._check_running(set(nodes) - set(reports))
+            if time.monotonic() > deadline:
+                waiting = ", ".join(sorted(set(nodes) - set(reports)))
+                raise BackendError(f"nodes not ready after {READY_TIMEOUT_S:g} s: {waiting}",
+                                   backend=self.name)
+            time.sleep(POLL_S)
+
+    def _check_running(self, nodes: set[str]) -> None:
+        for node, info in self._containers().items():
+            if node in nodes and info.get("State") == "exited":
+                raise BackendError(f"container exited before it was ready\n"
+                                   f"{self._container_log(node)}", backend=self.name, node=node)
+
+    def destroy(self) -> list[str]:
+        """Remove every container, network and host rule of this instance. Safe to repeat."""
+        removed = [info["Names"] for info in self._containers().values()]
+        compose_file = self.names.run_dir / "docker-compose.yml"
+        if compose_file.exists() and removed:
+            self._compose(["down", "--volumes", "--remove-orphans", "--timeout", "5"],
+                          compose_file, check=False)
+        ids = _lines(_docker(["ps", "-aq", "--filter", f"label={self.label}"]).stdout)
+        if ids:
+            _docker(["rm", "-f", "-v", *ids], check=False)
+        networks = _lines(_docker(["network", "ls", "-q", "--filter",
+                                   f"label={self.label}"]).stdout)
+        if networks:
+            _docker(["network", "rm", *networks], check=False)
+        fabric.remove(self.instance)
+        shutil.rmtree(self.names.run_dir, ignore_errors=True)
+        return removed
+
+    def leftovers(self) -> list[str]:
+        found = [info["Names"] for info in self._containers().values()]
+        found += _lines(_docker(["network", "ls", "-q", "--filter",
+                                 f"label={self.label}"]).stdout)
+        if self.names.run_dir.exists():
+            found.append(str(self.names.run_dir))
+        return found
+
+    # -- using a running lab -----------------------------------------------------
+    def exec(self, node: str, argv: list[str], *, timeout: float = 60.0,
+             input_text: str | None = None) -> ExecResult:
+        container = self._container_of(node)
+        flags = ["-i"] if input_text is not None else []
+        try:
+            done = subprocess.run(["docker", "exec", *flags, container, *argv],
+                                  capture_output=True, text=True, timeout=timeout,
+                                  input=input_text)
+        except subprocess.TimeoutExpired as exc:
+            return ExecResult(124, _text(exc.stdout), _text(exc.stderr)
+                              + f"\ntimed out after {timeout}s")
+        return ExecResult(done.returncode, done.stdout, done.stderr)
+
+    def start_capture(self, node: str, iface: str, path: Path) -> TcpdumpCapture:
+        pid = self._pid_of(node)
+        return TcpdumpCapture.start(node, iface, path,
+                                    enter=["nsenter", f"--net=/proc/{pid}/ns/net"])
+
+    def restart_service(self, node: str, kind: str, timeout_s: float = 15.0) -> int:
+        events = self.names.run_dir / "events" / f"{node}.jsonl"
+        before = ready_count(events, kind)
+        asked = self.exec(node, ["python", "-m", "lab.node_agent", "restart", kind])
+        if not asked.ok:
+            raise BackendError(f"restart {kind}: {asked.stderr.strip()}", backend=self.name,
+                               node=node)
+        wait_ready(events, node, kind, None, self._log(node, kind), timeout_s, after=before,
+                   backend=self.name)
+        return int(self._node_report(node).get("services", {}).get(kind, 0))
+
+    def status(self) -> dict[str, Any]:
+        state = LabState.load(self.names.run_dir)
+        containers = self._containers()
+        if state is None and not containers:
+            raise NotRunningError(f"no lab named '{self.instance}' is running\n"
+                                  f"    hint: start one with `cclab up TOPOLOGY --backend docker`")
+        return {
+            **status_fields(self.instance, self.name, state, self.names.run_dir),
+            "containers": sorted(info["Names"] for info in containers.values()),
+            "processes": [self._process_status(p, containers)
+                          for p in (state.processes if state else [])],
+        }
+
+    def _process_status(self, record: ProcessRecord,
+                        containers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        running = containers.get(record.node, {}).get("State") == "running"
+        exited = self._node_report(record.node).get("exited", {})
+        return {"node": record.node, "kind": record.kind, "pid": record.pid,
+                "alive": running and record.kind not in exited, "log": record.log}
+
+    # -- helpers -----------------------------------------------------------------
+    def _containers(self) -> dict[str, dict[str, Any]]:
+        """This instance's containers by node name (from `docker ps` JSON lines)."""
+        out = _docker(["ps", "-a", "--filter", f"label={self.label}", "--format",
+                       "{{json .}}"]).stdout
+        found = {}
+        for line in _lines(out):
+            info = json.loads(line)
+            labels = dict(kv.split("=", 1) for kv in info.get("Labels", "").split(",") if "=" in kv)
+            found[labels.get(compose.LABEL_NODE, info["Names"])] = info
+        return found
+
+    def _container_of(self, node: str) -> str:
+        name = compose.container_name(self.instance, node)
+        if node not in self._containers():
+            raise NotRunningError(f"node '{node}' of lab '{self.instance}' is not running\n"
+                                  f"    hint: `cclab status --name {self.instance}` lists nodes")
+        return name
+
+    def _pid_of(self, node: str) -> int:
+        out = _docker(["inspect", "-f", "{{.State.Pid}}", self._container_of(node)]).stdout
+        return int(out.strip() or 0)
+
+    def _node_report(self, node: str) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(
+                (self.names.run_dir / "nodes" / f"{node}.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return data
+
+    def _log(self, node: str, kind: str) -> Path:
+        return self.names.run_dir / "logs" / f"{node}-{kind}.log"
+
+    def _container_log(self, node: str) -> str:
+        out = _docker(["logs", "--tail", "15", compose.container_name(self.instance, node)])
+        text = (out.stdout + out.stderr).strip().splitlines()
+        return "\n".join(f"    | {line}" for line in text) or "    (no container log)"
+
+    def _compose(self, args: list[str], path: Path, *, check: bool = True) -> None:
+        argv = [*compose_command(), "-p", compose.project_name(self.instance), "-f", str(path),
+                *args]
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=300)
+        if check and done.returncode != 0:
+            raise BackendError(f"{' '.join(argv[:2])} {args[0]} failed:\n"
+                               f"{_explain(done.stderr)}", backend=self.name)
+
+
+def compose_command() -> list[str]:
+    """`docker compose` (v2) where the plugin exists, else Debian's `docker-compose` (v1)."""
+    if subprocess.run(["docker", "compose", "version"], capture_output=True,
+                      check=False).returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    raise BackendError("neither `docker compose` nor `docker-compose` is installed\n"
+                       "    hint: apt-get install docker-compose", backend="docker")
+
+
+def _refuse_unsupported(topo: Topology) -> None:
+    guarded = [f"{n.name}/{i.name}" for n in topo.nodes for i in n.interfaces
+               if i.security_groups]
+    if guarded:
+        raise BackendError(f"{topo.source}: security groups ({', '.join(guarded)}) are enforced "
+                           f"on the netns backend only\n    hint: use --backend netns",
+                           backend="docker")
+
+
+def _explain(stderr: str) -> str:
+    text = stderr.strip()[-2000:]
+    if "overlaps" in text or "Pool overlaps" in text:
+        text += ("\n    hint: another docker network uses these subnets (another docker lab?): "
+                 "`cclab status`, `cclab down --name NAME`")
+    return text
+
+
+def _docker(argv: list[str], *, check: bool = False) -> subprocess.CompletedProcess[str]:
+    try:
+        done = subprocess.run(["docker", *argv], capture_output=True, text=True, check=False,
+                              timeout=120)
+    except FileNotFoundError as exc:
+        raise BackendError("docker not found\n    hint: apt-get install docker.io",
+                           backend="docker") from exc
+    if "Cannot connect to the Docker daemon" in done.stderr:
+        raise BackendError("the docker engine is not running\n    hint: start dockerd "
+                           "(`dockerd &` or `systemctl start docker`)", backend="docker")
+    if check and done.returncode != 0:
+        raise BackendError(f"docker {argv[0]}: {done.stderr.strip()}", backend="docker")
+    return done
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _text(data: bytes | str | None) -> str:
+    if isinstance(data, bytes):
+        return data.decode(errors="replace")
+    return data or ""
+
+
+def _say(text: str) -> None:
+    print(f"  {text}", file=sys.stderr, flush=True)
+
+
+def _quiet(text: str) -> None:
+    pass

@@ -1,0 +1,61 @@
+"""The host's side of a docker lab: what a hypervisor does and docker does not.
+
+Docker's isolation rules drop any frame on an `internal` network whose
+destination lies outside the network's subnet, even when it only crosses the
+bridge to a lab router: with bridge netfilter on, a workload's packet for the
+internet, sent to the fabric container's MAC, never arrives. Two rules per
+lab bridge, in the chains docker leaves to users and the host's INPUT:
+
+    DOCKER-USER  -i BR -o BR -j ACCEPT   frames that stay on the link's bridge pass
+    INPUT        -i BR -j DROP           the host's bridge address answers nothing
+
+Every rule carries the comment `cclab:INSTANCE`, and removal finds rules by it.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+
+from lab.errors import BackendError
+
+
+def rule_specs(bridges: list[str], instance: str) -> list[tuple[str, list[str]]]:
+    """(chain, match and target) for every rule the lab needs on the host. Pure."""
+    tag = ["-m", "comment", "--comment", f"cclab:{instance}"]
+    specs: list[tuple[str, list[str]]] = []
+    for bridge in bridges:
+        specs.append(("DOCKER-USER", ["-i", bridge, "-o", bridge, *tag, "-j", "ACCEPT"]))
+        specs.append(("INPUT", ["-i", bridge, *tag, "-j", "DROP"]))
+    return specs
+
+
+def install(bridges: list[str], instance: str) -> None:
+    for chain, spec in rule_specs(bridges, instance):
+        if _iptables(["-C", chain, *spec], check=False).returncode != 0:
+            _iptables(["-I", chain, "1", *spec])
+
+
+def remove(instance: str) -> int:
+    """Delete every host rule tagged for `instance`; returns how many."""
+    removed = 0
+    for chain in ("DOCKER-USER", "INPUT"):
+        listing = _iptables(["-S", chain], check=False).stdout.splitlines()
+        for line in listing:
+            words = shlex.split(line)
+            if f"cclab:{instance}" in words and words[:1] == ["-A"]:
+                _iptables(["-D", *words[1:]], check=False)
+                removed += 1
+    return removed
+
+
+def _iptables(args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    try:
+        done = subprocess.run(["iptables", "-w", *args], capture_output=True, text=True,
+                              check=False, timeout=30)
+    except FileNotFoundError as exc:
+        raise BackendError("iptables not found\n    hint: apt-get install iptables",
+                           backend="docker") from exc
+    if check and done.returncode != 0:
+        raise BackendError(f"iptables {' '.join(args)}: {done.stderr.strip()}", backend="docker")
+    return done

@@ -1,0 +1,146 @@
+"""Topology -> docker-compose model. Pure: the same topology and paths give the same file.
+
+Every link becomes an `internal` bridge network with the link's subnet; every
+node a container of the lab image whose entrypoint, the node agent, wires the
+node as the plan says (interface names, routes, nftables) and starts its
+services. Docker needs an address of each subnet for the host's side of the
+bridge; it gets the highest address no endpoint uses, and the host drops
+everything the lab sends to it (docker_fabric.py). No port is published.
+
+The file is written in compose format 2.4, which both Debian's docker-compose
+(v1) and `docker compose` (v2) read, and which, unlike 3.x, keeps `gateway`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+import yaml
+
+from lab.model import Network, Node, Topology
+from lab.plan import node_sysctls
+from lab.services import KINDS
+
+LABEL_INSTANCE = "org.cclab.instance"
+LABEL_NODE = "org.cclab.node"
+READY_MARK = "/run/cclab-node.ready"
+CONTAINER_RUN = "/lab/run"
+CONTAINER_TOPOLOGY = "/lab/topology"
+
+
+@dataclass(frozen=True, slots=True)
+class ComposePaths:
+    """Host paths the containers mount: the topology's folder and the lab's run folder."""
+
+    topology_dir: str
+    topology_file: str  # the file's name inside topology_dir
+    run_dir: str
+    image: str = "cclab/lab:latest"
+
+
+def project_name(instance: str) -> str:
+    return f"cclab-{instance}"
+
+
+def container_name(instance: str, node: str) -> str:
+    return f"cclab-{instance}-{node}"
+
+
+def network_name(instance: str, link: str) -> str:
+    return f"cclab-{instance}-{link}"
+
+
+def bridge_name(instance: str, link: str) -> str:
+    """The host's bridge device for a link: 15 characters at most, stable per instance+link."""
+    return "ccb" + hashlib.sha256(f"{instance}/{link}".encode()).hexdigest()[:10]
+
+
+def host_side_address(topo: Topology, net: Network) -> IPv4Address:
+    """The highest address of the subnet that no endpoint uses: docker's bridge takes it."""
+    used = {i.address.ip for n in topo.nodes for i in n.interfaces if i.network == net.name}
+    candidate = net.subnet.broadcast_address - 1
+    while candidate in used:
+        candidate -= 1
+    if candidate <= net.subnet.network_address:
+        raise ValueError(f"link '{net.name}': no free address in {net.subnet} for docker")
+    return candidate
+
+
+def render_compose(topo: Topology, instance: str, paths: ComposePaths) -> dict[str, Any]:
+    return {
+        "version": "2.4",
+        "services": {node.name: _service(topo, node, instance, paths) for node in topo.nodes},
+        "networks": {net.name: _network(topo, net, instance) for net in topo.networks},
+    }
+
+
+def compose_text(topo: Topology, instance: str, paths: ComposePaths) -> str:
+    header = (f"# Lab '{instance}' from topology '{topo.name}', rendered by\n"
+              f"#   cclab render {topo.name} --backend docker --name {instance}\n"
+              "# Do not edit: a golden test renders it again and compares.\n"
+              f"# Run: docker-compose -p {project_name(instance)} -f THIS_FILE up -d\n"
+              f"#      cclab ready --name {instance}   (host side, then waits for every node)\n")
+    body = yaml.dump(render_compose(topo, instance, paths), Dumper=_Dumper, sort_keys=False,
+                     default_flow_style=False, width=100)
+    return header + body
+
+
+class _Dumper(yaml.SafeDumper):
+    """Lists of plain values on one line (`cap_add: [NET_ADMIN]`), the rest in blocks."""
+
+
+def _list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    flat = all(isinstance(x, str | int) for x in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flat)
+
+
+_Dumper.add_representer(list, _list)
+
+
+def _service(topo: Topology, node: Node, instance: str, paths: ComposePaths) -> dict[str, Any]:
+    service: dict[str, Any] = {
+        "image": paths.image,
+        "container_name": container_name(instance, node.name),
+        "hostname": node.name,
+        "command": ["--node", node.name, "--instance", instance,
+                    "--topology", f"{CONTAINER_TOPOLOGY}/{paths.topology_file}"],
+        "init": True,
+        # NET_ADMIN: the agent names interfaces, routes and loads nftables; NET_RAW
+        # (docker's default set) covers raw sockets. Nothing runs --privileged.
+        "cap_add": ["NET_ADMIN"],
+    }
+    if _needs_tun(node):
+        service["devices"] = ["/dev/net/tun:/dev/net/tun"]
+    service["sysctls"] = dict(node_sysctls(node))
+    service["networks"] = {i.network: {"ipv4_address": str(i.address.ip)}
+                           for i in node.interfaces}
+    service["volumes"] = [f"{paths.topology_dir}:{CONTAINER_TOPOLOGY}:ro",
+                          f"{paths.run_dir}:{CONTAINER_RUN}"]
+    service["labels"] = {LABEL_INSTANCE: instance, LABEL_NODE: node.name}
+    service["healthcheck"] = {"test": ["CMD", "test", "-e", READY_MARK], "interval": "1s",
+                              "timeout": "2s", "retries": 120}
+    service["stop_grace_period"] = "5s"
+    return service
+
+
+def _needs_tun(node: Node) -> bool:
+    return any(KINDS[s.kind].needs_tun for s in node.services)
+
+
+def _network(topo: Topology, net: Network, instance: str) -> dict[str, Any]:
+    gateway = host_side_address(topo, net)
+    return {
+        "name": network_name(instance, net.name),
+        "driver": "bridge",
+        "internal": True,
+        "driver_opts": {"com.docker.network.bridge.name": bridge_name(instance, net.name)},
+        "ipam": {"config": [{"subnet": str(net.subnet), "gateway": str(gateway)}]},
+        "labels": {LABEL_INSTANCE: instance},
+    }
+
+
+def lab_subnets(topo: Topology) -> list[IPv4Network]:
+    return [net.subnet for net in topo.networks]

@@ -1,0 +1,1 @@
+"""The docker lab's images, built from local material only (see build.py)."""

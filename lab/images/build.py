@@ -1,0 +1,135 @@
+"""Build the lab's images without a container registry.
+
+    cclab/base:bookworm   debootstrap (Debian's packages) + the node tools, `docker import`ed
+    cclab/lab:latest      lab/images/Dockerfile on top: wheels from PyPI, then the project
+
+The lab image carries a label with a digest of the project's code and wheels;
+`ensure_images` rebuilds only when that digest changed, so a warm `up` builds
+nothing. Run as `python -m lab.images [--rebuild-base]`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from lab.errors import BackendError
+
+BASE_IMAGE = "cclab/base:bookworm"
+LAB_IMAGE = "cclab/lab:latest"
+SOURCE_LABEL = "org.cclab.source"
+NODE_PACKAGES = ("python3", "python3-venv", "iproute2", "nftables", "tcpdump", "openssh-server",
+                 "dnsperf", "unbound", "nmap", "hping3", "curl", "dnsutils", "iputils-ping",
+                 "procps")
+MIRROR = os.environ.get("CCLAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+ROOT = Path(__file__).resolve().parents[2]
+WHEELS = ROOT / "build" / "wheels"
+
+Say = Callable[[str], None]
+
+
+def _say(text: str) -> None:
+    print(f"  {text}", file=sys.stderr, flush=True)
+
+
+def ensure_images(say: Say = _say, *, rebuild_base: bool = False) -> str:
+    """Build what is missing or stale; returns the lab image's name."""
+    if rebuild_base or not image_exists(BASE_IMAGE):
+        build_base(say)
+    download_wheels(say)
+    digest = source_digest()
+    if image_label(LAB_IMAGE, SOURCE_LABEL) != digest:
+        build_lab(digest, say)
+    return LAB_IMAGE
+
+
+def image_exists(name: str) -> bool:
+    return _docker(["image", "inspect", name], check=False).returncode == 0
+
+
+def image_label(name: str, label: str) -> str | None:
+    done = _docker(["image", "inspect", "-f", f'{{{{index .Config.Labels "{label}"}}}}', name],
+                   check=False)
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def build_base(say: Say) -> None:
+    if shutil.which("debootstrap") is None:
+        raise BackendError("debootstrap not found\n    hint: apt-get install debootstrap",
+                           backend="docker")
+    say(f"building {BASE_IMAGE} with debootstrap from {MIRROR} (about a minute)")
+    rootfs = Path(tempfile.mkdtemp(prefix="cclab-rootfs-", dir="/var/tmp"))
+    try:
+        _run(["debootstrap", "--variant=minbase", f"--include={','.join(NODE_PACKAGES)}",
+              "bookworm", str(rootfs), MIRROR], "debootstrap")
+        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            shutil.rmtree(rootfs / cache, ignore_errors=True)
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        _docker(["import", "--change", "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin", "-", BASE_IMAGE],
+                stdin=tar.stdout)
+        tar.wait()
+    finally:
+        shutil.rmtree(rootfs, ignore_errors=True)
+
+
+def runtime_requirements() -> list[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return list(project["dependencies"])
+
+
+def download_wheels(say: Say) -> None:
+    """The runtime dependencies as wheels in build/wheels (pip's cache makes repeats quick)."""
+    WHEELS.mkdir(parents=True, exist_ok=True)
+    if not any(WHEELS.glob("*.whl")):
+        say("downloading the runtime dependencies as wheels (PyPI)")
+    _run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--dest",
+          str(WHEELS), *runtime_requirements()], "pip download")
+
+
+def source_digest() -> str:
+    """A digest of everything the lab image is built from."""
+    h = hashlib.sha256()
+    files = [ROOT / "lab/images/Dockerfile", *sorted(WHEELS.glob("*.whl"))]
+    for top in ("lab", "connector"):
+        files += sorted(p for p in (ROOT / top).rglob("*") if p.is_file()
+                        and "__pycache__" not in p.parts)
+    for path in files:
+        h.update(str(path.relative_to(ROOT)).encode())
+        h.update(path.read_bytes() if path.suffix != ".whl" else path.name.encode())
+    h.update(" ".join(NODE_PACKAGES).encode())
+    return h.hexdigest()[:16]
+
+
+def build_lab(digest: str, say: Say) -> None:
+    say(f"building {LAB_IMAGE} (project {digest})")
+    _docker(["build", "-q", "-f", "lab/images/Dockerfile", "--build-arg",
+             f"NODE_PACKAGES={' '.join(NODE_PACKAGES)}", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
+             "--label", f"{SOURCE_LABEL}={digest}", "-t", LAB_IMAGE, "."], cwd=ROOT)
+
+
+def _docker(argv: list[str], *, check: bool = True, stdin: IO[Any] | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    if shutil.which("docker") is None:
+        raise BackendError("docker not found\n    hint: apt-get install docker.io",
+                           backend="docker")
+    done = subprocess.run(["docker", *argv], capture_output=True, text=True, stdin=stdin,
+                          cwd=cwd, check=False)
+    if check and done.returncode != 0:
+        raise BackendError(f"docker {argv[0]} failed: {done.stderr.strip()[-2000:]}",
+                           backend="docker")
+    return done
+
+
+def _run(argv: list[str], what: str) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip()[-2000:]
+        raise BackendError(f"{what} failed ({done.returncode}): {tail}", backend="docker")

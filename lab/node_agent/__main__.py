@@ -1,0 +1,116 @@
+"""`python -m lab.node_agent --node N --instance I --topology FILE` (the image's entrypoint);
+`python -m lab.node_agent restart KIND` asks the running agent to restart a service."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from lab.errors import LabError
+from lab.node_agent import wiring
+from lab.node_agent.services import RUN, Services
+from lab.plan import build_plan, steps_for_node
+from lab.schema import load_topology
+from lab.steps import StartService, WaitReady
+
+READY_MARK = Path("/run/cclab-node.ready")
+PID_FILE = Path("/run/cclab-node.pid")
+RESTART_FILE = Path("/run/cclab-node.restart")
+
+
+class Agent:
+    def __init__(self, node: str) -> None:
+        self.node = node
+        self.services = Services(node)
+        self.stopping = False
+        self.restart_asked = False
+
+    def bring_up(self, topology: Path, instance: str) -> None:
+        topo = load_topology(topology)
+        steps = steps_for_node(build_plan(topo, instance), instance, self.node)
+        addresses = wiring.planned_addresses(steps)
+        with wiring.local_netlink() as ipr:
+            for step in steps:
+                if not isinstance(step, StartService | WaitReady):
+                    wiring.apply(ipr, step, addresses, self.node)
+        for step in steps:
+            if isinstance(step, StartService):
+                self.services.start(step)
+        for step in steps:
+            if isinstance(step, WaitReady):
+                self.services.wait(step)
+
+    def report(self, state: str, error: str = "") -> None:
+        status = {"node": self.node, "state": state, "services": self.services.pids(),
+                  "exited": self.services.exited(), "error": error}
+        folder = Path(RUN, "nodes")
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{self.node}.json"
+        tmp.write_text(json.dumps(status))
+        os.replace(tmp, folder / f"{self.node}.json")
+
+    def serve(self) -> None:
+        while not self.stopping:
+            if self.restart_asked:
+                self.restart_asked = False
+                for kind in RESTART_FILE.read_text().split():
+                    self.services.restart(kind)
+                self.report("ready")
+            time.sleep(0.1)
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    agent = Agent(args.node)
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        agent.stopping = True
+
+    def on_restart(signum: int, frame: FrameType | None) -> None:
+        agent.restart_asked = True
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGUSR1, on_restart)
+    PID_FILE.write_text(str(os.getpid()))
+    try:
+        agent.bring_up(Path(args.topology), args.instance)
+    except (LabError, OSError) as exc:
+        print(f"node agent {args.node}: {exc}", file=sys.stderr, flush=True)
+        agent.report("failed", str(exc))
+        agent.services.stop_all()
+        return 1
+    READY_MARK.write_text("ready\n")
+    agent.report("ready")
+    print(f"node agent {args.node}: ready", file=sys.stderr, flush=True)
+    try:
+        agent.serve()
+    finally:
+        agent.services.stop_all()
+    return 0
+
+
+def ask_restart(kind: str) -> int:
+    RESTART_FILE.write_text(kind + "\n")
+    os.kill(int(PID_FILE.read_text()), signal.SIGUSR1)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["restart"] and len(argv) == 2:
+        return ask_restart(argv[1])
+    parser = argparse.ArgumentParser(prog="python -m lab.node_agent")
+    parser.add_argument("--node", required=True)
+    parser.add_argument("--instance", required=True)
+    parser.add_argument("--topology", required=True)
+    return run_agent(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
