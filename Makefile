@@ -8,11 +8,12 @@ NAME ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab-up lab-down lab-status test test-unit test-golden test-netns \
-        test-docker test-load bench load report lint typecheck clean
+.PHONY: help setup lab-up lab-down lab-status lab-image engine test test-unit test-golden \
+        test-netns test-docker test-load bench load report lint typecheck clean
 
 help:
-	@echo "make lab-up [TOPOLOGY=minimal]   set up (first time) and bring a lab up"
+	@echo "make lab-up [TOPOLOGY=minimal] [BACKEND=netns|docker]   set up and bring a lab up"
+	@echo "make lab-image                    build the docker lab's images (debootstrap base)"
 	@echo "make lab-down                     remove the lab and everything it made"
 	@echo "make test                         run every test tier this machine can run"
 	@echo "make test-unit|test-golden|test-netns|test-docker|test-load   one tier"
@@ -28,7 +29,7 @@ $(VENV)/.installed: pyproject.toml scripts/install-system-deps
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-lab-up: setup
+lab-up: setup $(if $(filter docker,$(BACKEND)),engine)
 	$(VENV)/bin/cclab up $(TOPOLOGY) --backend $(BACKEND) $(if $(NAME),--name $(NAME))
 
 lab-down:
@@ -38,15 +39,23 @@ lab-down:
 lab-status: setup
 	$(VENV)/bin/cclab status $(if $(NAME),--name $(NAME))
 
+# The docker engine for the docker backend and tier (started if installed and not running).
+engine:
+	@scripts/start-docker-engine || [ $$? -eq 3 ]
+
+lab-image: setup engine
+	$(PY) -m lab.images
+
 # `make test` installs nothing: it needs `make setup` (or `make lab-up`) once.
 define need_setup
 	@test -f $(VENV)/.installed || { echo "not set up: run 'make setup' first (installs Debian packages and .venv)" >&2; exit 2; }
 endef
 
-test:
+test: engine
 	$(need_setup)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+test-docker: engine
 test-unit test-golden test-netns test-docker test-load:
 	$(need_setup)
 	$(PY) -m pytest -m $(subst test-,,$@) $(PYTEST_ARGS)

@@ -12,7 +12,8 @@ import importlib.util
 import sys
 
 BENCHES = {"core": "bench.bench_core", "lab": "bench.bench_lab",
-           "connector": "bench.bench_connector", "flood": "bench.bench_flood"}
+           "connector": "bench.bench_connector", "docker": "bench.bench_docker",
+           "flood": "bench.bench_flood"}
 
 
 def main(names: list[str]) -> int:

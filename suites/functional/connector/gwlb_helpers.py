@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +15,7 @@ CC = {"cc1": ("10.10.3.31", "10.10.2.21"), "cc2": ("10.10.3.32", "10.10.2.22")}
 
 def geneve_probe(lab: LabHandle, to: str, *options: str) -> dict[str, Any]:
     """One hand-made GENEVE packet from the GWLB's node; what came back (lab.traffic)."""
-    result = lab.exec("gwlb", sys.executable, "-m", "lab.traffic.geneve_probe", "--to", to,
+    result = lab.exec("gwlb", lab.python, "-m", "lab.traffic.geneve_probe", "--to", to,
                       "--source", "10.10.3.5", *options, timeout=30)
     report: dict[str, Any] = json.loads(result.stdout)
     return report

@@ -7,7 +7,6 @@ A3: ANY over UDP gets the RFC 8482 minimal answer, not the name's records.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import allure
@@ -18,7 +17,7 @@ from scapy.utils import rdpcap
 from lab.api import LabHandle
 from suites.fixtures.allure_hooks import attach_pcap
 
-pytestmark = pytest.mark.netns
+# Tier: from the minimal_lab fixture (netns and docker).
 
 VICTIM = "203.0.113.9"
 SPOOF = ("from scapy.all import IP, UDP, DNS, DNSQR, send; "
@@ -34,7 +33,7 @@ def test_A1_spoofed_public_source_gets_no_response(  # noqa: N802
     pcap = tmp_path / "cc1-eth-svc.pcap"
     before = len(minimal_lab.events("cc1", "dns.query"))
     with minimal_lab.capture("cc1", "eth-svc", pcap):
-        minimal_lab.exec("workload1", sys.executable, "-c", SPOOF.format(src=VICTIM, name=name))
+        minimal_lab.exec("workload1", minimal_lab.python, "-c", SPOOF.format(src=VICTIM, name=name))
     attach_pcap(pcap, "cc1 eth-svc")
     packets = [p for p in rdpcap(str(pcap)) if IP in p and UDP in p]
     arrived = [p for p in packets if p[IP].src == VICTIM and p[UDP].dport == 53]

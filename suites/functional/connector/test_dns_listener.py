@@ -17,7 +17,7 @@ import pytest
 from lab.api import LabHandle
 from suites.fixtures.allure_hooks import attach_json
 
-pytestmark = pytest.mark.netns
+# Tier: from the minimal_lab fixture (netns and docker).
 
 POOL = IPv4Network("10.254.0.0/19")
 SERVICE = "10.10.3.31"

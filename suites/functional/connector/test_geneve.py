@@ -18,7 +18,7 @@ from lab.api import LabHandle
 from suites.fixtures.allure_hooks import attach_pcap
 from suites.functional.connector.gwlb_helpers import geneve_probe, metrics
 
-pytestmark = pytest.mark.netns
+# Tier: from the gwlb_lab fixture (netns and docker).
 CC1 = "10.10.3.31"
 
 

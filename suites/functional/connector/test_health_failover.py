@@ -8,13 +8,12 @@ server logged, and what the probe answered.
 from __future__ import annotations
 
 import allure
-import pytest
 
 from lab.api import LabHandle
 from suites.fixtures.allure_hooks import attach_json
 from suites.functional.connector.gwlb_helpers import probe_status, tunnel_port_cut, wait_for
 
-pytestmark = pytest.mark.netns
+# Tier: from the gwlb_lab fixture (netns and docker).
 
 
 def _healthy_again(lab: LabHandle, *nodes: str) -> None:

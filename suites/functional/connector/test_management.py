@@ -11,11 +11,10 @@ from __future__ import annotations
 import re
 
 import allure
-import pytest
 
 from lab.api import LabHandle
 
-pytestmark = pytest.mark.netns
+# Tier: from the minimal_lab fixture (netns and docker).
 MGMT, SERVICE = "10.10.2.21", "10.10.3.31"
 
 

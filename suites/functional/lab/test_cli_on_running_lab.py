@@ -7,14 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from scapy.layers.inet import ICMP, IP
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle
 from suites.functional.lab.cli_helpers import cclab
 
-pytestmark = pytest.mark.netns
+# Tier: from the minimal_lab fixture (netns and docker).
 
 
 def test_status_json_lists_every_node_with_addresses(minimal_lab: LabHandle) -> None:

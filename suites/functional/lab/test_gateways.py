@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,7 +76,7 @@ def test_unsolicited_inbound_to_the_nat_gateway_is_dropped(gw_lab: LabHandle) ->
 
 def _spoof_into_pub(lab: LabHandle, src: str, pcap: Path) -> list:
     with lab.capture("pub", "eth0", pcap):
-        lab.exec("attacker", sys.executable, "-c", SPOOF.format(src=src, dst="203.0.113.31"))
+        lab.exec("attacker", lab.python, "-c", SPOOF.format(src=src, dst="203.0.113.31"))
     return [p for p in rdpcap(str(pcap))
             if TCP in p and p[TCP].sport == 40000 and p[TCP].flags == "S"]
 

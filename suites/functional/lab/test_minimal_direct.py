@@ -11,14 +11,13 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 import allure
-import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle
 from suites.fixtures.allure_hooks import attach_json, attach_pcap
 
-pytestmark = pytest.mark.netns
+# Tier: from the minimal_lab fixture (netns and docker).
 
 SERVICE_ADDRESS = "10.10.3.31"
 WORKLOAD = "10.10.1.11"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address
 
 import allure
 import pytest
 
 from lab.api import LabHandle, bring_up
 from suites.fixtures.lab import unique_instance
+from suites.functional.lab.sealing import routes_leaving_the_lab
 
 pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
 
@@ -64,16 +65,7 @@ def test_every_veth_has_both_ends_inside_the_lab(sealed_lab) -> None:
 
 def test_every_route_stays_on_lab_addresses(sealed_lab) -> None:
     lab, _, _ = sealed_lab
-    lab_nets = [net.subnet for net in lab.topology.networks]
-    for node in lab.topology.nodes:
-        ns = lab.backend.names.node_ns(node.name)  # type: ignore[attr-defined]
-        for route in _ip_json("route", "show", "table", "all", ns=ns):
-            gateway = route.get("gateway")
-            if gateway:
-                assert any(IPv4Address(gateway) in net for net in lab_nets), (node.name, route)
-            dst = route.get("dst", "")
-            if route.get("type") == "unicast" and "/" in dst and not gateway:
-                assert any(IPv4Network(dst).subnet_of(net) for net in lab_nets), (node.name, route)
+    assert routes_leaving_the_lab(lab) == []
 
 
 def test_no_node_reaches_the_host(sealed_lab) -> None:

@@ -1,0 +1,123 @@
+"""The docker backend: sealed like the netns lab, and open to throw-away testcontainers.
+
+The lab here is the checked-in docker-compose.lab.yml, started by docker
+compose and adopted, as the README tells users (the `minimal_lab` fixture).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import allure
+import pytest
+from scapy.layers.inet import IP, UDP
+from scapy.utils import rdpcap
+from testcontainers.core.container import DockerContainer
+
+from lab.api import LabHandle
+from lab.compose import LABEL_INSTANCE, network_name
+from lab.images.build import LAB_IMAGE
+from suites.fixtures.allure_hooks import attach_pcap
+from suites.functional.lab.sealing import routes_leaving_the_lab
+
+pytestmark = [pytest.mark.docker,
+              pytest.mark.parametrize("minimal_lab", ["docker"], indirect=True)]
+
+SERVICE_ADDRESS = "10.10.3.31"
+
+
+def _inspect(kind: str, names: list[str]) -> list[dict]:
+    out = subprocess.run(["docker", kind, "inspect", *names] if kind == "network"
+                         else ["docker", "inspect", *names],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def _lab_containers(lab: LabHandle) -> list[dict]:
+    ids = subprocess.run(["docker", "ps", "-q", "--filter",
+                          f"label={LABEL_INSTANCE}={lab.instance}"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return _inspect("container", ids)
+
+
+def test_every_lab_network_is_internal(minimal_lab: LabHandle) -> None:
+    names = [network_name(minimal_lab.instance, n.name) for n in minimal_lab.topology.networks]
+    for net in _inspect("network", names):
+        assert net["Internal"] is True, net["Name"]
+
+
+def test_no_container_publishes_a_port_or_runs_privileged(minimal_lab: LabHandle) -> None:
+    containers = _lab_containers(minimal_lab)
+    assert len(containers) == len(minimal_lab.topology.nodes)
+    for c in containers:
+        host = c["HostConfig"]
+        assert not host.get("PortBindings"), c["Name"]
+        assert host["Privileged"] is False, c["Name"]
+        assert host["CapAdd"] == ["NET_ADMIN"], c["Name"]
+        assert host["NetworkMode"] not in ("host", "bridge", "default"), c["Name"]
+
+
+def test_every_route_stays_on_lab_addresses(minimal_lab: LabHandle) -> None:
+    assert routes_leaving_the_lab(minimal_lab) == []
+
+
+def _host_addresses() -> list[str]:
+    links = json.loads(subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True,
+                                      text=True, check=True).stdout)
+    return [a["local"] for link in links for a in link.get("addr_info", [])
+            if not IPv4Address(a["local"]).is_loopback]
+
+
+def test_no_node_reaches_the_host_not_even_its_bridge_addresses(minimal_lab: LabHandle) -> None:
+    """Docker gives the host an address on every lab network; the host answers none of them."""
+    targets = _host_addresses()
+    bridge_side = [t for t in targets
+                   if any(IPv4Address(t) in n.subnet for n in minimal_lab.topology.networks)]
+    assert len(bridge_side) == len(minimal_lab.topology.networks)
+    probes = " ".join(targets)
+    script = (f"for t in {probes}; do (ping -c 1 -W 1 -n $t >/dev/null 2>&1 "
+              f"&& echo REACHED $t) & done; wait")
+    for node in minimal_lab.topology.nodes:
+        with allure.step(f"{node.name} -> every host address"):
+            out = minimal_lab.exec(node.name, "sh", "-c", script).stdout
+            assert "REACHED" not in out, f"{node.name}: {out}"
+
+
+@pytest.fixture
+def attacker(minimal_lab: LabHandle) -> Iterator[DockerContainer]:
+    """A throw-away node on the lab's internet link, started by testcontainers."""
+    container = (DockerContainer(LAB_IMAGE)
+                 .with_kwargs(entrypoint=["sleep", "120"], cap_add=["NET_ADMIN"],
+                              network=network_name(minimal_lab.instance, "internet"),
+                              labels={LABEL_INSTANCE: minimal_lab.instance}))
+    container.start()
+    try:
+        code, out = container.exec(["ip", "route", "replace", "default", "via", "198.18.0.1"])
+        assert code == 0, out
+        yield container
+    finally:
+        container.stop()
+
+
+@allure.feature("abuse")
+def test_an_internet_client_gets_no_dns_answer_from_the_connector(
+        minimal_lab: LabHandle, attacker: DockerContainer, tmp_path: Path) -> None:
+    code, page = attacker.exec(["curl", "-s", "-m", "3", "http://198.18.10.10/control"])
+    assert code == 0, "the attacker is not wired into the lab"
+    assert b"seen_source" in page
+    pcap = tmp_path / "cc1-eth-svc.pcap"
+    with minimal_lab.capture("cc1", "eth-svc", pcap):
+        code, out = attacker.exec(["dig", "+time=1", "+tries=2", f"@{SERVICE_ADDRESS}",
+                                   "www.web.example"])
+    attach_pcap(pcap, "cc1 eth-svc")
+    assert code != 0, out
+    assert b"timed out" in out
+    packets = [p for p in rdpcap(str(pcap)) if IP in p and UDP in p]
+    queries = [p for p in packets if p[IP].dst == SERVICE_ADDRESS and p[UDP].dport == 53]
+    answers = [p for p in packets if p[IP].src == SERVICE_ADDRESS and p[UDP].sport == 53]
+    assert len(queries) == 2, "the queries never reached the connector"
+    assert answers == []

@@ -1,0 +1,83 @@
+"""`cclab up/down --backend docker` leave the machine as they found it, also when up fails."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lab.compose import LABEL_INSTANCE
+from suites.fixtures.lab import unique_instance
+from suites.functional.lab.cli_helpers import cclab
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_capable")]
+
+# Its own subnet, so it never meets the minimal lab's networks on the host.
+TWO_NODES = """
+name: pair
+links:
+  - name: lan
+    subnet: 10.99.7.0/24
+    endpoints:
+      - {{node: client, ifname: eth0, address: 10.99.7.10}}
+      - {{node: server, ifname: eth0, address: 10.99.7.80}}
+nodes:
+  client: {{role: host}}
+  server:
+    role: server
+    services:
+      - {{kind: web, port: {port}}}
+"""
+
+
+def _leftovers(instance: str) -> dict[str, str]:
+    label = f"label={LABEL_INSTANCE}={instance}"
+    found = {
+        "containers": subprocess.run(["docker", "ps", "-aq", "--filter", label],
+                                     capture_output=True, text=True).stdout.strip(),
+        "networks": subprocess.run(["docker", "network", "ls", "-q", "--filter", label],
+                                   capture_output=True, text=True).stdout.strip(),
+        "host rules": "\n".join(line for line in subprocess.run(
+            ["iptables", "-S"], capture_output=True, text=True).stdout.splitlines()
+            if f"cclab:{instance}" in line),
+        "run dir": str(Path("/run/cclab", instance).exists() or ""),
+    }
+    return {k: v for k, v in found.items() if v}
+
+
+def _topology(tmp_path: Path, port: str) -> Path:
+    path = tmp_path / "pair.yaml"
+    path.write_text(TWO_NODES.format(port=port))
+    return path
+
+
+def test_up_works_and_down_removes_every_container_network_and_rule(tmp_path: Path) -> None:
+    name = unique_instance("dk-pair")
+    up = cclab("up", str(_topology(tmp_path, "80")), "--backend", "docker", "--name", name,
+               timeout=300)
+    try:
+        assert up.returncode == 0, up.stderr
+        got = cclab("exec", "client", "--name", name, "--", "curl", "-s", "-m", "5",
+                    "http://10.99.7.80/pair")
+        assert '"seen_source": "10.99.7.10"' in got.stdout, got.stdout + got.stderr
+        assert _leftovers(name).keys() == {"containers", "networks", "host rules", "run dir"}
+    finally:
+        down = cclab("down", "--name", name, timeout=120)
+    assert down.returncode == 0, down.stderr
+    assert _leftovers(name) == {}
+    again = cclab("down", "--name", name)
+    assert again.returncode == 0
+
+
+def test_failed_start_names_the_node_and_leaves_nothing(tmp_path: Path) -> None:
+    name = unique_instance("dk-fail")
+    up = cclab("up", str(_topology(tmp_path, "notaport")), "--backend", "docker", "--name", name,
+               timeout=300)
+    try:
+        assert up.returncode == 1
+        assert "[docker/server]" in up.stderr
+        assert "web exited" in up.stderr
+        assert _leftovers(name) == {}
+    finally:
+        cclab("down", "--name", name, timeout=120)

@@ -1,0 +1,90 @@
+"""The compose model of a topology: sealed networks, the node's sysctls, stable names."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+
+from lab.backends.docker_fabric import rule_specs
+from lab.catalog import TOPOLOGY_DIR
+from lab.compose import ComposePaths, bridge_name, host_side_address, render_compose
+from lab.plan import build_plan, steps_for_node
+from lab.schema import load_topology, parse_topology
+from lab.steps import StartService, WaitReady
+
+pytestmark = pytest.mark.unit
+
+PATHS = ComposePaths("/topo", "gwlb.yaml", "/run/cclab/x")
+
+
+@pytest.fixture(scope="module")
+def gwlb() -> dict:
+    return render_compose(load_topology(TOPOLOGY_DIR / "gwlb.yaml"), "x", PATHS)
+
+
+def test_every_network_is_internal_and_no_port_is_published(gwlb: dict) -> None:
+    assert all(net["internal"] is True for net in gwlb["networks"].values())
+    assert not any("ports" in svc or "privileged" in svc or "network_mode" in svc
+                   for svc in gwlb["services"].values())
+    assert {tuple(svc["cap_add"]) for svc in gwlb["services"].values()} == {("NET_ADMIN",)}
+
+
+def test_each_endpoint_keeps_its_planned_address(gwlb: dict) -> None:
+    topo = load_topology(TOPOLOGY_DIR / "gwlb.yaml")
+    for node in topo.nodes:
+        nets = gwlb["services"][node.name]["networks"]
+        assert {k: v["ipv4_address"] for k, v in nets.items()} == {
+            i.network: str(i.address.ip) for i in node.interfaces}
+
+
+def test_tun_only_for_nodes_whose_services_open_it(gwlb: dict) -> None:
+    with_tun = {name for name, svc in gwlb["services"].items() if "devices" in svc}
+    assert with_tun == {"gwlb", "cc1", "cc2", "zia1", "zia2"}
+
+
+def test_forwarding_nodes_get_ip_forward_from_compose(gwlb: dict) -> None:
+    assert gwlb["services"]["fabric"]["sysctls"]["net.ipv4.ip_forward"] == "1"
+    assert "net.ipv4.ip_forward" not in gwlb["services"]["workload1"]["sysctls"]
+
+
+TWO_HOSTS = """
+name: two
+links:
+  - name: lan
+    subnet: 10.99.0.0/29
+    endpoints:
+      - {node: a, ifname: eth0, address: 10.99.0.6}
+      - {node: b, ifname: eth0, address: 10.99.0.5}
+nodes:
+  a: {role: host}
+  b: {role: host}
+"""
+
+
+def test_docker_takes_the_highest_address_no_endpoint_uses() -> None:
+    topo = parse_topology(TWO_HOSTS, source=Path("two.yaml"))
+    assert host_side_address(topo, topo.networks[0]) == IPv4Address("10.99.0.4")
+
+
+def test_bridge_names_fit_the_kernel_and_differ_per_instance() -> None:
+    names = {bridge_name(i, link) for i in ("a", "b") for link in ("lan", "wan")}
+    assert len(names) == 4
+    assert all(len(n) <= 15 for n in names)
+
+
+def test_host_rules_accept_on_the_bridge_and_refuse_the_host() -> None:
+    specs = rule_specs(["ccb1"], "lab1")
+    assert ("DOCKER-USER", ["-i", "ccb1", "-o", "ccb1", "-m", "comment", "--comment",
+                            "cclab:lab1", "-j", "ACCEPT"]) in specs
+    assert ("INPUT", ["-i", "ccb1", "-m", "comment", "--comment", "cclab:lab1",
+                      "-j", "DROP"]) in specs
+
+
+def test_a_node_share_of_the_plan_is_its_own_steps_only() -> None:
+    topo = load_topology(TOPOLOGY_DIR / "minimal.yaml")
+    share = steps_for_node(build_plan(topo, "x"), "x", "cc1")
+    assert all(getattr(s, "ns", "cclab.x.cc1") == "cclab.x.cc1" for s in share)
+    assert [s.kind for s in share if isinstance(s, StartService)] == ["connector"]
+    assert [s.node for s in share if isinstance(s, WaitReady)] == ["cc1"]
