@@ -40,19 +40,33 @@ def guarded_ports(topo: Topology, peer_of: dict[tuple[str, str], str]) -> list[G
     return ports
 
 
-def render_security_groups(topo: Topology, peer_of: dict[tuple[str, str], str]) -> str:
-    """The switch namespace's ruleset, or '' when no endpoint has a security group."""
+@dataclass(frozen=True, slots=True)
+class SgTables:
+    """Where the ruleset lives. The netns switch holds only lab bridges. On a shared
+    host (docker) the tables are per instance and must leave other frames alone: no
+    mark is reset (a frame entering a bridge from a container has mark 0, since
+    crossing namespaces scrubs it), and unmarked packets are accepted first."""
+
+    ports: str = PORT_TABLE
+    sg: str = SG_TABLE
+    shared_host: bool = False
+
+
+def render_security_groups(topo: Topology, peer_of: dict[tuple[str, str], str],
+                           tables: SgTables = SgTables()) -> str:
+    """The fabric's ruleset, or '' when no endpoint has a security group."""
     ports = guarded_ports(topo, peer_of)
     if not ports:
         return ""
-    return "\n".join([*_port_marks(ports), *_sg_table(topo, ports)]) + "\n"
+    return "\n".join([*_port_marks(ports, tables), *_sg_table(topo, ports, tables)]) + "\n"
 
 
-def _port_marks(ports: list[GuardedPort]) -> Iterator[str]:
-    yield f"table bridge {PORT_TABLE} {{"
+def _port_marks(ports: list[GuardedPort], tables: SgTables) -> Iterator[str]:
+    yield f"table bridge {tables.ports} {{"
     yield "  chain forward {"
     yield "    type filter hook forward priority -200; policy accept;"
-    yield "    meta mark set 0"
+    if not tables.shared_host:
+        yield "    meta mark set 0"
     for p in ports:
         yield f'    iifname "{p.port}" meta mark set 0x{p.pid << 16:08x}  # from {p.where}'
     for p in ports:
@@ -61,13 +75,15 @@ def _port_marks(ports: list[GuardedPort]) -> Iterator[str]:
     yield "}"
 
 
-def _sg_table(topo: Topology, ports: list[GuardedPort]) -> Iterator[str]:
-    yield f"table inet {SG_TABLE} {{"
+def _sg_table(topo: Topology, ports: list[GuardedPort], tables: SgTables) -> Iterator[str]:
+    yield f"table inet {tables.sg} {{"
     for p in ports:
         for direction in ("out", "in"):
             yield from _port_chain(topo, p, direction)
     yield "  chain forward {"
     yield "    type filter hook forward priority 0; policy accept;"
+    if tables.shared_host:
+        yield "    meta mark 0 accept  # neither from nor to a guarded port"
     yield "    ct state established,related accept"
     yield "    ct state invalid counter drop"
     for p in ports:

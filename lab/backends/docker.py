@@ -25,6 +25,7 @@ from lab.backends.processes import ready_count, wait_ready
 from lab.errors import BackendError, NotRunningError, StaleLabError
 from lab.model import Topology
 from lab.names import LabNames
+from lab.security_groups import render_security_groups
 from lab.state import LabState, ProcessRecord, status_fields
 from lab.steps import Step
 
@@ -44,7 +45,6 @@ class DockerBackend:
     # -- lifecycle ---------------------------------------------------------------
     def deploy(self, topo: Topology, plan: list[Step], *, clean: bool = False,
                progress: Progress | None = None) -> None:
-        _refuse_unsupported(topo)
         leftovers = self.leftovers()
         if leftovers and not clean:
             raise StaleLabError(self.instance, leftovers)
@@ -64,21 +64,17 @@ class DockerBackend:
             self.destroy()
             raise
 
-    def up_from_compose(self, path: Path, topo: Topology) -> None:
-        """Start a checked-in compose file (as a user would), then `adopt` it."""
+    def prepare_compose(self, path: Path) -> None:
+        """Before a compose file is started by hand (or by testcontainers): refuse a
+        stale lab, build the images if needed, keep the file for `down`."""
         from lab.images.build import ensure_images
 
         leftovers = self.leftovers()
         if leftovers:
             raise StaleLabError(self.instance, leftovers)
-        try:
-            ensure_images(say=_quiet)
-            self._compose(["up", "-d", "--no-build"], path)
-            shutil.copyfile(path, self.names.run_dir / "docker-compose.yml")
-            self.adopt(topo)
-        except BaseException:
-            self.destroy()
-            raise
+        ensure_images(say=_quiet)
+        self.names.run_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, self.names.run_dir / "docker-compose.yml")
 
     def write_compose(self, topo: Topology, image: str) -> Path:
         source = topo.source.resolve() if topo.source else None
@@ -99,8 +95,12 @@ class DockerBackend:
             self.instance, str(topo.source or topo.name), self.name)
         state.backend = self.name
         state.save(self.names.run_dir)
-        fabric.install([compose.bridge_name(self.instance, n.name) for n in topo.networks],
-                       self.instance)
+        bridges = [compose.bridge_name(self.instance, n.name) for n in topo.networks]
+        fabric.install(bridges, self.instance)
+        ruleset = render_security_groups(topo, self._host_ports(topo),
+                                         fabric.sg_tables(self.instance))
+        if ruleset:
+            fabric.install_security_groups(ruleset)
         if progress:
             _say(f"waiting for {len(topo.nodes)} node agents")
         reports = self._wait_nodes([n.name for n in topo.nodes])
@@ -152,6 +152,7 @@ class DockerBackend:
         if networks:
             _docker(["network", "rm", *networks], check=False)
         fabric.remove(self.instance)
+        fabric.remove_security_groups(fabric.sg_tables(self.instance))
         shutil.rmtree(self.names.run_dir, ignore_errors=True)
         return removed
 
@@ -213,7 +214,29 @@ class DockerBackend:
         return {"node": record.node, "kind": record.kind, "pid": record.pid,
                 "alive": running and record.kind not in exited, "log": record.log}
 
+    def fabric_ruleset(self) -> str:
+        """The security groups as loaded on the host (the docker lab's fabric)."""
+        return fabric.list_security_groups(fabric.sg_tables(self.instance))
+
     # -- helpers -----------------------------------------------------------------
+    def _host_ports(self, topo: Topology) -> dict[tuple[str, str], str]:
+        """The host's end of each guarded endpoint's veth, found by the endpoint's address."""
+        guarded = [n for n in topo.nodes if any(i.security_groups for i in n.interfaces)]
+        if not guarded:
+            return {}
+        host = {link["ifindex"]: link["ifname"] for link in _ip_json([])}
+        ports = {}
+        for node in guarded:
+            links = _ip_json(["nsenter", f"--net=/proc/{self._pid_of(node.name)}/ns/net"])
+            for iface in node.interfaces:
+                holder = next((link for link in links for a in link.get("addr_info", [])
+                               if a.get("local") == str(iface.address.ip)), None)
+                if holder is None or holder.get("link_index") not in host:
+                    raise BackendError(f"no host-side port for {iface.name} ({iface.address})",
+                                       backend=self.name, node=node.name)
+                ports[(node.name, iface.name)] = host[holder["link_index"]]
+        return ports
+
     def _containers(self) -> dict[str, dict[str, Any]]:
         """This instance's containers by node name (from `docker ps` JSON lines)."""
         out = _docker(["ps", "-a", "--filter", f"label={self.label}", "--format",
@@ -272,13 +295,13 @@ def compose_command() -> list[str]:
                        "    hint: apt-get install docker-compose", backend="docker")
 
 
-def _refuse_unsupported(topo: Topology) -> None:
-    guarded = [f"{n.name}/{i.name}" for n in topo.nodes for i in n.interfaces
-               if i.security_groups]
-    if guarded:
-        raise BackendError(f"{topo.source}: security groups ({', '.join(guarded)}) are enforced "
-                           f"on the netns backend only\n    hint: use --backend netns",
-                           backend="docker")
+def _ip_json(enter: list[str]) -> list[dict[str, Any]]:
+    done = subprocess.run([*enter, "ip", "-j", "addr"], capture_output=True, text=True,
+                          check=False, timeout=30)
+    if done.returncode != 0:
+        raise BackendError(f"ip addr: {done.stderr.strip()}", backend="docker")
+    found: list[dict[str, Any]] = json.loads(done.stdout or "[]")
+    return found
 
 
 def _explain(stderr: str) -> str:

@@ -10,6 +10,10 @@ lab bridge, in the chains docker leaves to users and the host's INPUT:
     INPUT        -i BR -j DROP           the host's bridge address answers nothing
 
 Every rule carries the comment `cclab:INSTANCE`, and removal finds rules by it.
+
+Security groups are the netns switch's ruleset (security_groups.py) rendered
+for a shared host: per-instance tables, ports named by the host's end of each
+container's veth, frames of other bridges left alone.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import shlex
 import subprocess
 
 from lab.errors import BackendError
+from lab.security_groups import SgTables
 
 
 def rule_specs(bridges: list[str], instance: str) -> list[tuple[str, list[str]]]:
@@ -59,3 +64,28 @@ def _iptables(args: list[str], *, check: bool = True) -> subprocess.CompletedPro
     if check and done.returncode != 0:
         raise BackendError(f"iptables {' '.join(args)}: {done.stderr.strip()}", backend="docker")
     return done
+
+
+def sg_tables(instance: str) -> SgTables:
+    suffix = instance.replace("-", "_")
+    return SgTables(f"cclab_ports_{suffix}", f"cclab_sg_{suffix}", shared_host=True)
+
+
+def install_security_groups(ruleset: str) -> None:
+    done = subprocess.run(["nft", "-f", "-"], input=ruleset, capture_output=True, text=True,
+                          check=False, timeout=30)
+    if done.returncode != 0:
+        raise BackendError(f"security groups on the host: {done.stderr.strip()}",
+                           backend="docker")
+
+
+def remove_security_groups(tables: SgTables) -> None:
+    for family, name in (("bridge", tables.ports), ("inet", tables.sg)):
+        subprocess.run(["nft", "delete", "table", family, name], capture_output=True,
+                       check=False, timeout=30)
+
+
+def list_security_groups(tables: SgTables) -> str:
+    return subprocess.run(["nft", "list", "table", "inet", tables.sg], capture_output=True,
+                          text=True, check=False, timeout=30).stdout
+

@@ -28,6 +28,7 @@ from lab.backends.processes import (
 from lab.errors import BackendError, NotRunningError, StaleLabError
 from lab.model import Topology
 from lab.names import LabNames
+from lab.security_groups import SG_TABLE
 from lab.services import resolve_argv
 from lab.state import LabState, ProcessRecord, status_fields
 from lab.steps import (
@@ -204,6 +205,11 @@ class NetnsBackend:
             "namespaces": sorted(ns for ns in present if self.names.owns(ns)),
             "processes": [_process_status(p) for p in (state.processes if state else [])],
         }
+
+    def fabric_ruleset(self) -> str:
+        """The security groups as loaded in the switch namespace (the lab's fabric)."""
+        return _run_in(self.names.switch_ns, ["nft", "list", "table", "inet", SG_TABLE],
+                       timeout=30, input_text=None).stdout
 
     def _ns_of(self, node: str) -> str:
         ns = self.names.node_ns(node)

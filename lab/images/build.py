@@ -110,9 +110,18 @@ def source_digest() -> str:
 
 def build_lab(digest: str, say: Say) -> None:
     say(f"building {LAB_IMAGE} (project {digest})")
+    previous = _image_id(LAB_IMAGE)
     _docker(["build", "-q", "-f", "lab/images/Dockerfile", "--build-arg",
              f"NODE_PACKAGES={' '.join(NODE_PACKAGES)}", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
              "--label", f"{SOURCE_LABEL}={digest}", "-t", LAB_IMAGE, "."], cwd=ROOT)
+    if previous and previous != _image_id(LAB_IMAGE):
+        # The build before this one, now untagged; a running lab still using it keeps it.
+        _docker(["rmi", previous], check=False)
+
+
+def _image_id(name: str) -> str | None:
+    done = _docker(["image", "inspect", "-f", "{{.Id}}", name], check=False)
+    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 def _docker(argv: list[str], *, check: bool = True, stdin: IO[Any] | None = None,

@@ -10,9 +10,12 @@ from scapy.layers.inet import IP, TCP
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle, bring_up
-from suites.fixtures.lab import unique_instance
+from suites.fixtures.lab import BACKEND_PARAMS, unique_instance
 
-pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
+# Tier: from the backend parameter of gw_lab (netns and docker); the negative
+# control below is netns only: on docker, a second lab with the same subnets
+# cannot be up beside gw_lab.
+pytestmark = pytest.mark.usefixtures("lab_capable")
 
 TOPOLOGY = Path(__file__).parent / "data" / "gateways.yaml"
 SPOOF = ("from scapy.all import IP, TCP, send; "
@@ -20,7 +23,8 @@ SPOOF = ("from scapy.all import IP, TCP, send; "
          "count=3, verbose=False)")
 
 
-def _lab(tmp_path_factory: pytest.TempPathFactory, anti_spoofing: bool) -> LabHandle:
+def _lab(tmp_path_factory: pytest.TempPathFactory, anti_spoofing: bool,
+         backend: str = "netns") -> LabHandle:
     text = TOPOLOGY.read_text()
     if not anti_spoofing:
         text = text.replace("vpc: [10.10.0.0/16]}\n  web:",
@@ -28,12 +32,15 @@ def _lab(tmp_path_factory: pytest.TempPathFactory, anti_spoofing: bool) -> LabHa
     path = tmp_path_factory.mktemp("topo") / "gateways.yaml"
     path.write_text(text)
     suffix = "on" if anti_spoofing else "off"
-    return bring_up(path, instance=unique_instance(f"gw-{suffix}"))
+    return bring_up(path, instance=unique_instance(f"gw-{suffix}"), backend=backend)
 
 
-@pytest.fixture(scope="module")
-def gw_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
-    handle = _lab(tmp_path_factory, anti_spoofing=True)
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
+def gw_lab(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
+    if request.param == "docker":
+        request.getfixturevalue("docker_capable")
+    handle = _lab(tmp_path_factory, anti_spoofing=True, backend=request.param)
     try:
         yield handle
     finally:
@@ -91,6 +98,7 @@ def test_anti_spoofing_drops_private_sources_from_the_internet(gw_lab: LabHandle
     assert _counter(gw_lab, "igw", "cclab_igw", counter) >= before + 3
 
 
+@pytest.mark.netns
 def test_without_anti_spoofing_a_spoofed_vpc_source_gets_in(
         tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     """The negative control: the switch is what stops it."""

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lab.api import LabHandle, bring_up
-from suites.fixtures.lab import unique_instance
+from suites.fixtures.lab import BACKEND_PARAMS, unique_instance
 
-pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
+# Tier: from the backend parameter (netns and docker).
 
 TOPOLOGY = Path(__file__).parent / "data" / "sg.yaml"
 
 
-@pytest.fixture(scope="module")
-def sg_lab() -> Iterator[LabHandle]:
-    handle = bring_up(TOPOLOGY, instance=unique_instance("sg"))
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
+def sg_lab(request: pytest.FixtureRequest, lab_capable: None) -> Iterator[LabHandle]:
+    if request.param == "docker":
+        request.getfixturevalue("docker_capable")
+    handle = bring_up(TOPOLOGY, instance=unique_instance("sg"), backend=request.param)
     try:
         yield handle
     finally:
@@ -53,10 +54,8 @@ def test_outbound_not_allowed_is_dropped(sg_lab: LabHandle) -> None:
 
 
 def test_drops_are_counted_per_port(sg_lab: LabHandle) -> None:
-    names = sg_lab.backend.names  # type: ignore[attr-defined]
-    # The switch namespace is the fabric, not a node: read its ruleset directly.
-    listing = subprocess.run(["ip", "netns", "exec", names.switch_ns, "nft", "list", "table",
-                              "inet", "cclab_sg"], capture_output=True, text=True, check=True)
-    assert 'comment "srv/eth0 in: no rule allows"' in listing.stdout
-    dropped = [line for line in listing.stdout.splitlines() if "no rule allows" in line]
+    # The fabric is not a node (a switch namespace, or the docker host): ask the backend.
+    listing = sg_lab.backend.fabric_ruleset()
+    assert 'comment "srv/eth0 in: no rule allows"' in listing
+    dropped = [line for line in listing.splitlines() if "no rule allows" in line]
     assert any("packets 0 " not in line for line in dropped), dropped
