@@ -1,0 +1,192 @@
+"""The AWS topologies: legitimate paths, and the seed's attack table from the internet.
+
+Each test runs on aws-natgw, aws-no-natgw, aws-partial-natgw and the insecure
+negative control (aws-no-natgw with every inbound rule open to 0.0.0.0/0).
+What each expects is read from the topology (which interfaces have public
+addresses, whether there is a NAT gateway) or, for the attacks that security
+groups stop, from `SG_OPEN`: there the attack must succeed, or the test fails.
+Everything is asserted on the far side: the web and DNS servers' own logs,
+the victim's and the connectors' captures, the gateway's counters, nmap's report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import allure
+import pytest
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.utils import rdpcap
+
+from lab.api import LabHandle, bring_up
+from lab.traffic.port_scan import open_ports, scan_argv
+from suites.fixtures.allure_hooks import attach_pcap, attach_text
+from suites.fixtures.lab import unique_instance
+
+pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
+
+TOPOLOGIES = ["aws-natgw", "aws-no-natgw", "aws-partial-natgw", "insecure"]
+SG_OPEN = {"insecure"}  # inbound rules open to 0.0.0.0/0: the SG-stopped attacks succeed
+WEB, WEB2, DNS, VICTIM = "198.18.10.10", "198.18.10.20", "198.18.53.53", "198.18.66.66"
+CONNECTORS = ("cc1", "cc2")
+
+
+@pytest.fixture(scope="module", params=TOPOLOGIES)
+def aws(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
+    handle = bring_up(request.param, instance=unique_instance(f"aws-{len(request.param)}"))
+    try:
+        for target in ("10.10.3.31", "10.10.3.32"):
+            handle.wait_event("gwlb", "gwlb.target_healthy",
+                              lambda e, t=target: e.get("target") == t, timeout=20)
+        allure.dynamic.parameter("topology", request.param)
+        yield handle
+    finally:
+        handle.down()
+
+
+def _public(lab: LabHandle, node: str, iface: str) -> str | None:
+    public = lab.topology.node(node).interface(iface).public
+    return str(public) if public else None
+
+
+def _natgw_public(lab: LabHandle) -> str:
+    return str(lab.topology.node("natgw").interfaces[0].public)
+
+
+def _sg_open(lab: LabHandle) -> bool:
+    return lab.topology.name in SG_OPEN
+
+
+def _banner(lab: LabHandle, node: str, address: str, port: int) -> str:
+    """The first bytes a TCP server sends, or '' when nothing answers within 3 s."""
+    script = f"exec 3<>/dev/tcp/{address}/{port}; head -c 7 <&3"
+    return lab.exec(node, "timeout", "3", "bash", "-c", script, check=False).stdout
+
+
+def _spoof(lab: LabHandle, packet: str, count: int = 5) -> None:
+    lab.exec("attacker", lab.python, "-c", "from scapy.all import IP, TCP, UDP, DNS, DNSQR, send;"
+             f" send({packet}, count={count}, verbose=False)")
+
+
+# -- legitimate paths ----------------------------------------------------------------------
+
+@allure.feature("forwarding")
+def test_workloads_reach_web_directly_from_the_expected_public_address(aws: LabHandle) -> None:
+    expected = ({_public(aws, cc, "eth-svc") for cc in CONNECTORS}
+                if _public(aws, "cc1", "eth-svc") else {_natgw_public(aws)})
+    for node in ("workload1", "workload2"):
+        path = f"/direct-{node}"
+        aws.exec(node, "curl", "-s", "-m", "5", f"http://{WEB}{path}")
+        seen = aws.wait_event("web", "http.request", lambda e, p=path: e["path"] == p)
+        assert seen["src"] in expected, (node, seen["src"], expected)
+
+
+@allure.feature("forwarding")
+def test_workloads_reach_web2_only_through_the_zia_edge(aws: LabHandle) -> None:
+    aws.exec("workload1", "curl", "-s", "-m", "5", f"http://{WEB2}/zia")
+    seen = aws.wait_event("web2", "http.request", lambda e: e["path"] == "/zia")
+    assert seen["src"] in {"198.19.1.1", "198.19.1.2"}
+
+
+@allure.feature("management")
+def test_management_traffic_leaves_from_the_expected_public_address(aws: LabHandle) -> None:
+    """partial-natgw: the management interfaces have no EIP and go out by the NAT gateway."""
+    expected = _public(aws, "cc1", "eth-mgmt") or _natgw_public(aws)
+    name = f"mgmt-{aws.instance}.web.example"
+    aws.exec("cc1", "dig", "+time=2", "+tries=1", "-b", "10.10.2.21", f"@{DNS}", name,
+             check=False)
+    seen = aws.wait_event("dns", "dns.query", lambda e: e["qname"] == name + ".")
+    assert seen["src"] == expected
+
+
+@allure.feature("management")
+def test_bastion_gets_ssh_on_the_management_interface(aws: LabHandle) -> None:
+    """The positive control of the SSH attack: the same port answers the bastion."""
+    assert _banner(aws, "bastion", "10.10.2.21", 22) == "SSH-2.0"
+
+
+# -- the seed's attack table, from the internet ----------------------------------------------
+
+@allure.feature("attacks")
+@allure.story("SSH to the management interface from the internet")
+def test_ssh_from_the_internet(aws: LabHandle) -> None:
+    targets = [t for t in (_public(aws, "cc1", "eth-mgmt"), _public(aws, "cc1", "eth-svc"))
+               if t] or [_natgw_public(aws)]
+    answers = {t: _banner(aws, "attacker", t, 22) for t in targets}
+    attach_text(repr(answers), "SSH banners seen by the attacker")
+    if _sg_open(aws):
+        assert "SSH-2.0" in answers.values(), "negative control: SSH should answer"
+    else:
+        assert set(answers.values()) == {""}, answers
+
+
+@allure.feature("attacks")
+@allure.story("DNS reflection: spoofed victim source to the connector's DNS")
+def test_dns_reflection_towards_the_victim(aws: LabHandle, tmp_path: Path) -> None:
+    target = _public(aws, "cc1", "eth-svc") or _natgw_public(aws)
+    pcap = tmp_path / "victim.pcap"
+    with aws.capture("victim", "eth0", pcap):
+        _spoof(aws, f"IP(src='{VICTIM}', dst='{target}')/UDP(sport=4444, dport=53)/"
+                    "DNS(rd=1, qd=DNSQR(qname='www.web.example', qtype=255))")
+        aws.exec("victim", "sleep", "1")  # answers, if any, are on their way
+    attach_pcap(pcap, "victim eth0")
+    reflected = [p for p in rdpcap(str(pcap)) if UDP in p and p[UDP].sport == 53]
+    if _sg_open(aws):
+        assert reflected, "negative control: the connector should answer the victim"
+    else:
+        assert reflected == []
+
+
+@allure.feature("attacks")
+@allure.story("Spoofed VPC and RFC 1918 sources from the internet")
+@pytest.mark.parametrize("spoofed", ["10.10.1.11", "192.168.7.7"], ids=["vpc", "rfc1918"])
+def test_spoofed_private_sources_are_dropped_at_the_internet_gateway(
+        aws: LabHandle, tmp_path: Path, spoofed: str) -> None:
+    """Stopped by the IGW's anti-spoofing, so also in the insecure variant."""
+    target = _public(aws, "cc1", "eth-svc") or _natgw_public(aws)
+    counter = "spoofed_vpc" if spoofed.startswith("10.10.") else "spoofed_private"
+    before = _igw_counter(aws, counter)
+    pcap = tmp_path / "cc1-svc.pcap"
+    with aws.capture("cc1", "eth-svc", pcap):
+        _spoof(aws, f"IP(src='{spoofed}', dst='{target}')/TCP(sport=40000, dport=53, flags='S')",
+               count=3)
+    arrived = [p for p in rdpcap(str(pcap)) if IP in p and p[IP].src == spoofed]
+    assert arrived == []
+    assert _igw_counter(aws, counter) >= before + 3
+
+
+def _igw_counter(lab: LabHandle, name: str) -> int:
+    out = lab.exec("igw", "nft", "list", "counter", "ip", "cclab_igw", name).stdout
+    return int(out.split("packets")[1].split()[0])
+
+
+@allure.feature("attacks")
+@allure.story("Internet traffic through a connector to private destinations")
+def test_internet_traffic_never_reaches_a_connector_for_private_destinations(
+        aws: LabHandle, tmp_path: Path) -> None:
+    """Ordinary routing stops it (seed): the IGW routes only the VPC's own prefix."""
+    aws.exec("attacker", "ip", "route", "replace", "192.0.2.0/24", "via", "198.18.0.1")
+    aws.exec("attacker", "ip", "route", "replace", "10.254.0.0/19", "via", "198.18.0.1")
+    pcaps = {cc: tmp_path / f"{cc}.pcap" for cc in CONNECTORS}
+    with aws.capture("cc1", "eth-svc", pcaps["cc1"]), aws.capture("cc2", "eth-svc", pcaps["cc2"]):
+        for dst in ("192.0.2.10", "10.254.0.1"):
+            _spoof(aws, f"IP(dst='{dst}')/TCP(sport=40001, dport=443, flags='S')", count=3)
+    for cc, pcap in pcaps.items():
+        seen = [p for p in rdpcap(str(pcap)) if TCP in p and p[TCP].sport == 40001]
+        assert seen == [], cc
+
+
+@allure.feature("attacks")
+@allure.story("Port scan of every public address")
+def test_nmap_from_the_attacker_finds_no_open_port(aws: LabHandle) -> None:
+    targets = sorted({str(i.public) for n in aws.topology.nodes for i in n.interfaces
+                      if i.public is not None}, key=IPv4Address)
+    report = aws.exec("attacker", *scan_argv(targets), timeout=120).stdout
+    attach_text(report, "nmap report (XML)")
+    found = {(p.address, p.port) for p in open_ports(report)}
+    if _sg_open(aws):
+        assert ("203.0.113.21", 22) in found, "negative control: sshd should show open"
+    else:
+        assert found == set()
