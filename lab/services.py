@@ -36,6 +36,8 @@ KINDS: dict[str, ServiceKind] = {
     "gwlb": ServiceKind("gwlb", "lab.nodes.gwlb", required=("listen", "targets"),
                         optional=("probe-port", "interval", "healthy", "unhealthy"),
                         needs_tun=True, forwards=True),
+    "ilb": ServiceKind("ilb", "lab.nodes.ilb", required=("targets", "probe-source"),
+                       optional=("probe-port", "interval", "threshold"), forwards=True),
     "connector": ServiceKind("connector", "connector", required=("config",), files=("config",),
                              needs_tun=True, forwards=True),
 }

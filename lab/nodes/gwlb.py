@@ -18,7 +18,6 @@ them, as AWS load balancers do. Events: `gwlb.target_healthy`,
 
 from __future__ import annotations
 
-import http.client
 import select
 import socket
 import struct
@@ -28,6 +27,7 @@ from ipaddress import IPv4Address
 
 from lab.events import EventWriter
 from lab.nodes.base import node_arguments, serve_until_signalled
+from lab.nodes.health_probe import TargetHealth, http_probe
 from lab.nodes.kernel_path import KernelPath
 from lab.nodes.zia_gateway import FlowId, flow_id
 
@@ -62,28 +62,6 @@ def inner_of(datagram: bytes) -> bytes | None:
         return None
     start = 8 + (datagram[0] & 0x3F) * 4
     return datagram[start:] if len(datagram) > start else None
-
-
-class TargetHealth:
-    """Consecutive-answer thresholds per target, like a GWLB target group."""
-
-    def __init__(self, healthy: int, unhealthy: int) -> None:
-        self.need_up, self.need_down = healthy, unhealthy
-        self.state: str = "initial"
-        self.run = 0
-        self.last_good: bool | None = None
-
-    def record(self, good: bool) -> str | None:
-        """The new state when this answer changes it."""
-        self.run = self.run + 1 if good == self.last_good else 1
-        self.last_good = good
-        if good and self.state != "healthy" and self.run >= self.need_up:
-            self.state = "healthy"
-            return self.state
-        if not good and self.state != "unhealthy" and self.run >= self.need_down:
-            self.state = "unhealthy"
-            return self.state
-        return None
 
 
 class Gwlb:
@@ -148,15 +126,7 @@ class Gwlb:
             threading.Event().wait(self.interval)
 
     def _probe(self, target: IPv4Address) -> bool:
-        conn = http.client.HTTPConnection(str(target), self.probe_port, timeout=2,
-                                          source_address=(str(self.listen), 0))
-        try:
-            conn.request("GET", "/?cchealth")
-            return conn.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            conn.close()
+        return http_probe(target, self.probe_port, self.listen)
 
     def stop(self) -> None:
         self.running = False

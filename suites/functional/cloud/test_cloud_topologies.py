@@ -1,6 +1,7 @@
-"""The AWS topologies: legitimate paths, and the seed's attack table from the internet.
+"""The cloud topologies: legitimate paths, and the seed's attack table from the internet.
 
-Each test runs on aws-natgw, aws-no-natgw, aws-partial-natgw and the insecure
+Each test runs on aws-natgw, aws-no-natgw, aws-partial-natgw, the three
+azure-* twins (ILB as next hop, NSGs with service tags), and the insecure
 negative control (aws-no-natgw with every inbound rule open to 0.0.0.0/0).
 What each expects is read from the topology (which interfaces have public
 addresses, whether there is a NAT gateway) or, for the attacks that security
@@ -23,23 +24,22 @@ from scapy.utils import rdpcap
 from lab.api import LabHandle, bring_up
 from lab.traffic.port_scan import open_ports, scan_argv
 from suites.fixtures.allure_hooks import attach_pcap, attach_text
-from suites.fixtures.lab import unique_instance
+from suites.fixtures.lab import unique_instance, wait_targets_healthy
 
 pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
 
-TOPOLOGIES = ["aws-natgw", "aws-no-natgw", "aws-partial-natgw", "insecure"]
+TOPOLOGIES = ["aws-natgw", "aws-no-natgw", "aws-partial-natgw", "azure-natgw", "azure-no-natgw",
+              "azure-partial-natgw", "insecure"]
 SG_OPEN = {"insecure"}  # inbound rules open to 0.0.0.0/0: the SG-stopped attacks succeed
 WEB, WEB2, DNS, VICTIM = "198.18.10.10", "198.18.10.20", "198.18.53.53", "198.18.66.66"
 CONNECTORS = ("cc1", "cc2")
 
 
 @pytest.fixture(scope="module", params=TOPOLOGIES)
-def aws(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
-    handle = bring_up(request.param, instance=unique_instance(f"aws-{len(request.param)}"))
+def cloud(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
+    handle = bring_up(request.param, instance=unique_instance(f"cloud-{request.param[:12]}"))
     try:
-        for target in ("10.10.3.31", "10.10.3.32"):
-            handle.wait_event("gwlb", "gwlb.target_healthy",
-                              lambda e, t=target: e.get("target") == t, timeout=20)
+        wait_targets_healthy(handle, "ilb" if request.param.startswith("azure") else "gwlb")
         allure.dynamic.parameter("topology", request.param)
         yield handle
     finally:
@@ -73,50 +73,53 @@ def _spoof(lab: LabHandle, packet: str, count: int = 5) -> None:
 # -- legitimate paths ----------------------------------------------------------------------
 
 @allure.feature("forwarding")
-def test_workloads_reach_web_directly_from_the_expected_public_address(aws: LabHandle) -> None:
-    expected = ({_public(aws, cc, "eth-svc") for cc in CONNECTORS}
-                if _public(aws, "cc1", "eth-svc") else {_natgw_public(aws)})
+def test_workloads_reach_web_directly_from_the_expected_public_address(cloud: LabHandle) -> None:
+    expected = ({_public(cloud, cc, "eth-svc") for cc in CONNECTORS}
+                if _public(cloud, "cc1", "eth-svc") else {_natgw_public(cloud)})
     for node in ("workload1", "workload2"):
         path = f"/direct-{node}"
-        aws.exec(node, "curl", "-s", "-m", "5", f"http://{WEB}{path}")
-        seen = aws.wait_event("web", "http.request", lambda e, p=path: e["path"] == p)
+        cloud.exec(node, "curl", "-s", "-m", "5", f"http://{WEB}{path}")
+        seen = cloud.wait_event("web", "http.request", lambda e, p=path: e["path"] == p)
         assert seen["src"] in expected, (node, seen["src"], expected)
 
 
 @allure.feature("forwarding")
-def test_workloads_reach_web2_only_through_the_zia_edge(aws: LabHandle) -> None:
-    aws.exec("workload1", "curl", "-s", "-m", "5", f"http://{WEB2}/zia")
-    seen = aws.wait_event("web2", "http.request", lambda e: e["path"] == "/zia")
+def test_workloads_reach_web2_only_through_the_zia_edge(cloud: LabHandle) -> None:
+    if "ilb" in [n.name for n in cloud.topology.nodes]:
+        pytest.skip("ZIA over the routed (ILB) path is not built yet; the Azure labs' "
+                    "connectors forward Direct (docs/decisions.md)")
+    cloud.exec("workload1", "curl", "-s", "-m", "5", f"http://{WEB2}/zia")
+    seen = cloud.wait_event("web2", "http.request", lambda e: e["path"] == "/zia")
     assert seen["src"] in {"198.19.1.1", "198.19.1.2"}
 
 
 @allure.feature("management")
-def test_management_traffic_leaves_from_the_expected_public_address(aws: LabHandle) -> None:
+def test_management_traffic_leaves_from_the_expected_public_address(cloud: LabHandle) -> None:
     """partial-natgw: the management interfaces have no EIP and go out by the NAT gateway."""
-    expected = _public(aws, "cc1", "eth-mgmt") or _natgw_public(aws)
-    name = f"mgmt-{aws.instance}.web.example"
-    aws.exec("cc1", "dig", "+time=2", "+tries=1", "-b", "10.10.2.21", f"@{DNS}", name,
+    expected = _public(cloud, "cc1", "eth-mgmt") or _natgw_public(cloud)
+    name = f"mgmt-{cloud.instance}.web.example"
+    cloud.exec("cc1", "dig", "+time=2", "+tries=1", "-b", "10.10.2.21", f"@{DNS}", name,
              check=False)
-    seen = aws.wait_event("dns", "dns.query", lambda e: e["qname"] == name + ".")
+    seen = cloud.wait_event("dns", "dns.query", lambda e: e["qname"] == name + ".")
     assert seen["src"] == expected
 
 
 @allure.feature("management")
-def test_bastion_gets_ssh_on_the_management_interface(aws: LabHandle) -> None:
+def test_bastion_gets_ssh_on_the_management_interface(cloud: LabHandle) -> None:
     """The positive control of the SSH attack: the same port answers the bastion."""
-    assert _banner(aws, "bastion", "10.10.2.21", 22) == "SSH-2.0"
+    assert _banner(cloud, "bastion", "10.10.2.21", 22) == "SSH-2.0"
 
 
 # -- the seed's attack table, from the internet ----------------------------------------------
 
 @allure.feature("attacks")
 @allure.story("SSH to the management interface from the internet")
-def test_ssh_from_the_internet(aws: LabHandle) -> None:
-    targets = [t for t in (_public(aws, "cc1", "eth-mgmt"), _public(aws, "cc1", "eth-svc"))
-               if t] or [_natgw_public(aws)]
-    answers = {t: _banner(aws, "attacker", t, 22) for t in targets}
+def test_ssh_from_the_internet(cloud: LabHandle) -> None:
+    targets = [t for t in (_public(cloud, "cc1", "eth-mgmt"), _public(cloud, "cc1", "eth-svc"))
+               if t] or [_natgw_public(cloud)]
+    answers = {t: _banner(cloud, "attacker", t, 22) for t in targets}
     attach_text(repr(answers), "SSH banners seen by the attacker")
-    if _sg_open(aws):
+    if _sg_open(cloud):
         assert "SSH-2.0" in answers.values(), "negative control: SSH should answer"
     else:
         assert set(answers.values()) == {""}, answers
@@ -124,16 +127,16 @@ def test_ssh_from_the_internet(aws: LabHandle) -> None:
 
 @allure.feature("attacks")
 @allure.story("DNS reflection: spoofed victim source to the connector's DNS")
-def test_dns_reflection_towards_the_victim(aws: LabHandle, tmp_path: Path) -> None:
-    target = _public(aws, "cc1", "eth-svc") or _natgw_public(aws)
+def test_dns_reflection_towards_the_victim(cloud: LabHandle, tmp_path: Path) -> None:
+    target = _public(cloud, "cc1", "eth-svc") or _natgw_public(cloud)
     pcap = tmp_path / "victim.pcap"
-    with aws.capture("victim", "eth0", pcap):
-        _spoof(aws, f"IP(src='{VICTIM}', dst='{target}')/UDP(sport=4444, dport=53)/"
+    with cloud.capture("victim", "eth0", pcap):
+        _spoof(cloud, f"IP(src='{VICTIM}', dst='{target}')/UDP(sport=4444, dport=53)/"
                     "DNS(rd=1, qd=DNSQR(qname='www.web.example', qtype=255))")
-        aws.exec("victim", "sleep", "1")  # answers, if any, are on their way
+        cloud.exec("victim", "sleep", "1")  # answers, if any, are on their way
     attach_pcap(pcap, "victim eth0")
     reflected = [p for p in rdpcap(str(pcap)) if UDP in p and p[UDP].sport == 53]
-    if _sg_open(aws):
+    if _sg_open(cloud):
         assert reflected, "negative control: the connector should answer the victim"
     else:
         assert reflected == []
@@ -143,18 +146,18 @@ def test_dns_reflection_towards_the_victim(aws: LabHandle, tmp_path: Path) -> No
 @allure.story("Spoofed VPC and RFC 1918 sources from the internet")
 @pytest.mark.parametrize("spoofed", ["10.10.1.11", "192.168.7.7"], ids=["vpc", "rfc1918"])
 def test_spoofed_private_sources_are_dropped_at_the_internet_gateway(
-        aws: LabHandle, tmp_path: Path, spoofed: str) -> None:
+        cloud: LabHandle, tmp_path: Path, spoofed: str) -> None:
     """Stopped by the IGW's anti-spoofing, so also in the insecure variant."""
-    target = _public(aws, "cc1", "eth-svc") or _natgw_public(aws)
+    target = _public(cloud, "cc1", "eth-svc") or _natgw_public(cloud)
     counter = "spoofed_vpc" if spoofed.startswith("10.10.") else "spoofed_private"
-    before = _igw_counter(aws, counter)
+    before = _igw_counter(cloud, counter)
     pcap = tmp_path / "cc1-svc.pcap"
-    with aws.capture("cc1", "eth-svc", pcap):
-        _spoof(aws, f"IP(src='{spoofed}', dst='{target}')/TCP(sport=40000, dport=53, flags='S')",
+    with cloud.capture("cc1", "eth-svc", pcap):
+        _spoof(cloud, f"IP(src='{spoofed}', dst='{target}')/TCP(sport=40000, dport=53, flags='S')",
                count=3)
     arrived = [p for p in rdpcap(str(pcap)) if IP in p and p[IP].src == spoofed]
     assert arrived == []
-    assert _igw_counter(aws, counter) >= before + 3
+    assert _igw_counter(cloud, counter) >= before + 3
 
 
 def _igw_counter(lab: LabHandle, name: str) -> int:
@@ -165,14 +168,15 @@ def _igw_counter(lab: LabHandle, name: str) -> int:
 @allure.feature("attacks")
 @allure.story("Internet traffic through a connector to private destinations")
 def test_internet_traffic_never_reaches_a_connector_for_private_destinations(
-        aws: LabHandle, tmp_path: Path) -> None:
+        cloud: LabHandle, tmp_path: Path) -> None:
     """Ordinary routing stops it (seed): the IGW routes only the VPC's own prefix."""
-    aws.exec("attacker", "ip", "route", "replace", "192.0.2.0/24", "via", "198.18.0.1")
-    aws.exec("attacker", "ip", "route", "replace", "10.254.0.0/19", "via", "198.18.0.1")
+    cloud.exec("attacker", "ip", "route", "replace", "192.0.2.0/24", "via", "198.18.0.1")
+    cloud.exec("attacker", "ip", "route", "replace", "10.254.0.0/19", "via", "198.18.0.1")
     pcaps = {cc: tmp_path / f"{cc}.pcap" for cc in CONNECTORS}
-    with aws.capture("cc1", "eth-svc", pcaps["cc1"]), aws.capture("cc2", "eth-svc", pcaps["cc2"]):
+    with cloud.capture("cc1", "eth-svc", pcaps["cc1"]), \
+            cloud.capture("cc2", "eth-svc", pcaps["cc2"]):
         for dst in ("192.0.2.10", "10.254.0.1"):
-            _spoof(aws, f"IP(dst='{dst}')/TCP(sport=40001, dport=443, flags='S')", count=3)
+            _spoof(cloud, f"IP(dst='{dst}')/TCP(sport=40001, dport=443, flags='S')", count=3)
     for cc, pcap in pcaps.items():
         seen = [p for p in rdpcap(str(pcap)) if TCP in p and p[TCP].sport == 40001]
         assert seen == [], cc
@@ -180,13 +184,13 @@ def test_internet_traffic_never_reaches_a_connector_for_private_destinations(
 
 @allure.feature("attacks")
 @allure.story("Port scan of every public address")
-def test_nmap_from_the_attacker_finds_no_open_port(aws: LabHandle) -> None:
-    targets = sorted({str(i.public) for n in aws.topology.nodes for i in n.interfaces
+def test_nmap_from_the_attacker_finds_no_open_port(cloud: LabHandle) -> None:
+    targets = sorted({str(i.public) for n in cloud.topology.nodes for i in n.interfaces
                       if i.public is not None}, key=IPv4Address)
-    report = aws.exec("attacker", *scan_argv(targets), timeout=120).stdout
+    report = cloud.exec("attacker", *scan_argv(targets), timeout=120).stdout
     attach_text(report, "nmap report (XML)")
     found = {(p.address, p.port) for p in open_ports(report)}
-    if _sg_open(aws):
+    if _sg_open(cloud):
         assert ("203.0.113.21", 22) in found, "negative control: sshd should show open"
     else:
         assert found == set()

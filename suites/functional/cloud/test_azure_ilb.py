@@ -1,0 +1,71 @@
+"""The Azure ILB as next hop: HA ports, probes from the AzureLoadBalancer stand-in, failover.
+
+Asserted on the far side: the web server's log of the public source of each
+flow tells which connector carried it (cc1 has 203.0.113.31, cc2 .32).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import allure
+import pytest
+
+from lab.api import LabHandle, bring_up
+from suites.fixtures.lab import unique_instance, wait_targets_healthy
+
+pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
+
+WEB = "198.18.10.10"
+PUBLIC = {"203.0.113.31": "cc1", "203.0.113.32": "cc2"}
+PROBE_CUT = ("add table ip cut; add chain ip cut cutin { type filter hook input priority -10 ; };"
+             " add rule ip cut cutin ip saddr 10.10.3.4 tcp dport 50000 drop")
+
+
+@pytest.fixture(scope="module")
+def azure() -> Iterator[LabHandle]:
+    handle = bring_up("azure-no-natgw", instance=unique_instance("ilb"))
+    try:
+        wait_targets_healthy(handle, "ilb")
+        yield handle
+    finally:
+        handle.down()
+
+
+def _carriers(lab: LabHandle, tag: str, flows: int = 12) -> set[str]:
+    """Which connectors carried `flows` new flows (each curl is a new source port)."""
+    for n in range(flows):
+        lab.exec("workload1", "curl", "-s", "-m", "3", f"http://{WEB}/{tag}-{n}")
+    seen = [e for e in lab.events("web", "http.request") if e["path"].startswith(f"/{tag}-")]
+    assert len(seen) == flows, f"{flows - len(seen)} flows never reached the web server"
+    return {PUBLIC[e["src"]] for e in seen}
+
+
+@allure.feature("load balancer")
+def test_flows_spread_over_both_connectors(azure: LabHandle) -> None:
+    assert _carriers(azure, "spread") == {"cc1", "cc2"}
+
+
+@allure.feature("load balancer")
+def test_health_probe_answers_the_probe_source_and_not_the_internet(azure: LabHandle) -> None:
+    def probe(node: str, url: str, *extra: str) -> str:
+        return azure.exec(node, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m",
+                          "2", *extra, url, check=False).stdout
+
+    assert probe("ilb", "http://10.10.3.31:50000/?cchealth", "--interface", "10.10.3.4") == "200"
+    assert probe("attacker", "http://203.0.113.31:50000/?cchealth") == "000"  # no answer
+
+
+@allure.feature("load balancer")
+def test_unhealthy_connector_gets_no_new_flows_and_comes_back(azure: LabHandle) -> None:
+    azure.exec("cc1", "nft", PROBE_CUT)
+    try:
+        azure.wait_event("ilb", "ilb.target_unhealthy",
+                         lambda e: e.get("target") == "10.10.3.31", timeout=15)
+        assert _carriers(azure, "failover") == {"cc2"}
+    finally:
+        azure.exec("cc1", "nft", "delete table ip cut", check=False)
+    before = len(azure.events("ilb", "ilb.target_healthy"))
+    azure.wait_event("ilb", "ilb.target_healthy", lambda e: len(
+        azure.events("ilb", "ilb.target_healthy")) > before, timeout=15)
+    assert _carriers(azure, "back") == {"cc1", "cc2"}
