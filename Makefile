@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lab-up lab-down lab-status lab-image engine test test-unit test-golden \
-        test-netns test-docker test-load bench load report lint typecheck clean
+        test-netns test-docker test-load bench load report pictures lint typecheck clean
 
 help:
 	@echo "make lab-up [TOPOLOGY=minimal] [BACKEND=netns|docker]   set up and bring a lab up"
@@ -18,6 +18,7 @@ help:
 	@echo "make test                         run every test tier this machine can run"
 	@echo "make test-unit|test-golden|test-netns|test-docker|test-load   one tier"
 	@echo "make bench                        benchmarks -> reports/bench/*.json"
+	@echo "make pictures                     docs/img/TOPOLOGY.svg for every shipped topology"
 	@echo "make lint | typecheck             ruff | mypy"
 
 setup: $(VENV)/.installed
@@ -70,6 +71,13 @@ load:
 report:
 	@echo "make report: not built yet (Allure 3 report comes with the reporting issue);" >&2
 	@echo "raw results are in reports/allure-results/ after make test" >&2; exit 2
+
+# Topology pictures for the docs (docs/img/TOPOLOGY.svg), from `cclab graph`.
+pictures:
+	$(need_setup)
+	mkdir -p docs/img
+	for t in $$($(PY) -c "from lab.catalog import shipped_topologies as s; print(*s())"); do \
+	  $(VENV)/bin/cclab graph $$t -o docs/img/$$t.svg || exit 1; done
 
 lint:
 	$(need_setup)

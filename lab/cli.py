@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
                      "after `docker compose up`: add the host's part, wait for every node")
     ready.add_argument("topology")
     ready.add_argument("--name", help="lab instance name (default: the topology's name)")
+    gra = _command(sub, "graph", cmd_graph, "draw a topology (SVG, PNG, PDF or DOT)")
+    gra.add_argument("topology")
+    gra.add_argument("-o", "--output", type=Path, required=True, help="e.g. topo.svg")
     val = _command(sub, "validate", cmd_validate, "check a topology; print its plan")
     val.add_argument("topology")
     val.add_argument("--plan", action="store_true", help="also print the steps")
@@ -93,6 +96,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"{topo.source}: ok: lab '{topo.name}', {len(topo.nodes)} nodes, {links} links")
     if args.plan:
         print(render_plan(build_plan(topo)), end="")
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from lab.graph import draw
+
+    topo = load_topology(topology_path(args.topology))
+    print(f"cclab: wrote {draw(topo, args.output)}", file=sys.stderr)
     return 0
 
 

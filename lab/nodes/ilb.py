@@ -87,15 +87,16 @@ class Ilb:
 
     def probe_forever(self) -> None:
         while self.running:
-            changed = False
+            changes = []
             for target in self.targets:
                 change = self.health[target].record(
                     http_probe(target, self.probe_port, self.probe_source))
                 if change is not None:
-                    changed = True
+                    changes.append((target, change))
+            if changes:
+                self.apply()  # before the events: a reader of an event sees the new map
+                for target, change in changes:
                     self.events.emit(f"ilb.target_{change}", target=str(target))
-            if changed:
-                self.apply()
                 if not self.healthy():
                     self.events.emit("ilb.no_healthy_backends",
                                      targets=[str(t) for t in self.targets])

@@ -12,9 +12,15 @@ import allure
 import pytest
 
 from lab.api import LabHandle, bring_up
-from suites.fixtures.lab import unique_instance, wait_targets_healthy
+from suites.fixtures.lab import (
+    backend_ready,
+    on_each_backend,
+    unique_instance,
+    wait_targets_healthy,
+)
 
-pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
+# Tier: from the fixture's backend parameter (netns and docker).
+pytestmark = pytest.mark.usefixtures("lab_capable")
 
 WEB = "198.18.10.10"
 PUBLIC = {"203.0.113.31": "cc1", "203.0.113.32": "cc2"}
@@ -22,9 +28,11 @@ PROBE_CUT = ("add table ip cut; add chain ip cut cutin { type filter hook input 
              " add rule ip cut cutin ip saddr 10.10.3.4 tcp dport 50000 drop")
 
 
-@pytest.fixture(scope="module")
-def azure() -> Iterator[LabHandle]:
-    handle = bring_up("azure-no-natgw", instance=unique_instance("ilb"))
+@pytest.fixture(scope="module", params=on_each_backend(["azure-no-natgw"]))
+def azure(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
+    topology, backend = request.param
+    backend_ready(request, backend)
+    handle = bring_up(topology, instance=unique_instance("ilb"), backend=backend)
     try:
         wait_targets_healthy(handle, "ilb")
         yield handle

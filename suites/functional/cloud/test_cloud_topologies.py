@@ -24,9 +24,15 @@ from scapy.utils import rdpcap
 from lab.api import LabHandle, bring_up
 from lab.traffic.port_scan import open_ports, scan_argv
 from suites.fixtures.allure_hooks import attach_pcap, attach_text
-from suites.fixtures.lab import unique_instance, wait_targets_healthy
+from suites.fixtures.lab import (
+    backend_ready,
+    on_each_backend,
+    unique_instance,
+    wait_targets_healthy,
+)
 
-pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
+# Tier: from the fixture's backend parameter (netns and docker).
+pytestmark = pytest.mark.usefixtures("lab_capable")
 
 TOPOLOGIES = ["aws-natgw", "aws-no-natgw", "aws-partial-natgw", "azure-natgw", "azure-no-natgw",
               "azure-partial-natgw", "insecure"]
@@ -35,12 +41,14 @@ WEB, WEB2, DNS, VICTIM = "198.18.10.10", "198.18.10.20", "198.18.53.53", "198.18
 CONNECTORS = ("cc1", "cc2")
 
 
-@pytest.fixture(scope="module", params=TOPOLOGIES)
+@pytest.fixture(scope="module", params=on_each_backend(TOPOLOGIES))
 def cloud(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
-    handle = bring_up(request.param, instance=unique_instance(f"cloud-{request.param[:12]}"))
+    topology, backend = request.param
+    backend_ready(request, backend)
+    handle = bring_up(topology, instance=unique_instance(f"cloud-{topology[:12]}"),
+                      backend=backend)
     try:
-        wait_targets_healthy(handle, "ilb" if request.param.startswith("azure") else "gwlb")
-        allure.dynamic.parameter("topology", request.param)
+        wait_targets_healthy(handle, "ilb" if topology.startswith("azure") else "gwlb")
         yield handle
     finally:
         handle.down()

@@ -10,7 +10,7 @@ from scapy.layers.inet import TCP
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle, bring_up
-from suites.fixtures.lab import BACKEND_PARAMS, unique_instance
+from suites.fixtures.lab import BACKEND_PARAMS, backend_ready, unique_instance
 
 # Tier: from the backend parameter of gw_lab (netns and docker). The negative
 # control (anti-spoofing off) is in test_gateways_negative.py: on docker, a
@@ -38,8 +38,7 @@ def gateways_lab(tmp_path_factory: pytest.TempPathFactory, anti_spoofing: bool,
 @pytest.fixture(scope="module", params=BACKEND_PARAMS)
 def gw_lab(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
-    if request.param == "docker":
-        request.getfixturevalue("docker_capable")
+    backend_ready(request, request.param)
     handle = gateways_lab(tmp_path_factory, anti_spoofing=True, backend=request.param)
     try:
         yield handle

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from scapy.layers.inet import IP
 
-from suites.fixtures.lab import BACKEND_PARAMS
+from suites.fixtures.lab import BACKEND_PARAMS, backend_ready
 from suites.functional.lab.test_gateways import gateways_lab, spoof_into_pub
 
 pytestmark = pytest.mark.usefixtures("lab_capable")
@@ -22,8 +22,7 @@ def test_without_anti_spoofing_a_spoofed_vpc_source_gets_in(
         request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
         tmp_path: Path, backend: str) -> None:
     """The switch is what stops it: turned off, a spoofed VPC source reaches `pub`."""
-    if backend == "docker":
-        request.getfixturevalue("docker_capable")
+    backend_ready(request, backend)
     lab = gateways_lab(tmp_path_factory, anti_spoofing=False, backend=backend)
     try:
         arrived = spoof_into_pub(lab, "10.10.1.11", tmp_path / "pub.pcap")

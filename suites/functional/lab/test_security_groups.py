@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lab.api import LabHandle, bring_up
-from suites.fixtures.lab import BACKEND_PARAMS, unique_instance
+from suites.fixtures.lab import BACKEND_PARAMS, backend_ready, unique_instance
 
 # Tier: from the backend parameter (netns and docker).
 
@@ -17,8 +17,7 @@ TOPOLOGY = Path(__file__).parent / "data" / "sg.yaml"
 
 @pytest.fixture(scope="module", params=BACKEND_PARAMS)
 def sg_lab(request: pytest.FixtureRequest, lab_capable: None) -> Iterator[LabHandle]:
-    if request.param == "docker":
-        request.getfixturevalue("docker_capable")
+    backend_ready(request, request.param)
     handle = bring_up(TOPOLOGY, instance=unique_instance("sg"), backend=request.param)
     try:
         yield handle
