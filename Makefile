@@ -18,6 +18,7 @@ help:
 	@echo "make test                         run every test tier this machine can run"
 	@echo "make test-unit|test-golden|test-netns|test-docker|test-load   one tier"
 	@echo "make bench                        benchmarks -> reports/bench/*.json"
+	@echo "make report                       Allure 3 report + reports/SUMMARY.md of the last make test"
 	@echo "make pictures                     docs/img/TOPOLOGY.svg for every shipped topology"
 	@echo "make lint | typecheck             ruff | mypy"
 
@@ -68,9 +69,23 @@ bench:
 load:
 	@echo "make load: not built yet (locust load runs come with the traffic issue)" >&2; exit 2
 
-report:
-	@echo "make report: not built yet (Allure 3 report comes with the reporting issue);" >&2
-	@echo "raw results are in reports/allure-results/ after make test" >&2; exit 2
+# Allure 3 from npm (Node.js, no Java), pinned in tools/allure/package-lock.json.
+ALLURE := tools/allure/node_modules/.bin/allure
+
+$(ALLURE): tools/allure/package.json tools/allure/package-lock.json
+	@command -v npm >/dev/null || { echo "make report needs npm (apt-get install npm)" >&2; exit 2; }
+	cd tools/allure && npm ci --no-audit --no-fund --silent
+	touch $@
+
+# The report of the last `make test` (reports/allure-results) with history kept
+# in reports/allure-history.jsonl, and reports/SUMMARY.md beside it.
+report: $(ALLURE)
+	$(need_setup)
+	@test -n "$$(ls reports/allure-results/*-result.json 2>/dev/null)" || \
+	  { echo "no test results: run make test first" >&2; exit 2; }
+	$(PY) -m reports.summary
+	$(ALLURE) generate reports/allure-results --config reports/allurerc.mjs
+	@echo "report: reports/allure-report/index.html (serve it: $(ALLURE) open reports/allure-report)"
 
 # Topology pictures for the docs (docs/img/TOPOLOGY.svg), from `cclab graph`.
 pictures:
@@ -88,4 +103,4 @@ typecheck:
 	$(VENV)/bin/mypy lab connector
 
 clean: lab-down
-	rm -rf reports/allure-results reports/allure-report .pytest_cache
+	rm -rf reports/allure-results reports/allure-report .pytest_cache tools/allure/node_modules

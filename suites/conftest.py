@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 pytest_plugins = ["suites.fixtures.lab"]
@@ -12,6 +14,18 @@ TIERS = ("unit", "golden", "netns", "docker", "load")
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true",
                      help="rewrite golden expected files from the current output")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The run's environment, for the Allure report (environment.properties)."""
+    folder = session.config.getoption("--alluredir", None)
+    if not folder:
+        return
+    from reports.environment import environment_properties
+
+    path = Path(folder) / "environment.properties"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(environment_properties())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,0 +1,130 @@
+"""reports/SUMMARY.md: the last run in one page, from Allure's results and the benchmarks.
+
+Pass/fail per feature (the spec area a test belongs to), per tier, the attack
+matrix of the cloud topologies (from the `outcome` label each attack test sets
+with what it observed) and the benchmark figures. `summarize` is pure;
+`python -m reports.summary` reads reports/allure-results and reports/bench.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path("reports/allure-results")
+BENCH = Path("reports/bench")
+OUT = Path("reports/SUMMARY.md")
+STATUSES = ("passed", "failed", "broken", "skipped")
+
+Result = dict[str, Any]
+
+
+def label(result: Result, name: str, default: str = "") -> str:
+    return next((lab["value"] for lab in result.get("labels", []) if lab["name"] == name),
+                default)
+
+
+def param_id(result: Result) -> str:
+    match = re.search(r"\[(.*)\]$", result.get("name", ""))
+    return match.group(1) if match else ""
+
+
+def summarize(results: list[Result], bench: dict[str, Any], when: str) -> str:
+    lines = [f"# Last run: {when}", ""]
+    totals = Counter(r["status"] for r in results)
+    lines.append("**" + ", ".join(f"{totals.get(s, 0)} {s}" for s in STATUSES) + "**")
+    lines += ["", "## By tier", "", *_table(results, lambda r: label(r, "tag", "untiered"))]
+    lines += ["", "## By feature", "",
+              *_table(results, lambda r: label(r, "feature") or label(r, "parentSuite"))]
+    matrix = _attack_matrix(results)
+    if matrix:
+        lines += ["", "## Attack matrix (cloud topologies, what each test observed)", "",
+                  *matrix]
+    failed = [r for r in results if r["status"] in ("failed", "broken")]
+    if failed:
+        lines += ["", "## Failed", ""]
+        lines += [f"- `{r.get('fullName', r['name'])}[{param_id(r)}]`: {_first_line(r)}"
+                  for r in failed]
+    if bench:
+        lines += ["", "## Figures (reports/bench)", "", *_figures(bench)]
+    return "\n".join(lines) + "\n"
+
+
+def _first_line(result: Result) -> str:
+    message = (result.get("statusDetails") or {}).get("message", "")
+    return message.strip().splitlines()[0][:200] if message.strip() else "(no message)"
+
+
+def _table(results: list[Result], key: Any) -> list[str]:
+    groups: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in results:
+        groups[key(r)][r["status"]] += 1
+    rows = ["| | " + " | ".join(STATUSES) + " |", "|---" * (len(STATUSES) + 1) + "|"]
+    for name in sorted(groups):
+        rows.append(f"| {name} | " + " | ".join(str(groups[name].get(s, 0)) for s in STATUSES)
+                    + " |")
+    return rows
+
+
+def _attack_matrix(results: list[Result]) -> list[str]:
+    cells: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for r in results:
+        outcome = label(r, "outcome")
+        if not outcome:
+            continue
+        topology, _, backend = param_id(r).rpartition("-")
+        topology = re.sub(r"-(vpc|rfc1918)$", "", topology) if topology else param_id(r)
+        mark = outcome if r["status"] == "passed" else f"{outcome} (UNEXPECTED)"
+        cells[label(r, "story") or r["name"]][topology].add(mark)
+    topologies = sorted({t for row in cells.values() for t in row})
+    rows = ["| attack | " + " | ".join(topologies) + " |", "|---" * (len(topologies) + 1) + "|"]
+    for story in sorted(cells):
+        rows.append(f"| {story} | " + " | ".join(" / ".join(sorted(cells[story].get(t, {"-"})))
+                                                 for t in topologies) + " |")
+    return rows
+
+
+def _figures(bench: dict[str, Any]) -> list[str]:
+    rows = ["| benchmark | figure | value |", "|---|---|---|"]
+    for name, data in sorted(bench.items()):
+        for key, value in _flat(data):
+            if ".runs." in f".{key}." or key.endswith("runs"):
+                continue  # single runs: the JSON has them; the page keeps the medians
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                rows.append(f"| {name} | {key} | {value:g} |")
+    return rows
+
+
+def _flat(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        return [kv for k, v in data.items() for kv in _flat(v, f"{prefix}{k}.")]
+    if isinstance(data, list):
+        return [kv for i, x in enumerate(data) if isinstance(x, dict)
+                for kv in _flat(x, f"{prefix}{x.get('topology', x.get('name', i))}.")]
+    return [(prefix.rstrip("."), data)]
+
+
+def main() -> int:
+    results = []
+    for path in sorted(RESULTS.glob("*-result.json")):
+        try:
+            results.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    if not results:
+        print(f"reports.summary: no results in {RESULTS}; run `make test` first", file=sys.stderr)
+        return 2
+    bench = {p.stem: json.loads(p.read_text()) for p in sorted(BENCH.glob("*.json"))}
+    when = datetime.fromtimestamp(max(r.get("stop", 0) for r in results) / 1000, UTC)
+    OUT.write_text(summarize(results, bench, when.strftime("%Y-%m-%d %H:%M UTC")))
+    print(f"reports.summary: wrote {OUT}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""reports/SUMMARY.md from Allure results: tallies, the attack matrix, failures, figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from reports.summary import summarize
+
+pytestmark = pytest.mark.unit
+
+
+def _result(name: str, status: str, **labels: str) -> dict:
+    return {"name": name, "status": status, "fullName": f"suites.x#{name.split('[')[0]}",
+            "labels": [{"name": k, "value": v} for k, v in labels.items()],
+            "statusDetails": {"message": "AssertionError: boom\nmore"} if status == "failed"
+            else {}}
+
+
+RESULTS = [
+    _result("test_ssh[aws-natgw-netns]", "passed", tag="netns", feature="attacks",
+            story="SSH from the internet", outcome="blocked"),
+    _result("test_ssh[insecure-netns]", "passed", tag="netns", feature="attacks",
+            story="SSH from the internet", outcome="attack succeeded"),
+    _result("test_ssh[aws-no-natgw-netns]", "failed", tag="netns", feature="attacks",
+            story="SSH from the internet", outcome="attack succeeded"),
+    _result("test_pool", "passed", tag="unit", parentSuite="suites.unit"),
+]
+
+
+def test_totals_and_tiers_are_counted() -> None:
+    text = summarize(RESULTS, {}, "now")
+    assert "**3 passed, 1 failed, 0 broken, 0 skipped**" in text
+    assert "| netns | 2 | 1 | 0 | 0 |" in text
+    assert "| unit | 1 | 0 | 0 | 0 |" in text
+
+
+def test_attack_matrix_shows_what_was_observed_and_flags_the_unexpected() -> None:
+    text = summarize(RESULTS, {}, "now")
+    assert "| attack | aws-natgw | aws-no-natgw | insecure |" in text
+    assert ("| SSH from the internet | blocked | attack succeeded (UNEXPECTED) "
+            "| attack succeeded |") in text
+
+
+def test_failures_name_the_test_and_its_first_message_line() -> None:
+    text = summarize(RESULTS, {}, "now")
+    assert "- `suites.x#test_ssh[aws-no-natgw-netns]`: AssertionError: boom" in text
+
+
+def test_figures_keep_medians_and_leave_single_runs_out() -> None:
+    bench = {"docker": {"docker_warm_up_median_s": 3.8, "runs": 5,
+                        "dns": {"runs": {"connector": [{"qps": 1}]}, "ratio": 0.1}}}
+    text = summarize(RESULTS, bench, "now")
+    assert "| docker | docker_warm_up_median_s | 3.8 |" in text
+    assert "| docker | dns.ratio | 0.1 |" in text
+    assert "qps" not in text
