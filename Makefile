@@ -17,6 +17,7 @@ help:
 	@echo "make lab-down                     remove the lab and everything it made"
 	@echo "make test                         run every test tier this machine can run"
 	@echo "make test-unit|test-golden|test-netns|test-docker|test-load   one tier"
+	@echo "make load [USERS=20 DURATION=30s] locust through the connector -> reports/load/"
 	@echo "make bench                        benchmarks -> reports/bench/*.json"
 	@echo "make report                       Allure 3 report + reports/SUMMARY.md of the last make test"
 	@echo "make pictures                     docs/img/TOPOLOGY.svg for every shipped topology"
@@ -66,8 +67,11 @@ bench:
 	$(need_setup)
 	$(PY) -m bench
 
-load:
-	@echo "make load: not built yet (locust load runs come with the traffic issue)" >&2; exit 2
+# Locust from workload1 through the connector; thresholds decide the exit code.
+USERS ?= 20
+DURATION ?= 30s
+load: setup
+	$(PY) -m lab.traffic.load_run --topology $(TOPOLOGY) --users $(USERS) --duration $(DURATION)
 
 # Allure 3 from npm (Node.js, no Java), pinned in tools/allure/package-lock.json.
 ALLURE := tools/allure/node_modules/.bin/allure

@@ -158,8 +158,10 @@ class DnsService:
                        query.original_dst[1])
         verdict = self.forwarding.decide(flow, NamesView(self.names, self.pools), self.pools,
                                          self.health)
-        vip = dst in self.config.global_vips and bool(self.config.upstream_dns)
-        server = self.config.upstream_dns[0] if vip else dst
+        # Addressed to the connector itself (a workload's configured resolver) or to
+        # the global VIP: the configured upstream resolves it, never the address asked.
+        to_us = dst in self.config.global_vips or dst == self.service_ip
+        server = self.config.upstream_dns[0] if to_us and self.config.upstream_dns else dst
         if verdict.method is Method.ZIA and self.zia is not None and verdict.gateway:
             self._count("forward_zia")
             answer = await self.zia.query(query.wire, server, verdict.gateway)

@@ -32,12 +32,24 @@ def parse_zone(text: str) -> dict[str, IPv4Address]:
     return zone
 
 
+def lookup(zone: dict[str, IPv4Address], name: str) -> IPv4Address | None:
+    """The name's address; else the nearest wildcard above it (`*.load.web.example.`)."""
+    if name in zone:
+        return zone[name]
+    labels = name.split(".")
+    for i in range(1, len(labels) - 1):
+        found = zone.get("*." + ".".join(labels[i:]))
+        if found is not None:
+            return found
+    return None
+
+
 def answer(wire: bytes, zone: dict[str, IPv4Address]) -> tuple[bytes, dict[str, object]]:
     query = dns.message.from_wire(wire)
     response = dns.message.make_response(query)
     question = query.question[0]
     name = question.name.to_text().lower()
-    address = zone.get(name)
+    address = lookup(zone, name)
     if address is None:
         response.set_rcode(dns.rcode.NXDOMAIN)
     elif question.rdtype == dns.rdatatype.A:

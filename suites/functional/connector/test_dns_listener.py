@@ -72,8 +72,9 @@ def test_D2_aaaa_for_zpa_name_is_nodata_with_soa(minimal_lab: LabHandle) -> None
 
 
 @pytest.mark.parametrize(("server", "options"), [("198.18.53.53", ()), ("198.18.53.53", ("+tcp",)),
-                                                  ("203.0.113.88", ())],
-                         ids=["D6-D8-udp", "D6-D9-tcp", "D6-global-vip-to-configured-resolver"])
+                                                  ("203.0.113.88", ()), (SERVICE, ())],
+                         ids=["D6-D8-udp", "D6-D9-tcp", "D6-global-vip-to-configured-resolver",
+                              "D6-service-address-as-resolver"])
 @allure.feature("dns")
 def test_allowed_query_is_resolved_from_the_service_address(
         minimal_lab: LabHandle, server: str, options: tuple[str, ...]) -> None:

@@ -1,0 +1,1 @@
+"""Locust users that drive a lab through its connector (see locustfile.py)."""

@@ -1,0 +1,38 @@
+"""`make load` end to end: locust from a workload through the connector, thresholds decide."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.load, pytest.mark.usefixtures("lab_capable")]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "lab.traffic.load_run", "--users", "10",
+                           "--duration", "8s", *extra], capture_output=True, text=True,
+                          cwd=ROOT, timeout=180)
+
+
+def test_load_run_counts_each_outcome_and_passes_its_thresholds() -> None:
+    done = _run()
+    assert done.returncode == 0, done.stderr[-2000:]
+    with open(ROOT / "reports/load/minimal_stats.csv") as f:
+        rows = {row["Name"]: row for row in csv.DictReader(f)}
+    for name in ("answer *.load.web.example", "synthetic *.load.partner.example",
+                 "GET /load"):
+        assert int(rows[name]["Request Count"]) > 0, name
+        assert int(rows[name]["Failure Count"]) == 0, name
+    assert (ROOT / "reports/load/minimal.html").stat().st_size > 0
+
+
+def test_a_threshold_missed_fails_the_run() -> None:
+    done = _run("--max-p95-ms", "0.001")
+    assert done.returncode == 1
+    assert "threshold missed: p95" in done.stdout + done.stderr
