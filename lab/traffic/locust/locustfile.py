@@ -34,7 +34,7 @@ DOMAINS = {"answer": "load.web.example", "synthetic": "load.partner.example",
            "dropped": "load.blocked.example"}
 
 
-@events.init_command_line_parser.add_listener
+@events.init_command_line_parser.add_listener  # type: ignore[untyped-decorator]
 def _options(parser: Any) -> None:
     parser.add_argument("--dns-server", default="10.10.3.31", help="the connector's service IP")
     parser.add_argument("--synthetic-pool", default="10.254.0.0/19")
@@ -42,7 +42,7 @@ def _options(parser: Any) -> None:
     parser.add_argument("--max-p95-ms", type=float, default=500.0)
 
 
-@events.quitting.add_listener
+@events.quitting.add_listener  # type: ignore[untyped-decorator]
 def _thresholds(environment: Any, **_: Any) -> None:
     """The run fails (exit 1) when failures or the 95th percentile exceed the thresholds."""
     total = environment.stats.total
