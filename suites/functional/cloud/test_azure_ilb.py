@@ -12,6 +12,7 @@ import allure
 import pytest
 
 from lab.api import LabHandle, bring_up
+from suites.functional.connector.gwlb_helpers import wait_for
 from suites.fixtures.lab import (
     backend_ready,
     on_each_backend,
@@ -66,14 +67,21 @@ def test_health_probe_answers_the_probe_source_and_not_the_internet(azure: LabHa
 
 @allure.feature("load balancer")
 def test_unhealthy_connector_gets_no_new_flows_and_comes_back(azure: LabHandle) -> None:
+    # Only events after the cut count: a backend probed before it was up may
+    # already have an `unhealthy` in the history.
+    down_before = len(azure.events("ilb", "ilb.target_unhealthy"))
     azure.exec("cc1", "nft", PROBE_CUT)
     try:
-        azure.wait_event("ilb", "ilb.target_unhealthy",
-                         lambda e: e.get("target") == "10.10.3.31", timeout=15)
+        _wait_new_event(azure, "ilb.target_unhealthy", down_before, "10.10.3.31")
         assert _carriers(azure, "failover") == {"cc2"}
+        up_before = len(azure.events("ilb", "ilb.target_healthy"))
     finally:
         azure.exec("cc1", "nft", "delete table ip cut", check=False)
-    before = len(azure.events("ilb", "ilb.target_healthy"))
-    azure.wait_event("ilb", "ilb.target_healthy", lambda e: len(
-        azure.events("ilb", "ilb.target_healthy")) > before, timeout=15)
+    _wait_new_event(azure, "ilb.target_healthy", up_before, "10.10.3.31")
     assert _carriers(azure, "back") == {"cc1", "cc2"}
+
+
+def _wait_new_event(lab: LabHandle, kind: str, seen: int, target: str) -> None:
+    """Until an event of `kind` for `target` follows the first `seen` ones."""
+    wait_for(lambda: any(e.get("target") == target for e in lab.events("ilb", kind)[seen:]),
+             15, f"{kind} for {target}")
