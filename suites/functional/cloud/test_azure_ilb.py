@@ -12,13 +12,13 @@ import allure
 import pytest
 
 from lab.api import LabHandle, bring_up
-from suites.functional.connector.gwlb_helpers import wait_for
 from suites.fixtures.lab import (
     backend_ready,
     on_each_backend,
     unique_instance,
     wait_targets_healthy,
 )
+from suites.functional.connector.gwlb_helpers import wait_for
 
 # Tier: from the fixture's backend parameter (netns and docker).
 pytestmark = pytest.mark.usefixtures("lab_capable")
