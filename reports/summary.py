@@ -2,7 +2,8 @@
 
 Pass/fail per feature (the spec area a test belongs to), per tier, the attack
 matrix of the cloud topologies (from the `outcome` label each attack test sets
-with what it observed) and the benchmark figures. `summarize` is pure;
+with what it observed; one cell per topology, both backends' outcomes in it
+when they differ) and the benchmark figures. `summarize` is pure;
 `python -m reports.summary` reads reports/allure-results and reports/bench.
 """
 
@@ -77,8 +78,7 @@ def _attack_matrix(results: list[Result]) -> list[str]:
         outcome = label(r, "outcome")
         if not outcome:
             continue
-        topology, _, backend = param_id(r).rpartition("-")
-        topology = re.sub(r"-(vpc|rfc1918)$", "", topology) if topology else param_id(r)
+        topology = _topology_of(param_id(r))
         mark = outcome if r["status"] == "passed" else f"{outcome} (UNEXPECTED)"
         cells[label(r, "story") or r["name"]][topology].add(mark)
     topologies = sorted({t for row in cells.values() for t in row})
@@ -87,6 +87,12 @@ def _attack_matrix(results: list[Result]) -> list[str]:
         rows.append(f"| {story} | " + " | ".join(" / ".join(sorted(cells[story].get(t, {"-"})))
                                                  for t in topologies) + " |")
     return rows
+
+
+def _topology_of(pid: str) -> str:
+    """`aws-natgw-netns-vpc` -> `aws-natgw`: the test's own case, then the backend, dropped."""
+    pid = re.sub(r"-(vpc|rfc1918)$", "", pid)
+    return re.sub(r"-(netns|docker)$", "", pid)
 
 
 def _figures(bench: dict[str, Any]) -> list[str]:

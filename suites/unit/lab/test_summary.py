@@ -23,14 +23,19 @@ RESULTS = [
             story="SSH from the internet", outcome="attack succeeded"),
     _result("test_ssh[aws-no-natgw-netns]", "failed", tag="netns", feature="attacks",
             story="SSH from the internet", outcome="attack succeeded"),
+    _result("test_ssh[aws-natgw-docker]", "passed", tag="docker", feature="attacks",
+            story="SSH from the internet", outcome="blocked"),
+    _result("test_spoof[insecure-docker-rfc1918]", "passed", tag="docker", feature="attacks",
+            story="Spoofed sources", outcome="blocked"),
     _result("test_pool", "passed", tag="unit", parentSuite="suites.unit"),
 ]
 
 
 def test_totals_and_tiers_are_counted() -> None:
     text = summarize(RESULTS, {}, "now")
-    assert "**3 passed, 1 failed, 0 broken, 0 skipped**" in text
+    assert "**5 passed, 1 failed, 0 broken, 0 skipped**" in text
     assert "| netns | 2 | 1 | 0 | 0 |" in text
+    assert "| docker | 2 | 0 | 0 | 0 |" in text
     assert "| unit | 1 | 0 | 0 | 0 |" in text
 
 
@@ -38,7 +43,8 @@ def test_attack_matrix_shows_what_was_observed_and_flags_the_unexpected() -> Non
     text = summarize(RESULTS, {}, "now")
     assert "| attack | aws-natgw | aws-no-natgw | insecure |" in text
     assert ("| SSH from the internet | blocked | attack succeeded (UNEXPECTED) "
-            "| attack succeeded |") in text
+            "| attack succeeded |") in text  # aws-natgw: both backends, one outcome
+    assert "| Spoofed sources | - | - | blocked |" in text
 
 
 def test_failures_name_the_test_and_its_first_message_line() -> None:
