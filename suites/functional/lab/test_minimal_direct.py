@@ -7,7 +7,6 @@ address, and the packets captured on its interface.
 from __future__ import annotations
 
 import uuid
-from ipaddress import IPv4Address
 from pathlib import Path
 
 import allure
@@ -15,6 +14,7 @@ from scapy.layers.inet import IP, TCP
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle
+from lab.traffic.expect import Expectation, only
 from suites.fixtures.allure_hooks import attach_json, attach_pcap
 
 # Tier: from the minimal_lab fixture (netns and docker).
@@ -43,11 +43,13 @@ def test_direct_flow_reaches_web_with_service_source(minimal_lab: LabHandle,
         assert f'"seen_source": "{SERVICE_ADDRESS}"' in reply.stdout
 
     with allure.step("verdict: on the wire, only the service address talks to the web server"):
-        packets = [p for p in rdpcap(str(pcap)) if IP in p and TCP in p]
-        towards_web = [p for p in packets if p[IP].dst == WEB and p[TCP].dport == 80]
-        assert any(p[TCP].flags.S for p in towards_web), "no SYN reached the web server"
-        assert {p[IP].src for p in towards_web} == {SERVICE_ADDRESS}
-        assert all(IPv4Address(p[IP].src) != IPv4Address(WORKLOAD) for p in packets)
+        packets = [p for p in rdpcap(str(pcap)) if IP in p]
+        conversation = [Expectation(IP(src=SERVICE_ADDRESS, dst=WEB) / TCP(dport=80)),
+                        Expectation(IP(src=WEB, dst=SERVICE_ADDRESS) / TCP(sport=80))]
+        verdict = only(conversation, packets)
+        assert verdict.only_this, verdict.describe()
+        assert any(p[TCP].flags.S for p in verdict.matched if p[IP].dst == WEB), "no SYN"
+        assert all(p[IP].src != WORKLOAD for p in packets)
 
 
 def test_connector_process_announced_ready(minimal_lab: LabHandle) -> None:
