@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address
 from typing import Any
 
 import yaml
@@ -26,7 +26,7 @@ from lab.services import KINDS
 
 LABEL_INSTANCE = "org.cclab.instance"
 LABEL_NODE = "org.cclab.node"
-READY_MARK = "/run/cclab-node.ready"
+READY_MARK = "/run/cclab-node.ready"  # the container's health check; the node agent writes it
 CONTAINER_RUN = "/lab/run"
 CONTAINER_TOPOLOGY = "/lab/topology"
 
@@ -141,6 +141,3 @@ def _network(topo: Topology, net: Network, instance: str) -> dict[str, Any]:
         "labels": {LABEL_INSTANCE: instance},
     }
 
-
-def lab_subnets(topo: Topology) -> list[IPv4Network]:
-    return [net.subnet for net in topo.networks]

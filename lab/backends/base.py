@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from lab.errors import StaleLabError
 from lab.model import Topology
 from lab.steps import Step
 
@@ -30,6 +31,15 @@ class Capture(Protocol):
     def stop(self) -> Path: ...
 
 
+def clear_leftovers(backend: Backend, clean: bool) -> None:
+    """Refuse to build over a stale lab of the same name, or remove it first (`--clean`)."""
+    leftovers = backend.leftovers()
+    if leftovers and not clean:
+        raise StaleLabError(backend.instance, leftovers)
+    if leftovers:
+        backend.destroy()
+
+
 class Backend(Protocol):
     name: str
     instance: str
@@ -39,6 +49,8 @@ class Backend(Protocol):
                progress: Progress | None = None) -> None: ...
 
     def destroy(self) -> list[str]: ...
+
+    def leftovers(self) -> list[str]: ...
 
     def exec(self, node: str, argv: list[str], *, timeout: float = 60.0,
              input_text: str | None = None) -> ExecResult: ...

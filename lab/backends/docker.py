@@ -19,10 +19,10 @@ from typing import Any
 
 from lab import compose
 from lab.backends import docker_fabric as fabric
-from lab.backends.base import ExecResult, Progress
+from lab.backends.base import ExecResult, Progress, clear_leftovers
 from lab.backends.capture import TcpdumpCapture
 from lab.backends.processes import ready_count, wait_ready
-from lab.errors import BackendError, NotRunningError, StaleLabError
+from lab.errors import BackendError, NotRunningError
 from lab.model import Topology
 from lab.names import LabNames
 from lab.security_groups import render_security_groups
@@ -45,11 +45,7 @@ class DockerBackend:
     # -- lifecycle ---------------------------------------------------------------
     def deploy(self, topo: Topology, plan: list[Step], *, clean: bool = False,
                progress: Progress | None = None) -> None:
-        leftovers = self.leftovers()
-        if leftovers and not clean:
-            raise StaleLabError(self.instance, leftovers)
-        if leftovers:
-            self.destroy()
+        clear_leftovers(self, clean)
         LabState(self.instance, str(topo.source or topo.name), self.name).save(self.names.run_dir)
         try:
             from lab.images.build import ensure_images
@@ -69,9 +65,7 @@ class DockerBackend:
         stale lab, build the images if needed, keep the file for `down`."""
         from lab.images.build import ensure_images
 
-        leftovers = self.leftovers()
-        if leftovers:
-            raise StaleLabError(self.instance, leftovers)
+        clear_leftovers(self, clean=False)
         ensure_images(say=_quiet)
         self.names.run_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, self.names.run_dir / "docker-compose.yml")
@@ -144,11 +138,11 @@ class DockerBackend:
         if compose_file.exists() and removed:
             self._compose(["down", "--volumes", "--remove-orphans", "--timeout", "5"],
                           compose_file, check=False)
-        ids = _lines(_docker(["ps", "-aq", "--filter", f"label={self.label}"]).stdout)
+        # What compose left, or never knew (testcontainers nodes carry the label too).
+        ids = [info["ID"] for info in self._containers().values()]
         if ids:
             _docker(["rm", "-f", "-v", *ids], check=False)
-        networks = _lines(_docker(["network", "ls", "-q", "--filter",
-                                   f"label={self.label}"]).stdout)
+        networks = self._networks()
         if networks:
             _docker(["network", "rm", *networks], check=False)
         fabric.remove(self.instance)
@@ -158,8 +152,7 @@ class DockerBackend:
 
     def leftovers(self) -> list[str]:
         found = [info["Names"] for info in self._containers().values()]
-        found += _lines(_docker(["network", "ls", "-q", "--filter",
-                                 f"label={self.label}"]).stdout)
+        found += self._networks()
         if self.names.run_dir.exists():
             found.append(str(self.names.run_dir))
         return found
@@ -167,7 +160,7 @@ class DockerBackend:
     # -- using a running lab -----------------------------------------------------
     def exec(self, node: str, argv: list[str], *, timeout: float = 60.0,
              input_text: str | None = None) -> ExecResult:
-        container = self._container_of(node)
+        container = compose.container_name(self.instance, node)
         flags = ["-i"] if input_text is not None else []
         try:
             done = subprocess.run(["docker", "exec", *flags, container, *argv],
@@ -176,6 +169,8 @@ class DockerBackend:
         except subprocess.TimeoutExpired as exc:
             return ExecResult(124, _text(exc.stdout), _text(exc.stderr)
                               + f"\ntimed out after {timeout}s")
+        if done.returncode != 0 and "No such container" in done.stderr:
+            raise self._not_running(node)
         return ExecResult(done.returncode, done.stdout, done.stderr)
 
     def start_capture(self, node: str, iface: str, path: Path) -> TcpdumpCapture:
@@ -248,16 +243,19 @@ class DockerBackend:
             found[labels.get(compose.LABEL_NODE, info["Names"])] = info
         return found
 
-    def _container_of(self, node: str) -> str:
-        name = compose.container_name(self.instance, node)
-        if node not in self._containers():
-            raise NotRunningError(f"node '{node}' of lab '{self.instance}' is not running\n"
-                                  f"    hint: `cclab status --name {self.instance}` lists nodes")
-        return name
+    def _networks(self) -> list[str]:
+        return _lines(_docker(["network", "ls", "-q", "--filter", f"label={self.label}"]).stdout)
+
+    def _not_running(self, node: str) -> NotRunningError:
+        return NotRunningError(f"node '{node}' of lab '{self.instance}' is not running\n"
+                               f"    hint: `cclab status --name {self.instance}` lists nodes")
 
     def _pid_of(self, node: str) -> int:
-        out = _docker(["inspect", "-f", "{{.State.Pid}}", self._container_of(node)]).stdout
-        return int(out.strip() or 0)
+        out = _docker(["inspect", "-f", "{{.State.Pid}}",
+                       compose.container_name(self.instance, node)]).stdout
+        if not out.strip().isdigit() or out.strip() == "0":
+            raise self._not_running(node)
+        return int(out.strip())
 
     def _node_report(self, node: str) -> dict[str, Any]:
         try:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.backends import netns_links as links
-from lab.backends.base import ExecResult, Progress
+from lab.backends.base import ExecResult, Progress, clear_leftovers
 from lab.backends.capture import TcpdumpCapture
 from lab.backends.processes import (
     pids_in_namespace,
@@ -25,7 +25,7 @@ from lab.backends.processes import (
     stop_pids,
     wait_ready,
 )
-from lab.errors import BackendError, NotRunningError, StaleLabError
+from lab.errors import BackendError, NotRunningError
 from lab.model import Topology
 from lab.names import LabNames
 from lab.security_groups import SG_TABLE
@@ -62,11 +62,7 @@ class NetnsBackend:
     # -- lifecycle ---------------------------------------------------------------
     def deploy(self, topo: Topology, plan: list[Step], *, clean: bool = False,
                progress: Progress | None = None) -> None:
-        leftovers = self.leftovers()
-        if leftovers and not clean:
-            raise StaleLabError(self.instance, leftovers)
-        if leftovers:
-            self.destroy()
+        clear_leftovers(self, clean)
         state = LabState(self.instance, str(topo.source or topo.name), self.name)
         state.save(self.names.run_dir)
         try:

@@ -52,12 +52,16 @@ def ensure_images(say: Say = _say, *, rebuild_base: bool = False) -> str:
 
 
 def image_exists(name: str) -> bool:
-    return _docker(["image", "inspect", name], check=False).returncode == 0
+    return _inspect(name, "{{.Id}}") is not None
 
 
 def image_label(name: str, label: str) -> str | None:
-    done = _docker(["image", "inspect", "-f", f'{{{{index .Config.Labels "{label}"}}}}', name],
-                   check=False)
+    return _inspect(name, f'{{{{index .Config.Labels "{label}"}}}}')
+
+
+def _inspect(name: str, template: str) -> str | None:
+    """One field of a local image, or None when there is no such image (or field)."""
+    done = _docker(["image", "inspect", "-f", template, name], check=False)
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
@@ -110,18 +114,14 @@ def source_digest() -> str:
 
 def build_lab(digest: str, say: Say) -> None:
     say(f"building {LAB_IMAGE} (project {digest})")
-    previous = _image_id(LAB_IMAGE)
+    previous = _inspect(LAB_IMAGE, "{{.Id}}")
     _docker(["build", "-q", "-f", "lab/images/Dockerfile", "--build-arg",
              f"NODE_PACKAGES={' '.join(NODE_PACKAGES)}", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
              "--label", f"{SOURCE_LABEL}={digest}", "-t", LAB_IMAGE, "."], cwd=ROOT)
-    if previous and previous != _image_id(LAB_IMAGE):
+    if previous and previous != _inspect(LAB_IMAGE, "{{.Id}}"):
         # The build before this one, now untagged; a running lab still using it keeps it.
         _docker(["rmi", previous], check=False)
 
-
-def _image_id(name: str) -> str | None:
-    done = _docker(["image", "inspect", "-f", "{{.Id}}", name], check=False)
-    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 def _docker(argv: list[str], *, check: bool = True, stdin: IO[Any] | None = None,

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from lab import compose
 from lab.errors import LabError
 from lab.node_agent import wiring
 from lab.node_agent.services import RUN, Services
@@ -19,7 +20,7 @@ from lab.plan import build_plan, steps_for_node
 from lab.schema import load_topology
 from lab.steps import StartService, WaitReady
 
-READY_MARK = Path("/run/cclab-node.ready")
+READY_MARK = Path(compose.READY_MARK)
 PID_FILE = Path("/run/cclab-node.pid")
 RESTART_FILE = Path("/run/cclab-node.restart")
 

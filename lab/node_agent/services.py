@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.backends.processes import ready_count, stop_pids, wait_ready
+from lab.compose import CONTAINER_RUN, CONTAINER_TOPOLOGY
 from lab.services import resolve_argv
 from lab.steps import StartService, WaitReady
 
-RUN = "/lab/run"
-TOPOLOGY = "/lab/topology"
+RUN = CONTAINER_RUN
 
 
 @dataclass
@@ -23,7 +23,7 @@ class Services:
 
     def start(self, step: StartService) -> None:
         self.argv[step.kind] = resolve_argv(step.argv, python=sys.executable, run=RUN,
-                                            topodir=TOPOLOGY)
+                                            topodir=CONTAINER_TOPOLOGY)
         self._spawn(step.kind)
 
     def _spawn(self, kind: str) -> None:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from lab.events import EventWriter
+
+
+def run_checked(argv: list[str], stdin: str | None = None) -> None:
+    """Run a setup command (ip, nft); a failure stops the node with the command's error."""
+    done = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: {done.stderr.strip()}")
 
 
 def node_arguments(description: str) -> argparse.ArgumentParser:

@@ -27,7 +27,7 @@ import threading
 from ipaddress import IPv4Address
 
 from lab.events import EventWriter
-from lab.nodes.base import node_arguments, serve_until_signalled
+from lab.nodes.base import node_arguments, run_checked, serve_until_signalled
 from lab.nodes.health_probe import TargetHealth, http_probe
 
 TABLE = "cclab_ilb"
@@ -74,8 +74,8 @@ class Ilb:
         self.running = True
         for i, target in enumerate(targets):
             table = str(FIRST_ROUTE_TABLE + i)
-            _run(["ip", "route", "replace", "default", "via", str(target), "table", table])
-            _run(["ip", "rule", "add", "fwmark", f"{i + 1:#x}", "lookup", table])
+            run_checked(["ip", "route", "replace", "default", "via", str(target), "table", table])
+            run_checked(["ip", "rule", "add", "fwmark", f"{i + 1:#x}", "lookup", table])
         self.apply()
 
     def healthy(self) -> list[IPv4Address]:
@@ -83,7 +83,7 @@ class Ilb:
 
     def apply(self) -> None:
         flush = f"table ip {TABLE}\ndelete table ip {TABLE}\n"
-        _run(["nft", "-f", "-"], flush + render_ilb(self.targets, self.healthy()))
+        run_checked(["nft", "-f", "-"], flush + render_ilb(self.targets, self.healthy()))
 
     def probe_forever(self) -> None:
         while self.running:
@@ -109,11 +109,6 @@ class Ilb:
             subprocess.run(["ip", "rule", "del", "fwmark", f"{i + 1:#x}"], capture_output=True,
                            check=False)
 
-
-def _run(argv: list[str], stdin: str | None = None) -> None:
-    done = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)}: {done.stderr.strip()}")
 
 
 def main() -> None:

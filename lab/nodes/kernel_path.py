@@ -20,6 +20,8 @@ import subprocess
 
 from scapy.layers.tuntap import TunTapInterface
 
+from lab.nodes.base import run_checked
+
 _PI_IPV4 = struct.pack("!HH", 0, 0x0800)
 _PI_IPV6 = struct.pack("!HH", 0, 0x86DD)
 
@@ -30,14 +32,14 @@ class KernelPath:
         self._tap = TunTapInterface(tun, mode_tun=True)  # type: ignore[no-untyped-call]
         self.fd = self._tap.fileno()
         self._nft_table = f"lab_{tun}"
-        _run(["ip", "link", "set", tun, "up"])
+        run_checked(["ip", "link", "set", tun, "up"])
         for key in (f"conf/{tun}/rp_filter", "conf/all/rp_filter"):
             _sysctl(f"net/ipv4/{key}", "0")
         _sysctl("net/ipv4/ip_forward", "1")
-        _run(["ip", "route", "replace", "default", "dev", tun, "table", str(table)])
-        _run(["ip", "rule", "add", "fwmark", f"{mark:#x}", "lookup", str(table)])
+        run_checked(["ip", "route", "replace", "default", "dev", tun, "table", str(table)])
+        run_checked(["ip", "rule", "add", "fwmark", f"{mark:#x}", "lookup", str(table)])
         nat = (f'oifname != "{tun}" ct mark {mark:#x} masquerade' if masquerade else "")
-        _run(["nft", "-f", "-"], f"""
+        run_checked(["nft", "-f", "-"], f"""
 table ip {self._nft_table} {{
   chain pre {{
     type filter hook prerouting priority mangle; policy accept;
@@ -52,7 +54,7 @@ table ip {self._nft_table} {{
 
     def route_default(self) -> None:
         """Everything not for this node goes to the TUN (the GWLB's catch-all)."""
-        _run(["ip", "route", "replace", "default", "dev", self.tun])
+        run_checked(["ip", "route", "replace", "default", "dev", self.tun])
 
     def read(self) -> bytes:
         """One IP packet from the kernel (blocking)."""
@@ -80,8 +82,3 @@ def _sysctl(key: str, value: str) -> None:
     with open(f"/proc/sys/{key}", "w") as f:
         f.write(value)
 
-
-def _run(argv: list[str], stdin: str | None = None) -> None:
-    done = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)}: {done.stderr.strip()}")
