@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 import yaml
@@ -58,15 +58,46 @@ def bridge_name(instance: str, link: str) -> str:
     return "ccb" + hashlib.sha256(f"{instance}/{link}".encode()).hexdigest()[:10]
 
 
+STAND_IN_SPACE = IPv4Network("100.64.0.0/10")  # no lab topology uses it
+
+
+def docker_subnets(topo: Topology) -> dict[str, IPv4Network]:
+    """The subnet docker's IPAM is given per link.
+
+    Docker refuses two networks with overlapping subnets, which isolated links
+    (two sites both 192.0.2.0/24) are. A link that overlaps an earlier one gets a
+    stand-in block of the same size from 100.64.0.0/10; its containers are
+    attached at the same offsets there, and the node agent puts the planned
+    addresses in place (`docker_address`).
+    """
+    given: dict[str, IPv4Network] = {}
+    for net in topo.networks:
+        subnet = net.subnet
+        if any(subnet.overlaps(other) for other in given.values()):
+            size = max(subnet.prefixlen, STAND_IN_SPACE.prefixlen)
+            subnet = next(b for b in STAND_IN_SPACE.subnets(new_prefix=size)
+                          if not any(b.overlaps(o) for o in given.values()))
+        given[net.name] = subnet
+    return given
+
+
+def docker_address(topo: Topology, link: str, address: IPv4Address) -> IPv4Address:
+    """Where docker attaches `address` of `link`: itself, or its twin in the stand-in."""
+    real = next(n.subnet for n in topo.networks if n.name == link)
+    stand_in = docker_subnets(topo)[link]
+    return stand_in.network_address + (int(address) - int(real.network_address))
+
+
 def host_side_address(topo: Topology, net: Network) -> IPv4Address:
-    """The highest address of the subnet that no endpoint uses: docker's bridge takes it."""
+    """The highest address of the subnet that no endpoint uses: docker's bridge takes it
+    (in the link's docker subnet, see `docker_subnets`)."""
     used = {i.address.ip for n in topo.nodes for i in n.interfaces if i.network == net.name}
     candidate = net.subnet.broadcast_address - 1
     while candidate in used:
         candidate -= 1
     if candidate <= net.subnet.network_address:
         raise ValueError(f"link '{net.name}': no free address in {net.subnet} for docker")
-    return candidate
+    return docker_address(topo, net.name, candidate)
 
 
 def render_compose(topo: Topology, instance: str, paths: ComposePaths) -> dict[str, Any]:
@@ -115,8 +146,9 @@ def _service(topo: Topology, node: Node, instance: str, paths: ComposePaths) -> 
     if _needs_tun(node):
         service["devices"] = ["/dev/net/tun:/dev/net/tun"]
     service["sysctls"] = dict(node_sysctls(node))
-    service["networks"] = {i.network: {"ipv4_address": str(i.address.ip)}
-                           for i in node.interfaces}
+    service["networks"] = {
+        i.network: {"ipv4_address": str(docker_address(topo, i.network, i.address.ip))}
+        for i in node.interfaces}
     service["volumes"] = [f"{paths.topology_dir}:{CONTAINER_TOPOLOGY}:ro",
                           f"{paths.run_dir}:{CONTAINER_RUN}"]
     service["labels"] = {LABEL_INSTANCE: instance, LABEL_NODE: node.name}
@@ -137,7 +169,8 @@ def _network(topo: Topology, net: Network, instance: str) -> dict[str, Any]:
         "driver": "bridge",
         "internal": True,
         "driver_opts": {"com.docker.network.bridge.name": bridge_name(instance, net.name)},
-        "ipam": {"config": [{"subnet": str(net.subnet), "gateway": str(gateway)}]},
+        "ipam": {"config": [{"subnet": str(docker_subnets(topo)[net.name]),
+                             "gateway": str(gateway)}]},
         "labels": {LABEL_INSTANCE: instance},
     }
 

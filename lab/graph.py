@@ -59,10 +59,12 @@ def _neighbours(topo: Topology, item: str) -> list[str]:
 
 
 def _link(net: Network) -> str:
+    """Internet red, VPC blue, isolated private sites (ZPA app networks) green."""
     internet = not any(net.subnet.subnet_of(p) for p in RFC1918)
-    colour = "#fbe3e3" if internet else "#eef6ff"
+    colour = "#e6f4e6" if net.isolated else "#fbe3e3" if internet else "#eef6ff"
+    note = " (isolated)" if net.isolated else ""
     return (f'  "link:{net.name}" [shape=ellipse, style=filled, fillcolor="{colour}", '
-            f'label="{_esc(net.name)}\\n{net.subnet}"];')
+            f'label="{_esc(net.name)}\\n{net.subnet}{note}"];')
 
 
 def _node(node: Node) -> str:

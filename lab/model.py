@@ -15,10 +15,11 @@ from pathlib import Path
 
 @dataclass(frozen=True, slots=True)
 class Network:
-    """An L2 segment (a bridge) with its IPv4 subnet."""
+    """An L2 segment (a bridge) with its IPv4 subnet; `isolated` ones may share a subnet."""
 
     name: str
     subnet: IPv4Network
+    isolated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,9 @@ class RawLink(_Strict):
     name: str
     subnet: IPv4Network
     endpoints: list[RawEndpoint] = Field(min_length=1)
+    # A private network nothing in the lab routes to (a ZPA app's data centre): it may
+    # reuse another isolated link's subnet, as two customers' sites do.
+    isolated: bool = False
 
 
 class RawRoute(_Strict):
@@ -165,7 +168,8 @@ def _assemble(header: RawHeader, links: dict[int, RawLink], nodes: dict[str, Raw
                                     _unknown_node_hint(ep.node, declared)))
                 continue
             interfaces[ep.node].append(_interface(link, ep))
-    networks = tuple(Network(link.name, link.subnet) for _, link in sorted(links.items()))
+    networks = tuple(Network(link.name, link.subnet, link.isolated)
+                     for _, link in sorted(links.items()))
     built = tuple(_node(name, raw, interfaces[name]) for name, raw in nodes.items())
     return Topology(header.name, header.description.strip(), networks, built, tuple(header.dns))
 

@@ -69,11 +69,14 @@ def _subnets(topo: Topology, paths: Paths) -> Iterator[Issue]:
     nets = list(topo.networks)
     for i, a in enumerate(nets):
         for b in nets[i + 1:]:
+            if a.isolated and b.isolated:
+                continue  # two private sites may reuse addresses: nothing routes between them
             if a.subnet.overlaps(b.subnet):
                 yield _issue(f"{paths.link(b.name)}.subnet",
                              f"subnet {b.subnet} of link '{b.name}' overlaps {a.subnet} "
                              f"of link '{a.name}'",
-                             "give each link a subnet of its own")
+                             "give each link a subnet of its own, or mark both "
+                             "'isolated: true' if they are private sites nothing routes to")
 
 
 def _interfaces(topo: Topology, paths: Paths) -> Iterator[Issue]:
@@ -96,8 +99,10 @@ def _interfaces(topo: Topology, paths: Paths) -> Iterator[Issue]:
 
 
 def _addresses(topo: Topology, paths: Paths) -> Iterator[Issue]:
-    owners: dict[IPv4Address, str] = {}
+    owners: dict[tuple[str, IPv4Address], str] = {}
     subnets = {net.name: net.subnet for net in topo.networks}
+    # An isolated link is an address space of its own; all the others share one.
+    space = {net.name: net.name if net.isolated else "" for net in topo.networks}
     for node in topo.nodes:
         for iface in node.interfaces:
             path = f"{paths.endpoint(node.name, iface.name)}.address"
@@ -109,10 +114,11 @@ def _addresses(topo: Topology, paths: Paths) -> Iterator[Issue]:
             elif subnet is not None and ip in (subnet.network_address, subnet.broadcast_address):
                 yield _issue(path, f"{ip} is the network or broadcast address of {subnet}",
                              "use a host address")
-            if ip in owners:
-                yield _issue(path, f"duplicate address {ip} (also on {owners[ip]})",
+            key = (space.get(iface.network, ""), ip)
+            if key in owners:
+                yield _issue(path, f"duplicate address {ip} (also on {owners[key]})",
                              "every interface needs its own address")
-            owners.setdefault(ip, f"{node.name}/{iface.name}")
+            owners.setdefault(key, f"{node.name}/{iface.name}")
 
 
 def _routes(topo: Topology) -> Iterator[Issue]:

@@ -35,11 +35,11 @@ class Agent:
     def bring_up(self, topology: Path, instance: str) -> None:
         topo = load_topology(topology)
         steps = steps_for_node(build_plan(topo, instance), instance, self.node)
-        addresses = wiring.planned_addresses(steps)
+        attached = wiring.attached_addresses(topo, self.node)
         with wiring.local_netlink() as ipr:
             for step in steps:
                 if not isinstance(step, StartService | WaitReady):
-                    wiring.apply(ipr, step, addresses, self.node)
+                    wiring.apply(ipr, step, attached, self.node)
         for step in steps:
             if isinstance(step, StartService):
                 self.services.start(step)

@@ -18,7 +18,9 @@ from typing import Any
 from pyroute2 import IPRoute
 
 from lab.backends import netns_links as links
+from lab.compose import STAND_IN_SPACE, docker_address
 from lab.errors import BackendError
+from lab.model import Topology
 from lab.steps import (
     AddAddress,
     AddRoute,
@@ -34,8 +36,11 @@ from lab.steps import (
 RESOLV_CONF = Path("/etc/resolv.conf")
 
 
-def planned_addresses(steps: list[Step]) -> dict[str, IPv4Interface]:
-    return {s.ifname: s.address for s in steps if isinstance(s, AddAddress)}
+def attached_addresses(topo: Topology, node: str) -> dict[str, IPv4Interface]:
+    """Where docker attached each interface (a stand-in for an overlapping isolated link)."""
+    return {i.name: IPv4Interface(f"{docker_address(topo, i.network, i.address.ip)}/"
+                                  f"{i.address.network.prefixlen}")
+            for i in topo.node(node).interfaces}
 
 
 @contextmanager
@@ -47,10 +52,10 @@ def local_netlink() -> Iterator[Any]:
         ipr.close()
 
 
-def apply(ipr: Any, step: Step, addresses: dict[str, IPv4Interface], node: str) -> None:
+def apply(ipr: Any, step: Step, attached: dict[str, IPv4Interface], node: str) -> None:
     match step:
         case CreateVeth():
-            rename_holder(ipr, step.ifname, addresses[step.ifname], node)
+            rename_holder(ipr, step.ifname, attached[step.ifname], node)
         case AddAddress():
             if not _has_address(ipr, step):
                 links.add_address(ipr, step)
@@ -71,7 +76,9 @@ def apply(ipr: Any, step: Step, addresses: dict[str, IPv4Interface], node: str) 
 
 
 def rename_holder(ipr: Any, ifname: str, address: IPv4Interface, node: str) -> None:
-    """Name the interface docker gave `address` as the plan says; drop docker's routes."""
+    """Name the interface docker gave `address` as the plan says; drop docker's routes.
+    A stand-in address (see `compose.docker_subnets`) is removed: `AddAddress` puts the
+    planned one in its place."""
     found = ipr.get_addr(address=str(address.ip))
     if not found:
         raise BackendError(f"no interface holds {address} (docker did not attach the link)",
@@ -79,11 +86,26 @@ def rename_holder(ipr: Any, ifname: str, address: IPv4Interface, node: str) -> N
     index = found[0]["index"]
     current = ipr.get_links(index)[0].get_attr("IFLA_IFNAME")
     if current != ifname:
+        _move_aside(ipr, ifname, node)
         with links.netlink_errors(node, f"rename {current} to {ifname}"):
             ipr.link("set", index=index, state="down")
             ipr.link("set", index=index, ifname=ifname)
     for route in ipr.get_routes(table=254, dst_len=0):
         ipr.route("del", dst="default", gateway=route.get_attr("RTA_GATEWAY"))
+    if address.ip in STAND_IN_SPACE:
+        with links.netlink_errors(node, f"remove stand-in {address} from {ifname}"):
+            ipr.addr("del", index=index, address=str(address.ip),
+                     prefixlen=address.network.prefixlen)
+
+
+def _move_aside(ipr: Any, ifname: str, node: str) -> None:
+    """Docker names interfaces in its own order: one may hold the name another needs.
+    It gets a temporary name; its own rename finds it by address later."""
+    taken = ipr.link_lookup(ifname=ifname)
+    if taken:
+        with links.netlink_errors(node, f"move {ifname} aside"):
+            ipr.link("set", index=taken[0], state="down")
+            ipr.link("set", index=taken[0], ifname=f"cctmp{taken[0]}")
 
 
 def _has_address(ipr: Any, step: AddAddress) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import pytest
@@ -88,3 +88,21 @@ def test_a_node_share_of_the_plan_is_its_own_steps_only() -> None:
     assert all(getattr(s, "ns", "cclab.x.cc1") == "cclab.x.cc1" for s in share)
     assert [s.kind for s in share if isinstance(s, StartService)] == ["connector"]
     assert [s.node for s in share if isinstance(s, WaitReady)] == ["cc1"]
+
+
+def test_overlapping_isolated_sites_get_a_stand_in_subnet_for_docker() -> None:
+    """Docker refuses overlapping networks: the second 192.0.2.0/24 site is attached in
+    100.64.0.0/10 at the same offsets, and the node agent puts the planned address back."""
+    from lab.compose import docker_address, docker_subnets
+
+    topo = load_topology(TOPOLOGY_DIR / "aws-no-natgw.yaml")
+    model = render_compose(topo, "x", PATHS)
+    subnets = docker_subnets(topo)
+    assert str(subnets["dc-a"]) == "192.0.2.0/24"
+    assert str(subnets["dc-b"]) == "100.64.0.0/24"
+    given = [IPv4Network(n["ipam"]["config"][0]["subnet"]) for n in model["networks"].values()]
+    assert not [(a, b) for i, a in enumerate(given) for b in given[i + 1:] if a.overlaps(b)]
+    assert model["services"]["app-b"]["networks"]["dc-b"]["ipv4_address"] == "100.64.0.10"
+    assert model["services"]["app-a"]["networks"]["dc-a"]["ipv4_address"] == "192.0.2.10"
+    assert docker_address(topo, "internet", IPv4Address("198.19.2.1")) == IPv4Address(
+        "198.19.2.1")

@@ -128,3 +128,41 @@ def test_not_a_topology_is_one_clear_problem(text: str) -> None:
 
 def text_lines_index(text: str, fragment: str) -> int:
     return next(n for n, line in enumerate(text.splitlines(), 1) if fragment in line)
+
+
+SITES = GOOD.replace("nodes:\n", """  - name: site-a
+    subnet: 192.0.2.0/24
+    isolated: true
+    endpoints: [{node: h, ifname: eth-sa, address: 192.0.2.10}]
+  - name: site-b
+    subnet: 192.0.2.0/24
+    isolated: true
+    endpoints: [{node: d, ifname: eth-sb, address: 192.0.2.10}]
+nodes:
+""", 1)
+
+
+def test_isolated_links_may_share_a_subnet_and_addresses() -> None:
+    topo = parse(SITES)
+    sites = [n for n in topo.networks if n.isolated]
+    assert [(n.name, str(n.subnet)) for n in sites] == [("site-a", "192.0.2.0/24"),
+                                                       ("site-b", "192.0.2.0/24")]
+
+
+def test_an_isolated_link_still_may_not_overlap_a_routed_one() -> None:
+    text = SITES.replace("  - name: site-b\n    subnet: 192.0.2.0/24\n    isolated: true\n",
+                         "  - name: site-b\n    subnet: 10.0.1.0/24\n    isolated: true\n")
+    text = text.replace("{node: d, ifname: eth-sb, address: 192.0.2.10}",
+                        "{node: d, ifname: eth-sb, address: 10.0.1.200}")
+    with pytest.raises(TopologyError) as caught:
+        parse(text)
+    overlap = [i for i in caught.value.issues if "overlaps" in i.message]
+    assert overlap, caught.value.issues
+    assert "isolated: true" in overlap[0].hint
+
+
+def test_duplicate_address_inside_one_isolated_link_is_still_an_error() -> None:
+    text = SITES.replace("endpoints: [{node: d, ifname: eth-sb, address: 192.0.2.10}]",
+                         "endpoints: [{node: d, ifname: eth-sb, address: 192.0.2.10},\n"
+                         "                {node: r, ifname: eth-sb, address: 192.0.2.10}]")
+    assert any("duplicate address 192.0.2.10" in m for _, m in problems(text))
