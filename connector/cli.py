@@ -1,6 +1,7 @@
 """`connector`: run the service, or check a config without running anything.
 
-    connector run --config FILE [--events FILE]
+    connector run --config FILE [--events FILE] [--state DIR] [--trust DIR]
+                  [--cluster-log FILE]
     connector check-config FILE
     connector show-ruleset FILE     (the nftables table `run` would load)
 
@@ -32,11 +33,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(config: ConnectorConfig, args: argparse.Namespace) -> None:
-    from connector.service.run import serve
+    from connector.service.run import RunFiles, serve
 
     default = f"/var/lib/cclab-connector/{config.identity.name}"
     state = args.state or Path(config.state_dir or default)
-    serve(config, args.events, state)
+    serve(config, args.events, RunFiles(state, args.trust, args.cluster_log))
 
 
 def _check(config: ConnectorConfig, args: argparse.Namespace) -> None:
@@ -61,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True, type=Path)
     run.add_argument("--events", type=Path, help="JSON-lines event file")
     run.add_argument("--state", type=Path, help="directory of the persistent bindings")
+    run.add_argument("--trust", type=Path,
+                     help="folder of the certificates (*.pem) of the ZPA brokers to trust")
+    run.add_argument("--cluster-log", type=Path,
+                     help="binding log shared with the connectors behind the same load balancer")
     run.set_defaults(handler=_run)
     for name, handler, text in (("check-config", _check, "validate a config and exit"),
                                 ("show-ruleset", _show, "print the nftables table")):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
-from typing import Literal
+from typing import Literal, Protocol
 
 from connector.core.ip_pool import Allocated, Exhausted
 from connector.core.names import normalise_name
@@ -38,6 +38,16 @@ class LogEntry:
     name: str
     addr: int
     at: float
+
+
+class SharedLog(Protocol):
+    """The log as members use it; `BindingLog` in memory, `io.binding_log` in a shared file."""
+
+    def append_at(self, position: int, entry: LogEntry) -> bool: ...
+
+    def since(self, position: int) -> list[LogEntry]: ...
+
+    def __len__(self) -> int: ...
 
 
 class BindingLog:
@@ -63,7 +73,7 @@ class BindingLog:
 class ClusterMember:
     """One connector's pools, kept identical to its peers' through the log."""
 
-    def __init__(self, member: str, log: BindingLog, networks: dict[str, IPv4Network],
+    def __init__(self, member: str, log: SharedLog, networks: dict[str, IPv4Network],
                  *, quarantine_s: float = 350.0) -> None:
         self.member = member
         self.log = log
@@ -90,6 +100,19 @@ class ClusterMember:
             self.sync()  # a peer may have answered this name a moment ago
             names = self.pools.names_for(addr)
         return names
+
+    def pool_of(self, addr: IPv4Address) -> str | None:
+        self._sync_if_unknown(addr)
+        return self.pools.pool_of(addr)
+
+    def has_live_mapping(self, addr: IPv4Address) -> bool:
+        self._sync_if_unknown(addr)
+        return self.pools.has_live_mapping(addr)
+
+    def _sync_if_unknown(self, addr: IPv4Address) -> None:
+        """A pool address with no live binding here may have one a peer just logged."""
+        if not self.pools.has_live_mapping(addr) and self.pools.pool_of(addr) is not None:
+            self.sync()
 
     def flow_started(self, addr: IPv4Address, now: float) -> bool:
         if not self.names_for(addr):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from ipaddress import IPv4Address, IPv4Network
-from typing import Any
+from typing import Any, Protocol
 
 from connector.core.ip_pool import DEFAULT_QUARANTINE_S, Allocated, Exhausted, SyntheticPool
 
@@ -58,3 +58,20 @@ class PoolSet:
             restored.pools[pool.name] = pool
         restored.pools = dict(sorted(restored.pools.items()))
         return restored
+
+
+class Pools(Protocol):
+    """What the service needs of its synthetic pools: one connector's `PoolSet`, or a
+    cluster member's view kept equal to its peers' (`cluster.ClusterMember`)."""
+
+    def allocate(self, pool: str, qname: str, now: float) -> Allocated | Exhausted: ...
+
+    def pool_of(self, addr: IPv4Address) -> str | None: ...
+
+    def has_live_mapping(self, addr: IPv4Address) -> bool: ...
+
+    def names_for(self, addr: IPv4Address) -> frozenset[str]: ...
+
+    def flow_started(self, addr: IPv4Address, now: float) -> bool: ...
+
+    def flow_ended(self, addr: IPv4Address, now: float) -> None: ...

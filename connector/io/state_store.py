@@ -7,12 +7,11 @@ Learned address->name entries are written too, with their expiry.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from connector.errors import ServiceError
+from connector.io.sqlite_wal import open_wal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pool_bindings (
@@ -27,16 +26,8 @@ CREATE TABLE IF NOT EXISTS learned (
 
 class StateStore:
     def __init__(self, directory: Path) -> None:
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(directory / "bindings.sqlite3", isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise ServiceError("cannot open the state store", step="state",
-                               detail=f"{directory}: {exc}") from exc
         self.path = directory / "bindings.sqlite3"
+        self._db = open_wal(self.path, SCHEMA, what="the state store", step="state")
 
     def save_binding(self, pool: str, name: str, addr: IPv4Address, last_use: float) -> None:
         """The binding of `addr` in `pool` is now `name` (replaces a reclaimed one)."""

@@ -30,7 +30,7 @@ from connector.core.model import (
     Method,
     Transport,
 )
-from connector.core.pools import PoolSet
+from connector.core.pools import Pools
 from connector.core.rules import ForwardingPolicy
 from connector.io import dns_wire, upstream
 from connector.io.events import EventLog
@@ -50,7 +50,7 @@ class Query:
 
 
 class DnsService:
-    def __init__(self, config: ConnectorConfig, *, pools: PoolSet, names: NameBindings,
+    def __init__(self, config: ConnectorConfig, *, pools: Pools, names: NameBindings,
                  health: GatewayHealth, events: EventLog, store: StateStore,
                  on_learned: object = None) -> None:
         self.config = config

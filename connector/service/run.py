@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from connector.config import ConnectorConfig
 from connector.core.bindings import NameBindings
-from connector.core.pools import PoolSet
+from connector.core.cluster import ClusterMember
+from connector.core.pools import Pools, PoolSet
 from connector.core.tunnel_health import KeepaliveTiming, TunnelHealth
 from connector.io import host
+from connector.io.binding_log import SqliteBindingLog
 from connector.io.events import EventLog
 from connector.io.nft_render import DIVERT_MARK, TABLE, render_ruleset
 from connector.io.state_store import StateStore
@@ -28,20 +31,35 @@ from connector.service.name_sets import NameSetUpdater
 from connector.service.parts import DataPlaneParts
 
 
-def serve(config: ConnectorConfig, events_path: Path | None, state_dir: Path) -> None:
-    asyncio.run(_serve(config, EventLog(events_path, config.identity.name), state_dir))
+@dataclass(frozen=True, slots=True)
+class RunFiles:
+    """Where the service keeps what outlives it, and what it trusts."""
+
+    state_dir: Path
+    trust: Path | None = None  # certificates of the ZPA brokers to trust
+    cluster_log: Path | None = None  # binding log shared with the other connectors
 
 
-async def _serve(config: ConnectorConfig, events: EventLog, state_dir: Path) -> None:
+def serve(config: ConnectorConfig, events_path: Path | None, files: RunFiles) -> None:
+    asyncio.run(_serve(config, EventLog(events_path, config.identity.name), files))
+
+
+async def _serve(config: ConnectorConfig, events: EventLog, files: RunFiles) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
-    store = StateStore(state_dir)
+    store = StateStore(files.state_dir)
+    log = SqliteBindingLog(files.cluster_log) if files.cluster_log else None
     listener = None
     plane: DataPlaneParts | None = None
     try:
-        pools, names = restore_state(config, store)
+        own, names = restore_state(config, store)
+        pools: Pools = own
+        if log is not None:
+            member = ClusterMember(config.identity.name, log, dict(config.policy.ip_pools))
+            member.sync()  # every binding any member handed out, this one's included
+            pools, own = member, member.pools
         host.apply_sysctls(host.ROUTER_SYSCTLS)
         host.load_nft(render_ruleset(config))
         host.add_divert_route(DIVERT_MARK)
@@ -52,9 +70,11 @@ async def _serve(config: ConnectorConfig, events: EventLog, state_dir: Path) -> 
                          store=store, on_learned=NameSetUpdater(config).learned)
         listener = DnsListener(dns, config.service.address.ip)
         await listener.start()
-        plane = DataPlaneParts.build(config, dns, tunnels, events, state_dir)
+        plane = DataPlaneParts.build(config, dns, tunnels, events, files.state_dir,
+                                     files.trust)
         await plane.start()
-        events.emit("service.ready", service="connector", **_summary(config, pools))
+        events.emit("service.ready", service="connector", **_summary(config, own),
+                    cluster_log=str(files.cluster_log or ""))
         await stop.wait()
     finally:
         if plane is not None:
@@ -64,6 +84,8 @@ async def _serve(config: ConnectorConfig, events: EventLog, state_dir: Path) -> 
         host.remove_divert_route(DIVERT_MARK)
         host.delete_nft_table("ip", TABLE)
         store.close()
+        if log is not None:
+            log.close()
         events.emit("service.stopped", service="connector")
         events.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -89,3 +90,25 @@ def test_members_converge_and_never_double_bind(steps: list[tuple[int, str, floa
     bound = [a for a in (members[0].pools.pools["default"].address_of(n)
                          for n in (f"n{i}.ex" for i in range(9))) if a is not None]
     assert len(bound) == len(set(bound))
+
+
+def test_D1_members_sharing_a_log_file_agree_and_a_stale_append_is_refused(  # noqa: N802
+        tmp_path: Path) -> None:
+    from connector.core.cluster import LogEntry
+    from connector.io.binding_log import SqliteBindingLog
+
+    path = tmp_path / "binding-log.sqlite3"
+    log_a, log_b = SqliteBindingLog(path), SqliteBindingLog(path)  # two processes' handles
+    a, b = ClusterMember("cc1", log_a, NETS), ClusterMember("cc2", log_b, NETS)
+    given_by_a = addr(a.allocate("default", "app-a.corp.example", 0))
+    assert b.has_live_mapping(given_by_a)  # b catches up on its own
+    assert b.names_for(given_by_a) == {"app-a.corp.example"}
+    given_by_b = addr(b.allocate("default", "app-b.corp.example", 1))
+    assert given_by_b != given_by_a
+    assert a.names_for(given_by_b) == {"app-b.corp.example"}
+    stale = LogEntry("BIND", "cc1", "default", "late.example", int(given_by_b), 2)
+    assert not log_a.append_at(1, stale)
+    assert len(log_a) == len(log_b) == 2
+    restarted = ClusterMember("cc1", SqliteBindingLog(path), NETS)
+    restarted.sync()
+    assert restarted.names_for(given_by_a) == {"app-a.corp.example"}
