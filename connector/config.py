@@ -40,6 +40,7 @@ class DataPlaneConfig:
     zia_dead_after_s: float = 3.5
     management_sshd: bool = True
     ssh_sources: tuple[IPv4Network, ...] = ()
+    zpa_brokers: tuple[IPv4Address, ...] = ()
 
     @property
     def geneve(self) -> bool:
@@ -62,6 +63,11 @@ class ConnectorConfig:
     dns_exempt: tuple[IPv4Network, ...] = ()
     dataplane: DataPlaneConfig = DataPlaneConfig()
     source: Path | None = field(default=None, compare=False)
+
+    @property
+    def routed_zia(self) -> bool:
+        """Without GENEVE (routed, next-hop mode), ZIA flows reach the tunnel by a TUN."""
+        return not self.dataplane.geneve and bool(self.policy.zia_gateways)
 
 
 def load_config(path: str | Path) -> ConnectorConfig:
@@ -149,7 +155,8 @@ def _dataplane(runtime: RawRuntime, management: IPv4Network,
                             "a gateway is dead after several missed keepalives, e.g. 3.5 x"))
     return DataPlaneConfig(tuple(runtime.geneve_sources), port, runtime.metrics_port,
                            runtime.zia_keepalive_s, runtime.zia_dead_after_s,
-                           runtime.management_sshd, tuple(runtime.ssh_sources) or (management,))
+                           runtime.management_sshd, tuple(runtime.ssh_sources) or (management,),
+                           tuple(runtime.zpa_brokers))
 
 
 def _group_networks(policy: Policy) -> tuple[IPv4Network, ...]:

@@ -120,6 +120,9 @@ class RawRuntime(Strict):
     # sshd on the management address (spec §2.5); empty sources = the management subnet.
     management_sshd: bool = True
     ssh_sources: list[IPv4Network] = []
+    # ZPA brokers (spec §4.1 ECZPA): TLS on 443, tried in order; empty = ZPA flows are
+    # dropped and counted (no path), as with no app segments.
+    zpa_brokers: list[IPv4Address] = []
 
 
 TOP_KEYS = (

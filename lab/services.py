@@ -24,6 +24,7 @@ class ServiceKind:
     files: tuple[str, ...] = ()  # options naming files, relative to the topology file
     needs_tun: bool = False  # opens /dev/net/tun (user-space data paths)
     forwards: bool = False  # routes packets on (needs net.ipv4.ip_forward=1)
+    tls: bool = False  # speaks the lab's TLS: given the trust folder as --trust
 
 
 KINDS: dict[str, ServiceKind] = {
@@ -38,9 +39,16 @@ KINDS: dict[str, ServiceKind] = {
                         needs_tun=True, forwards=True),
     "ilb": ServiceKind("ilb", "lab.nodes.ilb", required=("targets", "probe-source"),
                        optional=("probe-port", "interval", "threshold"), forwards=True),
+    "zpa-broker": ServiceKind("zpa-broker", "lab.nodes.zpa_broker", required=("listen",),
+                              optional=("name",), tls=True),
+    "app-connector": ServiceKind("app-connector", "lab.nodes.app_connector",
+                                 required=("broker", "site", "apps"), tls=True),
     "connector": ServiceKind("connector", "connector", required=("config",), files=("config",),
-                             needs_tun=True, forwards=True),
+                             needs_tun=True, forwards=True, tls=True),
 }
+TRUST_DIR = "{run}/pki"  # TLS servers publish their certificates here; clients trust them
+# The lab's connectors are one cluster: they share one binding log (spec §6.6 item 1).
+CLUSTER_LOG = "{run}/state/binding-log.sqlite3"
 
 
 def events_path(node: str) -> str:
@@ -53,10 +61,13 @@ def build_argv(node: Node, service: Service) -> tuple[str, ...]:
     if service.kind == "connector":
         config = _relative_to_topology(service.option("config"))
         return ("{python}", "-m", "connector", "run", "--config", config,
-                "--events", events_path(node.name), "--state", f"{{run}}/state/{node.name}")
+                "--events", events_path(node.name), "--state", f"{{run}}/state/{node.name}",
+                "--trust", TRUST_DIR, "--cluster-log", CLUSTER_LOG)
     argv = ["{python}", "-m", kind.module, "--node", node.name, "--events", events_path(node.name)]
     for key, value in service.options:
         argv += [f"--{key}", _relative_to_topology(value) if key in kind.files else value]
+    if kind.tls:
+        argv += ["--trust", TRUST_DIR]
     return tuple(argv)
 
 

@@ -6,7 +6,9 @@ balancer's address it came with, so every reply can carry them back
 byte-identical (G2). DNS to any destination is not a forwarding decision: it
 goes to the kernel, which diverts it to the listener (§6.4).
 Outbound (replies from the kernel or a ZIA tunnel): only a flow first seen from
-the load balancer goes back into it (G5); anything else is dropped.
+the load balancer goes back into it (G5); a flow that came routed (the Azure
+ILB's plain packets, through the routed TUN) goes back into the kernel;
+anything else is dropped.
 Pure: `now` is given; the flow table's timeouts are GWLB's (G6: 350 s TCP).
 """
 
@@ -41,7 +43,8 @@ class Segment:
 
 @dataclass(frozen=True, slots=True)
 class ToKernel:
-    """Write the inner packet to the TUN: Direct (kernel SNAT) or DNS interception."""
+    """Write the inner packet to the TUN: Direct (kernel SNAT), DNS interception, or ZPA
+    (the kernel hands the connection to the ZPA proxy)."""
 
     decision: Decision
 
@@ -59,6 +62,14 @@ class ToGeneve:
 
 
 @dataclass(frozen=True, slots=True)
+class ToRouted:
+    """A reply of a routed (not GENEVE) flow: into the kernel, which routes it to the workload."""
+
+
+ROUTED = ToRouted()
+
+
+@dataclass(frozen=True, slots=True)
 class Dropped:
     reason: str
     decision: Decision | None = None
@@ -69,8 +80,10 @@ Action = ToKernel | ToZia | ToGeneve | Dropped
 
 @dataclass(slots=True)
 class FlowPath:
+    """How a flow came in: with a GENEVE header from a load balancer, or routed (peer None)."""
+
     header: bytes
-    peer: Peer
+    peer: Peer | None
     zia: IPv4Address | None = None
 
 
@@ -91,7 +104,8 @@ class Steering:
         self.flows = FlowTable(timeouts)
         self.on_new_flow = on_new_flow
 
-    def inbound(self, seg: Segment, header: bytes, peer: Peer, now: float) -> Action:
+    def inbound(self, seg: Segment, header: bytes, peer: Peer | None, now: float) -> Action:
+        """A packet from a load balancer (GENEVE `header`, `peer`), or routed (b"", None)."""
         seen = self._observe(seg, now)
         if seen is None:
             decision = self._classify(seg.key)
@@ -105,13 +119,15 @@ class Steering:
             assert seen is not None
         path: FlowPath = seen.attachment
         path.header, path.peer = header, peer  # GWLB may re-home a flow: follow it
-        return self._act(seen.decision, path, now)
+        return self._act(seen.decision, path, now, seg.key.proto)
 
-    def outbound(self, seg: Segment, now: float) -> ToGeneve | Dropped:
+    def outbound(self, seg: Segment, now: float) -> ToGeneve | ToRouted | Dropped:
         seen = self._observe(seg, now)
         if seen is None:
             return Dropped("not_from_load_balancer")
         path: FlowPath = seen.attachment
+        if path.peer is None:
+            return ROUTED
         return ToGeneve(path.header, path.peer)
 
     def expire(self, now: float) -> int:
@@ -126,7 +142,7 @@ class Steering:
             return DNS_INTERCEPT
         return self.forwarding.decide(key, self.names, self.pools, self.tunnels)
 
-    def _act(self, decision: Decision, path: FlowPath, now: float) -> Action:
+    def _act(self, decision: Decision, path: FlowPath, now: float, proto: int) -> Action:
         method = decision.method
         if method is Method.DIRECT:
             return ToKernel(decision)
@@ -137,4 +153,8 @@ class Steering:
             return Dropped("zia_unusable", decision)
         if method is Method.DROP:
             return Dropped("policy_drop", decision)
+        if method is Method.ZPA:
+            # The kernel hands TCP to a synthetic address to the ZPA proxy (tproxy);
+            # the lab's ZPA tunnel carries TCP streams only.
+            return ToKernel(decision) if proto == IpProto.TCP else Dropped("zpa_not_tcp", decision)
         return Dropped(f"{method.name.lower()}_not_carried", decision)

@@ -35,8 +35,11 @@ TABLE = "cclab_connector"
 DIRECT_MARK = 0x1
 DIVERT_MARK = 0x53  # DNS diverted to the listener; policy routing delivers it locally
 DIVERT_PORT = 5353
+ZPA_DIVERT_PORT = 5380  # TCP to a synthetic address: handed to the ZPA proxy
 TUN_NAME = "ccgnv0"  # GENEVE inner packets enter the kernel here, their replies leave here
 GENEVE_MARK = 0x100  # connection arrived over GENEVE: its replies route to the TUN
+ROUTED_TUN = "ccrt0"  # routed flows decided ZIA leave the kernel here for the tunnel
+ZIA_MARK = 0x200  # routed connection decided ZIA: policy routing sends it to ROUTED_TUN
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +65,8 @@ def render_ruleset(config: ConnectorConfig) -> str:
              "        type filter hook forward priority 0; policy drop;",
              "        ct state established,related accept",
              "        ct state invalid drop",
-             *_geneve_forward(geneve)]
+             *_geneve_forward(geneve),
+             *_routed_forward(config.routed_zia)]
     body += [f"        {line}" for r in rules for line in r.lines]
     body += [f'        iifname "{svc.name}" counter name default_zia drop '
              f'comment "default ZIA rule: no usable ZIA gateway, fail-close"',
@@ -73,8 +77,10 @@ def render_ruleset(config: ConnectorConfig) -> str:
              f"snat ip to {svc.address.ip}",
              "    }",
              *_dns_divert(svc.name, str(svc.address.ip), geneve,
-                          _ssh_guard(config.management.name, config.dataplane.ssh_sources)),
-             *_geneve_return(geneve)]
+                          _ssh_guard(config.management.name, config.dataplane.ssh_sources),
+                          _zpa_pools(config)),
+             *_geneve_return(geneve),
+             *_routed_steer(config, rules)]
     return "\n".join([f"table ip {TABLE}", f"delete table ip {TABLE}",
                       f"table ip {TABLE} {{", *body, "}", ""])
 
@@ -87,21 +93,38 @@ def _ssh_guard(mgmt: str, sources: tuple[IPv4Network, ...]) -> list[str]:
             f"        tcp dport 22 ip saddr != {{ {allowed} }} counter name ssh_refused drop"]
 
 
-def _dns_divert(iif: str, service_ip: str, geneve: bool, guards: list[str]) -> list[str]:
-    """DNS to any destination, arriving on the service interface, goes to the listener."""
+def _dns_divert(iif: str, service_ip: str, geneve: bool, guards: list[str],
+                pools: str | None) -> list[str]:
+    """DNS to any destination, arriving on the service interface, goes to the listener;
+    TCP to a synthetic address goes to the ZPA proxy (when the connector carries ZPA)."""
     ifaces = f'{{ "{iif}", "{TUN_NAME}" }}' if geneve else f'"{iif}"'
+    zpa = ([f"        iifname {ifaces} ip daddr {{ {pools} }} meta l4proto tcp "
+            f"meta mark set {DIVERT_MARK:#x} tproxy ip to {service_ip}:{ZPA_DIVERT_PORT} accept"]
+           if pools else [])
     return ["    chain divert {",
             "        type filter hook prerouting priority mangle; policy accept;",
             *_geneve_mark(geneve),
             f"        iifname {ifaces} meta l4proto {{ tcp, udp }} th dport 53 "
             f"meta mark set {DIVERT_MARK:#x} tproxy ip to {service_ip}:{DIVERT_PORT} accept",
+            *zpa,
             "    }",
             "    chain input {",
             "        type filter hook input priority filter; policy accept;",
             f"        meta l4proto {{ tcp, udp }} th dport {{ 53, {DIVERT_PORT} }} "
             f'iifname != {ifaces} counter drop comment "DNS only on the service interface"',
+            # tproxy leaves the header alone: a segment that really has the proxy's
+            # port as destination was sent to it directly, from anywhere: refused.
+            f'        tcp dport {ZPA_DIVERT_PORT} counter drop comment "ZPA proxy: only by tproxy"',
             *guards,
             "    }"]
+
+
+def _zpa_pools(config: ConnectorConfig) -> str | None:
+    """The synthetic pools, when this connector carries ZPA (app segments and a broker)."""
+    policy = config.policy
+    if not (policy.app_segments and config.dataplane.zpa_brokers and policy.ip_pools):
+        return None
+    return ", ".join(str(net) for _, net in sorted(policy.ip_pools.items()))
 
 
 def _geneve_forward(geneve: bool) -> list[str]:
@@ -110,6 +133,46 @@ def _geneve_forward(geneve: bool) -> list[str]:
         return []
     return [f'        iifname "{TUN_NAME}" ct mark set ct mark or {DIRECT_MARK:#x} accept '
             'comment "GENEVE flow decided DIRECT by the data plane"']
+
+
+def _routed_forward(routed_zia: bool) -> list[str]:
+    if not routed_zia:
+        return []
+    return [f'        oifname "{ROUTED_TUN}" meta mark and {ZIA_MARK:#x} == {ZIA_MARK:#x} accept '
+            'comment "routed flow decided ZIA: to the tunnel"']
+
+
+def _routed_steer(config: ConnectorConfig, rules: list[RenderedRule]) -> list[str]:
+    """Routed mode: the same rules, first match, decide each new connection once more
+    before routing; ZIA (or no match: the default ZIA rule) marks it for the ZIA TUN.
+    Local traffic, diverted traffic (DNS, ZPA) and synthetic addresses are left alone."""
+    if not config.routed_zia:
+        return []
+    svc = config.service.name
+    pools = _zpa_pools(config) or ", ".join(str(n) for n in config.policy.ip_pools.values())
+    skip_pools = [f"        ip daddr {{ {pools} }} return"] if pools else []
+    classify = [f"        {line.split(' counter name ')[0]} {_steer_verdict(r.rule)}"
+                for r in rules for line in r.lines]
+    return ["    chain steer {",
+            "        type filter hook prerouting priority mangle + 5; policy accept;",
+            f'        iifname != "{svc}" return',
+            f"        meta mark and {DIVERT_MARK:#x} == {DIVERT_MARK:#x} return",
+            "        ct direction reply return",
+            "        ct state new fib daddr type != local jump classify",
+            f"        ct mark and {ZIA_MARK:#x} == {ZIA_MARK:#x} "
+            f"meta mark set meta mark or {ZIA_MARK:#x}",
+            "    }",
+            "    chain classify {",
+            *skip_pools,
+            *classify,
+            f"        ct mark set ct mark or {ZIA_MARK:#x} comment \"default ZIA rule\"",
+            "    }"]
+
+
+def _steer_verdict(rule: ForwardingRule) -> str:
+    if rule.method is Method.ZIA:
+        return f"ct mark set ct mark or {ZIA_MARK:#x} return"
+    return "return"
 
 
 def _geneve_mark(geneve: bool) -> list[str]:

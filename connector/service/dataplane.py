@@ -15,10 +15,20 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network
 
 from connector.core.model import FlowKey
-from connector.core.steering import Dropped, NewFlow, Segment, Steering, ToGeneve, ToKernel, ToZia
+from connector.core.steering import (
+    Dropped,
+    NewFlow,
+    Segment,
+    Steering,
+    ToGeneve,
+    ToKernel,
+    ToRouted,
+    ToZia,
+)
 from connector.io import geneve, host
 from connector.io.events import EventLog
 from connector.io.geneve import GENEVE_PORT, GeneveReject
@@ -42,6 +52,7 @@ class GeneveDataPlane:
         self.sources = sources
         self.counters, self.events = counters, events
         self.tunnels: ZiaTunnels | None = None
+        self.routed_write: Callable[[bytes], None] | None = None  # replies of routed flows
         self.up = False
         self._sock: socket.socket | None = None
         self._tun: TunDevice | None = None
@@ -104,7 +115,7 @@ class GeneveDataPlane:
             self.counters.add("geneve_rx_ipv6")
             self._drop(Dropped("ipv6_no_path"))
             return
-        action = self.steering.inbound(_segment(info), packet.header, peer, time.monotonic())
+        action = self.steering.inbound(segment_of(info), packet.header, peer, time.monotonic())
         self._carry_out(action, packet.payload)
 
     def _carry_out(self, action: ToKernel | ToZia | ToGeneve | Dropped, payload: bytes) -> None:
@@ -118,8 +129,7 @@ class GeneveDataPlane:
             self._drop(action)
 
     def _drop(self, action: Dropped) -> None:
-        self.counters.add("dropped")
-        self.counters.add(f"dropped_{action.reason}")
+        count_drop(self.counters, action)
 
     def _log_flow(self, flow: NewFlow) -> None:
         d = flow.decision
@@ -131,21 +141,20 @@ class GeneveDataPlane:
     # outbound -------------------------------------------------------------------------
     def _on_tun(self) -> None:
         assert self._tun is not None
-        for _ in range(BATCH):
-            packet = self._tun.read()
-            if packet is None:
-                return
-            self.return_packet(packet)
+        drain(self._tun, self.return_packet)
 
     def return_packet(self, packet: bytes) -> None:
         """A reply from the kernel or a ZIA tunnel: back to its load balancer, or dropped."""
-        info = read_packet(packet)
-        if isinstance(info, PacketReject) or info.version != 4:
-            self.counters.add("return_malformed")
+        seg = ipv4_segment(packet, self.counters, "return_malformed")
+        if seg is None:
             return
-        action = self.steering.outbound(_segment(info), time.monotonic())
+        action = self.steering.outbound(seg, time.monotonic())
         if isinstance(action, Dropped):
             self._drop(action)
+            return
+        if isinstance(action, ToRouted):
+            if self.routed_write is not None:
+                self.routed_write(packet)
             return
         assert self._sock is not None
         try:
@@ -160,6 +169,29 @@ class GeneveDataPlane:
             self.steering.expire(time.monotonic())
 
 
-def _segment(info: PacketInfo) -> Segment:
+def drain(tun: TunDevice, handle: Callable[[bytes], None]) -> None:
+    """Hand each packet waiting on `tun` to `handle`, at most BATCH per wake-up."""
+    for _ in range(BATCH):
+        packet = tun.read()
+        if packet is None:
+            return
+        handle(packet)
+
+
+def ipv4_segment(packet: bytes, counters: Counters, malformed: str) -> Segment | None:
+    """The steering facts of an IPv4 packet; anything else is counted as `malformed`."""
+    info = read_packet(packet)
+    if isinstance(info, PacketReject) or info.version != 4:
+        counters.add(malformed)
+        return None
+    return segment_of(info)
+
+
+def count_drop(counters: Counters, action: Dropped) -> None:
+    counters.add("dropped")
+    counters.add(f"dropped_{action.reason}")
+
+
+def segment_of(info: PacketInfo) -> Segment:
     key = FlowKey(info.proto, info.src, info.dst, info.sport, info.dport)  # type: ignore[arg-type]
     return Segment(key, info.length, info.tcp_flags, info.seq, info.ack)

@@ -18,6 +18,7 @@ from connector.core.policy import ZiaGateway
 from connector.core.steering import Steering
 from connector.core.tunnel_health import TunnelHealth
 from connector.io.events import EventLog
+from connector.io.trust import TrustFolder
 from connector.service.counters import Counters
 from connector.service.dataplane import GeneveDataPlane
 from connector.service.dns_service import DnsService
@@ -28,8 +29,10 @@ from connector.service.http_endpoints import (
     prometheus_text,
 )
 from connector.service.mgmt_sshd import ManagementSshd
+from connector.service.routed_path import RoutedZiaPath
 from connector.service.zia_dns import ZiaDns
 from connector.service.zia_tunnel import ZiaTunnels
+from connector.service.zpa_proxy import ZpaProxy
 
 
 @dataclass
@@ -44,18 +47,25 @@ class DataPlaneParts:
     probe: HttpEndpoint
     management: HttpEndpoint
     sshd: ManagementSshd | None = None
+    zpa: ZpaProxy | None = None
+    routed: RoutedZiaPath | None = None
     needed_gateways: tuple[ZiaGateway, ...] = ()
 
     @classmethod
     def build(cls, config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealth,
-              events: EventLog, state_dir: Path) -> DataPlaneParts:
+              events: EventLog, state_dir: Path, trust: Path | None = None) -> DataPlaneParts:
         counters = Counters()
         steering = Steering(dns.forwarding, NamesView(dns.names, dns.pools), dns.pools, tunnels)
         svc = config.service.address.ip
         geneve = (GeneveDataPlane(steering, svc, config.dataplane.geneve_sources,
                                   counters=counters, events=events)
                   if config.dataplane.geneve else None)
-        onward = geneve.return_packet if geneve else _no_return(counters)
+        routed = RoutedZiaPath(steering, counters) if config.routed_zia else None
+        if geneve is not None:
+            onward = geneve.return_packet
+            geneve.routed_write = routed.write_back if routed else None
+        else:
+            onward = routed.return_packet if routed else _no_return(counters)
         zia = ZiaTunnels(tunnels, svc, zlib.crc32(config.identity.name.encode()),
                          events=events, counters=counters, on_packet=onward)
         zia_dns = ZiaDns(zia, tunnels, svc)
@@ -68,11 +78,18 @@ class DataPlaneParts:
         dns.zia = zia_dns
         if geneve is not None:
             geneve.tunnels = zia
+        if routed is not None:
+            routed.tunnels = zia
         parts = cls(config, dns, tunnels, counters, steering, geneve, zia,
                     HttpEndpoint(svc, config.dataplane.health_port, lambda _p: b""),
                     HttpEndpoint(config.management.address.ip, config.dataplane.metrics_port,
                                  lambda _p: b""))
         parts.needed_gateways = _needed_gateways(config)
+        parts.routed = routed
+        if config.policy.app_segments and config.dataplane.zpa_brokers:
+            parts.zpa = ZpaProxy(dns, config.dataplane.zpa_brokers, TrustFolder(trust), svc,
+                                 connector=config.identity.name, events=events,
+                                 counters=counters)
         if config.dataplane.management_sshd:
             parts.sshd = ManagementSshd(config.management.address.ip, state_dir)
         parts.probe.handler = lambda _path: probe_answer(parts.verdict())
@@ -83,7 +100,11 @@ class DataPlaneParts:
     async def start(self) -> None:
         if self.geneve is not None:
             await self.geneve.start()
+        if self.routed is not None:
+            await self.routed.start()
         await self.zia.start()
+        if self.zpa is not None:
+            await self.zpa.start()
         await self.probe.start()
         await self.management.start()
         if self.sshd is not None:
@@ -94,7 +115,11 @@ class DataPlaneParts:
             await self.sshd.stop()
         await self.probe.stop()
         await self.management.stop()
+        if self.zpa is not None:
+            await self.zpa.stop()
         await self.zia.stop()
+        if self.routed is not None:
+            await self.routed.stop()
         if self.geneve is not None:
             await self.geneve.stop()
 
@@ -125,5 +150,5 @@ def _needed_gateways(config: ConnectorConfig) -> tuple[ZiaGateway, ...]:
 
 
 def _no_return(counters: Counters):  # type: ignore[no-untyped-def]
-    """Routed mode has no GENEVE path back: tunnel replies are counted and dropped."""
+    """No path back (no GENEVE, no routed ZIA): tunnel replies are counted and dropped."""
     return lambda _packet: counters.add("zia_rx_no_return_path")

@@ -28,7 +28,7 @@ LAB_IMAGE = "cclab/lab:latest"
 SOURCE_LABEL = "org.cclab.source"
 NODE_PACKAGES = ("python3", "python3-venv", "iproute2", "nftables", "tcpdump", "openssh-server",
                  "dnsperf", "unbound", "nmap", "hping3", "curl", "dnsutils", "iputils-ping",
-                 "procps")
+                 "procps", "openssl")
 MIRROR = os.environ.get("CCLAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 ROOT = Path(__file__).resolve().parents[2]
 WHEELS = ROOT / "build" / "wheels"

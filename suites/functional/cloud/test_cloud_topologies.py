@@ -13,7 +13,7 @@ the victim's and the connectors' captures, the gateway's counters, nmap's report
 from __future__ import annotations
 
 from collections.abc import Iterator
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import allure
@@ -94,9 +94,7 @@ def test_workloads_reach_web_directly_from_the_expected_public_address(cloud: La
 
 @allure.feature("forwarding")
 def test_workloads_reach_web2_only_through_the_zia_edge(cloud: LabHandle) -> None:
-    if "ilb" in [n.name for n in cloud.topology.nodes]:
-        pytest.skip("ZIA over the routed (ILB) path is not built yet; the Azure labs' "
-                    "connectors forward Direct (docs/decisions.md)")
+    """AWS: over GENEVE from the GWLB; Azure: routed from the ILB, through the ZIA TUN."""
     cloud.exec("workload1", "curl", "-s", "-m", "5", f"http://{WEB2}/zia")
     seen = cloud.wait_event("web2", "http.request", lambda e: e["path"] == "/zia")
     assert seen["src"] in {"198.19.1.1", "198.19.1.2"}
@@ -117,6 +115,61 @@ def test_management_traffic_leaves_from_the_expected_public_address(cloud: LabHa
 def test_bastion_gets_ssh_on_the_management_interface(cloud: LabHandle) -> None:
     """The positive control of the SSH attack: the same port answers the bastion."""
     assert _banner(cloud, "bastion", "10.10.2.21", 22) == "SSH-2.0"
+
+
+# -- private apps through ZPA ---------------------------------------------------------------
+
+APPS = {"app-a.corp.example": ("app-a", "ac-a", "dc-a"),
+        "app-b.corp.example": ("app-b", "ac-b", "dc-b")}
+SITE_ADDRESS, APP_ADDRESS = "192.0.2.2", "192.0.2.10"
+POOL = "10.254.0.0/19"
+
+
+def _synthetic(lab: LabHandle, node: str, name: str) -> str:
+    """The address the connectors answer for a ZPA name (asked of the lab's resolver;
+    the connector intercepts DNS to any destination)."""
+    answer = lab.exec(node, "dig", "+short", "+time=2", "+tries=2", f"@{DNS}", name).stdout
+    addresses = [a for a in answer.split() if a[0].isdigit()]
+    assert len(addresses) == 1, answer
+    assert IPv4Address(addresses[0]) in IPv4Network(POOL), answer
+    return addresses[0]
+
+
+@allure.feature("zpa")
+@allure.story("Two apps at the same address, each reached by name in its own site")
+def test_workloads_reach_each_private_app_through_its_own_site(cloud: LabHandle) -> None:
+    for name, (app_node, app_connector, site) in APPS.items():
+        for node in ("workload1", "workload2"):
+            synthetic = _synthetic(cloud, node, name)
+            path = f"/zpa-{node}-{app_node}"
+            body = cloud.exec(node, "curl", "-s", "-m", "8", f"http://{synthetic}{path}").stdout
+            assert f'"seen_source": "{SITE_ADDRESS}"' in body, body
+            seen = cloud.wait_event(app_node, "http.request", lambda e, p=path: e["path"] == p)
+            assert (seen["src"], seen["dst"]) == (SITE_ADDRESS, APP_ADDRESS)
+            other = "app-b" if app_node == "app-a" else "app-a"
+            assert not [e for e in cloud.events(other, "http.request") if e["path"] == path]
+            stream = cloud.wait_event("zpa", "zpa.stream", lambda e, s=synthetic, w=node: (
+                e["synthetic"] == s and e["result"] == "connected"
+                and e["client"] == _address(cloud, w)))
+            assert (stream["app"], stream["app_connector"], stream["site"],
+                    stream["address"]) == (name, app_connector, site, APP_ADDRESS)
+            assert stream["connector"] in CONNECTORS
+
+
+def _address(lab: LabHandle, node: str) -> str:
+    return str(lab.topology.node(node).interfaces[0].address.ip)
+
+
+@allure.feature("zpa")
+@allure.story("A pool address nobody was given is refused, never forwarded")
+def test_stray_synthetic_address_is_refused(cloud: LabHandle) -> None:
+    stray = "10.254.31.250"
+    result = cloud.exec("workload1", "curl", "-s", "-m", "4", f"http://{stray}/stray",
+                        check=False)
+    assert not result.ok
+    assert not [e for e in cloud.events("zpa", "zpa.stream") if e.get("synthetic") == stray]
+    assert not [e for n in ("app-a", "app-b") for e in cloud.events(n, "http.request")
+                if e["path"] == "/stray"]
 
 
 # -- the seed's attack table, from the internet ----------------------------------------------
@@ -193,6 +246,28 @@ def test_internet_traffic_never_reaches_a_connector_for_private_destinations(
             for cc, pcap in pcaps.items()}
     record_outcome(any(seen.values()))
     assert not any(seen.values()), {cc: len(p) for cc, p in seen.items()}
+
+
+@allure.feature("attacks")
+@allure.story("ZPA apps through a connector from the internet")
+def test_internet_cannot_reach_private_apps_through_a_connector(cloud: LabHandle) -> None:
+    """The attacker talks to every connector public address, on the app's port and on the
+    connector's ZPA proxy port: no stream reaches the broker, no app sees a request.
+    Stopped by the connector itself (only tproxied connections reach its ZPA proxy), so
+    also in the insecure variant."""
+    targets = sorted({a for cc in CONNECTORS for i in ("eth-svc", "eth-mgmt")
+                      if (a := _public(cloud, cc, i))} or {_natgw_public(cloud)})
+    before = len(cloud.events("zpa", "zpa.stream"))
+    for target in targets:
+        for port in (80, 5380):
+            cloud.exec("attacker", "curl", "-s", "-m", "2", "-H", "Host: app-a.corp.example",
+                       f"http://{target}:{port}/from-internet", check=False)
+    arrived = [e for n in ("app-a", "app-b") for e in cloud.events(n, "http.request")
+               if e["path"] == "/from-internet"]
+    streams = cloud.events("zpa", "zpa.stream")[before:]
+    record_outcome(bool(arrived or streams))
+    assert arrived == [], arrived
+    assert streams == [], streams
 
 
 @allure.feature("attacks")

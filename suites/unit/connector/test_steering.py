@@ -11,7 +11,7 @@ from connector.core.policy import ForwardingRule
 from connector.core.rules import ForwardingPolicy
 from connector.core.steering import Dropped, Segment, Steering, ToGeneve, ToKernel, ToZia
 from connector.core.tunnel_health import KeepaliveTiming, TunnelHealth
-from suites.unit.connector.policy_builders import ME, policy, rule
+from suites.unit.connector.policy_builders import ME, Pools, policy, rule
 
 pytestmark = pytest.mark.unit
 PRIMARY, SECONDARY = IPv4Address("198.19.1.1"), IPv4Address("198.19.1.2")
@@ -96,3 +96,19 @@ def test_gwlb_rehoming_a_flow_updates_its_return_header() -> None:
     steer.inbound(_seg(flags=0x10), b"H" * 40, ("10.10.3.6", 6081), 1.0)
     assert steer.outbound(_seg(WEB, WORKLOAD, 80, 40000, 0x10), 1.1) == \
         ToGeneve(b"H" * 40, ("10.10.3.6", 6081))
+
+
+def test_zpa_tcp_goes_to_the_kernel_for_the_proxy_and_zpa_udp_is_dropped() -> None:
+    pol = policy(rule(1, Method.DIRECT, dest_ip_groups=("internet-web",)))
+    tunnels = TunnelHealth(pol.zia_gateways, KeepaliveTiming(1.0, 3.0), lambda: 0.0)
+    steer = Steering(ForwardingPolicy(pol, ME), NoNames(), Pools(live={"10.254.0.9"}), tunnels)
+    synthetic = IPv4Address("10.254.0.9")
+    tcp = steer.inbound(_seg(dst=synthetic), HDR, LB, 0.0)
+    assert isinstance(tcp, ToKernel)
+    assert tcp.decision.method is Method.ZPA
+    udp = Segment(FlowKey(IpProto.UDP, WORKLOAD, synthetic, 40000, 5000), 60)
+    assert steer.inbound(udp, HDR, LB, 0.0) == Dropped("zpa_not_tcp", tcp.decision)
+    stray = steer.inbound(_seg(dst=IPv4Address("10.254.0.10")), HDR, LB, 0.0)
+    assert isinstance(stray, Dropped)
+    assert stray.decision is not None
+    assert stray.decision.method is Method.DROP

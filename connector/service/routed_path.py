@@ -1,0 +1,76 @@
+"""ZIA for routed traffic (the Azure ILB, next-hop mode): the kernel hands it over by TUN.
+
+The kernel path decides routed flows itself (Direct, Drop) and marks the ones
+whose first matching rule is ZIA, or that no rule matched (the default ZIA
+rule); policy routing sends those to the TUN `ccrt0`. Here each packet read
+from it is steered (the same `Steering` as GENEVE, with no header: the flow
+remembers it came routed) into the ZIA tunnel; replies that come back down the
+tunnel are written into the TUN, and the kernel, which has the connection in
+conntrack, routes them to the workload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from connector.core.steering import Dropped, Steering, ToRouted, ToZia
+from connector.io import host
+from connector.io.nft_render import ROUTED_TUN, ZIA_MARK
+from connector.io.tun import TunDevice
+from connector.service.counters import Counters
+from connector.service.dataplane import count_drop, drain, ipv4_segment
+from connector.service.zia_tunnel import ZiaTunnels
+
+ROUTED_TABLE = 62
+
+
+class RoutedZiaPath:
+    def __init__(self, steering: Steering, counters: Counters) -> None:
+        self.steering, self.counters = steering, counters
+        self.tunnels: ZiaTunnels | None = None
+        self._tun: TunDevice | None = None
+
+    async def start(self) -> None:
+        self._tun = TunDevice(ROUTED_TUN)
+        host.add_tun_return_route(ROUTED_TUN, ZIA_MARK, ROUTED_TABLE)
+        asyncio.get_running_loop().add_reader(self._tun.fd, self._on_tun)
+
+    async def stop(self) -> None:
+        if self._tun is not None:
+            asyncio.get_running_loop().remove_reader(self._tun.fd)
+            self._tun.close()
+        host.remove_tun_return_route(ZIA_MARK, ROUTED_TABLE)
+
+    def _on_tun(self) -> None:
+        assert self._tun is not None
+        drain(self._tun, self.handle)
+
+    def handle(self, packet: bytes) -> None:
+        seg = ipv4_segment(packet, self.counters, "routed_malformed")
+        if seg is None:
+            return
+        self.counters.add("routed_rx_packets")
+        action = self.steering.inbound(seg, b"", None, time.monotonic())
+        if isinstance(action, ToZia) and self.tunnels is not None:
+            self.tunnels.send(action.address, packet)
+        elif isinstance(action, Dropped):
+            count_drop(self.counters, action)
+        else:  # the kernel marked it ZIA and the core, asked again, says otherwise
+            self.counters.add("routed_not_zia")
+
+    def return_packet(self, packet: bytes) -> None:
+        """A packet from a ZIA tunnel, on a connector without GENEVE."""
+        seg = ipv4_segment(packet, self.counters, "return_malformed")
+        if seg is None:
+            return
+        action = self.steering.outbound(seg, time.monotonic())
+        if isinstance(action, ToRouted):
+            self.write_back(packet)
+        else:
+            self.counters.add("routed_return_unknown_flow")
+
+    def write_back(self, packet: bytes) -> None:
+        """A tunnel reply of a routed flow: the kernel routes it on to the workload."""
+        if self._tun is None or not self._tun.write(packet):
+            self.counters.add("routed_tx_errors")
