@@ -41,6 +41,9 @@ class DataPlaneConfig:
     management_sshd: bool = True
     ssh_sources: tuple[IPv4Network, ...] = ()
     zpa_brokers: tuple[IPv4Address, ...] = ()
+    zia_transport: str = "auto"
+    cloud: IPv4Address | None = None
+    cloud_upload_s: float = 5.0
 
     @property
     def geneve(self) -> bool:
@@ -138,7 +141,7 @@ def _build(data: dict[str, Any], issues: list[Issue]) -> ConnectorConfig | None:
         InterfaceConfig(interfaces.service.name, interfaces.service.address),
         InterfaceConfig(interfaces.management.name, interfaces.management.address),
         policy, tuple(runtime.upstream_dns), runtime.dns_ttl, runtime.state_dir,
-        tuple(runtime.global_vips), tuple(runtime.dns_acl) or _group_networks(policy),
+        tuple(runtime.global_vips), tuple(runtime.dns_acl) or workload_networks(policy),
         tuple(runtime.dns_exempt),
         _dataplane(runtime, interfaces.management.address.network, issues))
 
@@ -156,10 +159,12 @@ def _dataplane(runtime: RawRuntime, management: IPv4Network,
     return DataPlaneConfig(tuple(runtime.geneve_sources), port, runtime.metrics_port,
                            runtime.zia_keepalive_s, runtime.zia_dead_after_s,
                            runtime.management_sshd, tuple(runtime.ssh_sources) or (management,),
-                           tuple(runtime.zpa_brokers))
+                           tuple(runtime.zpa_brokers), runtime.zia_transport, runtime.cloud,
+                           runtime.cloud_upload_s)
 
 
-def _group_networks(policy: Policy) -> tuple[IPv4Network, ...]:
+def workload_networks(policy: Policy) -> tuple[IPv4Network, ...]:
+    """The networks of the source IP groups: where workloads are (ACL default, licences)."""
     return tuple(dict.fromkeys(
         item if isinstance(item, IPv4Network) else IPv4Network(f"{item}/32")
         for items in policy.source_ip_groups.values() for item in items

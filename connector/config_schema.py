@@ -117,12 +117,18 @@ class RawRuntime(Strict):
     metrics_port: int = Field(default=9100, ge=1, le=65535)
     zia_keepalive_s: float = Field(default=1.0, gt=0, le=60)
     zia_dead_after_s: float = Field(default=3.5, gt=0, le=600)
+    # ZIA tunnel transport (spec §5.4): UDP with TLS as its fallback (auto), or one only.
+    zia_transport: Literal["auto", "udp", "tls"] = "auto"
     # sshd on the management address (spec §2.5); empty sources = the management subnet.
     management_sshd: bool = True
     ssh_sources: list[IPv4Network] = []
     # ZPA brokers (spec §4.1 ECZPA): TLS on 443, tried in order; empty = ZPA flows are
     # dropped and counted (no path), as with no app segments.
     zpa_brokers: list[IPv4Address] = []
+    # The ZPA cloud to enroll with from the management address (policy fetch, log and
+    # licence upload every cloud_upload_s); empty = run on this file alone.
+    cloud: IPv4Address | None = None
+    cloud_upload_s: float = Field(default=5.0, gt=0, le=3600)
 
 
 TOP_KEYS = (

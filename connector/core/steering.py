@@ -22,6 +22,7 @@ from connector.core.flows import FlowEntry, FlowTable, FlowTimeouts, TableFull
 from connector.core.model import Decision, FlowKey, IpProto, Method, NameLookup, PoolLookup
 from connector.core.rules import ForwardingPolicy
 from connector.core.tunnel_health import TunnelHealth
+from connector.core.workloads import WorkloadCounter
 
 DNS_PORT = 53
 DNS_INTERCEPT = Decision(Method.DIRECT, "DNS Interception", None,
@@ -98,11 +99,13 @@ class NewFlow:
 class Steering:
     def __init__(self, forwarding: ForwardingPolicy, names: NameLookup, pools: PoolLookup,
                  tunnels: TunnelHealth, timeouts: FlowTimeouts | None = None,
-                 on_new_flow: Callable[[NewFlow], None] | None = None) -> None:
+                 on_new_flow: Callable[[NewFlow], None] | None = None,
+                 workloads: WorkloadCounter | None = None) -> None:
         self.forwarding = forwarding
         self.names, self.pools, self.tunnels = names, pools, tunnels
         self.flows = FlowTable(timeouts)
         self.on_new_flow = on_new_flow
+        self.workloads = workloads  # licences: sources whose flows completed an exchange
 
     def inbound(self, seg: Segment, header: bytes, peer: Peer | None, now: float) -> Action:
         """A packet from a load balancer (GENEVE `header`, `peer`), or routed (b"", None)."""
@@ -135,7 +138,11 @@ class Steering:
 
     def _observe(self, seg: Segment, now: float) -> FlowEntry | None:
         found = self.flows.observe(seg.key, now, seg.size, seg.tcp_flags, seg.seq, seg.ack)
-        return found[0] if found is not None else None
+        if found is None:
+            return None
+        if self.workloads is not None and found[0].completed:
+            self.workloads.observe(found[0], now)
+        return found[0]
 
     def _classify(self, key: FlowKey) -> Decision:
         if key.dport == DNS_PORT and key.proto in (IpProto.UDP, IpProto.TCP):

@@ -66,3 +66,14 @@ class TunnelHealth:
 
     def is_usable(self, gateway: str) -> bool:
         return self.active(gateway, self.clock()) is not None
+
+
+def choose_transport(mode: str, udp_answered_at: float | None, tls_connected: bool,
+                     now: float, dead_after_s: float) -> str:
+    """Which transport carries a gateway's data (spec §5.4): `udp` or `tls` when the config
+    says so; `auto`: UDP while the gateway answers UDP keepalives, TLS while it does not
+    and a TLS link is up (UDP otherwise: nothing better to try)."""
+    if mode in ("udp", "tls"):
+        return mode
+    udp_alive = udp_answered_at is not None and now - udp_answered_at <= dead_after_s
+    return "udp" if udp_alive or not tls_connected else "tls"

@@ -57,7 +57,6 @@ class GeneveDataPlane:
         self._sock: socket.socket | None = None
         self._tun: TunDevice | None = None
         self._expiry: asyncio.Task[None] | None = None
-        steering.on_new_flow = self._log_flow
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -131,13 +130,6 @@ class GeneveDataPlane:
     def _drop(self, action: Dropped) -> None:
         count_drop(self.counters, action)
 
-    def _log_flow(self, flow: NewFlow) -> None:
-        d = flow.decision
-        self.events.emit("flow.new", proto=flow.key.proto, src=str(flow.key.src),
-                         dst=str(flow.key.dst), sport=flow.key.sport, dport=flow.key.dport,
-                         method=d.method.value, rule=d.rule_name, reason=d.reason,
-                         gateway=d.gateway)
-
     # outbound -------------------------------------------------------------------------
     def _on_tun(self) -> None:
         assert self._tun is not None
@@ -167,6 +159,16 @@ class GeneveDataPlane:
         while True:
             await asyncio.sleep(EXPIRE_EVERY_S)
             self.steering.expire(time.monotonic())
+
+
+def session_logger(events: EventLog) -> Callable[[NewFlow], None]:
+    """The session log: one `flow.new` per flow the data plane (GENEVE or routed) carries."""
+    def log(flow: NewFlow) -> None:
+        d = flow.decision
+        events.emit("flow.new", proto=flow.key.proto, src=str(flow.key.src),
+                    dst=str(flow.key.dst), sport=flow.key.sport, dport=flow.key.dport,
+                    method=d.method.value, rule=d.rule_name, reason=d.reason, gateway=d.gateway)
+    return log
 
 
 def drain(tun: TunDevice, handle: Callable[[bytes], None]) -> None:

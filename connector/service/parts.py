@@ -10,17 +10,18 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from connector.config import ConnectorConfig
+from connector.config import ConnectorConfig, workload_networks
 from connector.core.bindings import NamesView
 from connector.core.health import GatewayState, HealthFacts, HealthVerdict, judge
 from connector.core.model import Method
 from connector.core.policy import ZiaGateway
 from connector.core.steering import Steering
 from connector.core.tunnel_health import TunnelHealth
+from connector.core.workloads import WorkloadCounter
 from connector.io.events import EventLog
 from connector.io.trust import TrustFolder
 from connector.service.counters import Counters
-from connector.service.dataplane import GeneveDataPlane
+from connector.service.dataplane import GeneveDataPlane, session_logger
 from connector.service.dns_service import DnsService
 from connector.service.http_endpoints import (
     HttpEndpoint,
@@ -55,7 +56,9 @@ class DataPlaneParts:
     def build(cls, config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealth,
               events: EventLog, state_dir: Path, trust: Path | None = None) -> DataPlaneParts:
         counters = Counters()
-        steering = Steering(dns.forwarding, NamesView(dns.names, dns.pools), dns.pools, tunnels)
+        steering = Steering(dns.forwarding, NamesView(dns.names, dns.pools), dns.pools, tunnels,
+                            on_new_flow=session_logger(events),
+                            workloads=WorkloadCounter(workload_networks(config.policy)))
         svc = config.service.address.ip
         geneve = (GeneveDataPlane(steering, svc, config.dataplane.geneve_sources,
                                   counters=counters, events=events)
@@ -66,8 +69,11 @@ class DataPlaneParts:
             geneve.routed_write = routed.write_back if routed else None
         else:
             onward = routed.return_packet if routed else _no_return(counters)
+        trust_folder = TrustFolder(trust)
         zia = ZiaTunnels(tunnels, svc, zlib.crc32(config.identity.name.encode()),
-                         events=events, counters=counters, on_packet=onward)
+                         events=events, counters=counters, on_packet=onward,
+                         transport=config.dataplane.zia_transport,
+                         trust=trust_folder if trust is not None else None)
         zia_dns = ZiaDns(zia, tunnels, svc)
 
         def from_tunnel(packet: bytes) -> None:
@@ -87,7 +93,7 @@ class DataPlaneParts:
         parts.needed_gateways = _needed_gateways(config)
         parts.routed = routed
         if config.policy.app_segments and config.dataplane.zpa_brokers:
-            parts.zpa = ZpaProxy(dns, config.dataplane.zpa_brokers, TrustFolder(trust), svc,
+            parts.zpa = ZpaProxy(dns, config.dataplane.zpa_brokers, trust_folder, svc,
                                  connector=config.identity.name, events=events,
                                  counters=counters)
         if config.dataplane.management_sshd:
@@ -130,6 +136,11 @@ class DataPlaneParts:
     def _gateway_states(self) -> tuple[GatewayState, ...]:
         return tuple(GatewayState(g.name, self.tunnels.is_usable(g.name), g.fail_closed)
                      for g in self.needed_gateways)
+
+    def workloads(self, since: float) -> int:
+        """Licences: workloads whose flows completed an exchange since `since` (monotonic)."""
+        counter = self.steering.workloads
+        return counter.count(since=since) if counter is not None else 0
 
     def metrics(self) -> str:
         verdict = self.verdict()

@@ -12,19 +12,29 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from connector.config import ConnectorConfig
+from connector.config_overlay import overlay_cloud_policy
 from connector.core.bindings import NameBindings
 from connector.core.cluster import ClusterMember
 from connector.core.pools import Pools, PoolSet
 from connector.core.tunnel_health import KeepaliveTiming, TunnelHealth
+from connector.errors import ConfigError
 from connector.io import host
 from connector.io.binding_log import SqliteBindingLog
 from connector.io.events import EventLog
 from connector.io.nft_render import DIVERT_MARK, TABLE, render_ruleset
 from connector.io.state_store import StateStore
+from connector.io.trust import TrustFolder
+from connector.service.cloud import (
+    ENROLL_WAIT_S,
+    CloudClient,
+    CloudUploader,
+    Enrollment,
+    enroll_until,
+)
 from connector.service.dns_listener import DnsListener
 from connector.service.dns_service import DnsService
 from connector.service.name_sets import NameSetUpdater
@@ -53,7 +63,9 @@ async def _serve(config: ConnectorConfig, events: EventLog, files: RunFiles) -> 
     log = SqliteBindingLog(files.cluster_log) if files.cluster_log else None
     listener = None
     plane: DataPlaneParts | None = None
+    uploader: CloudUploader | None = None
     try:
+        config, enrolled = await _enroll(config, files.trust, events)
         own, names = restore_state(config, store)
         pools: Pools = own
         if log is not None:
@@ -73,10 +85,17 @@ async def _serve(config: ConnectorConfig, events: EventLog, files: RunFiles) -> 
         plane = DataPlaneParts.build(config, dns, tunnels, events, files.state_dir,
                                      files.trust)
         await plane.start()
+        if enrolled is not None:
+            uploader = CloudUploader(enrolled[0], enrolled[1], config.dataplane.cloud_upload_s,
+                                     plane.workloads, plane.counters)
+            events.taps.append(uploader.tap)
+            uploader.start()
         events.emit("service.ready", service="connector", **_summary(config, own),
                     cluster_log=str(files.cluster_log or ""))
         await stop.wait()
     finally:
+        if uploader is not None:
+            uploader.stop()
         if plane is not None:
             await plane.stop()
         if listener is not None:
@@ -88,6 +107,33 @@ async def _serve(config: ConnectorConfig, events: EventLog, files: RunFiles) -> 
             log.close()
         events.emit("service.stopped", service="connector")
         events.close()
+
+
+async def _enroll(config: ConnectorConfig, trust: Path | None, events: EventLog
+                  ) -> tuple[ConnectorConfig, tuple[CloudClient, Enrollment] | None]:
+    """Enroll with the cloud, if one is configured, and lay its policy over the file's.
+    No answer, or a policy that does not validate: the file's config, said by an event."""
+    cloud = config.dataplane.cloud
+    if cloud is None:
+        return config, None
+    client = CloudClient(cloud, config.management.address.ip, TrustFolder(trust),
+                         config.identity)
+    enrollment = await enroll_until(client, ENROLL_WAIT_S, events)
+    if enrollment is None:
+        return config, None
+    if config.source is None:
+        events.emit("cloud.policy_rejected", error="no config file to lay the policy over")
+        return config, (client, enrollment)
+    try:
+        merged = overlay_cloud_policy(config.source.read_text(), enrollment.policy,
+                                      config.source)
+    except (ConfigError, OSError) as exc:
+        detail = exc.render() if isinstance(exc, ConfigError) else str(exc)
+        events.emit("cloud.policy_rejected", error=detail)
+        return config, (client, enrollment)
+    events.emit("cloud.policy_applied", app_segments=sorted(merged.policy.app_segments),
+                ip_pools=sorted(merged.policy.ip_pools))
+    return replace(merged, source=config.source), (client, enrollment)
 
 
 def restore_state(config: ConnectorConfig, store: StateStore) -> tuple[PoolSet, NameBindings]:

@@ -16,59 +16,99 @@ import time
 from collections.abc import Callable
 from ipaddress import IPv4Address
 
-from connector.core.tunnel_health import TunnelHealth
+from connector.core.tunnel_health import TunnelHealth, choose_transport
 from connector.io import zia_frame
 from connector.io.events import EventLog
+from connector.io.trust import TrustFolder
 from connector.io.zia_frame import Frame, FrameReject, FrameType
 from connector.service.counters import Counters
+from connector.service.zia_tls import TlsLink
 
 ZIA_TUNNEL_PORT = zia_frame.ZIA_TUNNEL_PORT
 
 
 class ZiaTunnels:
     def __init__(self, health: TunnelHealth, source: IPv4Address, tunnel_id: int, *,
-                 events: EventLog, counters: Counters,
-                 on_packet: Callable[[bytes], None]) -> None:
+                 events: EventLog, counters: Counters, on_packet: Callable[[bytes], None],
+                 transport: str = "udp", trust: TrustFolder | None = None) -> None:
         self.health = health
         self.source = source
         self.tunnel_id = tunnel_id
         self.events, self.counters = events, counters
         self.on_packet = on_packet
+        self.transport = transport
+        self.trust = trust
         self._sock: socket.socket | None = None
         self._task: asyncio.Task[None] | None = None
         self._seq = 0
         self._alive: set[IPv4Address] = set()
         self._peers = {str(a) for a in health.addresses()}
+        self._links: dict[IPv4Address, TlsLink] = {}
+        self._udp_acked: dict[IPv4Address, float] = {}
+        self._using: dict[IPv4Address, str] = {}
 
     async def start(self) -> None:
         if not self._peers:
             return
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setblocking(False)
-        sock.bind((str(self.source), ZIA_TUNNEL_PORT))
-        self._sock = sock
-        asyncio.get_running_loop().add_reader(sock.fileno(), self._on_readable)
+        if self.transport != "tls":
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            sock.bind((str(self.source), ZIA_TUNNEL_PORT))
+            self._sock = sock
+            asyncio.get_running_loop().add_reader(sock.fileno(), self._on_readable)
+        if self.transport != "udp" and self.trust is not None:
+            for address in self.health.addresses():
+                link = TlsLink(address, self.source, self.trust,
+                               on_frame=self._on_tls_frame, counters=self.counters)
+                link.start()
+                self._links[address] = link
         self._task = asyncio.create_task(self._keepalives())
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
+        for link in self._links.values():
+            link.stop()
         if self._sock is not None:
             asyncio.get_running_loop().remove_reader(self._sock.fileno())
             self._sock.close()
 
     def send(self, address: IPv4Address, packet: bytes) -> None:
         self._seq = (self._seq + 1) & 0xFFFFFFFF
-        self._sendto(Frame(FrameType.DATA, self.tunnel_id, self._seq, packet), address)
+        frame = Frame(FrameType.DATA, self.tunnel_id, self._seq, packet)
+        if self.transport_for(address, time.monotonic()) == "tls":
+            self._links[address].send(zia_frame.encode(frame))
+        else:
+            self._sendto(frame, address)
         self.counters.add("zia_tx_packets")
+
+    def transport_for(self, address: IPv4Address, now: float) -> str:
+        link = self._links.get(address)
+        if link is None:
+            return "udp"
+        return choose_transport(self.transport, self._udp_acked.get(address), link.connected,
+                                now, self.health.timing.dead_after_s)
 
     async def _keepalives(self) -> None:
         while True:
             self._seq = (self._seq + 1) & 0xFFFFFFFF
             for address in self.health.addresses():
-                self._sendto(Frame(FrameType.KEEPALIVE, self.tunnel_id, self._seq), address)
-            self._note_deaths(time.monotonic())
+                frame = Frame(FrameType.KEEPALIVE, self.tunnel_id, self._seq)
+                if self._sock is not None:
+                    self._sendto(frame, address)
+                if address in self._links:
+                    self._links[address].send(zia_frame.encode(frame))
+            now = time.monotonic()
+            self._note_deaths(now)
+            self._note_transports(now)
             await asyncio.sleep(self.health.timing.interval_s)
+
+    def _note_transports(self, now: float) -> None:
+        for address in self._links:
+            chosen = self.transport_for(address, now)
+            if self._using.get(address) != chosen:
+                self._using[address] = chosen
+                self.events.emit("zia.transport", address=str(address), transport=chosen)
 
     def _note_deaths(self, now: float) -> None:
         for address in list(self._alive):
@@ -91,9 +131,12 @@ class ZiaTunnels:
                 data, (host, _port) = self._sock.recvfrom(65535)
             except BlockingIOError:
                 return
-            self._receive(data, host)
+            self._receive(data, host, "udp")
 
-    def _receive(self, data: bytes, host: str) -> None:
+    def _on_tls_frame(self, data: bytes, address: IPv4Address) -> None:
+        self._receive(data, str(address), "tls")
+
+    def _receive(self, data: bytes, host: str, via: str) -> None:
         if host not in self._peers:
             self.counters.add("zia_rx_not_a_gateway")
             return
@@ -106,6 +149,9 @@ class ZiaTunnels:
             self.on_packet(frame.payload)
         elif frame.type is FrameType.KEEPALIVE_ACK:
             address = IPv4Address(host)
-            if self.health.acked(address, time.monotonic()):
+            now = time.monotonic()
+            if via == "udp":
+                self._udp_acked[address] = now
+            if self.health.acked(address, now):
                 self._alive.add(address)
                 self.events.emit("zia.gateway_up", address=host)

@@ -12,6 +12,7 @@ the victim's and the connectors' captures, the gateway's counters, nmap's report
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -22,6 +23,7 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle, bring_up
+from lab.errors import LabError
 from lab.traffic.port_scan import open_ports, scan_argv
 from suites.fixtures.allure_hooks import attach_pcap, attach_text, attach_topology
 from suites.fixtures.lab import (
@@ -100,6 +102,70 @@ def test_workloads_reach_web2_only_through_the_zia_edge(cloud: LabHandle) -> Non
     assert seen["src"] in {"198.19.1.1", "198.19.1.2"}
 
 
+def _tunnel_id(connector: str) -> int:
+    return zlib.crc32(connector.encode())  # the connector's tunnel id (its name's CRC)
+
+
+def _tunnel_up(lab: LabHandle, gateway: str, connector: str, transport: str) -> bool:
+    """Whether `connector`'s tunnel by `transport` reached `gateway` (waits for it a while)."""
+    try:
+        lab.wait_event(gateway, "zia.tunnel_up", lambda e: e["transport"] == transport
+                       and e["tunnel"] == _tunnel_id(connector), timeout=8)
+    except LabError:
+        return False
+    return True
+
+
+@allure.feature("zia")
+@allure.story("Tunnel transport: UDP with TLS fallback, or TLS only")
+def test_zia_tunnels_run_over_the_configured_transport(cloud: LabHandle) -> None:
+    """cc1 everywhere and cc2 on AWS: `auto` (UDP and a TLS link); Azure cc2: `tls`."""
+    assert _tunnel_up(cloud, "zia1", "cc1", "udp")
+    assert _tunnel_up(cloud, "zia1", "cc1", "tls")
+    assert _tunnel_up(cloud, "zia1", "cc2", "tls")
+    if cloud.topology.name.startswith("azure"):  # `zia_transport: tls`: never a UDP tunnel
+        assert not [e for e in cloud.events("zia1", "zia.tunnel_up")
+                    if e["tunnel"] == _tunnel_id("cc2") and e["transport"] == "udp"]
+    else:
+        assert _tunnel_up(cloud, "zia1", "cc2", "udp")
+
+
+@allure.feature("zia")
+@allure.story("UDP blocked on the way: the tunnel moves to TLS, and back")
+def test_zia_tunnel_falls_back_to_tls_while_udp_is_blocked(cloud: LabHandle) -> None:
+    block = ("table inet cclab_test_block {\n chain input {\n"
+             "  type filter hook input priority -10; udp dport 6789 drop\n }\n}\n")
+    for gateway in ("zia1", "zia2"):
+        cloud.exec(gateway, "nft", "-f", "-", input_text=block)
+    try:
+        moved = cloud.wait_event("cc1", "zia.transport", lambda e: e["transport"] == "tls"
+                                 and e["address"] == "198.19.1.1", timeout=15)
+        for node in ("workload1", "workload2"):
+            path = f"/zia-tls-{node}"
+            cloud.exec(node, "curl", "-s", "-m", "5", f"http://{WEB2}{path}")
+            seen = cloud.wait_event("web2", "http.request", lambda e, p=path: e["path"] == p)
+            assert seen["src"] in {"198.19.1.1", "198.19.1.2"}
+            carried = cloud.wait_event(
+                "zia1" if seen["src"] == "198.19.1.1" else "zia2", "zia.transaction",
+                lambda e, n=node: e["dst"] == WEB2 and e["src"] == _address(cloud, n)
+                and e["transport"] == "tls")
+            assert carried["tunnel"] in {_tunnel_id(cc) for cc in CONNECTORS}
+    finally:
+        for gateway in ("zia1", "zia2"):
+            cloud.exec(gateway, "nft", "delete", "table", "inet", "cclab_test_block",
+                       check=False)
+    cloud.wait_event("cc1", "zia.transport", lambda e: e["transport"] == "udp"
+                     and e["address"] == "198.19.1.1" and e["ts"] > moved["ts"], timeout=15)
+    if cloud.topology.name.startswith("azure"):
+        return  # the ILB may pick cc2, which runs TLS only there
+    cloud.exec("workload1", "curl", "-s", "-m", "5", f"http://{WEB2}/zia-udp-again")
+    seen = cloud.wait_event("web2", "http.request", lambda e: e["path"] == "/zia-udp-again")
+    flows = [e for e in cloud.events("zia1" if seen["src"] == "198.19.1.1" else "zia2",
+                                     "zia.transaction")
+             if e["dst"] == WEB2 and e["src"] == _address(cloud, "workload1")]
+    assert flows[-1]["transport"] == "udp", flows[-1]  # the newest: this request's flow
+
+
 @allure.feature("management")
 def test_management_traffic_leaves_from_the_expected_public_address(cloud: LabHandle) -> None:
     """partial-natgw: the management interfaces have no EIP and go out by the NAT gateway."""
@@ -109,6 +175,57 @@ def test_management_traffic_leaves_from_the_expected_public_address(cloud: LabHa
              check=False)
     seen = cloud.wait_event("dns", "dns.query", lambda e: e["qname"] == name + ".")
     assert seen["src"] == expected
+
+
+@allure.feature("management")
+@allure.story("Enrollment with the ZPA cloud, over TLS from the management interface")
+def test_connectors_enroll_with_the_cloud_from_their_management_address(
+        cloud: LabHandle) -> None:
+    for cc in CONNECTORS:
+        expected = _public(cloud, cc, "eth-mgmt") or _natgw_public(cloud)
+        enrolled = cloud.wait_event("zpa-cloud", "cloud.enrolled",
+                                    lambda e, c=cc: e["connector"] == c)
+        assert (enrolled["src"], enrolled["group"]) == (expected, "ccg-1")
+        applied = cloud.wait_event(cc, "cloud.policy_applied")
+        assert applied["app_segments"] == ["app-a", "app-b", "app-c"]
+
+
+@allure.feature("zpa")
+@allure.story("The policy fetched from the cloud is the one in force")
+def test_an_app_segment_only_the_cloud_knows_is_answered_and_refused_by_the_broker(
+        cloud: LabHandle) -> None:
+    """app-c is in the cloud's policy only, and no app connector serves it."""
+    synthetic = _synthetic(cloud, "workload1", "app-c.corp.example")
+    result = cloud.exec("workload1", "curl", "-s", "-m", "6", f"http://{synthetic}/app-c",
+                        check=False)
+    assert not result.ok
+    refused = cloud.wait_event("zpa", "zpa.stream", lambda e: e.get("synthetic") == synthetic)
+    assert (refused["result"], refused["app"], refused["reason"]) == (
+        "refused", "app-c.corp.example", "no app connector serves this app")
+
+
+@allure.feature("management")
+@allure.story("Session logs and licence counts uploaded to the cloud")
+def test_session_log_and_licence_count_reach_the_cloud(cloud: LabHandle) -> None:
+    """A ZIA flow (carried in user space on both AWS and Azure) is in the uploaded log,
+    and the connector that carried it reports at least that workload for licences."""
+    path = "/cloud-log"
+    cloud.exec("workload1", "curl", "-s", "-m", "5", f"http://{WEB2}{path}")
+    seen = cloud.wait_event("web2", "http.request", lambda e: e["path"] == path)
+    carried = cloud.wait_event("zia1" if seen["src"] == "198.19.1.1" else "zia2",
+                               "zia.transaction", lambda e: e["dst"] == WEB2
+                               and e["src"] == _address(cloud, "workload1"))
+    connector = next(cc for cc in CONNECTORS if carried["tunnel"] == _tunnel_id(cc))
+
+    def logged(event: dict) -> bool:
+        return event["connector"] == connector and any(
+            r.get("dst") == WEB2 and r.get("dport") == 80 and r.get("method") == "ZIA"
+            and r.get("src") == _address(cloud, "workload1") for r in event["records"])
+
+    cloud.wait_event("zpa-cloud", "cloud.logs", logged)
+    licences = cloud.wait_event("zpa-cloud", "cloud.licences", lambda e: e["connector"]
+                                == connector and e["ts"] > carried["ts"] and e["workloads"] >= 1)
+    assert licences["workloads"] <= 2  # workload1, and workload2 if it was active
 
 
 @allure.feature("management")

@@ -50,10 +50,13 @@ def wait_for(check: Any, timeout: float, what: str) -> float:
 
 @contextmanager
 def tunnel_port_cut(lab: LabHandle, *nodes: str) -> Iterator[None]:
-    """Drop the ZIA tunnel port (UDP 6789) arriving at each node, undone on exit."""
+    """Drop both ZIA tunnel transports arriving at each node, undone on exit: UDP 6789 and
+    TLS on TCP 443 (either end: the fallback would otherwise keep the path alive)."""
     for node in nodes:
         lab.exec(node, "nft", "add table ip cut; add chain ip cut cutin { type filter hook "
-                 "input priority -10 ; }; add rule ip cut cutin udp dport 6789 drop")
+                 "input priority -10 ; }; add rule ip cut cutin udp dport 6789 drop; "
+                 "add rule ip cut cutin tcp dport 443 drop; "
+                 "add rule ip cut cutin tcp sport 443 drop")
     try:
         yield
     finally:

@@ -8,7 +8,7 @@ import pytest
 
 from connector.core.health import GatewayState, HealthFacts, judge
 from connector.core.policy import ZiaGateway
-from connector.core.tunnel_health import KeepaliveTiming, TunnelHealth
+from connector.core.tunnel_health import KeepaliveTiming, TunnelHealth, choose_transport
 from connector.io import zia_frame
 from connector.io.zia_frame import Frame, FrameReject, FrameType
 from connector.service.http_endpoints import (
@@ -103,3 +103,16 @@ def test_zia_frames_round_trip_and_bad_ones_are_named() -> None:
         result = zia_frame.decode(data)
         assert isinstance(result, FrameReject)
         assert result.reason == reason
+
+
+@pytest.mark.parametrize(("mode", "answered", "tls_up", "expected"), [
+    ("auto", 9.0, True, "udp"),     # UDP answered 1 s ago: stays on UDP
+    ("auto", 5.0, True, "tls"),     # UDP silent for 5 s (> 3.5): falls back to TLS
+    ("auto", None, True, "tls"),    # UDP never answered, TLS up
+    ("auto", None, False, "udp"),   # nothing up: keep trying UDP
+    ("udp", None, True, "udp"),     # the config forbids TLS
+    ("tls", 9.9, True, "tls"),      # the config asks for TLS only
+])
+def test_zia_transport_udp_with_tls_fallback(mode: str, answered: float | None, tls_up: bool,
+                                              expected: str) -> None:
+    assert choose_transport(mode, answered, tls_up, now=10.0, dead_after_s=3.5) == expected
