@@ -18,7 +18,7 @@ help:
 	@echo "make test                         run every test tier this machine can run"
 	@echo "make test-unit|test-golden|test-netns|test-docker|test-load   one tier"
 	@echo "make load [USERS=20 DURATION=30s] locust through the connector -> reports/load/"
-	@echo "make bench                        benchmarks -> reports/bench/*.json"
+	@echo "make bench                        benchmarks -> reports/bench/*.json and *.png"
 	@echo "make report                       Allure 3 report + reports/SUMMARY.md of the last make test"
 	@echo "make pictures                     docs/img/TOPOLOGY.svg for every shipped topology"
 	@echo "make lint | typecheck             ruff | mypy"
@@ -30,6 +30,9 @@ $(VENV)/.installed: pyproject.toml scripts/install-system-deps
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	# TRex's client in a virtualenv of its own: it brings its own scapy (lab/traffic/flood).
+	test -x .venv-trex/bin/python || python3 -m venv .venv-trex
+	.venv-trex/bin/python -m pip install -q 'lbr-trex-client>=3.4'
 	touch $@
 
 lab-up: setup $(if $(filter docker,$(BACKEND)),engine)
@@ -66,6 +69,7 @@ test-unit test-golden test-netns test-docker test-load:
 bench:
 	$(need_setup)
 	$(PY) -m bench
+	$(PY) -m reports.plots
 
 # Locust from workload1 through the connector; thresholds decide the exit code.
 USERS ?= 20

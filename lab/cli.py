@@ -78,6 +78,20 @@ def _parser() -> argparse.ArgumentParser:
     gra = _command(sub, "graph", cmd_graph, "draw a topology (SVG, PNG, PDF or DOT)")
     gra.add_argument("topology")
     gra.add_argument("-o", "--output", type=Path, required=True, help="e.g. topo.svg")
+    tra = _command(sub, "traffic", cmd_traffic, "send a flood profile from inside a node")
+    tra.add_argument("action", choices=["run"])
+    tra.add_argument("profile", help="legit-mix, spoofed-flood, dns-flood, dns-reflection, "
+                     "syn-flood or ssh-attempts")
+    tra.add_argument("--node", help="native: the node it leaves from")
+    tra.add_argument("--to", help="the address it aims at")
+    tra.add_argument("--count", type=int, default=100_000, help="frames at most")
+    tra.add_argument("--duration", type=float, default=10.0, help="seconds at most (<= 120)")
+    tra.add_argument("--engine", default="native", choices=["native", "trex"],
+                     help="native: the PACKET_MMAP engine inside a node; trex: the same "
+                     "profile as a TRex STL profile, on a TRex server (--server)")
+    tra.add_argument("--server", help="trex: the TRex server (its port 0 sends)")
+    tra.add_argument("--pps", type=float, default=1_000_000.0, help="trex: packets a second")
+    tra.add_argument("--name")
     val = _command(sub, "validate", cmd_validate, "check a topology; print its plan")
     val.add_argument("topology")
     val.add_argument("--plan", action="store_true", help="also print the steps")
@@ -252,6 +266,26 @@ def cmd_exec(args: argparse.Namespace) -> int:
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     return result.returncode
+
+
+def cmd_traffic(args: argparse.Namespace) -> int:
+    from lab.traffic.flood.in_lab import run_flood
+
+    if not 0 < args.duration <= 120 or not 0 < args.count <= 50_000_000:
+        raise LabError("--duration must be 0..120 s and --count 1..50,000,000\n"
+                       "    hint: floods are bounded; run again for more")
+    if args.engine == "trex":
+        from lab.traffic.flood.trex_run import run_on_trex
+
+        print(run_on_trex(args.profile, args.to, args.server, args.duration, args.pps))
+        return 0
+    if not args.node or not args.to:
+        raise LabError("--node and --to are needed\n"
+                       "    hint: cclab traffic run dns-flood --node workload1 --to 198.18.53.53")
+    report = run_flood(backend_of(_instance(args)), args.node, args.profile, args.to,
+                       args.count, args.duration)
+    print(json.dumps(report))
+    return 0
 
 
 def cmd_capture(args: argparse.Namespace) -> int:

@@ -1,0 +1,77 @@
+"""Send frames with sendmmsg(2) on an AF_PACKET socket: 1,024 frames per system call.
+
+The frames live in C buffers built once; an array of `mmsghdr`, one per frame,
+points at them, and each call hands the kernel a slice of it. Nothing is copied
+or built in Python per packet. Measured here against the PACKET_MMAP TX ring
+(`tx_ring.py`) on the same veth: sendmmsg through the device's (empty) queue
+was about 20% faster than the ring, and faster than with PACKET_QDISC_BYPASS,
+so it is the engine's default sender (`--sender ring` keeps the other).
+Bounded like the ring: `count` frames or `duration_s`, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import socket
+import time
+
+from lab.traffic.flood.tx_ring import SendResult
+
+BATCH = 1024
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+class _IoVec(ctypes.Structure):
+    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+
+class _MsgHdr(ctypes.Structure):
+    _fields_ = [("msg_name", ctypes.c_void_p), ("msg_namelen", ctypes.c_uint32),
+                ("msg_iov", ctypes.POINTER(_IoVec)), ("msg_iovlen", ctypes.c_size_t),
+                ("msg_control", ctypes.c_void_p), ("msg_controllen", ctypes.c_size_t),
+                ("msg_flags", ctypes.c_int)]
+
+
+class _MMsgHdr(ctypes.Structure):
+    _fields_ = [("msg_hdr", _MsgHdr), ("msg_len", ctypes.c_uint)]
+
+
+class MmsgSender:
+    def __init__(self, iface: str, frames: list[bytes]) -> None:
+        if not frames:
+            raise ValueError("nothing to send")
+        self.frames = len(frames)
+        self._buffers = [ctypes.create_string_buffer(f, len(f)) for f in frames]
+        self._iov = (_IoVec * self.frames)(*[
+            _IoVec(ctypes.cast(b, ctypes.c_void_p), len(f))
+            for b, f in zip(self._buffers, frames, strict=True)])
+        self._msgs = (_MMsgHdr * self.frames)()
+        for i in range(self.frames):
+            self._msgs[i].msg_hdr.msg_iov = ctypes.pointer(self._iov[i])
+            self._msgs[i].msg_hdr.msg_iovlen = 1
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        try:
+            self.sock.bind((iface, 0))
+        except OSError:
+            self.sock.close()
+            raise
+
+    def send(self, count: int, duration_s: float) -> SendResult:
+        fd, size = self.sock.fileno(), ctypes.sizeof(_MMsgHdr)
+        sent, started = 0, time.perf_counter()
+        deadline = started + duration_s
+        offset = 0
+        while sent < count and time.perf_counter() < deadline:
+            batch = min(BATCH, self.frames - offset, count - sent)
+            done = _libc.sendmmsg(fd, ctypes.byref(self._msgs, offset * size), batch, 0)
+            if done < 0:
+                errno = ctypes.get_errno()
+                raise OSError(errno, f"sendmmsg: {os.strerror(errno)}")
+            sent += done
+            offset = (offset + done) % self.frames
+        return SendResult(sent, time.perf_counter() - started)
+
+    def close(self) -> None:
+        self.sock.close()

@@ -1,0 +1,83 @@
+"""The flood engine's frames: field programs vary what they say, checksums stay right."""
+
+from __future__ import annotations
+
+import pytest
+from scapy.layers.dns import DNS
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.l2 import Ether
+
+from lab.traffic.flood.engine import frames_for, interleave
+from lab.traffic.flood.fields import Field, FieldProgram, expand
+from lab.traffic.flood.profiles import PROFILES, Stream, Targets
+from lab.traffic.flood.tx_ring import DATA_OFFSET, FRAME_SIZE
+
+pytestmark = pytest.mark.unit
+
+
+def _checksums_right(frame: bytes) -> bool:
+    """scapy recomputes every checksum from scratch; the frame must not change."""
+    packet = Ether(frame)
+    fresh = packet.copy()
+    del fresh[IP].chksum
+    for layer in (UDP, TCP):
+        if layer in fresh:
+            del fresh[layer].chksum
+    return bytes(Ether(bytes(fresh))) == frame
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_every_profile_builds_distinct_frames_with_right_checksums(profile: str) -> None:
+    frames = frames_for(profile, ring_frames=512)
+    assert len(frames) == 512
+    assert max(len(f) for f in frames) <= FRAME_SIZE - DATA_OFFSET
+    assert all(_checksums_right(f) for f in frames[:64])
+    assert len(set(frames)) > 1
+
+
+def test_dns_flood_varies_port_id_and_query_name() -> None:
+    frames = [Ether(f) for f in frames_for("dns-flood", ring_frames=3)]
+    assert [p[UDP].sport for p in frames] == [20000, 20001, 20002]
+    assert [p[DNS].id for p in frames] == [1, 8, 15]
+    assert [p[DNS].qd[0].qname for p in frames] == [
+        b"qaaa.flood.web.example.", b"qbbb.flood.web.example.", b"qccc.flood.web.example."]
+    names = {Ether(f)[DNS].qd[0].qname for f in frames_for("dns-flood", ring_frames=4096)}
+    assert len(names) == 4096  # 26 x 25 x 23 combinations: no repeat within the ring
+
+
+def test_spoofed_flood_counts_sources_and_reflection_forges_the_victim() -> None:
+    spoofed = [Ether(f)[IP].src for f in frames_for("spoofed-flood", ring_frames=3)]
+    assert spoofed == ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
+    victim = Targets(victim="198.18.66.66", resolver="203.0.113.31")
+    reflected = Ether(frames_for("dns-reflection", victim, ring_frames=1)[0])
+    assert (reflected[IP].src, reflected[IP].dst, reflected[DNS].qd[0].qtype) == (
+        "198.18.66.66", "203.0.113.31", 255)
+
+
+def test_a_field_wraps_after_its_count_and_streams_mix_by_share() -> None:
+    template = frames_for("ssh-attempts", ring_frames=1)[0]
+    wrapping = FieldProgram((Field("sport", 34, 2, 100, 3),))
+    ports = [Ether(f)[TCP].sport for f in expand(template, wrapping, 5)]
+    assert ports == [100, 101, 102, 100, 101]
+    a = Stream(template, FieldProgram(), share=3)
+    b = Stream(frames_for("syn-flood", ring_frames=1)[0], FieldProgram(), share=1)
+    mixed = interleave([a, b], 8)
+    assert mixed.count(a.template) == 6
+    assert mixed.count(b.template) == 2
+
+
+def test_unknown_profile_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="one of legit-mix"):
+        frames_for("gopher")
+
+
+def test_in_lab_argv_aims_the_profile_at_the_right_address() -> None:
+    from lab.traffic.flood.in_lab import Path as FloodPath
+    from lab.traffic.flood.in_lab import flood_argv
+
+    path = FloodPath("eth0", "10.10.1.11", "02:00:00:00:00:01", "02:00:00:00:00:02")
+    argv = flood_argv("/py", "dns-flood", path, "198.18.53.53", 1000, 2.0)
+    assert argv[argv.index("--resolver") + 1] == "198.18.53.53"
+    assert argv[argv.index("--dst-mac") + 1] == "02:00:00:00:00:02"
+    ssh = flood_argv("/py", "ssh-attempts", path, "10.10.3.31", 10, 1.0)
+    assert ssh[ssh.index("--ssh") + 1] == "10.10.3.31"
