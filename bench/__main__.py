@@ -13,7 +13,7 @@ import sys
 
 BENCHES = {"core": "bench.bench_core", "lab": "bench.bench_lab",
            "connector": "bench.bench_connector", "docker": "bench.bench_docker",
-           "flood": "bench.bench_flood"}
+           "flood": "bench.bench_flood", "failover": "bench.bench_failover"}
 
 
 def main(names: list[str]) -> int:

@@ -44,6 +44,7 @@ class DataPlaneConfig:
     zia_transport: str = "auto"
     cloud: IPv4Address | None = None
     cloud_upload_s: float = 5.0
+    dns_flood_limit: int = 0
 
     @property
     def geneve(self) -> bool:
@@ -160,7 +161,7 @@ def _dataplane(runtime: RawRuntime, management: IPv4Network,
                            runtime.zia_keepalive_s, runtime.zia_dead_after_s,
                            runtime.management_sshd, tuple(runtime.ssh_sources) or (management,),
                            tuple(runtime.zpa_brokers), runtime.zia_transport, runtime.cloud,
-                           runtime.cloud_upload_s)
+                           runtime.cloud_upload_s, runtime.dns_flood_limit)
 
 
 def workload_networks(policy: Policy) -> tuple[IPv4Network, ...]:

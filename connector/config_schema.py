@@ -128,6 +128,9 @@ class RawRuntime(Strict):
     # The ZPA cloud to enroll with from the management address (policy fetch, log and
     # licence upload every cloud_upload_s); empty = run on this file alone.
     cloud: IPv4Address | None = None
+    # DNS queries a second the kernel lets through from one source to the listener, before
+    # the listener's own guard (spec §9.4); 0 = no kernel limit. A flood is dropped there.
+    dns_flood_limit: int = Field(default=0, ge=0, le=1_000_000)
     cloud_upload_s: float = Field(default=5.0, gt=0, le=3600)
 
 

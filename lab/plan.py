@@ -82,7 +82,8 @@ def _bridges(topo: Topology, names: LabNames) -> Iterator[Step]:
     for i, net in enumerate(topo.networks):
         yield CreateBridge(names.switch_ns, bridge_name(i), net.name)
         yield LinkUp(names.switch_ns, bridge_name(i))
-    ruleset = render_security_groups(topo, peer_names(topo))
+    ruleset = render_security_groups(topo, peer_names(topo), bridges={
+        net.name: bridge_name(i) for i, net in enumerate(topo.networks)})
     if ruleset:
         # Bridged IPv4 goes through the inet hooks (with conntrack) of the switch namespace.
         yield SetSysctl(names.switch_ns, "net.bridge.bridge-nf-call-iptables", "1")

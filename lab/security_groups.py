@@ -11,7 +11,7 @@ Pure: topology in, ruleset text out.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from lab.model import SgRule, Topology
@@ -53,12 +53,15 @@ class SgTables:
 
 
 def render_security_groups(topo: Topology, peer_of: dict[tuple[str, str], str],
-                           tables: SgTables = SgTables()) -> str:
-    """The fabric's ruleset, or '' when no endpoint has a security group."""
+                           tables: SgTables = SgTables(),
+                           bridges: Mapping[str, str] | None = None) -> str:
+    """The fabric's ruleset, or '' when no endpoint has a security group. `bridges`
+    (link -> bridge device) gives each bridge a conntrack zone of its own."""
     ports = guarded_ports(topo, peer_of)
     if not ports:
         return ""
-    return "\n".join([*_port_marks(ports, tables), *_sg_table(topo, ports, tables)]) + "\n"
+    return "\n".join([*_port_marks(ports, tables),
+                      *_sg_table(topo, ports, tables, bridges or {})]) + "\n"
 
 
 def _port_marks(ports: list[GuardedPort], tables: SgTables) -> Iterator[str]:
@@ -75,8 +78,10 @@ def _port_marks(ports: list[GuardedPort], tables: SgTables) -> Iterator[str]:
     yield "}"
 
 
-def _sg_table(topo: Topology, ports: list[GuardedPort], tables: SgTables) -> Iterator[str]:
+def _sg_table(topo: Topology, ports: list[GuardedPort], tables: SgTables,
+              bridges: Mapping[str, str]) -> Iterator[str]:
     yield f"table inet {tables.sg} {{"
+    yield from _zones(topo, bridges)
     for p in ports:
         for direction in ("out", "in"):
             yield from _port_chain(topo, p, direction)
@@ -85,13 +90,31 @@ def _sg_table(topo: Topology, ports: list[GuardedPort], tables: SgTables) -> Ite
     if tables.shared_host:
         yield "    meta mark 0 accept  # neither from nor to a guarded port"
     yield "    ct state established,related accept"
-    yield "    ct state invalid counter drop"
+    # Only guarded traffic is judged: a bridge without a guarded port may see one side
+    # of an asymmetric flow (the ILB's), which its zone cannot call anything but invalid.
+    yield "    meta mark != 0 ct state invalid counter drop"
     for p in ports:
         yield f"    meta mark and 0xffff0000 == 0x{p.pid << 16:08x} jump out_{p.pid}  # {p.where}"
     for p in ports:
         yield f"    meta mark and 0x0000ffff == 0x{p.pid:08x} jump in_{p.pid}  # {p.where}"
     yield "  }"
     yield "}"
+
+
+def _zones(topo: Topology, bridges: Mapping[str, str]) -> Iterator[str]:
+    """One conntrack zone per bridge. A routed flow crosses several bridges of the fabric
+    (attachment, then service); in one zone the second crossing of a packet that ends
+    the connection (a RST) would be judged invalid and dropped. Zones keep each
+    bridge's view apart, as separate hypervisor switches are (and two isolated sites
+    with the same addresses never share a conntrack entry)."""
+    if not bridges:
+        return
+    yield "  chain zones {"
+    yield "    type filter hook prerouting priority raw; policy accept;"
+    for zone, net in enumerate(topo.networks, start=1):
+        if net.name in bridges:
+            yield f'    iifname "{bridges[net.name]}" ct zone set {zone}  # {net.name}'
+    yield "  }"
 
 
 def _port_chain(topo: Topology, p: GuardedPort, direction: str) -> Iterator[str]:

@@ -25,6 +25,9 @@ STATUSES = ("passed", "failed", "broken", "skipped")
 Result = dict[str, Any]
 
 
+Cells = dict[str, dict[str, set[str]]]
+
+
 def label(result: Result, name: str, default: str = "") -> str:
     return next((lab["value"] for lab in result.get("labels", []) if lab["name"] == name),
                 default)
@@ -42,6 +45,10 @@ def summarize(results: list[Result], bench: dict[str, Any], when: str) -> str:
     lines += ["", "## By tier", "", *_table(results, lambda r: label(r, "tag", "untiered"))]
     lines += ["", "## By feature", "",
               *_table(results, lambda r: label(r, "feature") or label(r, "parentSuite"))]
+    forwarding = _forwarding_matrix(results)
+    if forwarding:
+        lines += ["", "## Forwarding matrix (each method on each cloud topology)", "",
+                  *forwarding]
     matrix = _attack_matrix(results)
     if matrix:
         lines += ["", "## Attack matrix (cloud topologies, what each test observed)", "",
@@ -73,19 +80,36 @@ def _table(results: list[Result], key: Any) -> list[str]:
 
 
 def _attack_matrix(results: list[Result]) -> list[str]:
-    cells: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    cells: Cells = defaultdict(lambda: defaultdict(set))
     for r in results:
         outcome = label(r, "outcome")
         if not outcome:
             continue
-        topology = _topology_of(param_id(r))
         mark = outcome if r["status"] == "passed" else f"{outcome} (UNEXPECTED)"
-        cells[label(r, "story") or r["name"]][topology].add(mark)
+        cells[label(r, "story") or r["name"]][_topology_of(param_id(r))].add(mark)
+    return _grid(cells, "attack")
+
+
+def _forwarding_matrix(results: list[Result]) -> list[str]:
+    """Each forwarding method (the tests' `method` label) on each topology: as specified?"""
+    cells: Cells = defaultdict(lambda: defaultdict(set))
+    for r in results:
+        method = label(r, "method")
+        if method:
+            mark = "as specified" if r["status"] == "passed" else f"**{r['status']}**"
+            cells[method][_topology_of(param_id(r))].add(mark)
+    return _grid(cells, "method")
+
+
+def _grid(cells: Cells, corner: str) -> list[str]:
+    if not cells:
+        return []
     topologies = sorted({t for row in cells.values() for t in row})
-    rows = ["| attack | " + " | ".join(topologies) + " |", "|---" * (len(topologies) + 1) + "|"]
-    for story in sorted(cells):
-        rows.append(f"| {story} | " + " | ".join(" / ".join(sorted(cells[story].get(t, {"-"})))
-                                                 for t in topologies) + " |")
+    rows = [f"| {corner} | " + " | ".join(topologies) + " |",
+            "|---" * (len(topologies) + 1) + "|"]
+    for name in sorted(cells):
+        rows.append(f"| {name} | " + " | ".join(" / ".join(sorted(cells[name].get(t, {"-"})))
+                                                for t in topologies) + " |")
     return rows
 
 

@@ -58,6 +58,10 @@ def render_ruleset(config: ConnectorConfig) -> str:
             for name in (name_set(r.rule) for r in rules) if name]
     body += [f"    counter {_counter(r.rule)} {{ }}" for r in rules]
     geneve = config.dataplane.geneve
+    if config.dataplane.dns_flood_limit:
+        body += ["    set dns_sources { type ipv4_addr; size 65536; flags dynamic,timeout; "
+                 "timeout 10s; }",
+                 "    counter dns_flood_dropped { }"]
     body += ["    counter default_zia { }",
              "    counter ssh_not_management { }",
              "    counter ssh_refused { }",
@@ -78,7 +82,7 @@ def render_ruleset(config: ConnectorConfig) -> str:
              "    }",
              *_dns_divert(svc.name, str(svc.address.ip), geneve,
                           _ssh_guard(config.management.name, config.dataplane.ssh_sources),
-                          _zpa_pools(config)),
+                          _zpa_pools(config), config.dataplane.dns_flood_limit),
              *_geneve_return(geneve),
              *_routed_steer(config, rules)]
     return "\n".join([f"table ip {TABLE}", f"delete table ip {TABLE}",
@@ -94,7 +98,7 @@ def _ssh_guard(mgmt: str, sources: tuple[IPv4Network, ...]) -> list[str]:
 
 
 def _dns_divert(iif: str, service_ip: str, geneve: bool, guards: list[str],
-                pools: str | None) -> list[str]:
+                pools: str | None, flood_limit: int = 0) -> list[str]:
     """DNS to any destination, arriving on the service interface, goes to the listener;
     TCP to a synthetic address goes to the ZPA proxy (when the connector carries ZPA)."""
     ifaces = f'{{ "{iif}", "{TUN_NAME}" }}' if geneve else f'"{iif}"'
@@ -104,6 +108,7 @@ def _dns_divert(iif: str, service_ip: str, geneve: bool, guards: list[str],
     return ["    chain divert {",
             "        type filter hook prerouting priority mangle; policy accept;",
             *_geneve_mark(geneve),
+            *_dns_flood_guard(ifaces, flood_limit),
             f"        iifname {ifaces} meta l4proto {{ tcp, udp }} th dport 53 "
             f"meta mark set {DIVERT_MARK:#x} tproxy ip to {service_ip}:{DIVERT_PORT} accept",
             *zpa,
@@ -117,6 +122,15 @@ def _dns_divert(iif: str, service_ip: str, geneve: bool, guards: list[str],
             f'        tcp dport {ZPA_DIVERT_PORT} counter drop comment "ZPA proxy: only by tproxy"',
             *guards,
             "    }"]
+
+
+def _dns_flood_guard(ifaces: str, limit: int) -> list[str]:
+    """Over `limit` UDP queries a second from one source: dropped before the listener."""
+    if not limit:
+        return []
+    burst = max(limit // 5, 10)
+    return [f"        iifname {ifaces} udp dport 53 update @dns_sources {{ ip saddr limit rate "
+            f"over {limit}/second burst {burst} packets }} counter name dns_flood_dropped drop"]
 
 
 def _zpa_pools(config: ConnectorConfig) -> str | None:

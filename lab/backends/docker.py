@@ -91,8 +91,9 @@ class DockerBackend:
         state.save(self.names.run_dir)
         bridges = [compose.bridge_name(self.instance, n.name) for n in topo.networks]
         fabric.install(bridges, self.instance)
-        ruleset = render_security_groups(topo, self._host_ports(topo),
-                                         fabric.sg_tables(self.instance))
+        ruleset = render_security_groups(
+            topo, self._host_ports(topo), fabric.sg_tables(self.instance),
+            bridges={n.name: compose.bridge_name(self.instance, n.name) for n in topo.networks})
         if ruleset:
             fabric.install_security_groups(ruleset)
         if progress:

@@ -12,6 +12,8 @@ the victim's and the connectors' captures, the gateway's counters, nmap's report
 
 from __future__ import annotations
 
+import re
+import time
 import zlib
 from collections.abc import Iterator
 from ipaddress import IPv4Address, IPv4Network
@@ -24,6 +26,7 @@ from scapy.utils import rdpcap
 
 from lab.api import LabHandle, bring_up
 from lab.errors import LabError
+from lab.traffic.flood.in_lab import run_flood
 from lab.traffic.port_scan import open_ports, scan_argv
 from suites.fixtures.allure_hooks import attach_pcap, attach_text, attach_topology
 from suites.fixtures.lab import (
@@ -85,6 +88,7 @@ def _spoof(lab: LabHandle, packet: str, count: int = 5) -> None:
 
 @allure.feature("forwarding")
 def test_workloads_reach_web_directly_from_the_expected_public_address(cloud: LabHandle) -> None:
+    allure.dynamic.label("method", "DIRECT")
     expected = ({_public(cloud, cc, "eth-svc") for cc in CONNECTORS}
                 if _public(cloud, "cc1", "eth-svc") else {_natgw_public(cloud)})
     for node in ("workload1", "workload2"):
@@ -97,6 +101,7 @@ def test_workloads_reach_web_directly_from_the_expected_public_address(cloud: La
 @allure.feature("forwarding")
 def test_workloads_reach_web2_only_through_the_zia_edge(cloud: LabHandle) -> None:
     """AWS: over GENEVE from the GWLB; Azure: routed from the ILB, through the ZIA TUN."""
+    allure.dynamic.label("method", "ZIA")
     cloud.exec("workload1", "curl", "-s", "-m", "5", f"http://{WEB2}/zia")
     seen = cloud.wait_event("web2", "http.request", lambda e: e["path"] == "/zia")
     assert seen["src"] in {"198.19.1.1", "198.19.1.2"}
@@ -255,6 +260,7 @@ def _synthetic(lab: LabHandle, node: str, name: str) -> str:
 @allure.feature("zpa")
 @allure.story("Two apps at the same address, each reached by name in its own site")
 def test_workloads_reach_each_private_app_through_its_own_site(cloud: LabHandle) -> None:
+    allure.dynamic.label("method", "ECZPA")
     for name, (app_node, app_connector, site) in APPS.items():
         for node in ("workload1", "workload2"):
             synthetic = _synthetic(cloud, node, name)
@@ -273,6 +279,36 @@ def test_workloads_reach_each_private_app_through_its_own_site(cloud: LabHandle)
             assert stream["connector"] in CONNECTORS
 
 
+DISCARD = "198.18.9.9"  # the connectors' DROP rule (drop-discard) names it
+
+
+def _policy_drops(lab: LabHandle) -> int:
+    """Both connectors' drops by the DROP rule: counted in user space for GENEVE flows
+    (metrics, read from the bastion), by the kernel rule's counter for routed ones."""
+    total = 0
+    for cc, mgmt in (("cc1", "10.10.2.21"), ("cc2", "10.10.2.22")):
+        metrics = lab.exec("bastion", "curl", "-s", "-m", "3", f"http://{mgmt}:9100/metrics").stdout
+        found = re.search(r"^cclab_connector_dropped_policy_drop_total (\d+)", metrics, re.M)
+        total += int(found.group(1)) if found else 0
+        kernel = lab.exec(cc, "nft", "list", "counter", "ip", "cclab_connector", "rule_2").stdout
+        total += int(re.search(r"packets (\d+)", kernel).group(1))  # type: ignore[union-attr]
+    return total
+
+
+@allure.feature("forwarding")
+@allure.story("A DROP rule drops, and counts")
+def test_drop_rule_drops_and_counts(cloud: LabHandle, tmp_path: Path) -> None:
+    allure.dynamic.label("method", "DROP")
+    before = _policy_drops(cloud)
+    pcap = tmp_path / "igw-inet.pcap"
+    with cloud.capture("igw", "eth-inet", pcap):
+        for node in ("workload1", "workload2"):
+            cloud.exec(node, "curl", "-s", "-m", "2", f"http://{DISCARD}/", check=False)
+    leaked = [p for p in rdpcap(str(pcap)) if IP in p and p[IP].dst == DISCARD]
+    assert leaked == []
+    assert _policy_drops(cloud) >= before + 2  # at least each workload's SYN
+
+
 def _address(lab: LabHandle, node: str) -> str:
     return str(lab.topology.node(node).interfaces[0].address.ip)
 
@@ -280,6 +316,7 @@ def _address(lab: LabHandle, node: str) -> str:
 @allure.feature("zpa")
 @allure.story("A pool address nobody was given is refused, never forwarded")
 def test_stray_synthetic_address_is_refused(cloud: LabHandle) -> None:
+    allure.dynamic.label("method", "DROP (stray pool address)")
     stray = "10.254.31.250"
     result = cloud.exec("workload1", "curl", "-s", "-m", "4", f"http://{stray}/stray",
                         check=False)
@@ -385,6 +422,51 @@ def test_internet_cannot_reach_private_apps_through_a_connector(cloud: LabHandle
     record_outcome(bool(arrived or streams))
     assert arrived == [], arrived
     assert streams == [], streams
+
+
+@allure.feature("attacks")
+@allure.story("SYN flood at the connectors' public addresses (hping3)")
+def test_syn_flood_from_the_internet_gets_no_answer(cloud: LabHandle, tmp_path: Path) -> None:
+    """hping3, bounded (3,000 SYNs at 100 µs), at the service address's web port: with the
+    security groups in place nothing answers; `insecure` lets them reach the connector,
+    whose kernel resets them. Either way the load balancer keeps both connectors."""
+    target = _public(cloud, "cc1", "eth-svc") or _natgw_public(cloud)
+    balancer = "ilb" if cloud.topology.name.startswith("azure") else "gwlb"
+    unhealthy_before = len(cloud.events(balancer, f"{balancer}.target_unhealthy"))
+    pcap = tmp_path / "attacker.pcap"
+    with cloud.capture("attacker", "eth0", pcap):
+        cloud.exec("attacker", "hping3", "-q", "-S", "-p", "80", "-c", "3000", "-i", "u100",
+                   target, check=False, timeout=60)
+        cloud.exec("attacker", "sleep", "1")
+    attach_pcap(pcap, "attacker eth0")
+    answers = [p for p in rdpcap(str(pcap)) if IP in p and TCP in p and p[IP].src == target]
+    sent = [p for p in rdpcap(str(pcap)) if IP in p and TCP in p and p[IP].dst == target]
+    assert len(sent) >= 2900  # the flood left
+    record_outcome(bool(answers))
+    assert bool(answers) == _sg_open(cloud), f"{len(answers)} answers from {target}"
+    assert len(cloud.events(balancer, f"{balancer}.target_unhealthy")) == unhealthy_before
+
+
+@allure.feature("attacks")
+@allure.story("Licence inflation: a workload forges other workloads' sources")
+def test_forged_workload_sources_are_not_counted_for_licences(cloud: LabHandle) -> None:
+    """workload1 sends 5,000 SYNs to web2 (the ZIA path, carried in user space on AWS and
+    Azure) from 251 forged in-range sources; none can complete a handshake, so the
+    licence counts the connectors upload stay at the real workloads."""
+    started = time.time()
+    report = run_flood(cloud.backend, "workload1", "syn-flood", WEB2, 5000, 5.0,
+                       forged="10.10.1.2")
+    assert report["frames"] == 5000
+    counted = []
+    for cc in CONNECTORS:
+        later = cloud.wait_event("zpa-cloud", "cloud.licences", lambda e, c=cc: e["connector"]
+                                 == c and e["ts"] > started + 2, timeout=15)
+        counted.append(later["workloads"])
+    peak = max(e["workloads"] for e in cloud.events("zpa-cloud", "cloud.licences")
+               if e["ts"] > started)
+    attach_text(f"licence counts after the flood: {counted}, peak {peak}", "licences")
+    record_outcome(peak > 2)
+    assert peak <= 2, f"{peak} workloads counted: forged sources were licensed"
 
 
 @allure.feature("attacks")

@@ -24,7 +24,7 @@ def test_cloud_sections_replace_the_files_and_the_rest_stays() -> None:
     assert str(merged.policy.ip_pools["default"]) == "10.254.64.0/19"
     assert [str(b) for b in merged.dataplane.zpa_brokers] == ["198.19.2.9"]
     assert merged.identity.name == "cc1"
-    assert [r.name for r in merged.policy.forwarding_rules] == ["web-direct"]
+    assert [r.name for r in merged.policy.forwarding_rules] == ["web-direct", "drop-discard"]
 
 
 def test_the_cloud_may_not_set_other_sections() -> None:

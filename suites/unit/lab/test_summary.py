@@ -59,3 +59,16 @@ def test_figures_keep_medians_and_leave_single_runs_out() -> None:
     assert "| docker | docker_warm_up_median_s | 3.8 |" in text
     assert "| docker | dns.ratio | 0.1 |" in text
     assert "qps" not in text
+
+
+def test_forwarding_matrix_has_a_row_per_method_and_a_cell_per_topology() -> None:
+    results = [
+        _result("test_direct[aws-natgw-netns]", "passed", method="DIRECT"),
+        _result("test_direct[aws-natgw-docker]", "passed", method="DIRECT"),
+        _result("test_zpa[azure-natgw-netns]", "failed", method="ECZPA"),
+        _result("test_zpa[aws-natgw-netns]", "passed", method="ECZPA"),
+    ]
+    text = summarize(results, {}, "now")
+    assert "| method | aws-natgw | azure-natgw |" in text
+    assert "| DIRECT | as specified | - |" in text
+    assert "| ECZPA | as specified | **failed** |" in text

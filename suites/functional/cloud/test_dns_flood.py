@@ -1,0 +1,90 @@
+"""DNS flood resilience: one workload floods, the others keep their DNS and their flows.
+
+workload1 sends the `dns-flood` profile (random names, varying ports and ids)
+at the highest rate the flood engine reaches, bounded in count and time, to
+the resolver every workload uses (the connectors intercept it). Meanwhile
+workload2 asks 100 ordinary questions, one every 50 ms, and fetches a page.
+Asserted on what workload2 got, on the connectors' kernel counters (the
+per-source DNS limit dropped the flood before the listener) and on the engine's
+own report. Azure topologies only: on the AWS ones the lab's GWLB is a
+user-space Python process, and at flood rates it, not the connector, would be
+what saturates (a real GWLB would not).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+
+import allure
+import pytest
+
+from lab.api import LabHandle, bring_up
+from lab.traffic.flood.in_lab import run_flood
+from suites.fixtures.allure_hooks import attach_json
+from suites.fixtures.lab import (
+    backend_ready,
+    on_each_backend,
+    unique_instance,
+    wait_targets_healthy,
+)
+
+pytestmark = pytest.mark.usefixtures("lab_capable")
+
+TOPOLOGIES = ["azure-natgw", "azure-no-natgw", "azure-partial-natgw"]
+RESOLVER, WEB = "198.18.53.53", "198.18.10.10"
+FLOOD_COUNT, FLOOD_SECONDS = 3_000_000, 6.0
+
+
+@pytest.fixture(scope="module", params=on_each_backend(TOPOLOGIES))
+def azure(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
+    topology, backend = request.param
+    backend_ready(request, backend)
+    handle = bring_up(topology, instance=unique_instance(f"flood-{topology[6:14]}"),
+                      backend=backend)
+    try:
+        wait_targets_healthy(handle, "ilb")
+        yield handle
+    finally:
+        handle.down()
+
+
+def _dropped_by_kernel(lab: LabHandle) -> int:
+    total = 0
+    for cc in ("cc1", "cc2"):
+        out = lab.exec(cc, "nft", "list", "counter", "ip", "cclab_connector",
+                       "dns_flood_dropped").stdout
+        total += int(re.search(r"packets (\d+)", out).group(1))  # type: ignore[union-attr]
+    return total
+
+
+@allure.feature("attacks")
+@allure.story("DNS flood from inside the VPC")
+def test_other_workloads_keep_their_dns_and_flows_while_one_floods(azure: LabHandle) -> None:
+    before = _dropped_by_kernel(azure)
+    report: dict[str, object] = {}
+
+    def flood() -> None:
+        report.update(run_flood(azure.backend, "workload1", "dns-flood", RESOLVER,
+                                FLOOD_COUNT, FLOOD_SECONDS))
+
+    flooding = threading.Thread(target=flood)
+    flooding.start()
+    try:
+        probe = json.loads(azure.exec(
+            "workload2", azure.python, "-m", "lab.traffic.dns_probe", "--server", RESOLVER,
+            "--count", "100", "--interval", "0.05", "--timeout", "1", timeout=60).stdout)
+        page = azure.exec("workload2", "curl", "-s", "-m", "5", f"http://{WEB}/during-flood",
+                          check=False)
+    finally:
+        flooding.join(FLOOD_SECONDS + 40)
+    dropped = _dropped_by_kernel(azure) - before
+    attach_json({"flood": report, "workload2_dns": probe, "kernel_dropped": dropped},
+                "flood figures")
+    assert report["frames"] >= 100_000, report  # it was a flood
+    assert probe["outcomes"].get("answer", 0) >= 99, probe
+    assert page.ok
+    assert "during-flood" in page.stdout
+    assert dropped > 0.5 * int(report["frames"])  # type: ignore[call-overload]
