@@ -435,13 +435,13 @@ def test_syn_flood_from_the_internet_gets_no_answer(cloud: LabHandle, tmp_path: 
     unhealthy_before = len(cloud.events(balancer, f"{balancer}.target_unhealthy"))
     pcap = tmp_path / "attacker.pcap"
     with cloud.capture("attacker", "eth0", pcap):
-        cloud.exec("attacker", "hping3", "-q", "-S", "-p", "80", "-c", "3000", "-i", "u100",
-                   target, check=False, timeout=60)
+        flood = cloud.exec("attacker", "hping3", "-q", "-S", "-p", "80", "-c", "3000", "-i",
+                           "u100", target, check=False, timeout=60)
         cloud.exec("attacker", "sleep", "1")
     attach_pcap(pcap, "attacker eth0")
+    # hping3's own count says the flood left (a capture under flood may miss a few)
+    assert "3000 packets transmitted" in flood.stdout + flood.stderr, flood.stdout
     answers = [p for p in rdpcap(str(pcap)) if IP in p and TCP in p and p[IP].src == target]
-    sent = [p for p in rdpcap(str(pcap)) if IP in p and TCP in p and p[IP].dst == target]
-    assert len(sent) >= 2900  # the flood left
     record_outcome(bool(answers))
     assert bool(answers) == _sg_open(cloud), f"{len(answers)} answers from {target}"
     assert len(cloud.events(balancer, f"{balancer}.target_unhealthy")) == unhealthy_before
