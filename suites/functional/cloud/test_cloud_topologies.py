@@ -24,16 +24,14 @@ import pytest
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.utils import rdpcap
 
-from lab.api import LabHandle, bring_up
+from lab.api import LabHandle
 from lab.errors import LabError
 from lab.traffic.flood.in_lab import run_flood
 from lab.traffic.port_scan import open_ports, scan_argv
-from suites.fixtures.allure_hooks import attach_pcap, attach_text, attach_topology
+from suites.fixtures.allure_hooks import attach_pcap, attach_text
 from suites.fixtures.lab import (
-    backend_ready,
+    cloud_lab,
     on_each_backend,
-    unique_instance,
-    wait_targets_healthy,
 )
 
 # Tier: from the fixture's backend parameter (netns and docker).
@@ -48,16 +46,8 @@ CONNECTORS = ("cc1", "cc2")
 
 @pytest.fixture(scope="module", params=on_each_backend(TOPOLOGIES))
 def cloud(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
-    topology, backend = request.param
-    backend_ready(request, backend)
-    handle = bring_up(topology, instance=unique_instance(f"cloud-{topology[:12]}"),
-                      backend=backend)
-    try:
-        attach_topology(handle.topology)
-        wait_targets_healthy(handle, "ilb" if topology.startswith("azure") else "gwlb")
+    with cloud_lab(request, "cloud") as handle:
         yield handle
-    finally:
-        handle.down()
 
 
 def _public(lab: LabHandle, node: str, iface: str) -> str | None:

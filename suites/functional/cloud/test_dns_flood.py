@@ -21,14 +21,12 @@ from collections.abc import Iterator
 import allure
 import pytest
 
-from lab.api import LabHandle, bring_up
+from lab.api import LabHandle
 from lab.traffic.flood.in_lab import run_flood
 from suites.fixtures.allure_hooks import attach_json
 from suites.fixtures.lab import (
-    backend_ready,
+    cloud_lab,
     on_each_backend,
-    unique_instance,
-    wait_targets_healthy,
 )
 
 pytestmark = pytest.mark.usefixtures("lab_capable")
@@ -40,15 +38,8 @@ FLOOD_COUNT, FLOOD_SECONDS = 3_000_000, 6.0
 
 @pytest.fixture(scope="module", params=on_each_backend(TOPOLOGIES))
 def azure(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
-    topology, backend = request.param
-    backend_ready(request, backend)
-    handle = bring_up(topology, instance=unique_instance(f"flood-{topology[6:14]}"),
-                      backend=backend)
-    try:
-        wait_targets_healthy(handle, "ilb")
+    with cloud_lab(request, "flood") as handle:
         yield handle
-    finally:
-        handle.down()
 
 
 def _dropped_by_kernel(lab: LabHandle) -> int:
