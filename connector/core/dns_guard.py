@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network
 
 from connector.core.model import Transport
@@ -151,5 +152,9 @@ class DnsGuard:
 
     def _count(self, src: IPv4Address, what: str) -> None:
         self.counters[what] += 1
-        prefix = f"{IPv4Address(int(src) & 0xFFFFFF00)}/24"  # cheap: this runs per query
-        self.per_prefix[prefix][what] += 1
+        self.per_prefix[_prefix_of(int(src) & 0xFFFFFF00)][what] += 1
+
+
+@lru_cache(maxsize=4096)
+def _prefix_of(network: int) -> str:
+    return f"{IPv4Address(network)}/24"  # runs per query: made once per /24

@@ -29,6 +29,7 @@ from connector.core.policy import DEFAULT_POOL, DnsRule, Identity, Policy, inter
 from connector.core.segments import SegmentIndex
 
 ZPA_RESOLVER = "ZPA Resolver"
+MEMO_SIZE = 65536
 
 
 class DnsPolicy:
@@ -43,8 +44,20 @@ class DnsPolicy:
         self._name_any, self._names = _name_index(rules)
         self._dst_any, self._dst = _dest_index(policy, rules)
         self._zpa_only = sum(1 << b for b, r in enumerate(rules) if r.action is DnsAction.REDIR_ZPA)
+        self._memo: dict[tuple[str, str, int, int], DnsDecision] = {}
 
     def decide(self, question: DnsQuestion) -> DnsDecision:
+        """The decision depends on the policy (fixed) and the question alone, so it is
+        remembered: a workload asks the same names again and again."""
+        key = (question.qname, question.qtype, int(question.src), int(question.dst))
+        decision = self._memo.get(key)
+        if decision is None:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()  # a flood of distinct questions: start again, bounded
+            decision = self._memo[key] = self._decide(question)
+        return decision
+
+    def _decide(self, question: DnsQuestion) -> DnsDecision:
         qname = normalise_name(question.qname)
         segment = self.segments.segment_for(qname)
         mask = ((self._src_any | self._src.lookup(int(question.src)))

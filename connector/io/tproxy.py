@@ -8,6 +8,7 @@ destination (IP_ORIGDSTADDR for UDP, getsockname for TCP) and replies from it.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 from ipaddress import IPv4Address
@@ -52,10 +53,38 @@ def recv_query(sock: socket.socket) -> tuple[bytes, Address, Address] | None:
     return data, client, sock.getsockname()
 
 
-def send_as(data: bytes, source: Address, client: Address) -> None:
-    """Send `data` to `client` with `source` (any address) as its source."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(SOL_IP, IP_TRANSPARENT, 1)
-        sock.bind(source)
-        sock.sendto(data, client)
+class ReplySockets:
+    """One transparent socket per answering address, kept: a reply costs one sendto.
+
+    Bounded: past `limit` addresses (queries to many resolvers) all are closed and
+    made again as needed. The sockets never receive: their receive buffer is the
+    smallest the kernel allows, and the kernel path diverts port 53 to the listener.
+    """
+
+    def __init__(self, limit: int = 256) -> None:
+        self.limit = limit
+        self._by_source: dict[Address, socket.socket] = {}
+
+    def send(self, data: bytes, source: Address, client: Address) -> None:
+        sock = self._by_source.get(source)
+        if sock is None:
+            if len(self._by_source) >= self.limit:
+                self.close()
+            sock = self._by_source[source] = _reply_socket(source)
+        with contextlib.suppress(OSError):  # a full buffer or an unreachable client:
+            sock.sendto(data, client)  # a lost answer, as on the wire; the client retries
+
+    def close(self) -> None:
+        for sock in self._by_source.values():
+            sock.close()
+        self._by_source.clear()
+
+
+def _reply_socket(source: Address) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+    sock.setsockopt(SOL_IP, IP_TRANSPARENT, 1)
+    sock.setblocking(False)
+    sock.bind(source)
+    return sock

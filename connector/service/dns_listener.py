@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+from collections.abc import Coroutine
 from ipaddress import IPv4Address
+from typing import Any
 
 from connector.core.model import Transport
 from connector.io import tproxy
 from connector.service.dns_service import DnsService, Query
 
 DIVERT_PORT = 5353
+BATCH = 64  # datagrams answered per wake-up before other clients (TCP, timers) get a turn
 
 
 class DnsListener:
@@ -25,6 +28,7 @@ class DnsListener:
         self._udp: socket.socket | None = None
         self._tcp: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._replies = tproxy.ReplySockets()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -41,20 +45,34 @@ class DnsListener:
             self._tcp.close()
         for task in list(self._tasks):
             task.cancel()
+        self._replies.close()
 
     def _on_udp(self) -> None:
+        """Answer what is waiting; only queries that must be forwarded become tasks. The
+        burst's log lines are written (one system call) before its answers leave."""
         assert self._udp is not None
-        while (got := tproxy.recv_query(self._udp)) is not None:
-            data, client, original = got
-            task = asyncio.create_task(self._answer_udp(Query(data, client, original,
-                                                              Transport.UDP)))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        answers: list[tuple[bytes, Query]] = []
+        with self.service.events.batch():
+            for _ in range(BATCH):
+                got = tproxy.recv_query(self._udp)
+                if got is None:
+                    break
+                query = Query(got[0], got[1], got[2], Transport.UDP)
+                answer = self.service.answer_now(query)
+                if isinstance(answer, Coroutine):
+                    task = asyncio.create_task(self._answer_udp_later(answer, query))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                elif answer is not None:
+                    answers.append((answer, query))
+        for answer, query in answers:
+            self._replies.send(answer, query.original_dst, query.client)
 
-    async def _answer_udp(self, query: Query) -> None:
-        response = await self.service.answer(query)
+    async def _answer_udp_later(self, answer: Coroutine[Any, Any, bytes | None],
+                                query: Query) -> None:
+        response = await answer
         if response is not None:
-            tproxy.send_as(response, query.original_dst, query.client)
+            self._replies.send(response, query.original_dst, query.client)
 
     async def _on_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         client = writer.get_extra_info("peername")

@@ -12,9 +12,11 @@ forwarding core address->name bindings (FQDN rules, §5.2).
 from __future__ import annotations
 
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from functools import lru_cache
 from ipaddress import IPv4Address
-from typing import Protocol
+from typing import Any, Protocol
 
 from connector.config import ConnectorConfig
 from connector.core.bindings import NameBindings, NamesView
@@ -24,6 +26,7 @@ from connector.core.ip_pool import Exhausted
 from connector.core.model import (
     DnsDecision,
     DnsOutcome,
+    DnsQuestion,
     FlowKey,
     GatewayHealth,
     IpProto,
@@ -32,7 +35,7 @@ from connector.core.model import (
 )
 from connector.core.pools import Pools
 from connector.core.rules import ForwardingPolicy
-from connector.io import dns_wire, upstream
+from connector.io import dns_plain, dns_wire, upstream
 from connector.io.events import EventLog
 from connector.io.state_store import StateStore
 
@@ -66,62 +69,91 @@ class DnsService:
 
     async def answer(self, query: Query) -> bytes | None:
         """The bytes to send back to the client, or None for no response at all."""
-        parsed = dns_wire.parse_query(query.wire, IPv4Address(query.client[0]),
-                                      IPv4Address(query.original_dst[0]), query.transport)
-        if parsed is None:
+        now = self.answer_now(query)
+        return await now if isinstance(now, Coroutine) else now
+
+    def answer_now(self, query: Query) -> bytes | None | Coroutine[Any, Any, bytes | None]:
+        """The answer when it needs no waiting (every local decision), else a coroutine
+        that forwards the query and returns the answer (gateways, upstream, ZIA)."""
+        src, dst = _address(query.client[0]), _address(query.original_dst[0])
+        plain = dns_plain.parse_plain(query.wire)
+        parsed = None if plain is not None else self._parse_full(query, src, dst)
+        if plain is None and parsed is None:
             self._count("malformed")
             return None
-        meta = QueryMeta(parsed.question.src, query.transport, parsed.question.qtype,
-                         parsed.question.qname.lower())
+        question = (DnsQuestion(plain.qname, plain.qtype, src, dst, query.transport)
+                    if plain is not None else parsed.question)  # type: ignore[union-attr]
+        meta = QueryMeta(src, query.transport, question.qtype, question.qname.lower())
         admitted = self.guard.check_query(meta, time.time())
         if admitted is not QueryVerdict.ACCEPT:
-            return self._refused(admitted, parsed, query)
-        decision = self.policy.decide(parsed.question)
-        response = await self._carry_out(decision, parsed, query)
-        self._log(decision, parsed, query, response)
-        if response is None:
-            return None
-        wire = response if isinstance(response, bytes) else response.to_wire()  # type: ignore
-        return self._rate_limited(meta, wire, parsed)
+            return self._refused(admitted, parsed or self._parse_full(query, src, dst))
+        decision = self.policy.decide(question)
+        payload = plain.udp_payload if plain is not None else parsed.udp_payload  # type: ignore
+        if decision.outcome in (DnsOutcome.FORWARD_GATEWAY, DnsOutcome.FORWARD_ORIGINAL):
+            return self._answer_later(decision, meta, payload,
+                                      parsed or self._parse_full(query, src, dst), query)
+        if decision.outcome is DnsOutcome.ANSWER_SYNTHETIC and plain is not None:
+            response = self._synthetic(decision, plain, query)
+        else:
+            response = self._local(decision, parsed or self._parse_full(query, src, dst))
+        return self._finish(decision, meta, payload, query, response)
 
-    def _refused(self, verdict: QueryVerdict, parsed: dns_wire.ParsedQuery,
-                 query: Query) -> bytes | None:
+    async def _answer_later(self, decision: DnsDecision, meta: QueryMeta, payload: int,
+                            parsed: dns_wire.ParsedQuery | None, query: Query) -> bytes | None:
+        assert parsed is not None  # the plain parse succeeded, so the full one does
+        if decision.outcome is DnsOutcome.FORWARD_GATEWAY:
+            response = await self._via_gateway(decision, parsed, query)
+        else:
+            response = await self._forward_original(parsed, query)
+        return self._finish(decision, meta, payload, query, response)
+
+    def _finish(self, decision: DnsDecision, meta: QueryMeta, payload: int, query: Query,
+                response: bytes | None) -> bytes | None:
+        self._log(decision, meta, query, response)
+        return None if response is None else self._rate_limited(meta, response, payload)
+
+    @staticmethod
+    def _parse_full(query: Query, src: IPv4Address, dst: IPv4Address
+                    ) -> dns_wire.ParsedQuery | None:
+        return dns_wire.parse_query(query.wire, src, dst, query.transport)
+
+    def _refused(self, verdict: QueryVerdict, parsed: dns_wire.ParsedQuery | None
+                 ) -> bytes | None:
         self._count(f"guard_{verdict.value}")
+        if parsed is None:
+            return None
         if verdict is QueryVerdict.REFUSED:
             return dns_wire.error_answer(parsed, dns_wire.REFUSED).to_wire()
         if verdict is QueryVerdict.MINIMAL_ANY:
             return dns_wire.minimal_any_answer(parsed, self.config.dns_ttl).to_wire()
         return None
 
-    def _rate_limited(self, meta: QueryMeta, wire: bytes,
-                      parsed: dns_wire.ParsedQuery) -> bytes | None:
+    def _rate_limited(self, meta: QueryMeta, wire: bytes, payload: int) -> bytes | None:
         kind = dns_wire.response_kind(wire)
-        verdict = self.guard.check_response(meta, kind, len(wire), parsed.udp_payload,
-                                            time.time())
+        verdict = self.guard.check_response(meta, kind, len(wire), payload, time.time())
         if verdict is ResponseVerdict.DROP:
             self._count("rrl_dropped")
             return None
         if verdict is ResponseVerdict.SLIP:
             self._count("rrl_slipped")
             return dns_wire.truncated(wire)
-        return dns_wire.to_wire_bytes(wire, meta.transport, parsed.udp_payload)
+        return dns_wire.to_wire_bytes(wire, meta.transport, payload)
 
-    async def _carry_out(self, decision: DnsDecision, parsed: dns_wire.ParsedQuery,
-                         query: Query) -> object:
+    def _local(self, decision: DnsDecision, parsed: dns_wire.ParsedQuery | None) -> bytes | None:
+        """Every outcome decided here and now: drop, synthetic, NODATA, SERVFAIL."""
+        assert parsed is not None  # the plain parse succeeded, so the full one does
         outcome = decision.outcome
         if outcome is DnsOutcome.DROP_SILENT:
             return None
         if outcome is DnsOutcome.ANSWER_SYNTHETIC:
-            return self._synthetic(decision, parsed)
+            return self._synthetic(decision, parsed, None)
         if outcome is DnsOutcome.ANSWER_NODATA:
-            return dns_wire.nodata_answer(parsed, self.config.dns_ttl)
-        if outcome is DnsOutcome.FORWARD_GATEWAY:
-            return await self._via_gateway(decision, parsed, query)
-        if outcome is DnsOutcome.ANSWER_SERVFAIL:
-            return dns_wire.error_answer(parsed, dns_wire.SERVFAIL)
-        return await self._forward_original(parsed, query)
+            return dns_wire.nodata_answer(parsed, self.config.dns_ttl).to_wire()
+        return dns_wire.error_answer(parsed, dns_wire.SERVFAIL).to_wire()
 
-    def _synthetic(self, decision: DnsDecision, parsed: dns_wire.ParsedQuery) -> object:
+    def _synthetic(self, decision: DnsDecision,
+                   asked: dns_plain.PlainQuery | dns_wire.ParsedQuery,
+                   query: Query | None) -> bytes | None:
         now = time.time()
         result = self.pools.allocate(decision.pool or "default", decision.qname, now)
         if isinstance(result, Exhausted):
@@ -130,13 +162,19 @@ class DnsService:
                              reason=result.reason)
             failed = on_pool_exhausted(decision)
             assert failed.outcome is DnsOutcome.ANSWER_SERVFAIL
-            return dns_wire.error_answer(parsed, dns_wire.SERVFAIL)
+            if isinstance(asked, dns_plain.PlainQuery):
+                assert query is not None
+                asked = self._parse_full(query, IPv4Address(query.client[0]),  # type: ignore
+                                         IPv4Address(query.original_dst[0]))
+            return dns_wire.error_answer(asked, dns_wire.SERVFAIL).to_wire()  # type: ignore
         if result.fresh:
             self.store.save_binding(result.pool, result.name, result.addr, now)
-        return dns_wire.synthetic_answer(parsed, result.addr, self.config.dns_ttl)
+        if isinstance(asked, dns_plain.PlainQuery):
+            return dns_plain.synthetic_a(asked, result.addr, self.config.dns_ttl)
+        return dns_wire.synthetic_answer(asked, result.addr, self.config.dns_ttl).to_wire()
 
     async def _via_gateway(self, decision: DnsDecision, parsed: dns_wire.ParsedQuery,
-                           query: Query) -> object:
+                           query: Query) -> bytes | None:
         gateway = decision.gateway
         assert gateway is not None
         tcp = query.transport is Transport.TCP
@@ -149,9 +187,10 @@ class DnsService:
         failed = on_gateway_failure(decision)
         if failed.outcome is DnsOutcome.FORWARD_ORIGINAL:
             return await self._forward_original(parsed, query)
-        return dns_wire.error_answer(parsed, dns_wire.SERVFAIL)
+        return dns_wire.error_answer(parsed, dns_wire.SERVFAIL).to_wire()
 
-    async def _forward_original(self, parsed: dns_wire.ParsedQuery, query: Query) -> object:
+    async def _forward_original(self, parsed: dns_wire.ParsedQuery, query: Query
+                                ) -> bytes | None:
         proto = IpProto.TCP if query.transport is Transport.TCP else IpProto.UDP
         dst = IPv4Address(query.original_dst[0])
         flow = FlowKey(proto, IPv4Address(query.client[0]), dst, query.client[1],
@@ -188,12 +227,17 @@ class DnsService:
     def _count(self, what: str) -> None:
         self.counters[what] = self.counters.get(what, 0) + 1
 
-    def _log(self, decision: DnsDecision, parsed: dns_wire.ParsedQuery, query: Query,
-             response: object) -> None:
-        q = parsed.question
+    def _log(self, decision: DnsDecision, meta: QueryMeta, query: Query,
+             response: bytes | None) -> None:
         self._count(decision.outcome.value)
         self.events.emit("dns.query", src=query.client[0], dst=query.original_dst[0],
-                         transport=query.transport.value, qname=decision.qname, qtype=q.qtype,
+                         transport=query.transport.value, qname=decision.qname, qtype=meta.qtype,
                          rule=decision.rule_name, action=decision.action.value,
                          outcome=decision.outcome.value, answered=response is not None,
                          pool=decision.pool, segment=decision.app_segment)
+
+
+@lru_cache(maxsize=4096)
+def _address(text: str) -> IPv4Address:
+    """Parsed once per client: the same few workloads ask again and again."""
+    return IPv4Address(text)
