@@ -13,6 +13,12 @@ give one address to two names. Design: one ordered, shared **binding log**.
 - A member syncs before answering a name and when a flow arrives for a pool
   address it has no binding for, so a DNS answer from A is known to B when the
   flow lands on B.
+- A repeat answer restarts the quarantine on every member, so it is logged
+  too, but at most once per `refresh_s` (10 s) a name: in between the member
+  only touches its own copy. Peers may thus learn of a repeat up to refresh_s
+  late, and every member adds refresh_s to the quarantine: no address is given
+  away early. (A log entry per DNS answer cost a write transaction a query,
+  and a flood of answers grew the log without end.)
 - An address held by any member is held for all: holds are per member, and a
   RELEASE restarts the quarantine everywhere.
 The log here lives in memory; the service keeps it in a shared store (the
@@ -70,18 +76,30 @@ class BindingLog:
         return len(self._entries)
 
 
+REFRESH_S = 10.0  # a repeat answer for a name is logged at most this often
+
+
 class ClusterMember:
     """One connector's pools, kept identical to its peers' through the log."""
 
     def __init__(self, member: str, log: SharedLog, networks: dict[str, IPv4Network],
-                 *, quarantine_s: float = 350.0) -> None:
+                 *, quarantine_s: float = 350.0, refresh_s: float = REFRESH_S) -> None:
         self.member = member
         self.log = log
-        self.pools = PoolSet(networks, quarantine_s=quarantine_s)
+        # Peers may learn of a repeat answer up to refresh_s late, so every member keeps an
+        # address that much longer: none can give it away before the quarantine is over.
+        self.pools = PoolSet(networks, quarantine_s=quarantine_s + refresh_s)
+        self.refresh_s = refresh_s
         self._applied = 0
         self._local_flows: dict[int, int] = {}
+        self._logged: dict[tuple[str, str], float] = {}  # (pool, name) -> last BIND's time
 
     def allocate(self, pool: str, qname: str, now: float) -> Allocated | Exhausted:
+        name = normalise_name(qname)
+        target = self.pools.pools[pool]
+        if (now - self._logged.get((pool, name), -self.refresh_s) < self.refresh_s
+                and target.address_of(name) is not None):
+            return target.allocate(name, now)  # bound and logged a moment ago: a local touch
         while True:
             self.sync()
             position = len(self.log)
@@ -151,6 +169,8 @@ class ClusterMember:
         addr = IPv4Address(entry.addr)
         if entry.op == "BIND":
             self.pools.pools[entry.pool].bind(entry.name, entry.addr, entry.at)
+            key = (entry.pool, entry.name)
+            self._logged[key] = max(entry.at, self._logged.get(key, entry.at))
         elif entry.op == "HOLD":
             self.pools.flow_started(addr, entry.at)
         else:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.core.cluster import BindingLog, ClusterMember
+from connector.core.cluster import REFRESH_S, BindingLog, ClusterMember
 from connector.core.ip_pool import Allocated, Exhausted
 
 pytestmark = pytest.mark.unit
@@ -59,8 +59,8 @@ def test_a_hold_on_one_member_blocks_reclaim_on_the_other() -> None:
     assert isinstance(a.allocate("p", "w.example", 10 * Q), Exhausted)
     b.flow_ended(x, 20 * Q)
     assert addr(a.allocate("p", "w.example", 20 * Q + 1)) == addr(result)  # z's, not x's
-    assert isinstance(a.allocate("p", "v.example", 20 * Q + 2), Exhausted)  # x in quarantine
-    assert addr(a.allocate("p", "v.example", 21 * Q)) == x
+    assert isinstance(a.allocate("p", "v.example", 21 * Q), Exhausted)  # x in quarantine
+    assert addr(a.allocate("p", "v.example", 21 * Q + REFRESH_S)) == x
 
 
 def test_a_repeat_answer_restarts_quarantine_everywhere() -> None:
@@ -85,11 +85,26 @@ def test_members_converge_and_never_double_bind(steps: list[tuple[int, str, floa
         members[who].allocate("default", name, clock)
     for m in members:
         m.sync()
-    snapshots = [m.pools.snapshot() for m in members]
-    assert snapshots[0] == snapshots[1]
+    views = [m.pools.snapshot()["pools"][0] for m in members]
+    assert [_bindings(v) for v in views] == [_bindings(views[0])] * 2
+    # Repeat answers are logged at most every REFRESH_S: last uses agree within it.
+    last = [{addr: t for _n, addr, t in v["idle"]} for v in views]
+    assert all(abs(last[0][a] - last[1][a]) <= REFRESH_S for a in last[0])
     bound = [a for a in (members[0].pools.pools["default"].address_of(n)
                          for n in (f"n{i}.ex" for i in range(9))) if a is not None]
     assert len(bound) == len(set(bound))
+
+
+def _bindings(view: dict) -> tuple:
+    return (view["next"], sorted((n, a) for n, a, _ in view["idle"] + view["busy"]))
+
+
+def test_repeat_answers_are_logged_at_most_every_refresh_interval() -> None:
+    log = BindingLog()
+    a, _b = ClusterMember("cc1", log, NETS), ClusterMember("cc2", log, NETS)
+    for t in range(0, 25):
+        a.allocate("default", "x.example", float(t))
+    assert [e.at for e in log.since(0)] == [0.0, 10.0, 20.0]
 
 
 def test_D1_members_sharing_a_log_file_agree_and_a_stale_append_is_refused(  # noqa: N802
