@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 
 GENEVE_PORT = 6081
 AWS_CLASS = 0x0108
@@ -63,22 +64,31 @@ def parse(data: bytes) -> GenevePacket | GeneveReject:
     if protocol not in (PROTO_IPV4, PROTO_IPV6):
         return GeneveReject("protocol", f"protocol type {protocol:#06x}, "
                                         "GWLB carries only IPv4 (0x0800) or IPv6 (0x86dd)")
-    options = _read_options(data, end)
+    options = _options(data[FIXED_LEN:end])
     if isinstance(options, GeneveReject):
         return options
     return GenevePacket(bytes(data[:end]), vni_word >> 8, protocol, options, bytes(data[end:]))
 
 
-def _read_options(data: bytes, end: int) -> GwlbOptions | GeneveReject:
+@lru_cache(maxsize=4096)
+def _options(raw: bytes) -> GwlbOptions | GeneveReject:
+    """Read once per distinct option bytes: a flow's packets all carry the same."""
+    return _read_options(raw)
+
+
+def _read_options(data: bytes) -> GwlbOptions | GeneveReject:
+    """`data`: the options alone; offsets in messages count from the header's start."""
     found: dict[int, int] = {}
-    at = FIXED_LEN
+    at, end = 0, len(data)
     while at < end:
         if at + 4 > end:
-            return GeneveReject("opt_len", f"option at byte {at} is cut by the option length")
+            return GeneveReject("opt_len", f"option at byte {FIXED_LEN + at} is cut by the "
+                                           "option length")
         cls, typ, length = struct.unpack_from("!HBB", data, at)
         size = (length & 0x1F) * 4
         if at + 4 + size > end:
-            return GeneveReject("opt_len", f"option at byte {at} runs past the options")
+            return GeneveReject("opt_len",
+                                f"option at byte {FIXED_LEN + at} runs past the options")
         if cls == AWS_CLASS and typ in _SIZES:
             if size != _SIZES[typ]:
                 return GeneveReject("option_size", f"AWS option type {typ} has {size} bytes, "

@@ -10,7 +10,8 @@ belong to cannot be told from them alone).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address
 
 TCP, UDP = 6, 17
@@ -57,10 +58,16 @@ def _read_v4(data: bytes) -> PacketInfo | PacketReject:
                                            f"{len(data)} received")
     frag = struct.unpack_from("!H", data, 6)[0] & 0x1FFF
     proto = data[9]
-    src, dst = IPv4Address(data[12:16]), IPv4Address(data[16:20])
+    src, dst = _v4(data[12:16]), _v4(data[16:20])
     if frag:
         return PacketInfo(4, proto, src, dst, length=total)
     return _with_ports(PacketInfo(4, proto, src, dst, length=total), data[ihl:total])
+
+
+@lru_cache(maxsize=65536)
+def _v4(raw: bytes) -> IPv4Address:
+    """Made once per address: every packet of a flow carries the same two."""
+    return IPv4Address(raw)
 
 
 def _read_v6(data: bytes) -> PacketInfo | PacketReject:
@@ -80,7 +87,8 @@ def _with_ports(info: PacketInfo, l4: bytes) -> PacketInfo | PacketReject:
         if len(l4) < 8:
             return PacketReject("udp_short", f"{len(l4)} bytes of UDP header")
         sport, dport = struct.unpack_from("!HH", l4)
-        return replace(info, sport=sport, dport=dport)
+        return PacketInfo(info.version, info.proto, info.src, info.dst, sport, dport,
+                          length=info.length)
     if info.proto == TCP:
         if len(l4) < 20:
             return PacketReject("tcp_short", f"{len(l4)} bytes of TCP header")

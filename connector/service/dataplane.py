@@ -57,6 +57,7 @@ class GeneveDataPlane:
         self._sock: socket.socket | None = None
         self._tun: TunDevice | None = None
         self._expiry: asyncio.Task[None] | None = None
+        self._peers: dict[str, bool] = {}  # sender address -> is a load balancer
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -96,7 +97,7 @@ class GeneveDataPlane:
             self.handle_geneve(data, peer)
 
     def handle_geneve(self, data: bytes, peer: tuple[str, int]) -> None:
-        if not any(IPv4Address(peer[0]) in net for net in self.sources):
+        if not self._from_load_balancer(peer[0]):
             self.counters.add("geneve_rx_not_load_balancer")
             return
         packet = geneve.parse(data)
@@ -116,6 +117,15 @@ class GeneveDataPlane:
             return
         action = self.steering.inbound(segment_of(info), packet.header, peer, time.monotonic())
         self._carry_out(action, packet.payload)
+
+    def _from_load_balancer(self, address: str) -> bool:
+        known = self._peers.get(address)
+        if known is None:
+            if len(self._peers) >= 4096:
+                self._peers.clear()  # many senders (a spoofing flood): stay bounded
+            known = self._peers[address] = any(IPv4Address(address) in net
+                                               for net in self.sources)
+        return known
 
     def _carry_out(self, action: ToKernel | ToZia | ToGeneve | Dropped, payload: bytes) -> None:
         if isinstance(action, ToKernel):
