@@ -12,7 +12,8 @@ import importlib.util
 import sys
 
 BENCHES = {"core": "bench.bench_core", "lab": "bench.bench_lab",
-           "connector": "bench.bench_connector", "docker": "bench.bench_docker",
+           "connector": "bench.bench_connector", "dataplane": "bench.bench_dataplane",
+           "docker": "bench.bench_docker",
            "flood": "bench.bench_flood", "failover": "bench.bench_failover"}
 
 

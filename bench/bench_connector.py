@@ -9,14 +9,14 @@ ratio. Writes reports/bench/connector.json. Target (issue #4): at least 0.5x.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import statistics
 from pathlib import Path
 from typing import Any
 
-from lab.api import LabHandle, bring_up
+from bench.lab_run import in_lab, write_part
+from lab.api import LabHandle
 
 TOPOLOGY = Path(__file__).parent / "topologies" / "dns-bench.yaml"
 RECORDS = Path(__file__).parent / "topologies" / "bench-records.txt"
@@ -63,14 +63,8 @@ def measure(lab: LabHandle) -> dict[str, Any]:
 
 
 def main() -> None:
-    lab = bring_up(TOPOLOGY, instance=f"bench-dns-{os.getpid()}"[:31])
-    try:
-        dns = measure(lab)
-    finally:
-        lab.down()
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    previous = json.loads(OUT.read_text()) if OUT.exists() else {}
-    OUT.write_text(json.dumps({**previous, "dns": dns}, indent=2) + "\n")
+    dns = in_lab(TOPOLOGY, "bench-dns", measure)
+    write_part(OUT, "dns", dns)
     print(f"connector DNS: {dns['connector_qps_median']} q/s, unbound "
           f"{dns['unbound_qps_median']} q/s, ratio {dns['ratio']} (target 0.5)")
 

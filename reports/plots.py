@@ -41,11 +41,22 @@ def _number(value: float) -> str:
 
 
 def connector(data: dict[str, Any]) -> Any:
-    dns = data["dns"]
+    dns = data["dns"]  # the data plane's figures have their own picture
     return _bars("DNS queries answered per second (dnsperf, same run)",
                  ["connector", "unbound (reference)"],
                  [dns["connector_qps_median"], dns["unbound_qps_median"]], "q/s",
                  f"ratio {dns['ratio']} (target {dns['target_ratio']})")
+
+
+def dataplane(data: dict[str, Any]) -> Any:
+    d = data["dataplane"]
+    names = ["direct-routed", "direct-geneve", "zia-routed", "zia-geneve", "kernel"]
+    return _bars("Packets per second through each path (same sender, same run)",
+                 [n if n != "kernel" else "kernel forwarding (reference)" for n in names],
+                 [d["pps_median"][n] for n in names], "pps",
+                 "ratios: " + ", ".join(f"{n} {r}x" for n, r in d["ratio_to_kernel"].items())
+                 + f" (targets: Direct {d['targets']['direct']}x, "
+                   f"tunnel {d['targets']['tunnel']}x)")
 
 
 def core(data: dict[str, Any]) -> Any:
@@ -101,16 +112,21 @@ def failover(data: dict[str, Any]) -> Any:
 
 PLOTS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "connector": connector, "core": core, "lab": lab, "docker": docker, "flood": flood,
-    "failover": failover,
+    "failover": failover, "connector-dataplane": dataplane,
 }
+SOURCE = {"connector-dataplane": ("connector", "dataplane")}  # picture -> (JSON, its key)
 
 
 def main() -> int:
     for name, draw in PLOTS.items():
-        source = BENCH / f"{name}.json"
+        json_name, key = SOURCE.get(name, (name, None))
+        source = BENCH / f"{json_name}.json"
         if not source.exists():
             continue
-        figure = draw(json.loads(source.read_text()))
+        data = json.loads(source.read_text())
+        if key is not None and key not in data:
+            continue
+        figure = draw(data)
         figure.savefig(BENCH / f"{name}.png", dpi=110)
         plt.close(figure)
         print(f"plots: {BENCH / f'{name}.png'}", file=sys.stderr)

@@ -19,7 +19,8 @@ from lab.backends.base import Backend
 from lab.errors import LabError
 
 TARGET_OF = {"dns-flood": "resolver", "dns-reflection": "resolver", "legit-mix": "web",
-             "spoofed-flood": "web", "syn-flood": "web", "ssh-attempts": "ssh"}
+             "spoofed-flood": "web", "syn-flood": "web", "ssh-attempts": "ssh",
+             "udp-stream": "web", "geneve-stream": "tunnel"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,10 @@ topology:
 - `syn-flood`: SYNs to the web server from 251 forged sources (from `forged`) and
   counting ports
 - `ssh-attempts`: SYNs to port 22 of a target from counting ports
+- `udp-stream`: 64 flows of 110-byte UDP packets to the web server's discard
+  port (9), what the data-plane benchmark forwards
+- `geneve-stream`: the same packets as a load balancer hands them to a
+  connector (`tunnel`): GENEVE on UDP 6081 with AWS's three options
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
 from lab.traffic import packets
-from lab.traffic.flood.fields import Field, FieldProgram
+from lab.traffic.flood.fields import ETH_LEN, Field, FieldProgram
 
 SRC_MAC, DST_MAC = "02:cc:1a:b0:00:01", "02:cc:1a:b0:00:02"
 FLOOD_NAME = "qaaa.flood.web.example"
@@ -48,6 +52,7 @@ class Targets:
     web: str = packets.WEB
     victim: str = packets.VICTIM
     ssh: str = packets.SERVICE
+    tunnel: str = packets.SERVICE  # the connector's GENEVE endpoint (geneve-stream)
     forged: str = "198.51.100.1"  # first forged source of the spoofing profiles (counting up)
     src_mac: str = SRC_MAC
     dst_mac: str = DST_MAC
@@ -130,7 +135,29 @@ def ssh_attempts(t: Targets) -> list[Stream]:
                     lambda at, _: [_sport(at)])]
 
 
+STREAM_FLOWS = 64
+STREAM_PAYLOAD = b"s" * 82  # 110-byte IP packets
+
+
+def _stream_packet(t: Targets) -> Packet:
+    """The benchmark's packet. No UDP checksum (0, allowed over IPv4), so the inner
+    packet of `geneve-stream` stays valid while its source port counts."""
+    return IP(src=t.src, dst=t.web) / UDP(sport=20000, dport=9, chksum=0) / STREAM_PAYLOAD
+
+
+def udp_stream(t: Targets) -> list[Stream]:
+    return [_stream(t, _stream_packet(t), lambda at, _: [_sport(at, STREAM_FLOWS)])]
+
+
+def geneve_stream(t: Targets) -> list[Stream]:
+    outer = packets.geneve(_stream_packet(t), src=t.src, dst=t.tunnel, sport=6081)
+    inner_sport = len(bytes(outer)) - len(bytes(_stream_packet(t))) + 20
+    return [_stream(t, outer, lambda at, _: [
+        Field("inner.sport", ETH_LEN + inner_sport, 2, 20000, STREAM_FLOWS)])]
+
+
 PROFILES: dict[str, Callable[[Targets], list[Stream]]] = {
     "legit-mix": legit_mix, "spoofed-flood": spoofed_flood, "dns-flood": dns_flood,
     "dns-reflection": dns_reflection, "syn-flood": syn_flood, "ssh-attempts": ssh_attempts,
+    "udp-stream": udp_stream, "geneve-stream": geneve_stream,
 }

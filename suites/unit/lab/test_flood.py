@@ -81,3 +81,26 @@ def test_in_lab_argv_aims_the_profile_at_the_right_address() -> None:
     assert argv[argv.index("--dst-mac") + 1] == "02:00:00:00:00:02"
     ssh = flood_argv("/py", "ssh-attempts", path, "10.10.3.31", 10, 1.0)
     assert ssh[ssh.index("--ssh") + 1] == "10.10.3.31"
+
+
+def test_geneve_stream_is_the_udp_stream_as_the_connector_reads_it() -> None:
+    """The connector's own GENEVE and IP parsers find, inside each frame, the udp-stream
+    packet of the same index: 64 flows to the discard port, AWS's options present."""
+    from connector.io import geneve
+    from connector.io.ip_packet import read_packet
+
+    aim = Targets(src="10.20.1.11", web="10.20.2.50", tunnel="10.20.1.31")
+    plain = frames_for("udp-stream", aim, ring_frames=130)
+    wrapped = frames_for("geneve-stream", aim, ring_frames=130)
+    inner_ports = []
+    for outer, bare in zip(wrapped, plain, strict=True):
+        packet = Ether(outer)
+        assert (packet[IP].dst, packet[UDP].dport) == ("10.20.1.31", 6081)
+        parsed = geneve.parse(bytes(packet[UDP].payload))
+        assert isinstance(parsed, geneve.GenevePacket)
+        assert parsed.header
+        assert parsed.payload[:20] == Ether(bare)[IP].build()[:20]
+        info = read_packet(parsed.payload)
+        assert (str(info.dst), info.dport) == ("10.20.2.50", 9)  # type: ignore[union-attr]
+        inner_ports.append(info.sport)  # type: ignore[union-attr]
+    assert inner_ports == [20000 + i % 64 for i in range(130)]

@@ -1,0 +1,139 @@
+"""Packets per second through the connector's paths against plain kernel forwarding.
+
+One lab (bench/topologies/dataplane-bench.yaml), one sender (the flood engine
+in the client node, sendmmsg at full speed, 64 UDP flows of 110-byte packets),
+the same wires and the same meter for every path; only the node in the middle
+differs:
+
+- kernel: through rtr, a router namespace (the reference)
+- direct-routed / zia-routed: through cc2, a connector in routed mode, as the
+  next hop (Azure ILB mode)
+- direct-geneve / zia-geneve: GENEVE-encapsulated to cc1, a connector in
+  GENEVE mode (AWS GWLB mode; the client plays the load balancer)
+
+The meter is a pair of reads of an nftables counter on edge, taken while the
+stream runs (after a second of warm-up), so start-up and the drain after the
+sender stops are left out. Paths alternate, several rounds; the figures are
+medians. Writes the `dataplane` part of reports/bench/connector.json. Targets
+(issue #4): Direct >= 0.5x the kernel, tunnels >= 0.2x.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.lab_run import in_lab, write_part
+from lab.api import LabHandle
+from lab.traffic.flood.in_lab import flood_argv, path_towards
+
+TOPOLOGY = Path(__file__).parent / "topologies" / "dataplane-bench.yaml"
+OUT = Path("reports/bench/connector.json")
+ROUNDS = int(os.environ.get("CCLAB_BENCH_ROUNDS", "3"))
+SECONDS = float(os.environ.get("CCLAB_BENCH_SECONDS", "6"))
+WARM_S = 1.5
+CLIENT, CONNECTOR = "client", "10.20.1.31"
+MAX_FRAMES = 20_000_000  # the sender stops at this count or after SECONDS, whichever first
+
+
+@dataclass(frozen=True, slots=True)
+class Way:
+    profile: str
+    to: str  # the stream's destination (routes decide the node in the middle)
+    counter: str  # the counter on edge that sees what arrives
+    geneve: bool = False
+
+
+WAYS = {
+    "kernel": Way("udp-stream", "10.20.2.50", "kernel"),
+    "direct-routed": Way("udp-stream", "10.20.2.51", "direct"),
+    "direct-geneve": Way("geneve-stream", "10.20.2.51", "direct", geneve=True),
+    "zia-routed": Way("udp-stream", "10.20.2.52", "zia_data"),
+    "zia-geneve": Way("geneve-stream", "10.20.2.52", "zia_data", geneve=True),
+}
+
+
+def counter(lab: LabHandle, name: str) -> int:
+    out = lab.exec("edge", "nft", "-j", "list", "counter", "inet", "bench_meter", name).stdout
+    return int(next(item["counter"]["packets"] for item in json.loads(out)["nftables"]
+                    if "counter" in item))
+
+
+def cpu_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine (the lab shares its kernel)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def run_way(lab: LabHandle, way: Way) -> dict[str, float]:
+    hop = CONNECTOR if way.geneve else way.to
+    path = path_towards(lab.backend, CLIENT, hop)
+    argv = [*flood_argv(lab.python, way.profile, path, hop, MAX_FRAMES, SECONDS),
+            "--web", way.to]
+    sent: dict[str, Any] = {}
+    sender = threading.Thread(target=lambda: sent.update(
+        json.loads(lab.exec(CLIENT, *argv, timeout=SECONDS + 60).stdout.splitlines()[-1])))
+    sender.start()
+    time.sleep(WARM_S)
+    first, t0, cpu0 = counter(lab, way.counter), time.monotonic(), cpu_busy()
+    time.sleep(SECONDS - WARM_S - 1.0)
+    last, t1, cpu1 = counter(lab, way.counter), time.monotonic(), cpu_busy()
+    sender.join()
+    return {"pps": round((last - first) / (t1 - t0)), "offered_pps": sent.get("pps", 0),
+            "cpu_busy": round((cpu1[0] - cpu0[0]) / max(1, cpu1[1] - cpu0[1]), 2)}
+
+
+def measure(lab: LabHandle) -> dict[str, Any]:
+    for connector in ("cc1", "cc2"):
+        lab.wait_event(connector, "zia.gateway_up", timeout=30)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in WAYS}
+    for _ in range(ROUNDS):
+        for name, way in WAYS.items():
+            runs[name].append(run_way(lab, way))
+    medians = {name: statistics.median(r["pps"] for r in rs) for name, rs in runs.items()}
+    kernel = medians["kernel"] or 1
+    return {
+        "what": "packets per second delivered through each path, 64 UDP flows of 110-byte "
+                "packets, the flood engine at full speed in the client",
+        "rounds": ROUNDS, "seconds_per_run": SECONDS,
+        "pps_median": {name: round(v) for name, v in medians.items()},
+        "ratio_to_kernel": {name: round(v / kernel, 3) for name, v in medians.items()
+                            if name != "kernel"},
+        "targets": {"direct": 0.5, "tunnel": 0.2},
+        "runs": runs,
+        "limits": LIMITS,
+    }
+
+
+LIMITS = {
+    "kernel": "the sender and the forwarding share two cores (veth delivers in the "
+              "sender's softirq)",
+    "direct-routed": "kernel forwarding with conntrack and SNAT; the connector decides "
+                     "each new flow in nftables and never sees the packets",
+    "direct-geneve": "one CPython pass per packet (recvfrom, GENEVE and IP parse, "
+                     "flow lookup, TUN write): user space because this kernel has no "
+                     "GENEVE module",
+    "zia-routed": "the kernel routes the flow to a TUN; one CPython pass per packet "
+                  "(read, flow lookup, tunnel frame, sendto)",
+    "zia-geneve": "one CPython pass per packet (recvfrom, GENEVE parse, flow lookup, "
+                  "tunnel frame, sendto)",
+}
+
+
+def main() -> None:
+    figures = in_lab(TOPOLOGY, "bench-dp", measure)
+    write_part(OUT, "dataplane", figures)
+    for name, pps in figures["pps_median"].items():
+        ratio = figures["ratio_to_kernel"].get(name)
+        print(f"{name:14} {pps:>9,} pps" + (f"  {ratio}x kernel" if ratio else ""))
+
+
+if __name__ == "__main__":
+    main()
