@@ -42,13 +42,22 @@ class DataPlaneConfig:
     ssh_sources: tuple[IPv4Network, ...] = ()
     zpa_brokers: tuple[IPv4Address, ...] = ()
     zia_transport: str = "auto"
-    cloud: IPv4Address | None = None
+    cloud: IPv4Address | str | None = None  # an address, or a name to resolve (control plane)
     cloud_upload_s: float = 5.0
     dns_flood_limit: int = 0
 
     @property
     def geneve(self) -> bool:
         return bool(self.geneve_sources)
+
+
+@dataclass(frozen=True, slots=True)
+class ControlPlaneConfig:
+    """What the connector asks over its management interface: names and time (§1.1)."""
+
+    dns_servers: tuple[IPv4Address, ...] = ()
+    ntp_servers: tuple[IPv4Address | str, ...] = ()
+    ntp_poll_s: float = 64.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,7 @@ class ConnectorConfig:
     dns_exempt: tuple[IPv4Network, ...] = ()
     dataplane: DataPlaneConfig = DataPlaneConfig()
     source: Path | None = field(default=None, compare=False)
+    control: ControlPlaneConfig = ControlPlaneConfig()
 
     @property
     def routed_zia(self) -> bool:
@@ -144,7 +154,8 @@ def _build(data: dict[str, Any], issues: list[Issue]) -> ConnectorConfig | None:
         policy, tuple(runtime.upstream_dns), runtime.dns_ttl, runtime.state_dir,
         tuple(runtime.global_vips), tuple(runtime.dns_acl) or workload_networks(policy),
         tuple(runtime.dns_exempt),
-        _dataplane(runtime, interfaces.management.address.network, issues))
+        _dataplane(runtime, interfaces.management.address.network, issues),
+        control=_control_plane(runtime, issues))
 
 
 def _dataplane(runtime: RawRuntime, management: IPv4Network,
@@ -160,8 +171,29 @@ def _dataplane(runtime: RawRuntime, management: IPv4Network,
     return DataPlaneConfig(tuple(runtime.geneve_sources), port, runtime.metrics_port,
                            runtime.zia_keepalive_s, runtime.zia_dead_after_s,
                            runtime.management_sshd, tuple(runtime.ssh_sources) or (management,),
-                           tuple(runtime.zpa_brokers), runtime.zia_transport, runtime.cloud,
+                           tuple(runtime.zpa_brokers), runtime.zia_transport,
+                           _host(runtime.cloud) if runtime.cloud else None,
                            runtime.cloud_upload_s, runtime.dns_flood_limit)
+
+
+def _control_plane(runtime: RawRuntime, issues: list[Issue]) -> ControlPlaneConfig:
+    named = [("runtime.cloud", runtime.cloud)] if runtime.cloud else []
+    named += [(f"runtime.ntp_servers[{i}]", s) for i, s in enumerate(runtime.ntp_servers)]
+    for path, value in named:
+        if isinstance(_host(value), str) and not runtime.management_dns:
+            issues.append(Issue("", path, f"'{value}' is a name and no resolver is set",
+                                "add runtime.management_dns: [ADDRESS] (asked from the "
+                                "management address), or give an address"))
+    return ControlPlaneConfig(tuple(runtime.management_dns),
+                              tuple(_host(s) for s in runtime.ntp_servers), runtime.ntp_poll_s)
+
+
+def _host(value: str) -> IPv4Address | str:
+    """An address when the text is one, else the name (without a trailing dot)."""
+    try:
+        return IPv4Address(value)
+    except ValueError:
+        return value.rstrip(".").lower()
 
 
 def workload_networks(policy: Policy) -> tuple[IPv4Network, ...]:
@@ -225,7 +257,8 @@ def _issues_from(exc: ValidationError, base: str) -> list[Issue]:
                 path += f"[{part}]"
             elif "[" not in str(part) and not str(part).startswith(("IPv4", "int", "str")):
                 path += f".{part}"
-        message = err["msg"][:1].lower() + err["msg"][1:]
+        message = err["msg"].removeprefix("Value error, ")
+        message = message[:1].lower() + message[1:]
         seen.setdefault(path, Issue("", path, message, _hint(err)))
     return list(seen.values())
 
@@ -238,6 +271,8 @@ def _hint(err: Any) -> str:
         return "this field is required"
     if kind == "literal_error":
         return f"allowed: {err.get('ctx', {}).get('expected', '')}"
+    if "host name" in str(err["msg"]):
+        return "an address such as 198.18.53.53, or a name such as ntp.example.net"
     if "ip" in kind or "ipv4" in str(err["msg"]).lower():
         return "write an IPv4 address (10.1.2.3) or prefix (10.1.0.0/16)"
     if kind == "string_too_long":

@@ -9,10 +9,23 @@ does not hide the problems of the next.
 
 from __future__ import annotations
 
+import re
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
+def _host_name(value: str) -> str:
+    labels = value[:-1].split(".") if value.endswith(".") else value.split(".")
+    if len(value) > 254 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"'{value}' is neither an IPv4 address nor a host name")
+    return value
+
+
+HostName = Annotated[str, AfterValidator(_host_name)]  # an IPv4 address is a host name too
 
 
 class Strict(BaseModel):
@@ -126,8 +139,14 @@ class RawRuntime(Strict):
     # dropped and counted (no path), as with no app segments.
     zpa_brokers: list[IPv4Address] = []
     # The ZPA cloud to enroll with from the management address (policy fetch, log and
-    # licence upload every cloud_upload_s); empty = run on this file alone.
-    cloud: IPv4Address | None = None
+    # licence upload every cloud_upload_s): an address, or a name resolved through
+    # management_dns (and checked against its TLS certificate); empty = this file alone.
+    cloud: HostName | None = None
+    # Control plane over the management interface (spec §1.1): the resolvers for the
+    # connector's own names, and the NTP servers it watches its clock against.
+    management_dns: list[IPv4Address] = []
+    ntp_servers: list[HostName] = []
+    ntp_poll_s: float = Field(default=64.0, ge=1, le=86400)
     # DNS queries a second the kernel lets through from one source to the listener, before
     # the listener's own guard (spec §9.4); 0 = no kernel limit. A flood is dropped there.
     dns_flood_limit: int = Field(default=0, ge=0, le=1_000_000)

@@ -30,6 +30,7 @@ class ServiceKind:
 KINDS: dict[str, ServiceKind] = {
     "web": ServiceKind("web", "lab.nodes.web", optional=("port",)),
     "dns-upstream": ServiceKind("dns-upstream", "lab.nodes.dns_upstream", optional=("zone",)),
+    "ntp": ServiceKind("ntp", "lab.nodes.ntp_server", optional=("stratum",)),
     "dns-native": ServiceKind("dns-native", "lab.nodes.dns_native",
                               required=("listen", "zone", "records"), files=("records",)),
     "zia-gateway": ServiceKind("zia-gateway", "lab.nodes.zia_gateway", required=("listen",),

@@ -1,8 +1,10 @@
-"""Queries the connector itself sends: to an upstream resolver or a DNS gateway.
+"""Queries the connector itself sends: to an upstream resolver, a DNS gateway, or (the
+control plane) the management resolvers.
 
-They leave from the service address (spec §6.4 Direct: SNAT to the service IP)
-and never from the management interface. UDP first; a truncated answer (TC=1)
-is retried over TCP. A silent server ends in `UpstreamTimeout`.
+They leave from the address the caller names: the service address for the
+data plane (spec §6.4 Direct: SNAT to the service IP), the management address
+for the connector's own names (§1.1). UDP first; a truncated answer (TC=1) is
+retried over TCP. A silent server ends in `UpstreamTimeout`.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import socket
 import ssl
 import time
 from collections import deque
@@ -48,10 +49,14 @@ class Enrollment:
 
 
 class CloudClient:
+    """`name`, when the config gave one, is what the certificate must say; `address` is
+    where it was resolved to (control-plane DNS). Without a name, the address is checked."""
+
     def __init__(self, address: IPv4Address, source: IPv4Address, trust: TrustFolder,
-                 identity: Identity, timeout_s: float = 3.0) -> None:
+                 identity: Identity, timeout_s: float = 3.0, name: str | None = None) -> None:
         self.address, self.source, self.trust = address, source, trust
         self.identity, self.timeout_s = identity, timeout_s
+        self.name = name or str(address)
 
     def enroll(self) -> Enrollment:
         answer = self._post("/v1/enroll", {"connector": self.identity.name,
@@ -70,9 +75,8 @@ class CloudClient:
         context = self.trust.context()
         if context is None:
             raise CloudError("no trusted cloud certificate yet")
-        conn = http.client.HTTPSConnection(str(self.address), CLOUD_PORT, context=context,
-                                           timeout=self.timeout_s,
-                                           source_address=(str(self.source), 0))
+        conn = _ResolvedHttps(self.name, self.address, context=context, timeout=self.timeout_s,
+                              source_address=(str(self.source), 0))
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -95,6 +99,20 @@ class CloudClient:
         return answer
 
 
+class _ResolvedHttps(http.client.HTTPSConnection):
+    """HTTPS to an address resolved beforehand, the certificate checked for the name
+    (http.client would ask the host's resolver, which the connector never uses)."""
+
+    def __init__(self, name: str, address: IPv4Address, **options: Any) -> None:
+        super().__init__(name, CLOUD_PORT, **options)
+        self.resolved = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((str(self.resolved), self.port), self.timeout,
+                                        self.source_address)  # type: ignore[attr-defined]
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
 async def enroll_until(client: CloudClient, wait_s: float, events: EventLog
                        ) -> Enrollment | None:
     loop = asyncio.get_running_loop()
@@ -104,11 +122,11 @@ async def enroll_until(client: CloudClient, wait_s: float, events: EventLog
             enrollment = await loop.run_in_executor(None, client.enroll)
         except CloudError as exc:
             if time.monotonic() >= deadline:
-                events.emit("cloud.enroll_failed", cloud=str(client.address), error=str(exc))
+                events.emit("cloud.enroll_failed", cloud=client.name, error=str(exc))
                 return None
             await asyncio.sleep(0.5)
             continue
-        events.emit("cloud.enrolled", cloud=str(client.address),
+        events.emit("cloud.enrolled", cloud=client.name, address=str(client.address),
                     sections=sorted(enrollment.policy))
         return enrollment
 

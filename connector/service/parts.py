@@ -20,6 +20,7 @@ from connector.core.tunnel_health import TunnelHealth
 from connector.core.workloads import WorkloadCounter
 from connector.io.events import EventLog
 from connector.io.trust import TrustFolder
+from connector.service.control_plane import ControlPlane
 from connector.service.counters import Counters
 from connector.service.dataplane import GeneveDataPlane, session_logger
 from connector.service.dns_service import DnsService
@@ -51,6 +52,7 @@ class DataPlaneParts:
     zpa: ZpaProxy | None = None
     routed: RoutedZiaPath | None = None
     needed_gateways: tuple[ZiaGateway, ...] = ()
+    control: ControlPlane | None = None  # names and time over management (metrics only)
 
     @classmethod
     def build(cls, config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealth,
@@ -148,6 +150,10 @@ class DataPlaneParts:
                     **{f"dns_{k}": v for k, v in self.dns.counters.items()}}
         gauges = {"healthy": float(verdict.healthy), "flows": float(len(self.steering.flows)),
                   "learned_names": float(len(self.dns.names))}
+        if self.control is not None:
+            counters.update(self.control.counters.snapshot())
+            if self.control.offset_s is not None:
+                gauges["ntp_offset_seconds"] = self.control.offset_s
         return prometheus_text(counters, gauges)
 
 

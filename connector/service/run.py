@@ -35,6 +35,7 @@ from connector.service.cloud import (
     Enrollment,
     enroll_until,
 )
+from connector.service.control_plane import ControlPlane
 from connector.service.dns_listener import DnsListener
 from connector.service.dns_service import DnsService
 from connector.service.name_sets import NameSetUpdater
@@ -64,8 +65,10 @@ async def _serve(config: ConnectorConfig, events: EventLog, files: RunFiles) -> 
     listener = None
     plane: DataPlaneParts | None = None
     uploader: CloudUploader | None = None
+    control = ControlPlane(config.control, config.management.address.ip, events)
     try:
-        config, enrolled = await _enroll(config, files.trust, events)
+        control.start()
+        config, enrolled = await _enroll(config, files.trust, events, control)
         own, names = restore_state(config, store)
         pools: Pools = own
         if log is not None:
@@ -84,6 +87,7 @@ async def _serve(config: ConnectorConfig, events: EventLog, files: RunFiles) -> 
         await listener.start()
         plane = DataPlaneParts.build(config, dns, tunnels, events, files.state_dir,
                                      files.trust)
+        plane.control = control
         await plane.start()
         if enrolled is not None:
             uploader = CloudUploader(enrolled[0], enrolled[1], config.dataplane.cloud_upload_s,
@@ -94,6 +98,7 @@ async def _serve(config: ConnectorConfig, events: EventLog, files: RunFiles) -> 
                     cluster_log=str(files.cluster_log or ""))
         await stop.wait()
     finally:
+        await control.stop()
         if uploader is not None:
             uploader.stop()
         if plane is not None:
@@ -109,15 +114,20 @@ async def _serve(config: ConnectorConfig, events: EventLog, files: RunFiles) -> 
         events.close()
 
 
-async def _enroll(config: ConnectorConfig, trust: Path | None, events: EventLog
+async def _enroll(config: ConnectorConfig, trust: Path | None, events: EventLog,
+                  control: ControlPlane
                   ) -> tuple[ConnectorConfig, tuple[CloudClient, Enrollment] | None]:
     """Enroll with the cloud, if one is configured, and lay its policy over the file's.
     No answer, or a policy that does not validate: the file's config, said by an event."""
     cloud = config.dataplane.cloud
     if cloud is None:
         return config, None
-    client = CloudClient(cloud, config.management.address.ip, TrustFolder(trust),
-                         config.identity)
+    address = await control.resolve_within(cloud, ENROLL_WAIT_S)
+    if address is None:
+        events.emit("cloud.enroll_failed", cloud=str(cloud), error="the name did not resolve")
+        return config, None
+    client = CloudClient(address, config.management.address.ip, TrustFolder(trust),
+                         config.identity, name=cloud if isinstance(cloud, str) else None)
     enrollment = await enroll_until(client, ENROLL_WAIT_S, events)
     if enrollment is None:
         return config, None

@@ -185,6 +185,32 @@ def test_connectors_enroll_with_the_cloud_from_their_management_address(
         assert applied["app_segments"] == ["app-a", "app-b", "app-c"]
 
 
+@allure.feature("management")
+@allure.story("Control-plane DNS and NTP from the management interface")
+def test_control_plane_names_and_time_are_asked_from_the_management_address(
+        cloud: LabHandle) -> None:
+    """The cloud is configured by name and the time server too: the lab's resolver and
+    time server see the questions come from the management side, never the service side,
+    and each connector measures its clock (the lab shares the host's: offset near 0)."""
+    expected = {_public(cloud, cc, "eth-mgmt") or _natgw_public(cloud) for cc in CONNECTORS}
+    service_side = {_public(cloud, cc, "eth-svc") or str(cloud.address(cc, "eth-svc"))
+                    for cc in CONNECTORS}
+    for cc in CONNECTORS:
+        sample = cloud.wait_event(cc, "ntp.sample", timeout=20)
+        assert abs(sample["offset_s"]) < 1.0
+        assert sample["server"] == "ntp.web.example"
+        resolved = cloud.wait_event(cc, "control.dns", lambda e: e["name"] == "cloud.zpa.example")
+        assert resolved["addresses"] == ["198.19.2.2"]
+    asked = {e["src"] for e in cloud.events("dns", "ntp.request")}
+    looked_up = {e["src"] for e in cloud.events("dns", "dns.query")
+                 if e["qname"] in ("cloud.zpa.example.", "ntp.web.example.")}
+    assert asked
+    assert asked <= expected
+    assert looked_up
+    assert looked_up <= expected
+    assert not (asked | looked_up) & service_side
+
+
 @allure.feature("zpa")
 @allure.story("The policy fetched from the cloud is the one in force")
 def test_an_app_segment_only_the_cloud_knows_is_answered_and_refused_by_the_broker(

@@ -15,9 +15,10 @@ from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet import IP, TCP, UDP
 
 from connector.core.model import Transport
-from connector.io import dns_wire, geneve, ip_packet, zia_frame
+from connector.io import dns_plain, dns_wire, geneve, ip_packet, sntp, zia_frame
 from connector.io.geneve import GwlbOptions
 from connector.service.http_endpoints import request_path
+from lab.nodes import ntp_server
 from suites.unit.connector.fuzzing import crashes
 
 pytestmark = pytest.mark.unit
@@ -27,6 +28,13 @@ IPV4_UDP = bytes(IP(src="10.10.1.11", dst="198.18.53.53") / UDP(sport=4000, dpor
                  / DNS(qd=DNSQR(qname="www.web.example")))
 IPV4_TCP = bytes(IP(src="10.10.1.11", dst="198.18.10.10") / TCP(sport=4000, dport=80, flags="S"))
 GENEVE = geneve.build_header(7, geneve.PROTO_IPV4, GwlbOptions(1, 2, 3)) + IPV4_UDP
+
+
+NTP_REQUEST = sntp.request(1.8e9)
+
+
+def _sntp(data: bytes) -> object:
+    return sntp.read_reply(data, NTP_REQUEST, 1.8e9)
 
 
 def _dns(data: bytes) -> object:
@@ -41,8 +49,11 @@ def _dns(data: bytes) -> object:
                                                          IPV4_TCP))],
      (zia_frame.Frame, zia_frame.FrameReject)),
     (_dns, [IPV4_UDP[28:]], (dns_wire.ParsedQuery, type(None))),
+    (dns_plain.parse_plain, [IPV4_UDP[28:]], (dns_plain.PlainQuery, type(None))),
+    (_sntp, [ntp_server.reply(NTP_REQUEST, 1.8e9) or b""], (sntp.Sample, sntp.SntpReject)),
     (request_path, [b"GET /?cchealth HTTP/1.1\r\nHost: x\r\n\r\n"], (str, type(None))),
-], ids=["geneve", "ip-packet", "zia-frame", "dns-query", "http-request"])
+], ids=["geneve", "ip-packet", "zia-frame", "dns-query", "dns-plain-query",
+        "sntp-reply", "http-request"])
 def test_parser_survives_100k_random_and_mutated_inputs(parse, seeds, accepted) -> None:  # type: ignore[no-untyped-def]
     kinds, bad = crashes(parse, seeds, COUNT, accepted)
     assert bad == [], f"{len(bad)} crash(es), first inputs: {bad}"
