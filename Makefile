@@ -8,12 +8,13 @@ NAME ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab-up lab-down lab-status lab-image engine test test-unit test-golden \
+.PHONY: help setup lab-up lab-down lab-status lab-image connector-image engine test test-unit test-golden \
         test-netns test-docker test-load bench load report pictures lint typecheck clean
 
 help:
 	@echo "make lab-up [TOPOLOGY=minimal] [BACKEND=netns|docker]   set up and bring a lab up"
 	@echo "make lab-image                    build the docker lab's images (debootstrap base)"
+	@echo "make connector-image              build cclab/connector (entrypoint: python -m connector run)"
 	@echo "make lab-down                     remove the lab and everything it made"
 	@echo "make test                         run every test tier this machine can run"
 	@echo "make test-unit|test-golden|test-netns|test-docker|test-load   one tier"
@@ -51,6 +52,9 @@ engine:
 
 lab-image: setup engine
 	$(PY) -m lab.images
+
+connector-image: setup engine
+	$(PY) -m lab.images --connector
 
 # `make test` installs nothing: it needs `make setup` (or `make lab-up`) once.
 define need_setup

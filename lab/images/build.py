@@ -2,6 +2,8 @@
 
     cclab/base:bookworm   debootstrap (Debian's packages) + the node tools, `docker import`ed
     cclab/lab:latest      lab/images/Dockerfile on top: wheels from PyPI, then the project
+    cclab/connector:latest  lab/images/connector.Dockerfile: the connector alone, its
+                          entrypoint `python -m connector run` (built on request)
 
 The lab image carries a label with a digest of the project's code and wheels;
 `ensure_images` rebuilds only when that digest changed, so a warm `up` builds
@@ -25,6 +27,7 @@ from lab.errors import BackendError
 
 BASE_IMAGE = "cclab/base:bookworm"
 LAB_IMAGE = "cclab/lab:latest"
+CONNECTOR_IMAGE = "cclab/connector:latest"
 SOURCE_LABEL = "org.cclab.source"
 NODE_PACKAGES = ("python3", "python3-venv", "iproute2", "nftables", "tcpdump", "openssh-server",
                  "dnsperf", "unbound", "nmap", "hping3", "curl", "dnsutils", "iputils-ping",
@@ -49,6 +52,18 @@ def ensure_images(say: Say = _say, *, rebuild_base: bool = False) -> str:
     if image_label(LAB_IMAGE, SOURCE_LABEL) != digest:
         build_lab(digest, say)
     return LAB_IMAGE
+
+
+def ensure_connector_image(say: Say = _say) -> str:
+    """The connector's own image, built when missing or stale; returns its name."""
+    if not image_exists(BASE_IMAGE):
+        build_base(say)
+    download_wheels(say)
+    digest = _digest([ROOT / "lab/images/connector.Dockerfile", *_tree("connector")])
+    if image_label(CONNECTOR_IMAGE, SOURCE_LABEL) != digest:
+        say(f"building {CONNECTOR_IMAGE} (connector {digest})")
+        _build_image(CONNECTOR_IMAGE, "lab/images/connector.Dockerfile", digest)
+    return CONNECTOR_IMAGE
 
 
 def image_exists(name: str) -> bool:
@@ -100,12 +115,18 @@ def download_wheels(say: Say) -> None:
 
 def source_digest() -> str:
     """A digest of everything the lab image is built from."""
+    return _digest([ROOT / "lab/images/Dockerfile", *_tree("lab"), *_tree("connector")])
+
+
+def _tree(top: str) -> list[Path]:
+    return sorted(p for p in (ROOT / top).rglob("*") if p.is_file()
+                  and "__pycache__" not in p.parts)
+
+
+def _digest(files: list[Path]) -> str:
+    """Of the files' paths and bytes, the wheels' names and the base's package list."""
     h = hashlib.sha256()
-    files = [ROOT / "lab/images/Dockerfile", *sorted(WHEELS.glob("*.whl"))]
-    for top in ("lab", "connector"):
-        files += sorted(p for p in (ROOT / top).rglob("*") if p.is_file()
-                        and "__pycache__" not in p.parts)
-    for path in files:
+    for path in [*files, *sorted(WHEELS.glob("*.whl"))]:
         h.update(str(path.relative_to(ROOT)).encode())
         h.update(path.read_bytes() if path.suffix != ".whl" else path.name.encode())
     h.update(" ".join(NODE_PACKAGES).encode())
@@ -114,11 +135,15 @@ def source_digest() -> str:
 
 def build_lab(digest: str, say: Say) -> None:
     say(f"building {LAB_IMAGE} (project {digest})")
-    previous = _inspect(LAB_IMAGE, "{{.Id}}")
-    _docker(["build", "-q", "-f", "lab/images/Dockerfile", "--build-arg",
+    _build_image(LAB_IMAGE, "lab/images/Dockerfile", digest)
+
+
+def _build_image(name: str, dockerfile: str, digest: str) -> None:
+    previous = _inspect(name, "{{.Id}}")
+    _docker(["build", "-q", "-f", dockerfile, "--build-arg",
              f"NODE_PACKAGES={' '.join(NODE_PACKAGES)}", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
-             "--label", f"{SOURCE_LABEL}={digest}", "-t", LAB_IMAGE, "."], cwd=ROOT)
-    if previous and previous != _inspect(LAB_IMAGE, "{{.Id}}"):
+             "--label", f"{SOURCE_LABEL}={digest}", "-t", name, "."], cwd=ROOT)
+    if previous and previous != _inspect(name, "{{.Id}}"):
         # The build before this one, now untagged; a running lab still using it keeps it.
         _docker(["rmi", previous], check=False)
 
