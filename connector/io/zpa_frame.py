@@ -15,6 +15,16 @@ from ipaddress import IPv4Address
 
 MAX_LINE = 4096
 BROKER_PORT = 443
+PING_LINE = b'{"role": "ping"}\n'  # answered by a line with "ok": true (health, spec §3.5)
+
+
+def is_pong(line: bytes) -> bool:
+    """The broker's answer to PING_LINE, and nothing else, says it is alive."""
+    try:
+        answer = json.loads(line) if len(line) <= MAX_LINE else None
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and answer.get("ok") is True
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,7 +133,8 @@ class DataPlaneParts:
 
     def verdict(self) -> HealthVerdict:
         up = self.geneve.up if self.geneve is not None else True
-        return judge(HealthFacts(up, True, self._gateway_states()))
+        zpa = self.zpa.reachable if self.zpa is not None else None
+        return judge(HealthFacts(up, True, self._gateway_states(), zpa))
 
     def _gateway_states(self) -> tuple[GatewayState, ...]:
         return tuple(GatewayState(g.name, self.tunnels.is_usable(g.name), g.fail_closed)

@@ -12,6 +12,11 @@ binding is held while the connection lives (§6.6: in use, never re-handed).
 
 Events: `zpa.stream` per connection (client, synthetic address, app, port, and
 the broker's answer: app connector and true address, or the refusal).
+
+Health (spec §3.5: "ZPA broker reachable if ZPA rules exist"): the brokers are
+pinged over TLS (a `ping` line answered by `ok`), every PROBE_DOWN_S while none
+answers and every PROBE_UP_S while one does; `reachable` feeds the verdict and
+each change is a `zpa.brokers_up` / `zpa.brokers_down` event.
 """
 
 from __future__ import annotations
@@ -31,9 +36,11 @@ from connector.io.trust import TrustFolder
 from connector.io.zpa_frame import (
     BROKER_PORT,
     MAX_LINE,
+    PING_LINE,
     StreamAccepted,
     StreamRefused,
     StreamRequest,
+    is_pong,
     parse_answer,
 )
 from connector.service.counters import Counters
@@ -42,6 +49,8 @@ from connector.service.dns_service import DnsService
 ZPA_DIVERT_PORT = 5380
 DIAL_TIMEOUT_S = 3.0
 ANSWER_TIMEOUT_S = 6.0
+PROBE_UP_S, PROBE_DOWN_S = 5.0, 1.0
+PING_TIMEOUT_S = 2.0
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
@@ -54,15 +63,55 @@ class ZpaProxy:
         self.events, self.counters = events, counters
         self.segments = SegmentIndex(dns.config.policy.app_segments)
         self._server: asyncio.Server | None = None
-        self.reachable: bool | None = None  # last broker dial: None until one was tried
+        self._prober: asyncio.Task[None] | None = None
+        self.reachable = False  # a broker answered the last ping (or carried the last dial)
 
     async def start(self) -> None:
         sock = tproxy.tcp_listener(self.service_ip, ZPA_DIVERT_PORT)
         self._server = await asyncio.start_server(self._on_connection, sock=sock)
+        self._prober = asyncio.create_task(self._probe_brokers())
 
     async def stop(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
         if self._server is not None:
             self._server.close()
+
+    async def _probe_brokers(self) -> None:
+        while True:
+            answered = False
+            for broker in self.brokers:
+                if await self._ping(broker):
+                    answered = True
+                    break
+            self._set_reachable(answered)
+            await asyncio.sleep(PROBE_UP_S if answered else PROBE_DOWN_S)
+
+    async def _ping(self, broker: IPv4Address) -> bool:
+        context = self.trust.context()
+        if context is None:
+            return False
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                str(broker), BROKER_PORT, ssl=context, local_addr=(str(self.service_ip), 0)),
+                DIAL_TIMEOUT_S)
+        except (OSError, ssl.SSLError, TimeoutError):
+            return False
+        try:
+            writer.write(PING_LINE)
+            line = await asyncio.wait_for(reader.readuntil(b"\n"), PING_TIMEOUT_S)
+            return is_pong(line)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                TimeoutError):
+            return False
+        finally:
+            writer.close()
+
+    def _set_reachable(self, reachable: bool) -> None:
+        if reachable != self.reachable:
+            self.events.emit("zpa.brokers_up" if reachable else "zpa.brokers_down",
+                             brokers=[str(b) for b in self.brokers])
+        self.reachable = reachable
 
     async def _on_connection(self, reader: asyncio.StreamReader,
                              writer: asyncio.StreamWriter) -> None:
@@ -129,10 +178,8 @@ class ZpaProxy:
                 str(broker), BROKER_PORT, ssl=context, local_addr=(str(self.service_ip), 0)),
                 DIAL_TIMEOUT_S)
         except (OSError, ssl.SSLError, TimeoutError) as exc:
-            self.reachable = False
             self.counters.add("zpa_broker_unreachable")
             return StreamRefused(f"broker {broker}: {exc or 'timeout'}"), None
-        self.reachable = True
         tunnel[1].write(request.to_line())
         try:
             line = await asyncio.wait_for(tunnel[0].readuntil(b"\n"), ANSWER_TIMEOUT_S)

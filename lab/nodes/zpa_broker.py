@@ -87,6 +87,9 @@ class Broker:
                 await self._app_connector(hello, (reader, writer), peer[0])
             elif role == "data":
                 await self._data(hello, (reader, writer))
+            elif role == "ping":  # a connector checking the broker answers (its health)
+                writer.write(frame_bytes({"ok": True, "role": "pong"}))
+                await writer.drain()
             else:
                 raise FrameError(f"unknown role {role!r}")
         except FrameError as exc:

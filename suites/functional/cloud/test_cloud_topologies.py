@@ -12,6 +12,7 @@ the victim's and the connectors' captures, the gateway's counters, nmap's report
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import zlib
@@ -209,6 +210,44 @@ def test_control_plane_names_and_time_are_asked_from_the_management_address(
     assert looked_up
     assert looked_up <= expected
     assert not (asked | looked_up) & service_side
+
+
+BROKER_CUT = """table inet cclab_test_broker_cut {
+  chain input { type filter hook input priority -5; policy accept;
+                tcp dport 443 ct state new drop; }
+}"""
+
+
+def _health(lab: LabHandle, mgmt: str) -> dict:
+    out = lab.exec("bastion", "curl", "-s", "-m", "3", f"http://{mgmt}:9100/health").stdout
+    return json.loads(out)
+
+
+def _wait_health(lab: LabHandle, mgmt: str, reasons: list[str], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while (seen := _health(lab, mgmt)["reasons"]) != reasons:
+        assert time.monotonic() < deadline, f"{mgmt}: health reasons {seen}, want {reasons}"
+        time.sleep(0.5)
+
+
+@allure.feature("health")
+@allure.story("ZPA rules exist: healthy only while a broker answers (spec §3.5)")
+def test_connectors_are_unhealthy_while_no_zpa_broker_answers(cloud: LabHandle) -> None:
+    """New connections to the broker are dropped (the app connectors' standing ones stay):
+    both connectors say why on the management side, and recover once it answers again."""
+    mgmts = ("10.10.2.21", "10.10.2.22")
+    for mgmt in mgmts:
+        _wait_health(cloud, mgmt, [])
+    cloud.exec("zpa", "nft", "-f", "-", input_text=BROKER_CUT)
+    try:
+        for mgmt in mgmts:
+            _wait_health(cloud, mgmt, ["ZPA: no broker reachable"])
+    finally:
+        cloud.exec("zpa", "nft", "delete", "table", "inet", "cclab_test_broker_cut")
+    for mgmt in mgmts:
+        _wait_health(cloud, mgmt, [])
+    for cc in CONNECTORS:
+        cloud.wait_event(cc, "zpa.brokers_down")
 
 
 @allure.feature("zpa")

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.unit
 P, S = IPv4Address("198.19.1.1"), IPv4Address("198.19.1.2")
 
 
-def _facts(usable: bool, fail_closed: bool, up: bool = True) -> HealthFacts:
-    return HealthFacts(up, True, (GatewayState("default", usable, fail_closed),))
+def _facts(usable: bool, fail_closed: bool, up: bool = True,
+           zpa: bool | None = None) -> HealthFacts:
+    return HealthFacts(up, True, (GatewayState("default", usable, fail_closed),), zpa)
 
 
 @pytest.mark.parametrize(("facts", "healthy"), [
@@ -31,7 +32,10 @@ def _facts(usable: bool, fail_closed: bool, up: bool = True) -> HealthFacts:
     (_facts(False, True), False),
     (_facts(False, False), True),   # fail-open: Direct is a usable path
     (_facts(True, True, up=False), False),
-], ids=["tunnel-up", "fail-close-no-tunnel", "fail-open-no-tunnel", "dataplane-down"])
+    (_facts(True, True, zpa=True), True),
+    (_facts(True, True, zpa=False), False),  # ZPA rules, and no broker answers
+], ids=["tunnel-up", "fail-close-no-tunnel", "fail-open-no-tunnel", "dataplane-down",
+        "zpa-broker-up", "zpa-no-broker"])
 def test_health_verdict(facts: HealthFacts, healthy: bool) -> None:
     verdict = judge(facts)
     assert verdict.healthy is healthy
