@@ -113,17 +113,22 @@ def measure(lab: LabHandle) -> dict[str, Any]:
 
 
 LIMITS = {
-    "kernel": "the sender and the forwarding share two cores (veth delivers in the "
-              "sender's softirq)",
-    "direct-routed": "kernel forwarding with conntrack and SNAT; the connector decides "
-                     "each new flow in nftables and never sees the packets",
-    "direct-geneve": "one CPython pass per packet (recvfrom, GENEVE and IP parse, "
-                     "flow lookup, TUN write): user space because this kernel has no "
+    "kernel": "the sender's core: veth hands each frame on in the sender's own softirq, so "
+              "one core sends and forwards (through rtr and edge) while the other idles "
+              "(cpu_busy 0.5); delivered equals offered",
+    "direct-routed": "the same: the connector's routed Direct path is the kernel's (nftables "
+                     "decides each new flow, conntrack and SNAT), run in the sender's "
+                     "softirq; it costs more per packet than plain forwarding, so the "
+                     "sender's core offers less; delivered equals offered",
+    "direct-geneve": "the connector process, on the other core (cpu_busy 1.0): about two "
+                     "fifths of its time is the TUN write, in which the kernel forwards "
+                     "and NATs the packet, half is CPython per packet (recvfrom, GENEVE "
+                     "and IP parse, flow lookup); user space because this kernel has no "
                      "GENEVE module",
-    "zia-routed": "the kernel routes the flow to a TUN; one CPython pass per packet "
-                  "(read, flow lookup, tunnel frame, sendto)",
-    "zia-geneve": "one CPython pass per packet (recvfrom, GENEVE parse, flow lookup, "
-                  "tunnel frame, sendto)",
+    "zia-routed": "the connector process: the kernel routes the flow to a TUN, CPython "
+                  "reads it, looks the flow up, frames it and sends it into the tunnel",
+    "zia-geneve": "the connector process: CPython per packet (recvfrom, GENEVE parse, flow "
+                  "lookup, tunnel frame, sendto)",
 }
 
 
