@@ -40,6 +40,7 @@ from connector.service.zia_tunnel import ZiaTunnels
 
 RETURN_TABLE = 61
 BATCH = 512
+KNOWN_FLOWS = 65536  # validated (header, flow) identities kept; cleared when full
 EXPIRE_EVERY_S = 5.0
 
 
@@ -58,6 +59,7 @@ class GeneveDataPlane:
         self._tun: TunDevice | None = None
         self._expiry: asyncio.Task[None] | None = None
         self._peers: dict[str, bool] = {}  # sender address -> is a load balancer
+        self._known: dict[bytes, FlowKey] = {}  # fast_view identity -> its validated flow
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -100,6 +102,19 @@ class GeneveDataPlane:
         if not self._from_load_balancer(peer[0]):
             self.counters.add("geneve_rx_not_load_balancer")
             return
+        view = geneve.fast_view(data)
+        key = self._known.get(view.identity) if view is not None else None
+        if key is not None:  # a flow whose header and inner packet were validated before
+            assert view is not None
+            self.counters.add("geneve_rx_packets")
+            seg = Segment(key, view.total, view.tcp_flags, view.seq, view.ack)
+            action = self.steering.inbound(seg, data[:view.header_len], peer, time.monotonic())
+            self._carry_out(action, data[view.header_len:])
+            return
+        self._handle_in_full(data, peer, view)
+
+    def _handle_in_full(self, data: bytes, peer: tuple[str, int],
+                        view: geneve.FastView | None) -> None:
         packet = geneve.parse(data)
         if isinstance(packet, GeneveReject):
             self.counters.add("geneve_rx_malformed")
@@ -115,7 +130,12 @@ class GeneveDataPlane:
             self.counters.add("geneve_rx_ipv6")
             self._drop(Dropped("ipv6_no_path"))
             return
-        action = self.steering.inbound(segment_of(info), packet.header, peer, time.monotonic())
+        seg = segment_of(info)
+        if view is not None:  # valid, so its later packets may take the short way
+            if len(self._known) >= KNOWN_FLOWS:
+                self._known.clear()
+            self._known[view.identity] = seg.key
+        action = self.steering.inbound(seg, packet.header, peer, time.monotonic())
         self._carry_out(action, packet.payload)
 
     def _from_load_balancer(self, address: str) -> bool:
