@@ -13,7 +13,7 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ class Running:
     image: str
     container: Any
     folder: Path
+    clients: dict[str, Any] = field(default_factory=dict)  # network -> a client container
 
     def events(self, kind: str) -> list[dict[str, Any]]:
         path = self.folder / "events.jsonl"
@@ -65,9 +66,13 @@ class Running:
         return [e for e in map(json.loads, lines) if e["kind"] == kind]
 
     def client(self, network: str, *argv: str) -> str:
-        """Run `argv` in a throw-away container of the same image on `network`."""
-        out = self.engine.containers.run(self.image, list(argv[1:]), entrypoint=[argv[0]],
-                                         network=network, labels=LABEL, remove=True)
+        """Run `argv` in a client container (the same image, kept) on `network`."""
+        if network not in self.clients:
+            self.clients[network] = self.engine.containers.run(
+                self.image, ["300"], entrypoint=["sleep"], network=network, labels=LABEL,
+                detach=True)
+        code, out = self.clients[network].exec_run(list(argv))
+        assert code == 0, f"{' '.join(argv)} on {network}: exit {code}: {out!r}"
         return bytes(out).decode()
 
 
@@ -80,6 +85,7 @@ def connector(docker_capable: None, tmp_path_factory: pytest.TempPathFactory
     (folder / "connector.yaml").write_text(CONFIG)
     networks: list[Any] = []
     container = None
+    running: Running | None = None
     try:
         for name, subnet in NETWORKS.items():
             networks.append(engine.networks.create(name, internal=True, labels=LABEL,
@@ -100,9 +106,10 @@ def connector(docker_capable: None, tmp_path_factory: pytest.TempPathFactory
         _wait_ready(running)
         yield running
     finally:
-        with contextlib.suppress(docker.errors.NotFound):
-            if container is not None:
-                container.remove(force=True)
+        for thing in ([*running.clients.values()] if running else []) + [container]:
+            with contextlib.suppress(docker.errors.NotFound):
+                if thing is not None:
+                    thing.remove(force=True)
         for network in networks:
             network.remove()
 
