@@ -103,9 +103,8 @@ class GeneveDataPlane:
             self.counters.add("geneve_rx_not_load_balancer")
             return
         view = geneve.fast_view(data)
-        key = self._known.get(view.identity) if view is not None else None
-        if key is not None:  # a flow whose header and inner packet were validated before
-            assert view is not None
+        if view is not None and (key := self._known.get(view.identity)) is not None:
+            # a flow whose header and inner packet were validated before
             self.counters.add("geneve_rx_packets")
             seg = Segment(key, view.total, view.tcp_flags, view.seq, view.ack)
             action = self.steering.inbound(seg, data[:view.header_len], peer, time.monotonic())

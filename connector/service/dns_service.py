@@ -95,7 +95,7 @@ class DnsService:
         if decision.outcome is DnsOutcome.ANSWER_SYNTHETIC and plain is not None:
             response = self._synthetic(decision, plain, query)
         else:
-            response = self._local(decision, parsed or self._parse_full(query, src, dst))
+            response = self._local(decision, parsed or self._parse_full(query, src, dst), query)
         return self._finish(decision, meta, payload, query, response)
 
     async def _answer_later(self, decision: DnsDecision, meta: QueryMeta, payload: int,
@@ -139,21 +139,22 @@ class DnsService:
             return dns_wire.truncated(wire)
         return dns_wire.to_wire_bytes(wire, meta.transport, payload)
 
-    def _local(self, decision: DnsDecision, parsed: dns_wire.ParsedQuery | None) -> bytes | None:
+    def _local(self, decision: DnsDecision, parsed: dns_wire.ParsedQuery | None,
+               query: Query) -> bytes | None:
         """Every outcome decided here and now: drop, synthetic, NODATA, SERVFAIL."""
         assert parsed is not None  # the plain parse succeeded, so the full one does
         outcome = decision.outcome
         if outcome is DnsOutcome.DROP_SILENT:
             return None
         if outcome is DnsOutcome.ANSWER_SYNTHETIC:
-            return self._synthetic(decision, parsed, None)
+            return self._synthetic(decision, parsed, query)
         if outcome is DnsOutcome.ANSWER_NODATA:
             return dns_wire.nodata_answer(parsed, self.config.dns_ttl).to_wire()
         return dns_wire.error_answer(parsed, dns_wire.SERVFAIL).to_wire()
 
     def _synthetic(self, decision: DnsDecision,
                    asked: dns_plain.PlainQuery | dns_wire.ParsedQuery,
-                   query: Query | None) -> bytes | None:
+                   query: Query) -> bytes | None:
         now = time.time()
         result = self.pools.allocate(decision.pool or "default", decision.qname, now)
         if isinstance(result, Exhausted):
@@ -162,11 +163,10 @@ class DnsService:
                              reason=result.reason)
             failed = on_pool_exhausted(decision)
             assert failed.outcome is DnsOutcome.ANSWER_SERVFAIL
-            if isinstance(asked, dns_plain.PlainQuery):
-                assert query is not None
-                asked = self._parse_full(query, IPv4Address(query.client[0]),  # type: ignore
-                                         IPv4Address(query.original_dst[0]))
-            return dns_wire.error_answer(asked, dns_wire.SERVFAIL).to_wire()  # type: ignore
+            parsed = asked if isinstance(asked, dns_wire.ParsedQuery) else self._parse_full(
+                query, _address(query.client[0]), _address(query.original_dst[0]))
+            assert parsed is not None  # the plain parse succeeded, so the full one does
+            return dns_wire.error_answer(parsed, dns_wire.SERVFAIL).to_wire()
         if result.fresh:
             self.store.save_binding(result.pool, result.name, result.addr, now)
         if isinstance(asked, dns_plain.PlainQuery):
