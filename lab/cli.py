@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from lab.backends import BACKENDS, backend_of, get_backend
+from lab.backends import BACKENDS, backend_of, engine_instances, get_backend
 from lab.catalog import running_instances, topology_path
 from lab.errors import LabError, TopologyError
 from lab.names import valid_instance
@@ -226,7 +226,8 @@ def _instance(args: argparse.Namespace) -> str:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    targets = running_instances() if args.all else [args.name] if args.name else None
+    targets = (sorted(set(running_instances()) | engine_instances()) if args.all
+               else [args.name] if args.name else None)
     if targets is None:
         running = running_instances()
         targets = running if len(running) <= 1 else [_instance(args)]

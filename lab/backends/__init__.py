@@ -27,7 +27,19 @@ def backend_of(instance: str) -> Backend:
     from lab.state import LabState
 
     state = LabState.load(LabNames(instance).run_dir)
-    return get_backend(state.backend if state else "netns", instance)
+    if state is not None:
+        return get_backend(state.backend, instance)
+    return get_backend("docker" if instance in engine_instances() else "netns", instance)
 
 
-__all__ = ["BACKENDS", "Backend", "ExecResult", "backend_of", "get_backend"]
+def engine_instances() -> set[str]:
+    """Labs with containers or networks on the docker engine, journal or not (none when
+    docker is absent or not running): what a lab whose teardown failed left there."""
+    import shutil
+
+    from lab.backends.docker import engine_instances as listed
+
+    return listed() if shutil.which("docker") else set()
+
+
+__all__ = ["BACKENDS", "Backend", "ExecResult", "backend_of", "engine_instances", "get_backend"]

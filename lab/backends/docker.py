@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from lab.state import LabState, ProcessRecord, status_fields
 from lab.steps import Step
 
 READY_TIMEOUT_S = 120.0
+REMOVE_TIMEOUT_S = 30.0
 POLL_S = 0.1
 
 
@@ -56,9 +58,17 @@ class DockerBackend:
             say(f"starting {len(topo.nodes)} containers, {len(topo.networks)} networks")
             self._compose(["up", "-d", "--no-build"], path)
             self.adopt(topo, progress=progress)
-        except BaseException:
-            self.destroy()
+        except BaseException as failure:
+            self.destroy_after(failure)
             raise
+
+    def destroy_after(self, failure: BaseException) -> None:
+        """destroy() after a failed bring-up; a failing cleanup is noted on `failure`,
+        which stays the error the user sees."""
+        try:
+            self.destroy()
+        except BackendError as cleanup:
+            failure.add_note(f"and the cleanup after it failed: {cleanup}")
 
     def prepare_compose(self, path: Path) -> None:
         """Before a compose file is started by hand (or by testcontainers): refuse a
@@ -140,15 +150,20 @@ class DockerBackend:
             self._compose(["down", "--volumes", "--remove-orphans", "--timeout", "5"],
                           compose_file, check=False)
         # What compose left, or never knew (testcontainers nodes carry the label too).
-        ids = [info["ID"] for info in self._containers().values()]
-        if ids:
-            _docker(["rm", "-f", "-v", *ids], check=False)
-        networks = self._networks()
-        if networks:
-            _docker(["network", "rm", *networks], check=False)
+        # A network still has endpoints while its containers' removal is in progress, and
+        # a loaded engine answers both late: retry until gone, then say what stayed.
+        _remove_until_gone(self._container_names, ["rm", "-f", "-v"])
+        _remove_until_gone(self._networks, ["network", "rm"])
         fabric.remove(self.instance)
         fabric.remove_security_groups(fabric.sg_tables(self.instance))
         shutil.rmtree(self.names.run_dir, ignore_errors=True)
+        stayed = [*self._container_names(), *self._networks()]
+        if stayed:
+            raise BackendError(
+                f"lab '{self.instance}': docker did not remove {', '.join(stayed)} "
+                f"within {REMOVE_TIMEOUT_S:g} s\n    hint: `docker network inspect NAME` shows "
+                f"what still uses a network; `cclab down --name {self.instance} "
+                "--backend docker` tries again", backend=self.name)
         return removed
 
     def leftovers(self) -> list[str]:
@@ -244,8 +259,12 @@ class DockerBackend:
             found[labels.get(compose.LABEL_NODE, info["Names"])] = info
         return found
 
+    def _container_names(self) -> list[str]:
+        return [info["Names"] for info in self._containers().values()]
+
     def _networks(self) -> list[str]:
-        return _lines(_docker(["network", "ls", "-q", "--filter", f"label={self.label}"]).stdout)
+        return _lines(_docker(["network", "ls", "--filter", f"label={self.label}", "--format",
+                               "{{.Name}}"]).stdout)
 
     def _not_running(self, node: str) -> NotRunningError:
         return NotRunningError(f"node '{node}' of lab '{self.instance}' is not running\n"
@@ -306,9 +325,30 @@ def _ip_json(enter: list[str]) -> list[dict[str, Any]]:
 def _explain(stderr: str) -> str:
     text = stderr.strip()[-2000:]
     if "overlaps" in text or "Pool overlaps" in text:
-        text += ("\n    hint: another docker network uses these subnets (another docker lab?): "
-                 "`cclab status`, `cclab down --name NAME`")
+        labs = lab_networks()
+        owners = "; ".join(f"{net} (lab '{lab}')" for net, lab in labs.items())
+        text += ("\n    hint: another docker network uses these subnets"
+                 + (f"; cclab networks on this engine: {owners}; remove a lab with "
+                    "`cclab down --name LAB`" if labs else
+                    " (not a cclab lab's): `docker network ls`"))
     return text
+
+
+def engine_instances() -> set[str]:
+    """Instances with labelled containers or networks on the engine; none if it is down."""
+    try:
+        containers = _docker(["ps", "-a", "--filter", f"label={compose.LABEL_INSTANCE}",
+                              "--format", f'{{{{.Label "{compose.LABEL_INSTANCE}"}}}}']).stdout
+        return set(_lines(containers)) | set(lab_networks().values())
+    except BackendError:
+        return set()
+
+
+def lab_networks() -> dict[str, str]:
+    """Every cclab network on the engine, by name, with the lab instance it belongs to."""
+    out = _docker(["network", "ls", "--filter", f"label={compose.LABEL_INSTANCE}", "--format",
+                   f'{{{{.Name}}}} {{{{.Label "{compose.LABEL_INSTANCE}"}}}}']).stdout
+    return dict(line.split(" ", 1) for line in _lines(out) if " " in line)
 
 
 def _docker(argv: list[str], *, check: bool = False) -> subprocess.CompletedProcess[str]:
@@ -318,12 +358,25 @@ def _docker(argv: list[str], *, check: bool = False) -> subprocess.CompletedProc
     except FileNotFoundError as exc:
         raise BackendError("docker not found\n    hint: apt-get install docker.io",
                            backend="docker") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise BackendError(f"docker {argv[0]} did not answer in {exc.timeout:g} s\n    hint: "
+                           "the engine is overloaded or stuck; see its log",
+                           backend="docker") from exc
     if "Cannot connect to the Docker daemon" in done.stderr:
         raise BackendError("the docker engine is not running\n    hint: start dockerd "
                            "(`dockerd &` or `systemctl start docker`)", backend="docker")
     if check and done.returncode != 0:
         raise BackendError(f"docker {argv[0]}: {done.stderr.strip()}", backend="docker")
     return done
+
+
+def _remove_until_gone(listed: Callable[[], list[str]], remove: list[str]) -> None:
+    """`docker *remove IDS` until `listed()` is empty, or REMOVE_TIMEOUT_S has passed."""
+    deadline = time.monotonic() + REMOVE_TIMEOUT_S
+    while (ids := listed()) and time.monotonic() < deadline:
+        _docker([*remove, *ids], check=False)
+        if listed():
+            time.sleep(POLL_S)
 
 
 def _lines(text: str) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lab.compose import LABEL_INSTANCE
+from lab.errors import BackendError
 from suites.fixtures.lab import unique_instance
 from suites.functional.lab.cli_helpers import cclab
 
@@ -81,3 +82,44 @@ def test_failed_start_names_the_node_and_leaves_nothing(tmp_path: Path) -> None:
         assert _leftovers(name) == {}
     finally:
         cclab("down", "--name", name, timeout=120)
+
+
+def test_a_network_docker_keeps_is_named_and_down_removes_it_later(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lab network docker refuses to remove (here: a container outside the lab still
+    uses it) makes destroy() fail naming it, instead of breaking the next lab that wants
+    the subnet; that next lab's error names the leftover lab; `cclab down` removes it
+    though the lab's journal is gone."""
+    from lab.backends import docker as backend_module
+    from lab.images.build import ensure_images
+
+    name = unique_instance("dk-left")
+    network = f"cclab-{name}-lan"
+    blocker = f"cclab-{name}-blocker"
+    docker = ["docker", "network", "create", "--internal", "--subnet", "10.99.7.0/24",
+              "--label", f"{LABEL_INSTANCE}={name}", network]
+    subprocess.run(docker, check=True, capture_output=True)
+    try:
+        subprocess.run(["docker", "run", "-d", "--name", blocker, "--network", network,
+                        "--entrypoint", "sleep", ensure_images(), "120"],
+                       check=True, capture_output=True)
+        monkeypatch.setattr(backend_module, "REMOVE_TIMEOUT_S", 1.0)
+        with pytest.raises(BackendError) as failed:
+            backend_module.DockerBackend(name).destroy()
+        assert network in str(failed.value)
+        assert "docker network inspect" in str(failed.value)
+
+        other = unique_instance("dk-next")
+        up = cclab("up", str(_topology(tmp_path, "80")), "--backend", "docker", "--name",
+                   other, timeout=300)
+        assert up.returncode == 1
+        assert f"{network} (lab '{name}')" in up.stderr, up.stderr
+        assert _leftovers(other) == {}
+
+        subprocess.run(["docker", "rm", "-f", blocker], check=True, capture_output=True)
+        down = cclab("down", "--name", name, timeout=120)
+        assert down.returncode == 0, down.stderr
+        assert _leftovers(name) == {}
+    finally:
+        subprocess.run(["docker", "rm", "-f", blocker], capture_output=True)
+        subprocess.run(["docker", "network", "rm", network], capture_output=True)
