@@ -74,28 +74,30 @@ class DnsGuard:
         self._queries: dict[int, deque[tuple[int, ...]]] = {}  # second, queries, ANY
         self._bytes: dict[int, deque[tuple[int, ...]]] = {}  # second, response bytes
         self._blocked: dict[int, float] = {}  # source -> blocked until
+        self._standings: dict[int, tuple[bool, bool]] = {}
         self.counters: dict[str, int] = defaultdict(int)
         self.per_prefix: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     def check_query(self, meta: QueryMeta, now: float) -> QueryVerdict:
         verdict = self._query_verdict(meta, now)
-        self._count(meta.src, verdict.value)
+        self._count(meta.src, _COUNTED[verdict._value_])  # a str key: an Enum's hash is slow
         return verdict
 
     def check_response(self, meta: QueryMeta, kind: ResponseKind, size: int, payload: int,
                        now: float) -> ResponseVerdict:
         verdict = self._response_verdict(meta, kind, size, payload, now)
-        self._count(meta.src, f"response-{verdict.value}")
+        self._count(meta.src, _COUNTED_RESPONSE[verdict._value_])
         return verdict
 
     def blocked_sources(self, now: float) -> frozenset[IPv4Address]:
         return frozenset(IPv4Address(s) for s, until in self._blocked.items() if until > now)
 
     def _query_verdict(self, meta: QueryMeta, now: float) -> QueryVerdict:
-        if not any(meta.src in net for net in self._acl):
+        allowed, exempt = self._standing(meta.src)
+        if not allowed:
             tcp = meta.transport is Transport.TCP
             return QueryVerdict.REFUSED if tcp else QueryVerdict.DROP_SILENT
-        if self._is_exempt(meta.src):
+        if exempt:
             return self._any_policy(meta)
         if self._blocked.get(int(meta.src), 0) > now:
             return QueryVerdict.DROP_SILENT
@@ -114,7 +116,7 @@ class DnsGuard:
                           now: float) -> ResponseVerdict:
         if meta.transport is Transport.TCP:
             return ResponseVerdict.SEND
-        if not self._is_exempt(meta.src):
+        if not self._standing(meta.src)[1]:
             self._add(self._bytes, meta.src, now, (size,))
             rate = self._rrl.check(meta.src, kind, now, meta.qname)
             if rate is not RateVerdict.SEND:
@@ -147,12 +149,26 @@ class DnsGuard:
             buckets.append((second, *values))
         return buckets
 
-    def _is_exempt(self, src: IPv4Address) -> bool:
-        return any(src in net for net in self.config.exempt)
+    def _standing(self, src: IPv4Address) -> tuple[bool, bool]:
+        """(inside the ACL, exempt from limits): fixed per source, so looked up once."""
+        found = self._standings.get(int(src))
+        if found is None:
+            if len(self._standings) >= STANDING_MEMO:
+                self._standings.clear()  # sources beyond count (spoofed): start again
+            found = self._standings[int(src)] = (
+                any(src in net for net in self._acl),
+                any(src in net for net in self.config.exempt))
+        return found
 
     def _count(self, src: IPv4Address, what: str) -> None:
         self.counters[what] += 1
         self.per_prefix[_prefix_of(int(src) & 0xFFFFFF00)][what] += 1
+
+
+STANDING_MEMO = 65_536
+# Counter names by verdict, made once (a query and a response are counted each).
+_COUNTED = {v.value: v.value for v in QueryVerdict}
+_COUNTED_RESPONSE = {v.value: f"response-{v.value}" for v in ResponseVerdict}
 
 
 @lru_cache(maxsize=4096)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
-from enum import Enum
+from enum import IntEnum
 from typing import Any
 
 from connector.core.model import Decision, FlowKey, IpProto
@@ -35,7 +35,7 @@ class FlowTimeouts:
     other: float = 60.0
 
 
-class Direction(Enum):
+class Direction(IntEnum):  # an int: it indexes the per-direction counters
     ORIGINAL = 0
     REPLY = 1
 
@@ -87,8 +87,8 @@ class FlowEntry:
 
     def track(self, way: Direction, size: int, flags: int, seq: int, ack: int) -> bool:
         """Count a packet; True when this packet completed the exchange."""
-        self.packets[way.value] += 1
-        self.octets[way.value] += size
+        self.packets[way] += 1
+        self.octets[way] += size
         if self.key.proto != IpProto.TCP:
             done = way is Direction.REPLY and not self.completed
         else:
@@ -100,7 +100,7 @@ class FlowEntry:
         if flags & RST:
             self.closing = True
         if flags & FIN:
-            self._fins |= 1 << way.value
+            self._fins |= 1 << way
             self.closing = self._fins == 3
         if way is Direction.REPLY and flags & SYN and flags & ACK:
             self._synack_seq = seq

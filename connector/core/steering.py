@@ -86,6 +86,7 @@ class FlowPath:
     header: bytes
     peer: Peer | None
     zia: IPv4Address | None = None
+    to_kernel: ToKernel | None = None  # a Direct flow's action, made once
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +153,9 @@ class Steering:
     def _act(self, decision: Decision, path: FlowPath, now: float, proto: int) -> Action:
         method = decision.method
         if method is Method.DIRECT:
-            return ToKernel(decision)
+            if path.to_kernel is None:
+                path.to_kernel = ToKernel(decision)
+            return path.to_kernel
         if method is Method.ZIA and decision.gateway is not None:
             path.zia = self.tunnels.keep_or_move(decision.gateway, path.zia, now)
             if path.zia is not None:

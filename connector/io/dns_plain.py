@@ -22,17 +22,20 @@ import dns.rdatatype
 QR, RD, RA = 0x8000, 0x0100, 0x0080
 _PLAIN_FLAGS = 0x7A00 | QR  # opcode bits, QR and TC: a plain query has none of them
 _OPT, _PADDING, _CLASS_IN = 41, 12, 1
+PLAIN_PAYLOAD, PAYLOAD_CAP = 512, 1232  # without EDNS; the most we answer over UDP
 _RESPONSE_PAYLOAD = 8192  # what dnspython's make_response offers (our_payload)
 _NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 _HEADER = struct.Struct("!HHHHHH")
+_ID_FLAGS = struct.Struct("!HH")
 _A_RECORD = struct.Struct("!HHHIH4s")
 _OPT_RECORD = b"\x00" + struct.pack("!HHIH", _OPT, _RESPONSE_PAYLOAD, 0, 0)
 
 
 @dataclass(frozen=True, slots=True)
-class PlainQuery:
-    ident: int
-    flags: int
+class PlainShape:
+    """Everything of a plain query but its id and flags: the same for every asking of
+    the same question, so parsed once (workloads ask the same names again and again)."""
+
     qname: str  # as sent, with the trailing dot (dnspython's to_text for these names)
     qtype: str
     question: bytes  # the question section as sent
@@ -40,13 +43,51 @@ class PlainQuery:
     udp_payload: int  # the client's EDNS payload, or 512 without EDNS
 
 
-def parse_plain(wire: bytes, *, plain_payload: int = 512, payload_cap: int = 1232
-                ) -> PlainQuery | None:
+@dataclass(frozen=True, slots=True)
+class PlainQuery:
+    ident: int
+    flags: int
+    shape: PlainShape
+
+    @property
+    def qname(self) -> str:
+        return self.shape.qname
+
+    @property
+    def qtype(self) -> str:
+        return self.shape.qtype
+
+    @property
+    def udp_payload(self) -> int:
+        return self.shape.udp_payload
+
+
+SHAPE_MEMO = 65_536  # distinct questions remembered; past it the memo starts again
+_shapes: dict[bytes, PlainShape] = {}
+
+
+def parse_plain(wire: bytes) -> PlainQuery | None:
     """The query when it has the plain shape, else None (the caller parses it fully)."""
     if len(wire) < 17:
         return None
-    ident, flags, qd, an, ns, ar = _HEADER.unpack_from(wire)
-    if flags & _PLAIN_FLAGS or qd != 1 or an or ns or ar > 1:
+    ident, flags = _ID_FLAGS.unpack_from(wire)
+    if flags & _PLAIN_FLAGS:
+        return None
+    key = wire[4:]  # counts, question, OPT: what the shape depends on
+    shape = _shapes.get(key)
+    if shape is None:
+        shape = _parse_shape(wire)
+        if shape is None:
+            return None
+        if len(_shapes) >= SHAPE_MEMO:
+            _shapes.clear()  # a flood of distinct names: start again, bounded
+        _shapes[key] = shape
+    return PlainQuery(ident, flags, shape)
+
+
+def _parse_shape(wire: bytes) -> PlainShape | None:
+    _, _, qd, an, ns, ar = _HEADER.unpack_from(wire)
+    if qd != 1 or an or ns or ar > 1:
         return None
     labels, end = _name(wire, 12)
     if labels is None or end + 4 > len(wire):
@@ -55,15 +96,15 @@ def parse_plain(wire: bytes, *, plain_payload: int = 512, payload_cap: int = 123
     if qclass != _CLASS_IN:
         return None
     end += 4
-    payload: int | None = plain_payload
+    payload: int | None = PLAIN_PAYLOAD
     if ar:
         payload = _opt_payload(wire, end)
     elif end != len(wire):
         return None  # trailing bytes: dnspython refuses them, and so must we
     if payload is None:
         return None
-    return PlainQuery(ident, flags, labels, _type_text(qtype), wire[12:end], bool(ar),
-                      min(max(payload, plain_payload), payload_cap))
+    return PlainShape(labels, _type_text(qtype), wire[12:end], bool(ar),
+                      min(max(payload, PLAIN_PAYLOAD), PAYLOAD_CAP))
 
 
 def synthetic_a(query: PlainQuery, addr: IPv4Address, ttl: int) -> bytes:
@@ -71,9 +112,15 @@ def synthetic_a(query: PlainQuery, addr: IPv4Address, ttl: int) -> bytes:
     flags = QR | (query.flags & RD)
     if flags & RD:
         flags |= RA
-    header = _HEADER.pack(query.ident, flags, 1, 1, 0, int(query.edns))
+    return _ID_FLAGS.pack(query.ident, flags) + _answer_body(query.shape, addr, ttl)
+
+
+@lru_cache(maxsize=4096)
+def _answer_body(shape: PlainShape, addr: IPv4Address, ttl: int) -> bytes:
+    """The answer after its id and flags: counts, the question, the A record, OPT."""
     record = _A_RECORD.pack(0xC00C, 1, _CLASS_IN, ttl, 4, addr.packed)
-    return header + query.question + record + (_OPT_RECORD if query.edns else b"")
+    return (_HEADER.pack(0, 0, 1, 1, 0, int(shape.edns))[4:] + shape.question + record
+            + (_OPT_RECORD if shape.edns else b""))
 
 
 def _name(wire: bytes, at: int) -> tuple[str | None, int]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,25 +23,48 @@ class EventLog:
 
     def __init__(self, path: Path | None, node: str) -> None:
         self.node = node
-        self.taps: list[Callable[[dict[str, Any]], None]] = []  # e.g. the cloud uploader
+        self._node_json = _ENCODER.encode(node)
+        self._taps: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
         self._file = None
         self._held: list[str] | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(path, "a", buffering=1)  # noqa: SIM115 - lives with the service
 
+    def tap(self, kinds: Iterable[str], receiver: Callable[[dict[str, Any]], None]) -> None:
+        """`receiver` gets every record of these kinds (e.g. the cloud uploader)."""
+        for kind in kinds:
+            self._taps.setdefault(kind, []).append(receiver)
+
     def emit(self, kind: str, **fields: Any) -> None:
-        if self._file is None and not self.taps:
+        taps = self._taps.get(kind, ())
+        if self._file is None and not taps:
             return
         record = {"ts": round(time.time(), 6), "node": self.node, "kind": kind, **fields}
-        for tap in self.taps:
+        for tap in taps:
             tap(record)
         if self._file is not None:
-            line = _ENCODER.encode(record) + "\n"
-            if self._held is not None:
-                self._held.append(line)
-            else:
-                self._file.write(line)
+            self._write(_ENCODER.encode(record) + "\n")
+
+    @staticmethod
+    def members(fields: dict[str, Any]) -> str:
+        """`fields` encoded as the members of a JSON object, for emit_members: a caller
+        that logs the same fields again and again encodes them once."""
+        return ", " + _ENCODER.encode(fields)[1:-1] if fields else ""
+
+    def emit_members(self, kind: str, members: str) -> None:
+        """emit(), with the fields already encoded by members() (plus any ', "k": v')."""
+        if kind in self._taps:
+            self.emit(kind, **json.loads("{" + members[2:] + "}"))
+        elif self._file is not None:
+            self._write(f'{{"ts": {round(time.time(), 6)!r}, "node": {self._node_json}, '
+                        f'"kind": {_ENCODER.encode(kind)}{members}}}\n')
+
+    def _write(self, line: str) -> None:
+        if self._held is not None:
+            self._held.append(line)
+        elif self._file is not None:
+            self._file.write(line)
 
     @contextmanager
     def batch(self) -> Iterator[None]:

@@ -16,7 +16,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import IPv4Address
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from connector.config import ConnectorConfig
 from connector.core.bindings import NameBindings, NamesView
@@ -44,12 +44,26 @@ class ZiaDnsPort(Protocol):
     async def query(self, wire: bytes, server: IPv4Address, gateway: str) -> bytes | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Query:
+class Query(NamedTuple):  # one per query: a tuple is made in half a dataclass's time
     wire: bytes
     client: tuple[str, int]
     original_dst: tuple[str, int]
     transport: Transport
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """A question's decision, how the guard sees it, and its log line's fixed members."""
+
+    decision: DnsDecision
+    meta: QueryMeta
+    outcome: str  # the decision's outcome, as counted
+    log_members: str
+
+
+ASKED_MEMO = 65_536  # questions remembered (per client and address asked)
+FORWARD_GATEWAY, FORWARD_ORIGINAL = DnsOutcome.FORWARD_GATEWAY, DnsOutcome.FORWARD_ORIGINAL
+_ANSWERED, _UNANSWERED = ', "answered": true', ', "answered": false'
 
 
 class DnsService:
@@ -66,6 +80,7 @@ class DnsService:
         self.counters: dict[str, int] = {}
         self.zia: ZiaDnsPort | None = None  # set when ZIA tunnels exist
         self.guard = DnsGuard(GuardConfig(workloads=config.dns_acl, exempt=config.dns_exempt))
+        self._known: dict[tuple[bytes, str, str, bool], Asked] = {}
 
     async def answer(self, query: Query) -> bytes | None:
         """The bytes to send back to the client, or None for no response at all."""
@@ -75,47 +90,73 @@ class DnsService:
     def answer_now(self, query: Query) -> bytes | None | Coroutine[Any, Any, bytes | None]:
         """The answer when it needs no waiting (every local decision), else a coroutine
         that forwards the query and returns the answer (gateways, upstream, ZIA)."""
-        src, dst = _address(query.client[0]), _address(query.original_dst[0])
         plain = dns_plain.parse_plain(query.wire)
-        parsed = None if plain is not None else self._parse_full(query, src, dst)
-        if plain is None and parsed is None:
+        parsed = None if plain is not None else self._parse_full(query)
+        if plain is not None:
+            asked = self._asked_plain(plain, query)
+            payload = plain.udp_payload
+        elif parsed is not None:
+            asked = self._asked(parsed.question, query)
+            payload = parsed.udp_payload
+        else:
             self._count("malformed")
             return None
-        question = (DnsQuestion(plain.qname, plain.qtype, src, dst, query.transport)
-                    if plain is not None else parsed.question)  # type: ignore[union-attr]
-        meta = QueryMeta(src, query.transport, question.qtype, question.qname.lower())
-        admitted = self.guard.check_query(meta, time.time())
+        admitted = self.guard.check_query(asked.meta, time.time())
         if admitted is not QueryVerdict.ACCEPT:
-            return self._refused(admitted, parsed or self._parse_full(query, src, dst))
-        decision = self.policy.decide(question)
-        payload = plain.udp_payload if plain is not None else parsed.udp_payload  # type: ignore
-        if decision.outcome in (DnsOutcome.FORWARD_GATEWAY, DnsOutcome.FORWARD_ORIGINAL):
-            return self._answer_later(decision, meta, payload,
-                                      parsed or self._parse_full(query, src, dst), query)
+            return self._refused(admitted, parsed or self._parse_full(query))
+        decision = asked.decision
+        if decision.outcome is FORWARD_GATEWAY or decision.outcome is FORWARD_ORIGINAL:
+            return self._answer_later(asked, payload, parsed or self._parse_full(query), query)
         if decision.outcome is DnsOutcome.ANSWER_SYNTHETIC and plain is not None:
             response = self._synthetic(decision, plain, query)
         else:
-            response = self._local(decision, parsed or self._parse_full(query, src, dst), query)
-        return self._finish(decision, meta, payload, query, response)
+            response = self._local(decision, parsed or self._parse_full(query), query)
+        return self._finish(asked, payload, response)
 
-    async def _answer_later(self, decision: DnsDecision, meta: QueryMeta, payload: int,
+    def _asked_plain(self, plain: dns_plain.PlainQuery, query: Query) -> Asked:
+        """What a plain question decides, remembered per question, client and address
+        asked (the policy's decision depends on nothing else)."""
+        key = (plain.shape.question, query.client[0], query.original_dst[0],
+               query.transport is Transport.TCP)  # not the Enum: its hash is slow
+        asked = self._known.get(key)
+        if asked is None:
+            if len(self._known) >= ASKED_MEMO:
+                self._known.clear()  # a flood of distinct questions: start again, bounded
+            src, dst = _address(query.client[0]), _address(query.original_dst[0])
+            question = DnsQuestion(plain.qname, plain.qtype, src, dst, query.transport)
+            asked = self._known[key] = self._asked(question, query)
+        return asked
+
+    def _asked(self, question: DnsQuestion, query: Query) -> Asked:
+        decision = self.policy.decide(question)
+        meta = QueryMeta(question.src, question.transport, question.qtype,
+                         question.qname.lower())
+        fields = {"src": query.client[0], "dst": query.original_dst[0],
+                  "transport": question.transport.value, "qname": decision.qname,
+                  "qtype": question.qtype, "rule": decision.rule_name,
+                  "action": decision.action.value, "outcome": decision.outcome.value,
+                  "pool": decision.pool, "segment": decision.app_segment}
+        return Asked(decision, meta, decision.outcome.value, EventLog.members(fields))
+
+    async def _answer_later(self, asked: Asked, payload: int,
                             parsed: dns_wire.ParsedQuery | None, query: Query) -> bytes | None:
         assert parsed is not None  # the plain parse succeeded, so the full one does
-        if decision.outcome is DnsOutcome.FORWARD_GATEWAY:
-            response = await self._via_gateway(decision, parsed, query)
+        if asked.decision.outcome is DnsOutcome.FORWARD_GATEWAY:
+            response = await self._via_gateway(asked.decision, parsed, query)
         else:
             response = await self._forward_original(parsed, query)
-        return self._finish(decision, meta, payload, query, response)
+        return self._finish(asked, payload, response)
 
-    def _finish(self, decision: DnsDecision, meta: QueryMeta, payload: int, query: Query,
-                response: bytes | None) -> bytes | None:
-        self._log(decision, meta, query, response)
-        return None if response is None else self._rate_limited(meta, response, payload)
+    def _finish(self, asked: Asked, payload: int, response: bytes | None) -> bytes | None:
+        self._count(asked.outcome)
+        self.events.emit_members("dns.query", asked.log_members + (
+            _ANSWERED if response is not None else _UNANSWERED))
+        return None if response is None else self._rate_limited(asked.meta, response, payload)
 
     @staticmethod
-    def _parse_full(query: Query, src: IPv4Address, dst: IPv4Address
-                    ) -> dns_wire.ParsedQuery | None:
-        return dns_wire.parse_query(query.wire, src, dst, query.transport)
+    def _parse_full(query: Query) -> dns_wire.ParsedQuery | None:
+        return dns_wire.parse_query(query.wire, _address(query.client[0]),
+                                    _address(query.original_dst[0]), query.transport)
 
     def _refused(self, verdict: QueryVerdict, parsed: dns_wire.ParsedQuery | None
                  ) -> bytes | None:
@@ -164,7 +205,7 @@ class DnsService:
             failed = on_pool_exhausted(decision)
             assert failed.outcome is DnsOutcome.ANSWER_SERVFAIL
             parsed = asked if isinstance(asked, dns_wire.ParsedQuery) else self._parse_full(
-                query, _address(query.client[0]), _address(query.original_dst[0]))
+                query)
             assert parsed is not None  # the plain parse succeeded, so the full one does
             return dns_wire.error_answer(parsed, dns_wire.SERVFAIL).to_wire()
         if result.fresh:
@@ -226,15 +267,6 @@ class DnsService:
 
     def _count(self, what: str) -> None:
         self.counters[what] = self.counters.get(what, 0) + 1
-
-    def _log(self, decision: DnsDecision, meta: QueryMeta, query: Query,
-             response: bytes | None) -> None:
-        self._count(decision.outcome.value)
-        self.events.emit("dns.query", src=query.client[0], dst=query.original_dst[0],
-                         transport=query.transport.value, qname=decision.qname, qtype=meta.qtype,
-                         rule=decision.rule_name, action=decision.action.value,
-                         outcome=decision.outcome.value, answered=response is not None,
-                         pool=decision.pool, segment=decision.app_segment)
 
 
 @lru_cache(maxsize=4096)

@@ -30,6 +30,7 @@ from connector.io.state_store import StateStore
 from connector.io.trust import TrustFolder
 from connector.service.cloud import (
     ENROLL_WAIT_S,
+    UPLOADED_KINDS,
     CloudClient,
     CloudUploader,
     Enrollment,
@@ -92,7 +93,7 @@ async def _serve(config: ConnectorConfig, events: EventLog, files: RunFiles) -> 
         if enrolled is not None:
             uploader = CloudUploader(enrolled[0], enrolled[1], config.dataplane.cloud_upload_s,
                                      plane.workloads, plane.counters)
-            events.taps.append(uploader.tap)
+            events.tap(UPLOADED_KINDS, uploader.tap)
             uploader.start()
         events.emit("service.ready", service="connector", **_summary(config, own),
                     cluster_log=str(files.cluster_log or ""))

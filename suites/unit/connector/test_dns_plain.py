@@ -94,3 +94,26 @@ def test_never_accepts_what_dnspython_reads_otherwise() -> None:
             disagreements += 1
     assert disagreements == 0
     assert accepted > 1000, "the mutations never produced a plain query: the test proves nothing"
+
+
+def test_a_remembered_question_answers_each_query_with_its_own_id_and_flags(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The question's shape is parsed once; id and RD come from each query. The memory is
+    bounded: past SHAPE_MEMO distinct questions it starts again."""
+    monkeypatch.setattr(dns_plain, "SHAPE_MEMO", 8)
+    monkeypatch.setattr(dns_plain, "_shapes", {})
+    for round_ in range(3):
+        for n in range(20):
+            message = dns.message.make_query(f"h{n}.bench.example", "A",
+                                             use_edns=0 if n % 2 else -1)
+            message.id = round_ * 100 + n
+            if (round_ + n) % 3 == 0:
+                message.flags &= ~dns.flags.RD
+            wire = message.to_wire()
+            plain = dns_plain.parse_plain(wire)
+            full = dns_wire.parse_query(wire, CLIENT, SERVER, Transport.UDP)
+            assert plain is not None
+            assert full is not None
+            assert dns_plain.synthetic_a(plain, ADDR, 60) == \
+                dns_wire.synthetic_answer(full, ADDR, 60).to_wire()
+            assert len(dns_plain._shapes) <= 8
