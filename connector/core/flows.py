@@ -116,9 +116,11 @@ class FlowTable:
         self._flows: dict[Canonical, FlowEntry] = {}
         self._deadlines: list[tuple[float, Canonical]] = []
 
-    def lookup(self, key: FlowKey, now: float) -> FlowEntry | None:
-        """The flow of this packet (either direction), refreshed; None if unknown."""
-        entry = self._flows.get(canonical(key))
+    def lookup(self, key: FlowKey, now: float, ckey: Canonical | None = None
+               ) -> FlowEntry | None:
+        """The flow of this packet (either direction), refreshed; None if unknown.
+        `ckey`, when the caller has it, is `canonical(key)`."""
+        entry = self._flows.get(ckey or canonical(key))
         if entry is not None:
             entry.last_seen = now
         return entry
@@ -135,16 +137,18 @@ class FlowTable:
         return entry
 
     def observe(self, key: FlowKey, now: float, size: int, flags: int = 0, seq: int = 0,
-                ack: int = 0) -> tuple[FlowEntry, Direction, bool] | None:
+                ack: int = 0, ckey: Canonical | None = None
+                ) -> tuple[FlowEntry, Direction, bool] | None:
         """Count a packet of a known flow: (entry, its direction, completed now?)."""
-        entry = self.lookup(key, now)
+        entry = self.lookup(key, now, ckey)
         if entry is None:
             return None
         way = entry.direction_of(key)
         closing = entry.closing
         done = entry.track(way, size, flags, seq, ack)
         if entry.closing and not closing:
-            heapq.heappush(self._deadlines, (now + self.timeouts.tcp_closed, canonical(key)))
+            heapq.heappush(self._deadlines, (now + self.timeouts.tcp_closed,
+                                             ckey or canonical(key)))
         return entry, way, done
 
     def expire(self, now: float) -> list[ExpiredFlow]:

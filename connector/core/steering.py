@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
+from typing import NamedTuple
 
-from connector.core.flows import FlowEntry, FlowTable, FlowTimeouts, TableFull
+from connector.core.flows import Canonical, FlowEntry, FlowTable, FlowTimeouts, TableFull
 from connector.core.model import Decision, FlowKey, IpProto, Method, NameLookup, PoolLookup
 from connector.core.rules import ForwardingPolicy
 from connector.core.tunnel_health import TunnelHealth
@@ -31,15 +32,16 @@ DNS_INTERCEPT = Decision(Method.DIRECT, "DNS Interception", None,
 Peer = tuple[str, int]
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """The facts of one packet the steering needs beyond its 5-tuple."""
+class Segment(NamedTuple):  # one per packet: a tuple is made in half a dataclass's time
+    """The facts of one packet the steering needs beyond its 5-tuple. `canonical` is
+    the flow's table key when the caller keeps it (the GENEVE known-flow path)."""
 
     key: FlowKey
     size: int
     tcp_flags: int = 0
     seq: int = 0
     ack: int = 0
+    canonical: Canonical | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +140,8 @@ class Steering:
         return len(self.flows.expire(now))
 
     def _observe(self, seg: Segment, now: float) -> FlowEntry | None:
-        found = self.flows.observe(seg.key, now, seg.size, seg.tcp_flags, seg.seq, seg.ack)
+        found = self.flows.observe(seg.key, now, seg.size, seg.tcp_flags, seg.seq, seg.ack,
+                                   seg.canonical)
         if found is None:
             return None
         if self.workloads is not None and found[0].completed:

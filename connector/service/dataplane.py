@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network
 
+from connector.core.flows import Canonical, canonical
 from connector.core.model import FlowKey
 from connector.core.steering import (
     Dropped,
@@ -59,7 +60,8 @@ class GeneveDataPlane:
         self._tun: TunDevice | None = None
         self._expiry: asyncio.Task[None] | None = None
         self._peers: dict[str, bool] = {}  # sender address -> is a load balancer
-        self._known: dict[bytes, FlowKey] = {}  # fast_view identity -> its validated flow
+        # fast_view identity -> its validated flow, with the flow table's key for it
+        self._known: dict[bytes, tuple[FlowKey, Canonical]] = {}
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -91,29 +93,32 @@ class GeneveDataPlane:
     # inbound --------------------------------------------------------------------------
     def _on_geneve(self) -> None:
         assert self._sock is not None
+        now = time.monotonic()  # one reading per burst: flow times need no finer grain
         for _ in range(BATCH):
             try:
                 data, peer = self._sock.recvfrom(65535)
             except BlockingIOError:
                 return
-            self.handle_geneve(data, peer)
+            self.handle_geneve(data, peer, now)
 
-    def handle_geneve(self, data: bytes, peer: tuple[str, int]) -> None:
+    def handle_geneve(self, data: bytes, peer: tuple[str, int], now: float | None = None
+                      ) -> None:
         if not self._from_load_balancer(peer[0]):
             self.counters.add("geneve_rx_not_load_balancer")
             return
+        now = time.monotonic() if now is None else now
         view = geneve.fast_view(data)
-        if view is not None and (key := self._known.get(view.identity)) is not None:
+        if view is not None and (known := self._known.get(view.identity)) is not None:
             # a flow whose header and inner packet were validated before
             self.counters.add("geneve_rx_packets")
-            seg = Segment(key, view.total, view.tcp_flags, view.seq, view.ack)
-            action = self.steering.inbound(seg, data[:view.header_len], peer, time.monotonic())
+            seg = Segment(known[0], view.total, view.tcp_flags, view.seq, view.ack, known[1])
+            action = self.steering.inbound(seg, data[:view.header_len], peer, now)
             self._carry_out(action, data[view.header_len:])
             return
-        self._handle_in_full(data, peer, view)
+        self._handle_in_full(data, peer, view, now)
 
     def _handle_in_full(self, data: bytes, peer: tuple[str, int],
-                        view: geneve.FastView | None) -> None:
+                        view: geneve.FastView | None, now: float) -> None:
         packet = geneve.parse(data)
         if isinstance(packet, GeneveReject):
             self.counters.add("geneve_rx_malformed")
@@ -133,8 +138,8 @@ class GeneveDataPlane:
         if view is not None:  # valid, so its later packets may take the short way
             if len(self._known) >= KNOWN_FLOWS:
                 self._known.clear()
-            self._known[view.identity] = seg.key
-        action = self.steering.inbound(seg, packet.header, peer, time.monotonic())
+            self._known[view.identity] = (seg.key, canonical(seg.key))
+        action = self.steering.inbound(seg, packet.header, peer, now)
         self._carry_out(action, packet.payload)
 
     def _from_load_balancer(self, address: str) -> bool:
