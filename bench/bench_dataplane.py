@@ -120,11 +120,12 @@ LIMITS = {
                      "decides each new flow, conntrack and SNAT), run in the sender's "
                      "softirq; it costs more per packet than plain forwarding, so the "
                      "sender's core offers less; delivered equals offered",
-    "direct-geneve": "the connector process, on the other core (cpu_busy 1.0): about two "
-                     "fifths of its time is the TUN write, in which the kernel forwards "
-                     "and NATs the packet, half is CPython per packet (recvfrom, GENEVE "
-                     "and IP parse, flow lookup); user space because this kernel has no "
-                     "GENEVE module",
+    "direct-geneve": "the connector process, on the other core (cpu_busy 1.0): sampled "
+                     "(py-spy), half its time is the TUN write, in which the kernel "
+                     "forwards and NATs the packet, a tenth the recvfrom, the rest "
+                     "CPython per packet (a known flow: a short header read, the flow "
+                     "lookup and count); user space because this kernel has no GENEVE "
+                     "module",
     "zia-routed": "the connector process: the kernel routes the flow to a TUN, CPython "
                   "reads it, looks the flow up, frames it and sends it into the tunnel",
     "zia-geneve": "the connector process: CPython per packet (recvfrom, GENEVE parse, flow "

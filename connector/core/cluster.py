@@ -98,7 +98,7 @@ class ClusterMember:
         name = normalise_name(qname)
         target = self.pools.pools[pool]
         if (now - self._logged.get((pool, name), -self.refresh_s) < self.refresh_s
-                and target.address_of(name) is not None):
+                and target.is_bound(name)):
             return target.allocate(name, now)  # bound and logged a moment ago: a local touch
         while True:
             self.sync()

@@ -112,10 +112,19 @@ def synthetic_a(query: PlainQuery, addr: IPv4Address, ttl: int) -> bytes:
     flags = QR | (query.flags & RD)
     if flags & RD:
         flags |= RA
-    return _ID_FLAGS.pack(query.ident, flags) + _answer_body(query.shape, addr, ttl)
+    shape = query.shape
+    key = (shape.question, shape.edns, int(addr), ttl)  # cheap to hash, unlike the objects
+    body = _bodies.get(key)
+    if body is None:
+        if len(_bodies) >= SHAPE_MEMO:
+            _bodies.clear()
+        body = _bodies[key] = _answer_body(shape, addr, ttl)
+    return _ID_FLAGS.pack(query.ident, flags) + body
 
 
-@lru_cache(maxsize=4096)
+_bodies: dict[tuple[bytes, bool, int, int], bytes] = {}
+
+
 def _answer_body(shape: PlainShape, addr: IPv4Address, ttl: int) -> bytes:
     """The answer after its id and flags: counts, the question, the A record, OPT."""
     record = _A_RECORD.pack(0xC00C, 1, _CLASS_IN, ttl, 4, addr.packed)
