@@ -29,7 +29,7 @@ from connector.core.policy import DEFAULT_POOL, DnsRule, Identity, Policy, inter
 from connector.core.segments import SegmentIndex
 
 ZPA_RESOLVER = "ZPA Resolver"
-MEMO_SIZE = 65536
+MEMO_SIZE = 16_384
 
 
 class DnsPolicy:

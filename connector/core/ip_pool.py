@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
@@ -75,12 +74,12 @@ class SyntheticPool:
         addr = self._by_name.get(name)
         if addr is not None:
             self._touch(addr, now)
-            return Allocated(_address(addr), name, self.name, False)
+            return Allocated(IPv4Address(addr), name, self.name, False)
         addr = self._fresh() or self._reclaimable(now)
         if addr is None:
             return Exhausted(self.name, name, self._exhausted_reason(now))
         self.bind(name, addr, now)
-        return Allocated(_address(addr), name, self.name, True)
+        return Allocated(IPv4Address(addr), name, self.name, True)
 
     def bind(self, name: str, addr: int, now: float) -> None:
         """Give `addr` to `name` (used by allocate and by cluster replay)."""
@@ -118,7 +117,7 @@ class SyntheticPool:
 
     def address_of(self, qname: str) -> IPv4Address | None:
         addr = self._by_name.get(normalise_name(qname))
-        return None if addr is None else _address(addr)
+        return None if addr is None else IPv4Address(addr)
 
     def is_bound(self, name: str) -> bool:
         """Whether `name` (already normalised) has an address."""
@@ -197,8 +196,3 @@ class SyntheticPool:
         return (f"all {stats.size} addresses bound: {stats.held} with live flows, "
                 f"{stats.bound - stats.held} in quarantine ({self.quarantine_s:g} s)")
 
-
-@lru_cache(maxsize=65_536)
-def _address(addr: int) -> IPv4Address:
-    """The address object for a pool address, made once (answered again and again)."""
-    return IPv4Address(addr)

@@ -62,7 +62,7 @@ class PlainQuery:
         return self.shape.udp_payload
 
 
-SHAPE_MEMO = 65_536  # distinct questions remembered; past it the memo starts again
+SHAPE_MEMO = 16_384  # distinct questions remembered; past it the memo starts again
 _shapes: dict[bytes, PlainShape] = {}
 
 

@@ -61,7 +61,7 @@ class Asked:
     log_members: str
 
 
-ASKED_MEMO = 65_536  # questions remembered (per client and address asked)
+ASKED_MEMO = 16_384  # questions remembered (per client and address asked)
 FORWARD_GATEWAY, FORWARD_ORIGINAL = DnsOutcome.FORWARD_GATEWAY, DnsOutcome.FORWARD_ORIGINAL
 _ANSWERED, _UNANSWERED = ', "answered": true', ', "answered": false'
 
