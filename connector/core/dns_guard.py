@@ -19,6 +19,7 @@ from enum import Enum
 from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network
 
+from connector.core.memo import remember
 from connector.core.model import Transport
 from connector.core.rrl import RateVerdict, ResponseKind, ResponseRateLimiter, RrlConfig
 
@@ -80,7 +81,7 @@ class DnsGuard:
 
     def check_query(self, meta: QueryMeta, now: float) -> QueryVerdict:
         verdict = self._query_verdict(meta, now)
-        self._count(meta.src, _COUNTED[verdict._value_])  # a str key: an Enum's hash is slow
+        self._count(meta.src, verdict._value_)  # not .value: an Enum property is slow
         return verdict
 
     def check_response(self, meta: QueryMeta, kind: ResponseKind, size: int, payload: int,
@@ -153,11 +154,9 @@ class DnsGuard:
         """(inside the ACL, exempt from limits): fixed per source, so looked up once."""
         found = self._standings.get(int(src))
         if found is None:
-            if len(self._standings) >= STANDING_MEMO:
-                self._standings.clear()  # sources beyond count (spoofed): start again
-            found = self._standings[int(src)] = (
+            found = remember(self._standings, int(src), (
                 any(src in net for net in self._acl),
-                any(src in net for net in self.config.exempt))
+                any(src in net for net in self.config.exempt)), STANDING_MEMO)
         return found
 
     def _count(self, src: IPv4Address, what: str) -> None:
@@ -167,7 +166,6 @@ class DnsGuard:
 
 STANDING_MEMO = 65_536
 # Counter names by verdict, made once (a query and a response are counted each).
-_COUNTED = {v.value: v.value for v in QueryVerdict}
 _COUNTED_RESPONSE = {v.value: f"response-{v.value}" for v in ResponseVerdict}
 
 

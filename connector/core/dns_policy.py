@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from connector.core.intervals import IntervalIndex, NameIndex
+from connector.core.memo import remember
 from connector.core.model import (
     DnsAction,
     DnsDecision,
@@ -52,9 +53,7 @@ class DnsPolicy:
         key = (question.qname, question.qtype, int(question.src), int(question.dst))
         decision = self._memo.get(key)
         if decision is None:
-            if len(self._memo) >= MEMO_SIZE:
-                self._memo.clear()  # a flood of distinct questions: start again, bounded
-            decision = self._memo[key] = self._decide(question)
+            decision = remember(self._memo, key, self._decide(question), MEMO_SIZE)
         return decision
 
     def _decide(self, question: DnsQuestion) -> DnsDecision:

@@ -19,6 +19,8 @@ from ipaddress import IPv4Address
 
 import dns.rdatatype
 
+from connector.core.memo import remember
+
 QR, RD, RA = 0x8000, 0x0100, 0x0080
 _PLAIN_FLAGS = 0x7A00 | QR  # opcode bits, QR and TC: a plain query has none of them
 _OPT, _PADDING, _CLASS_IN = 41, 12, 1
@@ -79,9 +81,7 @@ def parse_plain(wire: bytes) -> PlainQuery | None:
         shape = _parse_shape(wire)
         if shape is None:
             return None
-        if len(_shapes) >= SHAPE_MEMO:
-            _shapes.clear()  # a flood of distinct names: start again, bounded
-        _shapes[key] = shape
+        remember(_shapes, key, shape, SHAPE_MEMO)
     return PlainQuery(ident, flags, shape)
 
 
@@ -116,9 +116,7 @@ def synthetic_a(query: PlainQuery, addr: IPv4Address, ttl: int) -> bytes:
     key = (shape.question, shape.edns, int(addr), ttl)  # cheap to hash, unlike the objects
     body = _bodies.get(key)
     if body is None:
-        if len(_bodies) >= SHAPE_MEMO:
-            _bodies.clear()
-        body = _bodies[key] = _answer_body(shape, addr, ttl)
+        body = remember(_bodies, key, _answer_body(shape, addr, ttl), SHAPE_MEMO)
     return _ID_FLAGS.pack(query.ident, flags) + body
 
 

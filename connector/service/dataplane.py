@@ -19,6 +19,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network
 
 from connector.core.flows import Canonical, canonical
+from connector.core.memo import remember
 from connector.core.model import FlowKey
 from connector.core.steering import (
     Dropped,
@@ -136,19 +137,15 @@ class GeneveDataPlane:
             return
         seg = segment_of(info)
         if view is not None:  # valid, so its later packets may take the short way
-            if len(self._known) >= KNOWN_FLOWS:
-                self._known.clear()
-            self._known[view.identity] = (seg.key, canonical(seg.key))
+            remember(self._known, view.identity, (seg.key, canonical(seg.key)), KNOWN_FLOWS)
         action = self.steering.inbound(seg, packet.header, peer, now)
         self._carry_out(action, packet.payload)
 
     def _from_load_balancer(self, address: str) -> bool:
         known = self._peers.get(address)
-        if known is None:
-            if len(self._peers) >= 4096:
-                self._peers.clear()  # many senders (a spoofing flood): stay bounded
-            known = self._peers[address] = any(IPv4Address(address) in net
-                                               for net in self.sources)
+        if known is None:  # bounded: many senders (a spoofing flood) start it again
+            known = remember(self._peers, address,
+                             any(IPv4Address(address) in net for net in self.sources), 4096)
         return known
 
     def _carry_out(self, action: ToKernel | ToZia | ToGeneve | Dropped, payload: bytes) -> None:

@@ -23,6 +23,7 @@ from connector.core.bindings import NameBindings, NamesView
 from connector.core.dns_guard import DnsGuard, GuardConfig, QueryMeta, QueryVerdict, ResponseVerdict
 from connector.core.dns_policy import DnsPolicy, on_gateway_failure, on_pool_exhausted
 from connector.core.ip_pool import Exhausted
+from connector.core.memo import remember
 from connector.core.model import (
     DnsDecision,
     DnsOutcome,
@@ -120,11 +121,9 @@ class DnsService:
                query.transport is Transport.TCP)  # not the Enum: its hash is slow
         asked = self._known.get(key)
         if asked is None:
-            if len(self._known) >= ASKED_MEMO:
-                self._known.clear()  # a flood of distinct questions: start again, bounded
             src, dst = _address(query.client[0]), _address(query.original_dst[0])
             question = DnsQuestion(plain.qname, plain.qtype, src, dst, query.transport)
-            asked = self._known[key] = self._asked(question, query)
+            asked = remember(self._known, key, self._asked(question, query), ASKED_MEMO)
         return asked
 
     def _asked(self, question: DnsQuestion, query: Query) -> Asked:
