@@ -19,8 +19,11 @@ from pydantic import BaseModel, ValidationError
 from connector.config_build import build_policy
 from connector.config_schema import SECTIONS, TOP_KEYS, RawIdentity, RawInterfaces, RawRuntime
 from connector.core.policy import Identity, Policy
+from connector.core.rules import PRIVATE_NETWORKS
 from connector.errors import ConfigError, Issue
 from connector.yaml_lines import line_table, nearest_line
+
+AZURE_PROBE_SOURCE = IPv4Network("168.63.129.16/32")  # spec §3.3: Azure's probes
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,8 @@ class DataPlaneConfig:
     cloud: IPv4Address | str | None = None  # an address, or a name to resolve (control plane)
     cloud_upload_s: float = 5.0
     dns_flood_limit: int = 0
+    probe_sources: tuple[IPv4Network, ...] = (AZURE_PROBE_SOURCE,)
+    accept_public_sources: bool = False
 
     @property
     def geneve(self) -> bool:
@@ -79,9 +84,9 @@ class ConnectorConfig:
     control: ControlPlaneConfig = ControlPlaneConfig()
 
     @property
-    def routed_zia(self) -> bool:
-        """Without GENEVE (routed, next-hop mode), ZIA flows reach the tunnel by a TUN."""
-        return not self.dataplane.geneve and bool(self.policy.zia_gateways)
+    def trusted_sources(self) -> tuple[IPv4Network, ...] | None:
+        """Where new flows on the service interface may come from (None: anywhere)."""
+        return None if self.dataplane.accept_public_sources else PRIVATE_NETWORKS
 
 
 def load_config(path: str | Path) -> ConnectorConfig:
@@ -173,7 +178,10 @@ def _dataplane(runtime: RawRuntime, management: IPv4Network,
                            runtime.management_sshd, tuple(runtime.ssh_sources) or (management,),
                            tuple(runtime.zpa_brokers), runtime.zia_transport,
                            _host(runtime.cloud) if runtime.cloud else None,
-                           runtime.cloud_upload_s, runtime.dns_flood_limit)
+                           runtime.cloud_upload_s, runtime.dns_flood_limit,
+                           tuple(runtime.probe_sources or runtime.geneve_sources
+                                 or [AZURE_PROBE_SOURCE]),
+                           runtime.accept_public_sources)
 
 
 def _control_plane(runtime: RawRuntime, issues: list[Issue]) -> ControlPlaneConfig:
@@ -198,10 +206,7 @@ def _host(value: str) -> IPv4Address | str:
 
 def workload_networks(policy: Policy) -> tuple[IPv4Network, ...]:
     """The networks of the source IP groups: where workloads are (ACL default, licences)."""
-    return tuple(dict.fromkeys(
-        item if isinstance(item, IPv4Network) else IPv4Network(f"{item}/32")
-        for items in policy.source_ip_groups.values() for item in items
-        if isinstance(item, IPv4Network | IPv4Address)))
+    return policy.workload_networks()
 
 
 def _check_identity(identity: RawIdentity, data: dict[str, Any], issues: list[Issue]) -> None:

@@ -127,6 +127,14 @@ class RawRuntime(Strict):
     # (the load balancer's); empty turns the GENEVE endpoint off (routed mode only).
     geneve_sources: list[IPv4Network] = []
     health_port: int = Field(default=50000, ge=80, le=65535)
+    # Who may ask the health port (spec §2.5, §3.5, check H2); anyone else is dropped and
+    # counted. Empty = the load balancer: geneve_sources with GENEVE, else Azure's
+    # probe address 168.63.129.16 (the AzureLoadBalancer tag, §3.3).
+    probe_sources: list[IPv4Network] = []
+    # A new flow from a public source (not RFC 1918, CGNAT or a workload network) arriving
+    # on the service interface is dropped and counted (§2.5); true accepts it (a mode
+    # that serves the internet on purpose, such as inbound DNAT behind a public LB).
+    accept_public_sources: bool = False
     metrics_port: int = Field(default=9100, ge=1, le=65535)
     zia_keepalive_s: float = Field(default=1.0, gt=0, le=60)
     zia_dead_after_s: float = Field(default=3.5, gt=0, le=600)

@@ -1,8 +1,14 @@
 """The lab as a Python API: bring a topology up, act in nodes, read what they saw.
 
     with lab.api.up("minimal", instance="demo") as lab:
+        mark = lab.mark()
         lab.exec("workload1", "curl", "-s", "http://198.18.10.10/")
-        lab.events("web", kind="http.request")
+        lab.wait_event("web", "http.request", after=mark)
+
+Events are awaited, never looked up: a `Mark` taken before an action says
+where each node's event log stood, and `wait_event(..., after=mark)` is
+satisfied only by an event written after it, so an old event from an earlier
+test can never stand in for the one the action should cause.
 
 This is what the suites use; it works the same on every backend.
 """
@@ -20,7 +26,7 @@ from lab.backends import Backend, ExecResult, get_backend
 from lab.backends.base import Capture, Progress
 from lab.catalog import topology_path
 from lab.errors import LabError
-from lab.events import read_events
+from lab.events import Mark, read_events
 from lab.model import Topology
 from lab.plan import build_plan
 from lab.schema import load_topology
@@ -61,18 +67,32 @@ class LabHandle:
             raise CommandFailed(node, argv, result)
         return result
 
-    def events(self, node: str, kind: str | None = None) -> list[Event]:
-        return read_events(self.run_dir / "events" / f"{node}.jsonl", kind)
+    def _event_file(self, node: str) -> Path:
+        return self.run_dir / "events" / f"{node}.jsonl"
+
+    def mark(self) -> Mark:
+        """Where every node's event log stands now; take it before the action."""
+        folder = self.run_dir / "events"
+        return Mark.of_folder(folder, [n.name for n in self.topology.nodes])
+
+    def events(self, node: str, kind: str | None = None, *,
+               after: Mark | None = None) -> list[Event]:
+        """The node's events of `kind` (all of them, or only those written after `after`)."""
+        offset = after.offset(node) if after is not None else 0
+        return read_events(self._event_file(node), kind, offset=offset)
 
     def wait_event(self, node: str, kind: str, match: Callable[[Event], bool] = lambda e: True,
-                   timeout: float = 10.0) -> Event:
+                   *, after: Mark, timeout: float = 10.0) -> Event:
+        """The first event of `kind` matching `match` written after `after`; waits for it.
+        `after=Mark.BEGINNING` accepts any event since the lab started (readiness)."""
         deadline = time.monotonic() + timeout
         while True:
-            found = [e for e in self.events(node, kind) if match(e)]
+            found = [e for e in self.events(node, kind, after=after) if match(e)]
             if found:
-                return found[-1]
+                return found[0]
             if time.monotonic() > deadline:
-                raise LabError(f"{node}: no '{kind}' event matching within {timeout:g} s")
+                raise LabError(f"{node}: no '{kind}' event matching, written after the mark, "
+                               f"within {timeout:g} s")
             time.sleep(0.05)
 
     @contextmanager
@@ -92,6 +112,14 @@ class LabHandle:
     def restart_service(self, node: str, kind: str) -> int:
         """Restart one service (SIGTERM, start again, wait for its readiness); new PID."""
         return self.backend.restart_service(node, kind)
+
+    def stop_service(self, node: str, kind: str) -> None:
+        """Stop one service (SIGTERM, SIGKILL after a grace); it stays down until started."""
+        self.backend.stop_service(node, kind)
+
+    def start_service(self, node: str, kind: str) -> int:
+        """Start a stopped service again as it was, waiting for its readiness; new PID."""
+        return self.backend.start_service(node, kind)
 
     def down(self) -> None:
         self.backend.destroy()

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 
 class EventWriter:
@@ -28,10 +30,43 @@ class EventWriter:
         self._file.close()
 
 
-def read_events(path: Path, kind: str | None = None) -> list[dict[str, Any]]:
-    """Every complete event in `path` (a torn last line is skipped), optionally of one kind."""
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A point in a lab's event logs: each node's file size when it was taken.
+
+    Events are appended whole lines at a time, so everything past a node's offset
+    was written after the mark. A node with no file yet starts at 0.
+    """
+
+    offsets: Mapping[str, int] = field(default_factory=dict)
+    BEGINNING: ClassVar[Mark]
+
+    @classmethod
+    def of_folder(cls, folder: Path, nodes: Iterable[str]) -> Mark:
+        return cls({node: _size(folder / f"{node}.jsonl") for node in nodes})
+
+    def offset(self, node: str) -> int:
+        return self.offsets.get(node, 0)
+
+
+Mark.BEGINNING = Mark()
+
+
+def _size(path: Path) -> int:
     try:
-        lines = path.read_text().splitlines()
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def read_events(path: Path, kind: str | None = None, *,
+                offset: int = 0) -> list[dict[str, Any]]:
+    """Every complete event in `path` from byte `offset` on (a torn last line is skipped),
+    optionally of one kind."""
+    try:
+        with open(path, "rb") as file:
+            file.seek(offset)
+            lines = file.read().decode("utf-8", errors="replace").splitlines()
     except OSError:
         return []
     events = []

@@ -28,7 +28,7 @@ class ServiceKind:
 
 
 KINDS: dict[str, ServiceKind] = {
-    "web": ServiceKind("web", "lab.nodes.web", optional=("port",)),
+    "web": ServiceKind("web", "lab.nodes.web", optional=("port", "udp-echo")),
     "dns-upstream": ServiceKind("dns-upstream", "lab.nodes.dns_upstream", optional=("zone",)),
     "ntp": ServiceKind("ntp", "lab.nodes.ntp_server", optional=("stratum",)),
     "dns-native": ServiceKind("dns-native", "lab.nodes.dns_native",

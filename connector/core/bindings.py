@@ -39,8 +39,13 @@ class NameBindings:
             self._names.popitem(last=False)
 
     def learn_until(self, addr: int, name: str, expires: float) -> None:
-        """Restore one entry with its absolute expiry (from the state store)."""
-        self._names.setdefault(addr, {})[name] = expires
+        """One entry with its absolute expiry (from the state store, or a cluster peer);
+        a later expiry already known is kept."""
+        names = self._names.pop(addr, {})
+        names[name] = max(expires, names.get(name, expires))
+        self._names[addr] = names
+        while len(self._names) > self.max_entries:
+            self._names.popitem(last=False)
 
     def names_for(self, addr: IPv4Address) -> frozenset[str]:
         return frozenset(self._names.get(int(addr), ()))

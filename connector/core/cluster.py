@@ -21,16 +21,24 @@ give one address to two names. Design: one ordered, shared **binding log**.
   and a flood of answers grew the log without end.)
 - An address held by any member is held for all: holds are per member, and a
   RELEASE restarts the quarantine everywhere.
+- Names learned from DNS answers that pass through (FQDN forwarding rules,
+  §5.2, check F9) are shared the same way: a LEARN (name, address, expiry) is
+  appended before the answer leaves, at most once per `refresh_s` for the same
+  name and address, and a member whose forwarding core meets a destination it
+  knows no name for catches up first, so a flow that lands on another member
+  than the DNS query still matches its FQDN rule.
 The log here lives in memory; the service keeps it in a shared store (the
 lab: a file both connectors reach, or a peer link) with the same interface.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import Literal, Protocol
 
+from connector.core.bindings import NameBindings
 from connector.core.ip_pool import Allocated, Exhausted
 from connector.core.names import normalise_name
 from connector.core.pools import PoolSet
@@ -38,12 +46,12 @@ from connector.core.pools import PoolSet
 
 @dataclass(frozen=True, slots=True)
 class LogEntry:
-    op: Literal["BIND", "HOLD", "RELEASE"]
+    op: Literal["BIND", "HOLD", "RELEASE", "LEARN"]
     member: str
     pool: str
     name: str
     addr: int
-    at: float
+    at: float  # when (BIND, HOLD, RELEASE); for LEARN, when the name expires
 
 
 class SharedLog(Protocol):
@@ -83,9 +91,13 @@ class ClusterMember:
     """One connector's pools, kept identical to its peers' through the log."""
 
     def __init__(self, member: str, log: SharedLog, networks: dict[str, IPv4Network],
-                 *, quarantine_s: float = 350.0, refresh_s: float = REFRESH_S) -> None:
+                 *, quarantine_s: float = 350.0, refresh_s: float = REFRESH_S,
+                 names: NameBindings | None = None,
+                 on_apply: Callable[[LogEntry], None] | None = None) -> None:
         self.member = member
         self.log = log
+        self.names = names  # learned names, shared (None: this member keeps none)
+        self.on_apply = on_apply  # told of every entry applied (the kernel's sets follow)
         # Peers may learn of a repeat answer up to refresh_s late, so every member keeps an
         # address that much longer: none can give it away before the quarantine is over.
         self.pools = PoolSet(networks, quarantine_s=quarantine_s + refresh_s)
@@ -93,6 +105,7 @@ class ClusterMember:
         self._applied = 0
         self._local_flows: dict[int, int] = {}
         self._logged: dict[tuple[str, str], float] = {}  # (pool, name) -> last BIND's time
+        self._learned: dict[tuple[int, str], float] = {}  # (address, name) -> last LEARN
 
     def allocate(self, pool: str, qname: str, now: float) -> Allocated | Exhausted:
         name = normalise_name(qname)
@@ -113,11 +126,32 @@ class ClusterMember:
                 return result
 
     def names_for(self, addr: IPv4Address) -> frozenset[str]:
-        names = self.pools.names_for(addr)
-        if not names and self.pools.pool_of(addr) is not None:
+        """The names `addr` stands for: synthetic ones, and those learned by any member."""
+        names = self._names_here(addr)
+        if not names and (self.names is not None or self.pools.pool_of(addr) is not None):
             self.sync()  # a peer may have answered this name a moment ago
-            names = self.pools.names_for(addr)
+            names = self._names_here(addr)
         return names
+
+    def _names_here(self, addr: IPv4Address) -> frozenset[str]:
+        synthetic = self.pools.names_for(addr)
+        return synthetic | self.names.names_for(addr) if self.names is not None else synthetic
+
+    def learned(self, addr: IPv4Address, qname: str, expires: float, now: float) -> None:
+        """A name this member learned from an answer: shared with every member (F9)."""
+        if self.names is None:
+            return
+        name = normalise_name(qname)
+        key = (int(addr), name)
+        if now - self._learned.get(key, -self.refresh_s) < self.refresh_s:
+            return  # logged a moment ago; peers keep it past `expires` by the grace anyway
+        self._learned[key] = now
+        while True:
+            self.sync()
+            if self.log.append_at(len(self.log), LogEntry("LEARN", self.member, "", name,
+                                                          int(addr), expires)):
+                self.sync()
+                return
 
     def pool_of(self, addr: IPv4Address) -> str | None:
         self._sync_if_unknown(addr)
@@ -166,7 +200,16 @@ class ClusterMember:
                 return
 
     def _apply(self, entry: LogEntry) -> None:
+        self._apply_one(entry)
+        if self.on_apply is not None:
+            self.on_apply(entry)
+
+    def _apply_one(self, entry: LogEntry) -> None:
         addr = IPv4Address(entry.addr)
+        if entry.op == "LEARN":
+            if self.names is not None:
+                self.names.learn_until(entry.addr, entry.name, entry.at)
+            return
         if entry.op == "BIND":
             self.pools.pools[entry.pool].bind(entry.name, entry.addr, entry.at)
             key = (entry.pool, entry.name)

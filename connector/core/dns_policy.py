@@ -8,7 +8,7 @@ Order of evaluation, first match wins:
 3. "Default Connector DNS Rule", always last; as REDIR_ZPA it allows non-ZPA names.
 The query's destination address never matters for ZPA names: a ZPA name sent
 to any resolver is intercepted (§6.4). Only requests are policed; responses
-pass untouched (`response_action`, §6.4 "Response Action: None").
+pass untouched (§6.4 "Response Action: None"; the service never re-decides an answer).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from connector.core.model import (
     DnsOutcome,
     DnsQuestion,
     FailureBehavior,
-    ResponseAction,
 )
 from connector.core.names import NamePattern, normalise_name
 from connector.core.policy import DEFAULT_POOL, DnsRule, Identity, Policy, interval_of
@@ -94,11 +93,6 @@ def on_pool_exhausted(decision: DnsDecision) -> DnsDecision:
     """No synthetic address could be given: SERVFAIL, never the real address (§6.6)."""
     return replace(decision, outcome=DnsOutcome.ANSWER_SERVFAIL,
                    reason=f"{decision.reason}; pool '{decision.pool}' exhausted")
-
-
-def response_action(_response: object) -> ResponseAction:
-    """DNS policy acts on requests only; every response passes as it is."""
-    return ResponseAction.NONE
 
 
 def _outcome(rule: DnsRule, question: DnsQuestion, qname: str, segment: str | None,

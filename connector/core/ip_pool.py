@@ -126,6 +126,10 @@ class SyntheticPool:
     def has_live_mapping(self, addr: IPv4Address) -> bool:
         return int(addr) in self._by_addr
 
+    def bound_addresses(self) -> list[int]:
+        """Every address with a mapping (the kernel's live set is filled from these)."""
+        return list(self._by_addr)
+
     def is_held(self, addr: IPv4Address, now: float) -> bool:
         key = int(addr)
         if key in self._flows:

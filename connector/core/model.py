@@ -129,12 +129,6 @@ class DnsDecision:
     app_segment: str | None = None
 
 
-class ResponseAction(Enum):
-    """What policy does to a DNS response: nothing ("Response Action: None")."""
-
-    NONE = "NONE"
-
-
 class NameLookup(Protocol):
     """Names learned from DNS answers (real or synthetic) for an address."""
 

@@ -164,6 +164,14 @@ class Policy:
         key = name or DEFAULT_ZIA_GATEWAY
         return self.zia_gateways.get(key) or ZiaGateway(key)
 
+    def workload_networks(self) -> tuple[IPv4Network, ...]:
+        """The networks of the source IP groups: where workloads are (DNS ACL default,
+        licences, trusted sources). Ranges are left out: they name hosts, not networks."""
+        return tuple(dict.fromkeys(
+            item if isinstance(item, IPv4Network) else IPv4Network(f"{item}/32")
+            for items in self.source_ip_groups.values() for item in items
+            if isinstance(item, IPv4Network | IPv4Address)))
+
 
 @dataclass(frozen=True, slots=True)
 class Identity:

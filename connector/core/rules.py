@@ -1,6 +1,10 @@
 """The forwarding decision for a flow's first packet (spec §5.2-5.4).
 
 Order of evaluation, first match wins:
+0. "Public Source Drop" (§2.5): a new flow whose source is public (not RFC 1918,
+   not CGNAT, not a workload network) arrived from outside the cloud's private
+   space; forwarding it would relay internet-originated traffic to ZPA apps or
+   the internet. Dropped, unless the connector is configured to accept it.
 1. "ZPA Pool For Stray Traffic" (predefined Drop): a destination inside a
    synthetic pool with no live mapping is dropped before any user rule, so no
    rule can forward a stale or scanned pool address anywhere.
@@ -15,6 +19,8 @@ default) or Direct (fail-open), naming the rule that chose ZIA.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network
+
 from connector.core.model import (
     Decision,
     FlowKey,
@@ -27,7 +33,11 @@ from connector.core.policy import ForwardingRule, Identity, Policy
 from connector.core.rule_index import RuleIndex, compile_rules
 from connector.core.segments import SegmentIndex
 
+PUBLIC_SOURCE_RULE = "Public Source Drop"
 STRAY_POOL_RULE = "ZPA Pool For Stray Traffic"
+# Private space (§2.5): RFC 1918 and the shared address space of RFC 6598 (CGNAT).
+PRIVATE_NETWORKS = (IPv4Network("10.0.0.0/8"), IPv4Network("172.16.0.0/12"),
+                    IPv4Network("192.168.0.0/16"), IPv4Network("100.64.0.0/10"))
 ZPA_RULE = "ZPA Forwarding Rule"
 DEFAULT_ZIA_RULE = "Default ZIA Rule"
 
@@ -35,8 +45,13 @@ DEFAULT_ZIA_RULE = "Default ZIA Rule"
 class ForwardingPolicy:
     """A compiled rule set for one connector; `decide` is pure given its lookups."""
 
-    def __init__(self, policy: Policy, identity: Identity) -> None:
+    def __init__(self, policy: Policy, identity: Identity, *,
+                 trusted_sources: tuple[IPv4Network, ...] | None = PRIVATE_NETWORKS) -> None:
+        """`trusted_sources`: where a new flow may come from (None: anywhere, the
+        configured exception); the policy's workload networks are always trusted."""
         self.policy = policy
+        self._trusted = None if trusted_sources is None else _ranges(
+            (*trusted_sources, *policy.workload_networks()))
         scoped = [r for r in policy.forwarding_rules
                   if identity.in_scope(r.locations, r.ec_groups)]
         self._index: RuleIndex = compile_rules(policy, sorted(scoped, key=lambda r: r.order))
@@ -45,6 +60,9 @@ class ForwardingPolicy:
 
     def decide(self, flow: FlowKey, names: NameLookup, pools: PoolLookup,
                health: GatewayHealth) -> Decision:
+        if self._trusted is not None and not _inside(int(flow.src), self._trusted):
+            return Decision(Method.DROP, PUBLIC_SOURCE_RULE, None,
+                            f"{flow.src} is a public source on the service interface")
         pool = pools.pool_of(flow.dst)
         live = pool is not None and pools.has_live_mapping(flow.dst)
         if pool is not None and not live:
@@ -100,6 +118,14 @@ class ForwardingPolicy:
         return Decision(Method.DIRECT, name, order,
                         f"{reason}; ZIA gateway '{gateway.name}' unusable: fail-open",
                         gateway.name)
+
+
+def _ranges(networks: tuple[IPv4Network, ...]) -> tuple[tuple[int, int], ...]:
+    return tuple((int(n.network_address), int(n.broadcast_address)) for n in networks)
+
+
+def _inside(addr: int, ranges: tuple[tuple[int, int], ...]) -> bool:
+    return any(lo <= addr <= hi for lo, hi in ranges)
 
 
 def _describe(rule: ForwardingRule) -> str:

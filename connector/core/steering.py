@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from connector.core.flows import Canonical, FlowEntry, FlowTable, FlowTimeouts, TableFull
 from connector.core.model import Decision, FlowKey, IpProto, Method, NameLookup, PoolLookup
-from connector.core.rules import ForwardingPolicy
+from connector.core.rules import PUBLIC_SOURCE_RULE, STRAY_POOL_RULE, ForwardingPolicy
 from connector.core.tunnel_health import TunnelHealth
 from connector.core.workloads import WorkloadCounter
 
@@ -103,12 +103,13 @@ class Steering:
     def __init__(self, forwarding: ForwardingPolicy, names: NameLookup, pools: PoolLookup,
                  tunnels: TunnelHealth, timeouts: FlowTimeouts | None = None,
                  on_new_flow: Callable[[NewFlow], None] | None = None,
-                 workloads: WorkloadCounter | None = None) -> None:
+                 workloads: WorkloadCounter | None = None, *, zpa_carried: bool = True) -> None:
         self.forwarding = forwarding
         self.names, self.pools, self.tunnels = names, pools, tunnels
         self.flows = FlowTable(timeouts)
         self.on_new_flow = on_new_flow
         self.workloads = workloads  # licences: sources whose flows completed an exchange
+        self.zpa_carried = zpa_carried  # a ZPA broker is configured: the kernel hands TCP on
 
     def inbound(self, seg: Segment, header: bytes, peer: Peer | None, now: float) -> Action:
         """A packet from a load balancer (GENEVE `header`, `peer`), or routed (b"", None)."""
@@ -165,9 +166,23 @@ class Steering:
                 return ToZia(path.zia, decision)
             return Dropped("zia_unusable", decision)
         if method is Method.DROP:
-            return Dropped("policy_drop", decision)
+            return Dropped(drop_reason(decision), decision)
         if method is Method.ZPA:
             # The kernel hands TCP to a synthetic address to the ZPA proxy (tproxy);
-            # the lab's ZPA tunnel carries TCP streams only.
+            # the lab's ZPA tunnel carries TCP streams only; with no broker, nothing
+            # carries ZPA, and a pool address must never leave Direct (D4).
+            if not self.zpa_carried:
+                return Dropped("zpa_no_broker", decision)
             return ToKernel(decision) if proto == IpProto.TCP else Dropped("zpa_not_tcp", decision)
         return Dropped(f"{method.name.lower()}_not_carried", decision)
+
+
+_PREDEFINED_DROPS = {STRAY_POOL_RULE: "stray_pool", PUBLIC_SOURCE_RULE: "public_source"}
+
+
+def drop_reason(decision: Decision) -> str:
+    """Why a Drop decision drops, as counted: a predefined rule, a ZIA gateway with no
+    usable tunnel under fail-close, or a Drop rule of the policy."""
+    if decision.gateway is not None:
+        return "zia_fail_close"
+    return _PREDEFINED_DROPS.get(decision.rule_name, "policy_drop")

@@ -1,10 +1,15 @@
-"""Workloads counted for licences: in-range sources that completed a real exchange.
+"""Workloads counted for licences: in-range sources that proved they receive replies.
 
-Only a source inside a configured workload range whose flow completed (flows.py:
-a TCP handshake acknowledged with the right number, or a reply for UDP/ICMP) is
-counted. A spoofed internet source is outside every range; a spoofed in-range
-source never sees the replies, so it can neither complete a TCP handshake nor
-be counted for a one-way UDP stream (seed: licence inflation by spoofing).
+Only a source inside a configured workload range whose TCP flow completed its
+handshake (flows.py: the originator acknowledged the SYN-ACK's sequence number,
+which only a host that received it knows) is counted. A spoofed internet source
+is outside every range; a spoofed in-range source never sees the replies, so it
+cannot complete a handshake (seed: licence inflation by spoofing).
+UDP and ICMP never count a workload on their own: a reply proves nothing about
+the source, because a forged in-range source that sends to a responsive server
+draws replies it never receives (gap 11 of the suites audit). A workload that
+only ever speaks UDP is therefore not counted: the error is on the customer's
+side of the bill, never the attacker's (docs/decisions.md).
 Counting is per window of the caller's clock (distinct workloads seen since).
 """
 
@@ -15,6 +20,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from connector.core.flows import FlowEntry
+from connector.core.model import IpProto
 
 
 class WorkloadCounter:
@@ -25,7 +31,8 @@ class WorkloadCounter:
     def observe(self, entry: FlowEntry, now: float) -> bool:
         """Count the originator of a completed flow; True if it is a workload."""
         src = entry.key.src
-        if not entry.completed or not any(src in r for r in self.ranges):
+        if (not entry.completed or entry.key.proto != IpProto.TCP
+                or not any(src in r for r in self.ranges)):
             return False
         self._seen[int(src)] = now
         return True

@@ -83,6 +83,11 @@ def load_nft(ruleset: str) -> None:
     _nft(["-f", "-"], ruleset, "nftables")
 
 
+def nft_apply(commands: str) -> None:
+    """Several nft commands (one a line) as one transaction."""
+    _nft(["-f", "-"], commands, "nftables-update")
+
+
 def delete_nft_table(family: str, table: str) -> None:
     """Remove our table; absent already is fine (idempotent shutdown)."""
     try:

@@ -1,21 +1,33 @@
 """Forwarding rules -> one nftables table that carries them out in the kernel.
 
-Pure: config in, ruleset text out. The kernel path carries the methods the
-kernel can do alone: DIRECT (accept, then SNAT to the service address) and DROP.
-Rules whose method needs a tunnel (ZIA, ECZPA) or east-west switching (LOCAL)
-are rendered in their place as counted drops naming why, so first-match order
-is never changed by what the kernel cannot do; the default ZIA rule closes the
-chain the same way, which is the spec's fail-close default while no ZIA tunnel
-is usable (§5.4). FQDN destinations match through a per-rule address set that
-the service fills from DNS answers (§5.2: FQDN rules need DNS visibility).
+Pure: config in, ruleset text out. The kernel carries Direct alone (accept,
+then SNAT to the service address); every other new flow arriving on the
+service interface is decided again in user space, which logs it (session log,
+§5.4 "Drop: recorded in session logs", check F7) and carries it (ZIA) or drops
+and counts it. The split is made once per connection, before routing, by the
+`steer` chain: the same rules, first match, each rule in its place, so
+first-match order never changes with what the kernel can do. What goes to user
+space is marked and policy-routed to the TUN `ccrt0`:
+- a public source (§2.5), unless the config accepts them;
+- a synthetic pool address that the kernel did not hand to the ZPA proxy
+  (stray, not TCP, or no broker: D4);
+- a rule whose method is not Direct (ZIA, Drop, ZPA, Local), and no match at all
+  (the default ZIA rule).
+A ZIA decision goes through its gateway's chain `gw_N`: user space while the
+gateway has a tunnel or is fail-close; while a fail-open gateway has no usable
+tunnel the service rewrites that chain to send the flow Direct (§5.4 fail-open).
+The forward chain keeps the rules too, as a safety net counted per rule.
+FQDN destinations match through a per-rule address set that the service fills
+from DNS answers (§5.2: FQDN rules need DNS visibility); TCP to a live synthetic
+address (the set `zpa_live`, filled as names are bound) is handed to the ZPA proxy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from ipaddress import IPv4Network
-from typing import TypeVar
+from ipaddress import IPv4Network, collapse_addresses
+from typing import TypeVar, assert_never
 
 from connector.config import ConnectorConfig
 from connector.core.model import Method
@@ -38,8 +50,9 @@ DIVERT_PORT = 5353
 ZPA_DIVERT_PORT = 5380  # TCP to a synthetic address: handed to the ZPA proxy
 TUN_NAME = "ccgnv0"  # GENEVE inner packets enter the kernel here, their replies leave here
 GENEVE_MARK = 0x100  # connection arrived over GENEVE: its replies route to the TUN
-ROUTED_TUN = "ccrt0"  # routed flows decided ZIA leave the kernel here for the tunnel
-ZIA_MARK = 0x200  # routed connection decided ZIA: policy routing sends it to ROUTED_TUN
+ROUTED_TUN = "ccrt0"  # routed flows decided in user space leave the kernel here
+USER_MARK = 0x200  # routed connection decided in user space: policy routing sends it to ccrt0
+LIVE_SET = "zpa_live"  # synthetic addresses with a live mapping (TCP to them: ZPA proxy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,41 +65,109 @@ class RenderedRule:
 
 def render_ruleset(config: ConnectorConfig) -> str:
     """The full `nft -f` input: replaces the table atomically when loaded."""
-    svc = config.service
-    rules = [render_rule(r, config.policy, svc.name) for r in _in_scope(config)]
+    rules = [render_rule(r, config.policy, config.service.name) for r in _in_scope(config)]
+    body = [*_declarations(config, rules),
+            *_forward(config, rules),
+            *_postrouting(config),
+            *_divert(config),
+            *_input(config),
+            *_geneve_return(config.dataplane.geneve),
+            *_steer(config, rules),
+            *(line for i, name in enumerate(gateway_chain_names(config))
+              for line in _gateway_chain(i, name, False))]
+    return "\n".join([f"table ip {TABLE}", f"delete table ip {TABLE}",
+                      f"table ip {TABLE} {{", *body, "}", ""])
+
+
+def _declarations(config: ConnectorConfig, rules: list[RenderedRule]) -> list[str]:
     body = [f"    set {name} {{ type ipv4_addr; flags timeout; }}"
             for name in (name_set(r.rule) for r in rules) if name]
+    if zpa_pools(config):
+        body.append(f"    set {LIVE_SET} {{ type ipv4_addr; }}")
     body += [f"    counter {_counter(r.rule)} {{ }}" for r in rules]
-    geneve = config.dataplane.geneve
     if config.dataplane.dns_flood_limit:
         body += ["    set dns_sources { type ipv4_addr; size 65536; flags dynamic,timeout; "
                  "timeout 10s; }",
                  "    counter dns_flood_dropped { }"]
-    body += ["    counter default_zia { }",
-             "    counter ssh_not_management { }",
-             "    counter ssh_refused { }",
-             "    chain forward {",
-             "        type filter hook forward priority 0; policy drop;",
-             "        ct state established,related accept",
-             "        ct state invalid drop",
-             *_geneve_forward(geneve),
-             *_routed_forward(config.routed_zia)]
-    body += [f"        {line}" for r in rules for line in r.lines]
-    body += [f'        iifname "{svc.name}" counter name default_zia drop '
-             f'comment "default ZIA rule: no usable ZIA gateway, fail-close"',
-             "    }",
-             "    chain postrouting {",
-             "        type nat hook postrouting priority srcnat; policy accept;",
-             f'        ct mark and {DIRECT_MARK:#x} == {DIRECT_MARK:#x} oifname "{svc.name}" '
-             f"snat ip to {svc.address.ip}",
-             "    }",
-             *_dns_divert(svc.name, str(svc.address.ip), geneve,
-                          _ssh_guard(config.management.name, config.dataplane.ssh_sources),
-                          _zpa_pools(config), config.dataplane.dns_flood_limit),
-             *_geneve_return(geneve),
-             *_routed_steer(config, rules)]
-    return "\n".join([f"table ip {TABLE}", f"delete table ip {TABLE}",
-                      f"table ip {TABLE} {{", *body, "}", ""])
+    body += [f"    counter {name} {{ }}" for name in (
+        "default_zia", "pool_drop", "fail_open_direct", "ssh_not_management", "ssh_refused",
+        "probe_refused")]
+    return body
+
+
+def _forward(config: ConnectorConfig, rules: list[RenderedRule]) -> list[str]:
+    svc = config.service.name
+    pools = _pool_text(config)
+    return ["    chain forward {",
+            "        type filter hook forward priority 0; policy drop;",
+            "        ct state established,related accept",
+            "        ct state invalid drop",
+            f'        oifname "{ROUTED_TUN}" meta mark and {USER_MARK:#x} == {USER_MARK:#x} '
+            'accept comment "decided in user space: to the data plane"',
+            *([f"        ip daddr {{ {pools} }} counter name pool_drop drop "
+               'comment "a synthetic address never leaves (D4)"'] if pools else []),
+            *_geneve_forward(config.dataplane.geneve),
+            f'        iifname "{svc}" ct mark and {DIRECT_MARK:#x} == {DIRECT_MARK:#x} '
+            'counter name fail_open_direct accept comment "ZIA gateway down, fail-open"',
+            *(f"        {line}" for r in rules for line in r.lines),
+            f'        iifname "{svc}" counter name default_zia drop '
+            'comment "default ZIA rule: carried in user space, never here"',
+            "    }"]
+
+
+def _postrouting(config: ConnectorConfig) -> list[str]:
+    svc = config.service
+    return ["    chain postrouting {",
+            "        type nat hook postrouting priority srcnat; policy accept;",
+            f'        ct mark and {DIRECT_MARK:#x} == {DIRECT_MARK:#x} oifname "{svc.name}" '
+            f"snat ip to {svc.address.ip}",
+            "    }"]
+
+
+def _divert(config: ConnectorConfig) -> list[str]:
+    """DNS to any destination, arriving on the service interface, goes to the listener;
+    TCP to a live synthetic address goes to the ZPA proxy (when the connector carries ZPA)."""
+    svc, service_ip = config.service.name, config.service.address.ip
+    geneve = config.dataplane.geneve
+    ifaces = _service_ifaces(config)
+    return ["    chain divert {",
+            "        type filter hook prerouting priority mangle; policy accept;",
+            *_geneve_mark(geneve),
+            *_dns_flood_guard(ifaces, config.dataplane.dns_flood_limit),
+            f"        iifname {ifaces} meta l4proto {{ tcp, udp }} th dport 53 "
+            f"meta mark set {DIVERT_MARK:#x} tproxy ip to {service_ip}:{DIVERT_PORT} accept",
+            *_zpa_divert(config, svc, f"{service_ip}:{ZPA_DIVERT_PORT}"),
+            "    }"]
+
+
+def _zpa_divert(config: ConnectorConfig, svc: str, proxy: str) -> list[str]:
+    """GENEVE flows were decided ZPA in user space (so live); routed ones must be live
+    in the kernel's own set: a stray synthetic address is never even answered (D4)."""
+    pools = zpa_pools(config)
+    if not pools:
+        return []
+    divert = f"meta l4proto tcp meta mark set {DIVERT_MARK:#x} tproxy ip to {proxy} accept"
+    lines = [f'        iifname "{svc}" ip daddr @{LIVE_SET} {divert}']
+    if config.dataplane.geneve:
+        lines.append(f'        iifname "{TUN_NAME}" ip daddr {{ {pools} }} {divert}')
+    return lines
+
+
+def _input(config: ConnectorConfig) -> list[str]:
+    dp = config.dataplane
+    probers = ", ".join(str(s) for s in dp.probe_sources)
+    return ["    chain input {",
+            "        type filter hook input priority filter; policy accept;",
+            f"        meta l4proto {{ tcp, udp }} th dport {{ 53, {DIVERT_PORT} }} "
+            f'iifname != {_service_ifaces(config)} counter drop '
+            'comment "DNS only on the service interface"',
+            # tproxy leaves the header alone: a segment that really has the proxy's
+            # port as destination was sent to it directly, from anywhere: refused.
+            f'        tcp dport {ZPA_DIVERT_PORT} counter drop comment "ZPA proxy: only by tproxy"',
+            f"        tcp dport {dp.health_port} ip saddr != {{ {probers} }} "
+            'counter name probe_refused drop comment "health port: probe sources only (H2)"',
+            *_ssh_guard(config.management.name, dp.ssh_sources),
+            "    }"]
 
 
 def _ssh_guard(mgmt: str, sources: tuple[IPv4Network, ...]) -> list[str]:
@@ -97,31 +178,9 @@ def _ssh_guard(mgmt: str, sources: tuple[IPv4Network, ...]) -> list[str]:
             f"        tcp dport 22 ip saddr != {{ {allowed} }} counter name ssh_refused drop"]
 
 
-def _dns_divert(iif: str, service_ip: str, geneve: bool, guards: list[str],
-                pools: str | None, flood_limit: int = 0) -> list[str]:
-    """DNS to any destination, arriving on the service interface, goes to the listener;
-    TCP to a synthetic address goes to the ZPA proxy (when the connector carries ZPA)."""
-    ifaces = f'{{ "{iif}", "{TUN_NAME}" }}' if geneve else f'"{iif}"'
-    zpa = ([f"        iifname {ifaces} ip daddr {{ {pools} }} meta l4proto tcp "
-            f"meta mark set {DIVERT_MARK:#x} tproxy ip to {service_ip}:{ZPA_DIVERT_PORT} accept"]
-           if pools else [])
-    return ["    chain divert {",
-            "        type filter hook prerouting priority mangle; policy accept;",
-            *_geneve_mark(geneve),
-            *_dns_flood_guard(ifaces, flood_limit),
-            f"        iifname {ifaces} meta l4proto {{ tcp, udp }} th dport 53 "
-            f"meta mark set {DIVERT_MARK:#x} tproxy ip to {service_ip}:{DIVERT_PORT} accept",
-            *zpa,
-            "    }",
-            "    chain input {",
-            "        type filter hook input priority filter; policy accept;",
-            f"        meta l4proto {{ tcp, udp }} th dport {{ 53, {DIVERT_PORT} }} "
-            f'iifname != {ifaces} counter drop comment "DNS only on the service interface"',
-            # tproxy leaves the header alone: a segment that really has the proxy's
-            # port as destination was sent to it directly, from anywhere: refused.
-            f'        tcp dport {ZPA_DIVERT_PORT} counter drop comment "ZPA proxy: only by tproxy"',
-            *guards,
-            "    }"]
+def _service_ifaces(config: ConnectorConfig) -> str:
+    svc = config.service.name
+    return f'{{ "{svc}", "{TUN_NAME}" }}' if config.dataplane.geneve else f'"{svc}"'
 
 
 def _dns_flood_guard(ifaces: str, limit: int) -> list[str]:
@@ -133,12 +192,16 @@ def _dns_flood_guard(ifaces: str, limit: int) -> list[str]:
             f"over {limit}/second burst {burst} packets }} counter name dns_flood_dropped drop"]
 
 
-def _zpa_pools(config: ConnectorConfig) -> str | None:
+def zpa_pools(config: ConnectorConfig) -> str | None:
     """The synthetic pools, when this connector carries ZPA (app segments and a broker)."""
     policy = config.policy
     if not (policy.app_segments and config.dataplane.zpa_brokers and policy.ip_pools):
         return None
-    return ", ".join(str(net) for _, net in sorted(policy.ip_pools.items()))
+    return _pool_text(config)
+
+
+def _pool_text(config: ConnectorConfig) -> str:
+    return ", ".join(str(net) for _, net in sorted(config.policy.ip_pools.items()))
 
 
 def _geneve_forward(geneve: bool) -> list[str]:
@@ -149,44 +212,83 @@ def _geneve_forward(geneve: bool) -> list[str]:
             'comment "GENEVE flow decided DIRECT by the data plane"']
 
 
-def _routed_forward(routed_zia: bool) -> list[str]:
-    if not routed_zia:
-        return []
-    return [f'        oifname "{ROUTED_TUN}" meta mark and {ZIA_MARK:#x} == {ZIA_MARK:#x} accept '
-            'comment "routed flow decided ZIA: to the tunnel"']
-
-
-def _routed_steer(config: ConnectorConfig, rules: list[RenderedRule]) -> list[str]:
-    """Routed mode: the same rules, first match, decide each new connection once more
-    before routing; ZIA (or no match: the default ZIA rule) marks it for the ZIA TUN.
-    Local traffic, diverted traffic (DNS, ZPA) and synthetic addresses are left alone."""
-    if not config.routed_zia:
-        return []
+def _steer(config: ConnectorConfig, rules: list[RenderedRule]) -> list[str]:
+    """The same rules, first match, decide each new routed connection once more before
+    routing: Direct stays in the kernel, everything else is marked for user space.
+    Local traffic and diverted traffic (DNS, ZPA) are left alone."""
     svc = config.service.name
-    pools = _zpa_pools(config) or ", ".join(str(n) for n in config.policy.ip_pools.values())
-    skip_pools = [f"        ip daddr {{ {pools} }} return"] if pools else []
-    classify = [f"        {line.split(' counter name ')[0]} {_steer_verdict(r.rule)}"
+    gateways = gateway_chain_names(config)
+    index = {name: i for i, name in enumerate(gateways)}
+    classify = [f"        {line.split(' counter name ')[0]} "
+                f"{_steer_verdict(r.rule, config.policy, index)}"
                 for r in rules for line in r.lines]
+    user = f"ct mark set ct mark or {USER_MARK:#x}"
+    trusted = config.trusted_sources
+    public = ([f"        ip saddr != {{ {', '.join(str(n) for n in _trusted(config))} }} "
+               f'{user} return comment "public source (spec 2.5)"'] if trusted is not None else [])
+    pools = _pool_text(config)
+    default = index[config.policy.zia_gateway(None).name]
     return ["    chain steer {",
             "        type filter hook prerouting priority mangle + 5; policy accept;",
             f'        iifname != "{svc}" return',
             f"        meta mark and {DIVERT_MARK:#x} == {DIVERT_MARK:#x} return",
             "        ct direction reply return",
             "        ct state new fib daddr type != local jump classify",
-            f"        ct mark and {ZIA_MARK:#x} == {ZIA_MARK:#x} "
-            f"meta mark set meta mark or {ZIA_MARK:#x}",
+            f"        ct mark and {USER_MARK:#x} == {USER_MARK:#x} "
+            f"meta mark set meta mark or {USER_MARK:#x}",
             "    }",
             "    chain classify {",
-            *skip_pools,
+            *public,
+            *([f"        ip daddr {{ {pools} }} {user} return "
+               'comment "synthetic address not handed to ZPA"'] if pools else []),
             *classify,
-            f"        ct mark set ct mark or {ZIA_MARK:#x} comment \"default ZIA rule\"",
+            f'        goto gw_{default} comment "default ZIA rule"',
             "    }"]
 
 
-def _steer_verdict(rule: ForwardingRule) -> str:
-    if rule.method is Method.ZIA:
-        return f"ct mark set ct mark or {ZIA_MARK:#x} return"
-    return "return"
+def _trusted(config: ConnectorConfig) -> list[IPv4Network]:
+    trusted = config.trusted_sources or ()
+    return list(collapse_addresses([*trusted, *config.policy.workload_networks()]))
+
+
+def _steer_verdict(rule: ForwardingRule, policy: Policy, gateways: Mapping[str, int]) -> str:
+    match rule.method:
+        case Method.DIRECT:
+            return "return"
+        case Method.ZIA:
+            return f"goto gw_{gateways[policy.zia_gateway(rule.proxy_gateway).name]}"
+        case Method.DROP | Method.ZPA | Method.LOCAL:
+            return f"ct mark set ct mark or {USER_MARK:#x} return"
+        case _:
+            assert_never(rule.method)
+
+
+def gateway_chain_names(config: ConnectorConfig) -> list[str]:
+    """The ZIA gateways routed flows can be sent to, in chain order (`gw_0`, `gw_1`...)."""
+    policy = config.policy
+    names = {policy.zia_gateway(None).name} | {
+        policy.zia_gateway(r.proxy_gateway).name for r in _in_scope(config)
+        if r.method is Method.ZIA}
+    return sorted(names)
+
+
+def _gateway_chain(index: int, name: str, direct: bool) -> list[str]:
+    return [f"    chain gw_{index} {{", *_gateway_lines(name, direct), "    }"]
+
+
+def _gateway_lines(name: str, direct: bool) -> list[str]:
+    if direct:
+        return [f"        ct mark set ct mark or {DIRECT_MARK:#x} "
+                f'comment "ZIA gateway {name}: no usable tunnel, fail-open"']
+    return [f"        ct mark set ct mark or {USER_MARK:#x} "
+            f'comment "ZIA gateway {name}: through the tunnel, in user space"']
+
+
+def gateway_chain_update(index: int, name: str, direct: bool) -> str:
+    """`nft -f` input that switches one gateway's chain (fail-open while it is down)."""
+    return "\n".join([f"flush chain ip {TABLE} gw_{index}",
+                      *(f"add rule ip {TABLE} gw_{index} {line.strip()}"
+                        for line in _gateway_lines(name, direct)), ""])
 
 
 def _geneve_mark(geneve: bool) -> list[str]:
@@ -233,9 +335,14 @@ def _in_scope(config: ConnectorConfig) -> Iterator[ForwardingRule]:
 
 
 def _verdict(rule: ForwardingRule) -> str:
-    if rule.method is Method.DIRECT:
-        return f"ct mark set {DIRECT_MARK:#x} accept"
-    return "drop"
+    """In the forward chain (a safety net: steer sent every non-Direct flow to user space)."""
+    match rule.method:
+        case Method.DIRECT:
+            return f"ct mark set {DIRECT_MARK:#x} accept"
+        case Method.ZIA | Method.DROP | Method.ZPA | Method.LOCAL:
+            return "drop"
+        case _:
+            assert_never(rule.method)
 
 
 def _counter(rule: ForwardingRule) -> str:
@@ -245,7 +352,7 @@ def _counter(rule: ForwardingRule) -> str:
 def _criteria(rule: ForwardingRule, policy: Policy) -> Iterator[tuple[str, ...]]:
     """Every (source, destination, service) combination the rule ORs together."""
     if rule.method is Method.ZPA:
-        return  # matches only live synthetic addresses, which the kernel path never has
+        return  # matches only live synthetic addresses, which user space decides
     sources = _ip_set("saddr", [*rule.src_ips, *_group_items(policy.source_ip_groups,
                                                               rule.src_ip_groups)])
     for dest in _destinations(rule, policy):

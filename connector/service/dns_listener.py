@@ -2,11 +2,17 @@
 
 Never on the management interface: the listener binds the service address
 only, and the kernel path diverts port 53 from the service interface alone.
+`up` is true while both sockets are bound; a bind the kernel refuses (the
+port held by another process, the address not there yet) leaves the listener
+down, said by a `dns.listener_down` event, and it tries again every
+RETRY_S until it is up (`dns.listener_up`). The health verdict reads `up`
+(spec §3.5: 200 only while the DNS listener is up).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 from collections.abc import Coroutine
@@ -19,6 +25,7 @@ from connector.service.dns_service import DnsService, Query
 
 DIVERT_PORT = 5353
 BATCH = 64  # datagrams answered per wake-up before other clients (TCP, timers) get a turn
+RETRY_S = 0.5
 
 
 class DnsListener:
@@ -29,15 +36,46 @@ class DnsListener:
         self._tcp: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._replies = tproxy.ReplySockets()
+        self._retry: asyncio.Task[None] | None = None
+
+    @property
+    def up(self) -> bool:
+        return self._udp is not None and self._tcp is not None
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._udp = tproxy.udp_listener(self.address, self.port)
-        loop.add_reader(self._udp.fileno(), self._on_udp)
-        self._tcp = await asyncio.start_server(self._on_tcp,
-                                               sock=tproxy.tcp_listener(self.address, self.port))
+        """Bind now if the kernel lets us, else keep trying in the background."""
+        error = await self._bind()
+        if error is not None:
+            self.service.events.emit("dns.listener_down", address=str(self.address),
+                                     port=self.port, error=error)
+            self._retry = asyncio.create_task(self._bind_until_up())
+
+    async def _bind(self) -> str | None:
+        """Both sockets bound (None), or why not; never half of them."""
+        try:
+            udp = tproxy.udp_listener(self.address, self.port)
+        except OSError as exc:
+            return f"udp: {exc.strerror or exc}"
+        try:
+            tcp = await asyncio.start_server(self._on_tcp,
+                                             sock=tproxy.tcp_listener(self.address, self.port))
+        except OSError as exc:
+            udp.close()
+            return f"tcp: {exc.strerror or exc}"
+        asyncio.get_running_loop().add_reader(udp.fileno(), self._on_udp)
+        self._udp, self._tcp = udp, tcp
+        return None
+
+    async def _bind_until_up(self) -> None:
+        while await self._bind() is not None:
+            await asyncio.sleep(RETRY_S)
+        self.service.events.emit("dns.listener_up", address=str(self.address), port=self.port)
 
     async def stop(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry
         if self._udp is not None:
             asyncio.get_running_loop().remove_reader(self._udp.fileno())
             self._udp.close()

@@ -12,7 +12,7 @@ forwarding core address->name bindings (FQDN rules, §5.2).
 from __future__ import annotations
 
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import IPv4Address
@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, Protocol
 
 from connector.config import ConnectorConfig
 from connector.core.bindings import NameBindings, NamesView
+from connector.core.cluster import ClusterMember
 from connector.core.dns_guard import DnsGuard, GuardConfig, QueryMeta, QueryVerdict, ResponseVerdict
 from connector.core.dns_policy import DnsPolicy, on_gateway_failure, on_pool_exhausted
 from connector.core.ip_pool import Exhausted
@@ -70,13 +71,20 @@ _ANSWERED, _UNANSWERED = ', "answered": true', ', "answered": false'
 class DnsService:
     def __init__(self, config: ConnectorConfig, *, pools: Pools, names: NameBindings,
                  health: GatewayHealth, events: EventLog, store: StateStore,
-                 on_learned: object = None) -> None:
+                 on_learned: Callable[[IPv4Address, str, int], None] | None = None,
+                 on_bound: Callable[[IPv4Address], None] | None = None,
+                 cluster: ClusterMember | None = None) -> None:
         self.config = config
         self.policy = DnsPolicy(config.policy, config.identity)
-        self.forwarding = ForwardingPolicy(config.policy, config.identity)
+        # Which way a forwarded query goes; the listener's ACL is DNS's gate (§9.4), so
+        # this core does not drop public sources again (the data plane's does, §2.5).
+        self.forwarding = ForwardingPolicy(config.policy, config.identity,
+                                           trusted_sources=None)
         self.pools, self.names, self.health = pools, names, health
         self.events, self.store = events, store
-        self.on_learned = on_learned
+        self.on_learned = on_learned  # the kernel's name sets
+        self.on_bound = on_bound  # the kernel's live synthetic addresses
+        self.cluster = cluster  # learned names shared with the other members (F9)
         self.service_ip = config.service.address.ip
         self.counters: dict[str, int] = {}
         self.zia: ZiaDnsPort | None = None  # set when ZIA tunnels exist
@@ -209,6 +217,8 @@ class DnsService:
             return dns_wire.error_answer(parsed, dns_wire.SERVFAIL).to_wire()
         if result.fresh:
             self.store.save_binding(result.pool, result.name, result.addr, now)
+            if self.on_bound is not None:
+                self.on_bound(result.addr)
         if isinstance(asked, dns_plain.PlainQuery):
             return dns_plain.synthetic_a(asked, result.addr, self.config.dns_ttl)
         return dns_wire.synthetic_answer(asked, result.addr, self.config.dns_ttl).to_wire()
@@ -256,11 +266,16 @@ class DnsService:
             return None
 
     def _learn(self, wire: bytes) -> bytes:
+        """Teach the forwarding core the answer's address->name bindings; the answer
+        itself passes unchanged (responses are not policed, §6.4, check D10)."""
         now = time.time()
         for name, addr, ttl in dns_wire.a_records(wire):
+            expires = now + ttl + self.names.grace_s
             self.names.learn(addr, name, ttl, now)
-            self.store.save_learned(addr, name, now + ttl + self.names.grace_s)
-            if callable(self.on_learned):
+            self.store.save_learned(addr, name, expires)
+            if self.cluster is not None:
+                self.cluster.learned(addr, name, expires, now)
+            if self.on_learned is not None:
                 self.on_learned(addr, name, ttl)
         return wire
 

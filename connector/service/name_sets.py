@@ -25,9 +25,19 @@ class NameSetUpdater:
                        for r in config.policy.forwarding_rules if r.enabled and name_set(r)]
 
     def learned(self, addr: IPv4Address, qname: str, ttl: int) -> None:
+        """From an answer: kept for its TTL plus the core's grace."""
+        self.learned_for(addr, qname, int(ttl + DEFAULT_GRACE_S))
+
+    def learned_for(self, addr: IPv4Address, qname: str, seconds: int) -> None:
+        """Kept `seconds` (a name another cluster member learned, with what is left)."""
         name = normalise_name(qname)
         for set_name, patterns in self._rules:
             if set_name and any(p.matches(name) for p in patterns):
                 # On failure the core still knows the name; the next answer retries the set.
                 with contextlib.suppress(ServiceError):
-                    host.nft_add_element(set_name, str(addr), int(ttl + DEFAULT_GRACE_S))
+                    host.nft_add_element(set_name, str(addr), seconds)
+
+    @property
+    def wanted(self) -> bool:
+        """Whether any rule matches names (else nothing learned needs the kernel)."""
+        return bool(self._rules)

@@ -7,6 +7,7 @@ answered) and stopped before it.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from connector.core.bindings import NamesView
 from connector.core.health import GatewayState, HealthFacts, HealthVerdict, judge
 from connector.core.model import Method
 from connector.core.policy import ZiaGateway
+from connector.core.rules import ForwardingPolicy
 from connector.core.steering import Steering
 from connector.core.tunnel_health import TunnelHealth
 from connector.core.workloads import WorkloadCounter
@@ -24,6 +26,7 @@ from connector.service.control_plane import ControlPlane
 from connector.service.counters import Counters
 from connector.service.dataplane import GeneveDataPlane, session_logger
 from connector.service.dns_service import DnsService
+from connector.service.fail_open import FailOpenSwitch
 from connector.service.http_endpoints import (
     HttpEndpoint,
     management_answer,
@@ -31,7 +34,7 @@ from connector.service.http_endpoints import (
     prometheus_text,
 )
 from connector.service.mgmt_sshd import ManagementSshd
-from connector.service.routed_path import RoutedZiaPath
+from connector.service.routed_path import RoutedPath
 from connector.service.zia_dns import ZiaDns
 from connector.service.zia_tunnel import ZiaTunnels
 from connector.service.zpa_proxy import ZpaProxy
@@ -50,27 +53,35 @@ class DataPlaneParts:
     management: HttpEndpoint
     sshd: ManagementSshd | None = None
     zpa: ZpaProxy | None = None
-    routed: RoutedZiaPath | None = None
+    routed: RoutedPath | None = None
     needed_gateways: tuple[ZiaGateway, ...] = ()
     control: ControlPlane | None = None  # names and time over management (metrics only)
+    dns_up: Callable[[], bool] = lambda: True  # the DNS listener's sockets are bound
+    fail_open: FailOpenSwitch | None = None
 
     @classmethod
     def build(cls, config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealth,
               events: EventLog, state_dir: Path, trust: Path | None = None) -> DataPlaneParts:
         counters = Counters()
-        steering = Steering(dns.forwarding, NamesView(dns.names, dns.pools), dns.pools, tunnels,
+        # The data plane's own forwarding core: new flows from public sources are dropped
+        # (§2.5). DNS has its own gate, the listener's ACL, so its core has none.
+        forwarding = ForwardingPolicy(config.policy, config.identity,
+                                      trusted_sources=config.trusted_sources)
+        carries_zpa = bool(config.policy.app_segments and config.dataplane.zpa_brokers)
+        steering = Steering(forwarding, NamesView(dns.names, dns.pools), dns.pools, tunnels,
                             on_new_flow=session_logger(events),
-                            workloads=WorkloadCounter(workload_networks(config.policy)))
+                            workloads=WorkloadCounter(workload_networks(config.policy)),
+                            zpa_carried=carries_zpa)
         svc = config.service.address.ip
         geneve = (GeneveDataPlane(steering, svc, config.dataplane.geneve_sources,
                                   counters=counters, events=events)
                   if config.dataplane.geneve else None)
-        routed = RoutedZiaPath(steering, counters) if config.routed_zia else None
+        routed = RoutedPath(steering, counters)
         if geneve is not None:
             onward = geneve.return_packet
-            geneve.routed_write = routed.write_back if routed else None
+            geneve.routed_write = routed.write_back
         else:
-            onward = routed.return_packet if routed else _no_return(counters)
+            onward = routed.return_packet
         trust_folder = TrustFolder(trust)
         zia = ZiaTunnels(tunnels, svc, zlib.crc32(config.identity.name.encode()),
                          events=events, counters=counters, on_packet=onward,
@@ -86,15 +97,15 @@ class DataPlaneParts:
         dns.zia = zia_dns
         if geneve is not None:
             geneve.tunnels = zia
-        if routed is not None:
-            routed.tunnels = zia
+        routed.tunnels = zia
         parts = cls(config, dns, tunnels, counters, steering, geneve, zia,
                     HttpEndpoint(svc, config.dataplane.health_port, lambda _p: b""),
                     HttpEndpoint(config.management.address.ip, config.dataplane.metrics_port,
                                  lambda _p: b""))
         parts.needed_gateways = _needed_gateways(config)
         parts.routed = routed
-        if config.policy.app_segments and config.dataplane.zpa_brokers:
+        parts.fail_open = FailOpenSwitch(config, tunnels, events=events, counters=counters)
+        if carries_zpa:
             parts.zpa = ZpaProxy(dns, config.dataplane.zpa_brokers, trust_folder, svc,
                                  connector=config.identity.name, events=events,
                                  counters=counters)
@@ -111,6 +122,8 @@ class DataPlaneParts:
         if self.routed is not None:
             await self.routed.start()
         await self.zia.start()
+        if self.fail_open is not None:
+            await self.fail_open.start()
         if self.zpa is not None:
             await self.zpa.start()
         await self.probe.start()
@@ -125,6 +138,8 @@ class DataPlaneParts:
         await self.management.stop()
         if self.zpa is not None:
             await self.zpa.stop()
+        if self.fail_open is not None:
+            await self.fail_open.stop()
         await self.zia.stop()
         if self.routed is not None:
             await self.routed.stop()
@@ -134,7 +149,7 @@ class DataPlaneParts:
     def verdict(self) -> HealthVerdict:
         up = self.geneve.up if self.geneve is not None else True
         zpa = self.zpa.reachable if self.zpa is not None else None
-        return judge(HealthFacts(up, True, self._gateway_states(), zpa))
+        return judge(HealthFacts(up, self.dns_up(), self._gateway_states(), zpa))
 
     def _gateway_states(self) -> tuple[GatewayState, ...]:
         return tuple(GatewayState(g.name, self.tunnels.is_usable(g.name), g.fail_closed)
@@ -165,8 +180,3 @@ def _needed_gateways(config: ConnectorConfig) -> tuple[ZiaGateway, ...]:
                       if r.method is Method.ZIA and r.enabled
                       and me.in_scope(r.locations, r.ec_groups)}
     return tuple(policy.zia_gateway(n) for n in sorted(names, key=lambda n: n or ""))
-
-
-def _no_return(counters: Counters):  # type: ignore[no-untyped-def]
-    """No path back (no GENEVE, no routed ZIA): tunnel replies are counted and dropped."""
-    return lambda _packet: counters.add("zia_rx_no_return_path")

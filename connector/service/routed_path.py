@@ -1,12 +1,16 @@
-"""ZIA for routed traffic (the Azure ILB, next-hop mode): the kernel hands it over by TUN.
+"""The user-space half of routed mode (the Azure ILB next hop; plain routed traffic
+anywhere): every new flow the kernel did not carry Direct itself, by TUN.
 
-The kernel path decides routed flows itself (Direct, Drop) and marks the ones
-whose first matching rule is ZIA, or that no rule matched (the default ZIA
-rule); policy routing sends those to the TUN `ccrt0`. Here each packet read
-from it is steered (the same `Steering` as GENEVE, with no header: the flow
-remembers it came routed) into the ZIA tunnel; replies that come back down the
-tunnel are written into the TUN, and the kernel, which has the connection in
-conntrack, routes them to the workload.
+The kernel's `steer` chain sends routed flows whose first matching rule is not
+Direct (ZIA, Drop, ZPA, Local), that no rule matched (the default ZIA rule),
+whose source is public (§2.5) or whose destination is a synthetic address the
+ZPA proxy did not take, to the TUN `ccrt0`. Here each packet read from it is
+steered (the same `Steering` as GENEVE, with no header: the flow remembers it
+came routed): ZIA into the tunnel, everything else dropped and counted by its
+reason, and every new flow written to the session log by the steering, drops
+included (§5.4, check F7). Replies that come back down a ZIA tunnel are
+written into the TUN, and the kernel, which has the connection in conntrack,
+routes them to the workload.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from connector.core.steering import Dropped, Steering, ToRouted, ToZia
+from connector.core.steering import Dropped, Steering, ToKernel, ToRouted, ToZia
 from connector.io import host
-from connector.io.nft_render import ROUTED_TUN, ZIA_MARK
+from connector.io.nft_render import ROUTED_TUN, USER_MARK
 from connector.io.tun import TunDevice
 from connector.service.counters import Counters
 from connector.service.dataplane import count_drop, drain, ipv4_segment
@@ -25,7 +29,7 @@ from connector.service.zia_tunnel import ZiaTunnels
 ROUTED_TABLE = 62
 
 
-class RoutedZiaPath:
+class RoutedPath:
     def __init__(self, steering: Steering, counters: Counters) -> None:
         self.steering, self.counters = steering, counters
         self.tunnels: ZiaTunnels | None = None
@@ -33,14 +37,14 @@ class RoutedZiaPath:
 
     async def start(self) -> None:
         self._tun = TunDevice(ROUTED_TUN)
-        host.add_tun_return_route(ROUTED_TUN, ZIA_MARK, ROUTED_TABLE)
+        host.add_tun_return_route(ROUTED_TUN, USER_MARK, ROUTED_TABLE)
         asyncio.get_running_loop().add_reader(self._tun.fd, self._on_tun)
 
     async def stop(self) -> None:
         if self._tun is not None:
             asyncio.get_running_loop().remove_reader(self._tun.fd)
             self._tun.close()
-        host.remove_tun_return_route(ZIA_MARK, ROUTED_TABLE)
+        host.remove_tun_return_route(USER_MARK, ROUTED_TABLE)
 
     def _on_tun(self) -> None:
         assert self._tun is not None
@@ -52,12 +56,18 @@ class RoutedZiaPath:
             return
         self.counters.add("routed_rx_packets")
         action = self.steering.inbound(seg, b"", None, time.monotonic())
-        if isinstance(action, ToZia) and self.tunnels is not None:
-            self.tunnels.send(action.address, packet)
+        if isinstance(action, ToZia):
+            if self.tunnels is not None:
+                self.tunnels.send(action.address, packet)
         elif isinstance(action, Dropped):
             count_drop(self.counters, action)
-        else:  # the kernel marked it ZIA and the core, asked again, says otherwise
-            self.counters.add("routed_not_zia")
+        elif isinstance(action, ToKernel):
+            # The kernel sent it here and the core, asked again, says the kernel should
+            # carry it: a fail-open switch or a live-address set a moment behind. Dropped;
+            # the flow's next packet (a retransmission) takes the kernel's path.
+            self.counters.add("routed_kernel_behind")
+        else:
+            self.counters.add("routed_unexpected")
 
     def return_packet(self, packet: bytes) -> None:
         """A packet from a ZIA tunnel, on a connector without GENEVE."""

@@ -3,8 +3,10 @@
 Order matters for the lab: nothing is changed on the host unless the whole
 config is valid; state is restored before the listener opens, so no binding
 handed out before a restart is lost; `service.ready` is written only once the
-ruleset is loaded and the DNS listener is bound; on SIGTERM/SIGINT everything
-the service added to the host is removed before `service.stopped` is written.
+ruleset is loaded and the DNS listener has tried to bind (it says whether it
+is up: a listener the kernel refused keeps trying, and health says 503 until it
+is up); on SIGTERM/SIGINT everything the service added to the host is removed
+before `service.stopped` is written.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from connector.errors import ConfigError
 from connector.io import host
 from connector.io.binding_log import SqliteBindingLog
 from connector.io.events import EventLog
-from connector.io.nft_render import DIVERT_MARK, TABLE, render_ruleset
+from connector.io.nft_render import DIVERT_MARK, TABLE, render_ruleset, zpa_pools
 from connector.io.state_store import StateStore
 from connector.io.trust import TrustFolder
 from connector.service.cloud import (
@@ -37,10 +39,14 @@ from connector.service.cloud import (
     enroll_until,
 )
 from connector.service.control_plane import ControlPlane
+from connector.service.counters import Counters
 from connector.service.dns_listener import DnsListener
 from connector.service.dns_service import DnsService
+from connector.service.kernel_sets import KernelSets, follow_cluster
 from connector.service.name_sets import NameSetUpdater
 from connector.service.parts import DataPlaneParts
+
+FOLLOW_S = 0.1  # how often a cluster member reads its peers' log entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,39 +72,62 @@ async def _serve(config: ConnectorConfig, events: EventLog, files: RunFiles) -> 
     listener = None
     plane: DataPlaneParts | None = None
     uploader: CloudUploader | None = None
+    follower: asyncio.Task[None] | None = None
     control = ControlPlane(config.control, config.management.address.ip, events)
     try:
         control.start()
         config, enrolled = await _enroll(config, files.trust, events, control)
         own, names = restore_state(config, store)
+        name_sets = NameSetUpdater(config)
+        carries_zpa = bool(zpa_pools(config))
+        sets = KernelSets(Counters())
         pools: Pools = own
+        member: ClusterMember | None = None
         if log is not None:
-            member = ClusterMember(config.identity.name, log, dict(config.policy.ip_pools))
-            member.sync()  # every binding any member handed out, this one's included
-            pools, own = member, member.pools
+            member = ClusterMember(config.identity.name, log, dict(config.policy.ip_pools),
+                                   names=names if name_sets.wanted else None,
+                                   on_apply=follow_cluster(sets, name_sets, carries_zpa))
+            pools = member
         host.apply_sysctls(host.ROUTER_SYSCTLS)
         host.load_nft(render_ruleset(config))
         host.add_divert_route(DIVERT_MARK)
+        if member is not None:
+            member.sync()  # every binding any member handed out, this one's included
+            own = member.pools
+        if carries_zpa:
+            for pool in own.pools.values():
+                for addr in pool.bound_addresses():
+                    sets.live(addr)
+        sets.flush()
         tunnels = TunnelHealth(config.policy.zia_gateways, KeepaliveTiming(
             config.dataplane.zia_keepalive_s, config.dataplane.zia_dead_after_s),
             time.monotonic)
         dns = DnsService(config, pools=pools, names=names, health=tunnels, events=events,
-                         store=store, on_learned=NameSetUpdater(config).learned)
+                         store=store, on_learned=name_sets.learned,
+                         on_bound=sets.live if carries_zpa else None,
+                         cluster=member if name_sets.wanted else None)
         listener = DnsListener(dns, config.service.address.ip)
         await listener.start()
         plane = DataPlaneParts.build(config, dns, tunnels, events, files.state_dir,
                                      files.trust)
         plane.control = control
+        plane.dns_up = lambda: listener is not None and listener.up
+        sets.counters = plane.counters
         await plane.start()
+        if member is not None:
+            follower = asyncio.create_task(_follow(member))
         if enrolled is not None:
             uploader = CloudUploader(enrolled[0], enrolled[1], config.dataplane.cloud_upload_s,
                                      plane.workloads, plane.counters)
             events.tap(UPLOADED_KINDS, uploader.tap)
             uploader.start()
         events.emit("service.ready", service="connector", **_summary(config, own),
-                    cluster_log=str(files.cluster_log or ""))
+                    cluster_log=str(files.cluster_log or ""),
+                    dns_listener="up" if listener.up else "down")
         await stop.wait()
     finally:
+        if follower is not None:
+            follower.cancel()
         await control.stop()
         if uploader is not None:
             uploader.stop()
@@ -113,6 +142,14 @@ async def _serve(config: ConnectorConfig, events: EventLog, files: RunFiles) -> 
             log.close()
         events.emit("service.stopped", service="connector")
         events.close()
+
+
+async def _follow(member: ClusterMember) -> None:
+    """Catch up with the other members' log entries, so the kernel's sets learn of
+    their bindings and names even when no flow here asks (routed flows never ask)."""
+    while True:
+        await asyncio.sleep(FOLLOW_S)
+        member.sync()
 
 
 async def _enroll(config: ConnectorConfig, trust: Path | None, events: EventLog,

@@ -22,7 +22,7 @@ from lab import compose
 from lab.backends import docker_fabric as fabric
 from lab.backends.base import ExecResult, Progress, clear_leftovers
 from lab.backends.capture import TcpdumpCapture
-from lab.backends.processes import ready_count, wait_ready
+from lab.backends.processes import ready_count, stopped_count, wait_ready, wait_stopped
 from lab.errors import BackendError, NotRunningError
 from lab.model import Topology
 from lab.names import LabNames
@@ -195,15 +195,31 @@ class DockerBackend:
                                     enter=["nsenter", f"--net=/proc/{pid}/ns/net"])
 
     def restart_service(self, node: str, kind: str, timeout_s: float = 15.0) -> int:
+        return self._ask_then_wait_ready(node, kind, "restart", timeout_s)
+
+    def stop_service(self, node: str, kind: str, timeout_s: float = 15.0) -> None:
+        events = self.names.run_dir / "events" / f"{node}.jsonl"
+        before = stopped_count(events, kind)
+        self._ask(node, kind, "stop")
+        wait_stopped(events, node, kind, timeout_s, after=before, backend=self.name)
+
+    def start_service(self, node: str, kind: str, timeout_s: float = 15.0) -> int:
+        return self._ask_then_wait_ready(node, kind, "start", timeout_s)
+
+    def _ask_then_wait_ready(self, node: str, kind: str, what: str, timeout_s: float) -> int:
         events = self.names.run_dir / "events" / f"{node}.jsonl"
         before = ready_count(events, kind)
-        asked = self.exec(node, ["python", "-m", "lab.node_agent", "restart", kind])
-        if not asked.ok:
-            raise BackendError(f"restart {kind}: {asked.stderr.strip()}", backend=self.name,
-                               node=node)
+        self._ask(node, kind, what)
         wait_ready(events, node, kind, None, self._log(node, kind), timeout_s, after=before,
                    backend=self.name)
         return int(self._node_report(node).get("services", {}).get(kind, 0))
+
+    def _ask(self, node: str, kind: str, what: str) -> None:
+        """Ask the node's agent to `restart`, `stop` or `start` one of its services."""
+        asked = self.exec(node, ["python", "-m", "lab.node_agent", what, kind])
+        if not asked.ok:
+            raise BackendError(f"{what} {kind}: {asked.stderr.strip()}", backend=self.name,
+                               node=node)
 
     def status(self) -> dict[str, Any]:
         state = LabState.load(self.names.run_dir)

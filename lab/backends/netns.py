@@ -166,6 +166,27 @@ class NetnsBackend:
     # -- using a running lab -----------------------------------------------------
     def restart_service(self, node: str, kind: str, timeout_s: float = 15.0) -> int:
         """Stop a service with SIGTERM and start it again as it was; returns the new PID."""
+        self.stop_service(node, kind, timeout_s)
+        return self.start_service(node, kind, timeout_s)
+
+    def stop_service(self, node: str, kind: str, timeout_s: float = 15.0) -> None:
+        """SIGTERM (SIGKILL after a grace); the service stays stopped until started."""
+        _, record = self._service_record(node, kind)
+        stop_pids([record.pid], grace_s=timeout_s)
+
+    def start_service(self, node: str, kind: str, timeout_s: float = 15.0) -> int:
+        """Start a stopped service again as it was; waits for its readiness; the new PID."""
+        state, record = self._service_record(node, kind)
+        events = self.names.run_dir / "events" / f"{node}.jsonl"
+        before = ready_count(events, kind)
+        proc = start_in_namespace(self._ns_of(node), record.argv, Path(record.log))
+        self._procs[(node, kind)] = proc
+        record.pid = proc.pid
+        state.save(self.names.run_dir)
+        wait_ready(events, node, kind, proc, Path(record.log), timeout_s, after=before)
+        return proc.pid
+
+    def _service_record(self, node: str, kind: str) -> tuple[LabState, ProcessRecord]:
         state = LabState.load(self.names.run_dir)
         if state is None:
             raise NotRunningError(self.instance)
@@ -173,15 +194,7 @@ class NetnsBackend:
         if record is None:
             raise BackendError(f"no service '{kind}' in node '{node}'", backend=self.name,
                                node=node)
-        events = self.names.run_dir / "events" / f"{node}.jsonl"
-        before = ready_count(events, kind)
-        stop_pids([record.pid])
-        proc = start_in_namespace(self._ns_of(node), record.argv, Path(record.log))
-        self._procs[(node, kind)] = proc
-        record.pid = proc.pid
-        state.save(self.names.run_dir)
-        wait_ready(events, node, kind, proc, Path(record.log), timeout_s, after=before)
-        return proc.pid
+        return state, record
 
     def exec(self, node: str, argv: list[str], *, timeout: float = 60.0,
              input_text: str | None = None) -> ExecResult:

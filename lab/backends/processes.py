@@ -46,6 +46,21 @@ def ready_count(events: Path, kind: str) -> int:
     return sum(1 for e in read_events(events) if _is_ready(e, kind))
 
 
+def stopped_count(events: Path, kind: str) -> int:
+    return sum(1 for e in read_events(events, "service.stopped") if e.get("service") == kind)
+
+
+def wait_stopped(events: Path, node: str, kind: str, timeout_s: float, *, after: int,
+                 backend: str) -> None:
+    """Wait for the service's `service.stopped` event number `after + 1`."""
+    deadline = time.monotonic() + timeout_s
+    while stopped_count(events, kind) <= after:
+        if time.monotonic() > deadline:
+            raise BackendError(f"{kind} did not stop within {timeout_s:g} s",
+                               backend=backend, node=node)
+        time.sleep(POLL_S)
+
+
 def _is_ready(event: dict[str, object], kind: str) -> bool:
     return event.get("kind") == "service.ready" and event.get("service", kind) == kind
 

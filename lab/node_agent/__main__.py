@@ -1,5 +1,6 @@
 """`python -m lab.node_agent --node N --instance I --topology FILE` (the image's entrypoint);
-`python -m lab.node_agent restart KIND` asks the running agent to restart a service."""
+`python -m lab.node_agent restart|stop|start KIND` asks the running agent to restart, stop
+or start again one of its services (the caller waits for the service's events)."""
 
 from __future__ import annotations
 
@@ -60,8 +61,8 @@ class Agent:
         while not self.stopping:
             if self.restart_asked:
                 self.restart_asked = False
-                for kind in RESTART_FILE.read_text().split():
-                    self.services.restart(kind)
+                what, kind = RESTART_FILE.read_text().split()
+                ACTIONS[what](self.services, kind)
                 self.report("ready")
             time.sleep(0.1)
 
@@ -96,16 +97,19 @@ def run_agent(args: argparse.Namespace) -> int:
     return 0
 
 
-def ask_restart(kind: str) -> int:
-    RESTART_FILE.write_text(kind + "\n")
+ACTIONS = {"restart": Services.restart, "stop": Services.stop, "start": Services.start_again}
+
+
+def ask(what: str, kind: str) -> int:
+    RESTART_FILE.write_text(f"{what} {kind}\n")
     os.kill(int(PID_FILE.read_text()), signal.SIGUSR1)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["restart"] and len(argv) == 2:
-        return ask_restart(argv[1])
+    if argv[:1] and argv[0] in ACTIONS and len(argv) == 2:
+        return ask(argv[0], argv[1])
     parser = argparse.ArgumentParser(prog="python -m lab.node_agent")
     parser.add_argument("--node", required=True)
     parser.add_argument("--instance", required=True)

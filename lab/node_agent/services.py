@@ -43,9 +43,20 @@ class Services:
         """Stop `kind` and start it again as it was; the caller waits for readiness."""
         if kind not in self.started:
             return
-        stop_pids([self.started[kind].pid])
-        self.started[kind].wait()
+        self.stop(kind)
         self._spawn(kind)
+
+    def stop(self, kind: str) -> None:
+        """Stop `kind` (SIGTERM, then SIGKILL after a grace); it stays stopped."""
+        if kind in self.started and self.started[kind].poll() is None:
+            stop_pids([self.started[kind].pid])
+            self.started[kind].wait()
+
+    def start_again(self, kind: str) -> None:
+        """Start a stopped `kind` as it was; the caller waits for readiness."""
+        if kind in self.argv and (kind not in self.started
+                                  or self.started[kind].poll() is not None):
+            self._spawn(kind)
 
     def stop_all(self) -> None:
         stop_pids([p.pid for p in self.started.values() if p.poll() is None])

@@ -1,7 +1,9 @@
 """The internet's DNS server: answers A records from a fixed zone, never forwards.
 
 Each query becomes a `dns.query` event with its source, name, type and rcode.
-UDP and TCP on port 53.
+UDP and TCP on port 53. A zone entry `name=address` is an A record; `name=target.`
+(a name ending in a dot) is a CNAME, answered with the chain and the target's A
+record when the zone has it (as a recursive resolver's answer carries it).
 """
 
 from __future__ import annotations
@@ -23,16 +25,20 @@ from lab.nodes.base import node_arguments, serve_until_signalled
 TTL = 60
 
 
-def parse_zone(text: str) -> dict[str, IPv4Address]:
-    """`a.example=198.18.10.10,b.example=...` -> {name: address}."""
-    zone = {}
+Record = IPv4Address | str  # an address (A), or a target name (CNAME)
+
+
+def parse_zone(text: str) -> dict[str, Record]:
+    """`a.example=198.18.10.10,b.example=c.example.` -> {name: address or target}."""
+    zone: dict[str, Record] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
-        name, _, address = item.partition("=")
-        zone[name.lower().rstrip(".") + "."] = IPv4Address(address)
+        name, _, value = item.partition("=")
+        zone[name.lower().rstrip(".") + "."] = (value.lower() if value.endswith(".")
+                                                else IPv4Address(value))
     return zone
 
 
-def lookup(zone: dict[str, IPv4Address], name: str) -> IPv4Address | None:
+def lookup(zone: dict[str, Record], name: str) -> Record | None:
     """The name's address; else the nearest wildcard above it (`*.load.web.example.`)."""
     if name in zone:
         return zone[name]
@@ -44,22 +50,30 @@ def lookup(zone: dict[str, IPv4Address], name: str) -> IPv4Address | None:
     return None
 
 
-def answer(wire: bytes, zone: dict[str, IPv4Address]) -> tuple[bytes, dict[str, object]]:
+def answer(wire: bytes, zone: dict[str, Record]) -> tuple[bytes, dict[str, object]]:
     query = dns.message.from_wire(wire)
     response = dns.message.make_response(query)
     question = query.question[0]
     name = question.name.to_text().lower()
-    address = lookup(zone, name)
-    if address is None:
+    found = lookup(zone, name)
+    if found is None:
         response.set_rcode(dns.rcode.NXDOMAIN)
     elif question.rdtype == dns.rdatatype.A:
-        response.answer.append(dns.rrset.from_text(question.name, TTL, "IN", "A", str(address)))
+        owner = question.name.to_text()
+        for _ in range(8):  # a CNAME chain, followed within the zone
+            if isinstance(found, IPv4Address):
+                response.answer.append(dns.rrset.from_text(owner, TTL, "IN", "A", str(found)))
+                break
+            response.answer.append(dns.rrset.from_text(owner, TTL, "IN", "CNAME", found))
+            owner, found = found, lookup(zone, found)
+            if found is None:
+                break
     info: dict[str, object] = {"qname": name, "qtype": dns.rdatatype.to_text(question.rdtype),
             "rcode": dns.rcode.to_text(response.rcode())}
     return response.to_wire(), info
 
 
-def servers(zone: dict[str, IPv4Address], events: EventWriter) -> list[socketserver.BaseServer]:
+def servers(zone: dict[str, Record], events: EventWriter) -> list[socketserver.BaseServer]:
     class Udp(socketserver.BaseRequestHandler):
         def handle(self) -> None:
             data, sock = self.request

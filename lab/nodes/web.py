@@ -1,12 +1,17 @@
-"""The internet's web server: answers every GET and logs the source it saw.
+"""The internet's web server: answers every GET and logs the source it saw; echoes UDP.
 
 Each request becomes an `http.request` event with the peer address as the
-server's socket saw it, which is what a suite checks SNAT against.
+server's socket saw it, which is what a suite checks SNAT against. `--port`
+takes one port or several (`80,8080`), so one server can stand behind rules
+that differ by port. With `--udp-echo PORT` every datagram to that port is
+sent back unchanged and logged as a `udp.echo` event (a responsive UDP server:
+FQDN rules for UDP, licence inflation by forged sources that draw replies).
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -36,16 +41,50 @@ def handler_for(events: EventWriter) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def parse_ports(text: str) -> list[int]:
+    """`80` or `80,8080,8081` -> [80, 8080, 8081]."""
+    return [int(p) for p in text.split(",") if p.strip()]
+
+
+def udp_echo(port: int, events: EventWriter) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("0.0.0.0", port))
+
+    def serve() -> None:
+        while True:
+            try:
+                data, peer = sock.recvfrom(65535)
+            except OSError:
+                return  # closed at shutdown
+            events.emit("udp.echo", src=peer[0], sport=peer[1], dport=port, size=len(data),
+                        payload=data[:64].decode("latin-1"))
+            sock.sendto(data, peer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return sock
+
+
 def main() -> None:
     parser = node_arguments("cclab fake web server")
-    parser.add_argument("--port", type=int, default=80)
+    parser.add_argument("--port", default="80", help="a port, or several: 80,8080")
+    parser.add_argument("--udp-echo", type=int, default=0, help="echo UDP on this port")
     args = parser.parse_args()
     events = EventWriter(args.events, args.node)
-    server = ThreadingHTTPServer(("0.0.0.0", args.port), handler_for(events))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    serve_until_signalled(events, "web", server.shutdown)
+    servers = []
+    for port in parse_ports(args.port):
+        server = ThreadingHTTPServer(("0.0.0.0", port), handler_for(events))
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+    echo = udp_echo(args.udp_echo, events) if args.udp_echo else None
+
+    def stop() -> None:
+        for server in servers:
+            server.shutdown()
+        if echo is not None:
+            echo.close()
+
+    serve_until_signalled(events, "web", stop)
 
 
 if __name__ == "__main__":

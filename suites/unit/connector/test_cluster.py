@@ -127,3 +127,49 @@ def test_D1_members_sharing_a_log_file_agree_and_a_stale_append_is_refused(  # n
     restarted = ClusterMember("cc1", SqliteBindingLog(path), NETS)
     restarted.sync()
     assert restarted.names_for(given_by_a) == {"app-a.corp.example"}
+
+
+def named_pair() -> tuple[ClusterMember, ClusterMember]:
+    from connector.core.bindings import NameBindings
+    log = BindingLog()
+    return (ClusterMember("cc1", log, NETS, names=NameBindings()),
+            ClusterMember("cc2", log, NETS, names=NameBindings()))
+
+
+def test_F9_a_name_learned_on_one_member_is_known_on_the_other() -> None:  # noqa: N802
+    """The DNS answer passed through cc1; the flow lands on cc2, which has never seen
+    the answer: its forwarding core must still find the name (spec §10 F9)."""
+    a, b = named_pair()
+    web = IPv4Address("198.18.10.10")
+    assert b.names_for(web) == frozenset()
+    a.names.learn(web, "echo.web.example", 60, 100.0)  # type: ignore[union-attr]
+    a.learned(web, "Echo.Web.Example.", 100.0 + 60 + 60, 100.0)
+    assert b.names_for(web) == {"echo.web.example"}
+    assert a.names_for(web) == {"echo.web.example"}
+    assert b.names_for(IPv4Address("198.18.10.11")) == frozenset()
+
+
+def test_F9_a_repeated_answer_is_logged_once_per_refresh(tmp_path: Path) -> None:  # noqa: N802
+    a, b = named_pair()
+    web = IPv4Address("198.18.10.10")
+    for n in range(20):
+        a.learned(web, "echo.web.example", 500.0 + n, 100.0 + n * 0.1)
+    assert [e.op for e in a.log.since(0)] == ["LEARN"]  # type: ignore[attr-defined]
+    a.learned(web, "echo.web.example", 600.0, 100.0 + REFRESH_S)
+    assert [e.op for e in a.log.since(0)] == ["LEARN", "LEARN"]  # type: ignore[attr-defined]
+    b.sync()
+    assert b.names_for(web) == {"echo.web.example"}
+
+
+def test_F9_peers_are_told_of_every_entry_they_apply() -> None:  # noqa: N802
+    from connector.core.bindings import NameBindings
+    from connector.core.cluster import LogEntry
+    log = BindingLog()
+    applied: list[LogEntry] = []
+    a = ClusterMember("cc1", log, NETS, names=NameBindings())
+    b = ClusterMember("cc2", log, NETS, names=NameBindings(), on_apply=applied.append)
+    given_by_a = addr(a.allocate("default", "app-a.corp.example", 0))
+    a.learned(IPv4Address("198.18.10.10"), "echo.web.example", 200.0, 0)
+    b.sync()
+    assert [(e.op, e.addr) for e in applied] == [
+        ("BIND", int(given_by_a)), ("LEARN", int(IPv4Address("198.18.10.10")))]

@@ -12,7 +12,6 @@ from connector.core.dns_policy import (
     DnsPolicy,
     on_gateway_failure,
     on_pool_exhausted,
-    response_action,
 )
 from connector.core.model import (
     DnsAction,
@@ -20,7 +19,6 @@ from connector.core.model import (
     DnsOutcome,
     DnsQuestion,
     FailureBehavior,
-    ResponseAction,
 )
 from connector.core.names import parse_pattern
 from connector.core.policy import DEFAULT_DNS_RULE_NAME, DnsRule, Identity, Policy, default_dns_rule
@@ -142,9 +140,3 @@ def test_D3_pool_exhausted_answers_servfail() -> None:  # noqa: N802 - check id
     failed = on_pool_exhausted(decision)
     assert failed.outcome is DnsOutcome.ANSWER_SERVFAIL
     assert "exhausted" in failed.reason
-
-
-def test_D10_responses_are_not_policed() -> None:  # noqa: N802 - check id
-    blocking = DnsPolicy(dns_policy(r(1, DnsAction.BLOCK)), ME)
-    assert blocking.decide(q("www.web.example")).outcome is DnsOutcome.DROP_SILENT
-    assert response_action(b"any response bytes") is ResponseAction.NONE

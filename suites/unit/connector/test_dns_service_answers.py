@@ -48,8 +48,8 @@ RESOLVER = ("10.10.3.31", 53)
 
 
 class Harness:
-    def __init__(self, tmp: Path) -> None:
-        config = parse_config(CONFIG, source=tmp / "cc1.yaml")
+    def __init__(self, tmp: Path, text: str = CONFIG) -> None:
+        config = parse_config(text, source=tmp / "cc1.yaml")
         store = StateStore(tmp / "state")
         pools, names = restore_state(config, store)
         self.events_path = tmp / "events.jsonl"
@@ -87,7 +87,7 @@ def test_each_client_gets_its_own_decision_for_the_same_question(harness: Harnes
         assert ok is not None
         assert ok.rcode() == dns.rcode.NOERROR
         assert [str(r) for rrset in ok.answer for r in rrset] == ["10.254.0.1"]
-        assert blocked is None or not blocked.answer
+        assert blocked is None, "BLOCK: no response at all (D7), not an empty one"
 
 
 def test_every_answer_carries_its_own_queries_id_and_flags(harness: Harness) -> None:
@@ -118,3 +118,33 @@ def test_every_query_writes_a_complete_line(harness: Harness) -> None:
     assert {(x["rule"], x["outcome"], x["answered"], x["pool"]) for x in ok} == {
         (ok[0]["rule"], "answer-synthetic", True, "default")}
     assert {(x["rule"], x["action"]) for x in blocked} == {("quarantine", "BLOCK")}
+
+
+TINY_POOL = CONFIG.replace("default: 10.254.0.0/24", "default: 10.254.0.0/30")
+
+
+def test_D3_a_full_pool_answers_servfail_on_the_wire_and_raises_the_alert(  # noqa: N802
+        tmp_path: Path) -> None:
+    """A /30 has two usable addresses (spec §6.6 item 4): the third name finds every
+    address bound and in quarantine, so it gets SERVFAIL (never a real address, never a
+    reused one) and a `pool.exhausted` event; the two bound names keep their answers."""
+    (tmp_path / "cc1.yaml").write_text(TINY_POOL)
+    harness = Harness(tmp_path, TINY_POOL)
+    try:
+        first = harness.ask("a.app.example", OK_CLIENT, 1)
+        second = harness.ask("b.app.example", OK_CLIENT, 2)
+        third = harness.ask("c.app.example", OK_CLIENT, 3)
+        given = [[str(r) for rrset in m.answer for r in rrset] for m in (first, second) if m]
+        assert sorted(given) == [["10.254.0.1"], ["10.254.0.2"]]
+        assert third is not None
+        assert third.rcode() == dns.rcode.SERVFAIL
+        assert third.answer == []
+        assert third.id == 3
+        alerts = [json.loads(line) for line in harness.events_path.read_text().splitlines()
+                  if '"pool.exhausted"' in line]
+        assert [(a["pool"], a["qname"]) for a in alerts] == [("default", "c.app.example")]
+        again = harness.ask("a.app.example", OK_CLIENT, 4)
+        assert again is not None
+        assert [str(r) for rrset in again.answer for r in rrset] == given[0]
+    finally:
+        harness.events.close()

@@ -23,8 +23,8 @@ P, S = IPv4Address("198.19.1.1"), IPv4Address("198.19.1.2")
 
 
 def _facts(usable: bool, fail_closed: bool, up: bool = True,
-           zpa: bool | None = None) -> HealthFacts:
-    return HealthFacts(up, True, (GatewayState("default", usable, fail_closed),), zpa)
+           zpa: bool | None = None, dns: bool = True) -> HealthFacts:
+    return HealthFacts(up, dns, (GatewayState("default", usable, fail_closed),), zpa)
 
 
 @pytest.mark.parametrize(("facts", "healthy"), [
@@ -34,12 +34,22 @@ def _facts(usable: bool, fail_closed: bool, up: bool = True,
     (_facts(True, True, up=False), False),
     (_facts(True, True, zpa=True), True),
     (_facts(True, True, zpa=False), False),  # ZPA rules, and no broker answers
+    (_facts(True, True, dns=False), False),  # §3.5: 200 only while the DNS listener is up
 ], ids=["tunnel-up", "fail-close-no-tunnel", "fail-open-no-tunnel", "dataplane-down",
-        "zpa-broker-up", "zpa-no-broker"])
+        "zpa-broker-up", "zpa-no-broker", "dns-listener-down"])
 def test_health_verdict(facts: HealthFacts, healthy: bool) -> None:
     verdict = judge(facts)
     assert verdict.healthy is healthy
     assert bool(verdict.reasons) is not healthy
+
+
+def test_each_unhealthy_cause_is_named_once() -> None:
+    verdict = judge(HealthFacts(False, False, (GatewayState("default", False, True),), False))
+    assert len(verdict.reasons) == 4
+    assert any("DNS listener" in r for r in verdict.reasons)
+    assert any("data plane" in r for r in verdict.reasons)
+    assert any("ZPA" in r for r in verdict.reasons)
+    assert any("'default'" in r and "fail-close" in r for r in verdict.reasons)
 
 
 def test_probe_answer_carries_no_reason_management_does() -> None:

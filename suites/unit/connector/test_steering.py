@@ -112,3 +112,20 @@ def test_zpa_tcp_goes_to_the_kernel_for_the_proxy_and_zpa_udp_is_dropped() -> No
     assert isinstance(stray, Dropped)
     assert stray.decision is not None
     assert stray.decision.method is Method.DROP
+
+
+def test_zpa_without_a_broker_never_goes_to_the_kernel() -> None:
+    """Gap 7 of the audit: with no broker nothing tproxies the flow, so ToKernel would
+    leave a live synthetic address Direct, SNATed. It is dropped and counted instead."""
+    pol = policy(rule(1, Method.DIRECT, dest_ip_groups=("internet-web",)))
+    tunnels = TunnelHealth(pol.zia_gateways, KeepaliveTiming(1.0, 3.0), lambda: 0.0)
+    steer = Steering(ForwardingPolicy(pol, ME), NoNames(), Pools(live={"10.254.0.9"}),
+                     tunnels, zpa_carried=False)
+    action = steer.inbound(_seg(dst=IPv4Address("10.254.0.9")), HDR, LB, 0.0)
+    assert isinstance(action, Dropped)
+    assert action.reason == "zpa_no_broker"
+    assert action.decision is not None
+    assert action.decision.method is Method.ZPA
+    stray = steer.inbound(_seg(dst=IPv4Address("10.254.0.10"), sport=40001), HDR, LB, 0.0)
+    assert isinstance(stray, Dropped)
+    assert stray.reason == "stray_pool"

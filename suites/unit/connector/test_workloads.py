@@ -63,3 +63,31 @@ def test_one_way_packets_never_count(packets: list[tuple[int, int, int]]) -> Non
         table.observe(k, 0, 60, flags, seq=src, ack=src)
         counter.observe(entry, 0)  # type: ignore[arg-type]
     assert counter.count() == 0
+
+
+def _udp_exchange(table: FlowTable, counter: WorkloadCounter, src: str, *,
+                  replies: int, more: int) -> None:
+    """UDP from `src` to a server that answers: `replies` answers come back, and the
+    source sends `more` datagrams after them (a real client, or a blind spoofer
+    that keeps sending: the connector cannot tell the two apart)."""
+    k = FlowKey(IpProto.UDP, IPv4Address(src), IPv4Address("198.18.53.53"), 5353, 53)
+    back = FlowKey(IpProto.UDP, k.dst, k.src, 53, 5353)
+    entry = table.insert(k, DIRECT, 0)
+    table.observe(k, 0, 60)
+    for _ in range(replies):
+        table.observe(back, 0, 90)
+    for _ in range(more):
+        table.observe(k, 0, 60)
+    counter.observe(entry, 0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("replies", "more"), [(1, 0), (3, 5)],
+                         ids=["one-reply", "a-conversation"])
+def test_udp_that_draws_replies_never_counts_a_workload(replies: int, more: int) -> None:
+    """Gap 11 of the audit: a forged in-range source that queries a responsive server
+    draws replies it never receives; a UDP reply proves nothing, so UDP never counts."""
+    table, counter = FlowTable(), WorkloadCounter(RANGES)
+    _udp_exchange(table, counter, "10.10.1.50", replies=replies, more=more)
+    assert counter.count() == 0
+    handshake(table, counter, "10.10.1.50", answered=True)
+    assert counter.workloads() == {IPv4Address("10.10.1.50")}  # TCP proves it
