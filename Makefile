@@ -22,7 +22,7 @@ help:
 	@echo "make bench                        benchmarks -> reports/bench/*.json and *.png"
 	@echo "make report                       Allure 3 report + reports/SUMMARY.md of the last make test"
 	@echo "make pictures                     docs/img/TOPOLOGY.svg for every shipped topology"
-	@echo "make lint | typecheck             ruff | mypy"
+	@echo "make lint | typecheck             ruff and the import contracts | mypy"
 
 setup: $(VENV)/.installed
 
@@ -106,9 +106,11 @@ pictures:
 	for t in $$($(PY) -c "from lab.catalog import shipped_topologies as s; print(*s())"); do \
 	  $(VENV)/bin/cclab graph $$t -o docs/img/$$t.svg || exit 1; done
 
+# ruff, then the architecture's import contracts ([tool.importlinter] in pyproject.toml).
 lint:
 	$(need_setup)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 typecheck:
 	$(need_setup)
