@@ -112,9 +112,10 @@ lint:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
+# mypy, strict for every package it checks ([tool.mypy] in pyproject.toml).
 typecheck:
 	$(need_setup)
-	$(VENV)/bin/mypy lab connector
+	$(VENV)/bin/mypy lab connector reports yamlissues
 
 clean: lab-down
 	rm -rf reports/allure-results reports/allure-report .pytest_cache tools/allure/node_modules
