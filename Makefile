@@ -22,7 +22,7 @@ help:
 	@echo "make bench                        benchmarks -> reports/bench/*.json and *.png"
 	@echo "make report                       Allure 3 report + reports/SUMMARY.md of the last make test"
 	@echo "make pictures                     docs/img/TOPOLOGY.svg for every shipped topology"
-	@echo "make lint | typecheck             ruff | mypy"
+	@echo "make lint | typecheck             ruff and the import contracts | mypy"
 
 setup: $(VENV)/.installed
 
@@ -106,13 +106,16 @@ pictures:
 	for t in $$($(PY) -c "from lab.catalog import shipped_topologies as s; print(*s())"); do \
 	  $(VENV)/bin/cclab graph $$t -o docs/img/$$t.svg || exit 1; done
 
+# ruff, then the architecture's import contracts ([tool.importlinter] in pyproject.toml).
 lint:
 	$(need_setup)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
+# mypy, strict for every package it checks ([tool.mypy] in pyproject.toml).
 typecheck:
 	$(need_setup)
-	$(VENV)/bin/mypy lab connector
+	$(VENV)/bin/mypy lab connector reports yamlissues
 
 clean: lab-down
 	rm -rf reports/allure-results reports/allure-report .pytest_cache tools/allure/node_modules

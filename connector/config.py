@@ -13,15 +13,14 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from connector.config_build import build_policy
 from connector.config_schema import SECTIONS, TOP_KEYS, RawIdentity, RawInterfaces, RawRuntime
 from connector.core.policy import Identity, Policy
 from connector.core.rules import PRIVATE_NETWORKS
-from connector.errors import ConfigError, Issue
-from connector.yaml_lines import line_table, nearest_line
+from connector.errors import ConfigError
+from yamlissues import Issue, located, read_mapping
 
 AZURE_PROBE_SOURCE = IPv4Network("168.63.129.16/32")  # spec §3.3: Azure's probes
 
@@ -113,30 +112,11 @@ def parse_config_bytes(data: bytes, *, source: Path) -> ConnectorConfig:
 
 def parse_config(text: str, *, source: Path) -> ConnectorConfig:
     issues: list[Issue] = []
-    data = _read_yaml(text, issues)
+    data = read_mapping(text, issues, what="a connector config", keys=TOP_KEYS[:4])
     config = _build(data, issues) if isinstance(data, dict) else None
     if issues or config is None:
-        lines = line_table(text)
-        located = [Issue(str(source), i.path, i.message, i.hint,
-                         i.line or nearest_line(lines, i.path))
-                   for i in issues]
-        raise ConfigError(sorted(located, key=lambda i: (i.line or 0, i.path)))
+        raise ConfigError(located(issues, text, str(source)))
     return replace(config, source=source)
-
-
-def _read_yaml(text: str, issues: list[Issue]) -> Any:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        issues.append(Issue("", "(yaml)", f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                            "check indentation and quoting near this line",
-                            mark.line + 1 if mark else None))
-        return None
-    if not isinstance(data, dict):
-        issues.append(Issue("", "(root)", "a connector config must be a mapping",
-                            f"start with keys such as {', '.join(TOP_KEYS[:4])}"))
-    return data
 
 
 def _build(data: dict[str, Any], issues: list[Issue]) -> ConnectorConfig | None:

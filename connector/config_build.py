@@ -36,7 +36,7 @@ from connector.core.policy import (
     ServiceProto,
     ZiaGateway,
 )
-from connector.errors import Issue
+from yamlissues import Issue
 
 MAX_DNS_GATEWAYS = 255
 _ENTRIES = TypeAdapter(list[RawServiceEntry])

@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from connector.config import ConnectorConfig, parse_config
-from connector.errors import ConfigError, Issue
+from connector.errors import ConfigError
+from yamlissues import Issue
 
 CLOUD_SECTIONS = ("app_segments", "ip_pools")
 CLOUD_RUNTIME_KEYS = ("zpa_brokers",)

@@ -28,7 +28,7 @@ from connector.core.policy import (
     ZiaGateway,
     default_dns_rule,
 )
-from connector.errors import Issue
+from yamlissues import Issue
 
 MAX_RULES = 1020
 MAX_NAME = 31

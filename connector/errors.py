@@ -8,31 +8,19 @@ what the service asked of it (`ServiceError`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from yamlissues import Issue
 
 
 class ConnectorError(Exception):
     """Root of every error raised by the connector package."""
 
 
-@dataclass(frozen=True, slots=True)
-class Issue:
-    """One problem found in a config file: where it is, what is wrong, how to fix it."""
-
-    file: str
-    path: str
-    message: str
-    hint: str = ""
-    line: int | None = None
-
-    def render(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        text = f"{where}: {self.path}: {self.message}"
-        return f"{text}\n    hint: {self.hint}" if self.hint else text
-
-
 class ConfigError(ConnectorError):
-    """A connector config has problems (local fault); every one of them is listed."""
+    """A connector config has problems (local fault); every one of them is listed.
+
+    Each is a `yamlissues.Issue`, the type the lab's topology loader reports with too.
+    """
 
     def __init__(self, issues: Iterable[Issue]) -> None:
         self.issues = tuple(issues)

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from yamlissues import Issue
 
 
 class LabError(Exception):
     """Root of every error raised by the lab package."""
 
 
-@dataclass(frozen=True, slots=True)
-class Issue:
-    """One problem found in an input file, with where it is and how to fix it."""
-
-    file: str
-    path: str
-    message: str
-    hint: str = ""
-    line: int | None = None
-
-    def render(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        text = f"{where}: {self.path}: {self.message}"
-        return f"{text}\n    hint: {self.hint}" if self.hint else text
-
-
 class TopologyError(LabError):
-    """A topology file has problems; every one of them is listed."""
+    """A topology file has problems; every one of them is listed (`yamlissues.Issue`)."""
 
     def __init__(self, issues: list[Issue]) -> None:
         self.issues = tuple(issues)

@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from lab.errors import Issue
 from lab.model import SecurityGroup, SgRule
+from yamlissues import Issue
 
 
 class _Strict(BaseModel):

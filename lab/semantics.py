@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from lab.errors import Issue
 from lab.model import Node, Topology
 from lab.services import KINDS
+from yamlissues import Issue
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

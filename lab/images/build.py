@@ -59,7 +59,8 @@ def ensure_connector_image(say: Say = _say) -> str:
     if not image_exists(BASE_IMAGE):
         build_base(say)
     download_wheels(say)
-    digest = _digest([ROOT / "lab/images/connector.Dockerfile", *_tree("connector")])
+    digest = _digest([ROOT / "lab/images/connector.Dockerfile", *_tree("connector"),
+                      *_tree("yamlissues")])
     if image_label(CONNECTOR_IMAGE, SOURCE_LABEL) != digest:
         say(f"building {CONNECTOR_IMAGE} (connector {digest})")
         _build_image(CONNECTOR_IMAGE, "lab/images/connector.Dockerfile", digest)
@@ -115,7 +116,8 @@ def download_wheels(say: Say) -> None:
 
 def source_digest() -> str:
     """A digest of everything the lab image is built from."""
-    return _digest([ROOT / "lab/images/Dockerfile", *_tree("lab"), *_tree("connector")])
+    return _digest([ROOT / "lab/images/Dockerfile", *_tree("lab"), *_tree("connector"),
+                    *_tree("yamlissues")])
 
 
 def _tree(top: str) -> list[Path]:

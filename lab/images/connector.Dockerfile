@@ -3,7 +3,8 @@
 #   docker run --cap-add NET_ADMIN --device /dev/net/tun \
 #       -v $PWD/cc1.yaml:/etc/connector/connector.yaml:ro cclab/connector:latest
 #
-# It holds the connector package and its three runtime dependencies only (no
+# It holds the connector package, the small `yamlissues` package its config
+# loader reports problems with, and its three runtime dependencies only (no
 # lab code). The system tools it drives (nft, ip, sysctl, sshd) come from the
 # base image, made from Debian's packages (`python -m lab.images --connector`).
 ARG BASE_IMAGE=cclab/base:bookworm
@@ -17,6 +18,7 @@ RUN python3 -m venv /opt/connector/venv \
     && mkdir -p /etc/connector /var/lib/connector /var/log/connector
 
 COPY connector /opt/connector/connector
+COPY yamlissues /opt/connector/yamlissues
 ENV PYTHONPATH=/opt/connector PATH=/opt/connector/venv/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 LABEL org.cclab.role="connector"

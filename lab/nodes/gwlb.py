@@ -3,8 +3,9 @@
 Everything routed to this node that is not for the node itself enters its TUN.
 Each flow (5-tuple, both directions) sticks to one target, chosen by hash among
 the healthy targets; GENEVE carries it on UDP 6081 with AWS's three options of
-class 0x0108 (endpoint ENI, attachment, a per-flow cookie). Packets coming
-back from a target are decapsulated and routed on to the workload.
+class 0x0108 (endpoint ENI, attachment, a per-flow cookie), encoded by
+`lab.wire.geneve`, which the traffic probes share. Packets coming back from a
+target are decapsulated and routed on to the workload.
 
 Targets are probed with HTTP GET /?cchealth on the probe port; a target turns
 healthy after `healthy` good answers in a row and unhealthy after `unhealthy`
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import select
 import socket
-import struct
 import threading
 import zlib
 from ipaddress import IPv4Address
@@ -30,38 +30,7 @@ from lab.nodes.base import node_arguments, serve_until_signalled
 from lab.nodes.health_probe import TargetHealth, http_probe
 from lab.nodes.kernel_path import KernelPath
 from lab.nodes.zia_gateway import FlowId, flow_id
-
-GENEVE_PORT = 6081
-ENI_ID = 0x0E1A5B7C9D0F1122
-ATTACHMENT_ID = 0x0A77AC4000000001
-
-
-def aws_option(typ: int, value: bytes) -> bytes:
-    """One TLV of class 0x0108; `value` is a whole number of 4-byte words."""
-    return struct.pack("!HBB", 0x0108, typ, len(value) // 4) + value
-
-
-def geneve_header(inner_version: int, cookie: int, *, version: int = 0,
-                  options: bytes | None = None, extra_words: int = 0) -> bytes:
-    """Fixed header + ENI(8) + attachment(8) + cookie(4) options, as GWLB sends them.
-
-    `options`, `version` and `extra_words` (an option length past the real one)
-    let probes bend the header the ways spec check G1 lists.
-    """
-    proto = 0x86DD if inner_version == 6 else 0x0800
-    if options is None:
-        options = (aws_option(1, ENI_ID.to_bytes(8, "big"))
-                   + aws_option(2, ATTACHMENT_ID.to_bytes(8, "big"))
-                   + aws_option(3, cookie.to_bytes(4, "big")))
-    words = len(options) // 4 + extra_words
-    return struct.pack("!BBHI", version << 6 | words, 0, proto, 0) + options
-
-
-def inner_of(datagram: bytes) -> bytes | None:
-    if len(datagram) < 8 or datagram[0] >> 6:
-        return None
-    start = 8 + (datagram[0] & 0x3F) * 4
-    return datagram[start:] if len(datagram) > start else None
+from lab.wire.geneve import GENEVE_PORT, geneve_header, inner_of
 
 
 class Gwlb:

@@ -22,7 +22,7 @@ from scapy.layers.dns import DNS, DNSQR, DNSRROPT, EDNS0TLV
 from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
 
-from lab.nodes.gwlb import aws_option, geneve_header
+from lab.wire.geneve import aws_option, geneve_header
 
 CASES = ("valid", "missing_cookie", "version1", "optlen_overrun", "unknown_critical")
 

@@ -13,7 +13,7 @@ from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.packet import Packet, Raw
 
-from lab.nodes.gwlb import GENEVE_PORT, geneve_header
+from lab.wire.geneve import GENEVE_PORT, geneve_header
 
 WORKLOAD = "10.10.1.11"
 SERVICE = "10.10.3.31"

@@ -26,7 +26,7 @@ from connector.io import geneve
 from connector.io.events import EventLog
 from connector.service.counters import Counters
 from connector.service.dataplane import GeneveDataPlane
-from lab.nodes.gwlb import geneve_header
+from lab.wire.geneve import geneve_header
 from suites.unit.connector.policy_builders import ME, policy, rule
 
 pytestmark = pytest.mark.unit

@@ -1,8 +1,12 @@
 """Line numbers of every path in a YAML document, from one walk of its node tree.
 
-Paths are written as the config errors name them: `forwarding_rules[3].src_ips[0]`,
-`app_segments.app-a.domains`. A problem whose exact path is absent (a missing key)
-is placed on the line of its nearest existing parent.
+Paths are written as the loaders' problems name them: `forwarding_rules[3].src_ips[0]`,
+`nodes.cc1.sysctls.net.ipv4.ip_forward`. A key's path is placed on the key's own
+line (where `bogus:` is written, even when its value starts on the next line),
+a list item's on its first line. A path that is absent (a missing key) is placed
+on the line of its nearest existing parent; a missing top-level key has no line,
+because the document as a whole is what lacks it. Keys that contain dots are
+found whole: the table is keyed by the full path, never split on dots.
 """
 
 from __future__ import annotations

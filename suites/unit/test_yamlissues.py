@@ -1,0 +1,85 @@
+"""yamlissues: where a problem's path is in a YAML file, for the lab and the connector alike.
+
+The lab's topology loader and the connector's config loader once had a locator
+each, and they disagreed: the lab's put a key whose value starts on the next
+line on that next line, split keys that contain dots, and put a missing
+top-level key on the document's first line. These pin the one behaviour both
+now share.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.errors import TopologyError
+from lab.schema import parse_topology
+from yamlissues import Issue, line_table, located, nearest_line, read_mapping
+
+pytestmark = pytest.mark.unit
+
+DOC = """\
+# a comment
+nodes:
+  r1:
+    role: router
+    sysctls:
+      net.ipv4.conf.all.rp_filter: 0
+      net.ipv4.ip_forward: 1
+    bogus:
+      a: 1
+links:
+  - name: a
+    endpoints:
+      - {node: r1, ifname: eth0}
+"""
+
+CASES = [
+    ("nodes", 2),                                  # a key, its value on the next line
+    ("nodes.r1", 3),
+    ("nodes.r1.bogus", 8),                         # the key, not its value's first line
+    ("nodes.r1.sysctls.net.ipv4.ip_forward", 7),   # a key with dots, found whole
+    ("nodes.r1.role.extra", 4),                    # absent: its nearest parent
+    ("nodes.r2.role", 2),                          # absent node: `nodes:`
+    ("links[0]", 11),                              # a list item: its first line
+    ("links[0].endpoints[0].node", 13),
+    ("links[0].endpoints[0].address", 13),         # missing field of a flow mapping
+    ("name", None),                                # a missing top-level key: the file's
+    ("(yaml)", None),
+]
+
+
+@pytest.mark.parametrize(("path", "line"), CASES, ids=[c[0] for c in CASES])
+def test_a_path_is_placed_on_its_own_line_or_its_nearest_parents(path: str,
+                                                                 line: int | None) -> None:
+    assert nearest_line(line_table(DOC), path) == line
+
+
+@pytest.mark.parametrize("text", ["", "a: [\n"], ids=["empty", "not-yaml"])
+def test_a_document_without_nodes_has_no_lines(text: str) -> None:
+    assert line_table(text) == {}
+
+
+def test_located_keeps_a_known_line_fills_the_file_and_sorts_by_line() -> None:
+    issues = [Issue("", "links[0]", "late"), Issue("", "(yaml)", "syntax", line=9),
+              Issue("", "nodes.r1.bogus", "early")]
+    placed = located(issues, DOC, "t.yaml")
+    assert [(i.file, i.path, i.line) for i in placed] == [
+        ("t.yaml", "nodes.r1.bogus", 8), ("t.yaml", "(yaml)", 9), ("t.yaml", "links[0]", 11)]
+
+
+@pytest.mark.parametrize(("text", "path"), [("a: [\n", "(yaml)"), ("- a\n", "(root)")],
+                         ids=["syntax", "not-a-mapping"])
+def test_read_mapping_turns_bad_documents_into_one_issue(text: str, path: str) -> None:
+    issues: list[Issue] = []
+    read_mapping(text, issues, what="a thing", keys=("a", "b"))
+    assert [i.path for i in issues] == [path]
+
+
+def test_the_lab_puts_an_unknown_block_key_on_its_own_line() -> None:
+    """The lab's old locator said line 7 here (the value's first line)."""
+    text = "name: t\nlinks: []\nnodes:\n  h:\n    role: host\n    bogus:\n      a: 1\n"
+    with pytest.raises(TopologyError) as caught:
+        parse_topology(text, source=Path("t.yaml"))
+    assert [(i.path, i.line) for i in caught.value.issues] == [("nodes.h.bogus", 6)]
