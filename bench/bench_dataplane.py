@@ -33,6 +33,7 @@ from typing import Any
 
 from bench.lab_run import in_lab, write_part
 from lab.api import LabHandle
+from lab.events import Mark
 from lab.traffic.flood.in_lab import flood_argv, path_towards
 
 TOPOLOGY = Path(__file__).parent / "topologies" / "dataplane-bench.yaml"
@@ -94,7 +95,7 @@ def run_way(lab: LabHandle, way: Way) -> dict[str, float]:
 
 def measure(lab: LabHandle) -> dict[str, Any]:
     for connector in ("cc1", "cc2"):
-        lab.wait_event(connector, "zia.gateway_up", timeout=30)
+        lab.wait_event(connector, "zia.gateway_up", after=Mark.BEGINNING, timeout=30)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in WAYS}
     for _ in range(ROUNDS):
         for name, way in WAYS.items():

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from lab.api import LabHandle, bring_up
+from lab.events import Mark
 
 RUNS = int(os.environ.get("CCLAB_BENCH_RUNS", "3"))
 OUT = Path("reports/bench/failover.json")
@@ -30,17 +31,22 @@ WEB, PING_INTERVAL_S, PING_COUNT = "198.18.10.10", 0.01, 1200
 TARGETS = {"10.10.3.31": "cc1", "10.10.3.32": "cc2"}
 
 
-def _healthy(lab: LabHandle, target: str, after: float) -> None:
-    lab.wait_event("gwlb", "gwlb.target_healthy",
-                   lambda e: e.get("target") == target and e["ts"] >= after, timeout=30)
+def _healthy(lab: LabHandle, target: str, after: Mark) -> None:
+    lab.wait_event("gwlb", "gwlb.target_healthy", lambda e: e.get("target") == target,
+                   after=after, timeout=30)
 
 
 def _carrier(lab: LabHandle) -> str:
     """The connector the GWLB gives the ping's flow now: its last assignment (a flow is
     logged when first seen and when rebalanced; the GWLB remembers it across runs)."""
-    flow = lab.wait_event("gwlb", "gwlb.flow", lambda e: e.get("proto") == 1
-                          and e.get("src") == "10.10.1.11" and e.get("dst") == WEB, timeout=10)
-    return TARGETS[flow["target"]]
+    lab.wait_event("gwlb", "gwlb.flow", _is_ping, after=Mark.BEGINNING, timeout=10)
+    newest = [e for e in lab.events("gwlb", "gwlb.flow") if _is_ping(e)][-1]
+    return TARGETS[newest["target"]]
+
+
+def _is_ping(event: dict[str, object]) -> bool:
+    return (event.get("proto") == 1 and event.get("src") == "10.10.1.11"
+            and event.get("dst") == WEB)
 
 
 def _pid(lab: LabHandle, node: str) -> int:
@@ -69,7 +75,7 @@ def one_run(lab: LabHandle) -> dict[str, float | str]:
     if not before or not after:
         raise RuntimeError(f"no replies around the kill ({len(before)} before, {len(after)} after)")
     gap = after[0] - before[-1]
-    restarted = time.time()
+    restarted = lab.mark()
     lab.restart_service(victim, "connector")
     _healthy(lab, next(a for a, n in TARGETS.items() if n == victim), restarted)
     return {"killed": victim, "gap_s": round(gap, 3), "replies": len(replies)}
@@ -79,7 +85,7 @@ def main() -> None:
     lab = bring_up("gwlb", instance=f"bench-failover-{os.getpid()}")
     try:
         for target in TARGETS:
-            _healthy(lab, target, 0)
+            _healthy(lab, target, Mark.BEGINNING)
         runs = [one_run(lab) for _ in range(RUNS)]
     finally:
         lab.down()

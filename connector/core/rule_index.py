@@ -41,6 +41,7 @@ class RuleIndex:
     svc_any: int
     svc_ports: dict[int, IntervalIndex]  # IP protocol -> port intervals
     not_zpa: int  # rules with no segment criterion (every non-ECZPA rule)
+    drops: int  # Drop rules: with ECZPA rules, the only ones a live synthetic address meets
     zpa_all: int  # ECZPA rules with "apply to all app segments"
     zpa_segments: dict[str, int]  # segment -> ECZPA rules selecting it
 
@@ -62,6 +63,7 @@ def compile_rules(policy: Policy, rules: Iterable[ForwardingRule]) -> RuleIndex:
         svc_any=_mask(bit for bit, r in enumerate(live) if _any_service(policy, r)),
         svc_ports=_service_index(policy, live),
         not_zpa=_mask(bit for bit, r in enumerate(live) if r.method is not Method.ZPA),
+        drops=_mask(bit for bit, r in enumerate(live) if r.method is Method.DROP),
         zpa_all=_mask(bit for bit, r in enumerate(live)
                       if r.method is Method.ZPA and r.zpa_all_app_segments),
         zpa_segments=_segment_masks(live),

@@ -9,7 +9,10 @@ Order of evaluation, first match wins:
    synthetic pool with no live mapping is dropped before any user rule, so no
    rule can forward a stale or scanned pool address anywhere.
 2. The user rules in ascending order; disabled rules and rules scoped to other
-   locations or connector groups are skipped (they keep their place).
+   locations or connector groups are skipped (they keep their place). A live
+   synthetic destination meets only ECZPA and Drop rules: a synthetic address
+   means nothing outside the connector, so no Direct, ZIA or Local rule may send
+   it anywhere (§6.6 item 6: "goes to the ZPA tunnel for that app").
 3. "ZPA Forwarding Rule" (predefined ECZPA, present when app segments exist):
    a live synthetic destination no user rule claimed goes to ZPA.
 4. The default ZIA rule.
@@ -93,7 +96,9 @@ class ForwardingPolicy:
             return 0
         ports = ix.svc_ports.get(flow.proto)
         mask &= ix.svc_any | (ports.lookup(flow.dport) if ports is not None else 0)
-        return mask & (ix.not_zpa | self._zpa_mask(dst_names, live)) if mask else 0
+        if not mask:
+            return 0
+        return mask & (ix.drops | self._zpa_mask(dst_names, live) if live else ix.not_zpa)
 
     def _zpa_mask(self, dst_names: frozenset[str], live: bool) -> int:
         if not live:

@@ -93,10 +93,12 @@ class FlowPath:
 
 @dataclass(frozen=True, slots=True)
 class NewFlow:
-    """Reported once per flow, for the session log."""
+    """Reported once per flow, for the session log: its decision, and the reason when
+    its first packet was dropped (a Drop rule, or a path the connector cannot carry)."""
 
     key: FlowKey
     decision: Decision
+    dropped: str | None = None
 
 
 class Steering:
@@ -119,12 +121,14 @@ class Steering:
             made = self.flows.insert(seg.key, decision, now)
             if isinstance(made, TableFull):
                 return Dropped("flow_table_full", decision)
-            made.attachment = FlowPath(header, peer)
+            path = made.attachment = FlowPath(header, peer)
+            self._observe(seg, now)
+            action = self._act(decision, path, now, seg.key.proto)
             if self.on_new_flow is not None:
-                self.on_new_flow(NewFlow(seg.key, decision))
-            seen = self._observe(seg, now)
-            assert seen is not None
-        path: FlowPath = seen.attachment
+                dropped = action.reason if isinstance(action, Dropped) else None
+                self.on_new_flow(NewFlow(seg.key, decision, dropped))
+            return action
+        path = seen.attachment
         path.header, path.peer = header, peer  # GWLB may re-home a flow: follow it
         return self._act(seen.decision, path, now, seg.key.proto)
 

@@ -19,6 +19,8 @@ import dns.message
 
 from connector.errors import ConnectorError
 
+DEFAULT_TIMEOUT_S = 2.0  # how long a forwarded query waits for its server
+
 
 class UpstreamTimeout(ConnectorError):
     def __init__(self, server: IPv4Address, timeout_s: float) -> None:
@@ -27,7 +29,8 @@ class UpstreamTimeout(ConnectorError):
 
 
 async def query(wire: bytes, server: IPv4Address, source: IPv4Address, *,
-                tcp: bool = False, timeout_s: float = 2.0, port: int = 53) -> bytes:
+                tcp: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S,
+                port: int = 53) -> bytes:
     try:
         if not tcp:
             answer = await asyncio.wait_for(_udp(wire, server, source, port), timeout_s)

@@ -44,6 +44,7 @@ RETURN_TABLE = 61
 BATCH = 512
 KNOWN_FLOWS = 65536  # validated (header, flow) identities kept; cleared when full
 EXPIRE_EVERY_S = 5.0
+IPV6_RULE = "IPv6 Not Carried"
 
 
 class GeneveDataPlane:
@@ -63,6 +64,7 @@ class GeneveDataPlane:
         self._peers: dict[str, bool] = {}  # sender address -> is a load balancer
         # fast_view identity -> its validated flow, with the flow table's key for it
         self._known: dict[bytes, tuple[FlowKey, Canonical]] = {}
+        self._ipv6_logged: dict[tuple[int, str, str, int, int], bool] = {}
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -134,12 +136,25 @@ class GeneveDataPlane:
         if info.version == 6:
             self.counters.add("geneve_rx_ipv6")
             self._drop(Dropped("ipv6_no_path"))
+            self._log_ipv6_drop(info)
             return
         seg = segment_of(info)
         if view is not None:  # valid, so its later packets may take the short way
             remember(self._known, view.identity, (seg.key, canonical(seg.key)), KNOWN_FLOWS)
         action = self.steering.inbound(seg, packet.header, peer, now)
         self._carry_out(action, packet.payload)
+
+    def _log_ipv6_drop(self, info: PacketInfo) -> None:
+        """IPv6 inside GENEVE has no path here (docs/decisions.md): each such flow gets
+        one session-log record, as every dropped flow does (F7); bounded memory."""
+        flow = (info.proto, str(info.src), str(info.dst), info.sport, info.dport)
+        if flow in self._ipv6_logged:
+            return
+        remember(self._ipv6_logged, flow, True, 4096)
+        self.events.emit("flow.new", proto=info.proto, src=flow[1], dst=flow[2],
+                         sport=info.sport, dport=info.dport, method="DROP",
+                         rule=IPV6_RULE, reason="IPv6 inside GENEVE has no path",
+                         gateway=None, dropped="ipv6_no_path")
 
     def _from_load_balancer(self, address: str) -> bool:
         known = self._peers.get(address)
@@ -198,7 +213,8 @@ def session_logger(events: EventLog) -> Callable[[NewFlow], None]:
         d = flow.decision
         events.emit("flow.new", proto=flow.key.proto, src=str(flow.key.src),
                     dst=str(flow.key.dst), sport=flow.key.sport, dport=flow.key.dport,
-                    method=d.method.value, rule=d.rule_name, reason=d.reason, gateway=d.gateway)
+                    method=d.method.value, rule=d.rule_name, reason=d.reason, gateway=d.gateway,
+                    dropped=flow.dropped)
     return log
 
 

@@ -6,9 +6,10 @@ Run inside a lab node (the GWLB's), e.g.::
 
 Cases bend the header the way spec check G1 lists (a missing AWS option, version
 1, an option length past the end); inner payloads are a DNS query over IPv4 or
-IPv6, optionally padded to a given size (G4). Prints one JSON object: the
-header sent, and the reply's source, destination port and header, and whether
-that header is byte-identical to the one sent (G2).
+IPv6, optionally padded to a given size (G4), or a TCP SYN (`--inner tcp`, to
+`--dport`). Prints one JSON object: the header sent, the port it was sent from,
+and the reply's source and header, and whether that header is byte-identical
+to the one sent (G2).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import socket
 import time
 
 from scapy.layers.dns import DNS, DNSQR, DNSRROPT, EDNS0TLV
-from scapy.layers.inet import IP, UDP
+from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 
 from lab.wire.geneve import aws_option, geneve_header
@@ -39,8 +40,12 @@ def header_for(case: str, protocol: int) -> bytes:
                          extra_words=4 if case == "optlen_overrun" else 0)
 
 
-def inner_packet(kind: str, src: str, dst: str, qname: str, size: int) -> bytes:
-    """A DNS query; with `size`, grown to exactly that many bytes by EDNS padding (RFC 7830)."""
+def inner_packet(kind: str, src: str, dst: str, qname: str, size: int,
+                 dport: int = 80) -> bytes:
+    """A DNS query; with `size`, grown to exactly that many bytes by EDNS padding (RFC 7830).
+    `tcp`: a SYN from `src` to `dst`:`dport`."""
+    if kind == "tcp":
+        return bytes(IP(src=src, dst=dst) / TCP(sport=40100, dport=dport, flags="S", seq=1000))
     wire = _dns_packet(kind, src, dst, qname, None)
     if size > len(wire):
         base = len(_dns_packet(kind, src, dst, qname, 0))
@@ -58,7 +63,8 @@ def _dns_packet(kind: str, src: str, dst: str, qname: str, padding: int | None) 
 
 
 def probe(args: argparse.Namespace) -> dict[str, object]:
-    inner = inner_packet(args.inner, args.inner_src, args.inner_dst, args.qname, args.size)
+    inner = inner_packet(args.inner, args.inner_src, args.inner_dst, args.qname, args.size,
+                         args.dport)
     protocol = 0x86DD if args.inner == "dns6" else 0x0800
     header = header_for(args.case, protocol)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -73,7 +79,7 @@ def probe(args: argparse.Namespace) -> dict[str, object]:
             data, peer = sock.recvfrom(65535)
         except TimeoutError:
             break
-        report["reply"] = {"from": list(peer), "to_port": sock.getsockname()[1],
+        report["reply"] = {"from": list(peer),
                            "header": data[:len(header)].hex(),
                            "same_header": data[:len(header)] == header,
                            "inner_src": str(IP(data[len(header):]).src)}
@@ -87,7 +93,8 @@ def main() -> None:
     parser.add_argument("--to", required=True, help="target (connector service address)")
     parser.add_argument("--source", default="0.0.0.0", help="address to send from")
     parser.add_argument("--case", choices=CASES, default="valid")
-    parser.add_argument("--inner", choices=("dns", "dns6"), default="dns")
+    parser.add_argument("--inner", choices=("dns", "dns6", "tcp"), default="dns")
+    parser.add_argument("--dport", type=int, default=80, help="the inner SYN's port (tcp)")
     parser.add_argument("--inner-src", default="10.10.1.77")
     parser.add_argument("--inner-dst", default="198.18.53.53")
     parser.add_argument("--qname", default="www.web.example")

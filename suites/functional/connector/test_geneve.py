@@ -1,12 +1,15 @@
-"""GENEVE conformance (spec §10, G1-G5) and the three paths through the GWLB lab.
+"""GENEVE conformance (spec §10, G1-G5), its sender check (S8b), and the paths through
+the GWLB lab.
 
 GENEVE is sent by hand from the GWLB's node (lab.traffic.geneve_probe) and
-judged by what came back to that socket; drops are judged by the connector's
-own counters read over its management interface, and by the far side's logs.
+judged by what came back to that socket and by captures on the wire; drops are
+judged by the connector's own counters read over its management interface, its
+session log, and by the far side's logs and captures.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import allure
@@ -16,6 +19,7 @@ from scapy.utils import rdpcap
 
 from lab.api import LabHandle
 from suites.fixtures.allure_hooks import attach_pcap
+from suites.fixtures.windows import dns_answer_window, path_window
 from suites.functional.connector.gwlb_helpers import geneve_probe, metrics
 
 # Tier: from the gwlb_lab fixture (netns and docker).
@@ -24,14 +28,24 @@ CC1 = "10.10.3.31"
 
 @allure.feature("geneve")
 def test_G1_G2_valid_packet_is_answered_with_the_identical_header(  # noqa: N802
-        gwlb_lab: LabHandle) -> None:
-    report = geneve_probe(gwlb_lab, CC1)
+        gwlb_lab: LabHandle, pcap_dir: Path) -> None:
+    pcap = pcap_dir / "gwlb-eth-svc.pcap"
+    with gwlb_lab.capture("gwlb", "eth-svc", pcap):
+        report = geneve_probe(gwlb_lab, CC1)
+    attach_pcap(pcap, "GWLB service interface")
     reply = report.get("reply")
     assert reply is not None, "no GENEVE reply to a valid packet"
     assert reply["same_header"], f"header changed: {report['sent_header']} -> {reply['header']}"
-    assert reply["from"] == [CC1, 6081], "outer source must be the target, port 6081"
-    assert reply["to_port"] == report["source_port"], "outer ports must be kept"
     assert reply["inner_src"] == "198.18.53.53", "the DNS answer comes from the queried address"
+    # On the wire: outer addresses swapped, outer ports as the GWLB sent them (6081 and
+    # the probe's own source port, reversed).
+    packets = [p for p in rdpcap(str(pcap)) if UDP in p]
+    sent = [p for p in packets if p[UDP].sport == report["source_port"] and p[IP].dst == CC1]
+    back = [p for p in packets if p[IP].src == CC1 and p[UDP].sport == 6081]
+    assert len(sent) == 1, [p.summary() for p in packets]
+    assert len(back) == 1, [p.summary() for p in packets]
+    assert (back[0][IP].src, back[0][IP].dst) == (sent[0][IP].dst, sent[0][IP].src)
+    assert (back[0][UDP].sport, back[0][UDP].dport) == (sent[0][UDP].dport, sent[0][UDP].sport)
 
 
 @pytest.mark.parametrize(("case", "counter"), [
@@ -49,15 +63,33 @@ def test_G1_malformed_header_is_dropped_and_counted(  # noqa: N802
 
 
 @allure.feature("geneve")
-def test_G3_ipv6_inner_payload_is_accepted_not_malformed(gwlb_lab: LabHandle) -> None:  # noqa: N802
+def test_G3_ipv6_inner_payload_is_accepted_not_malformed(  # noqa: N802
+        gwlb_lab: LabHandle, pcap_dir: Path) -> None:
+    """An IPv6 inner packet in an IPv4 outer header is parsed, not rejected as malformed.
+    The chosen behaviour (docs/decisions.md, "IPv6 inside GENEVE"): this connector has no
+    IPv6 path, so the flow is dropped, counted and written to the session log, and
+    nothing leaves for it (no reply to the GWLB, nothing out of the service interface)."""
     before = metrics(gwlb_lab, "cc1")
-    geneve_probe(gwlb_lab, CC1, "--inner", "dns6", "--wait", "0.5")
+    mark = gwlb_lab.mark()
+    pcap = pcap_dir / "cc1-eth-svc.pcap"
+    with gwlb_lab.capture("cc1", "eth-svc", pcap):
+        report = geneve_probe(gwlb_lab, CC1, "--inner", "dns6", "--wait", "1")
+        logged = gwlb_lab.wait_event("cc1", "flow.new", lambda e: e["src"] == "2001:db8:1::11",
+                                     after=mark)
+        dns_answer_window("anything the connector might send for the IPv6 query").wait()
+    attach_pcap(pcap, "cc1 eth-svc")
     after = metrics(gwlb_lab, "cc1")
     assert after.get("geneve_rx_ipv6_total", 0) == before.get("geneve_rx_ipv6_total", 0) + 1
     assert after.get("geneve_rx_malformed_total", 0) == before.get("geneve_rx_malformed_total", 0)
-    # The chosen IPv6 behaviour (docs/decisions.md): counted, then dropped as having no path.
     assert after.get("dropped_ipv6_no_path_total", 0) == \
         before.get("dropped_ipv6_no_path_total", 0) + 1
+    assert (logged["method"], logged["dropped"], logged["dport"]) == ("DROP", "ipv6_no_path", 53)
+    assert "reply" not in report
+    packets = [p for p in rdpcap(str(pcap)) if IP in p]
+    arrived = [p for p in packets if UDP in p and p[UDP].dport == 6081 and p[IP].dst == CC1]
+    assert len(arrived) == 1, "the probe never reached cc1"
+    left = [p for p in packets if p[IP].src == CC1]
+    assert left == [], [p.summary() for p in left]
 
 
 @allure.feature("geneve")
@@ -89,41 +121,91 @@ def test_G5_a_flow_not_seen_from_the_gwlb_is_never_sent_into_it(  # noqa: N802
 @allure.feature("forwarding")
 def test_direct_through_the_gwlb_leaves_from_a_connector_service_address(
         gwlb_lab: LabHandle) -> None:
+    mark = gwlb_lab.mark()
     out = gwlb_lab.exec("workload1", "curl", "-s", "-m", "5",
                         "http://198.18.10.10/direct").stdout
     assert '"seen_source"' in out
-    seen = gwlb_lab.wait_event("web", "http.request",
-                               lambda e: e.get("path") == "/direct", timeout=5)["src"]
+    seen = gwlb_lab.wait_event("web", "http.request", lambda e: e.get("path") == "/direct",
+                               after=mark, timeout=5)["src"]
     assert seen in ("10.10.3.31", "10.10.3.32"), f"web saw {seen}, not a service address"
 
 
 @allure.feature("forwarding")
 def test_default_zia_rule_goes_through_the_tunnel_to_the_primary_edge(
         gwlb_lab: LabHandle) -> None:
+    mark = gwlb_lab.mark()
     out = gwlb_lab.exec("workload1", "curl", "-s", "-m", "5", "http://198.18.10.20/zia").stdout
     assert "198.19.1.1" in out, f"web2 should see the ZIA edge's address: {out}"
     event = gwlb_lab.wait_event("zia1", "zia.transaction",
-                                lambda e: e.get("dst") == "198.18.10.20", timeout=5)
+                                lambda e: e.get("dst") == "198.18.10.20", after=mark, timeout=5)
     assert event["src"] == "10.10.1.11", "the edge must see the workload's own address"
     assert event["tunnel_src"] in ("10.10.3.31", "10.10.3.32")
 
 
 @allure.feature("dns")
 def test_zia_dns_control_resolves_through_the_edge_and_blocks_there(gwlb_lab: LabHandle) -> None:
+    mark = gwlb_lab.mark()
     answer = gwlb_lab.exec("workload1", "dig", "+short", "+time=3", "+tries=1",
                            "@198.18.53.53", "www.web2.example").stdout.split()
     assert answer == ["198.18.10.20"]
-    seen = gwlb_lab.wait_event("dns", "dns.query",
-                               lambda e: e.get("qname") == "www.web2.example.", timeout=5)
+    seen = gwlb_lab.wait_event("dns", "dns.query", lambda e: e.get("qname") ==
+                               "www.web2.example.", after=mark, timeout=5)
     assert seen["src"] in ("198.19.1.1", "198.19.1.2"), "the query must leave from a ZIA edge"
+    mark = gwlb_lab.mark()
     blocked = gwlb_lab.exec("workload1", "dig", "+time=3", "+tries=1", "@198.18.53.53",
                             "ads.zia-blocked.example", check=False).stdout
     assert "timed out" in blocked
-    event = gwlb_lab.wait_event("zia1", "zia.dns_blocked", timeout=5)
+    event = gwlb_lab.wait_event("zia1", "zia.dns_blocked", after=mark, timeout=5)
     assert event["qname"] == "ads.zia-blocked.example"
-    reached = [e for e in gwlb_lab.events("dns", "dns.query")
+    reached = [e for e in gwlb_lab.events("dns", "dns.query", after=mark)
                if e["qname"] == "ads.zia-blocked.example."]
     assert reached == [], "a name blocked at the edge reached the resolver"
+
+
+@allure.feature("attacks")
+@allure.story("S8b: GENEVE from a sender that is not the load balancer is dropped")
+def test_geneve_from_another_sender_is_dropped_and_counted(gwlb_lab: LabHandle,
+                                                           pcap_dir: Path) -> None:
+    """The same valid probe the GWLB gets answered (test_G1_G2), sent from the VPC
+    router instead: it reaches cc1 (capture), is counted, and its inner DNS query never
+    reaches the listener (no dns.query decision) nor gets an answer."""
+    before = metrics(gwlb_lab, "cc1").get("geneve_rx_not_load_balancer_total", 0)
+    mark = gwlb_lab.mark()
+    pcap = pcap_dir / "cc1-eth-svc.pcap"
+    with gwlb_lab.capture("cc1", "eth-svc", pcap):
+        result = gwlb_lab.exec("fabric", gwlb_lab.python, "-m", "lab.traffic.geneve_probe",
+                               "--to", CC1, "--source", "10.10.3.1", "--qname",
+                               "s8b.partner.example", "--wait", "1", timeout=30)
+        dns_answer_window("an answer to the injected query").wait()
+    attach_pcap(pcap, "cc1 eth-svc")
+    report = json.loads(result.stdout)
+    arrived = [p for p in rdpcap(str(pcap)) if UDP in p and p[IP].src == "10.10.3.1"
+               and p[UDP].dport == 6081]
+    assert len(arrived) == 1, "the injected GENEVE never reached cc1"
+    assert "reply" not in report
+    assert metrics(gwlb_lab, "cc1").get("geneve_rx_not_load_balancer_total", 0) == before + 1
+    assert [e for e in gwlb_lab.events("cc1", "dns.query", after=mark)
+            if e["qname"] == "s8b.partner.example"] == []
+
+
+@allure.feature("attacks")
+@allure.story("Spec 2.5: a public inner source over GENEVE is dropped and counted")
+def test_public_inner_source_is_dropped_and_logged(gwlb_lab: LabHandle) -> None:
+    """A SYN from 198.51.100.7 to web2, carried by the GWLB: without the connector's
+    check the default ZIA rule would carry it to the edge, which logs every transaction."""
+    before = metrics(gwlb_lab, "cc1").get("dropped_public_source_total", 0)
+    mark = gwlb_lab.mark()
+    geneve_probe(gwlb_lab, CC1, "--inner", "tcp", "--inner-src", "198.51.100.7",
+                 "--inner-dst", "198.18.10.20", "--wait", "0.5")
+    logged = gwlb_lab.wait_event("cc1", "flow.new", lambda e: e["src"] == "198.51.100.7",
+                                 after=mark)
+    path_window("a carried SYN reaching the ZIA edge").wait()
+    assert (logged["rule"], logged["dropped"]) == ("Public Source Drop", "public_source")
+    assert metrics(gwlb_lab, "cc1").get("dropped_public_source_total", 0) == before + 1
+    carried = [e for node in ("zia1", "zia2")
+               for e in gwlb_lab.events(node, "zia.transaction", after=mark)
+               if e.get("src") == "198.51.100.7"]
+    assert carried == []
 
 
 @allure.feature("dns")

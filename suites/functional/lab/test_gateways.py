@@ -57,20 +57,25 @@ def _counter(lab: LabHandle, node: str, table: str, name: str) -> int:
 
 
 def test_public_address_is_the_source_seen_outside(gw_lab: LabHandle) -> None:
+    mark = gw_lab.mark()
     assert _get(gw_lab, "pub", "http://198.18.10.10/eip") == 0
-    event = gw_lab.wait_event("web", "http.request", lambda e: e["path"] == "/eip")
+    event = gw_lab.wait_event("web", "http.request", lambda e: e["path"] == "/eip", after=mark)
     assert event["src"] == "203.0.113.31"
 
 
 def test_private_subnet_leaves_through_the_nat_gateway(gw_lab: LabHandle) -> None:
+    mark = gw_lab.mark()
     assert _get(gw_lab, "priv", "http://198.18.10.10/natgw") == 0
-    event = gw_lab.wait_event("web", "http.request", lambda e: e["path"] == "/natgw")
+    event = gw_lab.wait_event("web", "http.request", lambda e: e["path"] == "/natgw",
+                              after=mark)
     assert event["src"] == "203.0.113.5"
 
 
 def test_inbound_to_a_public_address_reaches_its_private_owner(gw_lab: LabHandle) -> None:
+    mark = gw_lab.mark()
     assert _get(gw_lab, "web", "http://203.0.113.31/inbound") == 0
-    event = gw_lab.wait_event("pub", "http.request", lambda e: e["path"] == "/inbound")
+    event = gw_lab.wait_event("pub", "http.request", lambda e: e["path"] == "/inbound",
+                              after=mark)
     assert event["src"] == "198.18.10.10"
 
 

@@ -30,13 +30,15 @@ def test_direct_flow_reaches_web_with_service_source(minimal_lab: LabHandle,
                                                      pcap_dir: Path) -> None:
     path = f"/direct-{uuid.uuid4().hex[:8]}"
     pcap = pcap_dir / "web-eth0.pcap"
+    mark = minimal_lab.mark()
     with allure.step("send: workload1 GETs the web server"), \
             minimal_lab.capture("web", "eth0", pcap):
         reply = minimal_lab.exec("workload1", "curl", "-s", "-m", "5", f"http://{WEB}{path}")
     attach_pcap(pcap, "web eth0")
 
     with allure.step("observe: the web server's log of the request"):
-        event = minimal_lab.wait_event("web", "http.request", lambda e: e["path"] == path)
+        event = minimal_lab.wait_event("web", "http.request", lambda e: e["path"] == path,
+                                       after=mark)
         attach_json(event, "web http.request")
     with allure.step("verdict: the source seen is the connector's service address"):
         assert event["src"] == SERVICE_ADDRESS

@@ -31,14 +31,17 @@ def _http(lab: LabHandle, node: str) -> int:
 
 
 def test_inbound_rule_admits_the_listed_source(sg_lab: LabHandle) -> None:
+    mark = sg_lab.mark()
     assert _http(sg_lab, "allowed") == 0
-    seen = sg_lab.wait_event("srv", "http.request")
+    seen = sg_lab.wait_event("srv", "http.request", after=mark)
     assert seen["src"] == "10.20.0.11"
 
 
 def test_inbound_from_an_unlisted_source_is_dropped(sg_lab: LabHandle) -> None:
+    mark = sg_lab.mark()
     assert _http(sg_lab, "other") == 28  # curl: timed out, no RST: dropped, not refused
-    assert all(e["src"] != "10.20.0.12" for e in sg_lab.events("srv", "http.request"))
+    assert all(e["src"] != "10.20.0.12" for e in sg_lab.events("srv", "http.request",
+                                                                after=mark))
 
 
 def test_replies_to_an_admitted_flow_pass_although_outbound_allows_only_dns(

@@ -20,7 +20,7 @@ from connector.core.policy import (
     ServiceProto,
     interval_of,
 )
-from connector.core.rules import DEFAULT_ZIA_RULE, ForwardingPolicy
+from connector.core.rules import DEFAULT_ZIA_RULE, STRAY_POOL_RULE, ForwardingPolicy
 from suites.unit.connector.policy_builders import ME, Health, Names, Pools
 
 pytestmark = pytest.mark.unit
@@ -66,8 +66,18 @@ flows = st.builds(lambda proto, src, dst, port: FlowKey(proto, src, dst, 1234, p
                   addresses, st.sampled_from([0, 53, 80, 200, 443, 8080]))
 
 
-def naive(policy: Policy, flow: FlowKey, names: frozenset[str]) -> str:
+POOL = IPv4Network("10.0.0.48/28")  # the synthetic pool of the property's policies
+
+
+def naive(policy: Policy, flow: FlowKey, names: frozenset[str], live: set[str]) -> str:
+    """First match, read off the spec: a pool address with no mapping is stray; a live
+    one meets only Drop (and ECZPA) rules; otherwise every enabled rule in order."""
+    in_pool = flow.dst in POOL
+    if in_pool and str(flow.dst) not in live:
+        return STRAY_POOL_RULE
     for rule in sorted(policy.forwarding_rules, key=lambda r: r.order):
+        if in_pool and rule.method is not Method.DROP:
+            continue
         if rule.enabled and _src_ok(policy, rule, flow) and _dst_ok(rule, flow, names) \
                 and _svc_ok(rule, flow):
             return rule.name
@@ -107,10 +117,11 @@ def _entry_ok(entry: ServiceEntry, flow: FlowKey) -> bool:
 
 @settings(max_examples=400, deadline=None)
 @given(rules(), st.lists(flows, min_size=1, max_size=8),
-       st.lists(st.sampled_from(NAMES), max_size=2))
+       st.lists(st.sampled_from(NAMES), max_size=2),
+       st.sets(st.integers(48, 63).map(lambda i: str(IPv4Address(BASE + i))), max_size=8))
 def test_indexed_matcher_agrees_with_naive_scan(rule_set: tuple[ForwardingRule, ...],
                                                  flow_list: list[FlowKey],
-                                                 learned: list[str]) -> None:
+                                                 learned: list[str], live: set[str]) -> None:
     policy = Policy(forwarding_rules=rule_set, network_services=SERVICES,
                     source_ip_groups={"g1": (IPv4Network("10.0.0.0/27"),),
                                       "g2": (AddressRange(IPv4Address(BASE + 30),
@@ -120,5 +131,6 @@ def test_indexed_matcher_agrees_with_naive_scan(rule_set: tuple[ForwardingRule, 
         names = Names()
         for name in learned:
             names.learn(str(flow.dst), name)
-        got = engine.decide(flow, names, Pools(networks={}), Health()).rule_name
-        assert got == naive(policy, flow, names.names_for(flow.dst))
+        pools = Pools(networks={"p": POOL}, live=live)
+        got = engine.decide(flow, names, pools, Health()).rule_name
+        assert got == naive(policy, flow, names.names_for(flow.dst), live)

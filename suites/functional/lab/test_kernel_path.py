@@ -1,0 +1,227 @@
+"""The routed (next-hop) path of the connector, judged on real packets in the minimal lab.
+
+The kernel carries Direct alone and hands every other new flow to user space
+(connector/io/nft_render.py). These tests show the forwarding semantics of
+that path by behaviour, so a renderer bug fails here even if its golden file
+were updated with it (spec §5.2, checks F1, F2; §5.4 F4; F7; §2.5; D4):
+- the expected outcome of each port comes from the rules as the spec reads
+  them (connectors/minimal-cc1.yaml), never from the connector's output;
+- a delivered flow is judged at the web server (its own log of the source);
+- a dropped flow is judged where a leak would be seen (the web server, which
+  listens on every port tried, or the fabric's way out for pool addresses),
+  after showing that the flow did reach the connector (its session log line,
+  written after a mark, or a capture at its ingress), and the drop counted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import allure
+import pytest
+from scapy.layers.inet import IP, TCP
+from scapy.utils import rdpcap
+
+from lab.api import LabHandle
+from lab.events import Mark
+from suites.fixtures.allure_hooks import attach_pcap
+from suites.fixtures.connector_view import counted, nft_counter
+from suites.fixtures.windows import path_window
+
+# Tier: from the minimal_lab fixture (netns and docker).
+WEB, SERVICE, MGMT = "198.18.10.10", "10.10.3.31", "10.10.2.21"
+WORKLOAD, OTHER_SOURCE = "10.10.1.11", "10.10.1.61"  # the second: added to workload1 here
+
+
+def _get(lab: LabHandle, port: int, path: str, source: str | None = None) -> bool:
+    argv = ["curl", "-s", "-o", "/dev/null", "-m", "3"]
+    argv += ["--interface", source] if source else []
+    return lab.exec("workload1", *argv, f"http://{WEB}:{port}{path}", check=False).ok
+
+
+def _web_saw(lab: LabHandle, path: str, mark: Mark) -> list[dict[str, object]]:
+    return [e for e in lab.events("web", "http.request", after=mark) if e["path"] == path]
+
+
+def _delivered(lab: LabHandle, port: int, source: str | None = None) -> dict[str, object]:
+    """A GET that must arrive: the web server's own record of it."""
+    path = f"/p{port}-{uuid.uuid4().hex[:6]}"
+    mark = lab.mark()
+    assert _get(lab, port, path, source), f"GET on {port} failed"
+    return lab.wait_event("web", "http.request", lambda e: e["path"] == path, after=mark)
+
+
+def _dropped(lab: LabHandle, port: int, source: str | None = None) -> dict[str, object]:
+    """A GET that must not arrive: the connector logged the flow (so it reached it), and
+    the web server, which listens on the port, never saw it. The session log line."""
+    path = f"/p{port}-{uuid.uuid4().hex[:6]}"
+    mark = lab.mark()
+    assert not _get(lab, port, path, source), f"GET on {port} was answered"
+    logged = lab.wait_event("cc1", "flow.new", lambda e: e["dport"] == port
+                            and e["src"] == (source or WORKLOAD), after=mark)
+    path_window("anything the connector forwarded reaching the web server").wait()
+    assert _web_saw(lab, path, mark) == [], f"port {port}: the web server got the request"
+    return logged
+
+
+@pytest.fixture
+def second_source(minimal_lab: LabHandle) -> Iterator[str]:
+    """workload1 with a second address in its subnet, removed afterwards."""
+    minimal_lab.exec("workload1", "ip", "addr", "add", f"{OTHER_SOURCE}/24", "dev", "eth0")
+    try:
+        yield OTHER_SOURCE
+    finally:
+        minimal_lab.exec("workload1", "ip", "addr", "del", f"{OTHER_SOURCE}/24", "dev", "eth0",
+                         check=False)
+
+
+@allure.feature("forwarding")
+@allure.story("F1: first match in ascending order, whatever the file's order")
+def test_the_lower_order_rule_wins_though_written_after(minimal_lab: LabHandle) -> None:
+    """Rule 10 (Drop 8081) is written after rule 11 (Direct 8081, 8082)."""
+    before = counted(minimal_lab, MGMT, "dropped_policy_drop")
+    logged = _dropped(minimal_lab, 8081)
+    assert (logged["method"], logged["rule"], logged["dropped"]) == (
+        "DROP", "drop-8081", "policy_drop")
+    assert counted(minimal_lab, MGMT, "dropped_policy_drop") > before  # each packet
+    direct_11 = nft_counter(minimal_lab, "cc1", "rule_11")
+    seen = _delivered(minimal_lab, 8082)
+    assert seen["src"] == SERVICE
+    assert nft_counter(minimal_lab, "cc1", "rule_11") > direct_11, "8082 matched rule 11"
+
+
+@allure.feature("forwarding")
+@allure.story("F1: a disabled rule is skipped, the next match decides")
+def test_a_disabled_rule_is_skipped(minimal_lab: LabHandle) -> None:
+    before_40 = nft_counter(minimal_lab, "cc1", "rule_40")
+    seen = _delivered(minimal_lab, 8083)
+    assert seen["src"] == SERVICE
+    assert nft_counter(minimal_lab, "cc1", "rule_40") > before_40, "8083 matched rule 40"
+
+
+@allure.feature("forwarding")
+@allure.story("F2: OR within a criterion")
+@pytest.mark.parametrize("port", [8085, 8086])
+def test_either_service_of_a_rule_matches(minimal_lab: LabHandle, port: int) -> None:
+    logged = _dropped(minimal_lab, port)
+    assert (logged["rule"], logged["dropped"]) == ("drop-8085-or-8086", "policy_drop")
+
+
+@allure.feature("forwarding")
+@allure.story("F2: AND across criteria")
+def test_every_criterion_of_a_rule_must_hold(minimal_lab: LabHandle,
+                                             second_source: str) -> None:
+    """Rule 13 drops 8084 from 10.10.1.11 only: the same port from another workload
+    address falls through to rule 40 (Direct)."""
+    logged = _dropped(minimal_lab, 8084)
+    assert logged["rule"] == "drop-8084-from-one"
+    seen = _delivered(minimal_lab, 8084, source=second_source)
+    assert seen["src"] == SERVICE
+
+
+@allure.feature("forwarding")
+@allure.story("F4: ZIA unreachable: fail-open goes Direct, fail-close drops (routed)")
+def test_fail_open_goes_direct_and_fail_close_drops(minimal_lab: LabHandle) -> None:
+    """No ZIA edge exists in this lab, so neither gateway ever has a tunnel: `open`
+    (fail-open) sends its flows Direct with SNAT; the default one (fail-close) drops."""
+    switched = minimal_lab.wait_event("cc1", "zia.fail_open", lambda e: e["gateway"] == "open",
+                                      after=Mark.BEGINNING)
+    assert switched["direct"] is True
+    opened = nft_counter(minimal_lab, "cc1", "fail_open_direct")
+    seen = _delivered(minimal_lab, 8087)
+    assert seen["src"] == SERVICE
+    assert nft_counter(minimal_lab, "cc1", "fail_open_direct") > opened
+    before = counted(minimal_lab, MGMT, "dropped_zia_fail_close")
+    logged = _dropped(minimal_lab, 8088)
+    assert (logged["rule"], logged["gateway"], logged["dropped"]) == (
+        "zia-closed-8088", "default", "zia_fail_close")
+    assert counted(minimal_lab, MGMT, "dropped_zia_fail_close") > before  # each packet
+
+
+@allure.feature("forwarding")
+@allure.story("F7: a dropped flow has a session-log record")
+def test_each_dropped_flow_is_in_the_session_log_once(minimal_lab: LabHandle) -> None:
+    """Three GETs to a dropped port (curl retries its SYN): one record per flow."""
+    mark = minimal_lab.mark()
+    for n in range(3):
+        _get(minimal_lab, 8081, f"/log-{n}")
+    path_window("the session log lines of the last flow").wait()
+    records = [e for e in minimal_lab.events("cc1", "flow.new", after=mark) if e["dport"] == 8081]
+    assert len(records) == 3, records
+    assert len({e["sport"] for e in records}) == 3
+    assert {(e["method"], e["rule"], e["src"], e["dst"]) for e in records} == {
+        ("DROP", "drop-8081", WORKLOAD, WEB)}
+
+
+def _inject_from_fabric(lab: LabHandle, src: str, dst: str, dport: int, sport: int) -> None:
+    """A SYN with any source, put on the service link by the VPC router towards cc1 (what
+    a load balancer or a route would deliver)."""
+    mac = lab.exec("cc1", "cat", "/sys/class/net/eth-svc/address").stdout.strip()
+    lab.exec("fabric", lab.python, "-c",
+             "from scapy.all import Ether, IP, TCP, sendp; "
+             f"sendp(Ether(dst='{mac}')/IP(src='{src}', dst='{dst}')/"
+             f"TCP(sport={sport}, dport={dport}, flags='S'), iface='eth-svc', count=3, "
+             "verbose=False)")
+
+
+@allure.feature("attacks")
+@allure.story("Spec 2.5: a public source on the service interface is dropped and counted")
+def test_public_source_on_the_service_interface_is_dropped(minimal_lab: LabHandle,
+                                                           pcap_dir: Path) -> None:
+    """Rule 11 (Direct 8082) names no source, so without the connector's own check the
+    SYN would leave SNATed and the web server would see it."""
+    public, sport = "198.51.100.7", 47001
+    before = counted(minimal_lab, MGMT, "dropped_public_source")
+    mark = minimal_lab.mark()
+    at_cc1, at_web = pcap_dir / "cc1-eth-svc.pcap", pcap_dir / "web-eth0.pcap"
+    with minimal_lab.capture("cc1", "eth-svc", at_cc1), minimal_lab.capture("web", "eth0", at_web):
+        _inject_from_fabric(minimal_lab, public, WEB, 8082, sport)
+        logged = minimal_lab.wait_event("cc1", "flow.new", lambda e: e["sport"] == sport,
+                                        after=mark)
+        path_window("a forwarded SYN reaching the web server").wait()
+    attach_pcap(at_cc1, "cc1 eth-svc")
+    attach_pcap(at_web, "web eth0")
+    arrived = [p for p in rdpcap(str(at_cc1)) if TCP in p and p[IP].src == public]
+    assert len(arrived) >= 1, "the spoofed SYN never reached cc1"
+    assert (logged["rule"], logged["dropped"]) == ("Public Source Drop", "public_source")
+    leaked = [p for p in rdpcap(str(at_web)) if TCP in p and p[TCP].sport == sport]
+    assert leaked == [], f"{len(leaked)} forwarded to the web server"
+    assert counted(minimal_lab, MGMT, "dropped_public_source") >= before + 1
+
+
+POOL_PREFIX = "10.254."
+
+
+@allure.feature("zpa")
+@allure.story("D4: a synthetic address never leaves the connector without a broker")
+@pytest.mark.parametrize("kind", ["stray", "live"])
+def test_pool_addresses_are_dropped_without_a_broker(minimal_lab: LabHandle, pcap_dir: Path,
+                                                     kind: str) -> None:
+    """Stray (no mapping) is dropped by the predefined rule; live (a name this connector
+    answered) has no broker to go to here. Either way nothing leaves for the internet:
+    the fabric's way out (eth-edge) is where a forwarded packet would be seen."""
+    if kind == "live":
+        answer = minimal_lab.exec("workload1", "dig", "+short", "+time=2", "+tries=1",
+                                  f"@{SERVICE}", "app-a.corp.example").stdout.split()
+        assert len(answer) == 1, answer
+        assert answer[0].startswith(POOL_PREFIX), answer
+        target, reason = answer[0], "zpa_no_broker"
+    else:
+        target, reason = "10.254.31.250", "stray_pool"
+    before = counted(minimal_lab, MGMT, f"dropped_{reason}")
+    mark = minimal_lab.mark()
+    out = pcap_dir / "fabric-eth-edge.pcap"
+    with minimal_lab.capture("fabric", "eth-edge", out):
+        reached = minimal_lab.exec("workload1", "curl", "-s", "-m", "2", f"http://{target}/",
+                                   check=False).ok
+        logged = minimal_lab.wait_event("cc1", "flow.new", lambda e: e["dst"] == target,
+                                        after=mark)
+        path_window("a forwarded packet crossing the fabric").wait()
+    attach_pcap(out, "fabric eth-edge")
+    assert not reached
+    assert logged["dropped"] == reason
+    leaked = [p for p in rdpcap(str(out)) if IP in p and p[IP].dst.startswith(POOL_PREFIX)]
+    assert leaked == [], f"{len(leaked)} packets for pool addresses left the VPC"
+    assert counted(minimal_lab, MGMT, f"dropped_{reason}") >= before + 1
