@@ -15,14 +15,13 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from lab.errors import Issue, TopologyError
+from lab.extends import Document, read_document
 from lab.model import Gateway, Interface, Network, Node, Route, Service, Topology
 from lab.schema_sg import RawSecurityGroup, build_group
 from lab.semantics import Paths, check_topology
-from lab.yaml_locate import line_of
 
 Role = Literal["host", "router", "connector", "gateway", "server"]
 
@@ -102,31 +101,25 @@ def load_topology(path: str | Path) -> Topology:
 
 
 def parse_topology(text: str, *, source: Path) -> Topology:
-    issues: list[Issue] = []
+    """`text`, the topology file `source`, with the files it `extends:` (lab.extends)."""
+    doc = read_document(text, source)
+    issues = list(doc.issues)
     paths = Paths()
-    data = _read_yaml(text, str(source), issues)
+    data = None if issues else _read_yaml(doc, issues)
     topology = _build(data, issues, paths) if isinstance(data, dict) else None
     if topology is not None and not issues:
         # Cross-reference checks only on a structurally sound file: a node that
         # failed to parse would otherwise echo as a dozen misleading problems.
         issues += check_topology(topology, paths, source.parent)
     if issues or topology is None:
-        located = [_locate(i, text, str(source)) for i in issues]
-        raise TopologyError(sorted(located, key=lambda i: (i.line or 0, i.path)))
+        raise TopologyError(sorted((doc.locate(i) for i in issues), key=doc.order))
     return replace(topology, source=source)
 
 
-def _read_yaml(text: str, file: str, issues: list[Issue]) -> Any:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        issues.append(Issue(file, "(yaml)", f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                            "check indentation and quoting near this line", line))
-        return None
+def _read_yaml(doc: Document, issues: list[Issue]) -> Any:
+    data = doc.data()
     if not isinstance(data, dict):
-        issues.append(Issue(file, "(root)", "a topology must be a mapping",
+        issues.append(Issue("", "(root)", "a topology must be a mapping",
                             f"start with keys such as {', '.join(_TOP_KEYS)}"))
     return data
 
@@ -266,8 +259,3 @@ def _dedupe(issues: list[Issue]) -> list[Issue]:
     for issue in issues:
         seen.setdefault(issue.path, issue)
     return list(seen.values())
-
-
-def _locate(issue: Issue, text: str, file: str) -> Issue:
-    line = issue.line or line_of(text, issue.path)
-    return Issue(file, issue.path, issue.message, issue.hint, line)

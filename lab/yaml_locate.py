@@ -1,4 +1,4 @@
-"""Map a path inside a YAML document (`nodes.cc1.interfaces[0]`) to its line number."""
+"""Paths inside a YAML document (`nodes.cc1.routes[0]`) and the nodes they lead to."""
 
 from __future__ import annotations
 
@@ -17,21 +17,27 @@ def split_path(path: str) -> list[str | int]:
     return parts
 
 
-def line_of(text: str, path: str) -> int | None:
-    """The 1-based line where `path` is found in `text`, or of its deepest existing parent."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in split_path(path):
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-        node = _child(node, part)
-    if node is not None:
-        line = node.start_mark.line + 1
-    return line
+def join_path(head: str, parts: list[str | int]) -> str:
+    """`join_path('a.b', [2, 'c'])` -> 'a.b[2].c'; the inverse of `split_path`."""
+    path = head
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+def node_at(root: yaml.Node | None, path: str) -> tuple[yaml.Node | None, list[str | int]]:
+    """The deepest node on `path`, and the parts of the path below it that do not exist."""
+    parts = split_path(path)
+    node = root
+    for n, part in enumerate(parts):
+        child = _child(node, part) if node is not None else None
+        if child is None:
+            return node, parts[n:]
+        node = child
+    return node, []
 
 
 def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
