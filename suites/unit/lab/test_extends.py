@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from lab.catalog import TOPOLOGY_DIR, shipped_topologies
 from lab.errors import TopologyError
+from lab.extends import read_document
 from lab.schema import load_topology
+from lab.services import KINDS
 
 pytestmark = pytest.mark.unit
 
@@ -140,3 +143,14 @@ def test_a_missing_file_option_names_the_base_line(tmp_path: Path) -> None:
     })
     assert problems(tmp_path / "top.yaml") == [
         ("base.yaml", 13, "nodes.r.services[0].policy", "file not found: parts/p.yaml")]
+
+
+@pytest.mark.parametrize("name", shipped_topologies())
+def test_a_shipped_topology_uses_only_what_docker_mounts(name: str) -> None:
+    # The docker backend mounts the topology's folder, and nothing else, in every node.
+    path = TOPOLOGY_DIR / f"{name}.yaml"
+    assert all(Path(f).resolve().is_relative_to(TOPOLOGY_DIR.resolve())
+               for f in read_document(path.read_text(), path).files)
+    topo = load_topology(path)
+    files = [s.option(key) for n in topo.nodes for s in n.services for key in KINDS[s.kind].files]
+    assert all(not f.startswith(("/", "..")) for f in files), files
