@@ -18,10 +18,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from lab.errors import TopologyError
+from lab.extends import Document, read_document
 from lab.model import Gateway, Interface, Network, Node, Route, Service, Topology
 from lab.schema_sg import RawSecurityGroup, build_group
 from lab.semantics import Paths, check_topology
-from yamlissues import Issue, located, read_mapping
+from yamlissues import Issue
 
 Role = Literal["host", "router", "connector", "gateway", "server"]
 
@@ -101,17 +102,27 @@ def load_topology(path: str | Path) -> Topology:
 
 
 def parse_topology(text: str, *, source: Path) -> Topology:
-    issues: list[Issue] = []
+    """`text`, the topology file `source`, with the files it `extends:` (lab.extends)."""
+    doc = read_document(text, source)
+    issues = list(doc.issues)
     paths = Paths()
-    data = read_mapping(text, issues, what="a topology", keys=_TOP_KEYS)
+    data = None if issues else _read_yaml(doc, issues)
     topology = _build(data, issues, paths) if isinstance(data, dict) else None
     if topology is not None and not issues:
         # Cross-reference checks only on a structurally sound file: a node that
         # failed to parse would otherwise echo as a dozen misleading problems.
         issues += check_topology(topology, paths, source.parent)
     if issues or topology is None:
-        raise TopologyError(located(issues, text, str(source)))
+        raise TopologyError(sorted((doc.locate(i) for i in issues), key=doc.order))
     return replace(topology, source=source)
+
+
+def _read_yaml(doc: Document, issues: list[Issue]) -> Any:
+    data = doc.data()
+    if not isinstance(data, dict):
+        issues.append(Issue("", "(root)", "a topology must be a mapping",
+                            f"start with keys such as {', '.join(_TOP_KEYS)}"))
+    return data
 
 
 def _build(data: dict[str, Any], issues: list[Issue], paths: Paths) -> Topology | None:

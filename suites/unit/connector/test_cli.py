@@ -22,12 +22,15 @@ def test_check_config_accepts_the_shipped_config(capsys: pytest.CaptureFixture[s
 def test_check_config_lists_every_problem_and_exits_2(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(MINIMAL.read_text().replace("forward_method: DIRECT", "forward_method: NAT")
-                   .replace("location: vpc-lab", "location: elsewhere"))
+    text = (MINIMAL.read_text().replace("forward_method: DIRECT", "forward_method: NAT", 1)
+            .replace("location: vpc-lab", "location: elsewhere"))
+    bad.write_text(text)
+    identity_line = text.splitlines().index(
+        next(line for line in text.splitlines() if line.startswith("connector:"))) + 1
     assert main(["check-config", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("2 problems in connector config")
-    assert f"{bad}:4: connector.location" in err
+    assert f"{bad}:{identity_line}: connector.location" in err
     assert "forwarding_rules[0].forward_method" in err
 
 
@@ -36,4 +39,4 @@ def test_show_ruleset_prints_the_table_run_would_load(
     assert main(["show-ruleset", str(MINIMAL)]) == 0
     out = capsys.readouterr().out
     assert "snat ip to 10.10.3.31" in out
-    assert 'comment "1 workloads-direct DIRECT"' in out
+    assert 'comment "40 workloads-direct DIRECT"' in out
