@@ -135,7 +135,7 @@ class StartService:
 class WaitReady:
     node: str
     kind: str
-    timeout_s: float = 15.0
+    timeout_s: float = 30.0  # ready in about 1 s; 30 s leaves room on a loaded machine
 
     def describe(self) -> str:
         return f"wait {self.node}/{self.kind} ready (<= {self.timeout_s:g} s)"

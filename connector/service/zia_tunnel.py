@@ -154,4 +154,4 @@ class ZiaTunnels:
                 self._udp_acked[address] = now
             if self.health.acked(address, now):
                 self._alive.add(address)
-                self.events.emit("zia.gateway_up", address=host)
+                self.events.emit("zia.gateway_up", address=host, tunnel=self.tunnel_id)

@@ -14,7 +14,10 @@ healthy backend, packets are dropped and counted, as with Azure's default
 running stop too.
 
 Backends are probed with HTTP GET /?cchealth from the probe source, the lab's
-stand-in for 168.63.129.16 (the `AzureLoadBalancer` service tag); `healthy`
+stand-in for 168.63.129.16 (the `AzureLoadBalancer` service tag). Like Azure's,
+it is outside the VNet: when it is not an address of this node the ILB puts it
+on its loopback (the lab routes it here), so an NSG must allow it by the
+`AzureLoadBalancer` tag, not "all from VirtualNetwork" (spec §2.3, check C2); `healthy`
 and `unhealthy` consecutive answers flip a backend (spec: probe_threshold 2,
 interval 15 s; the lab shortens the interval). Events: `ilb.target_healthy`,
 `ilb.target_unhealthy`, `ilb.no_healthy_backends`.
@@ -72,6 +75,7 @@ class Ilb:
         self.health = {t: TargetHealth(*thresholds) for t in targets}
         self.events = events
         self.running = True
+        self.own_source = _take_address(probe_source)
         for i, target in enumerate(targets):
             table = str(FIRST_ROUTE_TABLE + i)
             run_checked(["ip", "route", "replace", "default", "via", str(target), "table", table])
@@ -108,6 +112,19 @@ class Ilb:
         for i in range(len(self.targets)):
             subprocess.run(["ip", "rule", "del", "fwmark", f"{i + 1:#x}"], capture_output=True,
                            check=False)
+        if self.own_source:
+            subprocess.run(["ip", "addr", "del", f"{self.probe_source}/32", "dev", "lo"],
+                           capture_output=True, check=False)
+
+
+def _take_address(address: IPv4Address) -> bool:
+    """Put `address` on the loopback unless the node has it; True when this added it."""
+    shown = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True,
+                           check=False).stdout
+    if f" {address}/" in shown:
+        return False
+    run_checked(["ip", "addr", "add", f"{address}/32", "dev", "lo"])
+    return True
 
 
 

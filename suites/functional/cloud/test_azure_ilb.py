@@ -1,7 +1,10 @@
 """The Azure ILB as next hop: HA ports, probes from the AzureLoadBalancer stand-in, failover.
 
 Asserted on the far side: the web server's log of the public source of each
-flow tells which connector carried it (cc1 has 203.0.113.31, cc2 .32).
+flow tells which connector carried it (cc1 has 203.0.113.31, cc2 .32). The
+probes come from 198.51.100.16, the stand-in for 168.63.129.16, outside the
+VNet as the real one is: only the NSG's AzureLoadBalancer rule and the
+connectors' own probe-source list let them in.
 """
 
 from __future__ import annotations
@@ -12,21 +15,22 @@ import allure
 import pytest
 
 from lab.api import LabHandle, bring_up
+from lab.events import Mark
 from suites.fixtures.lab import (
     backend_ready,
     on_each_backend,
     unique_instance,
     wait_targets_healthy,
 )
-from suites.functional.connector.gwlb_helpers import wait_for
 
 # Tier: from the fixture's backend parameter (netns and docker).
 pytestmark = pytest.mark.usefixtures("lab_capable")
 
 WEB = "198.18.10.10"
 PUBLIC = {"203.0.113.31": "cc1", "203.0.113.32": "cc2"}
+PROBE_SOURCE = "198.51.100.16"
 PROBE_CUT = ("add table ip cut; add chain ip cut cutin { type filter hook input priority -10 ; };"
-             " add rule ip cut cutin ip saddr 10.10.3.4 tcp dport 50000 drop")
+             f" add rule ip cut cutin ip saddr {PROBE_SOURCE} tcp dport 50000 drop")
 
 
 @pytest.fixture(scope="module", params=on_each_backend(["azure-no-natgw"]))
@@ -43,9 +47,11 @@ def azure(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
 
 def _carriers(lab: LabHandle, tag: str, flows: int = 12) -> set[str]:
     """Which connectors carried `flows` new flows (each curl is a new source port)."""
+    mark = lab.mark()
     for n in range(flows):
         lab.exec("workload1", "curl", "-s", "-m", "3", f"http://{WEB}/{tag}-{n}")
-    seen = [e for e in lab.events("web", "http.request") if e["path"].startswith(f"/{tag}-")]
+    seen = [e for e in lab.events("web", "http.request", after=mark)
+            if e["path"].startswith(f"/{tag}-")]
     assert len(seen) == flows, f"{flows - len(seen)} flows never reached the web server"
     return {PUBLIC[e["src"]] for e in seen}
 
@@ -56,32 +62,43 @@ def test_flows_spread_over_both_connectors(azure: LabHandle) -> None:
 
 
 @allure.feature("load balancer")
-def test_health_probe_answers_the_probe_source_and_not_the_internet(azure: LabHandle) -> None:
+def test_health_probe_answers_the_probe_source_and_no_one_else(azure: LabHandle) -> None:
+    """The stand-in gets 200. The internet gets nothing (the NSG drops it); a VNet host,
+    which the NSG's "all from VirtualNetwork" admits, gets nothing either: the connector
+    refuses it itself (H2), and its counter shows the probe did arrive."""
     def probe(node: str, url: str, *extra: str) -> str:
         return azure.exec(node, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m",
                           "2", *extra, url, check=False).stdout
 
-    assert probe("ilb", "http://10.10.3.31:50000/?cchealth", "--interface", "10.10.3.4") == "200"
+    assert probe("ilb", "http://10.10.3.31:50000/?cchealth", "--interface", PROBE_SOURCE) == "200"
     assert probe("attacker", "http://203.0.113.31:50000/?cchealth") == "000"  # no answer
+    before = _probe_refused(azure)
+    assert probe("bastion", "http://10.10.3.31:50000/?cchealth") == "000"
+    assert _probe_refused(azure) > before
+
+
+def _probe_refused(lab: LabHandle) -> int:
+    out = lab.exec("cc1", "nft", "list", "counter", "ip", "cclab_connector",
+                   "probe_refused").stdout
+    return int(out.split("packets")[1].split()[0])
 
 
 @allure.feature("load balancer")
 def test_unhealthy_connector_gets_no_new_flows_and_comes_back(azure: LabHandle) -> None:
     # Only events after the cut count: a backend probed before it was up may
     # already have an `unhealthy` in the history.
-    down_before = len(azure.events("ilb", "ilb.target_unhealthy"))
+    cut = azure.mark()
     azure.exec("cc1", "nft", PROBE_CUT)
     try:
-        _wait_new_event(azure, "ilb.target_unhealthy", down_before, "10.10.3.31")
+        _wait_new_event(azure, "ilb.target_unhealthy", cut, "10.10.3.31")
         assert _carriers(azure, "failover") == {"cc2"}
-        up_before = len(azure.events("ilb", "ilb.target_healthy"))
+        restored = azure.mark()
     finally:
         azure.exec("cc1", "nft", "delete table ip cut", check=False)
-    _wait_new_event(azure, "ilb.target_healthy", up_before, "10.10.3.31")
+    _wait_new_event(azure, "ilb.target_healthy", restored, "10.10.3.31")
     assert _carriers(azure, "back") == {"cc1", "cc2"}
 
 
-def _wait_new_event(lab: LabHandle, kind: str, seen: int, target: str) -> None:
-    """Until an event of `kind` for `target` follows the first `seen` ones."""
-    wait_for(lambda: any(e.get("target") == target for e in lab.events("ilb", kind)[seen:]),
-             15, f"{kind} for {target}")
+def _wait_new_event(lab: LabHandle, kind: str, after: Mark, target: str) -> None:
+    """Until an event of `kind` for `target` is written after the mark."""
+    lab.wait_event("ilb", kind, lambda e: e.get("target") == target, after=after, timeout=15)

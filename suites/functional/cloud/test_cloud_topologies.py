@@ -8,17 +8,21 @@ addresses, whether there is a NAT gateway) or, for the attacks that security
 groups stop, from `SG_OPEN`: there the attack must succeed, or the test fails.
 Everything is asserted on the far side: the web and DNS servers' own logs,
 the victim's and the connectors' captures, the gateway's counters, nmap's report.
+Events are awaited after a mark taken before the action; "nothing happened"
+checks first show that the traffic arrived, then wait a named quiet window, and
+look where a leak would be seen (a server that answers, a ZIA edge's log, the
+internet gateway's outside). Every test leaves the module's lab as it found it.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
-import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
+from typing import Any
 
 import allure
 import pytest
@@ -27,13 +31,17 @@ from scapy.utils import rdpcap
 
 from lab.api import LabHandle
 from lab.errors import LabError
+from lab.events import Mark
 from lab.traffic.flood.in_lab import run_flood
 from lab.traffic.port_scan import open_ports, scan_argv
 from suites.fixtures.allure_hooks import attach_pcap, attach_text
+from suites.fixtures.connector_view import counted, nft_counter
 from suites.fixtures.lab import (
     cloud_lab,
     on_each_backend,
 )
+from suites.fixtures.windows import dns_answer_window, path_window
+from suites.functional.connector.gwlb_helpers import tunnel_port_cut, wait_for
 
 # Tier: from the fixture's backend parameter (netns and docker).
 pytestmark = pytest.mark.usefixtures("lab_capable")
@@ -43,6 +51,8 @@ TOPOLOGIES = ["aws-natgw", "aws-no-natgw", "aws-partial-natgw", "azure-natgw", "
 SG_OPEN = {"insecure"}  # inbound rules open to 0.0.0.0/0: the SG-stopped attacks succeed
 WEB, WEB2, DNS, VICTIM = "198.18.10.10", "198.18.10.20", "198.18.53.53", "198.18.66.66"
 CONNECTORS = ("cc1", "cc2")
+MGMT = {"cc1": "10.10.2.21", "cc2": "10.10.2.22"}
+EDGES = {"198.19.1.1", "198.19.1.2"}
 
 
 @pytest.fixture(scope="module", params=on_each_backend(TOPOLOGIES))
@@ -70,9 +80,40 @@ def _banner(lab: LabHandle, node: str, address: str, port: int) -> str:
     return lab.exec(node, "timeout", "3", "bash", "-c", script, check=False).stdout
 
 
-def _spoof(lab: LabHandle, packet: str, count: int = 5) -> None:
-    lab.exec("attacker", lab.python, "-c", "from scapy.all import IP, TCP, UDP, DNS, DNSQR, send;"
+def _spoof(lab: LabHandle, packet: str, count: int = 5, node: str = "attacker") -> None:
+    lab.exec(node, lab.python, "-c", "from scapy.all import IP, TCP, UDP, DNS, DNSQR, Raw, send;"
              f" send({packet}, count={count}, verbose=False)")
+
+
+def _is_azure(lab: LabHandle) -> bool:
+    return lab.topology.name.startswith("azure")
+
+
+def _balancer(lab: LabHandle) -> str:
+    return "ilb" if _is_azure(lab) else "gwlb"
+
+
+def _egress(lab: LabHandle, node: str) -> set[str]:
+    """The public addresses a connector's Direct traffic may leave from."""
+    return ({_public(lab, node, "eth-svc")} if _public(lab, node, "eth-svc")
+            else {_natgw_public(lab)})
+
+
+def _metric(lab: LabHandle, node: str, name: str) -> int:
+    return counted(lab, MGMT[node], name, via="bastion")
+
+
+def _flow_logged(lab: LabHandle, match: Callable[[dict[str, Any]], bool], mark: Mark,
+                 timeout: float = 10.0) -> tuple[str, dict[str, Any]]:
+    """The session-log record of a flow, on whichever connector the balancer chose."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for cc in CONNECTORS:
+            found = [e for e in lab.events(cc, "flow.new", after=mark) if match(e)]
+            if found:
+                return cc, found[0]
+        time.sleep(0.1)
+    raise AssertionError("no connector logged the flow")
 
 
 # -- legitimate paths ----------------------------------------------------------------------
@@ -84,8 +125,10 @@ def test_workloads_reach_web_directly_from_the_expected_public_address(cloud: La
                 if _public(cloud, "cc1", "eth-svc") else {_natgw_public(cloud)})
     for node in ("workload1", "workload2"):
         path = f"/direct-{node}"
+        mark = cloud.mark()
         cloud.exec(node, "curl", "-s", "-m", "5", f"http://{WEB}{path}")
-        seen = cloud.wait_event("web", "http.request", lambda e, p=path: e["path"] == p)
+        seen = cloud.wait_event("web", "http.request", lambda e, p=path: e["path"] == p,
+                                after=mark)
         assert seen["src"] in expected, (node, seen["src"], expected)
 
 
@@ -93,20 +136,24 @@ def test_workloads_reach_web_directly_from_the_expected_public_address(cloud: La
 def test_workloads_reach_web2_only_through_the_zia_edge(cloud: LabHandle) -> None:
     """AWS: over GENEVE from the GWLB; Azure: routed from the ILB, through the ZIA TUN."""
     allure.dynamic.label("method", "ZIA")
+    mark = cloud.mark()
     cloud.exec("workload1", "curl", "-s", "-m", "5", f"http://{WEB2}/zia")
-    seen = cloud.wait_event("web2", "http.request", lambda e: e["path"] == "/zia")
-    assert seen["src"] in {"198.19.1.1", "198.19.1.2"}
+    seen = cloud.wait_event("web2", "http.request", lambda e: e["path"] == "/zia", after=mark)
+    assert seen["src"] in EDGES
 
 
-def _tunnel_id(connector: str) -> int:
-    return zlib.crc32(connector.encode())  # the connector's tunnel id (its name's CRC)
+def _tunnel_id(lab: LabHandle, connector: str) -> int:
+    """The id the connector says its tunnels carry (its own `zia.gateway_up` event)."""
+    return int(lab.wait_event(connector, "zia.gateway_up", after=Mark.BEGINNING)["tunnel"])
 
 
 def _tunnel_up(lab: LabHandle, gateway: str, connector: str, transport: str) -> bool:
-    """Whether `connector`'s tunnel by `transport` reached `gateway` (waits for it a while)."""
+    """Whether `connector`'s tunnel by `transport` reached `gateway` since the lab came up
+    (waits for it a while)."""
+    tunnel = _tunnel_id(lab, connector)
     try:
         lab.wait_event(gateway, "zia.tunnel_up", lambda e: e["transport"] == transport
-                       and e["tunnel"] == _tunnel_id(connector), timeout=8)
+                       and e["tunnel"] == tunnel, after=Mark.BEGINNING, timeout=8)
     except LabError:
         return False
     return True
@@ -121,7 +168,7 @@ def test_zia_tunnels_run_over_the_configured_transport(cloud: LabHandle) -> None
     assert _tunnel_up(cloud, "zia1", "cc2", "tls")
     if cloud.topology.name.startswith("azure"):  # `zia_transport: tls`: never a UDP tunnel
         assert not [e for e in cloud.events("zia1", "zia.tunnel_up")
-                    if e["tunnel"] == _tunnel_id("cc2") and e["transport"] == "udp"]
+                    if e["tunnel"] == _tunnel_id(cloud, "cc2") and e["transport"] == "udp"]
     else:
         assert _tunnel_up(cloud, "zia1", "cc2", "udp")
 
@@ -131,35 +178,41 @@ def test_zia_tunnels_run_over_the_configured_transport(cloud: LabHandle) -> None
 def test_zia_tunnel_falls_back_to_tls_while_udp_is_blocked(cloud: LabHandle) -> None:
     block = ("table inet cclab_test_block {\n chain input {\n"
              "  type filter hook input priority -10; udp dport 6789 drop\n }\n}\n")
+    tunnels = {_tunnel_id(cloud, cc) for cc in CONNECTORS}
+    mark = cloud.mark()
     for gateway in ("zia1", "zia2"):
         cloud.exec(gateway, "nft", "-f", "-", input_text=block)
     try:
-        moved = cloud.wait_event("cc1", "zia.transport", lambda e: e["transport"] == "tls"
-                                 and e["address"] == "198.19.1.1", timeout=15)
+        cloud.wait_event("cc1", "zia.transport", lambda e: e["transport"] == "tls"
+                         and e["address"] == "198.19.1.1", after=mark, timeout=15)
         for node in ("workload1", "workload2"):
             path = f"/zia-tls-{node}"
+            sent = cloud.mark()
             cloud.exec(node, "curl", "-s", "-m", "5", f"http://{WEB2}{path}")
-            seen = cloud.wait_event("web2", "http.request", lambda e, p=path: e["path"] == p)
-            assert seen["src"] in {"198.19.1.1", "198.19.1.2"}
+            seen = cloud.wait_event("web2", "http.request", lambda e, p=path: e["path"] == p,
+                                    after=sent)
+            assert seen["src"] in EDGES
             carried = cloud.wait_event(
                 "zia1" if seen["src"] == "198.19.1.1" else "zia2", "zia.transaction",
-                lambda e, n=node: e["dst"] == WEB2 and e["src"] == _address(cloud, n)
-                and e["transport"] == "tls")
-            assert carried["tunnel"] in {_tunnel_id(cc) for cc in CONNECTORS}
+                lambda e, n=node: e["dst"] == WEB2 and e["src"] == _address(cloud, n),
+                after=sent)
+            assert (carried["transport"], carried["tunnel"] in tunnels) == ("tls", True)
     finally:
         for gateway in ("zia1", "zia2"):
             cloud.exec(gateway, "nft", "delete", "table", "inet", "cclab_test_block",
                        check=False)
+    restored = cloud.mark()
     cloud.wait_event("cc1", "zia.transport", lambda e: e["transport"] == "udp"
-                     and e["address"] == "198.19.1.1" and e["ts"] > moved["ts"], timeout=15)
-    if cloud.topology.name.startswith("azure"):
+                     and e["address"] == "198.19.1.1", after=restored, timeout=15)
+    if _is_azure(cloud):
         return  # the ILB may pick cc2, which runs TLS only there
     cloud.exec("workload1", "curl", "-s", "-m", "5", f"http://{WEB2}/zia-udp-again")
-    seen = cloud.wait_event("web2", "http.request", lambda e: e["path"] == "/zia-udp-again")
-    flows = [e for e in cloud.events("zia1" if seen["src"] == "198.19.1.1" else "zia2",
-                                     "zia.transaction")
-             if e["dst"] == WEB2 and e["src"] == _address(cloud, "workload1")]
-    assert flows[-1]["transport"] == "udp", flows[-1]  # the newest: this request's flow
+    seen = cloud.wait_event("web2", "http.request", lambda e: e["path"] == "/zia-udp-again",
+                            after=restored)
+    carried = cloud.wait_event("zia1" if seen["src"] == "198.19.1.1" else "zia2",
+                               "zia.transaction", lambda e: e["dst"] == WEB2
+                               and e["src"] == _address(cloud, "workload1"), after=restored)
+    assert carried["transport"] == "udp", carried
 
 
 @allure.feature("management")
@@ -167,9 +220,11 @@ def test_management_traffic_leaves_from_the_expected_public_address(cloud: LabHa
     """partial-natgw: the management interfaces have no EIP and go out by the NAT gateway."""
     expected = _public(cloud, "cc1", "eth-mgmt") or _natgw_public(cloud)
     name = f"mgmt-{cloud.instance}.web.example"
+    mark = cloud.mark()
     cloud.exec("cc1", "dig", "+time=2", "+tries=1", "-b", "10.10.2.21", f"@{DNS}", name,
-             check=False)
-    seen = cloud.wait_event("dns", "dns.query", lambda e: e["qname"] == name + ".")
+               check=False)
+    seen = cloud.wait_event("dns", "dns.query", lambda e: e["qname"] == name + ".",
+                            after=mark)
     assert seen["src"] == expected
 
 
@@ -180,9 +235,9 @@ def test_connectors_enroll_with_the_cloud_from_their_management_address(
     for cc in CONNECTORS:
         expected = _public(cloud, cc, "eth-mgmt") or _natgw_public(cloud)
         enrolled = cloud.wait_event("zpa-cloud", "cloud.enrolled",
-                                    lambda e, c=cc: e["connector"] == c)
+                                    lambda e, c=cc: e["connector"] == c, after=Mark.BEGINNING)
         assert (enrolled["src"], enrolled["group"]) == (expected, "ccg-1")
-        applied = cloud.wait_event(cc, "cloud.policy_applied")
+        applied = cloud.wait_event(cc, "cloud.policy_applied", after=Mark.BEGINNING)
         assert applied["app_segments"] == ["app-a", "app-b", "app-c"]
 
 
@@ -197,10 +252,11 @@ def test_control_plane_names_and_time_are_asked_from_the_management_address(
     service_side = {_public(cloud, cc, "eth-svc") or str(cloud.address(cc, "eth-svc"))
                     for cc in CONNECTORS}
     for cc in CONNECTORS:
-        sample = cloud.wait_event(cc, "ntp.sample", timeout=20)
+        sample = cloud.wait_event(cc, "ntp.sample", after=Mark.BEGINNING, timeout=20)
         assert abs(sample["offset_s"]) < 1.0
         assert sample["server"] == "ntp.web.example"
-        resolved = cloud.wait_event(cc, "control.dns", lambda e: e["name"] == "cloud.zpa.example")
+        resolved = cloud.wait_event(cc, "control.dns", lambda e: e["name"] == "cloud.zpa.example",
+                                    after=Mark.BEGINNING)
         assert resolved["addresses"] == ["198.19.2.2"]
     asked = {e["src"] for e in cloud.events("dns", "ntp.request")}
     looked_up = {e["src"] for e in cloud.events("dns", "dns.query")
@@ -238,6 +294,7 @@ def test_connectors_are_unhealthy_while_no_zpa_broker_answers(cloud: LabHandle) 
     mgmts = ("10.10.2.21", "10.10.2.22")
     for mgmt in mgmts:
         _wait_health(cloud, mgmt, [])
+    mark = cloud.mark()
     cloud.exec("zpa", "nft", "-f", "-", input_text=BROKER_CUT)
     try:
         for mgmt in mgmts:
@@ -247,7 +304,8 @@ def test_connectors_are_unhealthy_while_no_zpa_broker_answers(cloud: LabHandle) 
     for mgmt in mgmts:
         _wait_health(cloud, mgmt, [])
     for cc in CONNECTORS:
-        cloud.wait_event(cc, "zpa.brokers_down")
+        cloud.wait_event(cc, "zpa.brokers_down", after=mark)
+        cloud.wait_event(cc, "zpa.brokers_up", after=mark)
 
 
 @allure.feature("zpa")
@@ -256,10 +314,12 @@ def test_an_app_segment_only_the_cloud_knows_is_answered_and_refused_by_the_brok
         cloud: LabHandle) -> None:
     """app-c is in the cloud's policy only, and no app connector serves it."""
     synthetic = _synthetic(cloud, "workload1", "app-c.corp.example")
+    mark = cloud.mark()
     result = cloud.exec("workload1", "curl", "-s", "-m", "6", f"http://{synthetic}/app-c",
                         check=False)
     assert not result.ok
-    refused = cloud.wait_event("zpa", "zpa.stream", lambda e: e.get("synthetic") == synthetic)
+    refused = cloud.wait_event("zpa", "zpa.stream", lambda e: e.get("synthetic") == synthetic,
+                               after=mark)
     assert (refused["result"], refused["app"], refused["reason"]) == (
         "refused", "app-c.corp.example", "no app connector serves this app")
 
@@ -270,21 +330,23 @@ def test_session_log_and_licence_count_reach_the_cloud(cloud: LabHandle) -> None
     """A ZIA flow (carried in user space on both AWS and Azure) is in the uploaded log,
     and the connector that carried it reports at least that workload for licences."""
     path = "/cloud-log"
+    mark = cloud.mark()
     cloud.exec("workload1", "curl", "-s", "-m", "5", f"http://{WEB2}{path}")
-    seen = cloud.wait_event("web2", "http.request", lambda e: e["path"] == path)
+    seen = cloud.wait_event("web2", "http.request", lambda e: e["path"] == path, after=mark)
     carried = cloud.wait_event("zia1" if seen["src"] == "198.19.1.1" else "zia2",
                                "zia.transaction", lambda e: e["dst"] == WEB2
-                               and e["src"] == _address(cloud, "workload1"))
-    connector = next(cc for cc in CONNECTORS if carried["tunnel"] == _tunnel_id(cc))
+                               and e["src"] == _address(cloud, "workload1"), after=mark)
+    connector = next(cc for cc in CONNECTORS if carried["tunnel"] == _tunnel_id(cloud, cc))
 
     def logged(event: dict) -> bool:
         return event["connector"] == connector and any(
             r.get("dst") == WEB2 and r.get("dport") == 80 and r.get("method") == "ZIA"
             and r.get("src") == _address(cloud, "workload1") for r in event["records"])
 
-    cloud.wait_event("zpa-cloud", "cloud.logs", logged)
+    cloud.wait_event("zpa-cloud", "cloud.logs", logged, after=mark)
     licences = cloud.wait_event("zpa-cloud", "cloud.licences", lambda e: e["connector"]
-                                == connector and e["ts"] > carried["ts"] and e["workloads"] >= 1)
+                                == connector and e["ts"] > carried["ts"] and e["workloads"] >= 1,
+                                after=mark)
     assert licences["workloads"] <= 2  # workload1, and workload2 if it was active
 
 
@@ -320,48 +382,47 @@ def test_workloads_reach_each_private_app_through_its_own_site(cloud: LabHandle)
         for node in ("workload1", "workload2"):
             synthetic = _synthetic(cloud, node, name)
             path = f"/zpa-{node}-{app_node}"
+            mark = cloud.mark()
             body = cloud.exec(node, "curl", "-s", "-m", "8", f"http://{synthetic}{path}").stdout
             assert f'"seen_source": "{SITE_ADDRESS}"' in body, body
-            seen = cloud.wait_event(app_node, "http.request", lambda e, p=path: e["path"] == p)
+            seen = cloud.wait_event(app_node, "http.request", lambda e, p=path: e["path"] == p,
+                                    after=mark)
             assert (seen["src"], seen["dst"]) == (SITE_ADDRESS, APP_ADDRESS)
             other = "app-b" if app_node == "app-a" else "app-a"
-            assert not [e for e in cloud.events(other, "http.request") if e["path"] == path]
+            assert not [e for e in cloud.events(other, "http.request", after=mark)
+                        if e["path"] == path]
             stream = cloud.wait_event("zpa", "zpa.stream", lambda e, s=synthetic, w=node: (
                 e["synthetic"] == s and e["result"] == "connected"
-                and e["client"] == _address(cloud, w)))
+                and e["client"] == _address(cloud, w)), after=mark)
             assert (stream["app"], stream["app_connector"], stream["site"],
                     stream["address"]) == (name, app_connector, site, APP_ADDRESS)
             assert stream["connector"] in CONNECTORS
 
 
-DISCARD = "198.18.9.9"  # the connectors' DROP rule (drop-discard) names it
-
-
-def _policy_drops(lab: LabHandle) -> int:
-    """Both connectors' drops by the DROP rule: counted in user space for GENEVE flows
-    (metrics, read from the bastion), by the kernel rule's counter for routed ones."""
-    total = 0
-    for cc, mgmt in (("cc1", "10.10.2.21"), ("cc2", "10.10.2.22")):
-        metrics = lab.exec("bastion", "curl", "-s", "-m", "3", f"http://{mgmt}:9100/metrics").stdout
-        found = re.search(r"^cclab_connector_dropped_policy_drop_total (\d+)", metrics, re.M)
-        total += int(found.group(1)) if found else 0
-        kernel = lab.exec(cc, "nft", "list", "counter", "ip", "cclab_connector", "rule_2").stdout
-        total += int(re.search(r"packets (\d+)", kernel).group(1))  # type: ignore[union-attr]
-    return total
-
-
 @allure.feature("forwarding")
-@allure.story("A DROP rule drops, and counts")
-def test_drop_rule_drops_and_counts(cloud: LabHandle, tmp_path: Path) -> None:
+@allure.story("A DROP rule drops, counts and writes the session log (F7)")
+def test_drop_rule_drops_counts_and_logs(cloud: LabHandle) -> None:
+    """Rule 2 drops web:8081, where the web server answers: a forwarded SYN (Direct or
+    through a ZIA edge) would reach it. The connector that got the flow logs it (its
+    session log, and the log uploaded to the cloud) with method DROP, and counts it."""
     allure.dynamic.label("method", "DROP")
-    before = _policy_drops(cloud)
-    pcap = tmp_path / "igw-inet.pcap"
-    with cloud.capture("igw", "eth-inet", pcap):
-        for node in ("workload1", "workload2"):
-            cloud.exec(node, "curl", "-s", "-m", "2", f"http://{DISCARD}/", check=False)
-    leaked = [p for p in rdpcap(str(pcap)) if IP in p and p[IP].dst == DISCARD]
-    assert leaked == []
-    assert _policy_drops(cloud) >= before + 2  # at least each workload's SYN
+    before = {cc: _metric(cloud, cc, "dropped_policy_drop") for cc in CONNECTORS}
+    mark = cloud.mark()
+    reached = cloud.exec("workload1", "curl", "-s", "-m", "2", f"http://{WEB}:8081/dropped",
+                         check=False).ok
+    carrier, logged = _flow_logged(cloud, lambda e: e["dport"] == 8081, mark)
+    path_window("a forwarded request reaching the web server").wait()
+    assert not reached
+    assert (logged["method"], logged["rule"], logged["dropped"]) == (
+        "DROP", "drop-8081", "policy_drop")
+    assert [e for e in cloud.events("web", "http.request", after=mark)
+            if e["path"] == "/dropped"] == []
+    assert [e for edge in ("zia1", "zia2") for e in cloud.events(edge, "zia.transaction",
+                                                                   after=mark)
+            if e["dst"] == WEB and e.get("dport") == 8081] == []
+    assert _metric(cloud, carrier, "dropped_policy_drop") > before[carrier]
+    cloud.wait_event("zpa-cloud", "cloud.logs", lambda e: e["connector"] == carrier and any(
+        r.get("dport") == 8081 and r.get("method") == "DROP" for r in e["records"]), after=mark)
 
 
 def _address(lab: LabHandle, node: str) -> str:
@@ -370,15 +431,27 @@ def _address(lab: LabHandle, node: str) -> str:
 
 @allure.feature("zpa")
 @allure.story("A pool address nobody was given is refused, never forwarded")
-def test_stray_synthetic_address_is_refused(cloud: LabHandle) -> None:
+def test_stray_synthetic_address_is_refused(cloud: LabHandle, tmp_path: Path) -> None:
     allure.dynamic.label("method", "DROP (stray pool address)")
     stray = "10.254.31.250"
-    result = cloud.exec("workload1", "curl", "-s", "-m", "4", f"http://{stray}/stray",
-                        check=False)
+    mark = cloud.mark()
+    outside = tmp_path / "igw-eth-inet.pcap"
+    with cloud.capture("igw", "eth-inet", outside):
+        result = cloud.exec("workload1", "curl", "-s", "-m", "4", f"http://{stray}/stray",
+                            check=False)
+        carrier, logged = _flow_logged(cloud, lambda e: e["dst"] == stray, mark)
+        path_window("a forwarded packet crossing the internet gateway").wait()
+    attach_pcap(outside, "igw eth-inet")
     assert not result.ok
-    assert not [e for e in cloud.events("zpa", "zpa.stream") if e.get("synthetic") == stray]
-    assert not [e for n in ("app-a", "app-b") for e in cloud.events(n, "http.request")
-                if e["path"] == "/stray"]
+    assert (logged["rule"], logged["dropped"]) == ("ZPA Pool For Stray Traffic", "stray_pool")
+    assert _metric(cloud, carrier, "dropped_stray_pool") >= 1
+    assert not [e for e in cloud.events("zpa", "zpa.stream", after=mark)
+                if e.get("synthetic") == stray]
+    assert not [e for edge in ("zia1", "zia2") for e in cloud.events(edge, "zia.transaction",
+                                                                       after=mark)
+                if e["dst"] == stray]
+    leaked = [p for p in rdpcap(str(outside)) if IP in p and p[IP].dst == stray]
+    assert leaked == [], f"{len(leaked)} packets for the pool address reached the internet"
 
 
 # -- the seed's attack table, from the internet ----------------------------------------------
@@ -403,7 +476,7 @@ def test_dns_reflection_towards_the_victim(cloud: LabHandle, tmp_path: Path) -> 
     with cloud.capture("victim", "eth0", pcap):
         _spoof(cloud, f"IP(src='{VICTIM}', dst='{target}')/UDP(sport=4444, dport=53)/"
                     "DNS(rd=1, qd=DNSQR(qname='www.web.example', qtype=255))")
-        cloud.exec("victim", "sleep", "1")  # answers, if any, are on their way
+        dns_answer_window("answers to the victim, if any").wait()
     attach_pcap(pcap, "victim eth0")
     reflected = [p for p in rdpcap(str(pcap)) if UDP in p and p[UDP].sport == 53]
     record_outcome(bool(reflected))
@@ -444,17 +517,33 @@ def _igw_counter(lab: LabHandle, name: str) -> int:
 def test_internet_traffic_never_reaches_a_connector_for_private_destinations(
         cloud: LabHandle, tmp_path: Path) -> None:
     """Ordinary routing stops it (seed): the IGW routes only the VPC's own prefix."""
-    cloud.exec("attacker", "ip", "route", "replace", "192.0.2.0/24", "via", "198.18.0.1")
-    cloud.exec("attacker", "ip", "route", "replace", "10.254.0.0/19", "via", "198.18.0.1")
     pcaps = {cc: tmp_path / f"{cc}.pcap" for cc in CONNECTORS}
-    with cloud.capture("cc1", "eth-svc", pcaps["cc1"]), \
+    inside = tmp_path / "igw-eth-inet.pcap"
+    with _attacker_routes(cloud, "192.0.2.0/24", "10.254.0.0/19"), \
+            cloud.capture("igw", "eth-inet", inside), \
+            cloud.capture("cc1", "eth-svc", pcaps["cc1"]), \
             cloud.capture("cc2", "eth-svc", pcaps["cc2"]):
         for dst in ("192.0.2.10", "10.254.0.1"):
             _spoof(cloud, f"IP(dst='{dst}')/TCP(sport=40001, dport=443, flags='S')", count=3)
+        path_window("the SYNs crossing the internet gateway").wait()
+    arrived = [p for p in rdpcap(str(inside)) if TCP in p and p[TCP].sport == 40001]
+    assert len(arrived) == 6, "the attacker's SYNs never reached the internet gateway"
     seen = {cc: [p for p in rdpcap(str(pcap)) if TCP in p and p[TCP].sport == 40001]
             for cc, pcap in pcaps.items()}
     record_outcome(any(seen.values()))
     assert not any(seen.values()), {cc: len(p) for cc, p in seen.items()}
+
+
+@contextmanager
+def _attacker_routes(lab: LabHandle, *prefixes: str) -> Iterator[None]:
+    """Routes on the attacker towards the internet gateway, removed afterwards."""
+    for prefix in prefixes:
+        lab.exec("attacker", "ip", "route", "replace", prefix, "via", "198.18.0.1")
+    try:
+        yield
+    finally:
+        for prefix in prefixes:
+            lab.exec("attacker", "ip", "route", "del", prefix, check=False)
 
 
 @allure.feature("attacks")
@@ -466,14 +555,15 @@ def test_internet_cannot_reach_private_apps_through_a_connector(cloud: LabHandle
     also in the insecure variant."""
     targets = sorted({a for cc in CONNECTORS for i in ("eth-svc", "eth-mgmt")
                       if (a := _public(cloud, cc, i))} or {_natgw_public(cloud)})
-    before = len(cloud.events("zpa", "zpa.stream"))
+    mark = cloud.mark()
     for target in targets:
         for port in (80, 5380):
             cloud.exec("attacker", "curl", "-s", "-m", "2", "-H", "Host: app-a.corp.example",
                        f"http://{target}:{port}/from-internet", check=False)
-    arrived = [e for n in ("app-a", "app-b") for e in cloud.events(n, "http.request")
+    path_window("a stream reaching the broker").wait()
+    arrived = [e for n in ("app-a", "app-b") for e in cloud.events(n, "http.request", after=mark)
                if e["path"] == "/from-internet"]
-    streams = cloud.events("zpa", "zpa.stream")[before:]
+    streams = cloud.events("zpa", "zpa.stream", after=mark)
     record_outcome(bool(arrived or streams))
     assert arrived == [], arrived
     assert streams == [], streams
@@ -486,20 +576,20 @@ def test_syn_flood_from_the_internet_gets_no_answer(cloud: LabHandle, tmp_path: 
     security groups in place nothing answers; `insecure` lets them reach the connector,
     whose kernel resets them. Either way the load balancer keeps both connectors."""
     target = _public(cloud, "cc1", "eth-svc") or _natgw_public(cloud)
-    balancer = "ilb" if cloud.topology.name.startswith("azure") else "gwlb"
-    unhealthy_before = len(cloud.events(balancer, f"{balancer}.target_unhealthy"))
+    balancer = _balancer(cloud)
+    mark = cloud.mark()
     pcap = tmp_path / "attacker.pcap"
     with cloud.capture("attacker", "eth0", pcap):
         flood = cloud.exec("attacker", "hping3", "-q", "-S", "-p", "80", "-c", "3000", "-i",
                            "u100", target, check=False, timeout=60)
-        cloud.exec("attacker", "sleep", "1")
+        path_window("answers to the last SYNs").wait()
     attach_pcap(pcap, "attacker eth0")
     # hping3's own count says the flood left (a capture under flood may miss a few)
     assert "3000 packets transmitted" in flood.stdout + flood.stderr, flood.stdout
     answers = [p for p in rdpcap(str(pcap)) if IP in p and TCP in p and p[IP].src == target]
     record_outcome(bool(answers))
     assert bool(answers) == _sg_open(cloud), f"{len(answers)} answers from {target}"
-    assert len(cloud.events(balancer, f"{balancer}.target_unhealthy")) == unhealthy_before
+    assert cloud.events(balancer, f"{balancer}.target_unhealthy", after=mark) == []
 
 
 @allure.feature("attacks")
@@ -508,20 +598,54 @@ def test_forged_workload_sources_are_not_counted_for_licences(cloud: LabHandle) 
     """workload1 sends 5,000 SYNs to web2 (the ZIA path, carried in user space on AWS and
     Azure) from 251 forged in-range sources; none can complete a handshake, so the
     licence counts the connectors upload stay at the real workloads."""
-    started = time.time()
+    started, mark = time.time(), cloud.mark()
     report = run_flood(cloud.backend, "workload1", "syn-flood", WEB2, 5000, 5.0,
                        forged="10.10.1.2")
     assert report["frames"] == 5000
-    counted = []
-    for cc in CONNECTORS:
-        later = cloud.wait_event("zpa-cloud", "cloud.licences", lambda e, c=cc: e["connector"]
-                                 == c and e["ts"] > started + 2, timeout=15)
-        counted.append(later["workloads"])
-    peak = max(e["workloads"] for e in cloud.events("zpa-cloud", "cloud.licences")
-               if e["ts"] > started)
-    attach_text(f"licence counts after the flood: {counted}, peak {peak}", "licences")
+    forged = IPv4Network("10.10.1.0/24")
+    carried = [e for edge in ("zia1", "zia2") for e in cloud.events(edge, "zia.transaction",
+                                                                      after=mark)
+               if IPv4Address(e["src"]) in forged and e["src"] not in _workloads(cloud)]
+    assert len(carried) >= 100, "the forged SYNs never reached a connector (no ZIA flows)"
+    peak = _licence_peak(cloud, started, mark)
     record_outcome(peak > 2)
     assert peak <= 2, f"{peak} workloads counted: forged sources were licensed"
+
+
+def _workloads(lab: LabHandle) -> set[str]:
+    return {_address(lab, n) for n in ("workload1", "workload2")}
+
+
+def _licence_peak(lab: LabHandle, started: float, mark: Mark) -> int:
+    """The highest licence count either connector uploaded since `started`, once each has
+    uploaded a count made after the traffic (2 s later)."""
+    for cc in CONNECTORS:
+        lab.wait_event("zpa-cloud", "cloud.licences", lambda e, c=cc: e["connector"] == c
+                       and e["ts"] > started + 2, after=mark, timeout=15)
+    counts = [e["workloads"] for e in lab.events("zpa-cloud", "cloud.licences", after=mark)]
+    attach_text(f"licence counts after the traffic: {counts}", "licences")
+    return max(counts)
+
+
+@allure.feature("attacks")
+@allure.story("Licence inflation: forged in-range UDP sources that draw replies")
+def test_forged_udp_sources_that_draw_replies_are_not_counted(cloud: LabHandle) -> None:
+    """workload1 sends UDP from ten forged sources of its subnet to web2's echo port
+    (carried through a ZIA edge, in user space on AWS and Azure); web2 answers each,
+    and the answers come back through a connector to addresses nobody has. A reply
+    proves nothing about the source (gap 11): none of the ten may be licensed."""
+    started, mark = time.time(), cloud.mark()
+    forged = [f"10.10.1.{n}" for n in range(50, 60)]
+    for src in forged:
+        _spoof(cloud, f"IP(src='{src}', dst='{WEB2}')/UDP(sport=5000, dport=7)/Raw(b'{src}')",
+               count=3, node="workload1")
+    echoed = wait_for(lambda: len({e["payload"] for e in cloud.events("web2", "udp.echo",
+                                                                     after=mark)}) == 10,
+                      10, "web2 echoed each forged source")
+    attach_text(f"all ten echoed after {echoed:.1f} s", "echoes")
+    peak = _licence_peak(cloud, started, mark)
+    record_outcome(peak > 2)
+    assert peak <= 2, f"{peak} workloads counted: forged UDP sources were licensed"
 
 
 @allure.feature("attacks")
@@ -537,3 +661,102 @@ def test_nmap_from_the_attacker_finds_no_open_port(cloud: LabHandle) -> None:
         assert ("203.0.113.21", 22) in found, "negative control: sshd should show open"
     else:
         assert found == set()
+
+
+@allure.feature("health")
+@allure.story("H2: the probe port answers the load balancer only, whatever the cloud allows")
+def test_probe_port_refuses_a_vpc_host(cloud: LabHandle) -> None:
+    """The bastion is in the VPC/VNet, which the security rules admit to the service
+    interface: the connector itself refuses it (and counts it), while the load
+    balancer's probes keep both connectors healthy."""
+    wait_for(lambda: all(_target_healthy(cloud, t) for t in ("10.10.3.31", "10.10.3.32")),
+             20, "the load balancer holds both connectors healthy")
+    before = nft_counter(cloud, "cc1", "probe_refused")
+    code = cloud.exec("bastion", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m",
+                      "2", "http://10.10.3.31:50000/?cchealth", check=False).stdout
+    assert code == "000", f"the bastion got {code}"
+    assert nft_counter(cloud, "cc1", "probe_refused") > before, "the probe never arrived"
+
+
+def _target_healthy(lab: LabHandle, target: str) -> bool:
+    from suites.fixtures.lab import target_healthy
+    return target_healthy(lab, _balancer(lab), target)
+
+
+@allure.feature("forwarding")
+@allure.story("F4: a fail-open gateway without a tunnel goes Direct, and back")
+def test_fail_open_gateway_goes_direct_while_its_edge_is_cut(cloud: LabHandle) -> None:
+    """The gateway `open` is zia2 alone, fail-open (rule 3: web2:8080). While zia2 is cut
+    its flows leave Direct from a connector's public address; once zia2 answers again
+    they go through it. The default gateway keeps zia1, so both connectors stay healthy
+    and the load balancer keeps sending (AWS: GENEVE, decided in user space; Azure: the
+    kernel, switched by the connector)."""
+    expected = _egress(cloud, "cc1") | _egress(cloud, "cc2")
+    with tunnel_port_cut(cloud, "zia2"):
+        wait_for(lambda: all(_metric_gateway_down(cloud, cc) for cc in CONNECTORS), 15,
+                 "both connectors see zia2 down")
+        seen = _get_8080(cloud, "/f4-open")
+        assert seen["src"] in expected, (seen["src"], expected)
+    wait_for(lambda: _get_8080(cloud, f"/f4-back-{time.monotonic()}").get("src") ==
+             "198.19.1.2", 20, "new flows through zia2 again")
+
+
+def _metric_gateway_down(lab: LabHandle, cc: str) -> bool:
+    downs = lab.events(cc, "zia.gateway_down")
+    ups = lab.events(cc, "zia.gateway_up")
+    last_down = max((e["ts"] for e in downs if e["address"] == "198.19.1.2"), default=0.0)
+    last_up = max((e["ts"] for e in ups if e["address"] == "198.19.1.2"), default=0.0)
+    return last_down > last_up
+
+
+def _get_8080(lab: LabHandle, path: str) -> dict[str, Any]:
+    mark = lab.mark()
+    lab.exec("workload1", "curl", "-s", "-m", "4", f"http://{WEB2}:8080{path}", check=False)
+    found = [e for e in lab.events("web2", "http.request", after=mark) if e["path"] == path]
+    return found[0] if found else {}
+
+
+ECHO = "echo.web.example"
+
+
+@allure.feature("forwarding")
+@allure.story("F9: an FQDN rule for UDP, the DNS answer on one member, the flows on both")
+def test_a_name_resolved_on_one_connector_steers_udp_on_the_other(cloud: LabHandle) -> None:
+    """Rule 4 sends UDP to echo.web.example Direct. Before any connector resolved the
+    name, a datagram to its address takes the default ZIA rule (web sees an edge). Then
+    the name is resolved through cc1 alone, and sixteen datagrams (sixteen flows, spread
+    by the load balancer) all go Direct, some of them through cc2, which never saw the
+    answer: the name reached it through the cluster."""
+    before = _echo(cloud, 40700)
+    assert before in EDGES, f"without DNS the flow must take the ZIA rule, web saw {before}"
+    answer = cloud.exec("workload1", "dig", "+short", "+time=2", "+tries=1", "@10.10.3.31",
+                        ECHO).stdout.split()
+    assert answer == [WEB]
+    on_cc2 = _carried_by_cc2(cloud)
+    mark = cloud.mark()
+    seen = {port: _echo(cloud, port) for port in range(40710, 40726)}
+    expected = _egress(cloud, "cc1") | _egress(cloud, "cc2")
+    assert set(seen.values()) <= expected, seen
+    assert on_cc2(mark), "no flow landed on cc2 (sixteen flows, two connectors)"
+
+
+def _echo(lab: LabHandle, sport: int) -> str:
+    """One datagram to web:7 from workload1's port `sport`; the source web saw."""
+    mark = lab.mark()
+    tag = f"f9-{sport}-{time.monotonic_ns()}"
+    lab.exec("workload1", lab.python, "-c",
+             "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+             f"s.bind(('0.0.0.0', {sport})); s.settimeout(2); "
+             f"s.sendto(b'{tag}', ('{WEB}', 7)); s.recv(100)", check=False)
+    seen = lab.wait_event("web", "udp.echo", lambda e: e["payload"] == tag, after=mark)
+    return str(seen["src"])
+
+
+def _carried_by_cc2(lab: LabHandle) -> Callable[[Mark], bool]:
+    """How to tell, after the flows, that cc2 carried one Direct by rule 4: its session
+    log (GENEVE: decided in user space) or its kernel counter of rule 4 (routed)."""
+    if _is_azure(lab):
+        start = nft_counter(lab, "cc2", "rule_4")
+        return lambda _mark: nft_counter(lab, "cc2", "rule_4") > start
+    return lambda mark: any(e["rule"] == "echo-direct" and e["method"] == "DIRECT"
+                            for e in lab.events("cc2", "flow.new", after=mark))

@@ -42,6 +42,7 @@ interfaces:
 runtime:
   management_sshd: false
   global_vips: [203.0.113.88]
+  probe_sources: [10.231.1.0/24]  # the clients' network plays the load balancer
 locations: [img]
 source_ip_groups:
   clients: [10.231.1.0/24]
@@ -114,9 +115,10 @@ def connector(docker_capable: None, tmp_path_factory: pytest.TempPathFactory
             network.remove()
 
 
-def _wait_ready(running: Running, timeout_s: float = 30.0) -> None:
+def _wait_ready(running: Running, timeout_s: float = 30.0, after: int = 0) -> None:
+    """Until the connector has written its `service.ready` number `after + 1`."""
     deadline = time.monotonic() + timeout_s
-    while not running.events("service.ready"):
+    while len(running.events("service.ready")) <= after:
         running.container.reload()
         if running.container.status == "exited" or time.monotonic() > deadline:
             logs = running.container.logs().decode()[-2000:]
@@ -155,17 +157,31 @@ def test_probe_and_management_endpoints_answer_on_their_own_networks(
                                          f"http://{MANAGEMENT}:9100/health"))
     assert health["healthy"] is False
     assert health["reasons"] == ["ZIA gateway 'default': no tunnel alive and fail-close"]
+    before = _synthetic_answers(connector)
+    connector.client("cclab-imgtest-a-svc", "dig", "+short", "+time=2", "+tries=2",
+                     f"@{SERVICE}", "counted.corp.example")
+    assert _synthetic_answers(connector) == before + 1
+
+
+def _synthetic_answers(connector: Running) -> int:
     metrics = connector.client("cclab-imgtest-b-mgmt", "curl", "-s", "-m", "3",
                                f"http://{MANAGEMENT}:9100/metrics")
-    synthetic = [line for line in metrics.splitlines()
-                 if line.startswith("cclab_connector_dns_answer_synthetic_total ")]
-    assert synthetic
-    assert int(synthetic[0].split()[1]) >= 1
+    found = [line for line in metrics.splitlines()
+             if line.startswith("cclab_connector_dns_answer_synthetic_total ")]
+    return int(found[0].split()[1]) if found else 0
 
 
 @allure.feature("connector image")
 def test_docker_stop_ends_the_service_cleanly(connector: Running) -> None:
+    """Stopped, it writes `service.stopped` and exits 0; started again afterwards, so
+    the module's container is left as this test found it (tests run in any order)."""
+    stopped = len(connector.events("service.stopped"))
     connector.container.stop(timeout=10)
     connector.container.reload()
-    assert connector.container.attrs["State"]["ExitCode"] == 0
-    assert connector.events("service.stopped")
+    try:
+        assert connector.container.attrs["State"]["ExitCode"] == 0
+        assert len(connector.events("service.stopped")) == stopped + 1
+    finally:
+        ready = len(connector.events("service.ready"))
+        connector.container.start()
+        _wait_ready(connector, after=ready)
