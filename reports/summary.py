@@ -53,6 +53,10 @@ def summarize(results: list[Result], bench: dict[str, Any], when: str) -> str:
     if matrix:
         lines += ["", "## Attack matrix (cloud topologies, what each test observed)", "",
                   *matrix]
+    skipped = _skipped(results)
+    if skipped:
+        lines += ["", "## Skipped (per tier, by reason; in CI a skip of netns, docker or load"
+                  " fails the run)", "", *skipped]
     failed = [r for r in results if r["status"] in ("failed", "broken")]
     if failed:
         lines += ["", "## Failed", ""]
@@ -61,6 +65,13 @@ def summarize(results: list[Result], bench: dict[str, Any], when: str) -> str:
     if bench:
         lines += ["", "## Figures (reports/bench)", "", *_figures(bench)]
     return "\n".join(lines) + "\n"
+
+
+def _skipped(results: list[Result]) -> list[str]:
+    reasons: Counter[tuple[str, str]] = Counter(
+        (label(r, "tag", "untiered"), _first_line(r).removeprefix("Skipped: "))
+        for r in results if r["status"] == "skipped")
+    return [f"- {tier}: {count} x {reason}" for (tier, reason), count in sorted(reasons.items())]
 
 
 def _first_line(result: Result) -> str:

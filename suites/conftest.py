@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["suites.fixtures.lab"]
+pytest_plugins = ["suites.fixtures.lab", "suites.fixtures.ci_guard"]
 
 TIERS = ("unit", "golden", "netns", "docker", "load")
 

@@ -72,3 +72,12 @@ def test_forwarding_matrix_has_a_row_per_method_and_a_cell_per_topology() -> Non
     assert "| method | aws-natgw | azure-natgw |" in text
     assert "| DIRECT | as specified | - |" in text
     assert "| ECZPA | as specified | **failed** |" in text
+
+
+def test_skips_are_counted_per_tier_with_their_reasons() -> None:
+    skipped = [{**_result(f"test_lab[{n}]", "skipped", tag="docker"),
+                "statusDetails": {"message": "Skipped: needs a running docker engine"}}
+               for n in range(3)]
+    text = summarize([*RESULTS, *skipped], {}, "now")
+    assert "| docker | 2 | 0 | 0 | 3 |" in text
+    assert "- docker: 3 x needs a running docker engine" in text
