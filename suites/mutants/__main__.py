@@ -1,0 +1,132 @@
+"""`python -m suites.mutants [ID ...] [--list]`: run the hand-made faults (`make mutants`).
+
+For each fault of the catalogue (or the ones named): apply its edits to the
+working tree, run its test selection, restore the files (always, also on
+Ctrl-C), and record whether the selection failed (killed), passed (survived) or
+could not run (error; stale: the edit's text is gone from the file). Prints a
+line a fault and writes reports/mutation/mutants.json and mutants.md. Exit 0
+only when every fault run was killed. The files a fault edits must be unchanged
+in git (a run never mixes a fault with someone's edit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from suites.mutants.catalogue import FAULTS, Fault
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "reports" / "mutation"
+TIMEOUT_S = 900
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    fault: Fault
+    verdict: str  # killed | survived | error | stale
+    seconds: float
+    detail: str = ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m suites.mutants", description=__doc__)
+    parser.add_argument("ids", nargs="*", help="faults to run (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the faults and stop")
+    args = parser.parse_args(argv)
+    chosen = [f for f in FAULTS if not args.ids or f.id in args.ids]
+    unknown = set(args.ids) - {f.id for f in FAULTS}
+    if unknown:
+        parser.error(f"no such fault: {', '.join(sorted(unknown))}")
+    if args.list:
+        for f in chosen:
+            print(f"{f.id:32} {f.area:28} {f.what}")
+        return 0
+    outcomes = []
+    for n, item in enumerate(chosen, 1):
+        print(f"[{n}/{len(chosen)}] {item.id}: {item.what} ...", end=" ", flush=True)
+        outcome = run_fault(item)
+        print(f"{outcome.verdict} ({outcome.seconds:.0f} s){' ' + outcome.detail if outcome.detail else ''}",
+              flush=True)
+        outcomes.append(outcome)
+    write_reports(outcomes)
+    killed = sum(o.verdict == "killed" for o in outcomes)
+    print(f"mutants: {killed} of {len(outcomes)} killed; reports/mutation/mutants.md")
+    return 0 if killed == len(outcomes) else 1
+
+
+def run_fault(item: Fault) -> Outcome:
+    started = time.monotonic()
+    files = sorted({e.path for e in item.edits})
+    dirty = _dirty(files)
+    if dirty:
+        return Outcome(item, "error", 0.0, f"uncommitted changes in {', '.join(dirty)}")
+    originals = {path: (ROOT / path).read_text() for path in files}
+    try:
+        problem = _apply(item, originals)
+        if problem:
+            return Outcome(item, "stale", time.monotonic() - started, problem)
+        code = _pytest(item.tests)
+    finally:
+        for path, text in originals.items():
+            (ROOT / path).write_text(text)
+    verdict = {0: "survived", 1: "killed"}.get(code, "error")
+    detail = "" if code in (0, 1) else f"pytest exited {code}"
+    return Outcome(item, verdict, time.monotonic() - started, detail)
+
+
+def _apply(item: Fault, originals: dict[str, str]) -> str:
+    texts = dict(originals)
+    for edit in item.edits:
+        found = texts[edit.path].count(edit.old)
+        if found != 1:
+            return f"{edit.path}: the text to change is there {found} times, not once"
+        texts[edit.path] = texts[edit.path].replace(edit.old, edit.new)
+    for path, text in texts.items():
+        (ROOT / path).write_text(text)
+    return ""
+
+
+def _dirty(files: list[str]) -> list[str]:
+    done = subprocess.run(["git", "status", "--porcelain", "--", *files], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    return [line[3:] for line in done.stdout.splitlines()]
+
+
+def _pytest(tests: tuple[str, ...]) -> int:
+    argv = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+            "-o", "addopts=--strict-markers", *tests]
+    try:
+        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True,
+                              timeout=TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        return -1
+    return done.returncode
+
+
+def write_reports(outcomes: list[Outcome]) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows = [{"id": o.fault.id, "area": o.fault.area, "fault": o.fault.what,
+             "verdict": o.verdict, "seconds": round(o.seconds, 1), "detail": o.detail,
+             "tests": " ".join(o.fault.tests)} for o in outcomes]
+    killed = sum(o.verdict == "killed" for o in outcomes)
+    (OUT / "mutants.json").write_text(json.dumps(
+        {"faults": len(outcomes), "killed": killed, "results": rows}, indent=2) + "\n")
+    lines = ["# Hand-made faults (`make mutants`)", "",
+             f"**{killed} of {len(outcomes)} killed.** Each fault is one realistic mistake "
+             "(suites/mutants/catalogue.py), run against the narrowest tests that should "
+             "catch it.", "", "| fault | area | the mistake | verdict | seconds | tests |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {r['id']} | {r['area']} | {r['fault']} | {r['verdict']}"
+              f"{' (' + str(r['detail']) + ')' if r['detail'] else ''} | {r['seconds']} "
+              f"| `{r['tests']}` |" for r in rows]
+    (OUT / "mutants.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""Hand-made faults: realistic mistakes, each with the narrowest tests that must catch it.
+
+Each fault is a set of text edits (a line as written, and what a plausible
+mistake makes of it) and a pytest selection: the tests of the behaviour the
+fault breaks, at the tier where it happens. `python -m suites.mutants` applies
+one fault at a time, runs its selection, restores the file and says whether the
+selection failed (killed) or passed (survived: a test still to write). An edit
+whose text is no longer in the file makes the fault stale: the run says so,
+and the catalogue must follow the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    path: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    id: str
+    area: str
+    what: str  # the mistake, as a reviewer would describe it
+    edits: tuple[Edit, ...]
+    tests: tuple[str, ...]  # pytest arguments: files, -m TIER, -k EXPR
+
+
+def fault(id: str, area: str, what: str, path: str, old: str, new: str,  # noqa: A002
+          *tests: str) -> Fault:
+    return Fault(id, area, what, (Edit(path, old, new),), tests)
+
+
+RULES = "connector/core/rules.py"
+NFT = "connector/io/nft_render.py"
+UNIT_RULES = ("suites/unit/connector/test_rules.py", "suites/unit/connector/"
+              "test_rules_property.py", "suites/unit/connector/test_trusted_sources.py")
+KERNEL = "suites/functional/lab/test_kernel_path.py"
+LISTENER = "suites/functional/connector/test_dns_listener.py"
+ABUSE = "suites/functional/connector/test_dns_abuse.py"
+GENEVE = "suites/functional/connector/test_geneve.py"
+HEALTH = "suites/functional/connector/test_health_failover.py"
+CLOUD = "suites/functional/cloud/test_cloud_topologies.py"
+NETNS = ("-m", "netns")
+
+FAULTS: tuple[Fault, ...] = (
+    # -- forwarding order and defaults (spec §5.2, §5.3) -------------------------------
+    fault("fwd-last-match", "forwarding order", "the last matching rule wins, not the first",
+          RULES, "bit = (mask & -mask).bit_length() - 1", "bit = mask.bit_length() - 1",
+          *UNIT_RULES, "-m", "unit"),
+    fault("fwd-disabled-kept", "forwarding order", "disabled rules are compiled in",
+          "connector/core/rule_index.py", "live = tuple(r for r in rules if r.enabled)",
+          "live = tuple(rules)", *UNIT_RULES, "-m", "unit"),
+    fault("fwd-default-direct", "forwarding defaults", "unmatched traffic goes Direct, not ZIA",
+          RULES, 'return self._apply(Method.ZIA, DEFAULT_ZIA_RULE, None, "no rule matched"',
+          'return self._apply(Method.DIRECT, DEFAULT_ZIA_RULE, None, "no rule matched"',
+          *UNIT_RULES, "-m", "unit"),
+    fault("fwd-fail-close-inverted", "tunnels and failover",
+          "fail-close and fail-open swapped when ZIA is unreachable",
+          RULES, "        if gateway.fail_closed:", "        if not gateway.fail_closed:",
+          KERNEL, *NETNS, "-k", "fail_open"),
+    fault("fwd-public-source-forwarded", "forwarding defaults",
+          "public sources on the service interface are forwarded (spec 2.5)",
+          RULES, "if self._trusted is not None and not _inside(int(flow.src), self._trusted):",
+          "if False:", "suites/unit/connector/test_trusted_sources.py", "-m", "unit"),
+    fault("fwd-live-pool-any-rule", "pools",
+          "a live synthetic address meets every rule (a catch-all Direct leaks it)",
+          RULES, "return mask & (ix.drops | self._zpa_mask(dst_names, live) if live "
+          "else ix.not_zpa)", "return mask & (ix.not_zpa | self._zpa_mask(dst_names, live))",
+          KERNEL, *NETNS, "-k", "pool"),
+    fault("fwd-stray-forwarded", "pools", "a pool address with no mapping is not dropped",
+          RULES, "        if pool is not None and not live:", "        if False:",
+          *UNIT_RULES, "-m", "unit"),
+    # -- the kernel path (routed mode) ----------------------------------------------------
+    fault("nft-snat-wrong-address", "SNAT", "Direct is SNATed to the management address",
+          NFT, 'f"snat ip to {svc.address.ip}",', 'f"snat ip to {config.management.address.ip}",',
+          "suites/functional/lab/test_minimal_direct.py", *NETNS),
+    fault("nft-disabled-rendered", "forwarding order", "disabled rules are rendered in the kernel",
+          NFT, "return RenderedRule(rule, lines if rule.enabled else ())",
+          "return RenderedRule(rule, lines)", KERNEL, *NETNS, "-k", "disabled"),
+    fault("nft-steer-reversed", "forwarding order", "the kernel tries the rules last to first",
+          NFT, "for r in rules for line in r.lines]", "for r in reversed(rules) "
+          "for line in r.lines]", KERNEL, *NETNS, "-k", "lower_order"),
+    fault("nft-and-ignores-source", "forwarding order",
+          "the kernel drops a rule's source criterion (AND becomes less)",
+          NFT, 'sources = _ip_set("saddr", [*rule.src_ips, *_group_items(policy.source_ip_groups,',
+          'sources = "" and _ip_set("saddr", [*rule.src_ips, *_group_items(policy.source_ip_groups,',
+          KERNEL, *NETNS, "-k", "every_criterion"),
+    fault("nft-fail-open-to-tunnel", "tunnels and failover",
+          "the fail-open switch keeps sending flows to the dead tunnel",
+          NFT, 'return [f"        ct mark set ct mark or {DIRECT_MARK:#x} "',
+          'return [f"        ct mark set ct mark or {USER_MARK:#x} "',
+          KERNEL, *NETNS, "-k", "fail_open"),
+    fault("nft-probe-open", "health", "the health port answers anyone (H2)",
+          NFT, 'f"        tcp dport {dp.health_port} ip saddr != {{ {probers} }} "',
+          'f"        tcp dport {dp.health_port} ip saddr == 255.255.255.255 ip saddr != '
+          '{{ {probers} }} "', HEALTH, *NETNS, "-k", "H2"),
+    fault("nft-dns-on-management", "DNS guard",
+          "DNS arriving on the management interface is no longer dropped (A4)",
+          NFT, "f'iifname != {_service_ifaces(config)} counter drop '",
+          "f'iifname != {_service_ifaces(config)} counter accept '",
+          LISTENER, *NETNS, "-k", "A4"),
+    fault("nft-ssh-anywhere", "management", "SSH accepted from any source (A5)",
+          NFT, "*_ssh_guard(config.management.name, dp.ssh_sources),", "",
+          "suites/functional/connector/test_management.py", *NETNS, "-k", "A5"),
+    # -- DNS policy, pools and guard (spec §6, §9) ---------------------------------------
+    fault("dns-block-answers", "DNS policy", "a BLOCK rule forwards the query (D7)",
+          "connector/core/dns_policy.py", "        return replace(base, outcome="
+          "DnsOutcome.DROP_SILENT)", "        return base",
+          "suites/unit/connector/test_dns_policy.py", "-m", "unit"),
+    fault("dns-aaaa-servfail", "DNS policy", "AAAA for a ZPA name is SERVFAIL, not NODATA (D2)",
+          "connector/core/dns_policy.py", "            else DnsOutcome.ANSWER_NODATA",
+          "            else DnsOutcome.ANSWER_SERVFAIL", LISTENER, *NETNS, "-k", "D2"),
+    fault("pool-not-sticky", "pools", "a name gets a new address each time (D1)",
+          "connector/core/ip_pool.py", "        addr = self._by_name.get(name)\n",
+          "        addr = None\n", "suites/unit/connector/test_ip_pool.py", "-m", "unit"),
+    fault("pool-no-quarantine", "pools", "an address is reclaimed with no quarantine (D3)",
+          "connector/core/ip_pool.py", "return addr if now - last >= self.quarantine_s else None",
+          "return addr", "suites/unit/connector/test_ip_pool.py", "-m", "unit"),
+    fault("pool-no-alert", "pools", "exhaustion answers SERVFAIL with no alert (D3)",
+          "connector/service/dns_service.py", 'self.events.emit("pool.exhausted", pool=result.pool,'
+          ' qname=result.name,', 'self.events.emit("pool.quiet", pool=result.pool, '
+          'qname=result.name,', LISTENER, *NETNS, "-k", "D3"),
+    fault("guard-refuses-udp", "DNS guard",
+          "a spoofed UDP source gets REFUSED (a reflection) instead of silence (A1)",
+          "connector/core/dns_guard.py",
+          "return QueryVerdict.REFUSED if tcp else QueryVerdict.DROP_SILENT",
+          "return QueryVerdict.REFUSED", ABUSE, *NETNS, "-k", "A1"),
+    fault("rrl-never-slips", "DNS guard", "over the limit nothing is truncated (A2)",
+          "connector/core/rrl.py", "        if c.slip and account.limited % c.slip == 0:",
+          "        if False:", ABUSE, *NETNS, "-k", "A2"),
+    fault("dnsgw-no-secondary", "DNS gateways", "a DNS gateway's secondary is never tried (D5)",
+          "connector/service/dns_service.py",
+          "for server in filter(None, (gateway.primary, gateway.secondary)):",
+          "for server in filter(None, (gateway.primary,)):", LISTENER, *NETNS, "-k",
+          "primary_then"),
+    fault("dnsgw-allow-servfails", "DNS gateways",
+          "FAIL_ALLOW_IGNORE_DNAT answers SERVFAIL (D5)", "connector/core/dns_policy.py",
+          "if decision.gateway.failure_behavior is FailureBehavior.FAIL_ALLOW_IGNORE_DNAT:",
+          "if False:", LISTENER, *NETNS, "-k", "original_server"),
+    # -- GENEVE (spec §4.1) ------------------------------------------------------------------
+    Fault("geneve-cookie-optional", "GENEVE", "a packet without the flow cookie is accepted (G1)",
+          (Edit("connector/io/geneve.py", '                                      (OPT_COOKIE, '
+                '"flow cookie")) if typ not in found]', "                                      ) "
+                "if typ not in found]"),
+           Edit("connector/io/geneve.py", "found[OPT_COOKIE])", "found.get(OPT_COOKIE, 0))")),
+          ("suites/unit/connector/test_geneve_codec.py", "-m", "unit")),
+    fault("geneve-any-sender", "GENEVE", "GENEVE accepted from any sender (S8b)",
+          "connector/service/dataplane.py",
+          "any(IPv4Address(address) in net for net in self.sources), 4096)",
+          "True, 4096)", GENEVE, *NETNS, "-k", "another_sender"),
+    fault("geneve-header-rebuilt", "GENEVE", "replies carry a header with the cookie zeroed (G2)",
+          "connector/service/dataplane.py", "self._sock.sendto(action.header + packet, "
+          "action.peer)", "self._sock.sendto(action.header[:-4] + bytes(4) + packet, "
+          "action.peer)", GENEVE, *NETNS, "-k", "G1_G2"),
+    fault("flows-short-timeout", "GENEVE", "TCP flow state kept 35 s, not 350 s (G6)",
+          "connector/core/flows.py", "    tcp: float = 350.0", "    tcp: float = 35.0",
+          "suites/unit/connector/test_flows.py", "suites/unit/connector/test_steering.py",
+          "-m", "unit"),
+    # -- health (spec §3.5) ----------------------------------------------------------------
+    fault("health-ignores-dns", "health", "health says 200 with the DNS listener down",
+          "connector/core/health.py", "    if not facts.dns_up:", "    if False:",
+          HEALTH, *NETNS, "-k", "dns_listener"),
+    fault("health-ignores-zia", "health", "health says 200 with every ZIA path cut (H1)",
+          "connector/core/health.py", "        if not g.usable and g.fail_closed:",
+          "        if False:", HEALTH, *NETNS, "-k", "H1"),
+    # -- tunnels and failover (spec §5.4) --------------------------------------------------
+    fault("tunnel-no-failover", "tunnels and failover", "new flows stay on a dead primary (F5)",
+          "connector/core/tunnel_health.py",
+          "            if address is not None and self.alive(address, now):",
+          "            if address is not None:", HEALTH, *NETNS, "-k", "F5"),
+    fault("tunnel-no-tls-fallback", "tunnels and failover", "UDP never falls back to TLS",
+          "connector/core/tunnel_health.py",
+          'return "udp" if udp_alive or not tls_connected else "tls"', 'return "udp"',
+          "suites/unit/connector/test_health_and_tunnels.py", "-m", "unit"),
+    # -- licences (seed) -------------------------------------------------------------------
+    fault("licence-udp-counts", "licences", "a UDP reply licenses its (forged) source",
+          "connector/core/workloads.py",
+          "if (not entry.completed or entry.key.proto != IpProto.TCP",
+          "if (not entry.completed", "suites/unit/connector/test_workloads.py", "-m", "unit"),
+    fault("licence-blind-ack", "licences", "any ACK completes a handshake",
+          "connector/core/flows.py",
+          "and self._synack_seq is not None and ack == (self._synack_seq + 1) % 2**32)",
+          "and self._synack_seq is not None)", "suites/unit/connector/test_workloads.py",
+          "-m", "unit"),
+    # -- persistence and the cluster (spec §6.6) ---------------------------------------------
+    fault("restart-forgets-bindings", "persistence",
+          "a restarted member does not replay the binding log before it answers",
+          "connector/service/run.py", "            member.sync()  # every binding any member "
+          "handed out, this one's included", "            pass", LISTENER, *NETNS, "-k",
+          "restart"),
+    fault("cluster-learn-ignored", "persistence", "a peer ignores names another member learned",
+          "connector/core/cluster.py",
+          "                self.names.learn_until(entry.addr, entry.name, entry.at)",
+          "                pass", "suites/unit/connector/test_cluster.py", "-m", "unit"),
+    # -- the fake cloud -------------------------------------------------------------------
+    fault("sg-default-allow", "fake cloud: security groups",
+          "a security group admits what no rule allows", "lab/security_groups.py",
+          "    yield f'    counter drop comment \"{p.where} {direction}: no rule allows\"'",
+          "    yield f'    counter comment \"{p.where} {direction}: no rule allows\"'",
+          "suites/functional/lab/test_security_groups.py", *NETNS),
+    fault("sg-stateless", "fake cloud: security groups",
+          "replies of admitted flows are judged by the rules (not stateful)",
+          "lab/security_groups.py", '    yield "    ct state established,related accept"',
+          '    yield "    ct state established,related counter"',
+          "suites/functional/lab/test_security_groups.py", *NETNS),
+    fault("igw-no-antispoof", "fake cloud: gateways",
+          "the internet gateway lets spoofed VPC sources in",
+          "lab/gateways.py", 'yield f"    iifname {outside} ip saddr @vpc counter name spoofed_vpc drop"',
+          'yield f"    iifname {outside} ip saddr @vpc counter name spoofed_vpc accept"',
+          "suites/functional/lab/test_gateways.py", *NETNS, "-k", "anti_spoofing"),
+    fault("natgw-unsolicited", "fake cloud: gateways",
+          "the NAT gateway lets unsolicited inbound traffic in", "lab/gateways.py",
+          'yield f"    iifname {outside} counter name unsolicited drop"',
+          'yield f"    iifname {outside} counter name unsolicited accept"',
+          "suites/functional/lab/test_gateways.py", *NETNS, "-k", "unsolicited"),
+    fault("azure-nsg-no-probe-rule", "fake cloud: security groups",
+          "the Azure NSG lacks the AzureLoadBalancer probe rule (C2): no connector is healthy",
+          "lab/topologies/cloud/azure.yaml",
+          "      - {proto: tcp, ports: 50000, from: [AzureLoadBalancer], label: health probe}\n",
+          "", "suites/functional/cloud/test_azure_ilb.py", *NETNS, "-k", "spread"),
+)
