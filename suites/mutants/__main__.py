@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     for n, item in enumerate(chosen, 1):
         print(f"[{n}/{len(chosen)}] {item.id}: {item.what} ...", end=" ", flush=True)
         outcome = run_fault(item)
-        print(f"{outcome.verdict} ({outcome.seconds:.0f} s){' ' + outcome.detail if outcome.detail else ''}",
-              flush=True)
+        note = f" {outcome.detail}" if outcome.detail else ""
+        print(f"{outcome.verdict} ({outcome.seconds:.0f} s){note}", flush=True)
         outcomes.append(outcome)
     write_reports(outcomes)
     killed = sum(o.verdict == "killed" for o in outcomes)
