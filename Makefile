@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lab-up lab-down lab-status lab-image connector-image engine test test-unit test-golden \
-        test-netns test-docker test-load bench load report pictures lint typecheck clean
+        test-netns test-docker test-load bench mutants load report pictures lint typecheck clean
 
 help:
 	@echo "make lab-up [TOPOLOGY=minimal] [BACKEND=netns|docker]   set up and bring a lab up"
@@ -20,6 +20,7 @@ help:
 	@echo "make test-unit|test-golden|test-netns|test-docker|test-load   one tier"
 	@echo "make load [USERS=20 DURATION=30s] locust through the connector -> reports/load/"
 	@echo "make bench                        benchmarks -> reports/bench/*.json and *.png"
+	@echo "make mutants [FAULTS=...]         hand-made faults vs the suites -> reports/mutation/"
 	@echo "make report                       Allure 3 report + reports/SUMMARY.md of the last make test"
 	@echo "make pictures                     docs/img/TOPOLOGY.svg for every shipped topology"
 	@echo "make lint | typecheck             ruff and the import contracts | mypy"
@@ -69,6 +70,13 @@ test-docker: engine
 test-unit test-golden test-netns test-docker test-load:
 	$(need_setup)
 	$(PY) -m pytest -m $(subst test-,,$@) $(PYTEST_ARGS)
+
+# Hand-made faults (suites/mutants), each against the tests that must catch it;
+# FAULTS="id ..." runs some. Long (lab tests): outside `make test`, like bench.
+FAULTS ?=
+mutants:
+	$(need_setup)
+	$(PY) -m suites.mutants $(FAULTS)
 
 bench:
 	$(need_setup)
