@@ -639,9 +639,9 @@ def test_forged_udp_sources_that_draw_replies_are_not_counted(cloud: LabHandle) 
     proves nothing about the source (gap 11): none of the ten may be licensed."""
     started, mark = time.time(), cloud.mark()
     forged = [f"10.10.1.{n}" for n in range(50, 60)]
-    for src in forged:
-        _spoof(cloud, f"IP(src='{src}', dst='{WEB2}')/UDP(sport=5000, dport=7)/Raw(b'{src}')",
-               count=3, node="workload1")
+    packets = " + ".join(f"[IP(src='{src}', dst='{WEB2}')/UDP(sport=5000, dport=7)/Raw(b'{src}')]"
+                         for src in forged)
+    _spoof(cloud, f"({packets}) * 3", count=1, node="workload1")
     echoed = wait_for(lambda: len({e["payload"] for e in cloud.events("web2", "udp.echo",
                                                                      after=mark)}) == 10,
                       10, "web2 echoed each forged source")

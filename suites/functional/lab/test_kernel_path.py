@@ -35,8 +35,9 @@ WEB, SERVICE, MGMT = "198.18.10.10", "10.10.3.31", "10.10.2.21"
 WORKLOAD, OTHER_SOURCE = "10.10.1.11", "10.10.1.61"  # the second: added to workload1 here
 
 
-def _get(lab: LabHandle, port: int, path: str, source: str | None = None) -> bool:
-    argv = ["curl", "-s", "-o", "/dev/null", "-m", "3"]
+def _get(lab: LabHandle, port: int, path: str, source: str | None = None,
+         wait: int = 3) -> bool:
+    argv = ["curl", "-s", "-o", "/dev/null", "-m", str(wait)]
     argv += ["--interface", source] if source else []
     return lab.exec("workload1", *argv, f"http://{WEB}:{port}{path}", check=False).ok
 
@@ -58,7 +59,7 @@ def _dropped(lab: LabHandle, port: int, source: str | None = None) -> dict[str, 
     the web server, which listens on the port, never saw it. The session log line."""
     path = f"/p{port}-{uuid.uuid4().hex[:6]}"
     mark = lab.mark()
-    assert not _get(lab, port, path, source), f"GET on {port} was answered"
+    assert not _get(lab, port, path, source, wait=1), f"GET on {port} was answered"
     logged = lab.wait_event("cc1", "flow.new", lambda e: e["dport"] == port
                             and e["src"] == (source or WORKLOAD), after=mark)
     path_window("anything the connector forwarded reaching the web server").wait()
@@ -146,7 +147,7 @@ def test_each_dropped_flow_is_in_the_session_log_once(minimal_lab: LabHandle) ->
     """Three GETs to a dropped port (curl retries its SYN): one record per flow."""
     mark = minimal_lab.mark()
     for n in range(3):
-        _get(minimal_lab, 8081, f"/log-{n}")
+        _get(minimal_lab, 8081, f"/log-{n}", wait=1)
     path_window("the session log lines of the last flow").wait()
     records = [e for e in minimal_lab.events("cc1", "flow.new", after=mark) if e["dport"] == 8081]
     assert len(records) == 3, records
