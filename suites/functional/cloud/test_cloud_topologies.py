@@ -1,8 +1,9 @@
 """The cloud topologies: legitimate paths, and the seed's attack table from the internet.
 
 Each test runs on aws-natgw, aws-no-natgw, aws-partial-natgw, the three
-azure-* twins (ILB as next hop, NSGs with service tags), and the insecure
-negative control (aws-no-natgw with every inbound rule open to 0.0.0.0/0).
+azure-* twins (ILB as next hop, NSGs with service tags), and the two negative
+controls, insecure (aws-no-natgw with every inbound rule open to 0.0.0.0/0) and
+azure-insecure (azure-no-natgw with every inbound NSG rule open to the internet).
 What each expects is read from the topology (which interfaces have public
 addresses, whether there is a NAT gateway) or, for the attacks that security
 groups stop, from `SG_OPEN`: there the attack must succeed, or the test fails.
@@ -47,8 +48,9 @@ from suites.functional.connector.gwlb_helpers import tunnel_port_cut, wait_for
 pytestmark = pytest.mark.usefixtures("lab_capable")
 
 TOPOLOGIES = ["aws-natgw", "aws-no-natgw", "aws-partial-natgw", "azure-natgw", "azure-no-natgw",
-              "azure-partial-natgw", "insecure"]
-SG_OPEN = {"insecure"}  # inbound rules open to 0.0.0.0/0: the SG-stopped attacks succeed
+              "azure-partial-natgw", "insecure", "azure-insecure"]
+# inbound rules open to the internet: the attacks the cloud's rules stop must succeed
+SG_OPEN = {"insecure", "azure-insecure"}
 WEB, WEB2, DNS, VICTIM = "198.18.10.10", "198.18.10.20", "198.18.53.53", "198.18.66.66"
 CONNECTORS = ("cc1", "cc2")
 MGMT = {"cc1": "10.10.2.21", "cc2": "10.10.2.22"}
@@ -434,24 +436,25 @@ def _address(lab: LabHandle, node: str) -> str:
 def test_stray_synthetic_address_is_refused(cloud: LabHandle, tmp_path: Path) -> None:
     allure.dynamic.label("method", "DROP (stray pool address)")
     stray = "10.254.31.250"
+    before = {cc: _metric(cloud, cc, "dropped_stray_pool") for cc in CONNECTORS}
     mark = cloud.mark()
-    outside = tmp_path / "igw-eth-inet.pcap"
-    with cloud.capture("igw", "eth-inet", outside):
+    outside = tmp_path / "fabric-eth-igw.pcap"
+    with cloud.capture("fabric", "eth-igw", outside):
         result = cloud.exec("workload1", "curl", "-s", "-m", "4", f"http://{stray}/stray",
                             check=False)
         carrier, logged = _flow_logged(cloud, lambda e: e["dst"] == stray, mark)
-        path_window("a forwarded packet crossing the internet gateway").wait()
-    attach_pcap(outside, "igw eth-inet")
+        path_window("a forwarded packet leaving the VPC").wait()
+    attach_pcap(outside, "fabric eth-igw (the VPC's way out)")
     assert not result.ok
     assert (logged["rule"], logged["dropped"]) == ("ZPA Pool For Stray Traffic", "stray_pool")
-    assert _metric(cloud, carrier, "dropped_stray_pool") >= 1
+    assert _metric(cloud, carrier, "dropped_stray_pool") > before[carrier]
     assert not [e for e in cloud.events("zpa", "zpa.stream", after=mark)
                 if e.get("synthetic") == stray]
     assert not [e for edge in ("zia1", "zia2") for e in cloud.events(edge, "zia.transaction",
                                                                        after=mark)
                 if e["dst"] == stray]
     leaked = [p for p in rdpcap(str(outside)) if IP in p and p[IP].dst == stray]
-    assert leaked == [], f"{len(leaked)} packets for the pool address reached the internet"
+    assert leaked == [], f"{len(leaked)} packets for the pool address left the VPC"
 
 
 # -- the seed's attack table, from the internet ----------------------------------------------

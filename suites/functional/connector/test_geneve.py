@@ -10,7 +10,9 @@ session log, and by the far side's logs and captures.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import allure
 import pytest
@@ -19,6 +21,7 @@ from scapy.layers.inet6 import IPv6
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle
+from lab.events import Mark
 from suites.fixtures.allure_hooks import attach_pcap
 from suites.fixtures.windows import dns_answer_window, path_window
 from suites.functional.connector.gwlb_helpers import geneve_probe, metrics
@@ -223,3 +226,39 @@ def test_dns_through_the_gwlb_is_answered_by_the_connector(gwlb_lab: LabHandle) 
     blocked = gwlb_lab.exec("workload1", "dig", "+time=1", "+tries=1", "@198.18.53.53",
                             "x.blocked.example", check=False).stdout
     assert "timed out" in blocked
+
+
+@allure.feature("zpa")
+@allure.story("D4 / gap 7: over GENEVE, a live synthetic address with no broker never leaves")
+def test_a_live_synthetic_address_is_dropped_without_a_broker(gwlb_lab: LabHandle,
+                                                              pcap_dir: Path) -> None:
+    """This lab's connectors answer ZPA names but have no broker: a flow to the answer is
+    decided ZPA and must be dropped and logged, never written to the kernel (where the
+    Direct path would SNAT it out). The fabric's way out is where it would be seen."""
+    answer = gwlb_lab.exec("workload1", "dig", "+short", "+time=2", "+tries=1",
+                           "@198.51.100.53", "app-a.corp.example").stdout.split()
+    assert len(answer) == 1, answer
+    assert answer[0].startswith("10.254."), answer
+    mark = gwlb_lab.mark()
+    out = pcap_dir / "fabric-eth-edge.pcap"
+    with gwlb_lab.capture("fabric", "eth-edge", out):
+        reached = gwlb_lab.exec("workload1", "curl", "-s", "-m", "2", f"http://{answer[0]}/",
+                                check=False).ok
+        logged = _logged_on_either(gwlb_lab, answer[0], mark)
+        path_window("a forwarded packet leaving the VPC").wait()
+    attach_pcap(out, "fabric eth-edge")
+    assert not reached
+    assert (logged["method"], logged["dropped"]) == ("ECZPA", "zpa_no_broker")
+    leaked = [p for p in rdpcap(str(out)) if IP in p and p[IP].dst.startswith("10.254.")]
+    assert leaked == [], f"{len(leaked)} packets for the synthetic address left the VPC"
+
+
+def _logged_on_either(lab: LabHandle, dst: str, mark: Mark) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for node in ("cc1", "cc2"):
+            found = [e for e in lab.events(node, "flow.new", after=mark) if e["dst"] == dst]
+            if found:
+                return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no connector logged the flow to {dst}")

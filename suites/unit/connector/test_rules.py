@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from connector.config_values import parse_ip_match as parse_ip
-from connector.core.model import Decision, FlowKey, IpProto, Method
+from connector.core.model import FlowKey, IpProto, Method
 from connector.core.names import parse_pattern
 from connector.core.policy import Identity, Policy
 from connector.core.rules import DEFAULT_ZIA_RULE, STRAY_POOL_RULE, ZPA_RULE, ForwardingPolicy
@@ -112,7 +112,12 @@ def test_forwarding_decision(case: Case) -> None:
 def test_decision_names_the_rule_and_why() -> None:
     decision = ForwardingPolicy(policy(rule(7, D, src_ip_groups=("workloads",))), ME).decide(
         flow(), Names(), Pools(), Health())
-    assert decision == Decision(D, "r7", 7, "first match: rule 7 'r7' (src_ip_groups)")
+    assert (decision.method, decision.rule_name, decision.rule_order, decision.gateway) == (
+        D, "r7", 7, None)
+    # the reason says which rule matched and by which criterion, for a reader of the log
+    assert "r7" in decision.reason
+    assert "src_ip_groups" in decision.reason
+    assert "dest" not in decision.reason
 
 
 def test_zia_decision_names_its_gateway() -> None:
