@@ -71,6 +71,7 @@ _ANSWERED, _UNANSWERED = ', "answered": true', ', "answered": false'
 class DnsService:
     def __init__(self, config: ConnectorConfig, *, pools: Pools, names: NameBindings,
                  health: GatewayHealth, events: EventLog, store: StateStore,
+                 zia: ZiaDnsPort | None = None,
                  on_learned: Callable[[IPv4Address, str, int], None] | None = None,
                  on_bound: Callable[[IPv4Address], None] | None = None,
                  cluster: ClusterMember | None = None) -> None:
@@ -87,7 +88,7 @@ class DnsService:
         self.cluster = cluster  # learned names shared with the other members (F9)
         self.service_ip = config.service.address.ip
         self.counters: dict[str, int] = {}
-        self.zia: ZiaDnsPort | None = None  # set when ZIA tunnels exist
+        self.zia = zia  # queries a ZIA rule sends through a tunnel (ZIA DNS control)
         self.guard = DnsGuard(GuardConfig(workloads=config.dns_acl, exempt=config.dns_exempt))
         self._known: dict[tuple[bytes, str, str, bool], Asked] = {}
 

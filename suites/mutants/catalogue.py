@@ -191,8 +191,8 @@ FAULTS: tuple[Fault, ...] = (
     # -- persistence and the cluster (spec §6.6) ---------------------------------------------
     fault("restart-forgets-bindings", "persistence",
           "a restarted member does not replay the binding log before it answers",
-          "connector/service/run.py", "            member.sync()  # every binding any member "
-          "handed out, this one's included", "            pass", LISTENER, *NETNS, "-k",
+          "connector/service/run.py", "        shared.member.sync()  # every binding any member "
+          "handed out, this one's included", "        pass", LISTENER, *NETNS, "-k",
           "restart"),
     fault("cluster-learn-ignored", "persistence", "a peer ignores names another member learned",
           "connector/core/cluster.py",
