@@ -254,7 +254,7 @@ def _hint(err: Any) -> str:
         return "remove it, or check its spelling"
     if kind == "missing":
         return "this field is required"
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         return f"allowed: {err.get('ctx', {}).get('expected', '')}"
     if "host name" in str(err["msg"]):
         return "an address such as 198.18.53.53, or a name such as ntp.example.net"

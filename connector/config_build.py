@@ -21,7 +21,7 @@ from connector.config_values import (
     parse_name,
     parse_ports,
 )
-from connector.core.model import DnsGateway, FailureBehavior
+from connector.core.model import DnsGateway
 from connector.core.names import NamePattern
 from connector.core.policy import (
     DEFAULT_POOL,
@@ -173,7 +173,7 @@ def _dns_gateways(raw: dict[str, RawDnsGateway | None],
     if len(raw) > MAX_DNS_GATEWAYS:
         issues.append(Issue("", "dns_gateways", f"{len(raw)} gateways, at most "
                             f"{MAX_DNS_GATEWAYS}", "merge gateways that share servers"))
-    return {name: DnsGateway(name, g.primary, g.secondary, FailureBehavior(g.failure_behavior))
+    return {name: DnsGateway(name, g.primary, g.secondary, g.failure_behavior)
             for name, g in raw.items() if g is not None}
 
 

@@ -68,7 +68,7 @@ def build_fwd_rules(raw: dict[int, RawForwardingRule | None], ctx: RuleContext,
                            IP_HINT + ", an FQDN (a.example.com) or *.example.com")
         fqdns += _check_fqdns(dests, path, issues)
         rules.append(ForwardingRule(
-            rule.order, rule.name, Method(rule.forward_method), rule.state == "ENABLED",
+            rule.order, rule.name, rule.forward_method, rule.state == "ENABLED",
             tuple(rule.locations), tuple(rule.ec_groups),
             _parse_all(rule.src_ips, f"{path}.src_ips", parse_ip_match, issues),
             tuple(rule.src_ip_groups), tuple(rule.nw_services), dests,
@@ -93,7 +93,7 @@ def build_dns_rules(raw: dict[int, RawDnsRule | None], ctx: RuleContext,
         names = _parse_all(rule.dest_addresses, f"{path}.dest_addresses", parse_name, issues,
                            NAME_HINT)
         rules.append(DnsRule(
-            rule.order, rule.name, DnsAction(rule.action), rule.state == "ENABLED",
+            rule.order, rule.name, rule.action, rule.state == "ENABLED",
             tuple(rule.locations), tuple(rule.ec_groups),
             _parse_all(rule.src_ips, f"{path}.src_ips", parse_ip_match, issues),
             tuple(rule.src_ip_groups), tuple(p for p in names if isinstance(p, NamePattern)),
@@ -105,7 +105,7 @@ def build_dns_default(raw: RawDefaultDnsRule | None, ctx: RuleContext,
                       issues: list[Issue]) -> DnsRule:
     raw = raw or RawDefaultDnsRule()
     _check_action(raw, "default_dns_rule", ctx, issues)
-    return default_dns_rule(DnsAction(raw.action), zpa_ip_group=raw.zpa_ip_group,
+    return default_dns_rule(raw.action, zpa_ip_group=raw.zpa_ip_group,
                             dns_gateway=raw.dns_gateway)
 
 
@@ -144,7 +144,7 @@ def _check_method(rule: RawForwardingRule, path: str, ctx: RuleContext,
     _check_count(rule.nw_services, MAX_SERVICES, f"{path}.nw_services", issues)
     _check_refs(rule.nw_services, ctx.services, f"{path}.nw_services", "network_services",
                 issues)
-    if rule.forward_method == "ECZPA":
+    if rule.forward_method is Method.ZPA:
         for key in ZPA_FORBIDDEN:
             if getattr(rule, key):
                 issues.append(Issue("", f"{path}.{key}", f"an ECZPA rule cannot set {key}",
@@ -154,9 +154,9 @@ def _check_method(rule: RawForwardingRule, path: str, ctx: RuleContext,
         return
     if rule.zpa_application_segments or rule.zpa_all_app_segments:
         issues.append(Issue("", f"{path}.zpa_application_segments",
-                            f"a {rule.forward_method} rule cannot select ZPA app segments",
+                            f"a {rule.forward_method.value} rule cannot select ZPA app segments",
                             "use forward_method: ECZPA, or remove the segments"))
-    if rule.proxy_gateway is not None and rule.forward_method != "ZIA":
+    if rule.proxy_gateway is not None and rule.forward_method is not Method.ZIA:
         issues.append(Issue("", f"{path}.proxy_gateway", "only ZIA rules pick a gateway",
                             "remove proxy_gateway"))
     elif rule.proxy_gateway is not None:
@@ -165,7 +165,7 @@ def _check_method(rule: RawForwardingRule, path: str, ctx: RuleContext,
 
 
 def _check_action(rule: Any, path: str, ctx: RuleContext, issues: list[Issue]) -> None:
-    if rule.action == "REDIR_ZPA":
+    if rule.action is DnsAction.REDIR_ZPA:
         if rule.zpa_ip_group is None:
             issues.append(Issue("", f"{path}.zpa_ip_group", "REDIR_ZPA needs an IP pool",
                                 f"name one of: {', '.join(sorted(ctx.pools))}"))
@@ -176,10 +176,10 @@ def _check_action(rule: Any, path: str, ctx: RuleContext, issues: list[Issue]) -
     elif rule.zpa_ip_group is not None:
         issues.append(Issue("", f"{path}.zpa_ip_group", "only REDIR_ZPA uses an IP pool",
                             "remove zpa_ip_group"))
-    if rule.action == "REDIR_REQ" and rule.dns_gateway is None:
+    if rule.action is DnsAction.REDIR_REQ and rule.dns_gateway is None:
         issues.append(Issue("", f"{path}.dns_gateway", "REDIR_REQ needs a DNS gateway",
                             f"name one of: {', '.join(sorted(ctx.dns_gateways)) or '(none)'}"))
-    elif rule.action != "REDIR_REQ" and rule.dns_gateway is not None:
+    elif rule.action is not DnsAction.REDIR_REQ and rule.dns_gateway is not None:
         issues.append(Issue("", f"{path}.dns_gateway", "only REDIR_REQ uses a DNS gateway",
                             "remove dns_gateway"))
     if rule.zpa_ip_group is not None:

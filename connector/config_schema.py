@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from connector.core.model import DnsAction, FailureBehavior, Method
+
 _HOST_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 
 
@@ -68,7 +70,7 @@ class RawZiaGateway(Strict):
 class RawDnsGateway(Strict):
     primary: IPv4Address
     secondary: IPv4Address | None = None
-    failure_behavior: Literal["FAIL_RET_ERR", "FAIL_ALLOW_IGNORE_DNAT"] = "FAIL_RET_ERR"
+    failure_behavior: FailureBehavior = FailureBehavior.FAIL_RET_ERR
 
 
 State = Literal["ENABLED", "DISABLED"]
@@ -77,7 +79,7 @@ State = Literal["ENABLED", "DISABLED"]
 class RawForwardingRule(Strict):
     order: int = Field(ge=1)
     name: str = Field(min_length=1)
-    forward_method: Literal["ZIA", "ECZPA", "DIRECT", "DROP", "LOCAL_SWITCH"]
+    forward_method: Method  # the choices are the enum's: one list, the core's
     state: State = "ENABLED"
     locations: list[str] = []
     ec_groups: list[str] = []
@@ -94,7 +96,7 @@ class RawForwardingRule(Strict):
 class RawDnsRule(Strict):
     order: int = Field(ge=1)
     name: str = Field(min_length=1)
-    action: Literal["ALLOW", "BLOCK", "REDIR_ZPA", "REDIR_REQ"]
+    action: DnsAction
     state: State = "ENABLED"
     locations: list[str] = []
     ec_groups: list[str] = []
@@ -107,7 +109,7 @@ class RawDnsRule(Strict):
 
 
 class RawDefaultDnsRule(Strict):
-    action: Literal["ALLOW", "BLOCK", "REDIR_ZPA", "REDIR_REQ"] = "ALLOW"
+    action: DnsAction = DnsAction.ALLOW
     zpa_ip_group: str | None = None
     dns_gateway: str | None = None
 

@@ -14,6 +14,7 @@ pass untouched (§6.4 "Response Action: None"; the service never re-decides an a
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import assert_never
 
 from connector.core.intervals import IntervalIndex, NameIndex
 from connector.core.memo import remember
@@ -82,11 +83,15 @@ class DnsPolicy:
 def on_gateway_failure(decision: DnsDecision) -> DnsDecision:
     """Both servers of the decision's DNS gateway are down: its failure behaviour."""
     assert decision.gateway is not None
-    if decision.gateway.failure_behavior is FailureBehavior.FAIL_ALLOW_IGNORE_DNAT:
-        return replace(decision, outcome=DnsOutcome.FORWARD_ORIGINAL,
-                       reason=f"{decision.reason}; gateway down: forward to original server")
-    return replace(decision, outcome=DnsOutcome.ANSWER_SERVFAIL,
-                   reason=f"{decision.reason}; gateway down: SERVFAIL")
+    match decision.gateway.failure_behavior:
+        case FailureBehavior.FAIL_ALLOW_IGNORE_DNAT:
+            return replace(decision, outcome=DnsOutcome.FORWARD_ORIGINAL,
+                           reason=f"{decision.reason}; gateway down: forward to original server")
+        case FailureBehavior.FAIL_RET_ERR:
+            return replace(decision, outcome=DnsOutcome.ANSWER_SERVFAIL,
+                           reason=f"{decision.reason}; gateway down: SERVFAIL")
+        case _:
+            assert_never(decision.gateway.failure_behavior)
 
 
 def on_pool_exhausted(decision: DnsDecision) -> DnsDecision:
@@ -100,19 +105,23 @@ def _outcome(rule: DnsRule, question: DnsQuestion, qname: str, segment: str | No
     order = rule.order or None
     reason = f"{why}: rule '{rule.name}'"
     base = DnsDecision(rule.action, DnsOutcome.FORWARD_ORIGINAL, rule.name, order, reason, qname)
-    if rule.action is DnsAction.BLOCK:
-        return replace(base, outcome=DnsOutcome.DROP_SILENT)
-    if rule.action is DnsAction.REDIR_REQ:
-        gateway = policy.dns_gateways[rule.dns_gateway or ""]
-        return replace(base, outcome=DnsOutcome.FORWARD_GATEWAY, gateway=gateway)
-    if rule.action is DnsAction.REDIR_ZPA and segment is not None:
-        outcome = DnsOutcome.ANSWER_SYNTHETIC if question.qtype.upper() == "A" \
-            else DnsOutcome.ANSWER_NODATA
-        return replace(base, outcome=outcome, pool=rule.zpa_ip_group or DEFAULT_POOL,
-                       app_segment=segment)
-    if rule.action is DnsAction.REDIR_ZPA:
-        return replace(base, reason=f"{reason}; '{qname}' is not a ZPA name: allowed")
-    return base
+    match rule.action:
+        case DnsAction.BLOCK:
+            return replace(base, outcome=DnsOutcome.DROP_SILENT)
+        case DnsAction.REDIR_REQ:
+            gateway = policy.dns_gateways[rule.dns_gateway or ""]
+            return replace(base, outcome=DnsOutcome.FORWARD_GATEWAY, gateway=gateway)
+        case DnsAction.REDIR_ZPA if segment is not None:
+            outcome = DnsOutcome.ANSWER_SYNTHETIC if question.qtype.upper() == "A" \
+                else DnsOutcome.ANSWER_NODATA
+            return replace(base, outcome=outcome, pool=rule.zpa_ip_group or DEFAULT_POOL,
+                           app_segment=segment)
+        case DnsAction.REDIR_ZPA:
+            return replace(base, reason=f"{reason}; '{qname}' is not a ZPA name: allowed")
+        case DnsAction.ALLOW:
+            return base
+        case _:
+            assert_never(rule.action)
 
 
 def _source_index(policy: Policy, rules: list[DnsRule]) -> tuple[int, IntervalIndex]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
-from typing import NamedTuple
+from typing import NamedTuple, assert_never
 
 from connector.core.flows import Canonical, FlowEntry, FlowTable, FlowTimeouts, TableFull
 from connector.core.model import Decision, FlowKey, IpProto, Method, NameLookup, PoolLookup
@@ -159,26 +159,34 @@ class Steering:
         return self.forwarding.decide(key, self.names, self.pools, self.tunnels)
 
     def _act(self, decision: Decision, path: FlowPath, now: float, proto: int) -> Action:
-        method = decision.method
-        if method is Method.DIRECT:
-            if path.to_kernel is None:
-                path.to_kernel = ToKernel(decision)
-            return path.to_kernel
-        if method is Method.ZIA and decision.gateway is not None:
-            path.zia = self.tunnels.keep_or_move(decision.gateway, path.zia, now)
-            if path.zia is not None:
-                return ToZia(path.zia, decision)
-            return Dropped("zia_unusable", decision)
-        if method is Method.DROP:
-            return Dropped(drop_reason(decision), decision)
-        if method is Method.ZPA:
-            # The kernel hands TCP to a synthetic address to the ZPA proxy (tproxy);
-            # the lab's ZPA tunnel carries TCP streams only; with no broker, nothing
-            # carries ZPA, and a pool address must never leave Direct (D4).
-            if not self.zpa_carried:
-                return Dropped("zpa_no_broker", decision)
-            return ToKernel(decision) if proto == IpProto.TCP else Dropped("zpa_not_tcp", decision)
-        return Dropped(f"{method.name.lower()}_not_carried", decision)
+        match decision.method:
+            case Method.DIRECT:
+                if path.to_kernel is None:
+                    path.to_kernel = ToKernel(decision)
+                return path.to_kernel
+            case Method.ZIA:
+                if decision.gateway is None:
+                    return Dropped("zia_not_carried", decision)
+                path.zia = self.tunnels.keep_or_move(decision.gateway, path.zia, now)
+                if path.zia is not None:
+                    return ToZia(path.zia, decision)
+                return Dropped("zia_unusable", decision)
+            case Method.DROP:
+                return Dropped(drop_reason(decision), decision)
+            case Method.ZPA:
+                return self._zpa(decision, proto)
+            case Method.LOCAL:
+                return Dropped("local_not_carried", decision)
+            case _:
+                assert_never(decision.method)
+
+    def _zpa(self, decision: Decision, proto: int) -> Action:
+        """The kernel hands TCP to a synthetic address to the ZPA proxy (tproxy); the
+        lab's ZPA tunnel carries TCP streams only; with no broker, nothing carries ZPA,
+        and a pool address must never leave Direct (D4)."""
+        if not self.zpa_carried:
+            return Dropped("zpa_no_broker", decision)
+        return ToKernel(decision) if proto == IpProto.TCP else Dropped("zpa_not_tcp", decision)
 
 
 _PREDEFINED_DROPS = {STRAY_POOL_RULE: "stray_pool", PUBLIC_SOURCE_RULE: "public_source"}

@@ -50,13 +50,14 @@ IPV6_RULE = "IPv6 Not Carried"
 class GeneveDataPlane:
     def __init__(self, steering: Steering, service_ip: IPv4Address,
                  sources: tuple[IPv4Network, ...], *, counters: Counters,
-                 events: EventLog) -> None:
+                 events: EventLog, tunnels: ZiaTunnels | None = None,
+                 routed_write: Callable[[bytes], None] | None = None) -> None:
         self.steering = steering
         self.service_ip = service_ip
         self.sources = sources
         self.counters, self.events = counters, events
-        self.tunnels: ZiaTunnels | None = None
-        self.routed_write: Callable[[bytes], None] | None = None  # replies of routed flows
+        self.tunnels = tunnels
+        self.routed_write = routed_write  # replies of routed flows
         self.up = False
         self._sock: socket.socket | None = None
         self._tun: TunDevice | None = None

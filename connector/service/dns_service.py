@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import IPv4Address
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, assert_never
 
 from connector.config import ConnectorConfig
 from connector.core.bindings import NameBindings, NamesView
@@ -71,6 +71,7 @@ _ANSWERED, _UNANSWERED = ', "answered": true', ', "answered": false'
 class DnsService:
     def __init__(self, config: ConnectorConfig, *, pools: Pools, names: NameBindings,
                  health: GatewayHealth, events: EventLog, store: StateStore,
+                 zia: ZiaDnsPort | None = None,
                  on_learned: Callable[[IPv4Address, str, int], None] | None = None,
                  on_bound: Callable[[IPv4Address], None] | None = None,
                  cluster: ClusterMember | None = None) -> None:
@@ -87,7 +88,7 @@ class DnsService:
         self.cluster = cluster  # learned names shared with the other members (F9)
         self.service_ip = config.service.address.ip
         self.counters: dict[str, int] = {}
-        self.zia: ZiaDnsPort | None = None  # set when ZIA tunnels exist
+        self.zia = zia  # queries a ZIA rule sends through a tunnel (ZIA DNS control)
         self.guard = DnsGuard(GuardConfig(workloads=config.dns_acl, exempt=config.dns_exempt))
         self._known: dict[tuple[bytes, str, str, bool], Asked] = {}
 
@@ -191,14 +192,19 @@ class DnsService:
                query: Query) -> bytes | None:
         """Every outcome decided here and now: drop, synthetic, NODATA, SERVFAIL."""
         assert parsed is not None  # the plain parse succeeded, so the full one does
-        outcome = decision.outcome
-        if outcome is DnsOutcome.DROP_SILENT:
-            return None
-        if outcome is DnsOutcome.ANSWER_SYNTHETIC:
-            return self._synthetic(decision, parsed, query)
-        if outcome is DnsOutcome.ANSWER_NODATA:
-            return dns_wire.nodata_answer(parsed, self.config.dns_ttl).to_wire()
-        return dns_wire.error_answer(parsed, dns_wire.SERVFAIL).to_wire()
+        match decision.outcome:
+            case DnsOutcome.DROP_SILENT:
+                return None
+            case DnsOutcome.ANSWER_SYNTHETIC:
+                return self._synthetic(decision, parsed, query)
+            case DnsOutcome.ANSWER_NODATA:
+                return dns_wire.nodata_answer(parsed, self.config.dns_ttl).to_wire()
+            case DnsOutcome.ANSWER_SERVFAIL:
+                return dns_wire.error_answer(parsed, dns_wire.SERVFAIL).to_wire()
+            case DnsOutcome.FORWARD_ORIGINAL | DnsOutcome.FORWARD_GATEWAY:
+                raise AssertionError("a forwarded outcome is answered later, never here")
+            case _:
+                assert_never(decision.outcome)
 
     def _synthetic(self, decision: DnsDecision,
                    asked: dns_plain.PlainQuery | dns_wire.ParsedQuery,
@@ -251,16 +257,25 @@ class DnsService:
         # the global VIP: the configured upstream resolves it, never the address asked.
         to_us = dst in self.config.global_vips or dst == self.service_ip
         server = self.config.upstream_dns[0] if to_us and self.config.upstream_dns else dst
-        if verdict.method is Method.ZIA and self.zia is not None and verdict.gateway:
-            self._count("forward_zia")
-            answer = await self.zia.query(query.wire, server, verdict.gateway)
-            return self._learn(answer) if answer is not None else None
-        if verdict.method is not Method.DIRECT:
-            self._count(f"forward_{verdict.method.value.lower()}")
-            return None  # Drop, or a tunnel this connector cannot carry (ZPA)
+        match verdict.method:
+            case Method.DIRECT:
+                return await self._direct(query, server, proto == IpProto.TCP)
+            case Method.ZIA if self.zia is not None and verdict.gateway:
+                self._count("forward_zia")
+                answer = await self.zia.query(query.wire, server, verdict.gateway)
+                return self._learn(answer) if answer is not None else None
+            case Method.ZIA | Method.DROP | Method.ZPA | Method.LOCAL:
+                # Drop, ZIA with no tunnel here, or a path a query cannot take (ZPA, Local)
+                self._count(f"forward_{verdict.method.value.lower()}")
+                return None
+            case _:
+                assert_never(verdict.method)
+
+    async def _direct(self, query: Query, server: IPv4Address, tcp: bool) -> bytes | None:
+        """Direct: asked of `server` from the service address (§6.4: SNAT to it)."""
         try:
             return self._learn(await upstream.query(query.wire, server, self.service_ip,
-                                                    tcp=proto == IpProto.TCP))
+                                                    tcp=tcp))
         except upstream.UpstreamTimeout:
             self._count("upstream_timeout")
             return None

@@ -1,30 +1,43 @@
-"""The data-plane half of the service, assembled from config: GENEVE, ZIA, probe, metrics.
+"""The service's parts, built and wired in one place, started and stopped in one order.
 
-Started after the DNS listener (the probe must never say 200 before DNS is
-answered) and stopped before it.
+`ServiceParts.build` makes every part with what it needs passed in: the DNS
+service and its listener, the GENEVE and routed data planes, the ZIA tunnels
+and ZIA DNS, the fail-open switch, the ZPA proxy, the probe and management
+endpoints, sshd. Where two parts need each other (a tunnel's reply goes back
+through the data plane that sent its request), the link is a function made
+here, called only once packets flow. `in_start_order` is the order they start
+in: the DNS listener first (the probe must never say 200 before DNS is
+answered), the probe and the management endpoints after everything they
+report on. The caller stops them in the reverse order (an AsyncExitStack).
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from connector.config import ConnectorConfig, workload_networks
-from connector.core.bindings import NamesView
+from connector.core.bindings import NameBindings, NamesView
+from connector.core.cluster import ClusterMember
 from connector.core.health import GatewayState, HealthFacts, HealthVerdict, judge
 from connector.core.model import Method
 from connector.core.policy import ZiaGateway
+from connector.core.pools import Pools
 from connector.core.rules import ForwardingPolicy
 from connector.core.steering import Steering
 from connector.core.tunnel_health import TunnelHealth
 from connector.core.workloads import WorkloadCounter
 from connector.io.events import EventLog
+from connector.io.state_store import StateStore
 from connector.io.trust import TrustFolder
 from connector.service.control_plane import ControlPlane
 from connector.service.counters import Counters
 from connector.service.dataplane import GeneveDataPlane, session_logger
+from connector.service.dns_listener import DnsListener
 from connector.service.dns_service import DnsService
 from connector.service.fail_open import FailOpenSwitch
 from connector.service.http_endpoints import (
@@ -33,123 +46,122 @@ from connector.service.http_endpoints import (
     probe_answer,
     prometheus_text,
 )
+from connector.service.kernel_sets import KernelSets
 from connector.service.mgmt_sshd import ManagementSshd
+from connector.service.name_sets import NameSetUpdater
 from connector.service.routed_path import RoutedPath
 from connector.service.zia_dns import ZiaDns
 from connector.service.zia_tunnel import ZiaTunnels
 from connector.service.zpa_proxy import ZpaProxy
 
 
-@dataclass
-class DataPlaneParts:
+class Part(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@asynccontextmanager
+async def started(part: Part) -> AsyncIterator[Part]:
+    """`part` started for the block, stopped after it whatever happens."""
+    await part.start()
+    try:
+        yield part
+    finally:
+        await part.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """What the parts share and the service keeps: state, the kernel's sets, the cluster."""
+
+    pools: Pools
+    names: NameBindings
+    store: StateStore
+    name_sets: NameSetUpdater
+    sets: KernelSets
+    member: ClusterMember | None
+    carries_zpa: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceParts:
     config: ConnectorConfig
-    dns: DnsService
-    tunnels: TunnelHealth
     counters: Counters
+    tunnels: TunnelHealth
+    dns: DnsService
+    listener: DnsListener
     steering: Steering
     geneve: GeneveDataPlane | None
+    routed: RoutedPath
     zia: ZiaTunnels
+    fail_open: FailOpenSwitch
+    zpa: ZpaProxy | None
     probe: HttpEndpoint
     management: HttpEndpoint
-    sshd: ManagementSshd | None = None
-    zpa: ZpaProxy | None = None
-    routed: RoutedPath | None = None
-    needed_gateways: tuple[ZiaGateway, ...] = ()
-    control: ControlPlane | None = None  # names and time over management (metrics only)
-    dns_up: Callable[[], bool] = lambda: True  # the DNS listener's sockets are bound
-    fail_open: FailOpenSwitch | None = None
+    sshd: ManagementSshd | None
+    control: ControlPlane
+    needed_gateways: tuple[ZiaGateway, ...]
 
     @classmethod
-    def build(cls, config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealth,
-              events: EventLog, state_dir: Path, trust: Path | None = None) -> DataPlaneParts:
-        counters = Counters()
-        # The data plane's own forwarding core: new flows from public sources are dropped
-        # (§2.5). DNS has its own gate, the listener's ACL, so its core has none.
-        forwarding = ForwardingPolicy(config.policy, config.identity,
-                                      trusted_sources=config.trusted_sources)
-        carries_zpa = bool(config.policy.app_segments and config.dataplane.zpa_brokers)
-        steering = Steering(forwarding, NamesView(dns.names, dns.pools), dns.pools, tunnels,
-                            on_new_flow=session_logger(events),
-                            workloads=WorkloadCounter(workload_networks(config.policy)),
-                            zpa_carried=carries_zpa)
+    def build(cls, config: ConnectorConfig, shared: Shared, tunnels: TunnelHealth,
+              control: ControlPlane, events: EventLog, state_dir: Path,
+              trust: Path | None = None) -> ServiceParts:
+        counters = shared.sets.counters
         svc = config.service.address.ip
-        geneve = (GeneveDataPlane(steering, svc, config.dataplane.geneve_sources,
-                                  counters=counters, events=events)
-                  if config.dataplane.geneve else None)
-        routed = RoutedPath(steering, counters)
-        if geneve is not None:
-            onward = geneve.return_packet
-            geneve.routed_write = routed.write_back
-        else:
-            onward = routed.return_packet
         trust_folder = TrustFolder(trust)
-        zia = ZiaTunnels(tunnels, svc, zlib.crc32(config.identity.name.encode()),
-                         events=events, counters=counters, on_packet=onward,
-                         transport=config.dataplane.zia_transport,
-                         trust=trust_folder if trust is not None else None)
-        zia_dns = ZiaDns(zia, tunnels, svc)
+        onward: Callable[[bytes], None]  # a tunnel's reply, back by the path it came
 
         def from_tunnel(packet: bytes) -> None:
             if not zia_dns.is_mine(packet):
                 onward(packet)
 
-        zia.on_packet = from_tunnel
-        dns.zia = zia_dns
-        if geneve is not None:
-            geneve.tunnels = zia
-        routed.tunnels = zia
-        parts = cls(config, dns, tunnels, counters, steering, geneve, zia,
-                    HttpEndpoint(svc, config.dataplane.health_port, lambda _p: b""),
-                    HttpEndpoint(config.management.address.ip, config.dataplane.metrics_port,
-                                 lambda _p: b""))
-        parts.needed_gateways = _needed_gateways(config)
-        parts.routed = routed
-        parts.fail_open = FailOpenSwitch(config, tunnels, events=events, counters=counters)
-        if carries_zpa:
-            parts.zpa = ZpaProxy(dns, config.dataplane.zpa_brokers, trust_folder, svc,
-                                 connector=config.identity.name, events=events,
-                                 counters=counters)
-        if config.dataplane.management_sshd:
-            parts.sshd = ManagementSshd(config.management.address.ip, state_dir)
-        parts.probe.handler = lambda _path: probe_answer(parts.verdict())
-        parts.management.handler = lambda path: management_answer(path, parts.verdict(),
-                                                                  parts.metrics)
+        zia = ZiaTunnels(tunnels, svc, zlib.crc32(config.identity.name.encode()),
+                         events=events, counters=counters, on_packet=from_tunnel,
+                         transport=config.dataplane.zia_transport,
+                         trust=trust_folder if trust is not None else None)
+        zia_dns = ZiaDns(zia, tunnels, svc)
+        dns = DnsService(config, pools=shared.pools, names=shared.names, health=tunnels,
+                         events=events, store=shared.store, zia=zia_dns,
+                         on_learned=shared.name_sets.learned,
+                         on_bound=shared.sets.live if shared.carries_zpa else None,
+                         cluster=shared.member if shared.name_sets.wanted else None)
+        steering = _steering(config, dns, tunnels, events, shared.carries_zpa)
+        routed = RoutedPath(steering, counters, tunnels=zia)
+        geneve = (GeneveDataPlane(steering, svc, config.dataplane.geneve_sources,
+                                  counters=counters, events=events, tunnels=zia,
+                                  routed_write=routed.write_back)
+                  if config.dataplane.geneve else None)
+        onward = geneve.return_packet if geneve is not None else routed.return_packet
+
+        def verdict() -> HealthVerdict:
+            return parts.verdict()
+
+        parts = cls(
+            config, counters, tunnels, dns, DnsListener(dns, svc), steering, geneve, routed,
+            zia, FailOpenSwitch(config, tunnels, events=events, counters=counters),
+            ZpaProxy(dns, config.dataplane.zpa_brokers, trust_folder, svc,
+                     connector=config.identity.name, events=events, counters=counters)
+            if shared.carries_zpa else None,
+            HttpEndpoint(svc, config.dataplane.health_port,
+                         lambda _path: probe_answer(verdict())),
+            HttpEndpoint(config.management.address.ip, config.dataplane.metrics_port,
+                         lambda path: management_answer(path, verdict(), parts.metrics)),
+            ManagementSshd(config.management.address.ip, state_dir)
+            if config.dataplane.management_sshd else None,
+            control, _needed_gateways(config))
         return parts
 
-    async def start(self) -> None:
-        if self.geneve is not None:
-            await self.geneve.start()
-        if self.routed is not None:
-            await self.routed.start()
-        await self.zia.start()
-        if self.fail_open is not None:
-            await self.fail_open.start()
-        if self.zpa is not None:
-            await self.zpa.start()
-        await self.probe.start()
-        await self.management.start()
-        if self.sshd is not None:
-            await self.sshd.start()
-
-    async def stop(self) -> None:
-        if self.sshd is not None:
-            await self.sshd.stop()
-        await self.probe.stop()
-        await self.management.stop()
-        if self.zpa is not None:
-            await self.zpa.stop()
-        if self.fail_open is not None:
-            await self.fail_open.stop()
-        await self.zia.stop()
-        if self.routed is not None:
-            await self.routed.stop()
-        if self.geneve is not None:
-            await self.geneve.stop()
+    def in_start_order(self) -> list[Part]:
+        """DNS first; the data planes and tunnels; what reports on them last."""
+        ordered = (self.listener, self.geneve, self.routed, self.zia, self.fail_open,
+                   self.zpa, self.probe, self.management, self.sshd)
+        return [part for part in ordered if part is not None]
 
     def verdict(self) -> HealthVerdict:
         up = self.geneve.up if self.geneve is not None else True
         zpa = self.zpa.reachable if self.zpa is not None else None
-        return judge(HealthFacts(up, self.dns_up(), self._gateway_states(), zpa))
+        return judge(HealthFacts(up, self.listener.up, self._gateway_states(), zpa))
 
     def _gateway_states(self) -> tuple[GatewayState, ...]:
         return tuple(GatewayState(g.name, self.tunnels.is_usable(g.name), g.fail_closed)
@@ -163,14 +175,25 @@ class DataPlaneParts:
     def metrics(self) -> str:
         verdict = self.verdict()
         counters = {**self.counters.snapshot(),
-                    **{f"dns_{k}": v for k, v in self.dns.counters.items()}}
+                    **{f"dns_{k}": v for k, v in self.dns.counters.items()},
+                    **self.control.counters.snapshot()}
         gauges = {"healthy": float(verdict.healthy), "flows": float(len(self.steering.flows)),
                   "learned_names": float(len(self.dns.names))}
-        if self.control is not None:
-            counters.update(self.control.counters.snapshot())
-            if self.control.offset_s is not None:
-                gauges["ntp_offset_seconds"] = self.control.offset_s
+        if self.control.offset_s is not None:
+            gauges["ntp_offset_seconds"] = self.control.offset_s
         return prometheus_text(counters, gauges)
+
+
+def _steering(config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealth,
+              events: EventLog, carries_zpa: bool) -> Steering:
+    """The data plane's own forwarding core: new flows from public sources are dropped
+    (§2.5). DNS has its own gate, the listener's ACL, so its core has none."""
+    forwarding = ForwardingPolicy(config.policy, config.identity,
+                                  trusted_sources=config.trusted_sources)
+    return Steering(forwarding, NamesView(dns.names, dns.pools), dns.pools, tunnels,
+                    on_new_flow=session_logger(events),
+                    workloads=WorkloadCounter(workload_networks(config.policy)),
+                    zpa_carried=carries_zpa)
 
 
 def _needed_gateways(config: ConnectorConfig) -> tuple[ZiaGateway, ...]:

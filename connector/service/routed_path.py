@@ -30,9 +30,10 @@ ROUTED_TABLE = 62
 
 
 class RoutedPath:
-    def __init__(self, steering: Steering, counters: Counters) -> None:
+    def __init__(self, steering: Steering, counters: Counters, *,
+                 tunnels: ZiaTunnels | None = None) -> None:
         self.steering, self.counters = steering, counters
-        self.tunnels: ZiaTunnels | None = None
+        self.tunnels = tunnels
         self._tun: TunDevice | None = None
 
     async def start(self) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from connector.config import ConnectorConfig
 from connector.config_overlay import overlay_cloud_policy
 from connector.core.bindings import NameBindings
 from connector.core.cluster import ClusterMember
-from connector.core.pools import Pools, PoolSet
+from connector.core.pools import PoolSet
 from connector.core.tunnel_health import KeepaliveTiming, TunnelHealth
 from connector.errors import ConfigError
 from connector.io import host
@@ -40,11 +41,9 @@ from connector.service.cloud import (
 )
 from connector.service.control_plane import ControlPlane
 from connector.service.counters import Counters
-from connector.service.dns_listener import DnsListener
-from connector.service.dns_service import DnsService
 from connector.service.kernel_sets import KernelSets, follow_cluster
 from connector.service.name_sets import NameSetUpdater
-from connector.service.parts import DataPlaneParts
+from connector.service.parts import ServiceParts, Shared, started
 
 FOLLOW_S = 0.1  # how often a cluster member reads its peers' log entries
 
@@ -63,85 +62,84 @@ def serve(config: ConnectorConfig, events_path: Path | None, files: RunFiles) ->
 
 
 async def _serve(config: ConnectorConfig, events: EventLog, files: RunFiles) -> None:
+    """Everything the service starts or changes on the host is undone in reverse order
+    when it stops, whatever stopped it (the exit stack)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
-    store = StateStore(files.state_dir)
-    log = SqliteBindingLog(files.cluster_log) if files.cluster_log else None
-    listener = None
-    plane: DataPlaneParts | None = None
-    uploader: CloudUploader | None = None
-    follower: asyncio.Task[None] | None = None
-    control = ControlPlane(config.control, config.management.address.ip, events)
     try:
-        control.start()
-        config, enrolled = await _enroll(config, files.trust, events, control)
-        own, names = restore_state(config, store)
-        name_sets = NameSetUpdater(config)
-        carries_zpa = bool(zpa_pools(config))
-        sets = KernelSets(Counters())
-        pools: Pools = own
-        member: ClusterMember | None = None
-        if log is not None:
-            member = ClusterMember(config.identity.name, log, dict(config.policy.ip_pools),
-                                   names=names if name_sets.wanted else None,
-                                   on_apply=follow_cluster(sets, name_sets, carries_zpa))
-            pools = member
-        host.apply_sysctls(host.ROUTER_SYSCTLS)
-        host.load_nft(render_ruleset(config))
-        host.add_divert_route(DIVERT_MARK)
-        if member is not None:
-            member.sync()  # every binding any member handed out, this one's included
-            own = member.pools
-        if carries_zpa:
-            for pool in own.pools.values():
-                for addr in pool.bound_addresses():
-                    sets.live(addr)
-        sets.flush()
-        tunnels = TunnelHealth(config.policy.zia_gateways, KeepaliveTiming(
-            config.dataplane.zia_keepalive_s, config.dataplane.zia_dead_after_s),
-            time.monotonic)
-        dns = DnsService(config, pools=pools, names=names, health=tunnels, events=events,
-                         store=store, on_learned=name_sets.learned,
-                         on_bound=sets.live if carries_zpa else None,
-                         cluster=member if name_sets.wanted else None)
-        listener = DnsListener(dns, config.service.address.ip)
-        await listener.start()
-        plane = DataPlaneParts.build(config, dns, tunnels, events, files.state_dir,
-                                     files.trust)
-        plane.control = control
-        plane.dns_up = lambda: listener is not None and listener.up
-        sets.counters = plane.counters
-        await plane.start()
-        if member is not None:
-            follower = asyncio.create_task(_follow(member))
-        if enrolled is not None:
-            uploader = CloudUploader(enrolled[0], enrolled[1], config.dataplane.cloud_upload_s,
-                                     plane.workloads, plane.counters)
-            events.tap(UPLOADED_KINDS, uploader.tap)
-            uploader.start()
-        events.emit("service.ready", service="connector", **_summary(config, own),
-                    cluster_log=str(files.cluster_log or ""),
-                    dns_listener="up" if listener.up else "down")
-        await stop.wait()
+        async with AsyncExitStack() as stack:
+            store = StateStore(files.state_dir)
+            stack.callback(store.close)
+            log = SqliteBindingLog(files.cluster_log) if files.cluster_log else None
+            if log is not None:
+                stack.callback(log.close)
+            control = ControlPlane(config.control, config.management.address.ip, events)
+            control.start()
+            stack.push_async_callback(control.stop)
+            config, enrolled = await _enroll(config, files.trust, events, control)
+            shared = _shared_state(config, store, log)
+            host.apply_sysctls(host.ROUTER_SYSCTLS)
+            host.load_nft(render_ruleset(config))
+            stack.callback(host.delete_nft_table, "ip", TABLE)
+            host.add_divert_route(DIVERT_MARK)
+            stack.callback(host.remove_divert_route, DIVERT_MARK)
+            own = _replay(shared)
+            tunnels = TunnelHealth(config.policy.zia_gateways, KeepaliveTiming(
+                config.dataplane.zia_keepalive_s, config.dataplane.zia_dead_after_s),
+                time.monotonic)
+            parts = ServiceParts.build(config, shared, tunnels, control, events,
+                                       files.state_dir, files.trust)
+            for part in parts.in_start_order():
+                await stack.enter_async_context(started(part))
+            if shared.member is not None:
+                follower = asyncio.create_task(_follow(shared.member))
+                stack.callback(follower.cancel)
+            if enrolled is not None:
+                uploader = CloudUploader(enrolled[0], enrolled[1],
+                                         config.dataplane.cloud_upload_s, parts.workloads,
+                                         parts.counters)
+                events.tap(UPLOADED_KINDS, uploader.tap)
+                uploader.start()
+                stack.callback(uploader.stop)
+            events.emit("service.ready", service="connector", **_summary(config, own),
+                        cluster_log=str(files.cluster_log or ""),
+                        dns_listener="up" if parts.listener.up else "down")
+            await stop.wait()
     finally:
-        if follower is not None:
-            follower.cancel()
-        await control.stop()
-        if uploader is not None:
-            uploader.stop()
-        if plane is not None:
-            await plane.stop()
-        if listener is not None:
-            await listener.stop()
-        host.remove_divert_route(DIVERT_MARK)
-        host.delete_nft_table("ip", TABLE)
-        store.close()
-        if log is not None:
-            log.close()
         events.emit("service.stopped", service="connector")
         events.close()
+
+
+def _shared_state(config: ConnectorConfig, store: StateStore,
+                  log: SqliteBindingLog | None) -> Shared:
+    """The state restored from the store, and the cluster member when there is a log."""
+    own, names = restore_state(config, store)
+    name_sets = NameSetUpdater(config)
+    carries_zpa = bool(zpa_pools(config))
+    sets = KernelSets(Counters())
+    member = None
+    if log is not None:
+        member = ClusterMember(config.identity.name, log, dict(config.policy.ip_pools),
+                               names=names if name_sets.wanted else None,
+                               on_apply=follow_cluster(sets, name_sets, carries_zpa))
+    return Shared(member or own, names, store, name_sets, sets, member, carries_zpa)
+
+
+def _replay(shared: Shared) -> PoolSet:
+    """Once the table is loaded: every binding any member handed out (the log), and the
+    kernel's live set filled from them. Returns this connector's pools."""
+    own = shared.member.pools if shared.member is not None else shared.pools
+    if shared.member is not None:
+        shared.member.sync()  # every binding any member handed out, this one's included
+    assert isinstance(own, PoolSet)
+    if shared.carries_zpa:
+        for pool in own.pools.values():
+            for addr in pool.bound_addresses():
+                shared.sets.live(addr)
+    shared.sets.flush()
+    return own
 
 
 async def _follow(member: ClusterMember) -> None:

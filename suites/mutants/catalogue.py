@@ -141,8 +141,9 @@ FAULTS: tuple[Fault, ...] = (
           "primary_then"),
     fault("dnsgw-allow-servfails", "DNS gateways",
           "FAIL_ALLOW_IGNORE_DNAT answers SERVFAIL (D5)", "connector/core/dns_policy.py",
-          "if decision.gateway.failure_behavior is FailureBehavior.FAIL_ALLOW_IGNORE_DNAT:",
-          "if False:", LISTENER, *NETNS, "-k", "original_server"),
+          "replace(decision, outcome=DnsOutcome.FORWARD_ORIGINAL,",
+          "replace(decision, outcome=DnsOutcome.ANSWER_SERVFAIL,",
+          LISTENER, *NETNS, "-k", "original_server"),
     # -- GENEVE (spec §4.1) ------------------------------------------------------------------
     Fault("geneve-cookie-optional", "GENEVE", "a packet without the flow cookie is accepted (G1)",
           (Edit("connector/io/geneve.py", '                                      (OPT_COOKIE, '
@@ -191,8 +192,8 @@ FAULTS: tuple[Fault, ...] = (
     # -- persistence and the cluster (spec §6.6) ---------------------------------------------
     fault("restart-forgets-bindings", "persistence",
           "a restarted member does not replay the binding log before it answers",
-          "connector/service/run.py", "            member.sync()  # every binding any member "
-          "handed out, this one's included", "            pass", LISTENER, *NETNS, "-k",
+          "connector/service/run.py", "        shared.member.sync()  # every binding any member "
+          "handed out, this one's included", "        pass", LISTENER, *NETNS, "-k",
           "restart"),
     fault("cluster-learn-ignored", "persistence", "a peer ignores names another member learned",
           "connector/core/cluster.py",
