@@ -324,8 +324,8 @@ def page(bench: Mapping[str, Mapping[str, Any]], notes: str, pictures: Iterable[
     shown = sorted(pictures)
     if shown:
         lines += ["## Pictures", "",
-                  "Each next to its JSON in `reports/bench/`; a red dashed mark on a bar is "
-                  "its target.", ""]
+                  "Each next to its JSON in `reports/bench/`; a red dashed line is a target "
+                  "(across the bar it applies to).", ""]
         for name in shown:
             lines += [f"![{name}](../reports/bench/{name}.png)", ""]
     return "\n".join(lines).rstrip("\n") + "\n"
