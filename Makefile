@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lab-up lab-down lab-status lab-image connector-image engine test test-unit test-golden \
-        test-netns test-docker test-load bench mutants load report pictures lint typecheck clean
+        test-netns test-docker test-load bench figures mutants load report pictures lint typecheck clean
 
 help:
 	@echo "make lab-up [TOPOLOGY=minimal] [BACKEND=netns|docker]   set up and bring a lab up"
@@ -19,7 +19,8 @@ help:
 	@echo "make test                         run every test tier this machine can run"
 	@echo "make test-unit|test-golden|test-netns|test-docker|test-load   one tier"
 	@echo "make load [USERS=20 DURATION=30s] locust through the connector -> reports/load/"
-	@echo "make bench                        benchmarks -> reports/bench/*.json and *.png"
+	@echo "make bench                        benchmarks -> reports/bench/*.json, *.png, docs/figures.md"
+	@echo "make figures                      *.png and docs/figures.md again from the JSONs there"
 	@echo "make mutants [FAULTS=...]         hand-made faults vs the suites -> reports/mutation/"
 	@echo "make report                       Allure 3 report + reports/SUMMARY.md of the last make test"
 	@echo "make pictures                     docs/img/TOPOLOGY.svg for every shipped topology"
@@ -78,10 +79,19 @@ mutants:
 	$(need_setup)
 	$(PY) -m suites.mutants $(FAULTS)
 
+# The pictures and docs/figures.md are generated from reports/bench/*.json, never
+# written by hand: `make bench` measures and regenerates them, `make figures`
+# only regenerates them from the JSONs already there.
 bench:
 	$(need_setup)
 	$(PY) -m bench
 	$(PY) -m reports.plots
+	$(PY) -m reports.figures
+
+figures:
+	$(need_setup)
+	$(PY) -m reports.plots
+	$(PY) -m reports.figures
 
 # Locust from workload1 through the connector; thresholds decide the exit code.
 USERS ?= 20

@@ -3,7 +3,8 @@
 Pass/fail per feature (the spec area a test belongs to), per tier, the attack
 matrix of the cloud topologies (from the `outcome` label each attack test sets
 with what it observed; one cell per topology, both backends' outcomes in it
-when they differ) and the benchmark figures. `summarize` is pure;
+when they differ) and the benchmark figures (the table of docs/figures.md,
+from reports/figures.py). `summarize` is pure;
 `python -m reports.summary` reads reports/allure-results and reports/bench.
 """
 
@@ -16,6 +17,8 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from reports import figures
 
 RESULTS = Path("reports/allure-results")
 BENCH = Path("reports/bench")
@@ -131,23 +134,12 @@ def _topology_of(pid: str) -> str:
 
 
 def _figures(bench: dict[str, Any]) -> list[str]:
-    rows = ["| benchmark | figure | value |", "|---|---|---|"]
-    for name, data in sorted(bench.items()):
-        for key, value in _flat(data):
-            if ".runs." in f".{key}." or key.endswith("runs"):
-                continue  # single runs: the JSON has them; the page keeps the medians
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                rows.append(f"| {name} | {key} | {value:g} |")
-    return rows
-
-
-def _flat(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    if isinstance(data, dict):
-        return [kv for k, v in data.items() for kv in _flat(v, f"{prefix}{k}.")]
-    if isinstance(data, list):
-        return [kv for i, x in enumerate(data) if isinstance(x, dict)
-                for kv in _flat(x, f"{prefix}{x.get('topology', x.get('name', i))}.")]
-    return [(prefix.rstrip("."), data)]
+    """The rows of docs/figures.md (reports/figures.py): medians and targets, no single runs."""
+    lines = figures.table(figures.figures(bench))
+    missing = figures.unknown(bench)
+    if missing:
+        lines += ["", "No rows yet for: " + ", ".join(f"{name}.json" for name in missing)]
+    return lines
 
 
 def main() -> int:
@@ -160,7 +152,7 @@ def main() -> int:
     if not results:
         print(f"reports.summary: no results in {RESULTS}; run `make test` first", file=sys.stderr)
         return 2
-    bench = {p.stem: json.loads(p.read_text()) for p in sorted(BENCH.glob("*.json"))}
+    bench = figures.load(BENCH)
     when = datetime.fromtimestamp(max(r.get("stop", 0) for r in results) / 1000, UTC)
     OUT.write_text(summarize(results, bench, when.strftime("%Y-%m-%d %H:%M UTC")))
     print(f"reports.summary: wrote {OUT}", file=sys.stderr)

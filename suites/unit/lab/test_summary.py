@@ -52,13 +52,26 @@ def test_failures_name_the_test_and_its_first_message_line() -> None:
     assert "- `suites.x#test_ssh[aws-no-natgw-netns]`: AssertionError: boom" in text
 
 
-def test_figures_keep_medians_and_leave_single_runs_out() -> None:
-    bench = {"docker": {"docker_warm_up_median_s": 3.8, "runs": 5,
-                        "dns": {"runs": {"connector": [{"qps": 1}]}, "ratio": 0.1}}}
+def test_figures_are_a_readable_table_with_targets_and_leave_single_runs_out() -> None:
+    bench = {"docker": {"topology": "minimal", "runs": 5, "docker_warm_up_median_s": 3.8,
+                        "docker_warm_up_all_s": [3.7, 3.8, 3.9], "netns_up_median_s": 0.9,
+                        "docker_to_netns_up_ratio": 4.22},
+             "connector": {"dns": {"rounds": 5, "connector_qps_median": 40000,
+                                   "unbound_qps_median": 100000, "ratio": 0.4,
+                                   "target_ratio": 0.5,
+                                   "runs": {"connector": [{"qps": 41234}]}}},
+             "newbench": {"x": 1}}
     text = summarize(RESULTS, bench, "now")
-    assert "| docker | docker_warm_up_median_s | 3.8 |" in text
-    assert "| docker | dns.ratio | 0.1 |" in text
-    assert "qps" not in text
+    assert "| figure | value | reference (same run) | ratio | target | met |" in text
+    assert ("| `make lab-up` minimal on docker, warm (median of 5) | 3.8 s "
+            "| the same on netns: 0.9 s | 4.22x |  |  |") in text
+    assert ("| Connector DNS answers per second (dnsperf, median of 5 rounds) | 40,000 q/s "
+            "| unbound, same client, path and names: 100,000 q/s | 0.40x | ≥ 0.5x | **no** |"
+            ) in text
+    assert "41234" not in text  # single runs stay in the JSON
+    assert "3.7 s" not in text
+    assert "docker_warm_up_median_s" not in text  # no flattened JSON keys
+    assert "No rows yet for: newbench.json" in text
 
 
 def test_forwarding_matrix_has_a_row_per_method_and_a_cell_per_topology() -> None:
