@@ -63,14 +63,23 @@ define need_setup
 	@test -f $(VENV)/.installed || { echo "not set up: run 'make setup' first (installs Debian packages and .venv)" >&2; exit 2; }
 endef
 
+# Two workers (pytest-xdist): the docker tier and host-wide tests in one group, each lab
+# module in its own, unit and golden tests spread (suites/conftest.py); then the tests
+# that measure rates and thresholds (`quiet`), with the machine to themselves.
+JOBS ?= 2
+PARALLEL = -n $(JOBS) --dist loadgroup
+
 test: engine
 	$(need_setup)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@status=0; \
+	$(PY) -m pytest $(PARALLEL) -m "not quiet" $(PYTEST_ARGS) || status=$$?; \
+	$(PY) -m pytest -m quiet --keep-results $(PYTEST_ARGS) || { s=$$?; [ $$s -eq 5 ] || status=$$s; }; \
+	exit $$status
 
 test-docker: engine
 test-unit test-golden test-netns test-docker test-load:
 	$(need_setup)
-	$(PY) -m pytest -m $(subst test-,,$@) $(PYTEST_ARGS)
+	$(PY) -m pytest $(PARALLEL) -m $(subst test-,,$@) $(PYTEST_ARGS)
 
 # Hand-made faults (suites/mutants), each against the tests that must catch it;
 # FAULTS="id ..." runs some. Long (lab tests): outside `make test`, like bench.

@@ -1,7 +1,18 @@
-"""Suite-wide configuration: fixture plugins and the one-tier-per-test rule."""
+"""Suite-wide configuration: fixture plugins, the one-tier-per-test rule, parallel groups.
+
+`make test` runs the suites on two xdist workers (`--dist loadgroup`), then
+the `quiet` tests alone. Groups keep what must not run side by side apart:
+every docker test, and the netns tests that read the host's own state
+(`host_wide`), go to one group (docker networks of two labs may not overlap,
+and the host sees the engine's links come and go); a lab module's tests stay
+together, so its module-scoped lab is brought up once; unit and golden tests
+spread freely.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +25,17 @@ TIERS = ("unit", "golden", "netns", "docker", "load")
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true",
                      help="rewrite golden expected files from the current output")
+    parser.addoption("--keep-results", action="store_true",
+                     help="add to reports/allure-results instead of starting it afresh")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A run starts with no old results, unless it continues one (`--keep-results`): the
+    controller cleans once, before any worker starts."""
+    folder = config.getoption("--alluredir", None)
+    worker = hasattr(config, "workerinput") or os.environ.get("PYTEST_XDIST_WORKER")
+    if folder and not worker and not config.getoption("--keep-results"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -29,10 +51,23 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test belongs to exactly one tier, so each tier can run alone."""
+    """Every test belongs to exactly one tier, so each tier can run alone; each lab test
+    gets its parallel group."""
     for item in items:
         tiers = [m.name for m in item.iter_markers() if m.name in TIERS]
         if len(set(tiers)) != 1:
             raise pytest.UsageError(
                 f"{item.nodeid}: needs exactly one tier marker of {TIERS}, has {tiers}"
             )
+        group = parallel_group(item, tiers[0])
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def parallel_group(item: pytest.Item, tier: str) -> str | None:
+    """One group for the docker engine and the host's own state; one a lab module."""
+    if tier == "docker" or item.get_closest_marker("host_wide"):
+        return "docker-and-host"
+    if tier in ("netns", "load"):
+        return item.nodeid.split("::", 1)[0]
+    return None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.load, pytest.mark.usefixtures("lab_capable")]
+pytestmark = [pytest.mark.load, pytest.mark.quiet, pytest.mark.usefixtures("lab_capable")]
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -29,7 +29,7 @@ from suites.fixtures.lab import (
     on_each_backend,
 )
 
-pytestmark = pytest.mark.usefixtures("lab_capable")
+pytestmark = [pytest.mark.quiet, pytest.mark.usefixtures("lab_capable")]
 
 TOPOLOGIES = ["azure-natgw", "azure-no-natgw", "azure-partial-natgw"]
 RESOLVER, WEB = "198.18.53.53", "198.18.10.10"

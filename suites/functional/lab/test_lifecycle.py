@@ -22,7 +22,7 @@ ETC_NETNS = Path("/etc/netns")
 
 def test_up_then_down_leaves_namespaces_as_before() -> None:
     name = unique_instance("lc-updown")
-    before = list_namespaces()
+    assert lab_namespaces(name) == []
     up = cclab("up", "minimal", "--name", name)
     try:
         assert up.returncode == 0, up.stderr
@@ -31,7 +31,7 @@ def test_up_then_down_leaves_namespaces_as_before() -> None:
     finally:
         down = cclab("down", "--name", name)
     assert down.returncode == 0, down.stderr
-    assert list_namespaces() == before
+    assert lab_namespaces(name) == []  # (other labs may come and go beside this one)
     assert not (RUN_ROOT / name).exists()
     assert not list(ETC_NETNS.glob(f"cclab.{name}.*"))
 
@@ -104,9 +104,10 @@ def test_bad_topology_exits_2_and_creates_nothing(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text((Path(__file__).parents[2] / "golden/lab/errors/many-problems.yaml")
                    .read_text())
-    before = list_namespaces()
-    result = cclab("up", str(bad), "--name", unique_instance("lc-bad"))
+    name = unique_instance("lc-bad")
+    result = cclab("up", str(bad), "--name", name)
     assert result.returncode == 2
     assert "6 problems in topology" in result.stderr
     assert f"{bad}:17: nodes.workload1.routes[0].via" in result.stderr
-    assert list_namespaces() == before
+    assert lab_namespaces(name) == []
+    assert not (RUN_ROOT / name).exists()

@@ -14,7 +14,7 @@ from lab.api import LabHandle, bring_up
 from suites.fixtures.lab import unique_instance
 from suites.functional.lab.sealing import routes_leaving_the_lab
 
-pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
+pytestmark = [pytest.mark.netns, pytest.mark.host_wide, pytest.mark.usefixtures("lab_capable")]
 
 
 def _ip_json(*args: str, ns: str | None = None) -> list[dict]:
