@@ -225,7 +225,7 @@ FAULTS: tuple[Fault, ...] = (
           "the internet gateway forwards internet traffic to VPC addresses it never mapped",
           "lab/gateways.py", 'yield f"    iifname {outside} counter name unsolicited drop"',
           'yield f"    iifname {outside} counter name unsolicited accept"',
-          CLOUD, *NETNS, "-k", "internet_traffic_never and aws-no-natgw"),
+          CLOUD, *NETNS, "-k", "internet_traffic_never and insecure-netns"),
     fault("azure-nsg-no-probe-rule", "fake cloud: security groups",
           "the Azure NSG lacks the AzureLoadBalancer probe rule (C2): no connector is healthy",
           "lab/topologies/cloud/azure.yaml",
