@@ -71,12 +71,12 @@ def run_fault(item: Fault) -> Outcome:
         problem = _apply(item, originals)
         if problem:
             return Outcome(item, "stale", time.monotonic() - started, problem)
-        code = _pytest(item.tests)
+        code, first = _pytest(item.tests)
     finally:
         for path, text in originals.items():
             (ROOT / path).write_text(text)
     verdict = {0: "survived", 1: "killed"}.get(code, "error")
-    detail = "" if code in (0, 1) else f"pytest exited {code}"
+    detail = first if code == 1 else "" if code == 0 else f"pytest exited {code}"
     return Outcome(item, verdict, time.monotonic() - started, detail)
 
 
@@ -98,15 +98,18 @@ def _dirty(files: list[str]) -> list[str]:
     return [line[3:] for line in done.stdout.splitlines()]
 
 
-def _pytest(tests: tuple[str, ...]) -> int:
+def _pytest(tests: tuple[str, ...]) -> tuple[int, str]:
+    """pytest's exit code, and the first test that failed (what killed the fault)."""
     argv = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-            "-o", "addopts=--strict-markers", *tests]
+            "-o", "addopts=--strict-markers", "-rfE", *tests]
     try:
         done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True,
                               timeout=TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
-        return -1
-    return done.returncode
+        return -1, ""
+    first = next((line for line in done.stdout.splitlines()
+                  if line.startswith(("FAILED ", "ERROR "))), "")
+    return done.returncode, first[:160]
 
 
 def write_reports(outcomes: list[Outcome]) -> None:
@@ -120,12 +123,16 @@ def write_reports(outcomes: list[Outcome]) -> None:
     lines = ["# Hand-made faults (`make mutants`)", "",
              f"**{killed} of {len(outcomes)} killed.** Each fault is one realistic mistake "
              "(suites/mutants/catalogue.py), run against the narrowest tests that should "
-             "catch it.", "", "| fault | area | the mistake | verdict | seconds | tests |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {r['id']} | {r['area']} | {r['fault']} | {r['verdict']}"
-              f"{' (' + str(r['detail']) + ')' if r['detail'] else ''} | {r['seconds']} "
-              f"| `{r['tests']}` |" for r in rows]
+             "catch it; *by* names the first test that failed.", "",
+             "| fault | area | the mistake | verdict | by | seconds | tests |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['id']} | {r['area']} | {r['fault']} | {r['verdict']} "
+              f"| {_cell(str(r['detail']))} | {r['seconds']} | `{r['tests']}` |" for r in rows]
     (OUT / "mutants.md").write_text("\n".join(lines) + "\n")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "/")
 
 
 if __name__ == "__main__":
