@@ -11,7 +11,13 @@ from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
-from connector.core.dns_guard import DnsGuard, GuardConfig, QueryMeta, QueryVerdict
+from connector.core.dns_guard import (
+    DnsGuard,
+    GuardConfig,
+    QueryMeta,
+    QueryVerdict,
+    ResponseVerdict,
+)
 from connector.core.model import Transport
 from connector.core.rrl import RateVerdict, ResponseKind, ResponseRateLimiter, RrlConfig
 
@@ -145,3 +151,36 @@ def test_a_block_is_counted_once_and_ends_after_exactly_60_seconds() -> None:
     assert guard.blocked_sources(at + 59.99) == {A1}
     assert guard.blocked_sources(at + 60) == frozenset()
     assert guard.check_query(query(), at + 60) is QueryVerdict.ACCEPT
+
+
+def test_each_source_has_its_own_query_window() -> None:
+    guard = DnsGuard(GuardConfig(workloads=WORKLOADS))
+    verdicts = [guard.check_query(query(src), i / 20) for i in range(20 * 20) for src in (A1, A2)]
+    assert QueryVerdict.DROP_SILENT not in verdicts  # 20 qps each, 40 together
+
+
+def test_seconds_older_than_the_window_stop_counting() -> None:
+    assert dropped_at_rate(25, 40) == 0  # 250 a window; 1,000 over the whole run
+
+
+@pytest.mark.parametrize(("size", "payload", "verdict"), [
+    (512, 512, ResponseVerdict.SEND), (513, 512, ResponseVerdict.TRUNCATE),
+    (1232, 4096, ResponseVerdict.SEND), (1233, 4096, ResponseVerdict.TRUNCATE)],
+    ids=["fits-the-payload", "over-the-payload", "fits-the-1232-cap", "over-the-cap"])
+def test_udp_answers_larger_than_the_payload_or_1232_are_truncated(
+        size: int, payload: int, verdict: ResponseVerdict) -> None:
+    guard = DnsGuard(GuardConfig(workloads=WORKLOADS))
+    assert guard.check_response(query(), ANSWER, size, payload, 0.0) is verdict
+
+
+def test_responses_are_counted_per_verdict_and_per_source_prefix() -> None:
+    guard = DnsGuard(GuardConfig(workloads=WORKLOADS))
+    verdicts = [guard.check_response(query(src), ANSWER, 100, 1232, 0.0).value
+                for src in (A1, A2) for _ in range(15)]  # one /24: 20 sent, 10 limited
+    guard.check_response(query(), ANSWER, 2000, 1232, 5.0)  # credit again; too large
+    guard.check_query(query(), 5.0)
+    expected = {"response-send": 20, "response-drop": 5, "response-slip": 5,
+                "response-truncate": 1, "accept": 1}
+    assert verdicts.count("send") == 20
+    assert {k: v for k, v in guard.counters.items() if v} == expected
+    assert {p: dict(c) for p, c in guard.per_prefix.items()} == {"10.10.1.0/24": expected}
