@@ -83,7 +83,7 @@ MUTMUT_WORKERS ?= 1
 mutmut:
 	$(need_setup)
 	rm -rf mutants
-	start=$$(date +%s); $(VENV)/bin/mutmut run --max-children $(MUTMUT_WORKERS) && \
+	start=$$(date +%s); HYPOTHESIS_PROFILE=mutmut $(VENV)/bin/mutmut run --max-children $(MUTMUT_WORKERS) && \
 	  $(PY) -m suites.mutants.mutmut_report --seconds $$(( $$(date +%s) - start ))
 
 # Locust from workload1 through the connector; thresholds decide the exit code.
