@@ -93,6 +93,11 @@ def test_zpa_resolver_is_unnumbered_and_names_the_segment() -> None:
         f"'app-a.corp.example' is in app segment 'app-a': rule '{ZPA_RESOLVER}'"
 
 
+def test_zpa_resolver_uses_the_pool_of_a_redir_zpa_default_rule() -> None:
+    default = default_dns_rule(DnsAction.REDIR_ZPA, zpa_ip_group="east")
+    assert decide(default=default, name="app-a.corp.example").pool == "east"
+
+
 def test_zpa_resolver_ignores_the_pool_of_a_default_rule_that_is_not_redir_zpa() -> None:
     stale = default_dns_rule(DnsAction.ALLOW, zpa_ip_group="east")
     assert decide(default=stale, name="app-a.corp.example").pool == "default"

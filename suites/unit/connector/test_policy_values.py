@@ -65,7 +65,7 @@ def test_parent_domains_nearest_first() -> None:
     assert list(parent_domains("c")) == []
 
 
-@pytest.mark.parametrize("text", ["example.com", "*.example.com", "A_B.example.com.",
+@pytest.mark.parametrize("text", ["example.com", "*.example.com", "*.x.example", "A_B.example.com.",
                                   "x" * 63 + ".com", ("a" * 62 + ".") * 4 + "b"])
 def test_valid_names(text: str) -> None:
     assert name_problem(text) is None
@@ -148,6 +148,10 @@ def test_default_dns_rule_is_the_named_catch_all() -> None:
     rule = default_dns_rule()
     assert (rule.name, rule.action, rule.order) == (DEFAULT_DNS_RULE_NAME, DnsAction.ALLOW, 0)
     assert (rule.src_ips, rule.dest_addresses, rule.locations, rule.ec_groups) == ((),) * 4
+    zpa = default_dns_rule(DnsAction.REDIR_ZPA, zpa_ip_group="east")
+    redirect = default_dns_rule(DnsAction.REDIR_REQ, dns_gateway="gw")
+    assert (zpa.zpa_ip_group, zpa.dns_gateway) == ("east", None)
+    assert (redirect.zpa_ip_group, redirect.dns_gateway) == (None, "gw")
 
 
 def test_a_memory_that_is_full_starts_again() -> None:

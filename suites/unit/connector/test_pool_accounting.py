@@ -48,9 +48,50 @@ def test_exhaustion_reason_splits_flows_and_quarantine() -> None:
     addrs = [given(pool.allocate(f"n{i}.example", 0)) for i in range(6)]
     for addr in addrs[:2]:
         pool.flow_started(addr, 1)
-    result = pool.allocate("late.example", 10)
-    assert isinstance(result, Exhausted)
-    assert result.reason == "all 6 addresses bound: 2 with live flows, 4 in quarantine (350 s)"
+    assert pool.allocate("Late.Example.", 10) == Exhausted(
+        "p", "late.example", "all 6 addresses bound: 2 with live flows, 4 in quarantine (350 s)")
+
+
+def test_a_repeat_answer_is_the_same_binding_not_a_fresh_one() -> None:
+    pool = SyntheticPool("p", NET, quarantine_s=Q)
+    first = pool.allocate("App.Example.", 0)
+    assert first == Allocated(IPv4Address("10.254.0.1"), "app.example", "p", True)
+    assert pool.allocate("app.example", 5) == Allocated(first.addr, "app.example", "p", False)
+
+
+def test_a_flow_to_a_bound_address_is_held_a_stray_one_is_not() -> None:
+    pools = PoolSet({"p": NET}, quarantine_s=Q)
+    addr = given(pools.allocate("p", "a.example", 0))
+    assert pools.flow_started(addr, 1) is True
+    assert pools.pools["p"].flow_started(addr, 1) is True
+    assert pools.flow_started(IPv4Address("10.254.0.6"), 1) is False
+
+
+def test_an_end_without_a_flow_changes_nothing() -> None:
+    # A duplicate or stray end (e.g. after a restart) must not restart or cut quarantine.
+    pool = SyntheticPool("p", NET, quarantine_s=Q)
+    addr = given(pool.allocate("a.example", 0))
+    pool.flow_ended(addr, 300)
+    assert pool.is_held(addr, Q - 1)
+    assert not pool.is_held(addr, Q)
+
+
+def test_binding_the_next_fresh_address_from_outside_uses_it_up() -> None:
+    # Cluster replay binds addresses a peer handed out; the next one counts as given.
+    pool = SyntheticPool("p", NET, quarantine_s=Q)
+    pool.bind("peer.example", int(IPv4Address("10.254.0.1")), 0)
+    assert pool.stats() == PoolStats(size=6, bound=1, held=0, free=5)
+    assert given(pool.allocate("mine.example", 0)) == IPv4Address("10.254.0.2")
+
+
+def test_restore_keeps_the_quarantine_and_rejects_other_versions() -> None:
+    pool = SyntheticPool("p", NET, quarantine_s=100)
+    addr = given(pool.allocate("a.example", 0))
+    twin = SyntheticPool.restore(pool.snapshot())
+    assert twin.is_held(addr, 99)
+    assert not twin.is_held(addr, 100)
+    with pytest.raises(ValueError, match=r"^pool snapshot version 2 is not 1$"):
+        SyntheticPool.restore({**pool.snapshot(), "version": 2})
 
 
 def test_membership_is_an_address_inside_the_network() -> None:

@@ -151,6 +151,10 @@ def test_a_block_is_counted_once_and_ends_after_exactly_60_seconds() -> None:
     assert guard.blocked_sources(at + 59.99) == {A1}
     assert guard.blocked_sources(at + 60) == frozenset()
     assert guard.check_query(query(), at + 60) is QueryVerdict.ACCEPT
+    again = next(at + 60 + i / 40 for i in range(400)
+                 if guard.check_query(query(), at + 60 + i / 40) is QueryVerdict.DROP_SILENT)
+    assert again > at + 60
+    assert guard.counters["dyn_blocks"] == 2
 
 
 def test_each_source_has_its_own_query_window() -> None:
