@@ -9,7 +9,8 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lab-up lab-down lab-status lab-image connector-image engine test test-unit test-golden \
-        test-netns test-docker test-load bench figures mutants load report pictures lint typecheck clean
+        test-netns test-docker test-load bench figures mutants mutmut load report pictures lint \
+        typecheck clean
 
 help:
 	@echo "make lab-up [TOPOLOGY=minimal] [BACKEND=netns|docker]   set up and bring a lab up"
@@ -22,6 +23,7 @@ help:
 	@echo "make bench                        benchmarks -> reports/bench/*.json, *.png, docs/figures.md"
 	@echo "make figures                      *.png and docs/figures.md again from the JSONs there"
 	@echo "make mutants [FAULTS=...]         hand-made faults vs the suites -> reports/mutation/"
+	@echo "make mutmut                       mutation testing of connector/core -> reports/mutation/"
 	@echo "make report                       Allure 3 report + reports/SUMMARY.md of the last make test"
 	@echo "make pictures                     docs/img/TOPOLOGY.svg for every shipped topology"
 	@echo "make lint | typecheck             ruff and the import contracts | mypy"
@@ -101,6 +103,16 @@ figures:
 	$(need_setup)
 	$(PY) -m reports.plots
 	$(PY) -m reports.figures
+
+# Mutation testing of connector/core against the unit tier ([tool.mutmut] in pyproject.toml):
+# long, so not part of `make test`. A fresh run each time (mutants/ is mutmut's work space),
+# one worker (MUTMUT_WORKERS), then reports/mutation/core.md and core.json.
+MUTMUT_WORKERS ?= 1
+mutmut:
+	$(need_setup)
+	rm -rf mutants
+	start=$$(date +%s); HYPOTHESIS_PROFILE=mutmut $(VENV)/bin/mutmut run --max-children $(MUTMUT_WORKERS) && \
+	  $(PY) -m suites.mutants.mutmut_report --seconds $$(( $$(date +%s) - start ))
 
 # Locust from workload1 through the connector; thresholds decide the exit code.
 USERS ?= 20

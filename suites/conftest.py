@@ -16,8 +16,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase, settings
 
 pytest_plugins = ["suites.fixtures.lab", "suites.fixtures.ci_guard"]
+
+# `make mutmut` runs the property tests once per mutant: the same examples every run (the
+# same mutants die each time) and no shrinking (a killed mutant needs no minimal example).
+settings.register_profile("mutmut", derandomize=True, database=None,
+                          phases=(Phase.explicit, Phase.generate))
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 TIERS = ("unit", "golden", "netns", "docker", "load")
 
