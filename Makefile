@@ -43,6 +43,7 @@ $(VENV)/.installed: pyproject.toml scripts/install-system-deps
 lab-up: setup $(if $(filter docker,$(BACKEND)),engine)
 	$(VENV)/bin/cclab up $(TOPOLOGY) --backend $(BACKEND) $(if $(NAME),--name $(NAME))
 
+# Without NAME: every lab on this machine (`cclab down --all`), a test's lab included.
 lab-down:
 	@if [ -x $(VENV)/bin/cclab ]; then $(VENV)/bin/cclab down $(if $(NAME),--name $(NAME),--all); \
 	else echo "nothing to do: the project is not set up (make setup)"; fi

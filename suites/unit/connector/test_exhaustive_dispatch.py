@@ -5,7 +5,8 @@ DNS gateway's failure behaviour matches on the enum and ends in
 `typing.assert_never`. Here a copy of the connector gets one more member in
 each of those enums, and mypy (`make typecheck`'s checker, with the project's
 configuration) must reject the copy at exactly those places: a member someone
-forgot to handle can never be dropped silently.
+forgot to handle can never be dropped silently. PLACES counts dispatch places,
+not members: it changes when a `match ... assert_never` is added or removed.
 """
 
 from __future__ import annotations
