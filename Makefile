@@ -19,7 +19,7 @@ help:
 	@echo "make lab-down                     remove the lab and everything it made"
 	@echo "make test                         run every test tier this machine can run"
 	@echo "make test-unit|test-golden|test-netns|test-docker|test-load   one tier"
-	@echo "make load [USERS=20 DURATION=30s] locust through the connector -> reports/load/"
+	@echo "make load [USERS=20 DURATION=30s WORKERS=0]  locust through the connector -> reports/load/"
 	@echo "make bench                        benchmarks -> reports/bench/*.json, *.png, docs/figures.md"
 	@echo "make figures                      *.png and docs/figures.md again from the JSONs there"
 	@echo "make mutants [FAULTS=...]         hand-made faults vs the suites -> reports/mutation/"
@@ -118,8 +118,10 @@ mutmut:
 # Locust from workload1 through the connector; thresholds decide the exit code.
 USERS ?= 20
 DURATION ?= 30s
+WORKERS ?= 0
 load: setup
-	$(PY) -m lab.traffic.load_run --topology $(TOPOLOGY) --users $(USERS) --duration $(DURATION)
+	$(PY) -m lab.traffic.load_run --topology $(TOPOLOGY) --users $(USERS) --duration $(DURATION) \
+	  --workers $(WORKERS)
 
 # Allure 3 from npm (Node.js, no Java), pinned in tools/allure/package-lock.json.
 ALLURE := tools/allure/node_modules/.bin/allure

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +37,20 @@ def test_a_threshold_missed_fails_the_run() -> None:
     done = _run("--max-p95-ms", "0.001")
     assert done.returncode == 1
     assert "threshold missed: p95" in done.stdout + done.stderr
+
+
+def test_a_distributed_run_merges_what_each_worker_sent() -> None:
+    """A master in workload1 and two workers, one in each workload: the master's merged
+    count of DNS requests is what the connector itself logged, and it logged queries
+    from both workloads (the connector's record is the independent count)."""
+    done = _run("--workers", "2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    with open(ROOT / "reports/load/minimal_stats.csv") as f:
+        rows = {row["Name"]: row for row in csv.DictReader(f)}
+    dns = sum(int(row["Request Count"]) for name, row in rows.items()
+              if row["Type"] == "DNS")
+    sources = json.loads((ROOT / "reports/load/minimal_sources.json").read_text())
+    assert set(sources) == {"10.10.1.11", "10.10.1.12"}, sources
+    logged = sum(sources.values())
+    assert dns > 0
+    assert abs(logged - dns) <= 10, (logged, dns)  # at most one in flight per user at the end

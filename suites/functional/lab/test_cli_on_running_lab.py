@@ -21,7 +21,7 @@ def test_status_json_lists_every_node_with_addresses(minimal_lab: LabHandle) -> 
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
     nodes = {n["name"]: n for n in status["nodes"]}
-    assert set(nodes) == {"workload1", "fabric", "cc1", "inet", "web", "dns", "dns2"}
+    assert set(nodes) == {"workload1", "workload2", "fabric", "cc1", "inet", "web", "dns", "dns2"}
     cc1 = {i["name"]: i["address"] for i in nodes["cc1"]["interfaces"]}
     assert cc1 == {"eth-svc": "10.10.3.31/24", "eth-mgmt": "10.10.2.21/24"}
     assert status["ready"] is True

@@ -26,7 +26,7 @@ def test_up_then_down_leaves_namespaces_as_before() -> None:
     up = cclab("up", "minimal", "--name", name)
     try:
         assert up.returncode == 0, up.stderr
-        assert len(lab_namespaces(name)) == 8  # seven nodes and the switch
+        assert len(lab_namespaces(name)) == 9  # eight nodes and the switch
         assert "connector cc1: service address 10.10.3.31" in up.stdout
     finally:
         down = cclab("down", "--name", name)
@@ -95,7 +95,7 @@ def test_up_clean_replaces_a_stale_lab() -> None:
         assert cclab("up", "minimal", "--name", name).returncode == 0
         again = cclab("up", "minimal", "--name", name, "--clean")
         assert again.returncode == 0, again.stderr
-        assert len(lab_namespaces(name)) == 8
+        assert len(lab_namespaces(name)) == 9
     finally:
         cclab("down", "--name", name)
 
