@@ -58,18 +58,23 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     path.write_text(environment_properties())
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Each lab test gets its parallel group as it is collected (xdist reads the groups
+    in its own collection hook, which runs before any conftest's)."""
+    tiers = [m.name for m in item.iter_markers() if m.name in TIERS]
+    group = parallel_group(item, tiers[0]) if len(set(tiers)) == 1 else None
+    if group is not None:
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test belongs to exactly one tier, so each tier can run alone; each lab test
-    gets its parallel group."""
+    """Every test belongs to exactly one tier, so each tier can run alone."""
     for item in items:
         tiers = [m.name for m in item.iter_markers() if m.name in TIERS]
         if len(set(tiers)) != 1:
             raise pytest.UsageError(
                 f"{item.nodeid}: needs exactly one tier marker of {TIERS}, has {tiers}"
             )
-        group = parallel_group(item, tiers[0])
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def parallel_group(item: pytest.Item, tier: str) -> str | None:

@@ -1,0 +1,73 @@
+"""`make test`'s parallel groups take effect: tests of one group run on one worker.
+
+The docker tier may never run on two workers at once (two labs' networks would
+overlap), so the grouping is a correctness matter, not only a speed one. A run
+of pytest-xdist is made here on a few tests that carry the project's groups
+(suites/conftest.py's rule, through its own hook), and every test of a group
+must report the same worker. (pytest-xdist once stopped grouping silently with
+a newer pytest: pytest-dev/pytest-xdist#1386.)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+ROOT = Path(__file__).resolve().parents[2]
+TESTS = '''
+import pytest
+
+@pytest.mark.parametrize("n", range(6))
+@pytest.mark.xdist_group("lab-a")
+def test_a(n):
+    pass
+
+@pytest.mark.parametrize("n", range(6))
+@pytest.mark.xdist_group("lab-b")
+def test_b(n):
+    pass
+'''
+
+
+def test_a_group_runs_on_one_worker(tmp_path: Path) -> None:
+    (tmp_path / "test_groups.py").write_text(TESTS)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
+                           "no:allure_pytest", "-n", "2", "--dist", "loadgroup", "-v",
+                           str(tmp_path)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-2000:]
+    workers: dict[str, set[str]] = defaultdict(set)
+    for line in done.stdout.splitlines():
+        found = re.search(r"\[(gw\d)\].*PASSED .*::test_(a|b)\[", line)
+        if found:
+            workers[found.group(2)].add(found.group(1))
+    assert set(workers) == {"a", "b"}, done.stdout[-2000:]
+    assert all(len(ran_on) == 1 for ran_on in workers.values()), dict(workers)
+
+
+def test_the_suites_put_every_docker_test_in_one_group() -> None:
+    """The project's rule itself: any docker-tier test, and host-wide ones, one group."""
+    from suites.conftest import parallel_group
+
+    class Item:
+        def __init__(self, nodeid: str, host_wide: bool = False) -> None:
+            self.nodeid, self.host_wide = nodeid, host_wide
+
+        def get_closest_marker(self, name: str) -> object:
+            return object() if name == "host_wide" and self.host_wide else None
+
+    docker = {parallel_group(Item(f"suites/functional/{m}.py::t[docker]"), "docker")
+              for m in ("cloud/test_x", "lab/test_y")}
+    assert docker == {parallel_group(Item("suites/functional/lab/test_z.py::t", True),
+                                     "netns")}
+    assert parallel_group(Item("suites/functional/lab/test_y.py::t[netns]"), "netns") == \
+        "suites/functional/lab/test_y.py"
+    assert parallel_group(Item("suites/unit/test_u.py::t"), "unit") is None
