@@ -13,7 +13,9 @@ from typing import Any, NoReturn
 
 from lab.backends import BACKENDS, backend_of, engine_instances, get_backend
 from lab.catalog import running_instances, topology_path
+from lab.cli_cloud import add_commands
 from lab.errors import LabError, TopologyError
+from lab.imports.problems import ExportError
 from lab.names import valid_instance
 from lab.plan import build_plan, render_plan
 from lab.report import describe_lab
@@ -33,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args.command = command
     try:
         return int(args.func(args) or 0)
-    except TopologyError as exc:
+    except (TopologyError, ExportError) as exc:
         print(f"cclab: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except LabError as exc:
@@ -95,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     val = _command(sub, "validate", cmd_validate, "check a topology; print its plan")
     val.add_argument("topology")
     val.add_argument("--plan", action="store_true", help="also print the steps")
+    add_commands(sub, _command)
     return parser
 
 

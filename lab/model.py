@@ -20,6 +20,8 @@ class Network:
     name: str
     subnet: IPv4Network
     isolated: bool = False
+    network_acl: str = ""  # AWS: the subnet's network ACL, stateless, at its router's port
+    security_groups: tuple[str, ...] = ()  # Azure: the subnet's NSG, on each of its NICs
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,22 +37,74 @@ class Interface:
 
 @dataclass(frozen=True, slots=True)
 class SgRule:
-    """One allow (or deny) rule of a security group; `peers` are the far side's prefixes."""
+    """One allow (or deny) rule of a security group; `peers` are the far side's prefixes.
 
-    proto: str  # tcp | udp | icmp | all
+    Peers written as a computed tag (`tags`) or a security group (`groups`) are
+    resolved per interface by `lab.cloud_rules`; `written` keeps them as the
+    file says, for messages. `local` narrows the near side (an NSG's
+    destination inbound, its source outbound); empty: any.
+    """
+
+    proto: str  # tcp | udp | icmp | all | an IP protocol number ("50")
     ports: tuple[int, int] | None
     peers: tuple[IPv4Network, ...]
     action: str = "allow"  # allow | deny (Azure NSGs have both)
     label: str = ""
+    priority: int | None = None  # an NSG's: the lowest number is evaluated first
+    tags: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    local: tuple[IPv4Network, ...] = ()
+    local_tags: tuple[str, ...] = ()
+    written: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class SecurityGroup:
-    """Stateful rules per direction, evaluated in order; what no rule allows is dropped."""
+    """Stateful rules per direction; what no rule allows is dropped.
+
+    `kind` sg: the rules in the order written, first match (AWS groups are
+    allow-only, so order does not matter there); nsg: an Azure NSG, by priority,
+    first match, with Azure's default rules after the written ones.
+    """
 
     name: str
     inbound: tuple[SgRule, ...]
     outbound: tuple[SgRule, ...]
+    kind: str = "sg"  # sg | nsg
+
+
+@dataclass(frozen=True, slots=True)
+class AclEntry:
+    """One numbered entry of a network ACL; `cidr` is the far side."""
+
+    number: int
+    proto: str
+    ports: tuple[int, int] | None
+    cidr: IPv4Network
+    action: str  # allow | deny
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkAcl:
+    """An AWS network ACL: stateless, entries by number (kept here as written), first
+    match, then deny. It acts where its subnets meet `router` (the node that stands for
+    the VPC router)."""
+
+    name: str
+    inbound: tuple[AclEntry, ...]
+    outbound: tuple[AclEntry, ...]
+    router: str = "fabric"
+
+
+@dataclass(frozen=True, slots=True)
+class ComputedTag:
+    """Azure's `VirtualNetwork` tag: `prefixes` (address space, peerings, gateway
+    prefixes) plus, for a NIC, the prefixes of the user-defined routes of its subnet
+    (routes with `udr` whose `from` is that subnet)."""
+
+    name: str
+    prefixes: tuple[IPv4Network, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +114,7 @@ class Route:
     to: IPv4Network
     via: IPv4Address
     source: IPv4Network | None = None
+    udr: str = ""  # Azure: the user-defined route this is (its prefix widens VirtualNetwork)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +174,26 @@ class Topology:
     dns: tuple[IPv4Address, ...] = ()
     security_groups: tuple[SecurityGroup, ...] = ()
     source: Path | None = field(default=None, compare=False)
+    network_acls: tuple[NetworkAcl, ...] = ()
+    computed_tags: tuple[ComputedTag, ...] = ()
+    tags: tuple[tuple[str, tuple[IPv4Network, ...]], ...] = ()  # static tags, by name
 
     def security_group(self, name: str) -> SecurityGroup:
         for group in self.security_groups:
             if group.name == name:
                 return group
+        raise KeyError(name)
+
+    def network_acl(self, name: str) -> NetworkAcl:
+        for acl in self.network_acls:
+            if acl.name == name:
+                return acl
+        raise KeyError(name)
+
+    def network(self, name: str) -> Network:
+        for net in self.networks:
+            if net.name == name:
+                return net
         raise KeyError(name)
 
     def node(self, name: str) -> Node:

@@ -41,7 +41,8 @@ KEYED: dict[tuple[str, ...], tuple[str, ...]] = {
 }
 # Mappings whose keys are names of items.
 NAMED: dict[tuple[str, ...], str] = {
-    ("nodes",): "node", ("security_groups",): "security group", ("tags",): "tag"}
+    ("nodes",): "node", ("security_groups",): "security group", ("tags",): "tag",
+    ("network_acls",): "network ACL"}
 NOUNS: dict[tuple[str, ...], str] = {
     **NAMED, ("links",): "link", ("links", "*", "endpoints"): "endpoint",
     ("nodes", "*", "routes"): "route", ("nodes", "*", "services"): "service"}

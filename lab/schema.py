@@ -20,7 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 from lab.errors import TopologyError
 from lab.extends import Document, read_document
 from lab.model import Gateway, Interface, Network, Node, Route, Service, Topology
-from lab.schema_sg import RawSecurityGroup, build_group
+from lab.schema_sg import (
+    Names,
+    RawComputedTag,
+    RawNetworkAcl,
+    RawSecurityGroup,
+    build_acl,
+    build_computed,
+    build_group,
+)
 from lab.semantics import Paths, check_topology
 from yamlissues import Issue
 
@@ -46,6 +54,8 @@ class RawLink(_Strict):
     # A private network nothing in the lab routes to (a ZPA app's data centre): it may
     # reuse another isolated link's subnet, as two customers' sites do.
     isolated: bool = False
+    network_acl: str = ""
+    security_groups: list[str] = []
 
 
 class RawRoute(_Strict):
@@ -53,6 +63,7 @@ class RawRoute(_Strict):
     to: Literal["default"] | IPv4Network
     via: IPv4Address
     source: IPv4Network | None = Field(default=None, alias="from")
+    udr: str = ""
 
 
 class RawService(BaseModel):
@@ -77,7 +88,7 @@ class RawNode(_Strict):
     gateway: RawGateway | None = None
 
 
-class _TagList(RootModel[list[IPv4Network]]):
+class _TagList(RootModel[list[IPv4Network] | RawComputedTag]):
     pass
 
 
@@ -87,7 +98,8 @@ class RawHeader(_Strict):
     dns: list[IPv4Address] = []
 
 
-_TOP_KEYS = ("name", "description", "dns", "tags", "security_groups", "links", "nodes")
+_TOP_KEYS = ("name", "description", "dns", "tags", "security_groups", "network_acls", "links",
+             "nodes")
 
 
 def load_topology(path: str | Path) -> Topology:
@@ -137,13 +149,19 @@ def _build(data: dict[str, Any], issues: list[Issue], paths: Paths) -> Topology 
     tags = _parse_map(_TagList, data.get("tags") or {}, "tags", issues)
     groups = _parse_map(RawSecurityGroup, data.get("security_groups") or {}, "security_groups",
                         issues)
+    acls = _parse_map(RawNetworkAcl, data.get("network_acls") or {}, "network_acls", issues)
     declared = set(data["nodes"]) if isinstance(data.get("nodes"), dict) else set()
     if header is None:
         return None
     topo = _assemble(header, links, nodes, declared, issues, paths)
-    resolved = {name: list(tag.root) for name, tag in tags.items()}
-    built = tuple(build_group(n, g, resolved, issues) for n, g in groups.items())
-    return replace(topo, security_groups=built)
+    static = {n: list(t.root) for n, t in tags.items() if isinstance(t.root, list)}
+    computed = tuple(build_computed(n, t.root) for n, t in tags.items()
+                     if isinstance(t.root, RawComputedTag))
+    names = Names(static, frozenset(c.name for c in computed), frozenset(groups))
+    built = tuple(build_group(n, g, names, issues) for n, g in groups.items())
+    return replace(topo, security_groups=built, computed_tags=computed,
+                   tags=tuple((n, tuple(p)) for n, p in static.items()),
+                   network_acls=tuple(build_acl(n, a, issues) for n, a in acls.items()))
 
 
 def _assemble(header: RawHeader, links: dict[int, RawLink], nodes: dict[str, RawNode],
@@ -162,7 +180,8 @@ def _assemble(header: RawHeader, links: dict[int, RawLink], nodes: dict[str, Raw
                                     _unknown_node_hint(ep.node, declared)))
                 continue
             interfaces[ep.node].append(_interface(link, ep))
-    networks = tuple(Network(link.name, link.subnet, link.isolated)
+    networks = tuple(Network(link.name, link.subnet, link.isolated, link.network_acl,
+                             tuple(link.security_groups))
                      for _, link in sorted(links.items()))
     built = tuple(_node(name, raw, interfaces[name]) for name, raw in nodes.items())
     return Topology(header.name, header.description.strip(), networks, built, tuple(header.dns))
@@ -185,7 +204,7 @@ def _interface(link: RawLink, ep: RawEndpoint) -> Interface:
 
 def _node(name: str, raw: RawNode, interfaces: list[Interface]) -> Node:
     routes = tuple(
-        Route(IPv4Network("0.0.0.0/0") if r.to == "default" else r.to, r.via, r.source)
+        Route(IPv4Network("0.0.0.0/0") if r.to == "default" else r.to, r.via, r.source, r.udr)
         for r in raw.routes
     )
     services = tuple(
@@ -235,10 +254,13 @@ def _issues_from(exc: ValidationError, base: str) -> list[Issue]:
                 path += f"[{part}]"
             elif not path:
                 path = str(part)
-            elif str(part) not in ("IPv4Address", "IPv4Interface") and "[" not in str(part):
+            elif str(part) not in _UNION_BRANCHES and "[" not in str(part):
                 path += f".{'from' if part == 'source' else part}"
         out.append(Issue("", path, err["msg"].lower(), _hint(err)))
     return _dedupe(out)
+
+
+_UNION_BRANCHES = ("IPv4Address", "IPv4Interface", "RawComputedTag", "str", "int")
 
 
 def _hint(err: Any) -> str:

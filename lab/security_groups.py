@@ -6,6 +6,10 @@ leaves by (low 16 bits); an inet-family chain, which sees bridged IPv4 through
 br_netfilter and so has conntrack, sends each marked frame through the
 outbound rules of its source port and the inbound rules of its destination
 port. Replies of an allowed flow pass (stateful, as AWS and Azure are).
+Which rules judge a port, in which order, is `lab.cloud_rules`' to say: the
+groups of the NIC and, on Azure, its subnet's NSG (one chain each, both must
+allow). Network ACLs are stateless, so they live in the bridge table itself,
+on the frames that cross their subnet's router port, entries by number.
 Pure: topology in, ruleset text out.
 """
 
@@ -13,8 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network, collapse_addresses
 
-from lab.model import SgRule, Topology
+from lab.cloud_rules import (
+    AclPort,
+    Layer,
+    Peer,
+    Rule,
+    acl_ports,
+    acl_rules,
+    guarded,
+    port_layers,
+)
+from lab.model import AclEntry, Topology
 
 PORT_TABLE = "cclab_ports"
 SG_TABLE = "cclab_sg"
@@ -34,10 +49,26 @@ def guarded_ports(topo: Topology, peer_of: dict[tuple[str, str], str]) -> list[G
     ports: list[GuardedPort] = []
     for node in topo.nodes:
         for iface in node.interfaces:
-            if iface.security_groups:
+            groups = _groups_of(topo, node.name, iface.name)
+            if groups:
                 ports.append(GuardedPort(len(ports) + 1, peer_of[(node.name, iface.name)],
-                                         f"{node.name}/{iface.name}", iface.security_groups))
+                                         f"{node.name}/{iface.name}", groups))
     return ports
+
+
+def _groups_of(topo: Topology, node_name: str, ifname: str) -> tuple[str, ...]:
+    node = topo.node(node_name)
+    iface = node.interface(ifname)
+    subnet = topo.network(iface.network).security_groups if guarded(node) else ()
+    return (*subnet, *iface.security_groups)
+
+
+def fabric_endpoints(topo: Topology) -> set[tuple[str, str]]:
+    """The endpoints whose bridge ports the fabric's ruleset names (guarded, or where a
+    network ACL acts): a backend that must find their host-side names finds these."""
+    ends = {(n.name, i.name) for n in topo.nodes for i in n.interfaces
+            if _groups_of(topo, n.name, i.name)}
+    return ends | {(p.node, p.iface) for p in acl_ports(topo)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +89,14 @@ def render_security_groups(topo: Topology, peer_of: dict[tuple[str, str], str],
     """The fabric's ruleset, or '' when no endpoint has a security group. `bridges`
     (link -> bridge device) gives each bridge a conntrack zone of its own."""
     ports = guarded_ports(topo, peer_of)
-    if not ports:
+    acls = acl_ports(topo)
+    if not ports and not acls:
         return ""
-    return "\n".join([*_port_marks(ports, tables),
+    return "\n".join([*_port_marks(ports, tables, _acl_chains(acls, peer_of)),
                       *_sg_table(topo, ports, tables, bridges or {})]) + "\n"
 
 
-def _port_marks(ports: list[GuardedPort], tables: SgTables) -> Iterator[str]:
+def _port_marks(ports: list[GuardedPort], tables: SgTables, acls: list[str]) -> Iterator[str]:
     yield f"table bridge {tables.ports} {{"
     yield "  chain forward {"
     yield "    type filter hook forward priority -200; policy accept;"
@@ -75,7 +107,38 @@ def _port_marks(ports: list[GuardedPort], tables: SgTables) -> Iterator[str]:
     for p in ports:
         yield f'    oifname "{p.port}" meta mark set meta mark or 0x{p.pid:08x}  # to {p.where}'
     yield "  }"
+    yield from acls
     yield "}"
+
+
+def _acl_chains(acls: list[AclPort], peer_of: dict[tuple[str, str], str]) -> list[str]:
+    """Network ACLs, stateless: every IPv4 frame entering a subnet by its router's port is
+    judged by the inbound entries, every one leaving by it by the outbound entries."""
+    if not acls:
+        return []
+    lines = ["  chain nacl {", "    type filter hook forward priority -190; policy accept;",
+             "    ether type != ip accept"]
+    for k, p in enumerate(acls, start=1):
+        port = peer_of[(p.node, p.iface)]
+        lines.append(f'    iifname "{port}" jump nacl_in_{k}  # into {p.network}: {p.acl.name}')
+        lines.append(f'    oifname "{port}" jump nacl_out_{k}  # out of {p.network}: {p.acl.name}')
+    lines.append("  }")
+    for k, p in enumerate(acls, start=1):
+        for direction in ("in", "out"):
+            far = "saddr" if direction == "in" else "daddr"
+            lines.append(f"  chain nacl_{direction}_{k} {{  # {p.acl.name} {direction}bound, "
+                         f"link {p.network}")
+            for rule in acl_rules(p.acl, direction):
+                lines.append(f"    {_acl_entry(rule.entry, far)}"
+                             f' comment "{_comment(rule.name)}"')
+            lines.append("  }")
+    return lines
+
+
+def _acl_entry(entry: AclEntry, far: str) -> str:
+    parts = [] if entry.cidr.prefixlen == 0 else [f"ip {far} {entry.cidr}"]
+    parts += _proto_match(entry.proto, entry.ports)
+    return " ".join([*parts, "return" if entry.action == "allow" else "counter drop"])
 
 
 def _sg_table(topo: Topology, ports: list[GuardedPort], tables: SgTables,
@@ -118,34 +181,74 @@ def _zones(topo: Topology, bridges: Mapping[str, str]) -> Iterator[str]:
 
 
 def _port_chain(topo: Topology, p: GuardedPort, direction: str) -> Iterator[str]:
-    yield f"  chain {direction}_{p.pid} {{  # {p.where}: {', '.join(p.groups)} {direction}bound"
-    for name in p.groups:
-        group = topo.security_group(name)
-        rules = group.outbound if direction == "out" else group.inbound
-        for rule in rules:
-            yield f"    {_rule(rule, direction)}"
-    yield f'    counter drop comment "{p.where} {direction}: no rule allows"'
+    node, _, ifname = p.where.partition("/")
+    layers = port_layers(topo, topo.node(node), topo.node(node).interface(ifname), direction)
+    head = f"  chain {direction}_{p.pid} {{  # {p.where}: {', '.join(p.groups)} {direction}bound"
+    if len(layers) == 1:
+        yield head
+        yield from _layer_rules(layers[0], direction)
+        yield f'    counter drop comment "{p.where} {direction}: no rule allows"'
+        yield "  }"
+        return
+    yield head  # every layer must allow: each returns here, or drops
+    for k, _ in enumerate(layers, start=1):
+        yield f"    jump {direction}_{p.pid}_{k}"
     yield "  }"
+    for k, layer in enumerate(layers, start=1):
+        yield f"  chain {direction}_{p.pid}_{k} {{  # {p.where}: {layer.level} " \
+              f"{', '.join(layer.groups)}"
+        yield from _layer_rules(layer, direction)
+        yield f'    counter drop comment "{_comment(layer.fallthrough(p.where, direction))}"'
+        yield "  }"
 
 
-def _rule(rule: SgRule, direction: str) -> str:
-    field = "daddr" if direction == "out" else "saddr"
+def _layer_rules(layer: Layer, direction: str) -> Iterator[str]:
+    for rule in layer.rules:
+        line = _rule(rule, direction)
+        if line:
+            yield f"    {line}"
+
+
+def _rule(rule: Rule, direction: str) -> str:
+    far, near = ("daddr", "saddr") if direction == "out" else ("saddr", "daddr")
     parts = []
-    if rule.peers and not any(p.prefixlen == 0 for p in rule.peers):
-        peers = ", ".join(str(p) for p in rule.peers)
-        parts.append(f"ip {field} {{ {peers} }}")
-    parts += _proto_match(rule)
+    for field, peers in ((far, rule.far), (near, rule.near)):
+        match = _address_match(field, peers)
+        if match is None:
+            return ""  # names no address: never matches
+        parts += match
+    parts += _proto_match(rule.proto, rule.ports)
     verdict = "return" if rule.action == "allow" else "counter drop"
-    comment = f' comment "{rule.label}"' if rule.label else ""
+    comment = f' comment "{_comment(rule.label)}"' if rule.label else ""
     return " ".join([*parts, verdict]) + comment
 
 
-def _proto_match(rule: SgRule) -> list[str]:
-    if rule.proto == "all":
+def _address_match(field: str, peers: tuple[Peer, ...] | None) -> list[str] | None:
+    if peers is None or any(p.network.prefixlen == 0 for p in peers):
         return []
-    if rule.proto == "icmp":
+    if not peers:
+        return None
+    nets = collapse_addresses(p.network for p in peers)
+    return [f"ip {field} {{ {', '.join(str(n) for n in sorted(nets, key=_order))} }}"]
+
+
+def _order(net: IPv4Network) -> tuple[int, int]:
+    return int(net.network_address), net.prefixlen
+
+
+def _comment(text: str) -> str:
+    """nftables comments: no double quotes, at most 128 bytes."""
+    return text.replace('"', "'")[:120]
+
+
+def _proto_match(proto: str, ports: tuple[int, int] | None) -> list[str]:
+    if proto == "all":
+        return []
+    if proto == "icmp":
         return ["meta l4proto icmp"]
-    if rule.ports is None or rule.ports == (0, 65535):
-        return [f"meta l4proto {rule.proto}"]
-    low, high = rule.ports
-    return [f"{rule.proto} dport {low if low == high else f'{low}-{high}'}"]
+    if proto not in ("tcp", "udp"):
+        return [f"meta l4proto {proto}"]  # AWS: any other protocol number means every port
+    if ports is None or ports == (0, 65535):
+        return [f"meta l4proto {proto}"]
+    low, high = ports
+    return [f"{proto} dport {low if low == high else f'{low}-{high}'}"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from lab.model import Node, Topology
+from lab.model import Node, SecurityGroup, Topology
 from lab.services import KINDS
 from yamlissues import Issue
 
@@ -40,7 +40,7 @@ class Paths:
 def check_topology(topo: Topology, paths: Paths, base: Path | None) -> list[Issue]:
     checks = (_names(topo, paths), _subnets(topo, paths), _interfaces(topo, paths),
               _addresses(topo, paths), _routes(topo), _dns(topo), _services(topo, base),
-              _security_groups(topo, paths), _gateways(topo))
+              _security_groups(topo, paths), _gateways(topo), _cloud_rules(topo, paths))
     return [issue for check in checks for issue in check]
 
 
@@ -155,6 +155,64 @@ def _security_groups(topo: Topology, paths: Paths) -> Iterator[Issue]:
                         f"define it under security_groups: ({', '.join(known) or 'none yet'})"
                     yield _issue(f"{paths.endpoint(node.name, iface.name)}.security_groups[{k}]",
                                  f"unknown security group '{name}'", hint)
+
+
+NSG_TAGS = ("VirtualNetwork", "AzureLoadBalancer", "Internet")
+
+
+def _nsg_levels(topo: Topology, paths: Paths, groups: dict[str, SecurityGroup]
+                ) -> Iterator[Issue]:
+    """Azure allows one NSG on a subnet and one on a NIC; a subnet has no AWS groups."""
+    for net in topo.networks:
+        kinds = [groups[g].kind for g in net.security_groups if g in groups]
+        if kinds and (kinds.count("nsg") > 1 or "sg" in kinds):
+            yield _issue(f"{paths.link(net.name)}.security_groups",
+                         "a subnet takes one NSG (kind: nsg), no security groups",
+                         "AWS groups belong on interfaces; Azure allows one NSG per subnet")
+    for node in topo.nodes:
+        for iface in node.interfaces:
+            kinds = [groups[g].kind for g in iface.security_groups if g in groups]
+            if "nsg" in kinds and len(kinds) > 1:
+                yield _issue(f"{paths.endpoint(node.name, iface.name)}.security_groups",
+                             "an interface takes one NSG, alone",
+                             "Azure allows one NSG per NIC; put its rules in one group")
+
+
+def _cloud_rules(topo: Topology, paths: Paths) -> Iterator[Issue]:
+    """Subnet NSGs and network ACLs exist; an ACL's router is on its links; an NSG's
+    default rules have their tags; a user-defined route says which subnet it serves."""
+    groups = {g.name: g for g in topo.security_groups}
+    acls = {a.name: a for a in topo.network_acls}
+    for net in topo.networks:
+        where = paths.link(net.name)
+        for k, name in enumerate(net.security_groups):
+            if name not in groups:
+                yield _issue(f"{where}.security_groups[{k}]", f"unknown security group '{name}'",
+                             f"define it under security_groups: ({', '.join(groups) or 'none'})")
+        if net.network_acl and net.network_acl not in acls:
+            yield _issue(f"{where}.network_acl", f"unknown network ACL '{net.network_acl}'",
+                         f"define it under network_acls: ({', '.join(acls) or 'none'})")
+        elif net.network_acl:
+            router = acls[net.network_acl].router
+            if not any(i.network == net.name for n in topo.nodes if n.name == router
+                       for i in n.interfaces):
+                yield _issue(f"{where}.network_acl", f"the ACL's router '{router}' has no "
+                             f"interface on link '{net.name}'",
+                             "the ACL acts where the subnet meets its router: give the router "
+                             "an endpoint here, or name another with `router:`")
+    yield from _nsg_levels(topo, paths, groups)
+    if any(g.kind == "nsg" for g in topo.security_groups):
+        declared = {t.name for t in topo.computed_tags} | {name for name, _ in topo.tags}
+        for tag in NSG_TAGS:
+            if tag not in declared:
+                yield _issue("tags", f"an NSG's default rules use the tag '{tag}'",
+                             f"define `{tag}:` under tags:")
+    for node in topo.nodes:
+        for i, route in enumerate(node.routes):
+            if route.udr and route.source is None:
+                yield _issue(f"nodes.{node.name}.routes[{i}].udr",
+                             "a user-defined route needs `from:`, the subnet it serves",
+                             "write `from: <the subnet's prefix>`")
 
 
 def _gateways(topo: Topology) -> Iterator[Issue]:

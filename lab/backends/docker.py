@@ -26,7 +26,7 @@ from lab.backends.processes import ready_count, stopped_count, wait_ready, wait_
 from lab.errors import BackendError, NotRunningError
 from lab.model import Topology
 from lab.names import LabNames
-from lab.security_groups import render_security_groups
+from lab.security_groups import fabric_endpoints, render_security_groups
 from lab.state import LabState, ProcessRecord, status_fields
 from lab.steps import Step
 
@@ -247,15 +247,17 @@ class DockerBackend:
 
     # -- helpers -----------------------------------------------------------------
     def _host_ports(self, topo: Topology) -> dict[tuple[str, str], str]:
-        """The host's end of each guarded endpoint's veth, found by the endpoint's address."""
-        guarded = [n for n in topo.nodes if any(i.security_groups for i in n.interfaces)]
+        """The host's end of each guarded endpoint's veth (and of each router port where a
+        network ACL acts), found by the endpoint's address."""
+        wanted = fabric_endpoints(topo)
+        guarded = [n for n in topo.nodes if any((n.name, i.name) in wanted for i in n.interfaces)]
         if not guarded:
             return {}
         host = {link["ifindex"]: link["ifname"] for link in _ip_json([])}
         ports = {}
         for node in guarded:
             links = _ip_json(["nsenter", f"--net=/proc/{self._pid_of(node.name)}/ns/net"])
-            for iface in node.interfaces:
+            for iface in (i for i in node.interfaces if (node.name, i.name) in wanted):
                 holder = next((link for link in links for a in link.get("addr_info", [])
                                if a.get("local") == str(iface.address.ip)), None)
                 if holder is None or holder.get("link_index") not in host:

@@ -1,0 +1,72 @@
+"""`cclab import`, `cclab lint`, `cclab attack`, `cclab diff`: your own cloud's rules, attacked.
+
+    cclab import aws aws_configs/ --connector-tag Role=cloud-connector -o my-vpc.yaml
+    cclab lint my-vpc.yaml
+    cclab attack my-vpc.yaml
+    cclab diff before.yaml after.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from lab.errors import LabError
+from lab.imports.names import lab_name
+
+
+def add_commands(sub: Any, command: Any) -> None:
+    imp = command(sub, "import", cmd_import, "a cloud's exports -> a topology (and its files)")
+    imp.add_argument("provider", choices=["aws", "azure", "terraform"])
+    imp.add_argument("paths", nargs="+", type=Path,
+                     help="export files or folders (aws_configs/), or a `terraform show -json`")
+    imp.add_argument("-o", "--output", type=Path, required=True, help="the topology to write")
+    imp.add_argument("--name", help="the lab's name (default: from the output's name)")
+    imp.add_argument("--connector-tag", default="Role=cloud-connector", metavar="KEY=VALUE",
+                     help="the tag on the connectors' interfaces (default Role=cloud-connector)")
+    imp.add_argument("--connector-eni", action="append", default=[], metavar="MGMT,SERVICE",
+                     help="AWS: a connector's two interfaces by id (instead of the tag)")
+    imp.add_argument("--workload-subnet", default="",
+                     help="the workloads' subnet, when no route table says it")
+    imp.add_argument("--service-tags", type=Path,
+                     help="Azure: `az network list-service-tags` output, for other tags")
+    imp.add_argument("--allow-unsupported", action="store_true",
+                     help="what the lab does not model becomes a warning, listed in the output")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from lab.imports import import_export
+    from lab.imports.layout import topology_files_dir
+
+    key, _, value = args.connector_tag.partition("=")
+    if not value:
+        raise LabError("--connector-tag takes KEY=VALUE\n    hint: --connector-tag "
+                       "Role=cloud-connector")
+    enis = []
+    for pair in args.connector_eni:
+        mgmt, _, svc = pair.partition(",")
+        if not svc:
+            raise LabError(f"--connector-eni {pair}: give MGMT_ENI,SERVICE_ENI")
+        enis.append((mgmt, svc))
+    output: Path = args.output
+    name = args.name or lab_name(output.stem, "imported")
+    files_dir = topology_files_dir(output)
+    command = " ".join(["cclab import", args.provider, *map(str, args.paths)])
+    result = import_export(args.provider, list(args.paths), name=name, files_dir=files_dir,
+                           command=command, connector_tag=(key, value),
+                           connector_enis=tuple(enis), workload_subnet=args.workload_subnet,
+                           service_tags=args.service_tags,
+                           allow_unsupported=args.allow_unsupported)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(result.topology)
+    for relative, text in result.files.items():
+        path = output.parent / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    print(f"cclab: wrote {output} and {output.parent / files_dir}/ "
+          f"({', '.join(sorted(Path(p).name for p in result.files))})", file=sys.stderr)
+    for warning in result.warnings:
+        print(f"cclab: warning: {warning}", file=sys.stderr)
+    return 0

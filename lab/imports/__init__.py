@@ -1,0 +1,56 @@
+"""Importers: a real cloud's exports in, a topology the lab can build out.
+
+    result = import_export("aws", [Path("aws_configs")], name="my-vpc",
+                           files_dir="my-vpc-lab", command="cclab import aws aws_configs")
+    result.topology, result.files
+
+Pure apart from reading the files given (and the lab's own base.yaml): every
+problem of the export is collected and raised at once (`ExportError`, each with
+file, JSON path and hint). docs/cloud-semantics.md says what is modelled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lab.imports.aws_cli import read_account
+from lab.imports.aws_lab import AwsOptions, aws_cloud
+from lab.imports.cloud import LabCloud
+from lab.imports.jsonfiles import read_documents
+from lab.imports.layout import ImportResult, lay_out
+from lab.imports.problems import ExportError, Problems
+
+__all__ = ["ExportError", "ImportResult", "import_export"]
+
+
+def import_export(provider: str, paths: list[Path], *, name: str, files_dir: str, command: str,
+                  connector_tag: tuple[str, str] = ("Role", "cloud-connector"),
+                  connector_enis: tuple[tuple[str, str], ...] = (), workload_subnet: str = "",
+                  service_tags: Path | None = None,
+                  allow_unsupported: bool = False) -> ImportResult:
+    """`provider`'s exports at `paths` as a topology named `name`, or ExportError."""
+    problems = Problems(allow_unsupported)
+    documents = read_documents(paths, problems)
+    cloud: LabCloud | None = None
+    if provider == "aws":
+        account = read_account(documents, problems)
+        options = AwsOptions(connector_tag, connector_enis, workload_subnet)
+        cloud = aws_cloud(account, options, problems) if not problems.errors else None
+    elif provider == "azure":
+        from lab.imports.azure_cli import read_azure
+        from lab.imports.azure_lab import AzureOptions, azure_cloud
+
+        tags_doc = read_documents([service_tags], problems) if service_tags else []
+        vnet = read_azure(documents, tags_doc, problems)
+        options_az = AzureOptions(connector_tag, workload_subnet)
+        cloud = azure_cloud(vnet, options_az, problems) if not problems.errors else None
+    elif provider == "terraform":
+        from lab.imports.terraform import read_terraform
+
+        cloud = read_terraform(documents, connector_tag, workload_subnet, problems)
+    else:
+        raise ValueError(provider)
+    problems.raise_if_any()
+    assert cloud is not None
+    return lay_out(cloud, name=name, files_dir=files_dir, command=command,
+                   warnings=[w.render() for w in problems.warnings])

@@ -1,0 +1,71 @@
+"""Importers: each example export -> the exact topology (and connector configs); each bad
+export -> the exact listing of its problems, every one at once with file and JSON path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.imports import ExportError, import_export
+from lab.schema import parse_topology
+from suites.golden.golden import check_golden
+
+pytestmark = pytest.mark.golden
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = Path("lab/imports/examples")
+HERE = Path(__file__).parent / "imports"
+BAD = Path("suites/golden/lab/imports/bad")
+
+# name: (provider, paths under EXAMPLES, options)
+CASES: dict[str, tuple[str, list[str], dict[str, object]]] = {
+    "aws-recommended": ("aws", ["aws-recommended/aws_configs"], {}),
+    "aws-vendor-open": ("aws", [f"aws-vendor-open/{f}.json" for f in (
+        "vpcs", "subnets", "route-tables", "security-groups", "network-interfaces",
+        "addresses", "vpc-endpoints", "internet-gateways")], {}),
+}
+BAD_CASES: dict[str, tuple[str, list[str], dict[str, object]]] = {
+    "aws-many-problems": ("aws", ["aws-many-problems"], {}),
+}
+
+
+def run_import(provider: str, paths: list[Path], name: str, options: dict[str, object]
+               ) -> str:
+    result = import_export(provider, paths, name=name, files_dir=f"{name}-lab",
+                           command=f"cclab import {provider} " + " ".join(map(str, paths)),
+                           **options)  # type: ignore[arg-type]
+    return result.rendered()
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_example_export_gives_the_topology(request: pytest.FixtureRequest,
+                                           monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    monkeypatch.chdir(ROOT)  # paths in the output are the ones given, relative
+    provider, paths, options = CASES[case]
+    text = run_import(provider, [EXAMPLES / p for p in paths], case, options)
+    check_golden(request, text, HERE / f"{case}.yaml")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_imported_topology_validates(monkeypatch: pytest.MonkeyPatch, case: str,
+                                     tmp_path: Path) -> None:
+    monkeypatch.chdir(ROOT)
+    provider, paths, options = CASES[case]
+    result = import_export(provider, [EXAMPLES / p for p in paths], name=case,
+                           files_dir=f"{case}-lab", command="test", **options)  # type: ignore[arg-type]
+    for relative, text in result.files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text(text)
+    topo = parse_topology(result.topology, source=tmp_path / f"{case}.yaml")
+    assert topo.name == case
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_bad_export_lists_every_problem(request: pytest.FixtureRequest,
+                                        monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    monkeypatch.chdir(ROOT)
+    provider, paths, options = BAD_CASES[case]
+    with pytest.raises(ExportError) as caught:
+        run_import(provider, [BAD / p for p in paths], case, options)
+    check_golden(request, str(caught.value) + "\n", HERE / f"{case}.log")
