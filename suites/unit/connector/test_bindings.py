@@ -55,3 +55,25 @@ def test_view_joins_learned_and_synthetic_names() -> None:
     view = NamesView(learned, pools)
     assert view.names_for(synthetic.addr) == {"app-a.corp.example"}  # type: ignore[union-attr]
     assert view.names_for(WEB) == {"www.web.example"}
+
+
+def test_expire_counts_every_name_it_forgets() -> None:
+    table = NameBindings(grace_s=0)
+    table.learn(WEB, "a.example", 10, 0)
+    table.learn(WEB, "b.example", 10, 0)
+    table.learn(IPv4Address("198.18.10.11"), "c.example", 10, 0)
+    table.learn(IPv4Address("198.18.10.12"), "d.example", 100, 0)
+    assert table.expire(10) == 3
+    assert len(table) == 1
+
+
+def test_a_restored_table_keeps_its_grace_and_its_bound() -> None:
+    table = NameBindings(grace_s=5, max_entries=2)
+    table.learn(WEB, "www.web.example", 60, 0)
+    twin = NameBindings.restore(json.loads(json.dumps(table.snapshot())))
+    twin.learn(IPv4Address("198.18.0.1"), "a.example", 10, 100)  # until 100 + 10 + 5
+    twin.learn(IPv4Address("198.18.0.2"), "b.example", 10, 100)
+    assert len(twin) == 2, "bounded at two addresses, as the table it came from"
+    assert twin.names_for(WEB) == frozenset()  # the least recently learned went
+    assert twin.expire(114) == 0
+    assert twin.expire(115) == 2

@@ -14,6 +14,7 @@ from connector.core.flows import (
     RST,
     SYN,
     Direction,
+    ExpiredFlow,
     FlowTable,
     FlowTimeouts,
     TableFull,
@@ -127,3 +128,149 @@ def test_expiry_never_removes_a_flow_seen_within_its_timeout(
         # the same way here, since `clock - t < 120` and `t + 120 > clock` can
         # disagree at the boundary in floating point (hypothesis found one).
         assert alive == (t + 120.0 > clock), (k, t, clock)
+
+
+def test_two_clients_on_the_same_port_to_one_server_are_two_flows() -> None:
+    """Two workloads may pick the same ephemeral port towards one server; their flows
+    differ only in the client address and must not be confused (symmetric key, G2)."""
+    table = FlowTable()
+    first = table.insert(key(src="10.10.1.11"), DIRECT, 0)
+    second = table.insert(key(src="10.10.1.12"), Decision(Method.DROP, "r2", 2, "test"), 0)
+    assert first is not second
+    assert len(table) == 2
+    seen = table.observe(reply(key(src="10.10.1.12")), 1, 60)
+    assert seen is not None
+    assert seen[0] is second
+    assert seen[0].decision.rule_name == "r2"
+
+
+def test_a_reply_between_equal_ports_is_still_a_reply() -> None:
+    """NTP (123 -> 123) and IKE (500 -> 500) use the same port on both ends: the side
+    is told by address and port together, so the server's answer is a reply."""
+    ntp = key(IpProto.UDP, src="10.10.1.11", dst="198.18.10.10", sport=123, dport=123)
+    table = FlowTable()
+    table.insert(ntp, DIRECT, 0)
+    seen = table.observe(reply(ntp), 1, 76)
+    assert seen is not None
+    _, way, done = seen
+    assert way is Direction.REPLY
+    assert done is True
+
+
+def test_a_udp_exchange_completes_on_the_first_answer_only() -> None:
+    """flows.py: a UDP or ICMP exchange is complete when any packet comes back; the
+    answer that completes it is reported once."""
+    dns = key(IpProto.UDP, dport=53)
+    table = FlowTable()
+    entry = table.insert(dns, DIRECT, 0)
+    assert table.observe(dns, 0, 60)[2] is False  # type: ignore[index]
+    assert table.observe(reply(dns), 0, 90)[2] is True  # type: ignore[index]
+    assert table.observe(reply(dns), 0, 90)[2] is False  # type: ignore[index]
+    assert entry.completed is True  # type: ignore[union-attr]
+
+
+def test_a_fin_from_one_side_only_is_a_half_close_not_a_close() -> None:
+    """A TCP flow closes when both sides have sent FIN (or on RST); a half-closed
+    flow may still carry data the other way, so it keeps the 350 s idle timeout."""
+    for fin_from_server in (False, True):
+        table = FlowTable(FlowTimeouts(tcp=350, tcp_closed=10))
+        table.insert(key(), DIRECT, 0)
+        table.observe(reply(key()) if fin_from_server else key(), 5, 40, FIN | ACK)
+        assert table.expire(15) == [], "closed after one FIN"
+        assert len(table) == 1
+        assert [f.key for f in table.expire(355)] == [key()]
+
+
+def test_flags_not_given_mean_a_packet_without_flags() -> None:
+    """`observe` without flags counts a plain packet: it neither closes a TCP flow
+    (FIN, RST) nor completes it."""
+    table = FlowTable(FlowTimeouts(tcp=350, tcp_closed=10))
+    entry = table.insert(key(), DIRECT, 0)
+    table.observe(key(), 1, 40)
+    table.observe(reply(key()), 2, 40)
+    assert table.expire(20) == []
+    assert entry.completed is False  # type: ignore[union-attr]
+
+
+def _syn_then(table: FlowTable, *packets: tuple[bool, int, int, int]) -> bool:
+    """A client's SYN (seq 100), then (from the client?, flags, seq, ack) packets;
+    True if the exchange completed."""
+    table.insert(key(), DIRECT, 0)
+    table.observe(key(), 0, 60, SYN, seq=100)
+    for from_client, flags, seq, ack in packets:
+        table.observe(key() if from_client else reply(key()), 0, 60, flags, seq, ack)
+    entry = table.lookup(key(), 0)
+    assert entry is not None
+    return entry.completed
+
+
+def test_only_the_answering_sides_syn_ack_sets_what_the_client_must_acknowledge() -> None:
+    """The proof is acknowledging the other side's SYN-ACK, whose number a blind
+    spoofer never sees (seed: licence inflation). A refusal (RST-ACK) carries the
+    predictable sequence number 0 (RFC 793, a reset for a SYN); a SYN-ACK the client
+    sends itself proves nothing; a bare SYN from the server is no SYN-ACK."""
+    refused = _syn_then(FlowTable(), (False, RST | ACK, 0, 101), (True, ACK, 101, 1))
+    forged = _syn_then(FlowTable(), (True, SYN | ACK, 7000, 0), (True, ACK, 101, 7001))
+    bare_syn = _syn_then(FlowTable(), (False, SYN, 5000, 0), (True, ACK, 101, 5001))
+    real = _syn_then(FlowTable(), (False, SYN | ACK, 5000, 101), (True, ACK, 101, 5001))
+    assert (refused, forged, bare_syn, real) == (False, False, False, True)
+
+
+def test_a_packet_without_the_ack_flag_acknowledges_nothing() -> None:
+    """RFC 793: the acknowledgement field is significant only when ACK is set; a client
+    that resets the SYN-ACK (RST, field holding the right number) completes nothing."""
+    reset = _syn_then(FlowTable(), (False, SYN | ACK, 5000, 101), (True, RST, 101, 5001))
+    assert reset is False
+
+
+def test_the_acknowledged_number_wraps_at_two_to_the_32() -> None:
+    """Sequence numbers are modulo 2**32 (RFC 793): a SYN-ACK numbered 2**32 - 1 is
+    acknowledged with 0."""
+    top = 2**32 - 1
+    assert _syn_then(FlowTable(), (False, SYN | ACK, top, 101), (True, ACK, 101, 0))
+    assert not _syn_then(FlowTable(), (False, SYN | ACK, top, 101), (True, ACK, 101, 2**32))
+
+
+def test_an_expired_flow_reports_its_decision_completion_and_counts_per_direction() -> None:
+    table = FlowTable()
+    drop = Decision(Method.DROP, "r2", 2, "test")
+    table.insert(key(), DIRECT, 0)
+    for k, size, flags, seq, ack in (
+            (key(), 60, SYN, 100, 0), (reply(key()), 60, SYN | ACK, 5000, 101),
+            (key(), 40, ACK, 101, 5001), (key(), 140, ACK, 101, 5001),
+            (reply(key()), 1500, ACK, 5001, 201)):
+        table.observe(k, 1, size, flags, seq, ack)
+    silent = key(IpProto.UDP, src="10.10.1.12", dport=5000)
+    table.insert(silent, drop, 0)  # its first packet was never counted
+    gone = sorted(table.expire(1000), key=lambda f: f.key.proto)
+    assert gone == [
+        ExpiredFlow(key(), DIRECT, True, (3, 2), (240, 1560)),
+        ExpiredFlow(silent, drop, False, (0, 0), (0, 0)),
+    ]
+
+
+def test_a_flow_kept_alive_does_not_shield_flows_that_expired() -> None:
+    """Expiry meets deadlines in time order; a deadline that turns out refreshed, or
+    left by a flow already gone, must not stop the flows behind it from expiring."""
+    table = FlowTable(FlowTimeouts(udp=120, tcp=350, tcp_closed=10))
+    busy, idle = key(IpProto.UDP, sport=1), key(IpProto.UDP, sport=2)
+    table.insert(busy, DIRECT, 0)     # deadline 120, refreshed at 100
+    table.insert(idle, DIRECT, 10)    # deadline 130, never refreshed
+    table.lookup(busy, 100)
+    assert [f.key for f in table.expire(200)] == [idle]
+    assert len(table) == 1
+
+    table = FlowTable(FlowTimeouts(udp=120, tcp=350, tcp_closed=10))
+    closed, later = key(sport=3), key(IpProto.UDP, sport=4)
+    table.insert(closed, DIRECT, 0)   # deadline 350, then closed at 1: gone at 11
+    table.observe(closed, 1, 40, RST)
+    assert [f.key for f in table.expire(20)] == [closed]
+    table.insert(later, DIRECT, 240)  # deadline 360, behind the closed flow's stale 350
+    assert [f.key for f in table.expire(400)] == [later]
+
+
+def test_a_full_table_says_how_many_flows_it_holds() -> None:
+    table = FlowTable(max_flows=2)
+    table.insert(key(sport=1), DIRECT, 0)
+    table.insert(key(sport=2), DIRECT, 0)
+    assert table.insert(key(sport=3), DIRECT, 0) == TableFull(2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from ipaddress import IPv4Address
 
 import pytest
@@ -130,3 +131,20 @@ def test_zia_frames_round_trip_and_bad_ones_are_named() -> None:
 def test_zia_transport_udp_with_tls_fallback(mode: str, answered: float | None, tls_up: bool,
                                               expected: str) -> None:
     assert choose_transport(mode, answered, tls_up, now=10.0, dead_after_s=3.5) == expected
+
+
+def test_management_health_names_each_cause_in_the_words_operators_match() -> None:
+    """§3.5: the reason for a 503 is shown on the management interface. The functional
+    tiers and operators match these sentences verbatim (decisions.md: "DNS listener is
+    down", "ZPA: no broker reachable"; test_connector_image: the fail-close gateway),
+    in the order the parts are checked: data plane, DNS listener, gateways, ZPA."""
+    facts = HealthFacts(False, False, (GatewayState("default", False, True),
+                                       GatewayState("backup", False, False)), False)
+    answer = management_answer("/health", judge(facts), lambda: "")
+    body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    assert body == {"healthy": False, "reasons": [
+        "data plane is down",
+        "DNS listener is down",
+        "ZIA gateway 'default': no tunnel alive and fail-close",
+        "ZPA: no broker reachable",
+    ]}

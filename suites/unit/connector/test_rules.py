@@ -99,6 +99,10 @@ CASES = [
     Case("scope-other-location-skipped", policy(rule(1, X, locations=("vpc-other",)), rule(2, D)),
          flow(), D, "r2"),
     Case("scope-my-group-applies", policy(rule(1, X, ec_groups=("ccg-1",))), flow(), X, "r1"),
+    Case("scope-other-group-skipped", policy(rule(1, X, ec_groups=("ccg-other",)), rule(2, D)),
+         flow(), D, "r2"),
+    Case("F2-service-names-its-protocol", policy(rule(1, D, nw_services=("web",))),
+         flow(proto=IpProto.UDP, dport=80), Z, DEFAULT_ZIA_RULE),
 ]
 
 

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
+from connector.core.flows import FlowTimeouts
 from connector.core.model import FlowKey, IpProto, Method, NoNames, NoPools
 from connector.core.policy import ForwardingRule
 from connector.core.rules import ForwardingPolicy
-from connector.core.steering import Dropped, Segment, Steering, ToGeneve, ToKernel, ToZia
+from connector.core.steering import (
+    Dropped,
+    NewFlow,
+    Segment,
+    Steering,
+    ToGeneve,
+    ToKernel,
+    ToZia,
+)
 from connector.core.tunnel_health import KeepaliveTiming, TunnelHealth
+from connector.core.workloads import WorkloadCounter
 from suites.unit.connector.policy_builders import ME, Pools, policy, rule
 
 pytestmark = pytest.mark.unit
@@ -129,3 +139,95 @@ def test_zpa_without_a_broker_never_goes_to_the_kernel() -> None:
     stray = steer.inbound(_seg(dst=IPv4Address("10.254.0.10"), sport=40001), HDR, LB, 0.0)
     assert isinstance(stray, Dropped)
     assert stray.reason == "stray_pool"
+
+
+def _logged_steering(*rules: ForwardingRule, **kwargs: object
+                     ) -> tuple[Steering, TunnelHealth, list[NewFlow]]:
+    pol = policy(*rules)
+    tunnels = TunnelHealth(pol.zia_gateways, KeepaliveTiming(1.0, 3.0), lambda: 0.0)
+    logged: list[NewFlow] = []
+    steer = Steering(ForwardingPolicy(pol, ME), NoNames(), NoPools(), tunnels,
+                     on_new_flow=logged.append, **kwargs)  # type: ignore[arg-type]
+    return steer, tunnels, logged
+
+
+def test_F7_each_flow_is_logged_once_with_its_decision_and_why_it_was_dropped() -> None:  # noqa: N802
+    """The session log gets one record per flow, at its first packet: the flow's
+    5-tuple, its decision, and for a dropped flow the reason it is counted under."""
+    steer, _, logged = _logged_steering(rule(1, Method.DROP, nw_services=("icmp",)),
+                                        rule(2, Method.DIRECT))
+    web = steer.inbound(_seg(), HDR, LB, 0.0)
+    steer.outbound(_seg(WEB, WORKLOAD, 80, 40000, 0x12), 0.1)
+    steer.inbound(_seg(flags=0x10), HDR, LB, 0.1)
+    ping = Segment(FlowKey(IpProto.ICMP, WORKLOAD, WEB), 84)
+    dropped = steer.inbound(ping, HDR, LB, 0.2)
+    steer.inbound(ping, HDR, LB, 1.2)
+    dns = Segment(FlowKey(IpProto.TCP, WORKLOAD, WEB, 40001, 53), 60, 0x02)
+    intercepted = steer.inbound(dns, HDR, LB, 0.3)
+    assert isinstance(web, ToKernel)
+    assert isinstance(dropped, Dropped)
+    assert isinstance(intercepted, ToKernel)
+    assert dropped.decision is not None
+    assert (web.decision.rule_name, dropped.decision.rule_name,
+            intercepted.decision.rule_name) == ("r2", "r1", "DNS Interception")
+    assert logged == [NewFlow(_seg().key, web.decision, None),
+                      NewFlow(ping.key, dropped.decision, "policy_drop"),
+                      NewFlow(dns.key, intercepted.decision, None)]
+
+
+def test_flow_state_follows_the_timeouts_it_is_given() -> None:
+    steer, _, _ = _logged_steering(rule(1, Method.DIRECT),
+                                   timeouts=FlowTimeouts(tcp=30.0, udp=20.0, other=10.0))
+    steer.inbound(_seg(), HDR, LB, 0.0)
+    assert steer.expire(29.0) == 0
+    assert steer.expire(30.0) == 1
+    assert isinstance(steer.outbound(_seg(WEB, WORKLOAD, 80, 40000, 0x10), 30.0), Dropped)
+
+
+def test_a_full_flow_table_drops_new_flows_and_keeps_the_live_ones() -> None:
+    steer, _, logged = _logged_steering(rule(1, Method.DIRECT))
+    steer.flows.max_flows = 1
+    assert isinstance(steer.inbound(_seg(), HDR, LB, 0.0), ToKernel)
+    full = steer.inbound(_seg(sport=40001), HDR, LB, 0.0)
+    assert isinstance(full, Dropped)
+    assert full.reason == "flow_table_full"  # counted as dropped_flow_table_full
+    assert full.decision is not None
+    assert (full.decision.method, full.decision.rule_name) == (Method.DIRECT, "r1")
+    assert isinstance(steer.inbound(_seg(flags=0x10), HDR, LB, 0.1), ToKernel)
+    assert [f.key.sport for f in logged] == [40000]
+
+
+def test_local_switch_is_not_carried_by_this_connector() -> None:
+    """§5.4 Local forwards inside the cloud; the lab's connector has no such path, so
+    such a flow is dropped and counted by its own reason, never sent anywhere."""
+    steer, _, logged = _logged_steering(rule(1, Method.LOCAL))
+    action = steer.inbound(_seg(), HDR, LB, 0.0)
+    assert isinstance(action, Dropped)
+    assert action.reason == "local_not_carried"
+    assert action.decision is not None
+    assert action.decision.method is Method.LOCAL
+    assert [f.dropped for f in logged] == ["local_not_carried"]
+
+
+def _handshake(steer: Steering, src: IPv4Address, sport: int, now: float) -> None:
+    steer.inbound(_seg(src=src, sport=sport, flags=0x02)._replace(seq=1), HDR, LB, now)
+    steer.outbound(_seg(WEB, src, 80, sport, 0x12)._replace(seq=900, ack=2), now)
+    steer.inbound(_seg(src=src, sport=sport, flags=0x10)._replace(seq=2, ack=901), HDR, LB, now)
+
+
+def test_licences_count_the_workloads_whose_handshakes_pass_through() -> None:
+    """Licences count in-range sources whose TCP handshake completed through this
+    connector, at the time it completed (decisions.md: TCP handshakes only)."""
+    counter = WorkloadCounter([IPv4Network("10.10.1.0/24")])
+    steer, _, _ = _logged_steering(rule(1, Method.DIRECT), workloads=counter)
+    other = IPv4Address("10.10.1.12")
+    _handshake(steer, WORKLOAD, 40000, 5.0)
+    steer.inbound(_seg(src=other, sport=40001, flags=0x02)._replace(seq=1), HDR, LB, 6.0)
+    udp = Segment(FlowKey(IpProto.UDP, other, WEB, 40002, 5000), 60)
+    steer.inbound(udp, HDR, LB, 7.0)
+    steer.outbound(Segment(FlowKey(IpProto.UDP, WEB, other, 5000, 40002), 60), 7.0)
+    assert counter.workloads() == {WORKLOAD}
+    assert counter.count(since=5.0) == 1
+    assert counter.count(since=5.5) == 0
+    _handshake(steer, other, 40003, 8.0)
+    assert counter.workloads(since=8.0) == {other}

@@ -91,3 +91,42 @@ def test_udp_that_draws_replies_never_counts_a_workload(replies: int, more: int)
     assert counter.count() == 0
     handshake(table, counter, "10.10.1.50", answered=True)
     assert counter.workloads() == {IPv4Address("10.10.1.50")}  # TCP proves it
+
+
+def _completed_tcp(table: FlowTable, src: str, sport: int = 40000):  # type: ignore[no-untyped-def]
+    k = FlowKey(IpProto.TCP, IPv4Address(src), IPv4Address("198.18.10.10"), sport, 80)
+    back = FlowKey(IpProto.TCP, k.dst, k.src, 80, sport)
+    entry = table.insert(k, DIRECT, 0)
+    table.observe(k, 0, 60, SYN, seq=1)
+    table.observe(back, 0, 60, SYN | ACK, seq=900, ack=2)
+    table.observe(k, 0, 40, ACK, seq=2, ack=901)
+    return entry
+
+
+def test_observe_says_whether_the_flow_counted_a_workload() -> None:
+    table, counter = FlowTable(), WorkloadCounter(RANGES)
+    assert counter.observe(_completed_tcp(table, "10.10.1.11"), 0) is True
+    assert counter.observe(_completed_tcp(table, "203.0.113.9"), 0) is False  # out of range
+    udp = FlowKey(IpProto.UDP, IPv4Address("10.10.1.12"), IPv4Address("198.18.53.53"), 5353, 53)
+    entry = table.insert(udp, DIRECT, 0)
+    table.observe(udp, 0, 60)
+    table.observe(FlowKey(IpProto.UDP, udp.dst, udp.src, 53, 5353), 0, 90)
+    assert entry.completed  # type: ignore[union-attr]
+    assert counter.observe(entry, 0) is False  # type: ignore[arg-type]
+    assert counter.workloads() == {IPv4Address("10.10.1.11")}
+
+
+def test_a_window_counts_each_workload_once_from_its_first_instant() -> None:
+    """A licence window counts the distinct workloads seen since its start, the start
+    included: a handshake at the very instant the window opens is in it."""
+    table, counter = FlowTable(), WorkloadCounter(RANGES)
+    counter.observe(_completed_tcp(table, "10.10.1.11"), 10.0)
+    counter.observe(_completed_tcp(table, "10.10.1.12"), 20.0)
+    counter.observe(_completed_tcp(table, "10.10.1.12", sport=40001), 20.0)  # the same one again
+    assert counter.count() == 2
+    assert counter.count(since=10.0) == 2
+    assert counter.count(since=10.5) == 1
+    assert counter.count(since=20.0) == 1
+    assert counter.count(since=20.5) == 0
+    assert counter.workloads(since=20.0) == {IPv4Address("10.10.1.12")}
+    assert counter.workloads(since=10.0) == {IPv4Address("10.10.1.11"), IPv4Address("10.10.1.12")}
