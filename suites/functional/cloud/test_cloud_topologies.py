@@ -186,7 +186,7 @@ def test_zia_tunnel_falls_back_to_tls_while_udp_is_blocked(cloud: LabHandle) -> 
         cloud.exec(gateway, "nft", "-f", "-", input_text=block)
     try:
         cloud.wait_event("cc1", "zia.transport", lambda e: e["transport"] == "tls"
-                         and e["address"] == "198.19.1.1", after=mark, timeout=15)
+                         and e["address"] == "198.19.1.1", after=mark, timeout=30)
         for node in ("workload1", "workload2"):
             path = f"/zia-tls-{node}"
             sent = cloud.mark()
@@ -205,7 +205,7 @@ def test_zia_tunnel_falls_back_to_tls_while_udp_is_blocked(cloud: LabHandle) -> 
                        check=False)
     restored = cloud.mark()
     cloud.wait_event("cc1", "zia.transport", lambda e: e["transport"] == "udp"
-                     and e["address"] == "198.19.1.1", after=restored, timeout=15)
+                     and e["address"] == "198.19.1.1", after=restored, timeout=30)
     if _is_azure(cloud):
         return  # the ILB may pick cc2, which runs TLS only there
     cloud.exec("workload1", "curl", "-s", "-m", "5", f"http://{WEB2}/zia-udp-again")
@@ -345,10 +345,11 @@ def test_session_log_and_licence_count_reach_the_cloud(cloud: LabHandle) -> None
             r.get("dst") == WEB2 and r.get("dport") == 80 and r.get("method") == "ZIA"
             and r.get("src") == _address(cloud, "workload1") for r in event["records"])
 
-    cloud.wait_event("zpa-cloud", "cloud.logs", logged, after=mark)
+    # Uploads are every second; the waits allow for a loaded machine (CI runs two workers).
+    cloud.wait_event("zpa-cloud", "cloud.logs", logged, after=mark, timeout=30)
     licences = cloud.wait_event("zpa-cloud", "cloud.licences", lambda e: e["connector"]
                                 == connector and e["ts"] > carried["ts"] and e["workloads"] >= 1,
-                                after=mark)
+                                after=mark, timeout=30)
     assert licences["workloads"] <= 2  # workload1, and workload2 if it was active
 
 
