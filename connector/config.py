@@ -49,10 +49,16 @@ class DataPlaneConfig:
     dns_flood_limit: int = 0
     probe_sources: tuple[IPv4Network, ...] = (AZURE_PROBE_SOURCE,)
     accept_public_sources: bool = False
+    vxlan_sources: tuple[IPv4Network, ...] = ()
+    vxlan_tunnels: tuple[tuple[int, int], tuple[int, int]] = ((10800, 800), (10801, 801))
 
     @property
     def geneve(self) -> bool:
         return bool(self.geneve_sources)
+
+    @property
+    def vxlan(self) -> bool:
+        return bool(self.vxlan_sources)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +167,24 @@ def _dataplane(runtime: RawRuntime, management: IPv4Network,
                            runtime.cloud_upload_s, runtime.dns_flood_limit,
                            tuple(runtime.probe_sources or runtime.geneve_sources
                                  or [AZURE_PROBE_SOURCE]),
-                           runtime.accept_public_sources)
+                           runtime.accept_public_sources, tuple(runtime.vxlan_sources),
+                           _vxlan_tunnels(runtime, issues))
+
+
+def _vxlan_tunnels(runtime: RawRuntime, issues: list[Issue]
+                   ) -> tuple[tuple[int, int], tuple[int, int]]:
+    internal = (runtime.vxlan_internal_port, runtime.vxlan_internal_vni)
+    external = (runtime.vxlan_external_port, runtime.vxlan_external_vni)
+    if internal[0] == external[0]:
+        issues.append(Issue("", "runtime.vxlan_external_port",
+                            f"the same port as the internal tunnel ({internal[0]})",
+                            "an Azure GWLB pool has two tunnel interfaces, each its own port "
+                            "(the vendor's defaults: 10800 internal, 10801 external)"))
+    if internal[1] == external[1]:
+        issues.append(Issue("", "runtime.vxlan_external_vni",
+                            f"the same VNI as the internal tunnel ({internal[1]})",
+                            "each tunnel interface has its own VNI (defaults: 800, 801)"))
+    return internal, external
 
 
 def _control_plane(runtime: RawRuntime, issues: list[Issue]) -> ControlPlaneConfig:

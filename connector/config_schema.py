@@ -128,6 +128,14 @@ class RawRuntime(Strict):
     # Data plane (spec §3, §4.1, §5.4). GENEVE is accepted only from these networks
     # (the load balancer's); empty turns the GENEVE endpoint off (routed mode only).
     geneve_sources: list[IPv4Network] = []
+    # Azure Gateway Load Balancer (spec §4.2, V1/V2): VXLAN is accepted only from these
+    # networks (the AzureLoadBalancer address); empty turns the VXLAN bridge off. The
+    # tunnel interfaces are the vendor's user-data keys VXLAN_INTERNAL/EXTERNAL_PORT/VNI.
+    vxlan_sources: list[IPv4Network] = []
+    vxlan_internal_port: int = Field(default=10800, ge=1, le=65535)
+    vxlan_internal_vni: int = Field(default=800, ge=0, lt=1 << 24)
+    vxlan_external_port: int = Field(default=10801, ge=1, le=65535)
+    vxlan_external_vni: int = Field(default=801, ge=0, lt=1 << 24)
     health_port: int = Field(default=50000, ge=80, le=65535)
     # Who may ask the health port (spec §2.5, §3.5, check H2); anyone else is dropped and
     # counted. Empty = the load balancer: geneve_sources with GENEVE, else Azure's

@@ -38,6 +38,7 @@ from connector.io.ip_packet import PacketInfo, PacketReject, read_packet
 from connector.io.nft_render import GENEVE_MARK, TUN_NAME
 from connector.io.tun import TunDevice
 from connector.service.counters import Counters
+from connector.service.senders import SenderFilter
 from connector.service.zia_tunnel import ZiaTunnels
 
 RETURN_TABLE = 61
@@ -62,7 +63,7 @@ class GeneveDataPlane:
         self._sock: socket.socket | None = None
         self._tun: TunDevice | None = None
         self._expiry: asyncio.Task[None] | None = None
-        self._peers: dict[str, bool] = {}  # sender address -> is a load balancer
+        self._senders = SenderFilter(sources)
         # fast_view identity -> its validated flow, with the flow table's key for it
         self._known: dict[bytes, tuple[FlowKey, Canonical]] = {}
         self._ipv6_logged: dict[tuple[int, str, str, int, int], bool] = {}
@@ -158,11 +159,7 @@ class GeneveDataPlane:
                          gateway=None, dropped="ipv6_no_path")
 
     def _from_load_balancer(self, address: str) -> bool:
-        known = self._peers.get(address)
-        if known is None:  # bounded: many senders (a spoofing flood) start it again
-            known = remember(self._peers, address,
-                             any(IPv4Address(address) in net for net in self.sources), 4096)
-        return known
+        return self._senders.admits(address)
 
     def _carry_out(self, action: ToKernel | ToZia | ToGeneve | Dropped, payload: bytes) -> None:
         if isinstance(action, ToKernel):

@@ -50,6 +50,7 @@ from connector.service.kernel_sets import KernelSets
 from connector.service.mgmt_sshd import ManagementSshd
 from connector.service.name_sets import NameSetUpdater
 from connector.service.routed_path import RoutedPath
+from connector.service.vxlan_bridge import TunnelInterface, VxlanBridge, bridge_flow_log
 from connector.service.zia_dns import ZiaDns
 from connector.service.zia_tunnel import ZiaTunnels
 from connector.service.zpa_proxy import ZpaProxy
@@ -93,6 +94,7 @@ class ServiceParts:
     listener: DnsListener
     steering: Steering
     geneve: GeneveDataPlane | None
+    vxlan: VxlanBridge | None
     routed: RoutedPath
     zia: ZiaTunnels
     fail_open: FailOpenSwitch
@@ -138,7 +140,8 @@ class ServiceParts:
             return parts.verdict()
 
         parts = cls(
-            config, counters, tunnels, dns, DnsListener(dns, svc), steering, geneve, routed,
+            config, counters, tunnels, dns, DnsListener(dns, svc), steering, geneve,
+            _vxlan_bridge(config, dns, tunnels, events, counters), routed,
             zia, FailOpenSwitch(config, tunnels, events=events, counters=counters),
             ZpaProxy(dns, config.dataplane.zpa_brokers, trust_folder, svc,
                      connector=config.identity.name, events=events, counters=counters)
@@ -154,12 +157,12 @@ class ServiceParts:
 
     def in_start_order(self) -> list[Part]:
         """DNS first; the data planes and tunnels; what reports on them last."""
-        ordered = (self.listener, self.geneve, self.routed, self.zia, self.fail_open,
+        ordered = (self.listener, self.geneve, self.vxlan, self.routed, self.zia, self.fail_open,
                    self.zpa, self.probe, self.management, self.sshd)
         return [part for part in ordered if part is not None]
 
     def verdict(self) -> HealthVerdict:
-        up = self.geneve.up if self.geneve is not None else True
+        up = all(plane.up for plane in (self.geneve, self.vxlan) if plane is not None)
         zpa = self.zpa.reachable if self.zpa is not None else None
         return judge(HealthFacts(up, self.listener.up, self._gateway_states(), zpa))
 
@@ -194,6 +197,24 @@ def _steering(config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealth,
                     on_new_flow=session_logger(events),
                     workloads=WorkloadCounter(workload_networks(config.policy)),
                     zpa_carried=carries_zpa)
+
+
+def _vxlan_bridge(config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealth,
+                  events: EventLog, counters: Counters) -> VxlanBridge | None:
+    """The Azure GWLB bridge, when configured. Its traffic is a public load balancer's,
+    internet-sourced by design: its own core accepts public sources (the mode §2.5
+    allows), and logs every flow as the other planes do."""
+    dp = config.dataplane
+    if not dp.vxlan:
+        return None
+    forwarding = ForwardingPolicy(config.policy, config.identity, trusted_sources=None)
+    steering = Steering(forwarding, NamesView(dns.names, dns.pools), dns.pools, tunnels,
+                        on_new_flow=bridge_flow_log(session_logger(events)))
+    (inner_port, inner_vni), (outer_port, outer_vni) = dp.vxlan_tunnels
+    return VxlanBridge(steering, config.service.address.ip,
+                       (TunnelInterface("internal", inner_port, inner_vni),
+                        TunnelInterface("external", outer_port, outer_vni)),
+                       dp.vxlan_sources, counters=counters)
 
 
 def _needed_gateways(config: ConnectorConfig) -> tuple[ZiaGateway, ...]:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Awaitable, Callable
+from ipaddress import IPv4Address
 from pathlib import Path
 
 from lab.events import EventWriter
@@ -66,3 +67,14 @@ async def serve_async(events: EventWriter, service: str,
         close()
     events.emit("service.stopped", service=service)
     events.close()
+
+
+def take_loopback_address(address: IPv4Address) -> bool:
+    """Put `address` on the loopback unless the node has it; True when this added it
+    (the node removes it again on close)."""
+    shown = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True,
+                           check=False).stdout
+    if f" {address}/" in shown:
+        return False
+    run_checked(["ip", "addr", "add", f"{address}/32", "dev", "lo"])
+    return True

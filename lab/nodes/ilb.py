@@ -30,7 +30,7 @@ import threading
 from ipaddress import IPv4Address
 
 from lab.events import EventWriter
-from lab.nodes.base import node_arguments, run_checked, serve_until_signalled
+from lab.nodes.base import node_arguments, run_checked, serve_until_signalled, take_loopback_address
 from lab.nodes.health_probe import TargetHealth, http_probe
 
 TABLE = "cclab_ilb"
@@ -75,7 +75,7 @@ class Ilb:
         self.health = {t: TargetHealth(*thresholds) for t in targets}
         self.events = events
         self.running = True
-        self.own_source = _take_address(probe_source)
+        self.own_source = take_loopback_address(probe_source)
         for i, target in enumerate(targets):
             table = str(FIRST_ROUTE_TABLE + i)
             run_checked(["ip", "route", "replace", "default", "via", str(target), "table", table])
@@ -115,16 +115,6 @@ class Ilb:
         if self.own_source:
             subprocess.run(["ip", "addr", "del", f"{self.probe_source}/32", "dev", "lo"],
                            capture_output=True, check=False)
-
-
-def _take_address(address: IPv4Address) -> bool:
-    """Put `address` on the loopback unless the node has it; True when this added it."""
-    shown = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True,
-                           check=False).stdout
-    if f" {address}/" in shown:
-        return False
-    run_checked(["ip", "addr", "add", f"{address}/32", "dev", "lo"])
-    return True
 
 
 
