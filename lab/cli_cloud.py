@@ -1,9 +1,6 @@
-"""`cclab import`, `cclab lint`, `cclab attack`, `cclab diff`: your own cloud's rules, attacked.
+"""`cclab import`: your own cloud's exports as a topology the lab can build and attack.
 
     cclab import aws aws_configs/ --connector-tag Role=cloud-connector -o my-vpc.yaml
-    cclab lint my-vpc.yaml
-    cclab attack my-vpc.yaml
-    cclab diff before.yaml after.yaml
 """
 
 from __future__ import annotations
@@ -19,9 +16,10 @@ from lab.imports.names import lab_name
 
 def add_commands(sub: Any, command: Any) -> None:
     imp = command(sub, "import", cmd_import, "a cloud's exports -> a topology (and its files)")
-    imp.add_argument("provider", choices=["aws", "azure", "terraform"])
+    # Azure CLI and Terraform exports are not read yet (issue 16): AWS only.
+    imp.add_argument("provider", choices=["aws"])
     imp.add_argument("paths", nargs="+", type=Path,
-                     help="export files or folders (aws_configs/), or a `terraform show -json`")
+                     help="AWS CLI JSON files, or folders in Batfish's aws_configs/ layout")
     imp.add_argument("-o", "--output", type=Path, required=True, help="the topology to write")
     imp.add_argument("--name", help="the lab's name (default: from the output's name)")
     imp.add_argument("--connector-tag", default="Role=cloud-connector", metavar="KEY=VALUE",
@@ -30,8 +28,6 @@ def add_commands(sub: Any, command: Any) -> None:
                      help="AWS: a connector's two interfaces by id (instead of the tag)")
     imp.add_argument("--workload-subnet", default="",
                      help="the workloads' subnet, when no route table says it")
-    imp.add_argument("--service-tags", type=Path,
-                     help="Azure: `az network list-service-tags` output, for other tags")
     imp.add_argument("--allow-unsupported", action="store_true",
                      help="what the lab does not model becomes a warning, listed in the output")
 
@@ -57,7 +53,6 @@ def cmd_import(args: argparse.Namespace) -> int:
     result = import_export(args.provider, list(args.paths), name=name, files_dir=files_dir,
                            command=command, connector_tag=(key, value),
                            connector_enis=tuple(enis), workload_subnet=args.workload_subnet,
-                           service_tags=args.service_tags,
                            allow_unsupported=args.allow_unsupported)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(result.topology)

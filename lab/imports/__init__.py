@@ -26,7 +26,6 @@ __all__ = ["ExportError", "ImportResult", "import_export"]
 def import_export(provider: str, paths: list[Path], *, name: str, files_dir: str, command: str,
                   connector_tag: tuple[str, str] = ("Role", "cloud-connector"),
                   connector_enis: tuple[tuple[str, str], ...] = (), workload_subnet: str = "",
-                  service_tags: Path | None = None,
                   allow_unsupported: bool = False) -> ImportResult:
     """`provider`'s exports at `paths` as a topology named `name`, or ExportError."""
     problems = Problems(allow_unsupported)
@@ -36,18 +35,6 @@ def import_export(provider: str, paths: list[Path], *, name: str, files_dir: str
         account = read_account(documents, problems)
         options = AwsOptions(connector_tag, connector_enis, workload_subnet)
         cloud = aws_cloud(account, options, problems) if not problems.errors else None
-    elif provider == "azure":
-        from lab.imports.azure_cli import read_azure
-        from lab.imports.azure_lab import AzureOptions, azure_cloud
-
-        tags_doc = read_documents([service_tags], problems) if service_tags else []
-        vnet = read_azure(documents, tags_doc, problems)
-        options_az = AzureOptions(connector_tag, workload_subnet)
-        cloud = azure_cloud(vnet, options_az, problems) if not problems.errors else None
-    elif provider == "terraform":
-        from lab.imports.terraform import read_terraform
-
-        cloud = read_terraform(documents, connector_tag, workload_subnet, problems)
     else:
         raise ValueError(provider)
     problems.raise_if_any()
