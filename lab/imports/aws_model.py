@@ -1,10 +1,10 @@
 """An AWS account as the importer reads it: the EC2 objects that decide L3/L4 reachability.
 
-Both front ends build it, the AWS CLI/boto3 JSON (`lab.imports.aws_cli`) and a
-Terraform plan or state (`lab.imports.terraform`); `lab.imports.aws_lab` lays it
-onto the lab. Every object keeps its origin (file and JSON path) for messages.
-Identifiers are the export's (sg-..., subnet-...); in a Terraform plan, where
-ids are unknown before apply, they are the resources' addresses.
+The AWS CLI/boto3 JSON front end (`lab.imports.aws_cli`) builds it (a Terraform
+front end would build the same objects, with resource addresses as identifiers
+where ids are unknown before apply; not written yet); `lab.imports.aws_lab`
+lays it onto the lab. Every object keeps its origin (file and JSON path) for
+messages. Identifiers are the export's (sg-..., subnet-...).
 """
 
 from __future__ import annotations
