@@ -29,7 +29,8 @@ SERVICE_INTERNET = Check(
     "internet (spoofed workloads reach ZIA and ZPA through it, and inflate licences); "
     "spec §2.5, §10 C1",
     "allow the service interface only from the VPC/VNet (AWS: your subnets or RFC 1918; "
-    "Azure: VirtualNetwork) and the load balancer's health-probe source")
+    "Azure: VirtualNetwork, unless a route widens it) and the load balancer's health-probe "
+    "source")
 SERVICE_LOCAL = Check(
     "service-non-local", "the service interface admits non-local sources",
     "spec §2.2 and §10 C1: inbound from 0.0.0.0/0 is harmless only while the connector has "

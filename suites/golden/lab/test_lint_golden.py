@@ -1,6 +1,7 @@
 """`cclab lint`: the exact text for every shipped cloud topology (those built from
-lab/topologies/cloud/) and every imported example; the negative controls, and only
-they, have error findings (exit 1)."""
+lab/topologies/cloud/), every imported example and the cases under lint/cases/ (a
+shipped topology changed to break one rule); the negative controls, and only they,
+have error findings (exit 1)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ HERE = Path(__file__).parent / "lint"
 CLOUD = [name for name in shipped_topologies()
          if any(Path(f).parent.name == "cloud" for f in read_document(
              (TOPOLOGY_DIR / f"{name}.yaml").read_text(), TOPOLOGY_DIR / f"{name}.yaml").files)]
-WITH_ERRORS = {"insecure", "azure-insecure", "aws-vendor-open"}
+CASES_DIR = Path("suites/golden/lab/lint/cases")
+LINT_CASES = sorted(p.stem for p in (ROOT / CASES_DIR).glob("*.yaml"))
+WITH_ERRORS = {"insecure", "azure-insecure", "aws-vendor-open", "azure-udr"}
 
 
 def run_lint(path: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -60,4 +63,13 @@ def test_imported_example_lint(request: pytest.FixtureRequest, monkeypatch: pyte
     monkeypatch.chdir(tmp_path)
     code, text = run_lint(f"{case}.yaml", capsys)
     check_golden(request, text, HERE / "imports" / f"{case}.txt")
+    assert code == (1 if case in WITH_ERRORS else 0), text
+
+
+@pytest.mark.parametrize("case", LINT_CASES)
+def test_lint_case(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                   capsys: pytest.CaptureFixture[str], case: str) -> None:
+    monkeypatch.chdir(ROOT)
+    code, text = run_lint(str(CASES_DIR / f"{case}.yaml"), capsys)
+    check_golden(request, text, HERE / "cases" / f"{case}.txt")
     assert code == (1 if case in WITH_ERRORS else 0), text
