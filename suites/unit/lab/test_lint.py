@@ -27,7 +27,8 @@ MGMT_OUT = [{"proto": p, "ports": n, "to": ["0.0.0.0/0"]}
 
 def topology(*, mgmt_in: list[Any] | None = None, svc_in: list[Any] | None = None,
              mgmt_out: list[Any] | None = None, public: bool = True, svc_kind: str = "sg",
-             tags: dict[str, Any] | None = None, udr: dict[str, Any] | None = None) -> Topology:
+             tags: dict[str, Any] | None = None, udr: dict[str, Any] | None = None,
+             mgmt_groups: str = "[mgmt]", acl: dict[str, Any] | None = None) -> Topology:
     """One connector (cc1: eth-mgmt, eth-svc) in a VPC behind an internet gateway, an
     attacker beyond it; the rules as given (default: the seed's recommended ones)."""
     groups = {
@@ -43,12 +44,14 @@ def topology(*, mgmt_in: list[Any] | None = None, svc_in: list[Any] | None = Non
 name: t
 tags: {json.dumps(tags or {})}
 security_groups: {json.dumps(groups)}
+network_acls: {json.dumps({"acl-mgmt": acl} if acl else {})}
 links:
   - name: mgmt
     subnet: 10.0.2.0/24
+    network_acl: "{'acl-mgmt' if acl else ''}"
     endpoints:
       - {{node: cc1, ifname: eth-mgmt, address: 10.0.2.21{pub('203.0.113.21')},
-         security_groups: [mgmt]}}
+         security_groups: {mgmt_groups}}}
       - {{node: fabric, ifname: eth-mgmt, address: 10.0.2.1}}
   - name: service
     subnet: 10.0.3.0/24
@@ -115,6 +118,26 @@ def test_management_open_wide_without_a_public_address_is_a_warning_not_an_error
     assert found(topo, "mgmt-internet") == []
     (finding,) = found(topo, "mgmt-open-wide")
     assert where([finding]) == [("warning", "security_groups.mgmt.inbound[0]")]
+
+
+def test_an_unfiltered_public_management_interface_is_named_by_its_link() -> None:
+    (finding,) = found(topology(mgmt_groups="[]"), "mgmt-internet")
+    assert where([finding]) == [("error", "links[0]")]
+    assert "no security group filters cc1/eth-mgmt" in finding.message
+
+
+def test_a_network_acl_that_stops_the_internet_leaves_a_warning_on_the_open_rule() -> None:
+    """The internet question is walked through the subnet's ACL (lab.reach), the rule
+    question is not: the open group rule is still worth a warning."""
+    acl = {"inbound": [{"rule": 100, "proto": "all", "cidr": "10.0.0.0/16", "action": "allow"}],
+           "outbound": [{"rule": 100, "proto": "all", "cidr": "0.0.0.0/0", "action": "allow"}]}
+    open_ssh = [{"proto": "tcp", "ports": 22, "from": ["0.0.0.0/0"]}]
+    assert where(found(topology(mgmt_in=open_ssh), "mgmt-internet")) == [
+        ("error", "security_groups.mgmt.inbound[0]")]
+    topo = topology(mgmt_in=open_ssh, acl=acl)
+    assert found(topo, "mgmt-internet") == []
+    assert where(found(topo, "mgmt-open-wide")) == [
+        ("warning", "security_groups.mgmt.inbound[0]")]
 
 
 def test_a_rule_keeps_only_its_worst_finding() -> None:
