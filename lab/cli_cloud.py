@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
 from lab.imports.names import lab_name
+
+EXIT_FINDINGS = 1  # `cclab lint`: an error finding (bad input: 2, as every command)
 
 
 def add_commands(sub: Any, command: Any) -> None:
@@ -30,6 +33,40 @@ def add_commands(sub: Any, command: Any) -> None:
                      help="the workloads' subnet, when no route table says it")
     imp.add_argument("--allow-unsupported", action="store_true",
                      help="what the lab does not model becomes a warning, listed in the output")
+    lint = command(sub, "lint", cmd_lint,
+                   "static findings on a topology's cloud rules (no lab needed); exit 1 on "
+                   "an error finding, 2 on bad input")
+    lint.add_argument("topology", help="a shipped topology name or a YAML path")
+    lint.add_argument("--json", action="store_true", help="findings as JSON")
+    lint.add_argument("--management-range", action="append", default=[], type=_network,
+                      metavar="CIDR", help="where the connectors are managed from (default: "
+                      "their management subnets); repeat for more")
+
+
+def _network(text: str) -> IPv4Network:
+    try:
+        return IPv4Network(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an IPv4 prefix: {text}") from exc
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from lab.catalog import topology_path
+    from lab.lint import lint, locate, render_json, render_text
+    from lab.lint.roles import connector_roles
+    from lab.schema import load_topology
+
+    try:
+        path = topology_path(args.topology)
+    except LabError as exc:
+        print(f"cclab: {exc}", file=sys.stderr)
+        return 2
+    topo = load_topology(path)
+    findings = locate(lint(topo, connector_roles(topo, path.parent), args.management_range),
+                      path)
+    render = render_json if args.json else render_text
+    sys.stdout.write(render(findings, str(path)))
+    return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:

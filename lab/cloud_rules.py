@@ -170,13 +170,18 @@ def computed_tag(topo: Topology, iface: Interface, name: str) -> list[Peer]:
     """`VirtualNetwork` for a NIC: its prefixes, and the prefix of every user-defined
     route of the NIC's subnet (Azure adds UDR prefixes to the tag)."""
     tag = next(t for t in topo.computed_tags if t.name == name)
-    subnet = topo.network(iface.network).subnet
     peers = [Peer(p, name) for p in tag.prefixes]
-    for node, i, route in user_routes(topo):
-        if route.source is not None and subnet.subnet_of(route.source):
-            peers.append(Peer(route.to, f"{name} widened by route '{route.udr}' "
-                                        f"(nodes.{node.name}.routes[{i}])"))
+    for node, i, route in widening_routes(topo, iface):
+        peers.append(Peer(route.to, f"{name} widened by route '{route.udr}' "
+                                    f"(nodes.{node.name}.routes[{i}])"))
     return peers
+
+
+def widening_routes(topo: Topology, iface: Interface) -> list[tuple[Node, int, Route]]:
+    """The user-defined routes of the NIC's subnet: their prefixes join `VirtualNetwork`."""
+    subnet = topo.network(iface.network).subnet
+    return [(node, i, route) for node, i, route in user_routes(topo)
+            if route.source is not None and subnet.subnet_of(route.source)]
 
 
 def user_routes(topo: Topology) -> Iterator[tuple[Node, int, Route]]:

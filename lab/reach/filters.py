@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
 
-from lab.cloud_rules import AclRule, Layer, Peer, Rule
+from lab.cloud_rules import AclRule, Layer, Peer, Rule, port_layers
+from lab.model import Interface, Node, Topology
 from lab.reach.probe import PROTO_NUMBERS, Decision, Probe
 
 
@@ -37,8 +38,20 @@ def judge_layer(layer: Layer, probe: Probe, direction: str, where: str) -> Decis
         hit = _match(rule, probe, far, near)
         if hit is not None:
             return Decision(rule.action == "allow", f"{rule.name} at {where} {direction}: "
-                            f"{rule.action} ({hit})", rule.path)
+                            f"{rule.action} ({hit})", rule.path, rule.name)
     return Decision(False, layer.fallthrough(where, direction), "")
+
+
+def judge_port(topo: Topology, node: Node, iface: Interface, probe: Probe,
+               direction: str) -> tuple[Decision, ...]:
+    """Every layer of the port (its subnet's NSG, its own groups) in order, up to the
+    first that drops: a packet leaving (`out`) or reaching (`in`) `node`/`iface`."""
+    decisions: list[Decision] = []
+    for layer in port_layers(topo, node, iface, direction):
+        decisions.append(judge_layer(layer, probe, direction, f"{node.name}/{iface.name}"))
+        if not decisions[-1].passed:
+            break
+    return tuple(decisions)
 
 
 def _match(rule: Rule, probe: Probe, far: IPv4Address, near: IPv4Address) -> str | None:
@@ -59,5 +72,6 @@ def judge_acl(rules: tuple[AclRule, ...], probe: Probe, direction: str, link: st
         if proto_matches(entry.proto, entry.ports, probe) and far in entry.cidr:
             verb = "into" if direction == "in" else "out of"
             return Decision(entry.action == "allow",
-                            f"{rule.name} ({verb} link {link}): {entry.action}", rule.path)
+                            f"{rule.name} ({verb} link {link}): {entry.action}", rule.path,
+                            rule.name)
     raise AssertionError("an ACL ends with its implicit deny")

@@ -46,6 +46,7 @@ class Decision:
     passed: bool
     what: str
     path: str = ""
+    rule: str = ""  # the deciding rule's name alone ('' for routing and gateways)
 
 
 @dataclass(frozen=True, slots=True)

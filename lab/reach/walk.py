@@ -21,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
-from lab.cloud_rules import acl_ports, acl_rules, port_layers
+from lab.cloud_rules import acl_ports, acl_rules
 from lab.gateways import RFC1918, public_map
 from lab.model import Gateway, Node, Topology
-from lab.reach.filters import judge_acl, judge_layer
+from lab.reach.filters import judge_acl, judge_port
 from lab.reach.probe import Decision, Probe, Verdict
 from lab.reach.route import next_hop
 
@@ -140,10 +140,6 @@ def _cross(walk: _Walk, node: Node, iface_name: str, via: IPv4Address,
     if owner is None:
         return walk.drop(node.name, probe, f"{node.name}: nobody has {via} on {iface.network}")
     peer, peer_iface = owner
-    steps = []
-    if not walk.established:
-        steps += [(layer, node.name, iface_name, "out")
-                  for layer in port_layers(topo, node, iface, "out")]
     for port in acl_ports(topo):
         if port.network != iface.network:
             continue
@@ -157,14 +153,12 @@ def _cross(walk: _Walk, node: Node, iface_name: str, via: IPv4Address,
             walk.decisions.append(decision)
             if not decision.passed:
                 return walk.end(False, node.name, "", probe)
-    if not walk.established:
-        steps += [(layer, peer.name, peer_iface.name, "in")
-                  for layer in port_layers(topo, peer, peer_iface, "in")]
-    for layer, who, ifname, direction in steps:
-        decision = judge_layer(layer, probe, direction, f"{who}/{ifname}")
-        walk.decisions.append(decision)
-        if not decision.passed:
-            return walk.end(False, who, "", probe)
+    if not walk.established:  # the sender's outbound layers, then the receiver's inbound
+        for who, port_iface, direction in ((node, iface, "out"), (peer, peer_iface, "in")):
+            decisions = judge_port(topo, who, port_iface, probe, direction)
+            walk.decisions.extend(decisions)
+            if decisions and not decisions[-1].passed:
+                return walk.end(False, who.name, "", probe)
     return peer.name, peer_iface.name
 
 
