@@ -47,7 +47,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """The run's environment, for the Allure report (environment.properties)."""
+    """Labs of earlier runs that died are removed (by the controller, before any lab of
+    this run exists); the run's environment is written for the Allure report."""
+    config = session.config
+    if not (hasattr(config, "workerinput") or os.environ.get("PYTEST_XDIST_WORKER")):
+        _reap_orphaned_labs(config)
     folder = session.config.getoption("--alluredir", None)
     if not folder:
         return
@@ -56,6 +60,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     path = Path(folder) / "environment.properties"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(environment_properties())
+
+
+def _reap_orphaned_labs(config: pytest.Config) -> None:
+    if os.geteuid() != 0:
+        return  # no lab tier runs without root, and none could have been left
+    from suites.fixtures.stale_runs import reap_orphaned_labs
+
+    removed = reap_orphaned_labs()
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if removed and reporter is not None:
+        reporter.write_line(f"removed {len(removed)} lab(s) left by test runs that ended "
+                            f"without tearing them down: {', '.join(removed)}")
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:

@@ -13,6 +13,7 @@ import pytest
 from lab.backends.netns_links import list_namespaces
 from lab.names import RUN_ROOT
 from suites.fixtures.lab import unique_instance
+from suites.fixtures.stale_runs import harness_instance, reap_orphaned_labs
 from suites.functional.lab.cli_helpers import cclab, lab_namespaces
 
 pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
@@ -111,3 +112,25 @@ def test_bad_topology_exits_2_and_creates_nothing(tmp_path: Path) -> None:
     assert f"{bad}:17: nodes.workload1.routes[0].via" in result.stderr
     assert lab_namespaces(name) == []
     assert not (RUN_ROOT / name).exists()
+
+
+def test_a_lab_left_by_a_dead_test_run_is_removed_by_the_next_run() -> None:
+    """A lab named for a process that has ended (a run killed before its teardown) is
+    removed when a run starts; a lab of this live process is left alone."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid now names no process
+    orphan, mine = harness_instance("lc-orphan", gone.pid), unique_instance("lc-mine")
+    for name in (orphan, mine):
+        up = cclab("up", "minimal", "--name", name)
+        assert up.returncode == 0, up.stderr
+    try:
+        assert lab_namespaces(orphan) and lab_namespaces(mine)
+        removed = reap_orphaned_labs()
+        assert orphan in removed
+        assert mine not in removed
+        assert lab_namespaces(orphan) == []
+        assert not (RUN_ROOT / orphan).exists()
+        assert len(lab_namespaces(mine)) == 9
+    finally:
+        for name in (orphan, mine):
+            cclab("down", "--name", name)
