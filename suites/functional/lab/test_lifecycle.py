@@ -124,7 +124,8 @@ def test_a_lab_left_by_a_dead_test_run_is_removed_by_the_next_run() -> None:
         up = cclab("up", "minimal", "--name", name)
         assert up.returncode == 0, up.stderr
     try:
-        assert lab_namespaces(orphan) and lab_namespaces(mine)
+        assert lab_namespaces(orphan)
+        assert lab_namespaces(mine)
         removed = reap_orphaned_labs()
         assert orphan in removed
         assert mine not in removed
