@@ -181,6 +181,10 @@ def test_zia_tunnel_falls_back_to_tls_while_udp_is_blocked(cloud: LabHandle) -> 
     block = ("table inet cclab_test_block {\n chain input {\n"
              "  type filter hook input priority -10; udp dport 6789 drop\n }\n}\n")
     tunnels = {_tunnel_id(cloud, cc) for cc in CONNECTORS}
+    # The starting state: cc1's tunnel to zia1 carries its data over UDP (a loaded machine
+    # may have moved it to TLS before this test; then no switch could be seen).
+    wait_for(lambda: _transport_now(cloud, "cc1", "198.19.1.1") == "udp", 30,
+             "cc1's tunnel to zia1 on UDP before UDP is blocked")
     mark = cloud.mark()
     for gateway in ("zia1", "zia2"):
         cloud.exec(gateway, "nft", "-f", "-", input_text=block)
@@ -369,9 +373,11 @@ POOL = "10.254.0.0/19"
 
 def _synthetic(lab: LabHandle, node: str, name: str) -> str:
     """The address the connectors answer for a ZPA name (asked of the lab's resolver;
-    the connector intercepts DNS to any destination)."""
+    the connector intercepts DNS to any destination). dig prints a try that timed out
+    as a `;;` line before the answer of the next; those are not answers."""
     answer = lab.exec(node, "dig", "+short", "+time=2", "+tries=2", f"@{DNS}", name).stdout
-    addresses = [a for a in answer.split() if a[0].isdigit()]
+    addresses = [line.strip() for line in answer.splitlines()
+                 if line.strip() and not line.startswith(";") and line[0].isdigit()]
     assert len(addresses) == 1, answer
     assert IPv4Address(addresses[0]) in IPv4Network(POOL), answer
     return addresses[0]
@@ -713,6 +719,13 @@ def test_fail_open_gateway_goes_direct_while_its_edge_is_cut(cloud: LabHandle) -
         assert sources <= expected, (sources, expected)
     wait_for(lambda: _get_8080(cloud, f"/f4-back-{time.monotonic()}").get("src") ==
              "198.19.1.2", 20, "new flows through zia2 again")
+
+
+def _transport_now(lab: LabHandle, cc: str, address: str) -> str:
+    """The transport of `cc`'s tunnel to `address` now: its last `zia.transport` event,
+    UDP (where `auto` starts) when there is none."""
+    moves = [e for e in lab.events(cc, "zia.transport") if e["address"] == address]
+    return max(moves, key=lambda e: e["ts"])["transport"] if moves else "udp"
 
 
 def _metric_gateway_down(lab: LabHandle, cc: str) -> bool:
