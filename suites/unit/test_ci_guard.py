@@ -55,3 +55,22 @@ def test_outside_ci_a_skip_stays_a_skip(tmp_path: Path) -> None:
     done = _run(tmp_path, None)
     assert done.returncode == 0, done.stdout
     assert "2 skipped" in done.stdout
+
+
+XFAIL = '''
+import pytest
+
+@pytest.mark.netns
+@pytest.mark.xfail(strict=False, reason="quarantined")
+def test_lab_known_to_fail():
+    assert 96 >= 99
+'''
+
+
+def test_in_ci_an_expected_failure_ran_and_is_not_a_skip(tmp_path: Path) -> None:
+    (tmp_path / "test_xfail.py").write_text(XFAIL)
+    done = _run(tmp_path, "true")
+    assert "1 xfailed" in done.stdout, done.stdout
+    listed = done.stdout.split("CI:")[1]  # the guard's list (test_lab's skip is in it)
+    assert "test_lab" in listed
+    assert "test_lab_known_to_fail" not in listed
