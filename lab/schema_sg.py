@@ -52,14 +52,11 @@ def check_proto(value: str | int) -> str:
                      f"not {value!r}")
 
 
-class RawInbound(_Strict):
+class _ProtoPorts(_Strict):
+    """A rule's protocol and ports, checked the same way in groups and network ACLs."""
+
     proto: str
     ports: int | str | None = None
-    peers: list[str] = Field(alias="from")
-    local: list[str] = []
-    action: Literal["allow", "deny"] = "allow"
-    priority: int | None = Field(default=None, ge=100, le=65500)
-    label: str = ""
 
     @field_validator("ports")
     @classmethod
@@ -71,6 +68,14 @@ class RawInbound(_Strict):
     @classmethod
     def _proto(cls, value: str | int) -> str:
         return check_proto(value)
+
+
+class RawInbound(_ProtoPorts):
+    peers: list[str] = Field(alias="from")
+    local: list[str] = []
+    action: Literal["allow", "deny"] = "allow"
+    priority: int | None = Field(default=None, ge=100, le=65500)
+    label: str = ""
 
 
 class RawOutbound(RawInbound):
@@ -87,24 +92,11 @@ class RawComputedTag(_Strict):
     virtual_network: list[IPv4Network] = Field(min_length=1)
 
 
-class RawAclEntry(_Strict):
+class RawAclEntry(_ProtoPorts):
     rule: int = Field(ge=1, le=32766)
-    proto: str
-    ports: int | str | None = None
     cidr: IPv4Network
     action: Literal["allow", "deny"]
     label: str = ""
-
-    @field_validator("ports")
-    @classmethod
-    def _ports(cls, value: int | str | None) -> int | str | None:
-        parse_ports(value)
-        return value
-
-    @field_validator("proto", mode="before")
-    @classmethod
-    def _proto(cls, value: str | int) -> str:
-        return check_proto(value)
 
 
 class RawNetworkAcl(_Strict):
