@@ -108,7 +108,7 @@ class GeneveDataPlane:
 
     def handle_geneve(self, data: bytes, peer: tuple[str, int], now: float | None = None
                       ) -> None:
-        if not self._from_load_balancer(peer[0]):
+        if not self._senders.admits(peer[0]):
             self.counters.add("geneve_rx_not_load_balancer")
             return
         now = time.monotonic() if now is None else now
@@ -157,9 +157,6 @@ class GeneveDataPlane:
                          sport=info.sport, dport=info.dport, method="DROP",
                          rule=IPV6_RULE, reason="IPv6 inside GENEVE has no path",
                          gateway=None, dropped="ipv6_no_path")
-
-    def _from_load_balancer(self, address: str) -> bool:
-        return self._senders.admits(address)
 
     def _carry_out(self, action: ToKernel | ToZia | ToGeneve | Dropped, payload: bytes) -> None:
         if isinstance(action, ToKernel):

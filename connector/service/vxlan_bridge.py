@@ -99,7 +99,7 @@ class VxlanBridge:
 
     def handle(self, side: TunnelInterface, data: bytes, peer: tuple[str, int],
                now: float) -> None:
-        if not self._from_load_balancer(peer[0]):
+        if not self._senders.admits(peer[0]):
             self.counters.add("vxlan_rx_not_load_balancer")
             return
         packet = vxlan.parse(data)
@@ -138,5 +138,3 @@ class VxlanBridge:
         except OSError:
             self.counters.add("vxlan_tx_errors")
 
-    def _from_load_balancer(self, address: str) -> bool:
-        return self._senders.admits(address)
