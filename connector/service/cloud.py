@@ -7,7 +7,9 @@ come up after it) and lays the returned policy over its config; without an
 answer it runs on its file and says so (`cloud.enroll_failed`). While running,
 session records (`flow.new`, `zpa.stream`) are queued as they are logged and
 uploaded every `cloud_upload_s` with the licence count (workloads that
-completed an exchange in the last window); a failed upload is counted and its
+completed an exchange in the window since the last count the cloud accepted:
+windows tile time, so a late wake-up on a loaded machine widens one window
+instead of losing a workload between two); a failed upload is counted and its
 records are kept for the next (the queue is bounded: the oldest are dropped).
 http.client runs in the default executor, so the event loop never blocks.
 """
@@ -140,12 +142,18 @@ class CloudUploader:
         self.workloads, self.counters = workloads, counters
         self.queue: deque[dict[str, Any]] = deque(maxlen=QUEUE_LIMIT)
         self._task: asyncio.Task[None] | None = None
+        self.window_start = time.monotonic()  # where the next licence count begins
 
     def tap(self, record: dict[str, Any]) -> None:
         if record.get("kind") in UPLOADED_KINDS:
             if len(self.queue) == QUEUE_LIMIT:
                 self.counters.add("cloud_records_dropped")
             self.queue.append(record)
+
+    def licence_count(self, now: float) -> dict[str, Any]:
+        """The count for the window from the end of the last accepted one up to `now`."""
+        return {"workloads": self.workloads(self.window_start),
+                "window_s": round(now - self.window_start, 3)}
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
@@ -159,9 +167,8 @@ class CloudUploader:
         while True:
             await asyncio.sleep(self.interval_s)
             batch = [self.queue.popleft() for _ in range(min(len(self.queue), BATCH_LIMIT))]
-            since = time.monotonic() - self.interval_s
-            calls: list[tuple[str, dict[str, Any]]] = [
-                ("/v1/licences", {"workloads": self.workloads(since), "window_s": self.interval_s})]
+            now = time.monotonic()
+            calls: list[tuple[str, dict[str, Any]]] = [("/v1/licences", self.licence_count(now))]
             if batch:
                 calls.insert(0, ("/v1/logs", {"records": batch}))
             for path, body in calls:
@@ -169,6 +176,8 @@ class CloudUploader:
                     await loop.run_in_executor(None, self.client.upload, path, body,
                                                self.enrollment.token)
                     self.counters.add("cloud_uploads")
+                    if path == "/v1/licences":
+                        self.window_start = now
                 except CloudError:
                     self.counters.add("cloud_upload_errors")
                     if path == "/v1/logs":

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from connector.core.flows import ACK, SYN, FlowTable
 from connector.core.model import Decision, FlowKey, IpProto, Method
 from connector.core.workloads import WorkloadCounter
+from connector.service.cloud import CloudUploader
+from connector.service.counters import Counters
 
 pytestmark = pytest.mark.unit
 
@@ -130,3 +132,17 @@ def test_a_window_counts_each_workload_once_from_its_first_instant() -> None:
     assert counter.count(since=20.5) == 0
     assert counter.workloads(since=20.0) == {IPv4Address("10.10.1.12")}
     assert counter.workloads(since=10.0) == {IPv4Address("10.10.1.11"), IPv4Address("10.10.1.12")}
+
+
+def test_licence_windows_tile_time_when_the_uploader_wakes_late() -> None:
+    """Each count starts where the last accepted one ended: an uploader that wakes late
+    on a loaded machine (every 1 s asked, 1.5 s taken) still counts a handshake made in
+    the extra half second, which "the last interval before now" would lose."""
+    table, counter = FlowTable(), WorkloadCounter(RANGES)
+    uploader = CloudUploader(None, None, 1.0,  # type: ignore[arg-type]
+                             lambda since: counter.count(since=since), Counters())
+    uploader.window_start = 100.0
+    counter.observe(_completed_tcp(table, "10.10.1.11"), 100.2)
+    assert uploader.licence_count(101.5) == {"workloads": 1, "window_s": 1.5}
+    uploader.window_start = 101.5  # accepted by the cloud: the next window begins here
+    assert uploader.licence_count(102.5) == {"workloads": 0, "window_s": 1.0}
