@@ -41,7 +41,10 @@ def read_mapping(text: str, issues: list[Issue], *, what: str, keys: Sequence[st
 
 def located(issues: Iterable[Issue], text: str, file: str) -> list[Issue]:
     """Each issue with `file` and its line in `text` (a line it has is kept), by line."""
-    lines = line_table(text)
+    issues = list(issues)
+    # a syntax error comes with its line: parsing again only to fail again would cost
+    # PyYAML's pure-Python parser twice (half of a config fuzz run's time)
+    lines = line_table(text) if any(i.line is None for i in issues) else {}
     placed = [Issue(file, i.path, i.message, i.hint, i.line or nearest_line(lines, i.path))
               for i in issues]
     return sorted(placed, key=lambda i: (i.line or 0, i.path))
