@@ -33,6 +33,7 @@ from lab.steps import Step
 READY_TIMEOUT_S = 120.0
 REMOVE_TIMEOUT_S = 30.0
 POLL_S = 0.1
+ENGINE_POLL_S = 1.0
 
 
 class DockerBackend:
@@ -118,6 +119,7 @@ class DockerBackend:
     def _wait_nodes(self, nodes: list[str]) -> dict[str, dict[str, Any]]:
         deadline = time.monotonic() + READY_TIMEOUT_S
         reports: dict[str, dict[str, Any]] = {}
+        checked = time.monotonic()
         while True:
             for node in nodes:
                 report = self._node_report(node)
@@ -129,7 +131,11 @@ class DockerBackend:
                     reports[node] = report
             if len(reports) == len(nodes):
                 return reports
-            self._check_running(set(nodes) - set(reports))
+            # the reports are files (cheap to read every poll); asking the engine which
+            # containers exited is a `docker ps` that competes with the nodes starting
+            if time.monotonic() - checked >= ENGINE_POLL_S:
+                self._check_running(set(nodes) - set(reports))
+                checked = time.monotonic()
             if time.monotonic() > deadline:
                 waiting = ", ".join(sorted(set(nodes) - set(reports)))
                 raise BackendError(f"nodes not ready after {READY_TIMEOUT_S:g} s: {waiting}",
