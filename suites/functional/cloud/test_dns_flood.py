@@ -32,11 +32,14 @@ from suites.fixtures.lab import (
 pytestmark = [pytest.mark.quiet, pytest.mark.usefixtures("lab_capable")]
 
 TOPOLOGIES = ["azure-natgw", "azure-no-natgw", "azure-partial-natgw"]
+# On docker one of the three: there the lab itself saturates first (the xfail below),
+# and each such run costs a docker lab in the quiet tier, which has the machine alone.
+DOCKER_COVER = ["azure-no-natgw"]
 RESOLVER, WEB = "198.18.53.53", "198.18.10.10"
 FLOOD_COUNT, FLOOD_SECONDS = 3_000_000, 6.0
 
 
-@pytest.fixture(scope="module", params=on_each_backend(TOPOLOGIES))
+@pytest.fixture(scope="module", params=on_each_backend(TOPOLOGIES, docker=DOCKER_COVER))
 def azure(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
     with cloud_lab(request, "flood") as handle:
         yield handle
