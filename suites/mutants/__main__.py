@@ -4,7 +4,8 @@ For each fault of the catalogue (or the ones named): apply its edits to the
 working tree, run its test selection, restore the files (always, also on
 Ctrl-C), and record whether the selection failed (killed), passed (survived) or
 could not run (error; stale: the edit's text is gone from the file). Prints a
-line a fault and writes reports/mutation/mutants.json and mutants.md. Exit 0
+line a fault and writes reports/mutation/mutants.json and mutants.md (a run of
+named faults replaces their rows of the last report and keeps the rest). Exit 0
 only when every fault run was killed. The files a fault edits must be unchanged
 in git (a run never mixes a fault with someone's edit).
 """
@@ -18,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from suites.mutants.catalogue import FAULTS, Fault
 
@@ -54,10 +56,30 @@ def main(argv: list[str] | None = None) -> int:
         note = f" {outcome.detail}" if outcome.detail else ""
         print(f"{outcome.verdict} ({outcome.seconds:.0f} s){note}", flush=True)
         outcomes.append(outcome)
-    write_reports(outcomes)
+    rows = [_row(o) for o in outcomes]
+    if args.ids:  # a subset updates its rows of the last report; the others stay
+        rows = merged(_previous_rows(), rows, [f.id for f in FAULTS])
+    write_reports(rows)
     killed = sum(o.verdict == "killed" for o in outcomes)
-    print(f"mutants: {killed} of {len(outcomes)} killed; reports/mutation/mutants.md")
+    print(f"mutants: {killed} of {len(outcomes)} killed; reports/mutation/mutants.md "
+          f"({sum(r['verdict'] == 'killed' for r in rows)} of {len(rows)} in the report)")
     return 0 if killed == len(outcomes) else 1
+
+
+def merged(previous: list[dict[str, Any]], new: list[dict[str, Any]],
+           order: list[str]) -> list[dict[str, Any]]:
+    """The last report's rows with `new` in place of theirs, in catalogue order; rows of
+    faults no longer in the catalogue are dropped."""
+    by_id = {r["id"]: r for r in previous if r["id"] in order} | {r["id"]: r for r in new}
+    return [by_id[i] for i in order if i in by_id]
+
+
+def _previous_rows() -> list[dict[str, Any]]:
+    try:
+        rows: list[dict[str, Any]] = json.loads((OUT / "mutants.json").read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return []
+    return rows
 
 
 def run_fault(item: Fault) -> Outcome:
@@ -112,16 +134,19 @@ def _pytest(tests: tuple[str, ...]) -> tuple[int, str]:
     return done.returncode, first[:160]
 
 
-def write_reports(outcomes: list[Outcome]) -> None:
+def _row(o: Outcome) -> dict[str, Any]:
+    return {"id": o.fault.id, "area": o.fault.area, "fault": o.fault.what,
+            "verdict": o.verdict, "seconds": round(o.seconds, 1), "detail": o.detail,
+            "tests": " ".join(o.fault.tests)}
+
+
+def write_reports(rows: list[dict[str, Any]]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    rows = [{"id": o.fault.id, "area": o.fault.area, "fault": o.fault.what,
-             "verdict": o.verdict, "seconds": round(o.seconds, 1), "detail": o.detail,
-             "tests": " ".join(o.fault.tests)} for o in outcomes]
-    killed = sum(o.verdict == "killed" for o in outcomes)
+    killed = sum(r["verdict"] == "killed" for r in rows)
     (OUT / "mutants.json").write_text(json.dumps(
-        {"faults": len(outcomes), "killed": killed, "results": rows}, indent=2) + "\n")
+        {"faults": len(rows), "killed": killed, "results": rows}, indent=2) + "\n")
     lines = ["# Hand-made faults (`make mutants`)", "",
-             f"**{killed} of {len(outcomes)} killed.** Each fault is one realistic mistake "
+             f"**{killed} of {len(rows)} killed.** Each fault is one realistic mistake "
              "(suites/mutants/catalogue.py), run against the narrowest tests that should "
              "catch it; *by* names the first test that failed.", "",
              "| fault | area | the mistake | verdict | by | seconds | tests |",

@@ -153,8 +153,8 @@ FAULTS: tuple[Fault, ...] = (
           ("suites/unit/connector/test_geneve_codec.py", "-m", "unit")),
     fault("geneve-any-sender", "GENEVE", "GENEVE accepted from any sender (S8b)",
           "connector/service/dataplane.py",
-          "any(IPv4Address(address) in net for net in self.sources), 4096)",
-          "True, 4096)", GENEVE, *NETNS, "-k", "another_sender"),
+          "if not self._senders.admits(peer[0]):", "if not peer[0]:",
+          GENEVE, *NETNS, "-k", "another_sender"),
     fault("geneve-header-rebuilt", "GENEVE", "replies carry a header with the cookie zeroed (G2)",
           "connector/service/dataplane.py", "self._sock.sendto(action.header + packet, "
           "action.peer)", "self._sock.sendto(action.header[:-4] + bytes(4) + packet, "

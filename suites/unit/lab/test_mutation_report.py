@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from suites.mutants.__main__ import merged
 from suites.mutants.mutmut_report import (
     Survivor,
     changed_lines,
@@ -63,3 +64,13 @@ def test_survivors_without_an_entry_are_unexplained(tmp_path: Path) -> None:
     text = markdown(data, found, deferred, [])
     assert "equivalent: a never equals b" in text
     assert "**UNEXPLAINED** (deferred: later)" in text
+
+
+def test_a_subset_run_updates_its_rows_and_keeps_the_others() -> None:
+    """`make mutants FAULTS=x` replaces x's row of the last full report, never the report."""
+    last = [{"id": "a", "verdict": "killed"}, {"id": "b", "verdict": "stale"},
+            {"id": "gone", "verdict": "killed"}]
+    rows = merged(last, [{"id": "b", "verdict": "killed"}, {"id": "c", "verdict": "killed"}],
+                  ["c", "a", "b"])
+    assert rows == [{"id": "c", "verdict": "killed"}, {"id": "a", "verdict": "killed"},
+                    {"id": "b", "verdict": "killed"}]
