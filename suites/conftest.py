@@ -67,11 +67,16 @@ def _reap_orphaned_labs(config: pytest.Config) -> None:
         return  # no lab tier runs without root, and none could have been left
     from suites.fixtures.stale_runs import reap_orphaned_labs
 
-    removed = reap_orphaned_labs()
+    reaped = reap_orphaned_labs()
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if removed and reporter is not None:
-        reporter.write_line(f"removed {len(removed)} lab(s) left by test runs that ended "
-                            f"without tearing them down: {', '.join(removed)}")
+    if reporter is None:
+        return
+    if reaped.removed:
+        reporter.write_line(f"removed {len(reaped.removed)} lab(s) left by test runs that "
+                            f"ended without tearing them down: {', '.join(reaped.removed)}")
+    for instance, why in reaped.failed.items():
+        reporter.write_line(f"could not remove lab '{instance}' left by an earlier run: {why}",
+                            yellow=True)
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:

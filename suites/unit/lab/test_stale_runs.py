@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from lab.errors import BackendError
 from lab.names import INSTANCE  # the lab-name rule the CLI and loader enforce
-from suites.fixtures.stale_runs import harness_instance, orphaned, owner_of
+from suites.fixtures.stale_runs import harness_instance, orphaned, owner_of, reap
 
 pytestmark = pytest.mark.unit
 
@@ -27,3 +28,19 @@ def test_a_lab_named_by_hand_is_never_orphaned() -> None:
     assert owner_of("aws-no-natgw") is None
     assert owner_of("my-lab-12") is None
     assert orphaned(["my-lab-12", "foo-t"], alive=set()) == []
+
+
+def test_a_lab_that_refuses_to_go_is_named_and_the_others_are_still_removed() -> None:
+    tried: list[str] = []
+
+    def destroy(instance: str) -> None:
+        tried.append(instance)
+        if instance == "cloud-azure-no-nat-t200":
+            raise BackendError("docker did not remove cclab-x-internet within 30 s",
+                               backend="docker")
+
+    reaped = reap(["cloud-azure-no-nat-t200", "minimal", "seal-t300"], {1}, destroy)
+    assert tried == ["cloud-azure-no-nat-t200", "seal-t300"]
+    assert reaped.removed == ["seal-t300"]
+    assert list(reaped.failed) == ["cloud-azure-no-nat-t200"]
+    assert "cclab-x-internet" in reaped.failed["cloud-azure-no-nat-t200"]
