@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import compose
+from lab.backends import docker_engine as engine
 from lab.backends import docker_fabric as fabric
 from lab.backends.base import ExecResult, Progress, clear_leftovers
 from lab.backends.capture import TcpdumpCapture
@@ -160,6 +161,8 @@ class DockerBackend:
         # a loaded engine answers both late: retry until gone, then say what stayed.
         _remove_until_gone(self._container_names, ["rm", "-f", "-v"])
         _remove_until_gone(self._networks, ["network", "rm"], unstick=_disconnect_stale)
+        if self._networks() and not self._container_names():
+            self._restart_engine_to_free(self._networks())
         fabric.remove(self.instance)
         fabric.remove_security_groups(fabric.sg_tables(self.instance))
         shutil.rmtree(self.names.run_dir, ignore_errors=True)
@@ -168,9 +171,26 @@ class DockerBackend:
             raise BackendError(
                 f"lab '{self.instance}': docker did not remove {', '.join(stayed)} "
                 f"within {REMOVE_TIMEOUT_S:g} s\n    hint: `docker network inspect NAME` shows "
-                f"what still uses a network; `cclab down --name {self.instance} "
-                "--backend docker` tries again", backend=self.name)
+                f"what still uses a network (none listed: docker's endpoint count is stale, "
+                "moby#42119, and restarting dockerd repairs it); `cclab down --name "
+                f"{self.instance}` tries again", backend=self.name)
         return removed
+
+    def _restart_engine_to_free(self, networks: list[str]) -> None:
+        """Networks with no container left that docker will not remove: its endpoint count
+        is stale, which only a restart repairs (lab.backends.docker_engine)."""
+        pid = engine.lab_engine_pid()
+        running = _lines(_docker(["ps", "-q"]).stdout)
+        if not engine.may_restart(pid, running):
+            return
+        assert pid is not None
+        _say(f"docker keeps {', '.join(networks)} with no container on it (a stale endpoint "
+             "count, moby#42119): restarting the engine the lab started, which repairs it")
+        try:
+            engine.restart(pid)
+        except OSError as exc:
+            raise BackendError(str(exc), backend=self.name) from exc
+        _remove_until_gone(self._networks, ["network", "rm"])
 
     def leftovers(self) -> list[str]:
         found = [info["Names"] for info in self._containers().values()]

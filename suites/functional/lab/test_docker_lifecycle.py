@@ -123,3 +123,29 @@ def test_a_network_docker_keeps_is_named_and_down_removes_it_later(
     finally:
         subprocess.run(["docker", "rm", "-f", blocker], capture_output=True)
         subprocess.run(["docker", "network", "rm", network], capture_output=True)
+
+
+def test_the_lab_engine_restarts_and_its_networks_can_go(tmp_path: Path) -> None:
+    """destroy()'s repair for a network docker keeps with no endpoint (a stale count,
+    moby#42119, seen in CI and here): restart the engine the lab started, while it runs no
+    container. The engine comes back, a new process, and a network made before is removed."""
+    from lab.backends import docker_engine as engine
+    from lab.backends.docker import DockerBackend
+
+    pid = engine.lab_engine_pid()
+    if pid is None:
+        pytest.skip("the docker engine was not started by the lab (`make engine`)")
+    running = subprocess.run(["docker", "ps", "-q"], capture_output=True, text=True).stdout
+    assert engine.may_restart(pid, running.split()), f"containers still run: {running}"
+    name = unique_instance("dk-restart")
+    network = f"cclab-{name}-lan"
+    subprocess.run(["docker", "network", "create", "--internal", "--subnet", "10.99.8.0/24",
+                    "--label", f"{LABEL_INSTANCE}={name}", network],
+                   check=True, capture_output=True)
+    engine.restart(pid)
+    again = engine.lab_engine_pid()
+    assert again is not None
+    assert again != pid
+    assert subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    DockerBackend(name).destroy()
+    assert _leftovers(name) == {}

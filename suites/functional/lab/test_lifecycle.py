@@ -126,9 +126,10 @@ def test_a_lab_left_by_a_dead_test_run_is_removed_by_the_next_run() -> None:
     try:
         assert lab_namespaces(orphan)
         assert lab_namespaces(mine)
-        removed = reap_orphaned_labs()
-        assert orphan in removed
-        assert mine not in removed
+        reaped = reap_orphaned_labs()
+        assert orphan in reaped.removed
+        assert mine not in reaped.removed
+        assert reaped.failed == {}
         assert lab_namespaces(orphan) == []
         assert not (RUN_ROOT / orphan).exists()
         assert len(lab_namespaces(mine)) == 9

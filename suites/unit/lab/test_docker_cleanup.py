@@ -1,6 +1,6 @@
-"""Which endpoints destroy() force-disconnects from a network docker will not remove:
-those of containers that no longer exist (the engine's stale endpoints), never one of a
-container that is still there."""
+"""What destroy() does about a network docker will not remove: force-disconnect the
+endpoints of containers that no longer exist, never one of a container that is still
+there; restart the engine only when it is the lab's and runs nothing."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from lab.backends.docker import stale_endpoints
+from lab.backends.docker_engine import may_restart
 
 pytestmark = pytest.mark.unit
 
@@ -36,3 +37,9 @@ def test_a_container_that_still_exists_keeps_its_endpoint() -> None:
 def test_a_network_without_endpoints_has_none_to_disconnect() -> None:
     # docker prints "Containers": {} for an empty bridge, and omits it for some drivers
     assert stale_endpoints([network("a", {}), {"Name": "b"}], live=set()) == []
+
+
+def test_the_engine_is_restarted_only_when_it_is_the_labs_and_runs_nothing() -> None:
+    assert may_restart(1234, [])
+    assert not may_restart(1234, ["c0ffee"])  # someone's container would stop
+    assert not may_restart(None, [])  # an engine the lab did not start
