@@ -1,6 +1,8 @@
 """`cclab import`: your own cloud's exports as a topology the lab can build and attack.
 
     cclab import aws aws_configs/ --connector-tag Role=cloud-connector -o my-vpc.yaml
+    cclab import azure vnets.json nsgs.json routes.json nics.json pips.json lbs.json \
+        -o my-vnet.yaml
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ EXIT_FINDINGS = 1  # `cclab lint`: an error finding (bad input: 2, as every comm
 
 def add_commands(sub: Any, command: Any) -> None:
     imp = command(sub, "import", cmd_import, "a cloud's exports -> a topology (and its files)")
-    # Azure CLI and Terraform exports are not read yet (issue 16): AWS only.
-    imp.add_argument("provider", choices=["aws"])
+    # Terraform plans are not read yet (issue 16).
+    imp.add_argument("provider", choices=["aws", "azure"])
     imp.add_argument("paths", nargs="+", type=Path,
-                     help="AWS CLI JSON files, or folders in Batfish's aws_configs/ layout")
+                     help="aws: AWS CLI JSON files, or folders in Batfish's aws_configs/ "
+                     "layout; azure: `az network ... list` JSON files or folders")
     imp.add_argument("-o", "--output", type=Path, required=True, help="the topology to write")
     imp.add_argument("--name", help="the lab's name (default: from the output's name)")
     imp.add_argument("--connector-tag", default="Role=cloud-connector", metavar="KEY=VALUE",
@@ -30,7 +33,8 @@ def add_commands(sub: Any, command: Any) -> None:
     imp.add_argument("--connector-eni", action="append", default=[], metavar="MGMT,SERVICE",
                      help="AWS: a connector's two interfaces by id (instead of the tag)")
     imp.add_argument("--workload-subnet", default="",
-                     help="the workloads' subnet, when no route table says it")
+                     help="the workloads' subnet (AWS: its id, Azure: its name), when no "
+                     "route table says it")
     imp.add_argument("--allow-unsupported", action="store_true",
                      help="what the lab does not model becomes a warning, listed in the output")
     lint = command(sub, "lint", cmd_lint,

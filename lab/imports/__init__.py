@@ -2,6 +2,8 @@
 
     result = import_export("aws", [Path("aws_configs")], name="my-vpc",
                            files_dir="my-vpc-lab", command="cclab import aws aws_configs")
+    # or "azure" with `az network ... list` files (vnet, nsg, route-table, nic,
+    # public-ip, lb)
     result.topology, result.files
 
 Pure apart from reading the files given (and the lab's own base.yaml): every
@@ -15,10 +17,12 @@ from pathlib import Path
 
 from lab.imports.aws_cli import read_account
 from lab.imports.aws_lab import AwsOptions, aws_cloud
+from lab.imports.azure_cli import read_subscription
+from lab.imports.azure_lab import AzureOptions, azure_cloud
 from lab.imports.cloud import LabCloud
 from lab.imports.jsonfiles import read_documents
 from lab.imports.layout import ImportResult, lay_out
-from lab.imports.problems import ExportError, Problems
+from lab.imports.problems import ExportError, Origin, Problems
 
 __all__ = ["ExportError", "ImportResult", "import_export"]
 
@@ -35,6 +39,13 @@ def import_export(provider: str, paths: list[Path], *, name: str, files_dir: str
         account = read_account(documents, problems)
         options = AwsOptions(connector_tag, connector_enis, workload_subnet)
         cloud = aws_cloud(account, options, problems) if not problems.errors else None
+    elif provider == "azure":
+        subscription = read_subscription(documents, problems)
+        if connector_enis:
+            problems.error(Origin("--connector-eni", ""), "names AWS interfaces",
+                           "for Azure, tag the connectors' interfaces: --connector-tag")
+        azure = AzureOptions(connector_tag, workload_subnet)
+        cloud = azure_cloud(subscription, azure, problems) if not problems.errors else None
     else:
         raise ValueError(provider)
     problems.raise_if_any()

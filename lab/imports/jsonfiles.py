@@ -54,7 +54,7 @@ def read_document(file: Path, problems: Problems) -> Document | None:
     except json.JSONDecodeError as exc:
         problems.error(Origin(str(file), f"(line {exc.lineno}, column {exc.colno})"),
                        f"not valid JSON: {exc.msg}",
-                       "export with the AWS CLI's `--output json`")
+                       "export with the cloud's CLI and `--output json`")
         return None
 
 

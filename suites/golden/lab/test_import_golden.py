@@ -24,10 +24,28 @@ CASES: dict[str, tuple[str, list[str], dict[str, object]]] = {
     "aws-vendor-open": ("aws", [f"aws-vendor-open/{f}.json" for f in (
         "vpcs", "subnets", "route-tables", "security-groups", "network-interfaces",
         "addresses", "vpc-endpoints", "internet-gateways")], {}),
+    "azure-recommended": ("azure", ["azure-recommended"], {}),
+    # the same VNet, with a 0.0.0.0/0 route to Internet on the connectors' subnets
+    "azure-udr-internet": ("azure", [*(f"azure-recommended/{f}.json" for f in (
+        "vnets", "nsgs", "nics", "public-ips", "load-balancers")),
+        "azure-udr-internet/route-tables.json"], {}),
 }
 BAD_CASES: dict[str, tuple[str, list[str], dict[str, object]]] = {
     "aws-many-problems": ("aws", ["aws-many-problems"], {}),
+    "azure-many-problems": ("azure", ["azure-many-problems"], {}),
 }
+
+
+def write_example(case: str, folder: Path) -> Path:
+    """The example `case` imported as `folder/<case>.yaml` and its files, as `cclab import`
+    writes them; the topology's path."""
+    provider, paths, options = CASES[case]
+    result = import_export(provider, [ROOT / EXAMPLES / p for p in paths], name=case,
+                           files_dir=f"{case}-lab", command="test", **options)  # type: ignore[arg-type]
+    for relative, text in {f"{case}.yaml": result.topology, **result.files}.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_text(text)
+    return folder / f"{case}.yaml"
 
 
 def run_import(provider: str, paths: list[Path], name: str, options: dict[str, object]
@@ -48,16 +66,9 @@ def test_example_export_gives_the_topology(request: pytest.FixtureRequest,
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_imported_topology_validates(monkeypatch: pytest.MonkeyPatch, case: str,
-                                     tmp_path: Path) -> None:
-    monkeypatch.chdir(ROOT)
-    provider, paths, options = CASES[case]
-    result = import_export(provider, [EXAMPLES / p for p in paths], name=case,
-                           files_dir=f"{case}-lab", command="test", **options)  # type: ignore[arg-type]
-    for relative, text in result.files.items():
-        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / relative).write_text(text)
-    topo = parse_topology(result.topology, source=tmp_path / f"{case}.yaml")
+def test_imported_topology_validates(case: str, tmp_path: Path) -> None:
+    path = write_example(case, tmp_path)
+    topo = parse_topology(path.read_text(), source=path)
     assert topo.name == case
 
 

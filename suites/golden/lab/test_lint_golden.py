@@ -12,9 +12,8 @@ import pytest
 from lab.catalog import TOPOLOGY_DIR, shipped_topologies
 from lab.cli import main
 from lab.extends import read_document
-from lab.imports import import_export
 from suites.golden.golden import check_golden
-from suites.golden.lab.test_import_golden import CASES, EXAMPLES
+from suites.golden.lab.test_import_golden import CASES, write_example
 
 pytestmark = pytest.mark.golden
 
@@ -25,7 +24,8 @@ CLOUD = [name for name in shipped_topologies()
              (TOPOLOGY_DIR / f"{name}.yaml").read_text(), TOPOLOGY_DIR / f"{name}.yaml").files)]
 CASES_DIR = Path("suites/golden/lab/lint/cases")
 LINT_CASES = sorted(p.stem for p in (ROOT / CASES_DIR).glob("*.yaml"))
-WITH_ERRORS = {"insecure", "azure-insecure", "aws-vendor-open", "azure-udr"}
+WITH_ERRORS = {"insecure", "azure-insecure", "aws-vendor-open", "azure-udr",
+               "azure-udr-internet"}
 
 
 def run_lint(path: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -53,13 +53,7 @@ def test_shipped_cloud_topology_lint(request: pytest.FixtureRequest,
 def test_imported_example_lint(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
                                capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                case: str) -> None:
-    provider, paths, options = CASES[case]
-    result = import_export(provider, [ROOT / EXAMPLES / p for p in paths], name=case,
-                           files_dir=f"{case}-lab", command="test", **options)  # type: ignore[arg-type]
-    (tmp_path / f"{case}.yaml").write_text(result.topology)
-    for relative, text in result.files.items():
-        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / relative).write_text(text)
+    write_example(case, tmp_path)
     monkeypatch.chdir(tmp_path)
     code, text = run_lint(f"{case}.yaml", capsys)
     check_golden(request, text, HERE / "imports" / f"{case}.txt")
