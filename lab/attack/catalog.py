@@ -1,0 +1,103 @@
+"""The attacks `cclab attack` replays, as data, and the targets each one is aimed at.
+
+Every attack starts on the internet (the lab's `attacker`, beyond the internet
+gateway) and aims at the connectors' public addresses, by interface role; a
+cloud whose connectors have none (a NAT gateway design) is attacked at the NAT
+gateway's public address instead. What the matrix asks is the cloud's question,
+"does the internet's packet get to the connector?", so it is seen where the
+answer is (`lab.attack.expect` sets the mode per target):
+
+- `arrival`: the packet reaches the connector's interface (a capture there); what
+  the connector then does with it is its own policy, not the cloud's;
+- `victim`: for a spoofed victim's source, the reflection reaches the victim;
+- `answer`: at a NAT gateway (nothing behind it to watch), a reply reaches the
+  attacker.
+Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from lab.lint.scope import scope_of
+from lab.model import Topology
+
+HEALTH_PORT = 50000  # spec §3.1: the probe port's default
+ANY_ROLE = "any"  # a NAT gateway's address stands for both roles
+
+
+@dataclass(frozen=True, slots=True)
+class Attack:
+    id: str
+    title: str
+    proto: str  # tcp | udp
+    port: int  # 0: the load balancer's health-probe port
+    roles: tuple[str, ...]  # the connector interfaces aimed at: management, service
+    payload: str  # syn | dns | geneve
+    spoof: str = ""  # '' (the attacker's own address) | victim | workload
+    why: str = ""
+
+
+ATTACKS = (
+    Attack("ssh-management", "SSH to the management interface", "tcp", 22, ("management",),
+           "syn", why="seed: the management interface's listeners are a target"),
+    Attack("ssh-service", "SSH to the service interface", "tcp", 22, ("service",), "syn",
+           why="spec §2.5: the service interface takes no unsolicited traffic"),
+    Attack("dns-resolver", "DNS query (an open resolver)", "udp", 53,
+           ("service", "management"), "dns",
+           why="seed: the connector's DNS used from the internet"),
+    Attack("dns-reflection", "DNS reflected at a victim (spoofed source)", "udp", 53,
+           ("service",), "dns", spoof="victim",
+           why="seed: reflection and amplification at a victim"),
+    Attack("health-port", "the health-probe port", "tcp", 0, ("service",), "syn",
+           why="spec §2.5: only the load balancer's probes"),
+    Attack("service-https", "TCP 443 to the service interface", "tcp", 443, ("service",),
+           "syn", why="spec §2.5: the service interface takes no unsolicited traffic"),
+    Attack("geneve-injection", "GENEVE into the data plane", "udp", 6081, ("service",),
+           "geneve", why="spec §2.5: GENEVE only from the GWLB"),
+    Attack("spoofed-workload", "a workload's address spoofed from the internet", "tcp", 443,
+           ("service",), "syn", spoof="workload",
+           why="seed: spoofed workloads reach ZIA and ZPA and inflate licences"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A public address an attack is aimed at, and the interface behind it."""
+
+    node: str
+    iface: str
+    role: str
+    address: IPv4Address
+
+    def text(self) -> str:
+        return f"{self.node}/{self.iface} ({self.address})"
+
+
+def targets(topo: Topology, roles: Mapping[str, tuple[str, str]] | None = None
+            ) -> list[Target]:
+    """The connectors' public addresses by role; without any, the NAT gateway's (whose
+    inside is what a packet for it would reach)."""
+    found = [Target(p.node.name, p.iface.name, p.role, p.iface.public)
+             for p in scope_of(topo, roles).ports if p.iface.public is not None]
+    if found:
+        return found
+    return [Target(n.name, i.name, ANY_ROLE, i.public)
+            for n in topo.nodes if n.gateway is not None and n.gateway.kind == "nat"
+            for i in n.interfaces if i.public is not None]
+
+
+def aimed(attack: Attack, target: Target) -> bool:
+    return target.role == ANY_ROLE or target.role in attack.roles
+
+
+def health_port(topo: Topology) -> int:
+    ports = [s.option("probe-port") for n in topo.nodes for s in n.services
+             if s.kind in ("ilb", "gwlb") and s.option("probe-port")]
+    return int(ports[0]) if ports else HEALTH_PORT
+
+
+def port_of(attack: Attack, topo: Topology) -> int:
+    return attack.port or health_port(topo)

@@ -1,0 +1,87 @@
+"""`cclab attack` and `cclab diff` as a user runs them: on shipped topologies, the files
+written, the exit codes, what a change opens, and bad input.
+
+`insecure` is documented to open the connectors to the internet (SSH on management,
+everything on the service interface); `aws-no-natgw` is the seed's design, where
+nothing gets through. Which rows those are is set by hand here, from the topologies'
+rules (docs/topologies.md), not read from the tool.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import allure
+import pytest
+
+from lab.backends.netns_links import list_namespaces
+from suites.functional.lab.cli_helpers import cclab
+
+pytestmark = pytest.mark.netns
+
+OPEN_IN_INSECURE = {f"{a} {cc}/eth-svc" for cc in ("cc1", "cc2")
+                    for a in ("ssh-service", "dns-resolver", "dns-reflection", "health-port",
+                              "service-https", "geneve-injection")} | \
+    {f"ssh-management {cc}/eth-mgmt" for cc in ("cc1", "cc2")}
+
+
+@pytest.fixture(scope="module")
+def matrices(lab_capable: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = {}
+    for name in ("insecure", "aws-no-natgw"):
+        folder = tmp_path_factory.mktemp(name)
+        run = cclab("attack", name, "-o", str(folder), timeout=300)
+        allure.attach(run.stdout + run.stderr, f"cclab attack {name}",
+                      allure.attachment_type.TEXT)
+        assert run.returncode == (1 if name == "insecure" else 0), run.stderr
+        assert "attacks blocked" in run.stdout
+        assert not [ns for ns in list_namespaces() if ns.startswith(f"cclab.attack-{name}.")]
+        out[name] = folder
+    return out
+
+
+def _rows(folder: Path) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = json.loads((folder / "matrix.json").read_text())["rows"]
+    return rows
+
+
+def test_the_insecure_rules_let_the_documented_attacks_through(matrices: dict[str, Path]
+                                                               ) -> None:
+    rows = _rows(matrices["insecure"])
+    assert {r["key"] for r in rows if r["observed"]} == OPEN_IN_INSECURE
+    assert all(r["agree"] and r["sent"] for r in rows), [r for r in rows if not r["agree"]]
+    assert (matrices["insecure"] / "junit.xml").read_text().count("<failure") == \
+        len(OPEN_IN_INSECURE)
+    assert "| SSH to the management interface (tcp 22) | cc1/eth-mgmt (203.0.113.21) | " \
+           "gets through |" in (matrices["insecure"] / "matrix.md").read_text()
+
+
+def test_the_seeds_design_blocks_every_attack(matrices: dict[str, Path]) -> None:
+    rows = _rows(matrices["aws-no-natgw"])
+    assert len(rows) == len(_rows(matrices["insecure"]))
+    assert [r["key"] for r in rows if r["observed"] or not r["agree"] or not r["sent"]] == []
+
+
+def test_diff_names_what_the_insecure_rules_open(matrices: dict[str, Path]) -> None:
+    secure = str(matrices["aws-no-natgw"] / "matrix.json")
+    insecure = str(matrices["insecure"] / "matrix.json")
+    opens = cclab("diff", secure, insecure)
+    assert opens.returncode == 1, opens.stderr
+    lines = [ln for ln in opens.stdout.splitlines() if ln.strip().startswith("OPENS")]
+    assert len(lines) == len(OPEN_IN_INSECURE)
+    assert any("SSH to the management interface: cc1/eth-mgmt" in ln for ln in lines)
+    closes = cclab("diff", insecure, secure)
+    assert closes.returncode == 0, closes.stdout
+    assert f"0 opened, {len(OPEN_IN_INSECURE)} closed" in closes.stdout
+
+
+def test_bad_input_exits_2_naming_it(tmp_path: Path) -> None:
+    nothing = cclab("attack", "minimal", "-o", str(tmp_path))
+    assert nothing.returncode == 2
+    assert "nothing to attack" in nothing.stderr
+    assert "minimal.yaml" in nothing.stderr
+    (tmp_path / "broken.json").write_text("{}")
+    broken = cclab("diff", str(tmp_path / "broken.json"), str(tmp_path / "broken.json"))
+    assert broken.returncode == 2
+    assert "not a matrix" in broken.stderr
