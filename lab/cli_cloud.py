@@ -3,6 +3,7 @@
     cclab import aws aws_configs/ --connector-tag Role=cloud-connector -o my-vpc.yaml
     cclab import azure vnets.json nsgs.json routes.json nics.json pips.json lbs.json \
         -o my-vnet.yaml
+    cclab import terraform plan.json -o my-cloud.yaml  # terraform show -json plan.tfplan
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ EXIT_FINDINGS = 1  # `cclab lint`: an error finding (bad input: 2, as every comm
 
 def add_commands(sub: Any, command: Any) -> None:
     imp = command(sub, "import", cmd_import, "a cloud's exports -> a topology (and its files)")
-    # Terraform plans are not read yet (issue 16).
-    imp.add_argument("provider", choices=["aws", "azure"])
+    imp.add_argument("provider", choices=["aws", "azure", "terraform"])
     imp.add_argument("paths", nargs="+", type=Path,
                      help="aws: AWS CLI JSON files, or folders in Batfish's aws_configs/ "
-                     "layout; azure: `az network ... list` JSON files or folders")
+                     "layout; azure: `az network ... list` JSON files or folders; "
+                     "terraform: `terraform show -json` of a plan or of state (AWS resources)")
     imp.add_argument("-o", "--output", type=Path, required=True, help="the topology to write")
     imp.add_argument("--name", help="the lab's name (default: from the output's name)")
     imp.add_argument("--connector-tag", default="Role=cloud-connector", metavar="KEY=VALUE",

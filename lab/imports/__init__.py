@@ -17,12 +17,15 @@ from pathlib import Path
 
 from lab.imports.aws_cli import read_account
 from lab.imports.aws_lab import AwsOptions, aws_cloud
+from lab.imports.aws_model import Account
 from lab.imports.azure_cli import read_subscription
 from lab.imports.azure_lab import AzureOptions, azure_cloud
 from lab.imports.cloud import LabCloud
-from lab.imports.jsonfiles import read_documents
+from lab.imports.jsonfiles import Document, read_documents
 from lab.imports.layout import ImportResult, lay_out
 from lab.imports.problems import ExportError, Origin, Problems
+from lab.imports.terraform_aws import STAND_IN, read_aws
+from lab.imports.terraform_plan import Plan, read_plan
 
 __all__ = ["ExportError", "ImportResult", "import_export"]
 
@@ -46,9 +49,24 @@ def import_export(provider: str, paths: list[Path], *, name: str, files_dir: str
                            "for Azure, tag the connectors' interfaces: --connector-tag")
         azure = AzureOptions(connector_tag, workload_subnet)
         cloud = azure_cloud(subscription, azure, problems) if not problems.errors else None
+    elif provider == "terraform":
+        account = _terraform(documents, problems)
+        options = AwsOptions(connector_tag, connector_enis, workload_subnet)
+        cloud = aws_cloud(account, options, problems) if not problems.errors else None
     else:
         raise ValueError(provider)
     problems.raise_if_any()
     assert cloud is not None
     return lay_out(cloud, name=name, files_dir=files_dir, command=command,
                    warnings=[w.render() for w in problems.warnings])
+
+
+def _terraform(documents: list[Document], problems: Problems) -> Account:
+    """Every plan or state given, as one (a plan split over files is read whole)."""
+    whole = Plan([], STAND_IN)
+    for doc in documents:
+        plan = read_plan(doc.data, doc.origin, problems, STAND_IN)
+        if plan is not None:
+            whole.resources += plan.resources
+            whole.modules.update(plan.modules)
+    return read_aws(whole, problems, [d.name for d in documents])

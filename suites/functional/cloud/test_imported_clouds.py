@@ -50,6 +50,9 @@ OPEN: dict[str, set[tuple[str, str]]] = {
     # "all from VirtualNetwork" and the default AllowVnetInBound admit everyone
     "azure-udr-internet": {("ssh-management", "management"), ("dns-resolver", "management"),
                            *((a, "service") for a in SERVICE_ATTACKS)},
+    # the seed's AWS design as a Terraform plan: SSH from an admin prefix list, the
+    # service interface from the VPC only
+    "terraform-recommended": set(),
 }
 
 

@@ -29,10 +29,13 @@ CASES: dict[str, tuple[str, list[str], dict[str, object]]] = {
     "azure-udr-internet": ("azure", [*(f"azure-recommended/{f}.json" for f in (
         "vnets", "nsgs", "nics", "public-ips", "load-balancers")),
         "azure-udr-internet/route-tables.json"], {}),
+    # the seed's AWS design as a plan before apply: ids and some addresses unknown, modules
+    "terraform-recommended": ("terraform", ["terraform-recommended/plan.json"], {}),
 }
 BAD_CASES: dict[str, tuple[str, list[str], dict[str, object]]] = {
     "aws-many-problems": ("aws", ["aws-many-problems"], {}),
     "azure-many-problems": ("azure", ["azure-many-problems"], {}),
+    "terraform-many-problems": ("terraform", ["terraform-many-problems"], {}),
 }
 
 
