@@ -63,9 +63,10 @@ class Imported:
     folder: Path
 
 
-# The docker tier builds the one whose NSGs are widened by a route: the rules on the
-# docker fabric (lab/backends/docker_fabric.py), where the netns switch is not.
-DOCKER_COVER = ["azure-udr-internet"]
+# The docker tier builds one example per provider, those whose rules let attacks in: the
+# security groups and NSGs on the docker fabric (lab/backends/docker_fabric.py), where
+# the netns switch is not, both ways.
+DOCKER_COVER = ["aws-vendor-open", "azure-udr-internet"]
 
 
 @pytest.fixture(scope="module", params=on_each_backend(sorted(OPEN), docker=DOCKER_COVER))
