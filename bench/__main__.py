@@ -14,7 +14,8 @@ import sys
 BENCHES = {"core": "bench.bench_core", "lab": "bench.bench_lab",
            "connector": "bench.bench_connector", "dataplane": "bench.bench_dataplane",
            "docker": "bench.bench_docker",
-           "flood": "bench.bench_flood", "failover": "bench.bench_failover"}
+           "flood": "bench.bench_flood", "failover": "bench.bench_failover",
+           "attack": "bench.bench_attack"}
 
 
 def main(names: list[str]) -> int:

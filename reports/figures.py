@@ -101,6 +101,8 @@ CLOUD_UP = Target("<", 10, "s", "the cloud topologies' target, from the README's
                   "(and the line reports/plots.py drew) before this page replaced it")
 CLOUD_PREFIXES = ("aws-", "azure-", "insecure")  # the seven cloud topologies
 FROM_JSON = "issue #4, recorded by the benchmark in connector.json"
+ATTACK = Target("<", 60, "s", "issue 16: `cclab attack` on any shipped cloud topology, "
+                "as recorded in attack.json (`target_s`)")
 FAILOVER_SOURCE = ("the health-check window failover.json records (interval x unhealthy "
                    "threshold: the GWLB cannot move a flow sooner), plus one ping interval, "
                    "the measurement's resolution")
@@ -250,10 +252,24 @@ def docker(doc: Mapping[str, Any]) -> list[Figure]:
     ]
 
 
+def attack(doc: Mapping[str, Any]) -> list[Figure]:
+    backend = doc.get("backend", "netns")
+    rows = []
+    for r in doc.get("results", []):
+        name = str(r.get("topology", "?"))
+        rows += _one("attack", name, f"`cclab attack` {name}"
+                     + _paren(str(backend), _median(r.get("runs"))),
+                     _num(r, "attack_median_s"), "s",
+                     reference="`cclab up` + `cclab down` of it, same run",
+                     reference_value=_num(r, "up_down_median_s"),
+                     ratio=_num(r, "attack_to_up_down"), targets=(ATTACK,))
+    return rows
+
+
 # Each benchmark file (reports/bench/NAME.json) and its rows, in the table's order.
 BUILDERS: dict[str, Callable[[Mapping[str, Any]], list[Figure]]] = {
     "connector": connector, "core": core, "flood": flood, "failover": failover, "lab": lab,
-    "docker": docker,
+    "docker": docker, "attack": attack,
 }
 
 

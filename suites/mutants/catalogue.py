@@ -46,6 +46,10 @@ GENEVE = "suites/functional/connector/test_geneve.py"
 HEALTH = "suites/functional/connector/test_health_failover.py"
 CLOUD = "suites/functional/cloud/test_cloud_topologies.py"
 NETNS = ("-m", "netns")
+IMPORT_GOLDEN = "suites/golden/lab/test_import_golden.py"
+IMPORTED = "suites/functional/cloud/test_imported_clouds.py"
+ATTACK_UNIT = "suites/unit/lab/test_attack.py"
+ATTACK_CLI = "suites/functional/cloud/test_attack_cli.py"
 
 FAULTS: tuple[Fault, ...] = (
     # -- forwarding order and defaults (spec §5.2, §5.3) -------------------------------
@@ -231,4 +235,37 @@ FAULTS: tuple[Fault, ...] = (
           "lab/topologies/cloud/azure.yaml",
           "      - {proto: tcp, ports: 50000, from: [AzureLoadBalancer], label: health probe}\n",
           "", "suites/functional/cloud/test_azure_ilb.py", *NETNS, "-k", "spread"),
+    fault("azure-udr-forgotten", "importers",
+          "the Azure importer drops the routes' names: no UDR widens VirtualNetwork",
+          "lab/imports/azure_lab.py", "{route.name}\", udr=route.name))",
+          "{route.name}\"))", IMPORTED, *NETNS, "-k", "azure-udr-internet-netns and matrix"),
+    fault("azure-nic-nsg-dropped", "importers",
+          "the Azure importer leaves the NIC's NSG off the lab's interface",
+          "lab/imports/azure_lab.py", "(nsgs[n.nsg],) if n.nsg in nsgs else (), f\"{n.name}",
+          "(), f\"{n.name}", IMPORT_GOLDEN, "-k", "azure"),
+    fault("tf-var-not-followed", "importers",
+          "the Terraform importer does not follow a module's variable to what its caller passes",
+          "lab/imports/terraform_plan.py", '        if ref.startswith("var.") and module:',
+          '        if ref.startswith("var.") and not module:',
+          "suites/unit/lab/test_terraform_plan.py", IMPORT_GOLDEN, "-k", "terraform"),
+    fault("attack-blind-arrival", "cclab attack",
+          "the attack matrix never counts a packet that reached the connector",
+          "lab/attack/replay.py",
+          "at the attacker\"\n        return Row.of(cell, bool(hits), sent, evidence)",
+          "at the attacker\"\n        return Row.of(cell, False, sent, evidence)",
+          ATTACK_CLI, *NETNS, "-k", "insecure_rules"),
+    fault("attack-unsent-unchecked", "cclab attack",
+          "the attack matrix never checks that a probe entered the cloud",
+          "lab/attack/replay.py", "    sent = None\n    if gateway is not None:",
+          "    sent = None\n    if gateway is None:",
+          IMPORTED, *NETNS, "-k", "aws-recommended-netns and matrix"),
+    fault("attack-exit-0", "cclab attack",
+          "cclab attack exits 0 although an attack got through",
+          "lab/attack/matrix.py", "return EXIT_SUCCEEDED if self.succeeded else EXIT_BLOCKED",
+          "return EXIT_BLOCKED", ATTACK_UNIT),
+    fault("diff-new-row-silent", "cclab diff",
+          "cclab diff does not report an attack that is new and gets through",
+          "lab/attack/diff.py", "        if through_after and not through_before:",
+          "        if through_after and not through_before and was is not None:",
+          ATTACK_UNIT),
 )
