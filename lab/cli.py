@@ -9,12 +9,13 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from lab.backends import BACKENDS, backend_of, engine_instances, get_backend
 from lab.catalog import running_instances, topology_path
 from lab.cli_attack import add_attack_commands
 from lab.cli_cloud import add_commands
+from lab.cli_signals import interrupt
 from lab.errors import LabError, TopologyError
 from lab.imports.problems import ExportError
 from lab.names import valid_instance
@@ -170,7 +171,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     plan = build_plan(topo, instance)
     backend = get_backend(args.backend, instance)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
+        signal.signal(sig, interrupt)
     started = time.monotonic()
     print(f"cclab: bringing up '{topo.name}' as lab '{instance}' on {args.backend} "
           f"({len(plan)} steps)", file=sys.stderr)
@@ -182,20 +183,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"cclab: lab '{instance}' is up in {time.monotonic() - started:.2f} s", file=sys.stderr)
     print(describe_lab(topo, backend.status()))
     return 0
-
-
-_MAIN_PID = os.getpid()
-
-
-def _interrupt(signum: int, frame: object) -> NoReturn:
-    """Ctrl-C/SIGTERM in `up`: unwind so deploy tears down what it made.
-
-    Only in this process: pyroute2 forks helpers that inherit this handler and
-    are stopped with SIGTERM; a helper must just exit, never run our teardown.
-    """
-    if os.getpid() != _MAIN_PID:
-        os._exit(128 + signum)
-    raise KeyboardInterrupt
 
 
 def _progress(verbose: bool) -> Any:

@@ -13,14 +13,14 @@ torn down, also on Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
+from lab.cli_signals import interrupt
 from lab.errors import LabError, TopologyError
 from yamlissues import Issue
 
@@ -117,7 +117,7 @@ def _attacked(topology: str, args: argparse.Namespace, progress: Callable[[bool]
     print(f"cclab: attacking '{topo.name}' ({len(planned.cells)} probes) as lab '{instance}' "
           f"on {args.backend}", file=sys.stderr)
     started = time.monotonic()
-    previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         with up(path, instance=instance, backend=args.backend, clean=True,
                 progress=progress(args.verbose)) as lab:
@@ -132,12 +132,3 @@ def _attacked(topology: str, args: argparse.Namespace, progress: Callable[[bool]
     return matrix
 
 
-_MAIN_PID = os.getpid()
-
-
-def _interrupt(signum: int, frame: object) -> NoReturn:
-    """SIGTERM/SIGHUP unwind `up` so the lab is torn down; a forked helper (pyroute2's)
-    that inherited the handler just exits."""
-    if os.getpid() != _MAIN_PID:
-        os._exit(128 + signum)
-    raise KeyboardInterrupt

@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
+from lab.lint.checks import health_port
 from lab.lint.scope import scope_of
 from lab.model import Topology
 
-HEALTH_PORT = 50000  # spec §3.1: the probe port's default
 ANY_ROLE = "any"  # a NAT gateway's address stands for both roles
 
 
@@ -91,12 +91,6 @@ def targets(topo: Topology, roles: Mapping[str, tuple[str, str]] | None = None
 
 def aimed(attack: Attack, target: Target) -> bool:
     return target.role == ANY_ROLE or target.role in attack.roles
-
-
-def health_port(topo: Topology) -> int:
-    ports = [s.option("probe-port") for n in topo.nodes for s in n.services
-             if s.kind in ("ilb", "gwlb") and s.option("probe-port")]
-    return int(ports[0]) if ports else HEALTH_PORT
 
 
 def port_of(attack: Attack, topo: Topology) -> int:

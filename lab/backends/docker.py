@@ -160,9 +160,9 @@ class DockerBackend:
         # A network still has endpoints while its containers' removal is in progress, and
         # a loaded engine answers both late: retry until gone, then say what stayed.
         _remove_until_gone(self._container_names, ["rm", "-f", "-v"])
-        _remove_until_gone(self._networks, ["network", "rm"], unstick=_disconnect_stale)
-        if self._networks() and not self._container_names():
-            self._restart_engine_to_free(self._networks())
+        _remove_until_gone(self._networks, ["network", "rm"])
+        if (stuck := self._networks()) and not self._container_names():
+            self._restart_engine_to_free(stuck)
         fabric.remove(self.instance)
         fabric.remove_security_groups(fabric.sg_tables(self.instance))
         shutil.rmtree(self.names.run_dir, ignore_errors=True)
@@ -414,40 +414,13 @@ def _docker(argv: list[str], *, check: bool = False) -> subprocess.CompletedProc
     return done
 
 
-def _remove_until_gone(listed: Callable[[], list[str]], remove: list[str], *,
-                       unstick: Callable[[list[str]], None] | None = None) -> None:
-    """`docker *remove IDS` until `listed()` is empty, or REMOVE_TIMEOUT_S has passed;
-    `unstick(ids)` runs between tries on what stayed."""
+def _remove_until_gone(listed: Callable[[], list[str]], remove: list[str]) -> None:
+    """`docker *remove IDS` until `listed()` is empty, or REMOVE_TIMEOUT_S has passed."""
     deadline = time.monotonic() + REMOVE_TIMEOUT_S
     while (ids := listed()) and time.monotonic() < deadline:
         _docker([*remove, *ids], check=False)
-        if (stayed := listed()):
-            if unstick is not None:
-                unstick(stayed)
+        if listed():
             time.sleep(POLL_S)
-
-
-def _disconnect_stale(networks: list[str]) -> None:
-    """Force-disconnect the endpoints of `networks` whose container no longer exists.
-
-    The engine can keep the endpoint of a removed container ("network ... has active
-    endpoints" forever after; moby/moby#17217, #23302, #33156): its network then never
-    goes, and its subnet breaks the next lab. A container that still exists (even one
-    outside the lab) is left alone, and destroy() names the network it holds.
-    """
-    found = _docker(["network", "inspect", *networks]).stdout
-    live = set(_lines(_docker(["ps", "-aq", "--no-trunc"]).stdout))
-    for network, endpoint in stale_endpoints(json.loads(found or "[]"), live):
-        _docker(["network", "disconnect", "--force", network, endpoint])
-
-
-def stale_endpoints(networks: list[dict[str, Any]], live: set[str]) -> list[tuple[str, str]]:
-    """(network, endpoint name) for each endpoint `docker network inspect` lists whose
-    container id is not among the `live` ones (`docker ps -aq --no-trunc`). Pure."""
-    return [(net["Name"], endpoint["Name"])
-            for net in networks
-            for container, endpoint in (net.get("Containers") or {}).items()
-            if container not in live]
 
 
 def _lines(text: str) -> list[str]:

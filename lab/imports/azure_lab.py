@@ -43,9 +43,9 @@ from lab.imports.cloud import (
 )
 from lab.imports.names import lab_name
 from lab.imports.problems import Origin, Problems
+from lab.lint.checks import HEALTH_PORT  # spec §3.1: when the export has no probe
 
 DEFAULT = IPv4Network("0.0.0.0/0")
-HEALTH_PORT = 50000  # the connector's health probe port when the export has no probe
 
 
 @dataclass(frozen=True, slots=True)
