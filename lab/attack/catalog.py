@@ -9,7 +9,8 @@ answer is (`lab.attack.expect` sets the mode per target):
 
 - `arrival`: the packet reaches the connector's interface (a capture there); what
   the connector then does with it is its own policy, not the cloud's;
-- `victim`: for a spoofed victim's source, the reflection reaches the victim;
+- `victim`: for a spoofed victim's source, the reflection reaches the victim (unless
+  the attack says it is seen on `arrival`: a spoofed source aimed at the connector);
 - `answer`: at a NAT gateway (nothing behind it to watch), a reply reaches the
   attacker.
 Pure.
@@ -35,9 +36,17 @@ class Attack:
     proto: str  # tcp | udp
     port: int  # 0: the load balancer's health-probe port
     roles: tuple[str, ...]  # the connector interfaces aimed at: management, service
-    payload: str  # syn | dns | geneve
-    spoof: str = ""  # '' (the attacker's own address) | victim | workload
+    payload: str  # syn | ack | udp | dns | dns-fragments | geneve (lab.traffic.attack_probe)
+    spoof: str = ""  # '' (the attacker's own address) | victim | workload | unused-public
+    seen: str = ""  # '' (where the spoof says: lab.attack.expect.mode_of) | arrival
+    to: str = "public"  # public | private: the target's private address, handed to the
+    #                     internet gateway as if it routed there
     why: str = ""
+
+    @property
+    def answerable(self) -> bool:
+        """The attacker waits for the reply: its own source, sent by its routes, whole."""
+        return not self.spoof and self.to == "public" and self.payload != "dns-fragments"
 
 
 ATTACKS = (
@@ -60,6 +69,21 @@ ATTACKS = (
     Attack("spoofed-workload", "a workload's address spoofed from the internet", "tcp", 443,
            ("service",), "syn", spoof="workload",
            why="seed: spoofed workloads reach ZIA and ZPA and inflate licences"),
+    Attack("spoofed-public", "TCP 443 from a spoofed public source", "tcp", 443,
+           ("service",), "syn", spoof="victim", seen="arrival",
+           why="seed: anti-spoofing cannot catch spoofed internet address space"),
+    Attack("licence-inflation", "UDP from an unused public address (a new 'user')", "udp",
+           443, ("service",), "udp", spoof="unused-public",
+           why="seed: spoofed addresses counted towards the ZIA and ZPA workload licences"),
+    Attack("ack-probe", "an unsolicited TCP ACK (a reply to nothing)", "tcp", 22,
+           ("management", "service"), "ack",
+           why="stateful rules judge an ACK of no known flow as a new flow"),
+    Attack("dns-fragments", "a DNS query in IP fragments", "udp", 53,
+           ("service", "management"), "dns-fragments",
+           why="later fragments carry no port: the datagram must be judged whole"),
+    Attack("private-destination", "internet traffic for a connector's private address",
+           "tcp", 443, ("service",), "syn", to="private",
+           why="seed: some attacks are unfeasible due to regular routing"),
 )
 
 
@@ -70,7 +94,8 @@ class Target:
     node: str
     iface: str
     role: str
-    address: IPv4Address
+    address: IPv4Address  # public
+    private: IPv4Address | None = None  # None for a NAT gateway (its inside is not one host)
 
     def text(self) -> str:
         return f"{self.node}/{self.iface} ({self.address})"
@@ -80,7 +105,7 @@ def targets(topo: Topology, roles: Mapping[str, tuple[str, str]] | None = None
             ) -> list[Target]:
     """The connectors' public addresses by role; without any, the NAT gateway's (whose
     inside is what a packet for it would reach)."""
-    found = [Target(p.node.name, p.iface.name, p.role, p.iface.public)
+    found = [Target(p.node.name, p.iface.name, p.role, p.iface.public, p.iface.address.ip)
              for p in scope_of(topo, roles).ports if p.iface.public is not None]
     if found:
         return found

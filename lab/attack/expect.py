@@ -9,7 +9,7 @@ from ipaddress import IPv4Address
 
 from lab.attack.catalog import ANY_ROLE, ATTACKS, Attack, Target, aimed, port_of, targets
 from lab.lint.scope import internet_side
-from lab.model import Topology
+from lab.model import Node, Topology
 from lab.reach import Probe, evaluate
 
 FIRST_SPORT = 41000  # each cell's probes leave from a port of their own: replies are told apart
@@ -24,6 +24,8 @@ class Cell:
     target: Target
     mode: str  # arrival | victim | answer (lab.attack.catalog)
     source: IPv4Address
+    destination: IPv4Address  # the target's public address, or its private one
+    via: IPv4Address | None  # the neighbour the attacker hands it to (None: by its routes)
     port: int
     sport: int
     expected: bool
@@ -56,44 +58,69 @@ def plan(topo: Topology, roles: Mapping[str, tuple[str, str]] | None = None) -> 
         raise NoAttackSurface("no public address to attack: neither a connector interface "
                               "nor a NAT gateway has `public:`")
     start, own = side
+    gateway = _gateway_address(start, own)
     cells: list[Cell] = []
     notes: list[str] = []
     for attack in ATTACKS:
-        source = _source(topo, attack, own)
+        source = _source(topo, attack, start, own)
         if source is None:
-            notes.append(f"{attack.id}: no `{attack.spoof}` node to spoof: not replayed")
+            notes.append(f"{attack.id}: no `{attack.spoof}` address to spoof: not replayed")
             continue
         for target in aimed_at:
             mode = mode_of(attack, target)
             if aimed(attack, target) and mode:
-                cells.append(_cell(topo, start.name, attack, target, mode, source,
+                cells.append(_cell(topo, start.name, attack, target, mode, source, gateway,
                                    FIRST_SPORT + len(cells)))
     return Plan(start.name, tuple(cells), tuple(notes))
 
 
 def mode_of(attack: Attack, target: Target) -> str:
-    """Where the outcome is seen; '' where it cannot be (a spoofed workload's packet for
-    a NAT gateway: its reply would go to the workload, and nothing behind it to watch)."""
-    if attack.spoof == "victim":
+    """Where the outcome is seen; '' where it cannot be: at a NAT gateway (behind it there
+    is no one host to watch), an attack whose reply the attacker does not wait for."""
+    if attack.spoof == "victim" and not attack.seen:
         return "victim"
     if target.role != ANY_ROLE:
         return "arrival"
-    return "" if attack.spoof else "answer"
+    return "answer" if attack.answerable else ""
 
 
-def _source(topo: Topology, attack: Attack, own: IPv4Address) -> IPv4Address | None:
+def _source(topo: Topology, attack: Attack, start: Node, own: IPv4Address
+            ) -> IPv4Address | None:
     if not attack.spoof:
         return own
+    if attack.spoof == "unused-public":
+        return _unused(topo, start, own)
     name = {"victim": "victim", "workload": "workload1"}[attack.spoof]
     node = next((n for n in topo.nodes if n.name == name), None)
     return node.interfaces[0].address.ip if node is not None and node.interfaces else None
 
 
+def _unused(topo: Topology, start: Node, own: IPv4Address) -> IPv4Address | None:
+    """The highest address of the attacker's link that no node holds: a 'new' source."""
+    net = next(i.address.network for i in start.interfaces if i.address.ip == own)
+    held = {i.address.ip for n in topo.nodes for i in n.interfaces} | \
+        {r.via for n in topo.nodes for r in n.routes}
+    address = net.broadcast_address - 1
+    while address in held and address > net.network_address + 1:
+        address -= 1
+    return None if address in held else address
+
+
+def _gateway_address(start: Node, own: IPv4Address) -> IPv4Address | None:
+    """The internet gateway's address on the attacker's link: where `start` sends the
+    packets it routes to the cloud."""
+    net = next(i.address.network for i in start.interfaces if i.address.ip == own)
+    return next((r.via for r in start.routes if r.via in net), None)
+
+
 def _cell(topo: Topology, start: str, attack: Attack, target: Target, mode: str,
-          source: IPv4Address, sport: int) -> Cell:
+          source: IPv4Address, gateway: IPv4Address | None, sport: int) -> Cell:
     port = port_of(attack, topo)
-    probe = Probe(attack.proto, str(source), str(target.address), port, sport)
-    verdict = evaluate(topo, start, probe, reply=mode != "arrival")
+    private = attack.to == "private" and target.private is not None
+    destination = target.private if private and target.private else target.address
+    via = gateway if private else None
+    probe = Probe(attack.proto, str(source), str(destination), port, sport)
+    verdict = evaluate(topo, start, probe, reply=mode != "arrival", via=via)
     expected = verdict.reached and (mode != "arrival" or verdict.node == target.node)
     decision = verdict.deciding()
     if decision is not None:
@@ -102,4 +129,5 @@ def _cell(topo: Topology, start: str, attack: Attack, target: Target, mode: str,
         rule, path = f"delivered to {verdict.node}, not to {target.node}", ""
     else:
         rule, path = "routing: nothing on the way decides", ""
-    return Cell(attack, target, mode, source, port, sport, expected, rule, path)
+    return Cell(attack, target, mode, source, destination, via, port, sport, expected, rule,
+                path)

@@ -42,7 +42,8 @@ class Row:
 
     @classmethod
     def of(cls, cell: Cell, observed: bool, sent: bool | None, evidence: str) -> Row:
-        return cls(cell.key, cell.attack.id, cell.attack.title, cell.target.text(),
+        target = f"{cell.target.node}/{cell.target.iface} ({cell.destination})"
+        return cls(cell.key, cell.attack.id, cell.attack.title, target,
                    cell.attack.proto, cell.port, str(cell.source), cell.expected, cell.rule,
                    cell.path, observed, sent, evidence)
 

@@ -64,9 +64,10 @@ def _capture_points(lab: LabHandle, plan: Plan) -> list[tuple[str, str]]:
 
 
 def _send(lab: LabHandle, plan: Plan) -> dict[int, str]:
-    probes = [{"src": str(c.source), "dst": str(c.target.address), "proto": c.attack.proto,
+    probes = [{"src": str(c.source), "dst": str(c.destination), "proto": c.attack.proto,
                "sport": c.sport, "dport": c.port, "payload": c.attack.payload,
-               "ask": not c.attack.spoof}
+               "ask": c.attack.answerable,
+               "via": str(c.via) if c.via else ""}
               for c in plan.cells]
     done = lab.exec(plan.attacker, lab.python, "-m", "lab.traffic.attack_probe", "--timeout",
                     f"{ANSWER_TIMEOUT_S:g}", check=False, timeout=60,
@@ -93,7 +94,7 @@ def _row(cell: Cell, answered: dict[int, str], seen: dict[tuple[str, str], list[
     sent = None
     if gateway is not None:
         sent = any(IP in p and p[IP].src == str(cell.source)
-                   and p[IP].dst == str(cell.target.address)
+                   and p[IP].dst == str(cell.destination)
                    and _ports(p) == (cell.sport, cell.port) for p in seen[gateway])
     reply = answered.get(cell.sport)
     if cell.mode == "arrival":
@@ -101,7 +102,7 @@ def _row(cell: Cell, answered: dict[int, str], seen: dict[tuple[str, str], list[
         hits = [p for p in here if IP in p and _ports(p) == (cell.sport, cell.port)]
         evidence = (f"{len(hits)} seen on {cell.target.node}/{cell.target.iface}" if hits
                     else f"none on {cell.target.node}/{cell.target.iface}")
-        if not cell.attack.spoof:
+        if cell.attack.answerable:
             evidence += f"; {reply or 'no reply'} at the attacker"
         return Row.of(cell, bool(hits), sent, evidence)
     if cell.mode == "victim":

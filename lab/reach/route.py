@@ -42,6 +42,12 @@ def next_hop(node: Node, src: IPv4Address, dst: IPv4Address) -> NextHop | None:
     return _choose(node, dst, defaults[0]) if defaults else None
 
 
+def forced_hop(node: Node, via: IPv4Address) -> NextHop | None:
+    """The hop to `via`, a neighbour on one of `node`'s links, whatever the routes say."""
+    iface = next((i for i in node.interfaces if via in i.address.network), None)
+    return None if iface is None else NextHop(iface.name, via, f"handed to {via}")
+
+
 def _choose(node: Node, dst: IPv4Address,
             choice: tuple[IPv4Network, IPv4Address | None, object]) -> NextHop | None:
     net, via, index = choice

@@ -26,7 +26,7 @@ from lab.gateways import RFC1918, public_map
 from lab.model import Gateway, Node, Topology
 from lab.reach.filters import judge_acl, judge_port
 from lab.reach.probe import Decision, Probe, Verdict
-from lab.reach.route import next_hop
+from lab.reach.route import forced_hop, next_hop
 
 MAX_HOPS = 24
 GENEVE_PORT = 6081
@@ -60,11 +60,14 @@ def reply(topo: Topology, verdict: Verdict, nat: dict[str, tuple[IPv4Address, IP
     return _run(walk, verdict.node, None, verdict.packet.reply())
 
 
-def evaluate(topo: Topology, start: str, probe: Probe, *, reply: bool = False) -> Verdict:
+def evaluate(topo: Topology, start: str, probe: Probe, *, reply: bool = False,
+             via: IPv4Address | None = None) -> Verdict:
     """`forward`, and with `reply` the way back too: reached only when both get there.
-    The verdict of the way back names every decision of both ways."""
+    The verdict of the way back names every decision of both ways. `via`: the neighbour
+    `start` hands the packet to, whatever its routes say (a sender that forces the next
+    hop, as an attacker on the link can)."""
     walk = _Walk(topo, established=False)
-    there = _run(walk, start, None, probe)
+    there = _run(walk, start, None, probe, via)
     if not reply or not there.reached:
         return there
     back = _run(_Walk(topo, True, nat=walk.nat), there.node, None, there.packet.reply())
@@ -72,7 +75,8 @@ def evaluate(topo: Topology, start: str, probe: Probe, *, reply: bool = False) -
                    there.packet, there.decisions + back.decisions, there.hops + ("|",) + back.hops)
 
 
-def _run(walk: _Walk, node_name: str, arrived: str | None, probe: Probe) -> Verdict:
+def _run(walk: _Walk, node_name: str, arrived: str | None, probe: Probe,
+         first_via: IPv4Address | None = None) -> Verdict:
     topo = walk.topo
     for _ in range(MAX_HOPS):
         node = topo.node(node_name)
@@ -94,6 +98,8 @@ def _run(walk: _Walk, node_name: str, arrived: str | None, probe: Probe) -> Verd
         if handed is not None:
             probe, target = handed
         hop = next_hop(node, probe.source, target or probe.destination)
+        if first_via is not None:
+            hop, first_via = forced_hop(node, first_via), None
         if hop is None:
             return walk.drop(node_name, probe, f"{node_name}: no route to {probe.dst}")
         probe_out = _gateway_out(walk, node, hop.iface, probe)

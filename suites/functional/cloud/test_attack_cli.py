@@ -20,10 +20,14 @@ from suites.functional.lab.cli_helpers import cclab
 
 pytestmark = pytest.mark.netns
 
+# insecure: SSH from anywhere on management, everything from anywhere on the service
+# interface; anti-spoofing drops the spoofed workload, the internet gateway maps no
+# private destination
 OPEN_IN_INSECURE = {f"{a} {cc}/eth-svc" for cc in ("cc1", "cc2")
                     for a in ("ssh-service", "dns-resolver", "dns-reflection", "health-port",
-                              "service-https", "geneve-injection")} | \
-    {f"ssh-management {cc}/eth-mgmt" for cc in ("cc1", "cc2")}
+                              "service-https", "geneve-injection", "spoofed-public",
+                              "licence-inflation", "ack-probe", "dns-fragments")} | \
+    {f"{a} {cc}/eth-mgmt" for cc in ("cc1", "cc2") for a in ("ssh-management", "ack-probe")}
 
 
 @pytest.fixture(scope="module")

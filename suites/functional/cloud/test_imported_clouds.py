@@ -33,22 +33,26 @@ from suites.golden.lab.test_import_golden import CASES, write_example
 CONNECTORS = ("cc1", "cc2")
 
 SERVICE_ATTACKS = {"ssh-service", "dns-resolver", "dns-reflection", "health-port",
-                   "service-https", "geneve-injection"}
+                   "service-https", "geneve-injection", "spoofed-public", "licence-inflation",
+                   "ack-probe", "dns-fragments"}
 # case: the (attack, interface role) pairs that get through from the internet, read from
 # each export's rules by hand. A spoofed workload never does (the internet edge's
-# anti-spoofing, docs/cloud-semantics.md).
+# anti-spoofing, docs/cloud-semantics.md), nor a private destination (the internet
+# gateway maps public addresses only); a spoofed public source does wherever the
+# attacker's own would. An ACK is TCP 22 as SSH is, a fragmented query UDP 53 as DNS is.
 OPEN: dict[str, set[tuple[str, str]]] = {
     # SSH from an admin prefix list; the service interface from the VPC only
     "aws-recommended": set(),
     # the CloudFormation template: SSH from 0.0.0.0/0 on management; on the service
     # interface 50000, 443, 6081 and "all" from 0.0.0.0/0 (no DNS rule on management)
-    "aws-vendor-open": {("ssh-management", "management"),
+    "aws-vendor-open": {("ssh-management", "management"), ("ack-probe", "management"),
                         *((a, "service") for a in SERVICE_ATTACKS)},
     # VirtualNetwork: the VNet and its peering
     "azure-recommended": set(),
     # the 0.0.0.0/0 route widens VirtualNetwork on both connector subnets: the SSH rule,
     # "all from VirtualNetwork" and the default AllowVnetInBound admit everyone
     "azure-udr-internet": {("ssh-management", "management"), ("dns-resolver", "management"),
+                           ("ack-probe", "management"), ("dns-fragments", "management"),
                            *((a, "service") for a in SERVICE_ATTACKS)},
     # the seed's AWS design as a Terraform plan: SSH from an admin prefix list, the
     # service interface from the VPC only

@@ -4,6 +4,7 @@ and exit code, and `cclab diff`'s opens and closes."""
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network
 from xml.etree import ElementTree
 
 import pytest
@@ -40,13 +41,16 @@ def test_the_seeds_rules_keep_every_attack_out() -> None:
 
 def test_the_insecure_rules_let_the_internet_in_but_not_a_spoofed_workload() -> None:
     """`insecure` opens SSH on the management interface and everything on the service
-    interface to 0.0.0.0/0; the internet gateway's anti-spoofing still drops a VPC source,
-    and the management interface still has no DNS rule."""
+    interface to 0.0.0.0/0; the internet gateway's anti-spoofing still drops a VPC source
+    (but cannot tell a spoofed public one), it maps no private destination, and the
+    management interface still has no DNS rule."""
     p = planned("insecure")
     expected = {f"{a} {cc}/eth-svc" for cc in ("cc1", "cc2")
                 for a in ("ssh-service", "dns-resolver", "dns-reflection", "health-port",
-                          "service-https", "geneve-injection")}
-    expected |= {f"ssh-management {cc}/eth-mgmt" for cc in ("cc1", "cc2")}
+                          "service-https", "geneve-injection", "spoofed-public",
+                          "licence-inflation", "ack-probe", "dns-fragments")}
+    expected |= {f"{a} {cc}/eth-mgmt" for cc in ("cc1", "cc2")
+                 for a in ("ssh-management", "ack-probe")}
     assert through(p) == expected
     spoofed = [c for c in p.cells if c.attack.id == "spoofed-workload"]
     assert spoofed
@@ -65,6 +69,27 @@ def test_each_attack_is_aimed_at_its_roles_with_a_port_of_its_own() -> None:
     assert {c.mode for c in p.cells if c.attack.id == "dns-reflection"} == {"victim"}
     assert {str(c.source) for c in p.cells if c.attack.id == "dns-reflection"} == \
         {"198.18.66.66"}  # the victim
+
+
+def test_the_new_sources_and_destinations_are_the_ones_the_seed_names() -> None:
+    """A spoofed public source is the victim's, seen where it lands; licence inflation
+    comes from an address of the attacker's link that no node holds; a private
+    destination is the connector's own private address, handed to the internet gateway,
+    which maps no such address."""
+    p = planned("aws-no-natgw")
+    cells = {c.key: c for c in p.cells}
+    spoofed = cells["spoofed-public cc1/eth-svc"]
+    assert (str(spoofed.source), spoofed.mode) == ("198.18.66.66", "arrival")
+    held = {str(i.address.ip) for n in load_topology(topology_path("aws-no-natgw")).nodes
+            for i in n.interfaces}
+    licence = cells["licence-inflation cc1/eth-svc"].source
+    assert str(licence) not in held
+    assert licence in IPv4Network("198.18.0.0/15")
+    private = cells["private-destination cc2/eth-svc"]
+    assert (str(private.destination), str(private.via)) == ("10.10.3.32", "198.18.0.1")
+    assert "internet gateway igw: no public address maps 10.10.3.32" in private.rule
+    assert not [c for c in p.cells if c.attack.answerable and c.attack.id in
+                ("dns-fragments", "private-destination", "spoofed-public")]
 
 
 def test_a_nat_gateway_design_is_attacked_at_the_gateway_for_an_answer() -> None:
