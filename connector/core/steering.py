@@ -165,8 +165,7 @@ class Steering:
                     path.to_kernel = ToKernel(decision)
                 return path.to_kernel
             case Method.ZIA:
-                if decision.gateway is None:
-                    return Dropped("zia_not_carried", decision)
+                assert decision.gateway is not None  # ForwardingPolicy names it (rules.py)
                 path.zia = self.tunnels.keep_or_move(decision.gateway, path.zia, now)
                 if path.zia is not None:
                     return ToZia(path.zia, decision)

@@ -161,3 +161,12 @@ def test_a_memory_that_is_full_starts_again() -> None:
     assert table == {"a": 1, "b": 2}  # up to the limit, everything is kept
     assert remember(table, "c", 3, limit=2) == 3
     assert table == {"c": 3}
+
+
+def test_workload_networks_are_the_source_groups_networks_and_hosts_each_once() -> None:
+    """A host address names a /32 network; a range is left out; a network in two
+    groups is listed once, in the order the groups give them."""
+    lan, host = IPv4Network("10.10.1.0/24"), IPv4Address("10.10.2.5")
+    hosts = AddressRange(IPv4Address("10.10.3.1"), IPv4Address("10.10.3.9"))
+    policy = Policy(source_ip_groups={"lan": (lan, host, hosts), "again": (lan,)})
+    assert policy.workload_networks() == (lan, IPv4Network("10.10.2.5/32"))

@@ -100,6 +100,17 @@ def test_F5_flow_moves_to_secondary_when_primary_dies_new_flows_return() -> None
     assert new.address == PRIMARY, "new sessions return"
 
 
+def test_a_running_zia_flow_whose_tunnels_all_die_is_dropped_as_unusable() -> None:
+    """decisions.md: fail-close/open is judged on a flow's first packet; a ZIA flow
+    whose tunnels all die later is dropped, counted `dropped_zia_unusable`."""
+    steer, tunnels = _steering()
+    tunnels.acked(PRIMARY, 0.0)
+    first = steer.inbound(_seg(), HDR, LB, 0.5)
+    assert isinstance(first, ToZia)
+    assert steer.inbound(_seg(flags=0x10), HDR, LB, 5.0) == Dropped("zia_unusable",
+                                                                    first.decision)
+
+
 def test_gwlb_rehoming_a_flow_updates_its_return_header() -> None:
     steer, _ = _steering(rule(1, Method.DIRECT))
     steer.inbound(_seg(), HDR, LB, 0.0)
@@ -116,6 +127,7 @@ def test_zpa_tcp_goes_to_the_kernel_for_the_proxy_and_zpa_udp_is_dropped() -> No
     tcp = steer.inbound(_seg(dst=synthetic), HDR, LB, 0.0)
     assert isinstance(tcp, ToKernel)
     assert tcp.decision.method is Method.ZPA
+    assert steer.inbound(_seg(dst=synthetic, flags=0x10), HDR, LB, 0.1) == tcp, "every packet"
     udp = Segment(FlowKey(IpProto.UDP, WORKLOAD, synthetic, 40000, 5000), 60)
     assert steer.inbound(udp, HDR, LB, 0.0) == Dropped("zpa_not_tcp", tcp.decision)
     stray = steer.inbound(_seg(dst=IPv4Address("10.254.0.10")), HDR, LB, 0.0)
@@ -231,3 +243,10 @@ def test_licences_count_the_workloads_whose_handshakes_pass_through() -> None:
     assert counter.count(since=5.5) == 0
     _handshake(steer, other, 40003, 8.0)
     assert counter.workloads(since=8.0) == {other}
+
+
+def test_a_completed_handshake_needs_no_licence_counter() -> None:
+    steer, _ = _steering(rule(1, Method.DIRECT))
+    _handshake(steer, WORKLOAD, 40000, 0.0)
+    assert isinstance(steer.inbound(_seg(flags=0x18), HDR, LB, 0.1), ToKernel)
+    assert steer.outbound(_seg(WEB, WORKLOAD, 80, 40000, 0x10), 0.2) == ToGeneve(HDR, LB)
