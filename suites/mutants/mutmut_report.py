@@ -2,7 +2,9 @@
 
 `make mutmut` runs mutmut over connector/core with the unit tier, then this. Every
 mutant that no test killed is listed with its diff and a verdict: "equivalent" with
-the reason kept in suites/mutants/equivalent.toml, or UNEXPLAINED. An entry there is
+the reason kept in suites/mutants/equivalent.toml; "accepted" where it is not
+equivalent but a test would only copy the code (an entry with `verdict = "accepted"`,
+its reason saying why); or UNEXPLAINED. An entry there is
 keyed by what the mutant is (module, function, the original and the mutated line
 text), not by mutmut's numbering, so the verdicts survive edits elsewhere in a file.
 Run it from the project root: `python -m suites.mutants.mutmut_report`.
@@ -49,7 +51,7 @@ class Survivor:
     after: str
     status: str
     diff: str
-    verdict: str  # "equivalent" or "UNEXPLAINED"
+    verdict: str  # "equivalent", "accepted" or "UNEXPLAINED"
     reason: str
     mutant: str  # mutmut's name, for `mutmut show` (changes between runs)
 
@@ -85,11 +87,21 @@ def line_of(source: str, function: str, text: str) -> int:
     return 0
 
 
-def load_equivalents(path: Path) -> tuple[dict[tuple[str, str, str, str], str], dict[str, str]]:
-    """(identity -> reason, deferred module -> why no verdicts are written for it yet)."""
+Known = dict[tuple[str, str, str, str], tuple[str, str]]
+VERDICTS = ("equivalent", "accepted")
+
+
+def load_equivalents(path: Path) -> tuple[Known, dict[str, str]]:
+    """(identity -> (verdict, reason), deferred module -> why no verdicts are written yet)."""
     data = tomllib.loads(path.read_text()) if path.exists() else {}
-    known = {(e["module"], e["function"], e["before"].strip(), e["after"].strip()): e["reason"]
-             for e in data.get("mutant", [])}
+    known: Known = {}
+    for e in data.get("mutant", []):
+        verdict = e.get("verdict", "equivalent")
+        if verdict not in VERDICTS:
+            raise ValueError(f"{path}: {e['module']} {e['function']}: verdict {verdict!r} "
+                             f"is none of {VERDICTS}")
+        known[(e["module"], e["function"], e["before"].strip(), e["after"].strip())] = \
+            (verdict, e["reason"])
     return known, dict(data.get("deferred", {}))
 
 
@@ -104,8 +116,7 @@ def read_results(mutants: Path) -> dict[str, dict[str, int | None]]:
     return results
 
 
-def survivors(results: dict[str, dict[str, int | None]],
-              known: dict[tuple[str, str, str, str], str]) -> list[Survivor]:
+def survivors(results: dict[str, dict[str, int | None]], known: Known) -> list[Survivor]:
     from mutmut.mutation.diff_apply import get_diff_for_mutant
 
     found: list[Survivor] = []
@@ -120,12 +131,11 @@ def survivors(results: dict[str, dict[str, int | None]],
             diff = "\n".join(get_diff_for_mutant(mutant, path=path).splitlines()[3:])
             before, after = changed_lines(diff)
             function = function_of(mutant)
-            reason = known.get((module, function, before, after))
+            verdict, reason = known.get((module, function, before, after),
+                                        ("UNEXPLAINED", ""))
             found.append(Survivor(module, function, line_of(source, function,
                                                              before.split("\n")[0]),
-                                  before, after, status, diff,
-                                  "equivalent" if reason else "UNEXPLAINED", reason or "",
-                                  mutant))
+                                  before, after, status, diff, verdict, reason, mutant))
     return sorted(found, key=lambda s: (s.module, s.line, s.mutant))
 
 
@@ -166,7 +176,10 @@ def markdown(data: dict[str, Any], found: list[Survivor], deferred: dict[str, st
         f"**Score: {data['detected']} of {data['total']} mutants killed ({data['score']}%)**"
         f"; {data.get('survived', 0)} survived, {data.get('no tests', 0)} reached by no test, "
         f"{len([s for s in found if s.verdict == 'equivalent'])} of the "
-        f"{len(found)} not killed explained as equivalent.",
+        f"{len(found)} not killed explained as equivalent, "
+        f"{len([s for s in found if s.verdict == 'accepted'])} accepted with a reason "
+        "(not equivalent: a test would only copy the code), "
+        f"{len([s for s in found if s.verdict == 'UNEXPLAINED'])} unexplained.",
     ]
     if data.get("seconds"):
         out.append(f"A full run took {data['seconds'] / 60:.0f} min (one worker).")
@@ -186,7 +199,7 @@ def markdown(data: dict[str, Any], found: list[Survivor], deferred: dict[str, st
     if not found:
         out.append("None.")
     for s in found:
-        verdict = f"equivalent: {s.reason}" if s.reason else "**UNEXPLAINED**"
+        verdict = f"{s.verdict}: {s.reason}" if s.reason else "**UNEXPLAINED**"
         if not s.reason and s.module in deferred:
             verdict += f" (deferred: {deferred[s.module]})"
         out += [f"### {s.module} `{s.function}` line {s.line} ({s.status})", "",

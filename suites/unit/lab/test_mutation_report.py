@@ -54,7 +54,7 @@ def test_survivors_without_an_entry_are_unexplained(tmp_path: Path) -> None:
                     'function = "f"\nbefore = "if a < b:"\nafter = "if a <= b:"\n'
                     'reason = "a never equals b"\n')
     known, deferred = load_equivalents(path)
-    assert known == {("m.a", "f", "if a < b:", "if a <= b:"): "a never equals b"}
+    assert known == {("m.a", "f", "if a < b:", "if a <= b:"): ("equivalent", "a never equals b")}
     found = [Survivor("m.a", "f", 2, "if a < b:", "if a <= b:", "survived", DIFF, "equivalent",
                       "a never equals b", "m.a.x_f__mutmut_1"),
              Survivor("m.b", "g", 9, "x = 1", "x = 2", "survived", DIFF, "UNEXPLAINED", "",
@@ -64,6 +64,28 @@ def test_survivors_without_an_entry_are_unexplained(tmp_path: Path) -> None:
     text = markdown(data, found, deferred, [])
     assert "equivalent: a never equals b" in text
     assert "**UNEXPLAINED** (deferred: later)" in text
+    assert "1 of the 2 not killed explained as equivalent, 0 accepted" in text
+
+
+def test_an_accepted_mutant_is_listed_as_such_and_a_bad_verdict_is_refused(
+        tmp_path: Path) -> None:
+    """`verdict = "accepted"`: not equivalent, listed with its reason, never counted as
+    equivalent; any other verdict is a mistake in the file."""
+    path = tmp_path / "equivalent.toml"
+    entry = ('[[mutant]]\nmodule = "m.a"\nfunction = "f"\nbefore = "x = \'a\'"\n'
+             'after = "x = \'XXaXX\'"\nreason = "wording only"\nverdict = "{}"\n')
+    path.write_text(entry.format("accepted"))
+    known, _ = load_equivalents(path)
+    assert known == {("m.a", "f", "x = 'a'", "x = 'XXaXX'"): ("accepted", "wording only")}
+    found = [Survivor("m.a", "f", 2, "x = 'a'", "x = 'XXaXX'", "survived", DIFF, "accepted",
+                      "wording only", "m.a.x_f__mutmut_1")]
+    data = {**figures({"m.a": {"m.a.x_f__mutmut_1": 0}}), "detected": 0, "mutmut": "3"}
+    text = markdown(data, found, {}, [])
+    assert "accepted: wording only" in text
+    assert "0 of the 1 not killed explained as equivalent, 1 accepted" in text
+    path.write_text(entry.format("fine"))
+    with pytest.raises(ValueError, match="verdict 'fine'"):
+        load_equivalents(path)
 
 
 def test_a_subset_run_updates_its_rows_and_keeps_the_others() -> None:
