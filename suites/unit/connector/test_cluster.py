@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.core.cluster import REFRESH_S, BindingLog, ClusterMember
+from connector.core.cluster import REFRESH_S, BindingLog, ClusterMember, LogEntry
 from connector.core.ip_pool import Allocated, Exhausted
 
 pytestmark = pytest.mark.unit
@@ -109,7 +109,6 @@ def test_repeat_answers_are_logged_at_most_every_refresh_interval() -> None:
 
 def test_D1_members_sharing_a_log_file_agree_and_a_stale_append_is_refused(  # noqa: N802
         tmp_path: Path) -> None:
-    from connector.core.cluster import LogEntry
     from connector.io.binding_log import SqliteBindingLog
 
     path = tmp_path / "binding-log.sqlite3"
@@ -163,7 +162,6 @@ def test_F9_a_repeated_answer_is_logged_once_per_refresh(tmp_path: Path) -> None
 
 def test_F9_peers_are_told_of_every_entry_they_apply() -> None:  # noqa: N802
     from connector.core.bindings import NameBindings
-    from connector.core.cluster import LogEntry
     log = BindingLog()
     applied: list[LogEntry] = []
     a = ClusterMember("cc1", log, NETS, names=NameBindings())
@@ -173,3 +171,89 @@ def test_F9_peers_are_told_of_every_entry_they_apply() -> None:  # noqa: N802
     b.sync()
     assert [(e.op, e.addr) for e in applied] == [
         ("BIND", int(given_by_a)), ("LEARN", int(IPv4Address("198.18.10.10")))]
+
+
+def test_a_stale_append_is_refused_and_leaves_the_log_as_it_was() -> None:
+    log = BindingLog()
+    first = LogEntry("BIND", "cc1", "default", "x.example", int(IPv4Address("10.254.0.1")), 0)
+    late = LogEntry("BIND", "cc2", "default", "y.example", int(IPv4Address("10.254.0.1")), 0)
+    assert log.append_at(0, first)
+    assert log.append_at(0, late) is False  # cc2 had not seen `first`: it must catch up
+    assert log.since(0) == [first]
+
+
+def test_the_log_says_who_did_what_to_which_address_and_when() -> None:
+    """BIND (pool, name, address), HOLD / RELEASE (member, address: its first flow on
+    that member starts, its last ends), LEARN (name, address, expiry): module docstring."""
+    a, b = named_pair()
+    x = addr(a.allocate("default", "x.example", 0))
+    assert b.flow_started(IPv4Address("10.254.0.6"), 4) is False  # stray: no binding
+    assert b.flow_started(x, 5)
+    assert b.flow_started(x, 6)
+    b.flow_ended(x, 7)
+    b.flow_ended(x, 8)
+    b.flow_ended(x, 9)  # an end with no flow left (a duplicate): nothing to log
+    web = IPv4Address("198.18.10.10")
+    a.learned(web, "Echo.Web.Example.", 500.0, 10)
+    assert a.log.since(0) == [
+        LogEntry("BIND", "cc1", "default", "x.example", int(x), 0),
+        LogEntry("HOLD", "cc2", "default", "", int(x), 5),
+        LogEntry("RELEASE", "cc2", "default", "", int(x), 8),
+        LogEntry("LEARN", "cc1", "", "echo.web.example", int(web), 500.0)]
+
+
+def test_F9_names_learned_at_the_same_moment_all_reach_the_peers() -> None:  # noqa: N802
+    a, b = named_pair()
+    web, cdn = IPv4Address("198.18.10.10"), IPv4Address("198.18.10.20")
+    a.learned(web, "echo.web.example", 500.0, 100.0)
+    a.learned(cdn, "img.cdn.example", 500.0, 100.0)
+    a.learned(cdn, "js.cdn.example", 500.0, 100.0)  # one address, a second name
+    assert b.names_for(web) == {"echo.web.example"}
+    assert b.names_for(cdn) == {"img.cdn.example", "js.cdn.example"}
+
+
+def test_answers_say_which_pool_and_whether_the_binding_is_new() -> None:
+    log = BindingLog()
+    a = ClusterMember("cc1", log, {"p": IPv4Network("10.254.0.0/30")})  # .1 and .2
+    b = ClusterMember("cc2", log, {"p": IPv4Network("10.254.0.0/30")})
+    x = IPv4Address("10.254.0.1")
+    assert a.allocate("p", "x.example", 0) == Allocated(x, "x.example", "p", True)
+    assert b.allocate("p", "X.Example.", 1) == Allocated(x, "x.example", "p", False)
+    addr(b.allocate("p", "y.example", 1))
+    result = b.allocate("p", "Z.Example.", 2)
+    assert isinstance(result, Exhausted)
+    assert (result.pool, result.name) == ("p", "z.example")
+    assert "quarantine" in result.reason
+
+
+def test_the_refresh_interval_counts_from_the_latest_answer_logged() -> None:
+    """A peer's entry may reach the log after a later one (its answer was on the way):
+    the interval still runs from the latest answer any member logged."""
+    a, b = pair()
+    a.allocate("default", "x.example", 100)
+    b.allocate("default", "x.example", 95)  # b had not seen a's entry yet
+    b.allocate("default", "x.example", 106)  # 6 s after a's answer: a local touch
+    assert [e.at for e in a.log.since(0)] == [100, 95]
+
+
+def test_a_member_catches_up_only_on_what_it_does_not_know() -> None:
+    """A member reads the shared log for an address it knows no name or binding for;
+    what it knows is answered from its own copy (module docstring)."""
+    log = BindingLog()
+    applied: list[str] = []
+    a = ClusterMember("cc1", log, NETS)
+    b = ClusterMember("cc2", log, NETS, on_apply=lambda entry: applied.append(entry.name))
+    x = addr(a.allocate("default", "x.example", 0))
+    assert b.names_for(x) == {"x.example"}  # unknown here: b catches up
+    y = addr(a.allocate("default", "y.example", 0))
+    assert b.names_for(x) == {"x.example"}
+    assert b.has_live_mapping(x)
+    assert b.pool_of(x) == "default"
+    outside = IPv4Address("192.0.2.1")  # in no pool, and b keeps no learned names
+    assert b.names_for(outside) == frozenset()
+    assert b.pool_of(outside) is None
+    assert not b.has_live_mapping(outside)
+    assert applied == ["x.example"]
+    assert b.pool_of(y) == "default"  # unknown here: caught up
+    assert b.has_live_mapping(y)
+    assert applied == ["x.example", "y.example"]
