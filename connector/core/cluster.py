@@ -167,7 +167,9 @@ class ClusterMember:
             self.sync()
 
     def flow_started(self, addr: IPv4Address, now: float) -> bool:
-        if not self.names_for(addr):
+        """Hold a synthetic address bound here or by a peer; False for any other (a stray
+        pool address, or a real one known only by a learned name), as `PoolSet` says."""
+        if self.pools.pool_of(addr) is None or not self.names_for(addr):
             return False
         key = int(addr)
         self._local_flows[key] = self._local_flows.get(key, 0) + 1

@@ -195,6 +195,8 @@ def test_the_log_says_who_did_what_to_which_address_and_when() -> None:
     b.flow_ended(x, 9)  # an end with no flow left (a duplicate): nothing to log
     web = IPv4Address("198.18.10.10")
     a.learned(web, "Echo.Web.Example.", 500.0, 10)
+    assert b.names_for(web) == {"echo.web.example"}
+    assert b.flow_started(web, 11) is False  # a real address: nothing to hold in a pool
     assert a.log.since(0) == [
         LogEntry("BIND", "cc1", "default", "x.example", int(x), 0),
         LogEntry("HOLD", "cc2", "default", "", int(x), 5),
