@@ -65,14 +65,13 @@ def canonical(key: FlowKey) -> Canonical:
 
 
 class FlowEntry:
-    __slots__ = ("key", "decision", "attachment", "created", "last_seen", "packets", "octets",
-                 "closing", "completed", "_synack_seq", "_fins")
+    __slots__ = ("key", "decision", "attachment", "last_seen", "packets", "octets", "closing",
+                 "completed", "_synack_seq", "_fins")
 
     def __init__(self, key: FlowKey, decision: Decision, now: float) -> None:
         self.key = key
         self.decision = decision
         self.attachment: Any = None  # what the caller keeps per flow (e.g. a return path)
-        self.created = now
         self.last_seen = now
         self.packets = [0, 0]
         self.octets = [0, 0]

@@ -165,9 +165,3 @@ class NoPools:
     def has_live_mapping(self, addr: IPv4Address) -> bool:
         return False
 
-
-class NoGateways:
-    """A GatewayHealth with no usable ZIA gateway (no tunnel built yet)."""
-
-    def is_usable(self, gateway: str) -> bool:
-        return False

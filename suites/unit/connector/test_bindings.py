@@ -77,3 +77,25 @@ def test_a_restored_table_keeps_its_grace_and_its_bound() -> None:
     assert twin.names_for(WEB) == frozenset()  # the least recently learned went
     assert twin.expire(114) == 0
     assert twin.expire(115) == 2
+
+
+def test_entries_from_the_store_join_what_is_known_and_keep_the_later_expiry() -> None:
+    """learn_until (state store, cluster peer) adds a name to an address's others, and
+    an earlier expiry for a name already known does not shorten it."""
+    table = NameBindings()
+    table.learn_until(int(WEB), "a.example", 100)
+    table.learn_until(int(WEB), "b.example", 50)
+    table.learn_until(int(WEB), "a.example", 80)
+    assert table.names_for(WEB) == {"a.example", "b.example"}
+    assert table.expire(50) == 1
+    assert table.expire(99) == 0
+    assert table.expire(100) == 1
+
+
+def test_entries_from_the_store_are_bounded_like_learned_ones() -> None:
+    table = NameBindings(max_entries=2)
+    addrs = [IPv4Address(f"198.18.0.{i}") for i in (1, 2, 3)]
+    for i, addr in enumerate(addrs):
+        table.learn_until(int(addr), f"h{i}.example", 100)
+    assert [table.names_for(a) for a in addrs] == [frozenset(), {"h1.example"},
+                                                  {"h2.example"}]

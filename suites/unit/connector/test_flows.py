@@ -15,6 +15,7 @@ from connector.core.flows import (
     SYN,
     Direction,
     ExpiredFlow,
+    FlowEntry,
     FlowTable,
     FlowTimeouts,
     TableFull,
@@ -274,3 +275,25 @@ def test_a_full_table_says_how_many_flows_it_holds() -> None:
     table.insert(key(sport=1), DIRECT, 0)
     table.insert(key(sport=2), DIRECT, 0)
     assert table.insert(key(sport=3), DIRECT, 0) == TableFull(2)
+
+
+def test_a_new_flow_has_nothing_attached_and_is_neither_closing_nor_complete() -> None:
+    entry = FlowTable().insert(key(), DIRECT, 0)
+    assert isinstance(entry, FlowEntry)
+    assert (entry.attachment, entry.closing, entry.completed) == (None, False, False)
+
+
+def test_sequence_numbers_not_given_are_zero() -> None:
+    """Like flags, a number `observe` is not given is a zero field: a SYN-ACK without
+    one is numbered 0, so 1 acknowledges it; an ACK without one acknowledges 0, the
+    number after 2**32 - 1."""
+    unnumbered_synack = FlowTable()
+    unnumbered_synack.insert(key(), DIRECT, 0)
+    unnumbered_synack.observe(reply(key()), 0, 60, SYN | ACK)
+    *_, one_acks_it = unnumbered_synack.observe(  # type: ignore[misc]
+        key(), 0, 40, ACK, seq=101, ack=1)
+    unnumbered_ack = FlowTable()
+    unnumbered_ack.insert(key(), DIRECT, 0)
+    unnumbered_ack.observe(reply(key()), 0, 60, SYN | ACK, seq=2**32 - 1, ack=101)
+    *_, zero_acks_top = unnumbered_ack.observe(key(), 0, 40, ACK, seq=101)  # type: ignore[misc]
+    assert (one_acks_it, zero_acks_top) == (True, True)
