@@ -98,11 +98,10 @@ class ForwardingPolicy:
         mask &= ix.svc_any | (ports.lookup(flow.dport) if ports is not None else 0)
         if not mask:
             return 0
-        return mask & (ix.drops | self._zpa_mask(dst_names, live) if live else ix.not_zpa)
+        return mask & (ix.drops | self._zpa_mask(dst_names) if live else ix.not_zpa)
 
-    def _zpa_mask(self, dst_names: frozenset[str], live: bool) -> int:
-        if not live:
-            return 0
+    def _zpa_mask(self, dst_names: frozenset[str]) -> int:
+        """The ECZPA rules for a live synthetic destination with these names."""
         mask = self._index.zpa_all
         for name in dst_names:
             for segment in self._segments.segments_for(name):

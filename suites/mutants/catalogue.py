@@ -73,8 +73,9 @@ FAULTS: tuple[Fault, ...] = (
           "if False:", "suites/unit/connector/test_trusted_sources.py", "-m", "unit"),
     fault("fwd-live-pool-any-rule", "pools",
           "a live synthetic address meets every rule (a catch-all Direct leaks it)",
-          RULES, "return mask & (ix.drops | self._zpa_mask(dst_names, live) if live "
-          "else ix.not_zpa)", "return mask & (ix.not_zpa | self._zpa_mask(dst_names, live))",
+          RULES, "return mask & (ix.drops | self._zpa_mask(dst_names) if live "
+          "else ix.not_zpa)",
+          "return mask & (ix.not_zpa | (self._zpa_mask(dst_names) if live else 0))",
           KERNEL, *NETNS, "-k", "pool"),
     fault("fwd-stray-forwarded", "pools", "a pool address with no mapping is not dropped",
           RULES, "        if pool is not None and not live:", "        if False:",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network
 
 import pytest
@@ -140,3 +140,17 @@ def test_D3_pool_exhausted_answers_servfail() -> None:  # noqa: N802 - check id
     failed = on_pool_exhausted(decision)
     assert failed.outcome is DnsOutcome.ANSWER_SERVFAIL
     assert "exhausted" in failed.reason
+
+
+def test_an_action_or_failure_behaviour_no_case_handles_fails_loudly_naming_it() -> None:
+    """The run-time side of the exhaustive-dispatch check (test_exhaustive_dispatch): a
+    value no case handles stops the decision with its name; it never passes as None."""
+    unknown = "TELEPORT"
+    rule = replace(r(1, DnsAction.BLOCK), action=unknown)  # type: ignore[arg-type]
+    with pytest.raises(AssertionError, match=unknown):
+        DnsPolicy(dns_policy(rule), ME).decide(q("www.web.example"))
+    decision = DnsPolicy(dns_policy(r(1, DnsAction.REDIR_REQ, dns_gateway="ret-err")), ME).decide(
+        q("www.web.example"))
+    gateway = replace(GATEWAYS["ret-err"], failure_behavior=unknown)  # type: ignore[arg-type]
+    with pytest.raises(AssertionError, match=unknown):
+        on_gateway_failure(replace(decision, gateway=gateway))

@@ -83,6 +83,17 @@ def test_quarantine_restarts_when_the_last_flow_ends() -> None:
     assert not pool.is_held(a, 5000 + Q)
 
 
+def test_bound_addresses_are_exactly_the_live_mappings() -> None:
+    """What fills the kernel's live set: every bound address, and a reclaimed address once."""
+    pool = small("10.254.0.0/30")
+    a = addr_of(pool.allocate("a.example", 0))
+    b = addr_of(pool.allocate("b.example", 10))
+    assert sorted(pool.bound_addresses()) == [int(a), int(b)]
+    assert addr_of(pool.allocate("c.example", Q + 5)) == a  # a reclaimed for c
+    assert sorted(pool.bound_addresses()) == [int(a), int(b)]
+    assert small().bound_addresses() == []
+
+
 def test_stray_address_cannot_be_held() -> None:
     pool = small()
     assert pool.flow_started(IPv4Address("10.254.0.5"), 0) is False

@@ -24,6 +24,7 @@ from suites.unit.connector.policy_builders import (
 pytestmark = pytest.mark.unit
 
 D, Z, P, X, L = Method.DIRECT, Method.ZIA, Method.ZPA, Method.DROP, Method.LOCAL
+GRE = 47  # an IP protocol no network service can name
 
 
 @dataclass
@@ -103,6 +104,8 @@ CASES = [
          flow(), D, "r2"),
     Case("F2-service-names-its-protocol", policy(rule(1, D, nw_services=("web",))),
          flow(proto=IpProto.UDP, dport=80), Z, DEFAULT_ZIA_RULE),
+    Case("F2-service-never-matches-a-protocol-no-service-names",  # GRE: no ports, no service
+         policy(rule(1, D, nw_services=("web",))), flow(proto=GRE, dport=0), Z, DEFAULT_ZIA_RULE),
 ]
 
 

@@ -6,6 +6,7 @@ The oracle is the spec's own definition: private means RFC 1918 or CGNAT
 
 from __future__ import annotations
 
+from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network
 
 import pytest
@@ -54,13 +55,25 @@ def test_a_workload_network_in_public_space_is_trusted() -> None:
     pol_rule = rule(1, Method.DIRECT)
     pol = policy(pol_rule)
     public_workloads = {**pol.source_ip_groups, "dmz": (IPv4Network("198.51.100.0/24"),)}
-    from dataclasses import replace
     core = ForwardingPolicy(replace(pol, source_ip_groups=public_workloads), ME)
     health = TunnelHealth(pol.zia_gateways, KeepaliveTiming(1.0, 3.0), lambda: 0.0)
     key = FlowKey(IpProto.TCP, IPv4Address("198.51.100.7"), WEB, 40000, 80)
     assert core.decide(key, NoNames(), NoPools(), health).method is Method.DIRECT
     outside = FlowKey(IpProto.TCP, IPv4Address("198.51.101.7"), WEB, 40000, 80)
     assert core.decide(outside, NoNames(), NoPools(), health).method is Method.DROP
+
+
+def test_a_workload_group_naming_one_public_host_trusts_exactly_that_host() -> None:
+    """A single address in a source group is a /32 workload network: its one address is
+    both the first and the last of the range."""
+    pol = policy(rule(1, Method.DIRECT))
+    jump = {**pol.source_ip_groups, "jump": (IPv4Address("198.51.100.7"),)}
+    core = ForwardingPolicy(replace(pol, source_ip_groups=jump), ME)
+    health = TunnelHealth(pol.zia_gateways, KeepaliveTiming(1.0, 3.0), lambda: 0.0)
+    methods = [core.decide(FlowKey(IpProto.TCP, IPv4Address(src), WEB, 40000, 80), NoNames(),
+                           NoPools(), health).method
+               for src in ("198.51.100.6", "198.51.100.7", "198.51.100.8")]
+    assert methods == [Method.DROP, Method.DIRECT, Method.DROP]
 
 
 def test_accepting_public_sources_is_an_explicit_setting() -> None:
