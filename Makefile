@@ -113,7 +113,8 @@ mutmut:
 	$(need_setup)
 	rm -rf mutants
 	start=$$(date +%s); HYPOTHESIS_PROFILE=mutmut $(VENV)/bin/mutmut run --max-children $(MUTMUT_WORKERS) && \
-	  $(PY) -m suites.mutants.mutmut_report --seconds $$(( $$(date +%s) - start ))
+	  $(PY) -m suites.mutants.mutmut_report --seconds $$(( $$(date +%s) - start )) \
+	    --workers $(MUTMUT_WORKERS)
 
 # Locust from workload1 through the connector; thresholds decide the exit code.
 USERS ?= 20

@@ -182,7 +182,9 @@ def markdown(data: dict[str, Any], found: list[Survivor], deferred: dict[str, st
         f"{len([s for s in found if s.verdict == 'UNEXPLAINED'])} unexplained.",
     ]
     if data.get("seconds"):
-        out.append(f"A full run took {data['seconds'] / 60:.0f} min (one worker).")
+        workers = data.get("workers", 1)
+        out.append(f"A full run took {data['seconds'] / 60:.0f} min "
+                   f"({'one worker' if workers == 1 else f'{workers} workers'}).")
     out += ["", "| module | mutants | killed | timeout | survived | no tests | other | score |",
             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     rows = [*data["modules"].items(), ("**all**", data)]
@@ -214,6 +216,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=0.0,
                         help="how long the mutmut run took, to print in the report")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="how many mutants ran at once (mutmut --max-children)")
     args = parser.parse_args()
     results = read_results(MUTANTS)
     if not results:
@@ -226,6 +230,7 @@ def main() -> int:
     data["mutmut"] = version("mutmut")
     if args.seconds:
         data["seconds"] = round(args.seconds)
+        data["workers"] = args.workers
     used = {(s.module, s.function, s.before, s.after) for s in found}
     stale = sorted(set(known) - used)
     OUT.mkdir(parents=True, exist_ok=True)
