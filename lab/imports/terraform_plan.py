@@ -203,8 +203,9 @@ class PlanReader:
                                "not read")
         else:
             self.problems.unsupported(resource.origin, f"{resource.address}: the Terraform "
-                                      "importer reads the AWS provider's resources",
-                                      "import other clouds from their CLI's exports")
+                                      "importer reads the AWS and Azure providers' resources "
+                                      "(aws_*, azurerm_*)",
+                                      "the lab models AWS and Azure networks")
 
 
 def _most_specific(references: list[str]) -> list[str]:
@@ -283,3 +284,22 @@ def _modules(module: dict[str, Any], path: str) -> Iterator[tuple[str, ModuleCon
                               for name, out in (module.get("outputs") or {}).items()})
     for name, call in calls.items():
         yield from _modules((call or {}).get("module") or {}, f"{path}.module.{name}".lstrip("."))
+
+
+PROVIDERS = {"aws": "aws_", "azure": "azurerm_"}  # the clouds read, by type prefix
+
+
+def provider_of(plan: Plan, problems: Problems) -> str:
+    """The cloud whose resources the plan holds: `aws` or `azure` (`aws` when neither,
+    whose reader then lists what is there); '' for both, a problem naming the first
+    resource of each: the lab builds one cloud at a time."""
+    first = {cloud: next((r for r in plan.resources if r.type.startswith(prefix)), None)
+             for cloud, prefix in PROVIDERS.items()}
+    aws, azure = first["aws"], first["azure"]
+    if aws is not None and azure is not None:
+        later = max(aws, azure, key=plan.resources.index)
+        problems.error(later.origin, f"the plan holds AWS and Azure resources ({aws.address}, "
+                       f"{azure.address}...): the lab builds one cloud at a time",
+                       "import one cloud's plan (or state) at a time")
+        return ""
+    return "azure" if azure is not None else "aws"
