@@ -150,8 +150,8 @@ class _Reader(PlanReader):
 
 def read_azure(plan: Plan, problems: Problems, sources: list[str]) -> Subscription:
     reader = _Reader(plan, problems, sources)
-    # in this order: each needs what the ones before found (subnets their VNets, the
-    # addresses to choose the known ones, routes the balancers their hops may name)
+    # in this order: each needs what the ones before found (subnets their VNets, routes
+    # the balancers and NICs their hops may name)
     readers: list[tuple[tuple[str, ...], Callable[[_Reader, Resource], None]]] = [
         ((VNET,), _vnet), (("azurerm_subnet",), _subnet),
         (("azurerm_virtual_network_peering",), _peering),
@@ -167,14 +167,26 @@ def read_azure(plan: Plan, problems: Problems, sources: list[str]) -> Subscripti
     for resource in plan.resources:
         if resource.type not in read:
             reader.not_read(resource, "azurerm_")
+    _reserve(reader)
     for kinds, read_one in readers:
-        resources = plan.by_type(*kinds)
-        if kinds == ("azurerm_network_interface",):  # known addresses before chosen ones
-            resources.sort(key=lambda r: not _primary(reader, r)[1].get("private_ip_address"))
-        for resource in resources:
+        for resource in plan.by_type(*kinds):
             read_one(reader, resource)
     _finish(reader)
     return reader.sub
+
+
+def _reserve(reader: _Reader) -> None:
+    """Every private address the plan knows, taken before any is chosen: a chosen one
+    never takes a known one's place, whatever the order of the plan."""
+    known = [_primary(reader, r)[1] for r in reader.plan.by_type("azurerm_network_interface")]
+    known += [b for r in reader.plan.by_type("azurerm_lb")
+              for b in reader.blocks(r, "frontend_ip_configuration")]
+    for block in known:
+        try:
+            address = IPv4Address(str(block.get("private_ip_address")))
+        except ValueError:
+            continue
+        reader.found.used.setdefault(rid(str(block.get("subnet_id") or "")), set()).add(address)
 
 
 def _values(r: Resource, attr: str) -> Origin:
@@ -286,11 +298,10 @@ def _probe(reader: _Reader, r: Resource) -> None:
 
 
 def _balancer(reader: _Reader, r: Resource) -> None:
-    """Its private frontends (a public one is never a route's next hop); the known
-    addresses first, so that a chosen one never takes a known one's place."""
-    fronts = [(i, b) for i, b in enumerate(reader.blocks(r, "frontend_ip_configuration"))
-              if b.get("subnet_id") and not b.get("public_ip_address_id")]
-    for i, block in sorted(fronts, key=lambda f: not f[1].get("private_ip_address")):
+    """Its private frontends (a public one is never a route's next hop)."""
+    for i, block in enumerate(reader.blocks(r, "frontend_ip_configuration")):
+        if not block.get("subnet_id") or block.get("public_ip_address_id"):
+            continue
         where = _values(r, "frontend_ip_configuration").at(i)
         subnet = rid(str(block["subnet_id"]))
         address = reader.address(r, block.get("private_ip_address"), subnet,
