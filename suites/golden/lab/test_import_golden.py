@@ -39,6 +39,7 @@ BAD_CASES: dict[str, tuple[str, list[str], dict[str, object]]] = {
     "aws-many-problems": ("aws", ["aws-many-problems"], {}),
     "azure-many-problems": ("azure", ["azure-many-problems"], {}),
     "terraform-many-problems": ("terraform", ["terraform-many-problems"], {}),
+    "terraform-azure-many-problems": ("terraform", ["terraform-azure-many-problems"], {}),
 }
 
 
