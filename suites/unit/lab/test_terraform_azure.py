@@ -15,6 +15,7 @@ from lab.imports.azure_model import Subscription
 from lab.imports.problems import Origin, Problems
 from lab.imports.terraform_azure import read_azure, snake
 from lab.imports.terraform_plan import Plan, provider_of, read_plan
+from suites.unit.lab.test_terraform_plan import config, refs
 
 pytestmark = pytest.mark.unit
 
@@ -25,15 +26,6 @@ def resource(module: str, kind: str, name: str, values: dict[str, Any],
     item = {"address": f"{module}.{kind}.{name}{suffix}".lstrip("."), "mode": "managed",
             "type": kind, "name": name, "values": values}
     return item if index is None else {**item, "index": index}
-
-
-def config(kind: str, name: str, **expressions: Any) -> dict[str, Any]:
-    return {"address": f"{kind}.{name}", "mode": "managed", "type": kind, "name": name,
-            "expressions": expressions}
-
-
-def refs(*names: str) -> dict[str, list[str]]:
-    return {"references": list(names)}
 
 
 def unknown(address: str, **flags: Any) -> dict[str, Any]:
