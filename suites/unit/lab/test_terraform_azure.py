@@ -6,11 +6,14 @@ what is not modelled reported as the CLI reader reports it."""
 
 from __future__ import annotations
 
+import json
 from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lab.imports import ExportError, import_export
 from lab.imports.azure_model import Subscription
 from lab.imports.problems import Origin, Problems
 from lab.imports.terraform_azure import read_azure, snake
@@ -239,3 +242,45 @@ def test_azurerm_names_the_rest_apis_fields_in_snake_case_but_three() -> None:
     assert snake("destinationPortRange") == "destination_port_range"
     assert snake("nextHopIpAddress") == "next_hop_in_ip_address"
     assert snake("sourceApplicationSecurityGroups") == "source_application_security_group_ids"
+
+
+EXAMPLE = Path(__file__).resolve().parents[3] / \
+    "lab/imports/examples/terraform-azure-recommended/plan.json"
+
+
+def import_plan(data: dict[str, Any], tmp_path: Path) -> str:
+    """`cclab import terraform` of `data`: the problems it lists."""
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ExportError) as caught:
+        import_export("terraform", [path], name="t", files_dir="t-lab", command="test")
+    return str(caught.value)
+
+
+def test_a_plan_of_both_clouds_is_read_by_neither(tmp_path: Path) -> None:
+    both = {"planned_values": {"root_module": {"resources": [
+        resource("", "aws_vpc", "main", {"cidr_block": "10.0.0.0/33"}),
+        resource("", "azurerm_virtual_network", "hub", {"address_space": ["bad"]})]}}}
+    text = import_plan(both, tmp_path)
+    assert text.splitlines()[0] == "1 problem in the export"
+    assert "(aws_vpc.main, azurerm_virtual_network.hub...)" in text
+
+
+def test_a_nat_gateway_on_the_connectors_subnet_is_reported_as_the_cli_reader_does(
+        tmp_path: Path) -> None:
+    data = json.loads(EXAMPLE.read_text())
+    network = data["planned_values"]["root_module"]["child_modules"][1]
+    assert network["address"] == "module.network"
+    network["resources"].append(resource("module.network", "azurerm_subnet_nat_gateway_association",
+                                         "mgmt", {"nat_gateway_id": "/natgw/nat-cc",
+                                                  "subnet_id": "/subnets/mgmt"}))
+    data["configuration"]["root_module"]["module_calls"]["network"]["module"][
+        "resources"].append(config("azurerm_subnet_nat_gateway_association", "mgmt",
+                                   subnet_id=refs('azurerm_subnet.this["snet-cc-mgmt"].id',
+                                                  'azurerm_subnet.this["snet-cc-mgmt"]',
+                                                  "azurerm_subnet.this")))
+    del network["resources"][-1]["values"]["subnet_id"]  # unknown until apply
+    text = import_plan(data, tmp_path)
+    assert text.splitlines()[0] == "1 problem in the export"
+    assert "subnet snet-cc-mgmt has a NAT gateway, which the Azure importer does not model " \
+        "yet" in text
