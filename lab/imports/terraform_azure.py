@@ -142,7 +142,12 @@ class _Reader(PlanReader):
             self.problems.error(r.origin, f"{r.address}: its subnet is not in the plan",
                                 "add the azurerm_subnet to the plan")
             return None
-        chosen = first_free(info.cidr, used, from_top=True)
+        try:
+            chosen = first_free(info.cidr, used, from_top=True)
+        except ValueError:
+            self.problems.error(r.origin, f"{r.address}: no address of {info.cidr} is left "
+                                "for it", "")
+            return None
         self.problems.warn(r.origin, f"{what}: the private IP is unknown until apply; the "
                            f"lab uses {chosen}")
         return chosen
