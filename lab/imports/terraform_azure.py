@@ -266,22 +266,42 @@ def _nsg(reader: _Reader, r: Resource) -> None:
 
 def _nsg_rule(reader: _Reader, r: Resource) -> None:
     nsg = reader.by_name(r, "network_security_group_name", NSG, "network security group")
+    if nsg and any(reader.id(g) == nsg and reader.blocks(g, "security_rule")
+                   for g in reader.plan.by_type(NSG)):
+        reader.problems.warn(r.origin, f"{r.address}: its NSG also has inline "
+                             "`security_rule` blocks, which the azurerm provider says "
+                             "conflict with standalone rules; the lab reads both")
     found = rule(reader.item(r), r.origin.at("values"), reader.problems, snake)
     if nsg and found is not None:
         reader.found.rules.setdefault(nsg, []).append(found)
 
 
+def _associated_subnet(reader: _Reader, r: Resource) -> str:
+    """The subnet an association names, '' (and a problem) when it is none the plan's
+    subnets: an association is never dropped without a word."""
+    sid = reader.ref(r, "subnet_id")
+    if sid in reader.found.subnets:
+        return sid
+    reader.problems.unsupported(_values(r, "subnet_id"),
+                                f"{r.address}: names a subnet the lab did not read ({sid})",
+                                "declare the subnet as an azurerm_subnet resource (a subnet "
+                                "inline in its VNet is referenced through the VNet)")
+    return ""
+
+
 def _subnet_nsg(reader: _Reader, r: Resource) -> None:
-    reader.found.subnet_nsg[reader.ref(r, "subnet_id")] = \
-        reader.ref(r, "network_security_group_id")
+    if sid := _associated_subnet(reader, r):
+        reader.found.subnet_nsg[sid] = reader.ref(r, "network_security_group_id")
 
 
 def _subnet_table(reader: _Reader, r: Resource) -> None:
-    reader.found.subnet_table[reader.ref(r, "subnet_id")] = reader.ref(r, "route_table_id")
+    if sid := _associated_subnet(reader, r):
+        reader.found.subnet_table[sid] = reader.ref(r, "route_table_id")
 
 
 def _subnet_nat(reader: _Reader, r: Resource) -> None:
-    reader.found.subnet_nat[reader.ref(r, "subnet_id")] = reader.ref(r, "nat_gateway_id")
+    if sid := _associated_subnet(reader, r):
+        reader.found.subnet_nat[sid] = reader.ref(r, "nat_gateway_id")
 
 
 def _nic_nsg(reader: _Reader, r: Resource) -> None:

@@ -22,6 +22,9 @@ from typing import Any
 from lab.imports.problems import Origin, Problems
 
 INDEX = re.compile(r"\[[^\]]*\]")
+# Providers that make values, not cloud resources: a plan for any cloud may hold them.
+UTILITY_PROVIDERS = ("random_", "tls_", "null_", "time_", "local_", "terraform_data",
+                     "cloudinit_", "archive_")
 NOT_RESOURCES = ("var.", "local.", "module.", "data.", "each.", "count.", "path.", "self.",
                  "terraform.")
 
@@ -201,6 +204,9 @@ class PlanReader:
         if resource.type.startswith(prefix):
             self.problems.warn(resource.origin, f"{resource.address}: not needed by the lab: "
                                "not read")
+        elif resource.type.startswith(UTILITY_PROVIDERS):
+            self.problems.warn(resource.origin, f"{resource.address}: not a cloud resource "
+                               "(a utility provider's): not read")
         else:
             self.problems.unsupported(resource.origin, f"{resource.address}: the Terraform "
                                       "importer reads the AWS and Azure providers' resources "

@@ -284,3 +284,51 @@ def test_a_nat_gateway_on_the_connectors_subnet_is_reported_as_the_cli_reader_do
     assert text.splitlines()[0] == "1 problem in the export"
     assert "subnet snet-cc-mgmt has a NAT gateway, which the Azure importer does not model " \
         "yet" in text
+
+
+def test_an_association_with_a_subnet_not_read_is_reported_never_dropped(
+        tmp_path: Path) -> None:
+    """A subnet inline in its VNet is referenced through the VNet: the association names
+    no subnet the lab has, and saying nothing would drop its NSG silently."""
+    data = json.loads(EXAMPLE.read_text())
+    network = data["planned_values"]["root_module"]["child_modules"][1]
+    network["resources"].append(resource(
+        "module.network", "azurerm_subnet_network_security_group_association", "inline",
+        {"network_security_group_id": "/nsgs/nsg-x", "subnet_id": "/vnets/hub/subnets/gone"}))
+    text = import_plan(data, tmp_path)
+    assert text.splitlines()[0] == "1 problem in the export"
+    assert "azurerm_subnet_network_security_group_association.inline: names a subnet the " \
+        "lab did not read (/vnets/hub/subnets/gone)" in text
+
+
+def test_utility_resources_are_warnings_and_mixed_rule_styles_are_named(
+        tmp_path: Path) -> None:
+    """random_password (a VM's admin password) is in most real plans: not a problem. An
+    NSG with inline and standalone rules (which the provider says conflict) is read whole,
+    with a warning on the standalone rule."""
+    data = json.loads(EXAMPLE.read_text())
+    root = data["planned_values"]["root_module"]
+    root.setdefault("resources", []).append(
+        resource("", "random_password", "admin", {"length": 24}))
+    result = import_export("terraform", [_write(data, tmp_path)], name="t",
+                           files_dir="t-lab", command="test")
+    assert any("random_password.admin: not a cloud resource" in w for w in result.warnings)
+    assert not [w for w in result.warnings if "conflict with standalone rules" in w]
+    nsgs = data["planned_values"]["root_module"]["child_modules"][0]["child_modules"][0]
+    assert nsgs["address"] == "module.connectors.module.nsg"
+    nsgs["resources"].append(resource(
+        "module.connectors.module.nsg", "azurerm_network_security_rule", "extra",
+        {"name": "extra", "network_security_group_name": "nsg-cc-mgmt", "priority": 300,
+         "direction": "Inbound", "access": "Deny", "protocol": "*",
+         "source_address_prefix": "*", "source_port_range": "*",
+         "destination_address_prefix": "*", "destination_port_range": "*"}))
+    mixed = import_export("terraform", [_write(data, tmp_path)], name="t",
+                          files_dir="t-lab", command="test")
+    assert [w for w in mixed.warnings if "azurerm_network_security_rule.extra: its NSG also "
+            "has inline `security_rule` blocks" in w]
+
+
+def _write(data: dict[str, Any], tmp_path: Path) -> Path:
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(data))
+    return path
