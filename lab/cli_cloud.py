@@ -26,7 +26,8 @@ def add_commands(sub: Any, command: Any) -> None:
     imp.add_argument("paths", nargs="+", type=Path,
                      help="aws: AWS CLI JSON files, or folders in Batfish's aws_configs/ "
                      "layout; azure: `az network ... list` JSON files or folders; "
-                     "terraform: `terraform show -json` of a plan or of state (AWS resources)")
+                     "terraform: `terraform show -json` of a plan or of state (its AWS or its "
+                     "Azure resources)")
     imp.add_argument("-o", "--output", type=Path, required=True, help="the topology to write")
     imp.add_argument("--name", help="the lab's name (default: from the output's name)")
     imp.add_argument("--connector-tag", default="Role=cloud-connector", metavar="KEY=VALUE",

@@ -3,7 +3,8 @@
     result = import_export("aws", [Path("aws_configs")], name="my-vpc",
                            files_dir="my-vpc-lab", command="cclab import aws aws_configs")
     # or "azure" with `az network ... list` files (vnet, nsg, route-table, nic,
-    # public-ip, lb)
+    # public-ip, lb); or "terraform" with `terraform show -json` of a plan or state
+    # (its AWS or its Azure resources)
     result.topology, result.files
 
 Pure apart from reading the files given (and the lab's own base.yaml): every
@@ -20,12 +21,14 @@ from lab.imports.aws_lab import AwsOptions, aws_cloud
 from lab.imports.aws_model import Account
 from lab.imports.azure_cli import read_subscription
 from lab.imports.azure_lab import AzureOptions, azure_cloud
+from lab.imports.azure_model import Subscription
 from lab.imports.cloud import LabCloud
 from lab.imports.jsonfiles import Document, read_documents
 from lab.imports.layout import ImportResult, lay_out
 from lab.imports.problems import ExportError, Origin, Problems
 from lab.imports.terraform_aws import STAND_IN, read_aws
-from lab.imports.terraform_plan import Plan, read_plan
+from lab.imports.terraform_azure import read_azure
+from lab.imports.terraform_plan import Plan, provider_of, read_plan
 
 __all__ = ["ExportError", "ImportResult", "import_export"]
 
@@ -40,19 +43,21 @@ def import_export(provider: str, paths: list[Path], *, name: str, files_dir: str
     cloud: LabCloud | None = None
     if provider == "aws":
         account = read_account(documents, problems)
-        options = AwsOptions(connector_tag, connector_enis, workload_subnet)
-        cloud = aws_cloud(account, options, problems) if not problems.errors else None
+        cloud = _aws(account, problems, connector_tag, connector_enis, workload_subnet)
     elif provider == "azure":
         subscription = read_subscription(documents, problems)
-        if connector_enis:
-            problems.error(Origin("--connector-eni", ""), "names AWS interfaces",
-                           "for Azure, tag the connectors' interfaces: --connector-tag")
-        azure = AzureOptions(connector_tag, workload_subnet)
-        cloud = azure_cloud(subscription, azure, problems) if not problems.errors else None
+        cloud = _azure(subscription, problems, connector_tag, connector_enis, workload_subnet)
     elif provider == "terraform":
-        account = _terraform(documents, problems)
-        options = AwsOptions(connector_tag, connector_enis, workload_subnet)
-        cloud = aws_cloud(account, options, problems) if not problems.errors else None
+        plan = _terraform(documents, problems)
+        which = provider_of(plan, problems)  # '' when it holds both: a problem
+        if which == "azure":
+            subscription = read_azure(plan, problems, [d.name for d in documents])
+            cloud = _azure(subscription, problems, connector_tag, connector_enis,
+                           workload_subnet)
+        elif which == "aws":
+            plan.stand_in = STAND_IN
+            account = read_aws(plan, problems, [d.name for d in documents])
+            cloud = _aws(account, problems, connector_tag, connector_enis, workload_subnet)
     else:
         raise ValueError(provider)
     problems.raise_if_any()
@@ -61,12 +66,28 @@ def import_export(provider: str, paths: list[Path], *, name: str, files_dir: str
                    warnings=[w.render() for w in problems.warnings])
 
 
-def _terraform(documents: list[Document], problems: Problems) -> Account:
+def _aws(account: Account, problems: Problems, connector_tag: tuple[str, str],
+         connector_enis: tuple[tuple[str, str], ...], workload_subnet: str) -> LabCloud | None:
+    options = AwsOptions(connector_tag, connector_enis, workload_subnet)
+    return aws_cloud(account, options, problems) if not problems.errors else None
+
+
+def _azure(subscription: Subscription, problems: Problems, connector_tag: tuple[str, str],
+           connector_enis: tuple[tuple[str, str], ...], workload_subnet: str
+           ) -> LabCloud | None:
+    if connector_enis:
+        problems.error(Origin("--connector-eni", ""), "names AWS interfaces",
+                       "for Azure, tag the connectors' interfaces: --connector-tag")
+    azure = AzureOptions(connector_tag, workload_subnet)
+    return azure_cloud(subscription, azure, problems) if not problems.errors else None
+
+
+def _terraform(documents: list[Document], problems: Problems) -> Plan:
     """Every plan or state given, as one (a plan split over files is read whole)."""
-    whole = Plan([], STAND_IN)
+    whole = Plan([], {})
     for doc in documents:
-        plan = read_plan(doc.data, doc.origin, problems, STAND_IN)
+        plan = read_plan(doc.data, doc.origin, problems, {})
         if plan is not None:
             whole.resources += plan.resources
             whole.modules.update(plan.modules)
-    return read_aws(whole, problems, [d.name for d in documents])
+    return whole

@@ -1,9 +1,9 @@
 """An AWS account as the importer reads it: the EC2 objects that decide L3/L4 reachability.
 
-The AWS CLI/boto3 JSON front end (`lab.imports.aws_cli`) builds it (a Terraform
-front end would build the same objects, with resource addresses as identifiers
-where ids are unknown before apply; not written yet); `lab.imports.aws_lab`
-lays it onto the lab. Every object keeps its origin (file and JSON path) for
+The AWS CLI/boto3 JSON front end (`lab.imports.aws_cli`) builds it, and so does
+the Terraform one (`lab.imports.terraform_aws`, with resource addresses as
+identifiers where ids are unknown before apply); `lab.imports.aws_lab` lays it
+onto the lab. Every object keeps its origin (file and JSON path) for
 messages. Identifiers are the export's (sg-..., subnet-...).
 """
 

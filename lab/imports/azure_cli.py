@@ -9,6 +9,7 @@ silence. Field names and meanings: the Azure REST API reference of each resource
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network, IPv6Network, ip_network
 from typing import Any
 
@@ -78,7 +79,7 @@ def _ref(obj: Any, key: str, where: Origin, problems: Problems) -> str:
     return rid(_s(value, "id", where.at(key), problems)) if value else ""
 
 
-def _network(text: str, where: Origin, problems: Problems) -> IPv4Network | None:
+def ipv4_prefix(text: str, where: Origin, problems: Problems) -> IPv4Network | None:
     """An IPv4 prefix (an address alone is a /32); IPv6 warned about and left out."""
     try:
         net = ip_network(text, strict=False)
@@ -91,32 +92,37 @@ def _network(text: str, where: Origin, problems: Problems) -> IPv4Network | None
     return net
 
 
-def _ip(text: str, where: Origin, problems: Problems) -> IPv4Address | None:
+def ipv4_address(text: str, where: Origin, problems: Problems) -> IPv4Address | None:
     if not text:
         return None
-    net = _network(text, where, problems)
+    net = ipv4_prefix(text, where, problems)
     return net.network_address if net is not None and net.prefixlen == 32 else None
 
 
-def _prefixes(obj: Any, single: str, where: Origin, problems: Problems) -> list[tuple[Origin, str]]:
+def _same(key: str) -> str:
+    return key
+
+
+def _prefixes(obj: Any, single: str, where: Origin, problems: Problems,
+              key: Callable[[str], str] = _same) -> list[tuple[Origin, str]]:
     """Azure writes one value in `single` or several in `single + 'es'`/`s`."""
-    plural = single + ("es" if single.endswith("Prefix") else "s")
-    one = obj.get(single) if isinstance(obj, dict) else None
+    plural = key(single + ("es" if single.endswith("Prefix") else "s"))
+    one = obj.get(key(single)) if isinstance(obj, dict) else None
     if one:
-        return [(where.at(single), str(one))]
+        return [(where.at(key(single)), str(one))]
     return [(o, str(v)) for o, v in items(obj, plural, where, problems)]
 
 
 def _vnet(item: Any, where: Origin, found: Subscription, problems: Problems) -> None:
     space = get(item, "addressSpace", where, problems, dict, default={})
     prefixes = [n for o, p in _prefixes(space, "addressPrefix", where.at("addressSpace"),
-                                        problems) if (n := _network(p, o, problems))]
+                                        problems) if (n := ipv4_prefix(p, o, problems))]
     peered = []
     for origin, peering in items(item, "virtualNetworkPeerings", where, problems):
         remote = peering.get("remoteAddressSpace") if isinstance(peering, dict) else None
         peered += [n for o, p in _prefixes(remote or {}, "addressPrefix",
                                            origin.at("remoteAddressSpace"), problems)
-                   if (n := _network(p, o, problems))]
+                   if (n := ipv4_prefix(p, o, problems))]
     vnet_id = rid(_s(item, "id", where, problems))
     found.vnets.append(Vnet(vnet_id, _s(item, "name", where, problems), tuple(prefixes),
                             tuple(peered), where))
@@ -127,7 +133,7 @@ def _vnet(item: Any, where: Origin, found: Subscription, problems: Problems) -> 
 def _subnet(item: Any, where: Origin, found: Subscription, problems: Problems) -> None:
     subnet_id = rid(_s(item, "id", where, problems))
     cidrs = [n for o, p in _prefixes(item, "addressPrefix", where, problems)
-             if (n := _network(p, o, problems))]
+             if (n := ipv4_prefix(p, o, problems))]
     if not cidrs:
         problems.error(where, "a subnet without an IPv4 prefix", "`addressPrefix` is its range")
         return
@@ -141,7 +147,7 @@ def _subnet(item: Any, where: Origin, found: Subscription, problems: Problems) -
 def _nsg(item: Any, where: Origin, found: Subscription, problems: Problems) -> None:
     # defaultSecurityRules are the same six in every NSG: the lab adds them itself
     rules = tuple(r for o, x in items(item, "securityRules", where, problems)
-                  if (r := _rule(x, o, problems)))
+                  if (r := rule(x, o, problems)))
     found.nsgs.append(Nsg(rid(_s(item, "id", where, problems)),
                           _s(item, "name", where, problems), rules, where))
 
@@ -163,7 +169,7 @@ def peer(text: str, where: Origin, problems: Problems) -> str | None:
     if text.lower() in SERVICE_TAGS:
         return SERVICE_TAGS[text.lower()]
     if text[:1].isdigit() or ":" in text:
-        net = _network(text, where, problems)
+        net = ipv4_prefix(text, where, problems)
         return str(net) if net is not None else None
     problems.unsupported(where, f"the service tag {text} is not modelled",
                          "the lab defines VirtualNetwork, AzureLoadBalancer and Internet; "
@@ -171,53 +177,66 @@ def peer(text: str, where: Origin, problems: Problems) -> str | None:
     return None
 
 
-def _rule(item: Any, where: Origin, problems: Problems) -> NsgRule | None:
-    proto = protocol(_s(item, "protocol", where, problems), where.at("protocol"), problems)
-    direction = _s(item, "direction", where, problems)
-    access = _s(item, "access", where, problems)
-    priority = get(item, "priority", where, problems, int, default=0)
-    for key, value, allowed in (("direction", direction, ("Inbound", "Outbound")),
-                                ("access", access, ("Allow", "Deny"))):
+def rule(item: Any, where: Origin, problems: Problems,
+         key: Callable[[str], str] = _same) -> NsgRule | None:
+    """A security rule as `az` writes it, or (`key` naming the fields another way) as
+    Terraform's azurerm provider does; None when it cannot be matched (said why)."""
+    def text(name: str, required: bool = True) -> str:
+        return _s(item, key(name), where, problems, required=required)
+
+    proto = protocol(text("protocol"), where.at(key("protocol")), problems)
+    direction, access = text("direction"), text("access")
+    priority = get(item, key("priority"), where, problems, int, default=0)
+    for name, value, allowed in (("direction", direction, ("Inbound", "Outbound")),
+                                 ("access", access, ("Allow", "Deny"))):
         if value and value not in allowed:
-            problems.error(where.at(key), f"unknown {key} {value!r}", " or ".join(allowed))
+            problems.error(where.at(key(name)), f"unknown {name} {value!r}",
+                           " or ".join(allowed))
     # every problem of the rule is reported before it is left out
     left_out = False
-    for key in ("sourceApplicationSecurityGroups", "destinationApplicationSecurityGroups"):
-        if isinstance(item, dict) and item.get(key):
-            problems.unsupported(where.at(key), "application security groups are not "
+    for name in ("sourceApplicationSecurityGroups", "destinationApplicationSecurityGroups"):
+        if isinstance(item, dict) and item.get(key(name)):
+            problems.unsupported(where.at(key(name)), "application security groups are not "
                                  "modelled", "name the members' addresses instead")
             left_out = True
-    source_ports = [p for _, p in _prefixes(item, "sourcePortRange", where, problems)]
+    source_ports = [p for _, p in _prefixes(item, "sourcePortRange", where, problems, key)]
     if any(p != "*" for p in source_ports):
-        problems.unsupported(where.at("sourcePortRange"), "a source port range is not "
+        problems.unsupported(where.at(key("sourcePortRange")), "a source port range is not "
                              "modelled (the lab matches destination ports)", "")
         left_out = True
-    sources = [p for o, t in _prefixes(item, "sourceAddressPrefix", where, problems)
+    sources = [p for o, t in _prefixes(item, "sourceAddressPrefix", where, problems, key)
                if (p := peer(t, o, problems))]
-    destinations = [p for o, t in _prefixes(item, "destinationAddressPrefix", where, problems)
-                    if (p := peer(t, o, problems))]
-    ports = [p for _, p in _prefixes(item, "destinationPortRange", where, problems) if p != "*"]
+    destinations = [p for o, t in _prefixes(item, "destinationAddressPrefix", where, problems,
+                                            key) if (p := peer(t, o, problems))]
+    ports = [p for _, p in _prefixes(item, "destinationPortRange", where, problems, key)
+             if p != "*"]
     if left_out or proto is None or not sources or not destinations:
         return None
-    return NsgRule(_s(item, "name", where, problems), priority, direction == "Inbound",
-                   access == "Allow", proto, tuple(sources), tuple(destinations),
+    return NsgRule(text("name"), priority, direction == "Inbound", access == "Allow", proto,
+                   tuple(sources), tuple(destinations),
                    tuple(ports) if proto in ("tcp", "udp", "all") else (), where)
 
 
+def route(item: Any, where: Origin, problems: Problems,
+          key: Callable[[str], str] = _same) -> AzRoute | None:
+    """A user-defined route as `az` writes it (or, with `key`, as azurerm does)."""
+    prefix = _s(item, key("addressPrefix"), where, problems)
+    if prefix and not prefix[:1].isdigit() and ":" not in prefix:
+        problems.unsupported(where.at(key("addressPrefix")), f"a route to the service tag "
+                             f"{prefix} is not modelled", "")
+        return None
+    net = ipv4_prefix(prefix, where.at(key("addressPrefix")), problems) if prefix else None
+    hop_ip = ipv4_address(_s(item, key("nextHopIpAddress"), where, problems, required=False),
+                 where.at(key("nextHopIpAddress")), problems)
+    if net is None:
+        return None
+    return AzRoute(_s(item, key("name"), where, problems), net,
+                   _s(item, key("nextHopType"), where, problems), hop_ip, where)
+
+
 def _route_table(item: Any, where: Origin, found: Subscription, problems: Problems) -> None:
-    routes = []
-    for origin, r in items(item, "routes", where, problems):
-        prefix = _s(r, "addressPrefix", origin, problems)
-        if prefix and not prefix[:1].isdigit() and ":" not in prefix:
-            problems.unsupported(origin.at("addressPrefix"), f"a route to the service tag "
-                                 f"{prefix} is not modelled", "")
-            continue
-        net = _network(prefix, origin.at("addressPrefix"), problems) if prefix else None
-        hop_ip = _ip(_s(r, "nextHopIpAddress", origin, problems, required=False),
-                     origin.at("nextHopIpAddress"), problems)
-        if net is not None:
-            routes.append(AzRoute(_s(r, "name", origin, problems), net,
-                                  _s(r, "nextHopType", origin, problems), hop_ip, origin))
+    routes = [r for origin, x in items(item, "routes", where, problems)
+              if (r := route(x, origin, problems))]
     found.route_tables.append(AzRouteTable(rid(_s(item, "id", where, problems)),
                                            _s(item, "name", where, problems), tuple(routes),
                                            where))
@@ -227,8 +246,8 @@ def _nic(item: Any, where: Origin, found: Subscription, problems: Problems) -> N
     configs = items(item, "ipConfigurations", where, problems, required=True)
     primary = [(o, c) for o, c in configs if isinstance(c, dict) and c.get("primary")]
     for origin, config in (primary or configs)[:1]:
-        address = _ip(_s(config, "privateIPAddress", origin, problems),
-                      origin.at("privateIPAddress"), problems)
+        address = ipv4_address(_s(config, "privateIPAddress", origin, problems),
+                               origin.at("privateIPAddress"), problems)
         if address is None:
             continue
         tags = get(item, "tags", where, problems, dict, required=False, default={})
@@ -243,8 +262,8 @@ def _nic(item: Any, where: Origin, found: Subscription, problems: Problems) -> N
 
 
 def _public_ip(item: Any, where: Origin, found: Subscription, problems: Problems) -> None:
-    address = _ip(_s(item, "ipAddress", where, problems, required=False), where.at("ipAddress"),
-                  problems)
+    address = ipv4_address(_s(item, "ipAddress", where, problems, required=False),
+                           where.at("ipAddress"), problems)
     if address is not None:
         found.public_ips[rid(_s(item, "id", where, problems))] = address
 
@@ -253,8 +272,8 @@ def _balancer(item: Any, where: Origin, found: Subscription, problems: Problems)
     probes = [p.get("port") for _, p in items(item, "probes", where, problems)
               if isinstance(p, dict) and isinstance(p.get("port"), int)]
     for origin, front in items(item, "frontendIPConfigurations", where, problems):
-        address = _ip(_s(front, "privateIPAddress", origin, problems, required=False),
-                      origin.at("privateIPAddress"), problems)
+        address = ipv4_address(_s(front, "privateIPAddress", origin, problems,
+                                  required=False), origin.at("privateIPAddress"), problems)
         if address is not None:  # a public frontend is never a UDR's next hop
             found.frontends.append(Frontend(_s(item, "name", where, problems), address,
                                             _ref(front, "subnet", origin, problems),

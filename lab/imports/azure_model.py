@@ -2,7 +2,8 @@
 reachability.
 
 The Azure CLI JSON front end (`lab.imports.azure_cli`) builds it from `az network ...
-list` answers; `lab.imports.azure_lab` lays it onto the lab. Identifiers are Azure
+list` answers, the Terraform one (`lab.imports.terraform_azure`) from a plan's or
+state's `azurerm_*` resources; `lab.imports.azure_lab` lays it onto the lab. Identifiers are Azure
 resource ids, compared in lower case (Azure treats them case-insensitively and its
 own exports mix cases). Every object keeps its origin (file and JSON path).
 """

@@ -33,7 +33,7 @@ from lab.imports.aws_model import (
 )
 from lab.imports.connector_config import first_free
 from lab.imports.problems import Origin, Problems
-from lab.imports.terraform_plan import Plan, Resource
+from lab.imports.terraform_plan import Plan, PlanReader, Resource
 
 STAND_IN = {"aws_vpc": "vpc-", "aws_subnet": "subnet-", "aws_security_group": "sg-",
             "aws_internet_gateway": "igw-", "aws_nat_gateway": "nat-",
@@ -42,14 +42,12 @@ STAND_IN = {"aws_vpc": "vpc-", "aws_subnet": "subnet-", "aws_security_group": "s
             "aws_instance": "i-", "aws_ec2_managed_prefix_list": "pl-"}
 ROUTE_TARGETS = ("gateway_id", "nat_gateway_id", "vpc_endpoint_id", "network_interface_id",
                  "transit_gateway_id", "vpc_peering_connection_id", "egress_only_gateway_id")
-UNKNOWN_PUBLIC = IPv4Address("203.0.113.200")  # counting up; the lab's pool keeps them
 UNKNOWN_NAT_PUBLIC = IPv4Address("203.0.113.5")
 
 
-class _Reader:
+class _Reader(PlanReader):
     def __init__(self, plan: Plan, problems: Problems, sources: list[str]) -> None:
-        self.plan = plan
-        self.problems = problems
+        super().__init__(plan, problems)
         self.account = Account(sources=sources)
         self.groups: dict[str, tuple[list[Permission], list[Permission], Resource]] = {}
         self.acl_entries: dict[str, list[AclEntry]] = {}
@@ -57,34 +55,6 @@ class _Reader:
         self.associations: dict[str, list[str]] = {}
         self.main_tables: set[str] = set()
         self.attachments: dict[str, tuple[str, int | None]] = {}  # eni -> (instance, device)
-        self.next_public = UNKNOWN_PUBLIC
-
-    def id(self, resource: Resource) -> str:
-        return self.plan.identifier(resource)
-
-    def get(self, resource: Resource, attr: str) -> Any:
-        return self.plan.value(resource, attr)
-
-    def text(self, resource: Resource, attr: str) -> str:
-        value = self.get(resource, attr)
-        return "" if value is None or isinstance(value, (list, dict)) else str(value)
-
-    def texts(self, resource: Resource, attr: str) -> tuple[str, ...]:
-        value = self.get(resource, attr)
-        if value is None:
-            return ()
-        return tuple(str(v) for v in (value if isinstance(value, list) else [value]) if v)
-
-    def blocks(self, resource: Resource, attr: str) -> list[dict[str, Any]]:
-        """Nested blocks (`ingress`, `route`...): as planned, or, when unknown before apply,
-        each as configured with its references resolved."""
-        if resource.known(attr):
-            return [b for b in resource.values[attr] if isinstance(b, dict)]
-        configured = resource.expressions.get(attr)
-        if not isinstance(configured, list):
-            return []
-        return [{k: self.plan.from_expression(resource, e) for k, e in block.items()}
-                for block in configured if isinstance(block, dict)]
 
     def network(self, resource: Resource, text: str, attr: str) -> IPv4Network | None:
         try:
@@ -93,15 +63,6 @@ class _Reader:
             self.problems.error(resource.origin.at("values").at(attr),
                                 f"'{text}' is not an IPv4 prefix", "write it as 10.0.0.0/16")
             return None
-
-    def public(self, resource: Resource, attr: str, what: str) -> IPv4Address:
-        if resource.known(attr):
-            return IPv4Address(str(resource.values[attr]))
-        chosen = self.next_public
-        self.next_public += 1
-        self.problems.warn(resource.origin, f"{what}: the public IP is unknown until apply; "
-                           f"the lab uses {chosen}")
-        return chosen
 
 
 def read_aws(plan: Plan, problems: Problems, sources: list[str]) -> Account:
@@ -124,7 +85,7 @@ def read_aws(plan: Plan, problems: Problems, sources: list[str]) -> Account:
         if resource.type in readers:
             readers[resource.type](reader, resource)
         elif resource.type not in later:
-            _not_read(reader, resource)
+            reader.not_read(resource, "aws_")
     # after the subnets, instances and EIPs they need; known addresses before the ones
     # the lab must choose, so a chosen one never takes a known one's place
     for kind, read in later.items():
@@ -133,16 +94,6 @@ def read_aws(plan: Plan, problems: Problems, sources: list[str]) -> Account:
             read(reader, resource)
     _finish(reader)
     return reader.account
-
-
-def _not_read(reader: _Reader, resource: Resource) -> None:
-    if resource.type.startswith("aws_"):
-        reader.problems.warn(resource.origin, f"{resource.address}: not needed by the lab: "
-                             "not read")
-    else:
-        reader.problems.unsupported(resource.origin, f"{resource.address}: the Terraform "
-                                    "importer reads the AWS provider's resources",
-                                    "import other clouds from their CLI's exports")
 
 
 def _vpc(reader: _Reader, r: Resource) -> None:

@@ -16,11 +16,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address
 from typing import Any
 
 from lab.imports.problems import Origin, Problems
 
 INDEX = re.compile(r"\[[^\]]*\]")
+# Providers that make values, not cloud resources: a plan for any cloud may hold them.
+UTILITY_PROVIDERS = ("random_", "tls_", "null_", "time_", "local_", "terraform_data",
+                     "cloudinit_", "archive_")
 NOT_RESOURCES = ("var.", "local.", "module.", "data.", "each.", "count.", "path.", "self.",
                  "terraform.")
 
@@ -45,10 +49,12 @@ class Resource:
     def known(self, attr: str) -> bool:
         if attr not in self.values or self.values[attr] is None:
             return False
-        flag = self.unknown.get(attr)
-        if flag is True:
-            return False
-        return not (isinstance(flag, list) and any(f is True for f in flag))
+        return not _unknown(self.unknown.get(attr))
+
+
+def _unknown(flag: Any) -> bool:
+    """`after_unknown`'s mark for a value: true, or a list with an unknown element."""
+    return flag is True or (isinstance(flag, list) and any(f is True for f in flag))
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,83 @@ class Plan:
 
 MAX_DEPTH = 8
 EMPTY = ModuleConfig({}, {})
+UNKNOWN_PUBLIC = IPv4Address("203.0.113.200")  # counting up; the lab's pool keeps them
+
+
+class PlanReader:
+    """What every provider's reader asks of a plan: a resource's identifier, an
+    attribute as planned or as its references resolve, nested blocks, and a public
+    address the lab chooses when the plan does not know it yet."""
+
+    def __init__(self, plan: Plan, problems: Problems) -> None:
+        self.plan = plan
+        self.problems = problems
+        self.next_public = UNKNOWN_PUBLIC
+
+    def id(self, resource: Resource) -> str:
+        return self.plan.identifier(resource)
+
+    def get(self, resource: Resource, attr: str) -> Any:
+        return self.plan.value(resource, attr)
+
+    def text(self, resource: Resource, attr: str) -> str:
+        value = self.get(resource, attr)
+        return "" if value is None or isinstance(value, (list, dict)) else str(value)
+
+    def texts(self, resource: Resource, attr: str) -> tuple[str, ...]:
+        value = self.get(resource, attr)
+        if value is None:
+            return ()
+        return tuple(str(v) for v in (value if isinstance(value, list) else [value]) if v)
+
+    def blocks(self, resource: Resource, attr: str) -> list[dict[str, Any]]:
+        """Nested blocks (`ingress`, `route`, `ip_configuration`...): as planned, each
+        value the plan does not know yet taken from the configuration's block of the same
+        place with its references resolved; when the whole attribute is unknown, each
+        block as configured."""
+        configured = resource.expressions.get(attr)
+        configured = configured if isinstance(configured, list) else []
+        if not resource.known(attr):
+            return [{k: self.plan.from_expression(resource, e) for k, e in block.items()}
+                    for block in configured if isinstance(block, dict)]
+        flags = resource.unknown.get(attr)
+        out = []
+        for i, block in enumerate(resource.values[attr]):
+            if not isinstance(block, dict):
+                continue
+            flag = flags[i] if isinstance(flags, list) and i < len(flags) else {}
+            config = configured[i] if i < len(configured) and \
+                isinstance(configured[i], dict) else {}
+            unknown = [k for k, f in (flag.items() if isinstance(flag, dict) else ())
+                       if _unknown(f)]
+            out.append({**block, **{k: self.plan.from_expression(resource, config.get(k))
+                                    for k in unknown}})
+        return out
+
+    def public(self, resource: Resource, attr: str, what: str) -> IPv4Address:
+        """The planned public address, or the next of the lab's (a warning says which)."""
+        if resource.known(attr):
+            return IPv4Address(str(resource.values[attr]))
+        chosen = self.next_public
+        self.next_public += 1
+        self.problems.warn(resource.origin, f"{what}: the public IP is unknown until apply; "
+                           f"the lab uses {chosen}")
+        return chosen
+
+    def not_read(self, resource: Resource, prefix: str) -> None:
+        """A resource the lab does not read: of this provider, a warning; of another, a
+        problem (a plan that mixes clouds is refused before)."""
+        if resource.type.startswith(prefix):
+            self.problems.warn(resource.origin, f"{resource.address}: not needed by the lab: "
+                               "not read")
+        elif resource.type.startswith(UTILITY_PROVIDERS):
+            self.problems.warn(resource.origin, f"{resource.address}: not a cloud resource "
+                               "(a utility provider's): not read")
+        else:
+            self.problems.unsupported(resource.origin, f"{resource.address}: the Terraform "
+                                      "importer reads the AWS and Azure providers' resources "
+                                      "(aws_*, azurerm_*)",
+                                      "the lab models AWS and Azure networks")
 
 
 def _most_specific(references: list[str]) -> list[str]:
@@ -207,3 +290,22 @@ def _modules(module: dict[str, Any], path: str) -> Iterator[tuple[str, ModuleCon
                               for name, out in (module.get("outputs") or {}).items()})
     for name, call in calls.items():
         yield from _modules((call or {}).get("module") or {}, f"{path}.module.{name}".lstrip("."))
+
+
+PROVIDERS = {"aws": "aws_", "azure": "azurerm_"}  # the clouds read, by type prefix
+
+
+def provider_of(plan: Plan, problems: Problems) -> str:
+    """The cloud whose resources the plan holds: `aws` or `azure` (`aws` when neither,
+    whose reader then lists what is there); '' for both, a problem naming the first
+    resource of each: the lab builds one cloud at a time."""
+    first = {cloud: next((r for r in plan.resources if r.type.startswith(prefix)), None)
+             for cloud, prefix in PROVIDERS.items()}
+    aws, azure = first["aws"], first["azure"]
+    if aws is not None and azure is not None:
+        later = max(aws, azure, key=plan.resources.index)
+        problems.error(later.origin, f"the plan holds AWS and Azure resources ({aws.address}, "
+                       f"{azure.address}...): the lab builds one cloud at a time",
+                       "import one cloud's plan (or state) at a time")
+        return ""
+    return "azure" if azure is not None else "aws"

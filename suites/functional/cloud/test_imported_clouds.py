@@ -57,6 +57,10 @@ OPEN: dict[str, set[tuple[str, str]]] = {
     # the seed's AWS design as a Terraform plan: SSH from an admin prefix list, the
     # service interface from the VPC only
     "terraform-recommended": set(),
+    # the seed's Azure design as a Terraform plan: as azure-recommended, VirtualNetwork
+    # is the VNet and its peering (no route on the connectors' subnets widens it), the
+    # health port from AzureLoadBalancer only
+    "terraform-azure-recommended": set(),
 }
 
 

@@ -31,11 +31,15 @@ CASES: dict[str, tuple[str, list[str], dict[str, object]]] = {
         "azure-udr-internet/route-tables.json"], {}),
     # the seed's AWS design as a plan before apply: ids and some addresses unknown, modules
     "terraform-recommended": ("terraform", ["terraform-recommended/plan.json"], {}),
+    # the seed's Azure design as a plan before apply: ids, public and some private
+    # addresses unknown, three modules deep
+    "terraform-azure-recommended": ("terraform", ["terraform-azure-recommended/plan.json"], {}),
 }
 BAD_CASES: dict[str, tuple[str, list[str], dict[str, object]]] = {
     "aws-many-problems": ("aws", ["aws-many-problems"], {}),
     "azure-many-problems": ("azure", ["azure-many-problems"], {}),
     "terraform-many-problems": ("terraform", ["terraform-many-problems"], {}),
+    "terraform-azure-many-problems": ("terraform", ["terraform-azure-many-problems"], {}),
 }
 
 
