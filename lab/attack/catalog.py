@@ -37,7 +37,7 @@ class Attack:
     port: int  # 0: the load balancer's health-probe port
     roles: tuple[str, ...]  # the connector interfaces aimed at: management, service
     payload: str  # syn | ack | udp | dns | dns-fragments | geneve (lab.traffic.attack_probe)
-    spoof: str = ""  # '' (the attacker's own address) | victim | workload | unused-public
+    spoof: str = ""  # '' (the attacker's own) | victim | workload | unused-public | rfc1918
     seen: str = ""  # '' (where the spoof says: lab.attack.expect.mode_of) | arrival
     to: str = "public"  # public | private: the target's private address, handed to the
     #                     internet gateway as if it routed there
@@ -69,6 +69,9 @@ ATTACKS = (
     Attack("spoofed-workload", "a workload's address spoofed from the internet", "tcp", 443,
            ("service",), "syn", spoof="workload",
            why="seed: spoofed workloads reach ZIA and ZPA and inflate licences"),
+    Attack("spoofed-rfc1918", "a private (RFC 1918) source outside the VPC, spoofed", "tcp",
+           443, ("service",), "syn", spoof="rfc1918",
+           why="seed: AWS and Azure drop spoofed private sources from the internet"),
     Attack("spoofed-public", "TCP 443 from a spoofed public source", "tcp", 443,
            ("service",), "syn", spoof="victim", seen="arrival",
            why="seed: anti-spoofing cannot catch spoofed internet address space"),

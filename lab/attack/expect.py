@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 
 from lab.attack.catalog import ANY_ROLE, ATTACKS, Attack, Target, aimed, port_of, targets
+from lab.gateways import RFC1918
 from lab.lint.scope import internet_side
 from lab.model import Node, Topology
 from lab.reach import Probe, evaluate
@@ -90,6 +91,8 @@ def _source(topo: Topology, attack: Attack, start: Node, own: IPv4Address
         return own
     if attack.spoof == "unused-public":
         return _unused(topo, start, own)
+    if attack.spoof == "rfc1918":
+        return _private_elsewhere(topo)
     name = {"victim": "victim", "workload": "workload1"}[attack.spoof]
     node = next((n for n in topo.nodes if n.name == name), None)
     return node.interfaces[0].address.ip if node is not None and node.interfaces else None
@@ -104,6 +107,19 @@ def _unused(topo: Topology, start: Node, own: IPv4Address) -> IPv4Address | None
     while address in held and address > net.network_address + 1:
         address -= 1
     return None if address in held else address
+
+
+def _private_elsewhere(topo: Topology) -> IPv4Address | None:
+    """The highest RFC 1918 address in no VPC of the topology and held by no node: a
+    private source that can only have been forged on the internet."""
+    vpcs = [IPv4Network(p) for n in topo.nodes if n.gateway is not None for p in n.gateway.vpc]
+    held = {i.address.ip for n in topo.nodes for i in n.interfaces}
+    for block in reversed(RFC1918):
+        net = IPv4Network(block)
+        address = net.broadcast_address - 1
+        if address not in held and not any(address in v for v in vpcs):
+            return address
+    return None
 
 
 def _gateway_address(start: Node, own: IPv4Address) -> IPv4Address | None:

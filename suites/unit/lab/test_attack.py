@@ -52,8 +52,8 @@ def test_the_insecure_rules_let_the_internet_in_but_not_a_spoofed_workload() -> 
     expected |= {f"{a} {cc}/eth-mgmt" for cc in ("cc1", "cc2")
                  for a in ("ssh-management", "ack-probe")}
     assert through(p) == expected
-    spoofed = [c for c in p.cells if c.attack.id == "spoofed-workload"]
-    assert spoofed
+    spoofed = [c for c in p.cells if c.attack.id in ("spoofed-workload", "spoofed-rfc1918")]
+    assert {c.attack.id for c in spoofed} == {"spoofed-workload", "spoofed-rfc1918"}
     assert all("anti-spoofing" in c.rule for c in spoofed)
 
 
@@ -85,6 +85,9 @@ def test_the_new_sources_and_destinations_are_the_ones_the_seed_names() -> None:
     licence = cells["licence-inflation cc1/eth-svc"].source
     assert str(licence) not in held
     assert licence in IPv4Network("198.18.0.0/15")
+    forged = cells["spoofed-rfc1918 cc1/eth-svc"].source
+    assert forged.is_private
+    assert forged not in IPv4Network("10.10.0.0/16")  # the VPC (cloud/base.yaml)
     private = cells["private-destination cc2/eth-svc"]
     assert (str(private.destination), str(private.via)) == ("10.10.3.32", "198.18.0.1")
     assert "internet gateway igw: no public address maps 10.10.3.32" in private.rule
