@@ -16,7 +16,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from connector.config_build import build_policy
-from connector.config_schema import SECTIONS, TOP_KEYS, RawIdentity, RawInterfaces, RawRuntime
+from connector.config_schema import (
+    SECTIONS,
+    TOP_KEYS,
+    RawIdentity,
+    RawInboundNat,
+    RawInterfaces,
+    RawRuntime,
+)
 from connector.core.policy import Identity, Policy
 from connector.core.rules import PRIVATE_NETWORKS
 from connector.errors import ConfigError
@@ -71,6 +78,29 @@ class ControlPlaneConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class InboundMapping:
+    """TCP to `frontend`:`port` (a public LB's frontend, floating IP) goes to `to`:`to_port`."""
+
+    frontend: IPv4Address
+    port: int
+    to: IPv4Address
+    to_port: int
+
+
+@dataclass(frozen=True, slots=True)
+class InboundNat:
+    """Public-LB inbound DNAT mode (spec §4.2): the mappings, and the ILB frontend that
+    DNATed flows are SNATed to so that the workload's replies come back through the ILB."""
+
+    snat_to: IPv4Address
+    mappings: tuple[InboundMapping, ...]
+
+    @property
+    def frontends(self) -> tuple[IPv4Address, ...]:
+        return tuple(sorted({m.frontend for m in self.mappings}))
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectorConfig:
     """A loaded config: who the connector is, its interfaces, its policy, its runtime."""
 
@@ -87,6 +117,7 @@ class ConnectorConfig:
     dataplane: DataPlaneConfig = DataPlaneConfig()
     source: Path | None = field(default=None, compare=False)
     control: ControlPlaneConfig = ControlPlaneConfig()
+    inbound: InboundNat | None = None
 
     @property
     def trusted_sources(self) -> tuple[IPv4Network, ...] | None:
@@ -146,7 +177,28 @@ def _build(data: dict[str, Any], issues: list[Issue]) -> ConnectorConfig | None:
         tuple(runtime.global_vips), tuple(runtime.dns_acl) or workload_networks(policy),
         tuple(runtime.dns_exempt),
         _dataplane(runtime, interfaces.management.address.network, issues),
-        control=_control_plane(runtime, issues))
+        control=_control_plane(runtime, issues), inbound=_inbound(raw["inbound_nat"], issues))
+
+
+def _inbound(raw: RawInboundNat | None, issues: list[Issue]) -> InboundNat | None:
+    """The mappings, each (frontend, port) once; a frontend is the public LB's: public."""
+    if raw is None:
+        return None
+    seen: dict[tuple[IPv4Address, int], int] = {}
+    for i, m in enumerate(raw.mappings):
+        path = f"inbound_nat.mappings[{i}]"
+        if any(m.frontend in net for net in PRIVATE_NETWORKS) or m.frontend.is_unspecified:
+            issues.append(Issue("", f"{path}.frontend",
+                                f"{m.frontend} is not a public address (RFC 1918, CGNAT)",
+                                "the frontend is the public load balancer's public IP"))
+        first = seen.setdefault((m.frontend, m.port), i)
+        if first != i:
+            issues.append(Issue("", f"{path}.port",
+                                f"{m.frontend} port {m.port} is already mapped by "
+                                f"inbound_nat.mappings[{first}]",
+                                "map each frontend port once (one workload per port)"))
+    return InboundNat(raw.snat_to, tuple(InboundMapping(m.frontend, m.port, m.to, m.to_port)
+                                         for m in raw.mappings))
 
 
 def _dataplane(runtime: RawRuntime, management: IPv4Network,

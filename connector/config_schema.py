@@ -171,10 +171,27 @@ class RawRuntime(Strict):
     cloud_upload_s: float = Field(default=5.0, gt=0, le=3600)
 
 
+class RawInboundMapping(Strict):
+    """One public-LB rule the connector carries in (TCP, the public LB's protocol)."""
+
+    frontend: IPv4Address  # the public LB's frontend, kept as destination (floating IP)
+    port: int = Field(ge=1, le=65535)
+    to: IPv4Address  # the workload
+    to_port: int = Field(ge=1, le=65535)
+
+
+class RawInboundNat(Strict):
+    """Public-LB inbound DNAT mode (spec §4.2): DNAT to the workload, SNAT to the ILB
+    frontend so that the workload's replies come back through the ILB."""
+
+    snat_to: IPv4Address  # the ILB frontend
+    mappings: list[RawInboundMapping] = Field(min_length=1)
+
+
 TOP_KEYS = (
     "connector", "interfaces", "runtime", "locations", "source_ip_groups", "dest_ip_groups",
     "network_services", "app_segments", "ip_pools", "zia_gateways", "dns_gateways",
-    "forwarding_rules", "dns_rules", "default_dns_rule",
+    "forwarding_rules", "dns_rules", "default_dns_rule", "inbound_nat",
 )
 
 # Section name -> (model of one entry, "list" | "map" | "one").
@@ -188,6 +205,7 @@ SECTIONS: dict[str, tuple[type[BaseModel] | None, str]] = {
     "app_segments": (RawAppSegment, "map"),
     "zia_gateways": (RawZiaGateway, "map"),
     "dns_gateways": (RawDnsGateway, "map"),
+    "inbound_nat": (RawInboundNat, "one"),
 }
 
 IpPoolValue = IPv4Network

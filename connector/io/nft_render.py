@@ -52,6 +52,7 @@ TUN_NAME = "ccgnv0"  # GENEVE inner packets enter the kernel here, their replies
 GENEVE_MARK = 0x100  # connection arrived over GENEVE: its replies route to the TUN
 ROUTED_TUN = "ccrt0"  # routed flows decided in user space leave the kernel here
 USER_MARK = 0x200  # routed connection decided in user space: policy routing sends it to ccrt0
+INBOUND_MARK = 0x400  # public-LB inbound flow the rules let in: DNAT, forward, SNAT
 LIVE_SET = "zpa_live"  # synthetic addresses with a live mapping (TCP to them: ZPA proxy)
 
 
@@ -69,10 +70,12 @@ def render_ruleset(config: ConnectorConfig) -> str:
     body = [*_declarations(config, rules),
             *_forward(config, rules),
             *_postrouting(config),
+            *_inbound_dnat(config),
             *_divert(config),
             *_input(config),
             *_geneve_return(config.dataplane.geneve),
             *_steer(config, rules),
+            *_inbound_chain(config, rules),
             *(line for i, name in enumerate(gateway_chain_names(config))
               for line in _gateway_chain(i, name, False))]
     return "\n".join([f"table ip {TABLE}", f"delete table ip {TABLE}",
@@ -92,6 +95,9 @@ def _declarations(config: ConnectorConfig, rules: list[RenderedRule]) -> list[st
     body += [f"    counter {name} {{ }}" for name in (
         "default_zia", "pool_drop", "fail_open_direct", "ssh_not_management", "ssh_refused",
         "probe_refused")]
+    if config.inbound:
+        body += [f"    counter {name} {{ }}" for name in (
+            "inbound_dnat", "inbound_unmapped", "inbound_policy_drop", "inbound_not_carriable")]
     return body
 
 
@@ -104,6 +110,9 @@ def _forward(config: ConnectorConfig, rules: list[RenderedRule]) -> list[str]:
             "        ct state invalid drop",
             f'        oifname "{ROUTED_TUN}" meta mark and {USER_MARK:#x} == {USER_MARK:#x} '
             'accept comment "decided in user space: to the data plane"',
+            *([f"        ct mark and {INBOUND_MARK:#x} == {INBOUND_MARK:#x} ct status dnat "
+               'counter name inbound_dnat accept comment "public-LB inbound: to the workload"']
+              if config.inbound else []),
             *([f"        ip daddr {{ {pools} }} counter name pool_drop drop "
                'comment "a synthetic address never leaves (D4)"'] if pools else []),
             *_geneve_forward(config.dataplane.geneve),
@@ -121,6 +130,55 @@ def _postrouting(config: ConnectorConfig) -> list[str]:
             "        type nat hook postrouting priority srcnat; policy accept;",
             f'        ct mark and {DIRECT_MARK:#x} == {DIRECT_MARK:#x} oifname "{svc.name}" '
             f"snat ip to {svc.address.ip}",
+            *([f"        ct mark and {INBOUND_MARK:#x} == {INBOUND_MARK:#x} "
+               f'oifname "{svc.name}" snat ip to {config.inbound.snat_to} '
+               'comment "public-LB inbound: replies come back through the ILB"']
+              if config.inbound else []),
+            "    }"]
+
+
+def _inbound_dnat(config: ConnectorConfig) -> list[str]:
+    """Public-LB inbound flows the `inbound` chain let in go to their workload (spec §4.2)."""
+    if not config.inbound:
+        return []
+    svc = config.service.name
+    return ["    chain inbound_dnat {",
+            "        type nat hook prerouting priority dstnat; policy accept;",
+            *(f'        iifname "{svc}" ct mark and {INBOUND_MARK:#x} == {INBOUND_MARK:#x} '
+              f"ip daddr {m.frontend} tcp dport {m.port} dnat ip to {m.to}:{m.to_port}"
+              for m in config.inbound.mappings),
+            "    }"]
+
+
+def _inbound_classify(config: ConnectorConfig) -> list[str]:
+    """In `classify`, before the public-source check: a mapped (frontend, port) is decided
+    by the `inbound` chain; public traffic to a frontend on another port is dropped here."""
+    inbound = config.inbound
+    if not inbound:
+        return []
+    mapped = ", ".join(f"{m.frontend} . {m.port}" for m in inbound.mappings)
+    frontends = ", ".join(str(f) for f in inbound.frontends)
+    public = ("" if config.trusted_sources is None else
+              f"ip saddr != {{ {', '.join(str(n) for n in _trusted(config))} }} ")
+    return [f"        ip daddr . tcp dport {{ {mapped} }} goto inbound",
+            f"        {public}ip daddr {{ {frontends} }} counter name inbound_unmapped drop "
+            'comment "public-LB frontend, no mapping for this port"']
+
+
+def _inbound_chain(config: ConnectorConfig, rules: list[RenderedRule]) -> list[str]:
+    """The forwarding rules, first match, decide a mapped flow as it arrives (destination:
+    the frontend): Direct lets it in, Drop drops it, and a method an inbound flow cannot
+    take (ZIA, ECZPA, Local, the default ZIA rule) drops it too (docs/decisions.md)."""
+    if not config.inbound:
+        return []
+    let_in = f"ct mark set ct mark or {INBOUND_MARK:#x} return"
+    not_carriable = "counter name inbound_not_carriable drop"
+    verdicts = {Method.DIRECT: let_in, Method.DROP: "counter name inbound_policy_drop drop"}
+    return ["    chain inbound {",
+            *(f"        {line.split(' counter name ')[0]} "
+              f"{verdicts.get(r.rule.method, not_carriable)}"
+              for r in rules for line in r.lines),
+            f'        {not_carriable} comment "default ZIA rule: no way in"',
             "    }"]
 
 
@@ -238,6 +296,7 @@ def _steer(config: ConnectorConfig, rules: list[RenderedRule]) -> list[str]:
             f"meta mark set meta mark or {USER_MARK:#x}",
             "    }",
             "    chain classify {",
+            *_inbound_classify(config),
             *public,
             *([f"        ip daddr {{ {pools} }} {user} return "
                'comment "synthetic address not handed to ZPA"'] if pools else []),

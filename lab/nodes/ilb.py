@@ -21,6 +21,15 @@ on its loopback (the lab routes it here), so an NSG must allow it by the
 and `unhealthy` consecutive answers flip a backend (spec: probe_threshold 2,
 interval 15 s; the lab shortens the interval). Events: `ilb.target_healthy`,
 `ilb.target_unhealthy`, `ilb.no_healthy_backends`.
+
+With `--frontend` (its own address, the public-LB inbound mode of spec §4.2) the
+ILB also load-balances TCP and UDP addressed to the frontend itself, unchanged
+(floating IP): what a workload sends back to a connector that SNATed an inbound
+flow to the frontend. Microsoft does not promise that the ILB picks the
+connector the public LB picked (no flow symmetry across two load balancers);
+the lab's two make the same choice, the bucket of the client's port (the
+destination port here, the source port at the public LB: `lab.nodes.azure_plb`),
+so that the vendor's design can be tested at all (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from lab.nodes.health_probe import TargetHealth, http_probe
 TABLE = "cclab_ilb"
 BUCKETS = 64
 FIRST_ROUTE_TABLE = 120
+MARK_PREF, LOCAL_PREF = 99, 100  # with a frontend: the marks' rules before the `local` table
 
 
 def bucket_owners(targets: list[IPv4Address],
@@ -48,18 +58,24 @@ def bucket_owners(targets: list[IPv4Address],
     return owners
 
 
-def render_ilb(targets: list[IPv4Address], healthy: list[IPv4Address]) -> str:
+def render_ilb(targets: list[IPv4Address], healthy: list[IPv4Address],
+               frontend: IPv4Address | None = None) -> str:
     """The ILB's ruleset for this set of healthy backends. Pure."""
     mark = {t: i + 1 for i, t in enumerate(targets)}
     lines = [f"table ip {TABLE} {{", "  counter no_backend { }"]
+    if frontend is not None:
+        lines.append("  counter frontend_returns { }")
     lines += [f"  counter to_{i + 1} {{ }}  # {t}" for i, t in enumerate(targets)]
-    lines += ["  chain pre {", "    type filter hook prerouting priority mangle; policy accept;",
-              "    fib daddr type local return"]
+    lines += ["  chain pre {", "    type filter hook prerouting priority mangle; policy accept;"]
+    buckets = ", ".join(f"{b} : {mark[t]:#x}"
+                        for b, t in enumerate(bucket_owners(targets, healthy) if healthy else []))
+    if frontend is not None and healthy:
+        lines.append(f"    ip daddr {frontend} meta l4proto {{ tcp, udp }} meta mark set th dport"
+                     f" and {BUCKETS - 1} map {{ {buckets} }} counter name frontend_returns accept")
+    lines.append("    fib daddr type local return")
     if not healthy:
         lines.append("    counter name no_backend drop")
     else:
-        owners = bucket_owners(targets, healthy)
-        buckets = ", ".join(f"{b} : {mark[t]:#x}" for b, t in enumerate(owners))
         lines.append("    meta mark set jhash ip saddr . ip daddr . meta l4proto"
                      f" . th sport . th dport mod {BUCKETS} seed 0xcc map {{ {buckets} }}")
         lines += [f"    meta mark {i + 1:#x} counter name to_{i + 1}" for i in range(len(targets))]
@@ -69,8 +85,9 @@ def render_ilb(targets: list[IPv4Address], healthy: list[IPv4Address]) -> str:
 
 class Ilb:
     def __init__(self, targets: list[IPv4Address], probe_source: IPv4Address, probe_port: int,
-                 interval: float, thresholds: tuple[int, int], events: EventWriter) -> None:
-        self.targets, self.probe_source = targets, probe_source
+                 interval: float, thresholds: tuple[int, int], events: EventWriter,
+                 frontend: IPv4Address | None = None) -> None:
+        self.targets, self.probe_source, self.frontend = targets, probe_source, frontend
         self.probe_port, self.interval = probe_port, interval
         self.health = {t: TargetHealth(*thresholds) for t in targets}
         self.events = events
@@ -79,7 +96,11 @@ class Ilb:
         for i, target in enumerate(targets):
             table = str(FIRST_ROUTE_TABLE + i)
             run_checked(["ip", "route", "replace", "default", "via", str(target), "table", table])
-            run_checked(["ip", "rule", "add", "fwmark", f"{i + 1:#x}", "lookup", table])
+            pref = ["pref", str(MARK_PREF)] if frontend is not None else []
+            run_checked(["ip", "rule", "add", *pref, "fwmark", f"{i + 1:#x}", "lookup", table])
+        if frontend is not None:  # the frontend is local: the marks' rules come first
+            run_checked(["ip", "rule", "add", "pref", str(LOCAL_PREF), "lookup", "local"])
+            run_checked(["ip", "rule", "del", "pref", "0", "lookup", "local"])
         self.apply()
 
     def healthy(self) -> list[IPv4Address]:
@@ -87,7 +108,8 @@ class Ilb:
 
     def apply(self) -> None:
         flush = f"table ip {TABLE}\ndelete table ip {TABLE}\n"
-        run_checked(["nft", "-f", "-"], flush + render_ilb(self.targets, self.healthy()))
+        run_checked(["nft", "-f", "-"],
+                    flush + render_ilb(self.targets, self.healthy(), self.frontend))
 
     def probe_forever(self) -> None:
         while self.running:
@@ -112,6 +134,11 @@ class Ilb:
         for i in range(len(self.targets)):
             subprocess.run(["ip", "rule", "del", "fwmark", f"{i + 1:#x}"], capture_output=True,
                            check=False)
+        if self.frontend is not None:
+            subprocess.run(["ip", "rule", "add", "pref", "0", "lookup", "local"],
+                           capture_output=True, check=False)
+            subprocess.run(["ip", "rule", "del", "pref", str(LOCAL_PREF)], capture_output=True,
+                           check=False)
         if self.own_source:
             subprocess.run(["ip", "addr", "del", f"{self.probe_source}/32", "dev", "lo"],
                            capture_output=True, check=False)
@@ -126,10 +153,13 @@ def main() -> None:
     parser.add_argument("--probe-port", type=int, default=50000)
     parser.add_argument("--interval", type=float, default=15.0)
     parser.add_argument("--threshold", type=int, default=2)
+    parser.add_argument("--frontend", type=IPv4Address, default=None,
+                        help="its own address, load-balanced too (public-LB inbound returns)")
     args = parser.parse_args()
     events = EventWriter(args.events, args.node)
     ilb = Ilb([IPv4Address(t) for t in args.targets.split(",")], args.probe_source,
-              args.probe_port, args.interval, (args.threshold, args.threshold), events)
+              args.probe_port, args.interval, (args.threshold, args.threshold), events,
+              args.frontend)
     prober = threading.Thread(target=ilb.probe_forever, daemon=True)
     prober.start()
 
