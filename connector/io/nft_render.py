@@ -53,6 +53,9 @@ GENEVE_MARK = 0x100  # connection arrived over GENEVE: its replies route to the 
 ROUTED_TUN = "ccrt0"  # routed flows decided in user space leave the kernel here
 USER_MARK = 0x200  # routed connection decided in user space: policy routing sends it to ccrt0
 INBOUND_MARK = 0x400  # public-LB inbound flow the rules let in: DNAT, forward, SNAT
+# Decided in user space, which drops it and writes the session log (F7): a public-source
+# flow, an inbound one the rules or a missing mapping keep out among them.
+TO_USER = f"ct mark set ct mark or {USER_MARK:#x} return"
 LIVE_SET = "zpa_live"  # synthetic addresses with a live mapping (TCP to them: ZPA proxy)
 
 
@@ -161,8 +164,15 @@ def _inbound_classify(config: ConnectorConfig) -> list[str]:
     public = ("" if config.trusted_sources is None else
               f"ip saddr != {{ {', '.join(str(n) for n in _trusted(config))} }} ")
     return [f"        ip daddr . tcp dport {{ {mapped} }} goto inbound",
-            f"        {public}ip daddr {{ {frontends} }} counter name inbound_unmapped drop "
-            'comment "public-LB frontend, no mapping for this port"']
+            f"        {public}ip daddr {{ {frontends} }} counter name inbound_unmapped "
+            f'{_keep_out(config)} comment "public-LB frontend, no mapping for this port"']
+
+
+def _keep_out(config: ConnectorConfig) -> str:
+    """An inbound flow kept out: to user space, whose Public Source Drop drops it and
+    writes the session log (F7); with public sources accepted, user space would forward
+    it by the rules instead, so the kernel drops it (counted only)."""
+    return "drop" if config.trusted_sources is None else TO_USER
 
 
 def _inbound_chain(config: ConnectorConfig, rules: list[RenderedRule]) -> list[str]:
@@ -172,8 +182,9 @@ def _inbound_chain(config: ConnectorConfig, rules: list[RenderedRule]) -> list[s
     if not config.inbound:
         return []
     let_in = f"ct mark set ct mark or {INBOUND_MARK:#x} return"
-    not_carriable = "counter name inbound_not_carriable drop"
-    verdicts = {Method.DIRECT: let_in, Method.DROP: "counter name inbound_policy_drop drop"}
+    not_carriable = f"counter name inbound_not_carriable {_keep_out(config)}"
+    verdicts = {Method.DIRECT: let_in,
+                Method.DROP: f"counter name inbound_policy_drop {_keep_out(config)}"}
     return ["    chain inbound {",
             *(f"        {line.split(' counter name ')[0]} "
               f"{verdicts.get(r.rule.method, not_carriable)}"
@@ -280,7 +291,7 @@ def _steer(config: ConnectorConfig, rules: list[RenderedRule]) -> list[str]:
     classify = [f"        {line.split(' counter name ')[0]} "
                 f"{_steer_verdict(r.rule, config.policy, index)}"
                 for r in rules for line in r.lines]
-    user = f"ct mark set ct mark or {USER_MARK:#x}"
+    user = TO_USER.removesuffix(" return")
     trusted = config.trusted_sources
     public = ([f"        ip saddr != {{ {', '.join(str(n) for n in _trusted(config))} }} "
                f'{user} return comment "public source (spec 2.5)"'] if trusted is not None else [])

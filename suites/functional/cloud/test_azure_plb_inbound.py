@@ -68,6 +68,12 @@ def _asked(lab: LabHandle, path: str, mark: Mark) -> list[dict[str, Any]]:
     return [e for e in lab.events("workload2", "http.request", after=mark) if e["path"] == path]
 
 
+def _logged_drop(lab: LabHandle, connector: str, sport: int, mark: Mark) -> tuple[str, str]:
+    """The session log's record of the flow from `sport`, written after `mark`."""
+    event = lab.wait_event(connector, "flow.new", lambda e: e["sport"] == sport, after=mark)
+    return event["rule"], event["dropped"]
+
+
 def _of_flow(pcap: Path, sport: int) -> list[Any]:
     return [p for p in rdpcap(str(pcap)) if TCP in p and sport in (p[TCP].sport, p[TCP].dport)]
 
@@ -128,6 +134,7 @@ def test_a_frontend_port_with_no_mapping_gets_no_answer(plb: LabHandle, pcap_dir
     arrived = [p for p in _of_flow(at_cc, sport) if p[IP].dst == FRONTEND]
     assert arrived, "positive control: the public LB must have handed cc1 the SYN"
     assert status == "000"
+    assert _logged_drop(plb, "cc1", sport, mark) == ("Public Source Drop", "public_source")
     assert [p for p in _of_flow(at_cc, sport) if p[IP].dst != FRONTEND] == [], "forwarded"
     assert nft_counter(plb, "cc1", "inbound_unmapped") >= before + 1
     assert _asked(plb, path, mark) == []
@@ -149,6 +156,9 @@ def test_a_drop_rule_keeps_a_mapped_port_out(plb: LabHandle, pcap_dir: Path) -> 
     attach_pcap(at_cc, "cc2 eth-svc")
     assert [p for p in _of_flow(at_cc, sport) if p[IP].dst == FRONTEND], "positive control"
     assert status == "000"
+    # the session log has the flow (F7): user space, which the kernel hands it to, knows
+    # no mapping, so its reason is the Public Source Drop (docs/decisions.md)
+    assert _logged_drop(plb, "cc2", sport, mark) == ("Public Source Drop", "public_source")
     assert nft_counter(plb, "cc2", "inbound_policy_drop") >= before + 1
     assert nft_counter(plb, "cc2", "inbound_dnat") == dnat_before
     assert _asked(plb, path, mark) == []

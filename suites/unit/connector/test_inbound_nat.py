@@ -112,7 +112,9 @@ def test_mapped_flows_meet_the_rules_before_the_public_source_check() -> None:
     classify = _chain(ruleset, "classify")
     assert classify[0] == "ip daddr . tcp dport { 198.18.81.80 . 80, 198.18.81.80 . 8081 } " \
                           "goto inbound"
-    assert classify[1].endswith("ip daddr { 198.18.81.80 } counter name inbound_unmapped drop "
+    # kept out through user space, whose Public Source Drop logs it (F7)
+    assert classify[1].endswith("ip daddr { 198.18.81.80 } counter name inbound_unmapped "
+                                "ct mark set ct mark or 0x200 return "
                                 'comment "public-LB frontend, no mapping for this port"')
     assert classify[1].startswith("ip saddr != { 10.0.0.0/8, ")
     assert classify[2].endswith('comment "public source (spec 2.5)"')
@@ -122,9 +124,11 @@ def test_mapped_flows_meet_the_rules_before_the_public_source_check() -> None:
         'iifname "eth-svc" ip daddr { 198.18.81.80 } tcp dport { 80 } '
         "ct mark set ct mark or 0x400 return",
         'iifname "eth-svc" ip daddr { 198.18.81.80 } tcp dport { 8081 } '
-        "counter name inbound_policy_drop drop",
-        'iifname "eth-svc" ip daddr { 198.18.81.80 } counter name inbound_not_carriable drop',
-        'counter name inbound_not_carriable drop comment "default ZIA rule: no way in"']
+        "counter name inbound_policy_drop ct mark set ct mark or 0x200 return",
+        'iifname "eth-svc" ip daddr { 198.18.81.80 } counter name inbound_not_carriable '
+        "ct mark set ct mark or 0x200 return",
+        "counter name inbound_not_carriable ct mark set ct mark or 0x200 return "
+        'comment "default ZIA rule: no way in"']
     assert _chain(ruleset, "inbound_dnat")[1:] == [
         'iifname "eth-svc" ct mark and 0x400 == 0x400 ip daddr 198.18.81.80 tcp dport 80 '
         "dnat ip to 10.10.1.12:80",
