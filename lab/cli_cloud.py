@@ -37,6 +37,10 @@ def add_commands(sub: Any, command: Any) -> None:
     imp.add_argument("--workload-subnet", default="",
                      help="the workloads' subnet (AWS: its id, Azure: its name), when no "
                      "route table says it")
+    imp.add_argument("--gateway-prefix", action="append", default=[], metavar="VNET=PREFIX",
+                     help="Azure: a prefix the VNet's VPN or ExpressRoute gateway learns "
+                          "(`az network vnet-gateway list-learned-routes`), which joins "
+                          "VirtualNetwork; repeat for each")
     imp.add_argument("--allow-unsupported", action="store_true",
                      help="what the lab does not model becomes a warning, listed in the output")
     lint = command(sub, "lint", cmd_lint,
@@ -89,6 +93,16 @@ def cmd_import(args: argparse.Namespace) -> int:
         if not svc:
             raise LabError(f"--connector-eni {pair}: give MGMT_ENI,SERVICE_ENI")
         enis.append((mgmt, svc))
+    learned = []
+    for pair in args.gateway_prefix:
+        vnet, _, prefix = pair.partition("=")
+        try:
+            learned.append((vnet, IPv4Network(prefix, strict=False)))
+        except ValueError:
+            raise LabError(f"--gateway-prefix {pair}: give VNET=PREFIX\n    hint: "
+                           "--gateway-prefix vnet-hub=192.168.0.0/16") from None
+        if not vnet:
+            raise LabError(f"--gateway-prefix {pair}: give VNET=PREFIX")
     output: Path = args.output
     name = args.name or lab_name(output.stem, "imported")
     files_dir = topology_files_dir(output)
@@ -96,7 +110,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     result = import_export(args.provider, list(args.paths), name=name, files_dir=files_dir,
                            command=command, connector_tag=(key, value),
                            connector_enis=tuple(enis), workload_subnet=args.workload_subnet,
-                           allow_unsupported=args.allow_unsupported)
+                           allow_unsupported=args.allow_unsupported,
+                           gateway_prefixes=tuple(learned))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(result.topology)
     for relative, text in result.files.items():

@@ -14,6 +14,7 @@ file, JSON path and hint). docs/cloud-semantics.md says what is modelled.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network
 from pathlib import Path
 
 from lab.imports.aws_cli import read_account
@@ -36,28 +37,31 @@ __all__ = ["ExportError", "ImportResult", "import_export"]
 def import_export(provider: str, paths: list[Path], *, name: str, files_dir: str, command: str,
                   connector_tag: tuple[str, str] = ("Role", "cloud-connector"),
                   connector_enis: tuple[tuple[str, str], ...] = (), workload_subnet: str = "",
-                  allow_unsupported: bool = False) -> ImportResult:
+                  allow_unsupported: bool = False,
+                  gateway_prefixes: tuple[tuple[str, IPv4Network], ...] = ()) -> ImportResult:
     """`provider`'s exports at `paths` as a topology named `name`, or ExportError."""
     problems = Problems(allow_unsupported)
+    azure = AzureOptions(connector_tag, workload_subnet, gateway_prefixes)
     documents = read_documents(paths, problems)
     cloud: LabCloud | None = None
     if provider == "aws":
         account = read_account(documents, problems)
-        cloud = _aws(account, problems, connector_tag, connector_enis, workload_subnet)
+        cloud = _aws(account, problems, connector_tag, connector_enis, workload_subnet,
+                     gateway_prefixes)
     elif provider == "azure":
         subscription = read_subscription(documents, problems)
-        cloud = _azure(subscription, problems, connector_tag, connector_enis, workload_subnet)
+        cloud = _azure(subscription, problems, azure, connector_enis)
     elif provider == "terraform":
         plan = _terraform(documents, problems)
         which = provider_of(plan, problems)  # '' when it holds both: a problem
         if which == "azure":
             subscription = read_azure(plan, problems, [d.name for d in documents])
-            cloud = _azure(subscription, problems, connector_tag, connector_enis,
-                           workload_subnet)
+            cloud = _azure(subscription, problems, azure, connector_enis)
         elif which == "aws":
             plan.stand_in = STAND_IN
             account = read_aws(plan, problems, [d.name for d in documents])
-            cloud = _aws(account, problems, connector_tag, connector_enis, workload_subnet)
+            cloud = _aws(account, problems, connector_tag, connector_enis, workload_subnet,
+                         gateway_prefixes)
     else:
         raise ValueError(provider)
     problems.raise_if_any()
@@ -67,18 +71,20 @@ def import_export(provider: str, paths: list[Path], *, name: str, files_dir: str
 
 
 def _aws(account: Account, problems: Problems, connector_tag: tuple[str, str],
-         connector_enis: tuple[tuple[str, str], ...], workload_subnet: str) -> LabCloud | None:
+         connector_enis: tuple[tuple[str, str], ...], workload_subnet: str,
+         gateway_prefixes: tuple[tuple[str, IPv4Network], ...]) -> LabCloud | None:
+    if gateway_prefixes:
+        problems.error(Origin("--gateway-prefix", ""), "names Azure VNets",
+                       "on AWS, a VPN gateway's routes are in the route tables' export")
     options = AwsOptions(connector_tag, connector_enis, workload_subnet)
     return aws_cloud(account, options, problems) if not problems.errors else None
 
 
-def _azure(subscription: Subscription, problems: Problems, connector_tag: tuple[str, str],
-           connector_enis: tuple[tuple[str, str], ...], workload_subnet: str
-           ) -> LabCloud | None:
+def _azure(subscription: Subscription, problems: Problems, azure: AzureOptions,
+           connector_enis: tuple[tuple[str, str], ...]) -> LabCloud | None:
     if connector_enis:
         problems.error(Origin("--connector-eni", ""), "names AWS interfaces",
                        "for Azure, tag the connectors' interfaces: --connector-tag")
-    azure = AzureOptions(connector_tag, workload_subnet)
     return azure_cloud(subscription, azure, problems) if not problems.errors else None
 
 

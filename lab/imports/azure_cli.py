@@ -35,7 +35,7 @@ SERVICE_TAGS = {"virtualnetwork": "VirtualNetwork", "azureloadbalancer": "AzureL
 NOT_NEEDED = ("microsoft.compute/virtualmachines", "microsoft.network/networkwatchers",
               "microsoft.network/privatednszones", "microsoft.network/bastionhosts")
 TYPES = "Microsoft.Network/ virtualNetworks, networkSecurityGroups, routeTables, " \
-        "networkInterfaces, publicIPAddresses, loadBalancers"
+        "networkInterfaces, publicIPAddresses, loadBalancers, virtualNetworkGateways"
 
 
 def read_subscription(documents: list[Document], problems: Problems) -> Subscription:
@@ -56,7 +56,8 @@ def _read(item: Any, where: Origin, found: Subscription, problems: Problems) -> 
                "microsoft.network/routetables": _route_table,
                "microsoft.network/networkinterfaces": _nic,
                "microsoft.network/publicipaddresses": _public_ip,
-               "microsoft.network/loadbalancers": _balancer}
+               "microsoft.network/loadbalancers": _balancer,
+               "microsoft.network/virtualnetworkgateways": _gateway}
     if kind in readers:
         readers[kind](item, where, found, problems)
     elif kind in NOT_NEEDED:
@@ -111,6 +112,20 @@ def _prefixes(obj: Any, single: str, where: Origin, problems: Problems,
     if one:
         return [(where.at(key(single)), str(one))]
     return [(o, str(v)) for o, v in items(obj, plural, where, problems)]
+
+
+def _gateway(item: Any, where: Origin, found: Subscription, problems: Problems) -> None:
+    """A VPN or ExpressRoute gateway sits in its VNet's GatewaySubnet: that VNet's
+    VirtualNetwork holds what it learns (`lab.imports.azure_lab`)."""
+    for origin, config in items(item, "ipConfigurations", where, problems):
+        subnet = config.get("subnet") if isinstance(config, dict) else None
+        subnet_id = rid(str(subnet.get("id", ""))) if isinstance(subnet, dict) else ""
+        vnet_id, sep, _ = subnet_id.partition("/subnets/")
+        if sep:
+            found.gateways.setdefault(vnet_id, origin)
+        else:
+            problems.error(origin.at("subnet"), "a gateway's IP configuration names no subnet",
+                           "`az network vnet-gateway list` writes `subnet.id`")
 
 
 def _vnet(item: Any, where: Origin, found: Subscription, problems: Problems) -> None:

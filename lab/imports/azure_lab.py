@@ -29,6 +29,7 @@ from lab.imports.azure_model import (
     Nsg,
     NsgRule,
     Subscription,
+    Vnet,
     leaf,
 )
 from lab.imports.cloud import (
@@ -52,6 +53,9 @@ DEFAULT = IPv4Network("0.0.0.0/0")
 class AzureOptions:
     connector_tag: tuple[str, str] = ("Role", "cloud-connector")
     workload_subnet: str = ""  # a subnet's name
+    # (VNet name, prefix): what its VPN or ExpressRoute gateway learns (BGP or local network
+    # gateways), which Azure adds to VirtualNetwork; `--gateway-prefix VNET=PREFIX`
+    gateway_prefixes: tuple[tuple[str, IPv4Network], ...] = ()
 
 
 def azure_cloud(sub: Subscription, options: AzureOptions, problems: Problems
@@ -72,6 +76,7 @@ def azure_cloud(sub: Subscription, options: AzureOptions, problems: Problems
         problems.error(where, f"the connectors' VNet {leaf(subnets[pairs[0][0].subnet].vnet)} "
                        "is not in the export", "add `az network vnet list`")
         return None
+    learned = _gateway_prefixes(sub, options, vnet, problems)
     tables = {t.id: t for t in sub.route_tables}
     frontend, workloads = _balancer(sub, options, tables, problems, where)
     if frontend is None or workloads is None:
@@ -114,11 +119,32 @@ def azure_cloud(sub: Subscription, options: AzureOptions, problems: Problems
         workloads=subnet_names[workloads.id],
         management=subnet_names[pairs[0][0].subnet],
         routes=tuple(_routes(in_lab, tables, subnet_names, frontend, problems)),
-        virtual_network=(*vnet.prefixes, *vnet.peered),
+        virtual_network=(*vnet.prefixes, *vnet.peered, *learned),
         notes=(f"VNet {vnet.name}" + (f"; subnets not on the connectors' paths, not built: "
                                       f"{', '.join(skipped)}" if skipped else ""),),
         workload_groups=(nsg_names[wl_nsg],) if wl_nsg in nsg_names else (),
     )
+
+
+def _gateway_prefixes(sub: Subscription, options: AzureOptions, vnet: Vnet,
+                      problems: Problems) -> tuple[IPv4Network, ...]:
+    """The connectors' VNet's gateway-learned prefixes, as given: Azure adds them to
+    VirtualNetwork, so a gateway whose prefixes are not given is a problem (a learned
+    0.0.0.0/0, as forced tunnelling advertises, would make the tag everything)."""
+    names = {v.name for v in sub.vnets}
+    for name, _ in options.gateway_prefixes:
+        if name not in names:
+            problems.error(Origin("--gateway-prefix", ""), f"no VNet {name} in the export",
+                           f"the VNets: {', '.join(sorted(names)) or 'none'}")
+    learned = tuple(p for name, p in options.gateway_prefixes if name == vnet.name)
+    if vnet.id in sub.gateways and not learned:
+        problems.unsupported(sub.gateways[vnet.id],
+                             f"VNet {vnet.name} has a VPN or ExpressRoute gateway: the "
+                             "prefixes it learns join VirtualNetwork, and the export does "
+                             "not list them",
+                             f"give them: --gateway-prefix {vnet.name}=PREFIX for each "
+                             "(`az network vnet-gateway list-learned-routes`)")
+    return learned
 
 
 def _connector_nics(sub: Subscription, options: AzureOptions, problems: Problems,

@@ -122,3 +122,6 @@ class Subscription:
     nics: list[Nic] = field(default_factory=list)
     frontends: list[Frontend] = field(default_factory=list)
     public_ips: dict[str, IPv4Address] = field(default_factory=dict)  # id -> address
+    # VNet id -> where a VPN or ExpressRoute gateway of that VNet is written: the prefixes
+    # it learns join the VNet's VirtualNetwork tag, and no export here lists them
+    gateways: dict[str, Origin] = field(default_factory=dict)

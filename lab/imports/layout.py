@@ -127,11 +127,14 @@ def _tags(cloud: LabCloud, comments: dict[str, str]) -> dict[str, Any]:
         comments[f"tags.{name}"] = comment
     if cloud.provider == "azure":
         tags["VirtualNetwork"] = {"virtual_network": [str(p) for p in cloud.virtual_network]}
-        comments["tags.VirtualNetwork"] = ("address space and peerings; each subnet's "
-                                           "user-defined routes (udr:) add their prefixes")
+        comments["tags.VirtualNetwork"] = ("address space, peerings and gateway-learned "
+                                           "prefixes; each subnet's user-defined routes "
+                                           "(udr:) add their prefixes")
         tags["AzureLoadBalancer"] = [AZURE_LB]
         comments["tags.AzureLoadBalancer"] = "the lab's stand-in for 168.63.129.16"
-        tags["Internet"] = [str(p) for p in internet_tag(cloud.virtual_network)]
+        # the VNet's own address space, not what VirtualNetwork learns: a learned 0.0.0.0/0
+        # widens VirtualNetwork, it does not take the internet away
+        tags["Internet"] = [str(p) for p in internet_tag(cloud.address_space)]
         comments["tags.Internet"] = "public space: all but RFC 1918, 100.64/10 and the VNet"
     return tags
 

@@ -167,7 +167,7 @@ def read_azure(plan: Plan, problems: Problems, sources: list[str]) -> Subscripti
         (("azurerm_network_interface_security_group_association",), _nic_nsg),
         (VMS, _vm), (("azurerm_lb_probe",), _probe), (("azurerm_lb",), _balancer),
         (("azurerm_network_interface",), _nic), ((TABLE,), _route_table),
-        (("azurerm_route",), _route)]
+        (("azurerm_route",), _route), (("azurerm_virtual_network_gateway",), _gateway)]
     read = {kind for kinds, _ in readers for kind in kinds} | {"azurerm_public_ip"}  # by NICs
     for resource in plan.resources:
         if resource.type not in read:
@@ -307,6 +307,19 @@ def _subnet_nat(reader: _Reader, r: Resource) -> None:
 def _nic_nsg(reader: _Reader, r: Resource) -> None:
     reader.found.nic_nsg[reader.ref(r, "network_interface_id")] = \
         reader.ref(r, "network_security_group_id")
+
+
+def _gateway(reader: _Reader, r: Resource) -> None:
+    """A VPN or ExpressRoute gateway: its GatewaySubnet's VNet gets what it learns in
+    VirtualNetwork (`lab.imports.azure_lab`)."""
+    for i, block in enumerate(reader.blocks(r, "ip_configuration")):
+        subnet = reader.found.subnets.get(rid(str(block.get("subnet_id") or "")))
+        if subnet is None:
+            reader.problems.unsupported(_values(r, "ip_configuration").at(i).at("subnet_id"),
+                                        f"{r.address}: names a subnet the lab did not read",
+                                        "declare its GatewaySubnet as an azurerm_subnet")
+        else:
+            reader.sub.gateways.setdefault(subnet.vnet, r.origin)
 
 
 def _vm(reader: _Reader, r: Resource) -> None:

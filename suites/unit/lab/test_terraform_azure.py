@@ -332,3 +332,33 @@ def _write(data: dict[str, Any], tmp_path: Path) -> Path:
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(data))
     return path
+
+
+def test_a_vpn_gateway_needs_its_learned_prefixes_as_the_cli_reader_does(
+        tmp_path: Path) -> None:
+    """azurerm_virtual_network_gateway in a subnet of the hub: what it learns joins
+    VirtualNetwork, so without --gateway-prefix the import stops and says so; with it,
+    the import goes through."""
+    data = json.loads(EXAMPLE.read_text())
+    network = data["planned_values"]["root_module"]["child_modules"][1]
+    network["resources"].append(resource("module.network", "azurerm_virtual_network_gateway",
+                                         "vpn", {"name": "vgw-hub", "type": "Vpn",
+                                                 "ip_configuration": [{"name": "default"}]}))
+    data["configuration"]["root_module"]["module_calls"]["network"]["module"][
+        "resources"].append(config("azurerm_virtual_network_gateway", "vpn",
+                                   ip_configuration=[{"subnet_id": refs(
+                                       'azurerm_subnet.this["snet-cc-mgmt"].id',
+                                       'azurerm_subnet.this["snet-cc-mgmt"]',
+                                       "azurerm_subnet.this")}]))
+    data.setdefault("resource_changes", []).append(unknown(  # its subnet: known after apply
+        "module.network.azurerm_virtual_network_gateway.vpn",
+        ip_configuration=[{"subnet_id": True}]))
+    text = import_plan(data, tmp_path)
+    assert text.splitlines()[0] == "1 problem in the export"
+    assert "has a VPN or ExpressRoute gateway" in text
+    vnet = next(line.split("VNet ")[1].split(" ")[0] for line in text.splitlines()
+                if "has a VPN" in line)
+    result = import_export("terraform", [_write(data, tmp_path)], name="t", files_dir="t-lab",
+                           command="test",
+                           gateway_prefixes=((vnet, IPv4Network("192.168.0.0/16")),))
+    assert "192.168.0.0/16" in result.topology
