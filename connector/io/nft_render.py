@@ -55,7 +55,8 @@ USER_MARK = 0x200  # routed connection decided in user space: policy routing sen
 INBOUND_MARK = 0x400  # public-LB inbound flow the rules let in: DNAT, forward, SNAT
 # Decided in user space, which drops it and writes the session log (F7): a public-source
 # flow, an inbound one the rules or a missing mapping keep out among them.
-TO_USER = f"ct mark set ct mark or {USER_MARK:#x} return"
+MARK_USER = f"ct mark set ct mark or {USER_MARK:#x}"
+TO_USER = f"{MARK_USER} return"
 LIVE_SET = "zpa_live"  # synthetic addresses with a live mapping (TCP to them: ZPA proxy)
 
 
@@ -291,7 +292,7 @@ def _steer(config: ConnectorConfig, rules: list[RenderedRule]) -> list[str]:
     classify = [f"        {line.split(' counter name ')[0]} "
                 f"{_steer_verdict(r.rule, config.policy, index)}"
                 for r in rules for line in r.lines]
-    user = TO_USER.removesuffix(" return")
+    user = MARK_USER
     trusted = config.trusted_sources
     public = ([f"        ip saddr != {{ {', '.join(str(n) for n in _trusted(config))} }} "
                f'{user} return comment "public source (spec 2.5)"'] if trusted is not None else [])

@@ -59,16 +59,16 @@ def frames(probe: dict[str, Any]) -> list[Packet]:
 
 
 def send_unasked(probe: dict[str, Any], count: int) -> None:
-    """Send without waiting for a reply: by the routes, or as a frame to `via`."""
+    """Send without waiting for a reply: by the routes, or as frames to `via` (its link
+    and address resolved once)."""
     via = probe.get("via") or ""
-    for _ in range(count):
-        for one in frames(probe):
-            if not via:
-                send(one, verbose=False)
-                continue
-            iface = conf.route.route(via)[0]
-            frame = Ether(src=get_if_hwaddr(iface), dst=getmacbyip(via)) / one
-            sendp(frame, iface=iface, verbose=False)
+    packets = frames(probe) * count
+    if not via:
+        send(packets, verbose=False)
+        return
+    iface = conf.route.route(via)[0]
+    link = Ether(src=get_if_hwaddr(iface), dst=getmacbyip(via))
+    sendp([link / one for one in packets], iface=iface, verbose=False)
 
 
 def replied(sent: Packet, got: Packet) -> str | None:

@@ -68,6 +68,18 @@ def _asked(lab: LabHandle, path: str, mark: Mark) -> list[dict[str, Any]]:
     return [e for e in lab.events("workload2", "http.request", after=mark) if e["path"] == path]
 
 
+def _kept_out_probe(lab: LabHandle, pcap_dir: Path, connector: str, port: int, sport: int,
+                    path: str) -> tuple[str, Path]:
+    """GET the frontend on `port` while capturing the connector's service interface, and
+    give the window in which a forwarded SYN would reach the workload: (status, pcap)."""
+    at_cc = pcap_dir / f"{connector}-eth-svc.pcap"
+    with lab.capture(connector, "eth-svc", at_cc):
+        status, _ = _get(lab, port, sport, path)
+        path_window("a forwarded SYN reaching the workload").wait()
+    attach_pcap(at_cc, f"{connector} eth-svc")
+    return status, at_cc
+
+
 def _logged_drop(lab: LabHandle, connector: str, sport: int, mark: Mark) -> tuple[str, str]:
     """The session log's record of the flow from `sport`, written after `mark`."""
     event = lab.wait_event(connector, "flow.new", lambda e: e["sport"] == sport, after=mark)
@@ -126,11 +138,7 @@ def test_a_frontend_port_with_no_mapping_gets_no_answer(plb: LabHandle, pcap_dir
     sport, path = _port_for("cc1"), "/unmapped"
     before = nft_counter(plb, "cc1", "inbound_unmapped")
     mark = plb.mark()
-    at_cc = pcap_dir / "cc1-eth-svc.pcap"
-    with plb.capture("cc1", "eth-svc", at_cc):
-        status, _ = _get(plb, 8443, sport, path)
-        path_window("a forwarded SYN reaching the workload").wait()
-    attach_pcap(at_cc, "cc1 eth-svc")
+    status, at_cc = _kept_out_probe(plb, pcap_dir, "cc1", 8443, sport, path)
     arrived = [p for p in _of_flow(at_cc, sport) if p[IP].dst == FRONTEND]
     assert arrived, "positive control: the public LB must have handed cc1 the SYN"
     assert status == "000"
@@ -149,11 +157,7 @@ def test_a_drop_rule_keeps_a_mapped_port_out(plb: LabHandle, pcap_dir: Path) -> 
     before = nft_counter(plb, "cc2", "inbound_policy_drop")
     dnat_before = nft_counter(plb, "cc2", "inbound_dnat")
     mark = plb.mark()
-    at_cc = pcap_dir / "cc2-eth-svc.pcap"
-    with plb.capture("cc2", "eth-svc", at_cc):
-        status, _ = _get(plb, 8081, sport, path)
-        path_window("a forwarded SYN reaching the workload").wait()
-    attach_pcap(at_cc, "cc2 eth-svc")
+    status, at_cc = _kept_out_probe(plb, pcap_dir, "cc2", 8081, sport, path)
     assert [p for p in _of_flow(at_cc, sport) if p[IP].dst == FRONTEND], "positive control"
     assert status == "000"
     # the session log has the flow (F7): user space, which the kernel hands it to, knows

@@ -250,10 +250,9 @@ EXAMPLE = Path(__file__).resolve().parents[3] / \
 
 def import_plan(data: dict[str, Any], tmp_path: Path) -> str:
     """`cclab import terraform` of `data`: the problems it lists."""
-    path = tmp_path / "plan.json"
-    path.write_text(json.dumps(data))
     with pytest.raises(ExportError) as caught:
-        import_export("terraform", [path], name="t", files_dir="t-lab", command="test")
+        import_export("terraform", [_write(data, tmp_path)], name="t", files_dir="t-lab",
+                      command="test")
     return str(caught.value)
 
 
