@@ -5,7 +5,8 @@ the UDP tunnel (`auto`, the default: UDP while its keepalives are answered, TLS
 while they are not; spec §5.4). One link per gateway address, dialled from the
 service address, the gateway's certificate checked against the trust folder.
 A link that breaks is dialled again every second; frames for a link that is
-down are counted, never queued.
+down are counted, never queued. Each change of a link's state (up, down) is
+reported to `on_state`, which the tunnel writes as a `zia.tls_link` event.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ _LENGTH = struct.Struct("!H")
 
 class TlsLink:
     def __init__(self, address: IPv4Address, source: IPv4Address, trust: TrustFolder, *,
-                 on_frame: Callable[[bytes, IPv4Address], None], counters: Counters) -> None:
+                 on_frame: Callable[[bytes, IPv4Address], None], counters: Counters,
+                 on_state: Callable[[IPv4Address, bool], None] | None = None) -> None:
         self.address, self.source, self.trust = address, source, trust
-        self.on_frame, self.counters = on_frame, counters
+        self.on_frame, self.counters, self.on_state = on_frame, counters, on_state
         self._writer: asyncio.StreamWriter | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -58,8 +60,13 @@ class TlsLink:
                 await self._session()
             except (OSError, ssl.SSLError, asyncio.IncompleteReadError, TimeoutError):
                 self.counters.add("zia_tls_link_errors")
-            self._writer = None
+            self._set_writer(None)
             await asyncio.sleep(REDIAL_S)
+
+    def _set_writer(self, writer: asyncio.StreamWriter | None) -> None:
+        was_up, self._writer = self._writer is not None, writer
+        if was_up != (writer is not None) and self.on_state is not None:
+            self.on_state(self.address, writer is not None)
 
     async def _session(self) -> None:
         context = self.trust.context()
@@ -68,7 +75,7 @@ class TlsLink:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(
             str(self.address), ZIA_TLS_PORT, ssl=context,
             local_addr=(str(self.source), 0)), 3.0)
-        self._writer = writer
+        self._set_writer(writer)
         try:
             while True:
                 (size,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))

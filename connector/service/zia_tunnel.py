@@ -58,8 +58,8 @@ class ZiaTunnels:
             asyncio.get_running_loop().add_reader(sock.fileno(), self._on_readable)
         if self.transport != "udp" and self.trust is not None:
             for address in self.health.addresses():
-                link = TlsLink(address, self.source, self.trust,
-                               on_frame=self._on_tls_frame, counters=self.counters)
+                link = TlsLink(address, self.source, self.trust, on_frame=self._on_tls_frame,
+                               counters=self.counters, on_state=self._on_tls_state)
                 link.start()
                 self._links[address] = link
         self._task = asyncio.create_task(self._keepalives())
@@ -132,6 +132,9 @@ class ZiaTunnels:
             except BlockingIOError:
                 return
             self._receive(data, host, "udp")
+
+    def _on_tls_state(self, address: IPv4Address, up: bool) -> None:
+        self.events.emit("zia.tls_link", address=str(address), state="up" if up else "down")
 
     def _on_tls_frame(self, data: bytes, address: IPv4Address) -> None:
         self._receive(data, str(address), "tls")

@@ -190,6 +190,10 @@ def test_zia_tunnel_falls_back_to_tls_while_udp_is_blocked(cloud: LabHandle) -> 
     # may have moved it to TLS before this test; then no switch could be seen).
     wait_for(lambda: _transport_now(cloud, "cc1", "198.19.1.1") == "udp", 30,
              "cc1's tunnel to zia1 on UDP before UDP is blocked")
+    # ... and its TLS link to zia1 up: `auto` moves to TLS only over a link that is up, and
+    # a loaded machine may still be dialling it (the link redials every second).
+    wait_for(lambda: _tls_link_now(cloud, "cc1", "198.19.1.1") == "up", 30,
+             "cc1's TLS link to zia1 up before UDP is blocked")
     mark = cloud.mark()
     for gateway in ("zia1", "zia2"):
         cloud.exec(gateway, "nft", "-f", "-", input_text=block)
@@ -728,6 +732,13 @@ def test_fail_open_gateway_goes_direct_while_its_edge_is_cut(cloud: LabHandle) -
         assert sources <= expected, (sources, expected)
     wait_for(lambda: _get_8080(cloud, f"/f4-back-{time.monotonic()}").get("src") ==
              "198.19.1.2", 20, "new flows through zia2 again")
+
+
+def _tls_link_now(lab: LabHandle, cc: str, address: str) -> str:
+    """The state of `cc`'s TLS link to `address` now: its last `zia.tls_link` event, `down`
+    (not dialled yet) when there is none."""
+    moves = [e for e in lab.events(cc, "zia.tls_link") if e["address"] == address]
+    return max(moves, key=lambda e: e["ts"])["state"] if moves else "down"
 
 
 def _transport_now(lab: LabHandle, cc: str, address: str) -> str:
