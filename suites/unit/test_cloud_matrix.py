@@ -2,8 +2,11 @@
 
 `test_cloud_topologies.py` runs every topology on netns and a subset on docker
 (DOCKER_COVER). The subset must reach every overlay file any topology of the suite
-is built from (provider, egress variant, shared base) and an open-rules control;
-the oracle is the topology files' own `extends:` chains, read here with plain YAML.
+is built from (provider, egress variant, shared base, a load balancer added to a
+provider) and every topology file that wires nodes or links of its own (what docker
+builds differently), plus an open-rules control and a closed one (a file that only
+changes the rules is covered by those two); the oracle is the topology files' own
+`extends:` chains and keys, read here with plain YAML.
 """
 
 from __future__ import annotations
@@ -20,10 +23,18 @@ from suites.functional.cloud import test_dns_flood as flood
 pytestmark = pytest.mark.unit
 
 
+WIRING = {"nodes", "links"}  # keys whose content the docker backend builds its own way
+
+
+def keys(path: Path) -> dict[str, yaml.Node]:
+    """The top-level keys of a topology file (overlay tags untouched)."""
+    root = yaml.compose(path.read_text(), Loader=yaml.SafeLoader)
+    return {k.value: v for k, v in root.value} if root is not None else {}
+
+
 def chain(path: Path) -> set[Path]:
     """`path` and every file it extends, transitively."""
-    root = yaml.compose(path.read_text(), Loader=yaml.SafeLoader)  # overlay tags untouched
-    found = [v for k, v in root.value if k.value == "extends"] if root is not None else []
+    found = [v for k, v in keys(path).items() if k == "extends"]
     bases = [found[0].value] if found and isinstance(found[0].value, str) else [
         item.value for item in (found[0].value if found else [])]
     files = {path.resolve()}
@@ -37,12 +48,20 @@ def built_from(names: list[str]) -> set[Path]:
     return set().union(*(chain(TOPOLOGY_DIR / f"{n}.yaml") for n in names))
 
 
+def overlays(names: list[str]) -> set[Path]:
+    """The files the docker cover must reach: the shared overlays (cloud/) and every
+    topology file of `names`' chains that adds nodes or links of its own."""
+    return {f for f in built_from(names)
+            if f.parent.name == "cloud" or WIRING & set(keys(f))}
+
+
 def test_the_docker_subset_reaches_every_overlay_of_the_cloud_suite() -> None:
     assert set(cloud.DOCKER_COVER) <= set(cloud.TOPOLOGIES)
-    shared = {f for f in built_from(cloud.TOPOLOGIES) if f.parent.name == "cloud"}
-    assert len(shared) >= 5  # base, two providers, three egress variants
+    wanted = overlays(cloud.TOPOLOGIES)
+    # base, two providers, three egress variants, the Azure GWLB, the public-LB inbound
+    assert len(wanted) >= 8
     reached = built_from(cloud.DOCKER_COVER)
-    assert shared - reached == set(), sorted(str(f) for f in shared - reached)
+    assert wanted - reached == set(), sorted(str(f) for f in wanted - reached)
 
 
 def test_the_docker_subset_holds_an_open_rules_control_and_a_closed_one() -> None:
@@ -59,3 +78,21 @@ def test_the_oracle_sees_a_missing_overlay() -> None:
     """Without the partial-natgw topology the cover misses its egress overlay."""
     without = [n for n in cloud.DOCKER_COVER if "partial" not in n]
     assert (TOPOLOGY_DIR / "cloud" / "partial-natgw.yaml").resolve() not in built_from(without)
+
+
+@pytest.mark.parametrize(("left_out", "overlay"), [
+    ("azure-gwlb-", "cloud/azure-gwlb.yaml"),  # a shared overlay
+    ("azure-plb-inbound", "azure-plb-inbound.yaml"),  # a topology wiring its own nodes
+])
+def test_the_oracle_sees_a_new_load_balancer_left_out(left_out: str, overlay: str) -> None:
+    without = [n for n in cloud.DOCKER_COVER if not n.startswith(left_out)]
+    missing = overlays(cloud.TOPOLOGIES) - built_from(without)
+    assert (TOPOLOGY_DIR / overlay).resolve() in missing
+
+
+def test_a_file_that_only_changes_the_rules_is_no_wiring_overlay() -> None:
+    """insecure.yaml opens the rules of aws-no-natgw and wires nothing: the open-rules
+    control stands for it on docker."""
+    assert (TOPOLOGY_DIR / "insecure.yaml").resolve() not in overlays(["insecure"])
+    assert (TOPOLOGY_DIR / "azure-plb-inbound.yaml").resolve() in overlays(
+        ["azure-plb-inbound"])

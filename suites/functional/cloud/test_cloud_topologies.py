@@ -1,7 +1,9 @@
 """The cloud topologies: legitimate paths, and the seed's attack table from the internet.
 
 Each test runs on aws-natgw, aws-no-natgw, aws-partial-natgw, the three
-azure-* twins (ILB as next hop, NSGs with service tags), and the two negative
+azure-* twins (ILB as next hop, NSGs with service tags), the three azure-gwlb-*
+(the same, and a Gateway Load Balancer chained to a public LB), azure-plb-inbound
+(azure-no-natgw and a public LB the connectors DNAT inbound), and the two negative
 controls, insecure (aws-no-natgw with every inbound rule open to 0.0.0.0/0) and
 azure-insecure (azure-no-natgw with every inbound NSG rule open to the internet).
 What each expects is read from the topology (which interfaces have public
@@ -48,14 +50,19 @@ from suites.functional.connector.gwlb_helpers import tunnel_port_cut, wait_for
 pytestmark = pytest.mark.usefixtures("lab_capable")
 
 TOPOLOGIES = ["aws-natgw", "aws-no-natgw", "aws-partial-natgw", "azure-natgw", "azure-no-natgw",
-              "azure-partial-natgw", "insecure", "azure-insecure"]
+              "azure-partial-natgw", "insecure", "azure-insecure",
+              "azure-gwlb-natgw", "azure-gwlb-no-natgw", "azure-gwlb-partial-natgw",
+              "azure-plb-inbound"]
 # inbound rules open to the internet: the attacks the cloud's rules stop must succeed
 SG_OPEN = {"insecure", "azure-insecure"}
-# The docker tier runs a covering subset, netns all eight: every provider, every egress
-# overlay and an open-rules control on docker at least once (the plan is the same on
-# both backends; what docker adds is its own wiring). test_cloud_matrix.py checks the
-# cover against the topologies' `extends:` chains; the README says why (cloud topologies).
-DOCKER_COVER = ["aws-natgw", "aws-partial-natgw", "azure-no-natgw", "azure-insecure"]
+# The docker tier runs a covering subset, netns all twelve: every provider, every egress
+# overlay, every added load balancer (the Azure GWLB, the public LB) and an open-rules
+# control on docker at least once (the plan is the same on both backends; what docker
+# adds is its own wiring). azure-plb-inbound is azure-no-natgw plus a public LB, so it
+# stands for it. test_cloud_matrix.py checks the cover against the topologies' `extends:`
+# chains; the README says why (cloud topologies).
+DOCKER_COVER = ["aws-natgw", "aws-partial-natgw", "azure-insecure", "azure-gwlb-natgw",
+                "azure-plb-inbound"]
 WEB, WEB2, DNS, VICTIM = "198.18.10.10", "198.18.10.20", "198.18.53.53", "198.18.66.66"
 CONNECTORS = ("cc1", "cc2")
 MGMT = {"cc1": "10.10.2.21", "cc2": "10.10.2.22"}
