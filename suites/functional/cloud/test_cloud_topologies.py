@@ -29,10 +29,12 @@ from typing import Any
 
 import allure
 import pytest
+import yaml
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle
+from lab.catalog import TOPOLOGY_DIR
 from lab.errors import LabError
 from lab.events import Mark
 from lab.traffic.flood.in_lab import run_flood
@@ -173,18 +175,25 @@ def _tunnel_up(lab: LabHandle, gateway: str, connector: str, transport: str) -> 
     return True
 
 
+def _zia_transport(lab: LabHandle, connector: str) -> str:
+    """`runtime.zia_transport` of the config the topology gives `connector` (default auto)."""
+    service = next(s for s in lab.topology.node(connector).services if s.kind == "connector")
+    config = yaml.safe_load((TOPOLOGY_DIR / service.option("config")).read_text())
+    return str(config["runtime"].get("zia_transport", "auto"))
+
+
 @allure.feature("zia")
 @allure.story("Tunnel transport: UDP with TLS fallback, or TLS only")
 def test_zia_tunnels_run_over_the_configured_transport(cloud: LabHandle) -> None:
-    """cc1 everywhere and cc2 on AWS: `auto` (UDP and a TLS link); Azure cc2: `tls`."""
-    assert _tunnel_up(cloud, "zia1", "cc1", "udp")
-    assert _tunnel_up(cloud, "zia1", "cc1", "tls")
-    assert _tunnel_up(cloud, "zia1", "cc2", "tls")
-    if cloud.topology.name.startswith("azure"):  # `zia_transport: tls`: never a UDP tunnel
-        assert not [e for e in cloud.events("zia1", "zia.tunnel_up")
-                    if e["tunnel"] == _tunnel_id(cloud, "cc2") and e["transport"] == "udp"]
-    else:
-        assert _tunnel_up(cloud, "zia1", "cc2", "udp")
+    """As each connector's config says: `auto` (cc1 everywhere, cc2 on AWS) keeps a UDP
+    tunnel and a TLS link; `tls` (cc2 on Azure) a TLS link and never a UDP tunnel."""
+    for cc in CONNECTORS:
+        assert _tunnel_up(cloud, "zia1", cc, "tls")
+        if _zia_transport(cloud, cc) == "tls":
+            assert not [e for e in cloud.events("zia1", "zia.tunnel_up")
+                        if e["tunnel"] == _tunnel_id(cloud, cc) and e["transport"] == "udp"]
+        else:
+            assert _tunnel_up(cloud, "zia1", cc, "udp")
 
 
 @allure.feature("zia")
@@ -226,8 +235,8 @@ def test_zia_tunnel_falls_back_to_tls_while_udp_is_blocked(cloud: LabHandle) -> 
     restored = cloud.mark()
     cloud.wait_event("cc1", "zia.transport", lambda e: e["transport"] == "udp"
                      and e["address"] == "198.19.1.1", after=restored, timeout=30)
-    if _is_azure(cloud):
-        return  # the ILB may pick cc2, which runs TLS only there
+    if any(_zia_transport(cloud, cc) == "tls" for cc in CONNECTORS):
+        return  # the balancer may pick a connector that runs TLS only
     cloud.exec("workload1", "curl", "-s", "-m", "5", f"http://{WEB2}/zia-udp-again")
     seen = cloud.wait_event("web2", "http.request", lambda e: e["path"] == "/zia-udp-again",
                             after=restored)
