@@ -94,3 +94,25 @@ def test_skips_are_counted_per_tier_with_their_reasons() -> None:
     text = summarize([*RESULTS, *skipped], {}, "now")
     assert "| docker | 2 | 0 | 0 | 3 |" in text
     assert "- docker: 3 x needs a running docker engine" in text
+
+
+def test_the_matrices_have_a_column_for_every_topology_of_the_cloud_suite() -> None:
+    """The ids pytest gives the cloud suite's cases (topology, backend, the spoof test's
+    own case) reduce to one column per topology the suite lists, whatever its name."""
+    from suites.fixtures.lab import on_each_backend
+    from suites.functional.cloud import test_cloud_topologies as cloud
+
+    ids = [p.id for p in on_each_backend(cloud.TOPOLOGIES, docker=cloud.DOCKER_COVER)]
+    results = [r for pid in ids for r in (
+        _result(f"test_direct[{pid}]", "passed", method="DIRECT"),
+        _result(f"test_spoof[{pid}-vpc]", "passed", story="Spoofed sources", outcome="blocked"),
+        _result(f"test_spoof[{pid}-rfc1918]", "passed", story="Spoofed sources",
+                outcome="blocked"))]
+    text = summarize(results, {}, "now")
+    header = "| " + " | ".join(sorted(cloud.TOPOLOGIES)) + " |"
+    assert "| method " + header in text
+    assert "| attack " + header in text
+    assert "| DIRECT |" + " as specified |" * len(cloud.TOPOLOGIES) in text
+    assert "| Spoofed sources |" + " blocked |" * len(cloud.TOPOLOGIES) in text
+    assert {"azure-gwlb-natgw", "azure-gwlb-no-natgw", "azure-gwlb-partial-natgw",
+            "azure-plb-inbound"} <= set(cloud.TOPOLOGIES)
