@@ -74,6 +74,14 @@ def test_the_flood_suite_runs_on_docker_where_it_runs_on_netns() -> None:
     assert set(flood.DOCKER_COVER) <= set(flood.TOPOLOGIES)
 
 
+def test_the_flood_suite_reaches_every_overlay_of_the_azure_topologies() -> None:
+    """Its docstring's choice: every Azure egress design and each added load balancer."""
+    azure = [n for n in cloud.TOPOLOGIES if n.startswith("azure-") and n not in cloud.SG_OPEN]
+    wanted = overlays(azure)
+    missing = wanted - built_from(flood.TOPOLOGIES)
+    assert missing == set(), sorted(str(f) for f in missing)
+
+
 def test_the_oracle_sees_a_missing_overlay() -> None:
     """Without the partial-natgw topology the cover misses its egress overlay."""
     without = [n for n in cloud.DOCKER_COVER if "partial" not in n]
