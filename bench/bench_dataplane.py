@@ -35,6 +35,7 @@ from bench.lab_run import in_lab, write_part
 from lab.api import LabHandle
 from lab.events import Mark
 from lab.traffic.flood.in_lab import flood_argv, path_towards
+from reports.figures import bound
 
 TOPOLOGY = Path(__file__).parent / "topologies" / "dataplane-bench.yaml"
 OUT = Path("reports/bench/connector.json")
@@ -114,7 +115,7 @@ def measure(lab: LabHandle) -> dict[str, Any]:
         "ratio_to_kernel": {name: round(statistics.median(rs), 3)
                             for name, rs in ratios.items()},
         "ratio_per_round": {name: [round(r, 3) for r in rs] for name, rs in ratios.items()},
-        "targets": {"direct": 0.5, "tunnel": 0.2},
+        "targets": {"direct": bound("connector:direct"), "tunnel": bound("connector:tunnel")},
         "runs": runs,
         "limits": LIMITS,
     }

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from reports import figures
 from reports.summary import summarize
 
 pytestmark = pytest.mark.unit
@@ -116,3 +119,34 @@ def test_the_matrices_have_a_column_for_every_topology_of_the_cloud_suite() -> N
     assert "| Spoofed sources |" + " blocked |" * len(cloud.TOPOLOGIES) in text
     assert {"azure-gwlb-natgw", "azure-gwlb-no-natgw", "azure-gwlb-partial-natgw",
             "azure-plb-inbound"} <= set(cloud.TOPOLOGIES)
+
+
+FIXTURE = Path(__file__).parent / "figures_fixture"  # four small benchmark JSONs
+
+
+def test_the_figures_section_is_the_table_written_by_hand_for_a_small_fixture() -> None:
+    """Every row below was written from the fixture's numbers by hand: the table's order
+    (connector, failover, lab, attack), values with units, the reference the same run
+    measured, the JSON's ratio, the target from the one table of targets (DNS: 0.5x, not
+    the 1.0 the fixture's JSON records) and whether it is met (10 s is not under 10 s)."""
+    text = summarize(RESULTS, figures.load(FIXTURE), "now")
+    section = text.split("## Figures (reports/bench)\n\n")[1].splitlines()
+    assert section == [
+        "| figure | value | reference (same run) | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+        "| Connector DNS answers per second (dnsperf, median of 3 rounds) | 52,000 q/s "
+        "| unbound, same client, path and names: 100,000 q/s | 0.52x | ≥ 0.5x | yes |",
+        "| Packets per second through the connector, routed Direct (median of 3 rounds) "
+        "| 150,000 pps | kernel forwarding through a router namespace: 200,000 pps | 0.75x "
+        "| ≥ 0.5x | yes |",
+        "| Packets per second through the connector, ZIA tunnel, GENEVE (median of 3 rounds) "
+        "| 30,000 pps | kernel forwarding through a router namespace: 200,000 pps | 0.15x "
+        "| ≥ 0.2x | **no** |",
+        "| Connector killed mid-traffic: longest silence of a running flow (gwlb lab, median "
+        "of 3) | 3.2 s | the GWLB's health-check window: 3 s | 1.07x | ≤ 3.05 s | **no** |",
+        "| `cclab up` / `cclab down` azure-plb-inbound (netns, median of 5) | 10 s / 2.04 s "
+        "|  |  | < 10 s | **no** |",
+        "| `cclab up` / `cclab down` minimal (netns, median of 5) | 2.4 s / 3.4 s |  |  |  |  |",
+        "| `cclab attack` azure-gwlb-natgw (netns, median of 1) | 11.9 s | `cclab up` + "
+        "`cclab down` of it, same run: 7.68 s | 1.55x | < 60 s | yes |",
+    ]
