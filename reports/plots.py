@@ -3,7 +3,8 @@
 Each picture shows the figure beside the reference the same run measured (the
 ratio is what docs/figures.md quotes), and each figure that has a target a red
 dashed mark across its bar at the target, so a reader sees at once how far a
-target is. The targets are reports/figures.py's (the rows of docs/figures.md).
+target is. The targets are reports/figures.py's one table (TARGETS, the rows of
+docs/figures.md), marks and notes alike; docker's figures have none.
 Benchmarks not run yet are skipped. Pure drawing: the numbers come from the JSON.
 """
 
@@ -32,6 +33,11 @@ def marks(figure: figures.Figure | None) -> list[float]:
     if figure is None:
         return []
     return [x for t in figure.targets if (x := t.at(figure)) is not None]
+
+
+def _goals(targets: Sequence[figures.Target]) -> str:
+    """The targets as the table writes them ("≥ 0.5x"), for a picture's note."""
+    return " and ".join(t.text() for t in targets) or "none"
 
 
 def _bars(title: str, labels: list[str], values: list[float], unit: str,
@@ -92,7 +98,8 @@ def connector(data: dict[str, Any]) -> Any:
     return _bars("DNS queries answered per second (dnsperf, same run)",
                  ["connector", "unbound (reference)"],
                  [dns["connector_qps_median"], dns["unbound_qps_median"]], "q/s",
-                 f"ratio {dns['ratio']} (target {dns['target_ratio']}x unbound)",
+                 f"ratio {dns['ratio']} (target {_goals(figures.TARGETS['connector:dns'])}"
+                 " unbound)",
                  targets=[marks(row), []])
 
 
@@ -104,8 +111,8 @@ def dataplane(data: dict[str, Any]) -> Any:
                  [n if n != "kernel" else "kernel forwarding (reference)" for n in names],
                  [d["pps_median"][n] for n in names], "pps",
                  "ratios: " + ", ".join(f"{n} {r}x" for n, r in d["ratio_to_kernel"].items())
-                 + f" (targets: Direct {d['targets']['direct']}x, "
-                   f"tunnel {d['targets']['tunnel']}x the kernel)",
+                 + f" (targets: Direct {_goals(figures.TARGETS['connector:direct'])}, "
+                   f"tunnel {_goals(figures.TARGETS['connector:tunnel'])} the kernel)",
                  targets=[marks(rows.get(n)) for n in names])
 
 
@@ -138,22 +145,34 @@ def core(data: dict[str, Any]) -> Any:
 
 def lab(data: dict[str, Any]) -> Any:
     rows = data["results"]
-    keyed = _keyed(figures.lab(data))
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    # One line: every cloud topology has the same target (figures.TARGETS["lab:cloud-up"]).
+    return _per_topology(f"cclab up / down per topology ({data.get('backend', 'netns')})",
+                         rows, figures.lab(data), {"up": "up_median_s",
+                                                   "down": "down_median_s"},
+                         "target: cloud topologies up < {x:g} s", figsize=(7, 3.6))
+
+
+def _per_topology(title: str, rows: list[dict[str, Any]], built: list[figures.Figure],
+                  series: dict[str, str], target_label: str,
+                  figsize: tuple[float, float]) -> Any:
+    """Two bars per topology (`series`: legend label -> JSON key, the first the figure),
+    and a line at each distinct target the rows' figures have."""
+    keyed = _keyed(built)
+    fig, ax = plt.subplots(figsize=figsize)
     names = [r["topology"] for r in rows]
     y = range(len(rows))
-    ax.barh([i - 0.2 for i in y], [r["up_median_s"] for r in rows], 0.4, label="up")
-    ax.barh([i + 0.2 for i in y], [r["down_median_s"] for r in rows], 0.4, label="down")
-    # One line: every cloud topology has the same target (reports/figures.py's CLOUD_UP).
+    (first, key), (second, other) = series.items()
+    ax.barh([i - 0.2 for i in y], [r[key] for r in rows], 0.4, label=first)
+    ax.barh([i + 0.2 for i in y], [r[other] for r in rows], 0.4, label=second)
     bounds = sorted({x for n in names for x in marks(keyed.get(n))})
     for x in bounds:
-        ax.axvline(x, label=f"target: cloud topologies up < {x:g} s", **TARGET)
-    ax.set_xlim(0, max([*(r["up_median_s"] for r in rows), *bounds]) * 1.15)
+        ax.axvline(x, label=target_label.format(x=x), **TARGET)
+    ax.set_xlim(0, max([*(r[k] for r in rows for k in (key, other)), *bounds]) * 1.15)
     ax.set_yticks(list(y), names, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("seconds, median")
-    ax.set_title("cclab up / down per topology (netns)", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
 
@@ -175,8 +194,18 @@ def flood(data: dict[str, Any]) -> Any:
         targets += [marks(keyed.get(r["profile"])), []]
     ratios = ", ".join(f"{r['profile']} {r['ratio']}x" for r in data["results"])
     return _bars("Packets per second on one veth, one CPU", labels, values, "pps",
-                 f"engine / tcpreplay: {ratios} (targets 1.0x tcpreplay and 500k pps)",
+                 f"engine / tcpreplay: {ratios} (targets "
+                 f"{_goals(figures.TARGETS['flood:engine'])}, x: of tcpreplay)",
                  targets=targets)
+
+
+def attack(data: dict[str, Any]) -> Any:
+    # One line: every row has the same target (figures.TARGETS["attack:run"]).
+    return _per_topology(f"cclab attack per cloud topology ({data.get('backend', 'netns')})",
+                         data["results"], figures.attack(data),
+                         {"cclab attack": "attack_median_s",
+                          "cclab up + down (reference)": "up_down_median_s"},
+                         "target: under {x:g} s", figsize=(7, 3.8))
 
 
 def failover(data: dict[str, Any]) -> Any:
@@ -191,7 +220,7 @@ def failover(data: dict[str, Any]) -> Any:
 
 PLOTS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "connector": connector, "core": core, "lab": lab, "docker": docker, "flood": flood,
-    "failover": failover, "connector-dataplane": dataplane,
+    "failover": failover, "connector-dataplane": dataplane, "attack": attack,
 }
 SOURCE = {"connector-dataplane": ("connector", "dataplane")}  # picture -> (JSON, its key)
 

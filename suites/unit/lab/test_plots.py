@@ -1,0 +1,54 @@
+"""reports/plots.py: every benchmark picture draws its targets, where the table puts them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from matplotlib.collections import LineCollection
+from matplotlib.colors import to_hex
+
+from reports import plots
+
+pytestmark = pytest.mark.unit
+
+BENCH = Path(__file__).resolve().parents[3] / "reports" / "bench"
+
+
+def _picture(name: str) -> Any:
+    json_name, _ = plots.SOURCE.get(name, (name, None))
+    return plots.PLOTS[name](json.loads((BENCH / f"{json_name}.json").read_text()))
+
+
+def _target_lines(figure: Any) -> list[float]:
+    """The x of every red dashed line the picture holds (axvline or vlines)."""
+    red = plots.TARGET["color"]
+    xs: list[float] = []
+    for ax in figure.axes:
+        xs += [float(line.get_xdata()[0]) for line in ax.lines
+               if to_hex(line.get_color()) == red and line.get_linestyle() == "--"]
+        for found in ax.collections:
+            if isinstance(found, LineCollection) and any(
+                    to_hex(c) == red for c in found.get_colors()):
+                xs += [float(segment[0][0]) for segment in found.get_segments()]
+    return xs
+
+
+@pytest.mark.parametrize("name", sorted(set(plots.PLOTS) - {"docker"}))
+def test_each_benchmark_picture_with_a_target_draws_its_line(name: str) -> None:
+    assert _target_lines(_picture(name)), f"{name}.png has no target line"
+
+
+def test_docker_has_no_target_and_draws_none() -> None:
+    assert _target_lines(_picture("docker")) == []
+
+
+def test_the_lines_sit_at_the_targets_in_the_figure_s_own_unit() -> None:
+    """By hand: attack under 60 s (issue 16); lab up under 10 s; DNS at 0.5x unbound's
+    median (issue #4), in q/s."""
+    unbound = json.loads((BENCH / "connector.json").read_text())["dns"]["unbound_qps_median"]
+    assert set(_target_lines(_picture("attack"))) == {60.0}
+    assert set(_target_lines(_picture("lab"))) == {10.0}
+    assert _target_lines(_picture("connector")) == [pytest.approx(0.5 * unbound)]
