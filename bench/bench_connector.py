@@ -6,7 +6,7 @@ unbound from local data). dnsperf runs in the client node against each in
 turn, alternating, several rounds; the figures are the median of each, and
 the ratio is the median of the rounds' own ratios (a round runs both back to
 back, under the same load of a shared machine). Writes
-reports/bench/connector.json. Target (issue #4): at least 0.5x.
+reports/bench/connector.json. Target (issue #19): at least 1.0x.
 """
 
 from __future__ import annotations

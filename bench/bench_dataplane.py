@@ -16,8 +16,8 @@ stream runs (after a second of warm-up), so start-up and the drain after the
 sender stops are left out. Paths alternate, several rounds; the figures are
 medians, and a path's ratio is the median of its rounds' own ratios to the
 kernel (a round runs every path back to back). Writes the `dataplane` part
-of reports/bench/connector.json. Targets (issue #4): Direct >= 0.5x the
-kernel, tunnels >= 0.2x.
+of reports/bench/connector.json. Targets (issue #19): Direct >= 0.8x the
+kernel, tunnels >= 0.6x.
 """
 
 from __future__ import annotations

@@ -50,18 +50,18 @@ def test_a_target_in_x_is_on_the_ratio_and_its_line_sits_at_ratio_times_referenc
 
 
 def test_the_table_of_targets_is_used_whatever_a_json_recorded() -> None:
-    """connector.json records a DNS target of 0.7 here; the table says 0.5 (issue #4)."""
+    """connector.json records a DNS target of 1.5 here; the table says 1.0 (issue #19)."""
     bench = {"connector": {
-        "dns": {"connector_qps_median": 60, "unbound_qps_median": 100, "ratio": 0.6,
-                "target_ratio": 0.7},
-        "dataplane": {"pps_median": {"kernel": 100, "direct-geneve": 45, "zia-routed": 25},
-                      "ratio_to_kernel": {"direct-geneve": 0.45, "zia-routed": 0.25},
+        "dns": {"connector_qps_median": 120, "unbound_qps_median": 100, "ratio": 1.2,
+                "target_ratio": 1.5},
+        "dataplane": {"pps_median": {"kernel": 100, "direct-geneve": 75, "zia-routed": 65},
+                      "ratio_to_kernel": {"direct-geneve": 0.75, "zia-routed": 0.65},
                       "targets": {"direct": 0.9, "tunnel": 0.9}}}}
     rows = _by_key(bench)
-    assert [t.text() for t in rows["connector:dns"].targets] == ["≥ 0.5x"]
-    assert rows["connector:dns"].met is True  # 0.6x: short of what the JSON says, not the table
-    assert rows["connector:direct-geneve"].met is False  # 0.45x < Direct's 0.5x
-    assert rows["connector:zia-routed"].met is True  # 0.25x >= the tunnel's 0.2x
+    assert [t.text() for t in rows["connector:dns"].targets] == ["≥ 1.0x"]
+    assert rows["connector:dns"].met is True  # 1.2x: short of what the JSON says, not the table
+    assert rows["connector:direct-geneve"].met is False  # 0.75x < Direct's 0.8x
+    assert rows["connector:zia-routed"].met is True  # 0.65x >= the tunnel's 0.6x
     assert rows["connector:zia-routed"].reference_value == 100
 
 

@@ -46,9 +46,9 @@ def test_docker_has_no_target_and_draws_none() -> None:
 
 
 def test_the_lines_sit_at_the_targets_in_the_figure_s_own_unit() -> None:
-    """By hand: attack under 60 s (issue 16); lab up under 10 s; DNS at 0.5x unbound's
-    median (issue #4), in q/s."""
+    """By hand: attack under 60 s (issue 16); lab up under 10 s; DNS at 1.0x unbound's
+    median (issue #19), in q/s."""
     unbound = json.loads((BENCH / "connector.json").read_text())["dns"]["unbound_qps_median"]
     assert set(_target_lines(_picture("attack"))) == {60.0}
     assert set(_target_lines(_picture("lab"))) == {10.0}
-    assert _target_lines(_picture("connector")) == [pytest.approx(0.5 * unbound)]
+    assert _target_lines(_picture("connector")) == [pytest.approx(1.0 * unbound)]
