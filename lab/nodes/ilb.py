@@ -76,8 +76,12 @@ def render_ilb(targets: list[IPv4Address], healthy: list[IPv4Address],
     buckets = ", ".join(f"{b} : {mark[t]:#x}"
                         for b, t in enumerate(bucket_owners(targets, healthy) if healthy else []))
     if frontend is not None and healthy:
-        lines.append(f"    ip daddr {frontend} meta l4proto {{ tcp, udp }} meta mark set th dport"
-                     f" and {BUCKETS - 1} map {{ {buckets} }} counter name frontend_returns accept")
+        # Azure: the bucket of the client's port (the public LB's choice, see above); GCP:
+        # the forwarding rule's own address is a frontend like any other (CLIENT_IP_PROTO).
+        key = f"th dport and {BUCKETS - 1}" if affinity == "5-tuple" else \
+            f"jhash {AFFINITY[affinity]} mod {BUCKETS} seed 0xcc"
+        lines.append(f"    ip daddr {frontend} meta l4proto {{ tcp, udp }} meta mark set {key}"
+                     f" map {{ {buckets} }} counter name frontend_returns accept")
     lines.append("    fib daddr type local return")
     if not healthy:
         lines.append("    counter name no_backend drop")
