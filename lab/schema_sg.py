@@ -175,9 +175,6 @@ def _kind_issues(kind: str, item: RawInbound, path: str) -> list[Issue]:
     elif kind == "nsg" and not NSG_PRIORITIES[0] <= (item.priority or 0) <= NSG_PRIORITIES[1]:
         issues.append(Issue("", f"{path}.priority", "an NSG priority is 100 to 65500",
                             "write `priority: 100` .. `4096` (lowest first)"))
-    if kind == "sg" and item.priority is not None:
-        issues.append(Issue("", f"{path}.priority", "a security group rule has no priority",
-                            "remove it, or set `kind: nsg` or `kind: gcp-firewall` on the group"))
     if kind != "gcp-firewall" and item.targets:
         issues.append(Issue("", f"{path}.targets", "only GCP firewall rules have target tags",
                             "remove it, or set `kind: gcp-firewall` on the group"))
