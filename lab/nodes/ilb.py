@@ -30,6 +30,12 @@ connector the public LB picked (no flow symmetry across two load balancers);
 the lab's two make the same choice, the bucket of the client's port (the
 destination port here, the source port at the public LB: `lab.nodes.azure_plb`),
 so that the vendor's design can be tested at all (docs/decisions.md).
+
+GCP's internal passthrough Network Load Balancer is this node with other
+parameters (lab/topologies/cloud/gcp.yaml): the probe source a stand-in for
+Google's health-check ranges, `--affinity client-ip-proto` (session affinity
+CLIENT_IP_PROTO: the hash covers source, destination and protocol, spec §3.4),
+and its forwarding rule's address as `--frontend`, the Cloud DNS forwarding target.
 """
 
 from __future__ import annotations
