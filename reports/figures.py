@@ -99,7 +99,7 @@ FLOOD_RATIO = Target(">=", 1.0, "x", FLOOD_ISSUE)
 FLOOD_RATE = Target(">=", 500_000, "pps", FLOOD_ISSUE)
 CLOUD_UP = Target("<", 10, "s", "the cloud topologies' target, from the README's figures table "
                   "(and the line reports/plots.py drew) before this page replaced it")
-CLOUD_PREFIXES = ("aws-", "azure-", "insecure")  # the seven cloud topologies
+CLOUD_PREFIXES = ("aws-", "azure-", "gcp-", "insecure")  # the cloud topologies
 FROM_JSON = "issue #4, recorded by the benchmark in connector.json"
 ATTACK = Target("<", 60, "s", "issue 16: `cclab attack` on any shipped cloud topology, "
                 "as recorded in attack.json (`target_s`)")
