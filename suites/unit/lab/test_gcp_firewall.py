@@ -144,3 +144,25 @@ nodes:
         "security_groups.fw.inbound[0].priority: input should be less than or equal to 65535",
         "security_groups.sg.inbound[0].targets: only GCP firewall rules have target tags",
     ]
+
+
+def test_a_nic_takes_one_networks_rules_and_a_subnet_none() -> None:
+    text = """
+name: t
+security_groups:
+  fw: {kind: gcp-firewall}
+  other: {kind: gcp-firewall}
+links:
+  - name: l
+    subnet: 10.0.1.0/24
+    security_groups: [fw]
+    endpoints:
+      - {node: h, ifname: eth0, address: 10.0.1.10, security_groups: [fw, other]}
+nodes:
+  h: {}
+"""
+    assert _problems(text) == [
+        "links[0].security_groups: GCP firewall rules belong to the NICs, not to a subnet",
+        "links[0].endpoints[0].security_groups: an interface takes one VPC network's "
+        "firewall rules, alone",
+    ]
