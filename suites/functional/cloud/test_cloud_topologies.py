@@ -881,7 +881,9 @@ def test_a_name_resolved_on_one_connector_steers_udp_on_the_other(cloud: LabHand
     name, a datagram to its address takes the default ZIA rule (web sees an edge). Then
     the name is resolved through cc1 alone, and sixteen datagrams (sixteen flows, spread
     by the load balancer) all go Direct, some of them through cc2, which never saw the
-    answer: the name reached it through the cluster."""
+    answer: the name reached it through the cluster. GCP (CLIENT_IP_PROTO) sends them
+    all to one connector, which the ILB's counters name; the name is resolved through
+    the other."""
     counts = _ilb_counts(cloud) if _client_ip_affinity(cloud) else {}
     before = _echo(cloud, 40700)
     assert before in EDGES, f"without DNS the flow must take the ZIA rule, web saw {before}"
