@@ -2,7 +2,8 @@
 
 Each run is the real command line in a subprocess, as a user types it, so the
 figure includes Python start-up and the services' readiness. Writes
-reports/bench/lab.json.
+reports/bench/lab.json. `CCLAB_BENCH_TOPOLOGIES=a,b` measures those only and keeps
+the file's figures for the others (a new topology, without re-timing them all).
 """
 
 from __future__ import annotations
@@ -43,7 +44,12 @@ def measure(topology: str) -> dict[str, object]:
 def main() -> None:
     from lab.catalog import shipped_topologies
 
-    results = [measure(name) for name in shipped_topologies()]
+    only = [n for n in os.environ.get("CCLAB_BENCH_TOPOLOGIES", "").split(",") if n]
+    kept = {r["topology"]: r for r in json.loads(OUT.read_text())["results"]} \
+        if only and OUT.exists() else {}
+    fresh = {name: measure(name) for name in (only or shipped_topologies())}
+    results = [fresh.get(name) or kept[name] for name in shipped_topologies()
+               if name in fresh or name in kept]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"backend": "netns", "results": results}, indent=2) + "\n")
     for r in results:

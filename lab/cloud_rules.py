@@ -11,6 +11,10 @@ expects cannot drift apart. docs/cloud-semantics.md cites the sources.
   (AllowVnetInBound 65000, AllowAzureLoadBalancerInBound 65001, DenyAllInBound
   65500, and the outbound three). A subnet's NSG (on the link) and a NIC's both
   judge: inbound the subnet's first, outbound the NIC's first; each must allow.
+- A GCP VPC firewall (`kind: gcp-firewall`, `lab.gcp_firewall`): the rules of
+  the NIC's network whose target tags the instance carries (no target: all), by
+  priority, a deny before an allow of the same priority, first match, then the
+  implied rules (allow all egress, deny all ingress, priority 65535).
 - Peers: a prefix; a static tag; a computed tag (`VirtualNetwork`: its prefixes
   plus the prefixes of the user-defined routes of the port's subnet); a group
   (`group:NAME`: the private addresses of the interfaces that carry it).
@@ -25,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 
+from lab.gcp_firewall import IMPLIED, IMPLIED_PRIORITY, applies_to, precedence
 from lab.model import (
     AclEntry,
     Interface,
@@ -77,12 +82,12 @@ class Layer:
     A packet must be allowed by every layer of its port."""
 
     level: str  # nic | subnet
-    kind: str  # sg | nsg
+    kind: str  # sg | nsg | gcp-firewall
     groups: tuple[str, ...]
     rules: tuple[Rule, ...]
 
     def fallthrough(self, where: str, direction: str) -> str:
-        what = "NSG" if self.kind == "nsg" else "security group"
+        what = {"nsg": "NSG", "gcp-firewall": "VPC firewall"}.get(self.kind, "security group")
         return f"{what} {', '.join(self.groups)} ({where} {direction}): no rule allows"
 
 
@@ -101,23 +106,30 @@ def port_layers(topo: Topology, node: Node, iface: Interface,
     levels = [("subnet", subnet), ("nic", nic)]
     if direction == "out":
         levels.reverse()
-    return tuple(_layer(topo, iface, level, groups, direction)
+    return tuple(_layer(topo, node, iface, level, groups, direction)
                  for level, groups in levels if groups)
 
 
-def _layer(topo: Topology, iface: Interface, level: str, groups: tuple[SecurityGroup, ...],
-           direction: str) -> Layer:
-    kind = "nsg" if any(g.kind == "nsg" for g in groups) else "sg"
+def _layer(topo: Topology, node: Node, iface: Interface, level: str,
+           groups: tuple[SecurityGroup, ...], direction: str) -> Layer:
+    kinds = {g.kind for g in groups}
+    kind = "gcp-firewall" if "gcp-firewall" in kinds else "nsg" if "nsg" in kinds else "sg"
     rules: list[tuple[int, Rule]] = []
     for group in groups:
         written = group.inbound if direction == "in" else group.outbound
         for i, rule in enumerate(written):
+            if group.kind == "gcp-firewall" and not applies_to(rule.targets, node.network_tags):
+                continue  # its target tags are not this instance's
             rules.append((rule.priority or 0, _resolve(topo, iface, group, rule, direction, i)))
         if group.kind == "nsg":
             rules += [(priority, default) for priority, default
                       in azure_defaults(topo, iface, group.name, direction)]
+        if group.kind == "gcp-firewall":
+            rules.append(implied_rule(group.name, direction))
     if kind == "nsg":
         rules.sort(key=lambda pair: pair[0])
+    if kind == "gcp-firewall":
+        rules.sort(key=lambda pair: precedence(pair[0], pair[1].action))
     return Layer(level, kind, tuple(g.name for g in groups), tuple(r for _, r in rules))
 
 
@@ -127,6 +139,9 @@ def _resolve(topo: Topology, iface: Interface, group: SecurityGroup, rule: SgRul
     path = f"security_groups.{group.name}.{bound}[{index}]"
     if group.kind == "nsg":
         name = f"NSG {group.name} rule '{rule.label or index}' (priority {rule.priority})"
+    elif group.kind == "gcp-firewall":
+        name = f"VPC firewall {group.name} rule '{rule.label or index}' " \
+            f"(priority {rule.priority})"
     else:
         name = f"security group {group.name} {bound}[{index}]" + \
             (f" '{rule.label}'" if rule.label else "")
@@ -217,6 +232,15 @@ def azure_defaults(topo: Topology, iface: Interface, group: str,
     return [rule("AllowVnetOutBound", 65000, vnet, vnet, "allow"),
             rule("AllowInternetOutBound", 65001, internet, None, "allow"),
             rule("DenyAllOutBound", 65500, None, None, "deny")]
+
+
+def implied_rule(group: str, direction: str) -> tuple[int, Rule]:
+    """A GCP network's implied rule for one direction (egress allowed, ingress denied)."""
+    name, action = IMPLIED[direction]
+    return IMPLIED_PRIORITY, Rule("all", None, None, None, action,
+                                  f"VPC firewall {group} implied rule '{name}' "
+                                  f"(priority {IMPLIED_PRIORITY})",
+                                  f"security_groups.{group} (implied rule {name})", name)
 
 
 # -- network ACLs ---------------------------------------------------------------------------

@@ -4,7 +4,10 @@ Internet gateway: 1:1 NAT between each endpoint's public address (EIP / Azure
 public IP) and its private address; unsolicited inbound to an unmapped address
 is dropped; private sources without a public address cannot leave; with
 `anti_spoofing`, packets arriving from the internet with an RFC 1918 or
-VPC-local source are dropped before NAT (the seed's claim, as a switch).
+VPC-local source are dropped before NAT (the seed's claim, as a switch); with
+`drop_provider_ranges`, so are sources in the provider's own `provider_ranges`
+(GCP's health-check and Cloud DNS forwarder ranges: whether Google's edge drops
+them is not documented, so the lab has it both ways, docs/decisions.md).
 
 NAT gateway: SNAT (masquerade) for the VPC's outbound flows; anything that is
 not a reply to one of them is dropped.
@@ -48,6 +51,8 @@ def _internet(topo: Topology, gw: Gateway) -> Iterator[str]:
         yield f"  map to_public {{ type ipv4_addr : ipv4_addr; elements = {{ {to_public} }} }}"
     yield "  counter spoofed_private { }"
     yield "  counter spoofed_vpc { }"
+    if gw.provider_ranges:
+        yield "  counter spoofed_provider { }"
     yield "  counter unsolicited { }"
     yield "  counter no_public_address { }"
     yield "  chain antispoof {"
@@ -57,6 +62,11 @@ def _internet(topo: Topology, gw: Gateway) -> Iterator[str]:
         yield f"    iifname {outside} ip saddr @rfc1918 counter name spoofed_private drop"
     else:
         yield "    # anti_spoofing: false -- spoofed private and VPC sources are let in"
+    provider = ", ".join(str(p) for p in gw.provider_ranges)
+    if provider and gw.drop_provider_ranges:
+        yield f"    iifname {outside} ip saddr {{ {provider} }} counter name spoofed_provider drop"
+    elif provider:
+        yield f"    # drop_provider_ranges: false -- sources in {provider} are let in"
     yield "  }"
     yield "  chain prerouting {"
     yield "    type nat hook prerouting priority dstnat; policy accept;"

@@ -73,7 +73,8 @@ def _node(node: Node) -> str:
              for s in node.services]
     if node.gateway is not None:
         rows.append(f"{node.gateway.kind} gateway"
-                    + ("" if node.gateway.anti_spoofing else ", anti-spoofing OFF"))
+                    + ("" if node.gateway.anti_spoofing else ", anti-spoofing OFF")
+                    + (", drops provider sources" if node.gateway.drop_provider_ranges else ""))
     colour = ROLE_COLOURS.get(node.role, "#ffffff")
     label = "<br/>".join(rows)
     return (f'  "node:{node.name}" [shape=box, style="rounded,filled", fillcolor="{colour}", '

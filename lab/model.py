@@ -56,6 +56,7 @@ class SgRule:
     local: tuple[IPv4Network, ...] = ()
     local_tags: tuple[str, ...] = ()
     written: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()  # a GCP firewall rule's target tags; empty: every instance
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +65,16 @@ class SecurityGroup:
 
     `kind` sg: the rules in the order written, first match (AWS groups are
     allow-only, so order does not matter there); nsg: an Azure NSG, by priority,
-    first match, with Azure's default rules after the written ones.
+    first match, with Azure's default rules after the written ones; gcp-firewall:
+    the VPC firewall rules of one GCP network, by priority (deny first at equal
+    priority), only the rules whose target tags the instance carries, then the
+    implied rules at 65535.
     """
 
     name: str
     inbound: tuple[SgRule, ...]
     outbound: tuple[SgRule, ...]
-    kind: str = "sg"  # sg | nsg
+    kind: str = "sg"  # sg | nsg | gcp-firewall
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +141,10 @@ class Gateway:
     outside: str
     vpc: tuple[IPv4Network, ...]
     anti_spoofing: bool = True
+    # The provider's own source ranges (GCP: health checks, Cloud DNS forwarders) and
+    # whether the edge drops them when they arrive from the internet.
+    provider_ranges: tuple[IPv4Network, ...] = ()
+    drop_provider_ranges: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +159,7 @@ class Node:
     nftables: str = ""
     services: tuple[Service, ...] = ()
     gateway: Gateway | None = None
+    network_tags: tuple[str, ...] = ()  # GCP: the instance's network tags (firewall targets)
 
     def interface(self, name: str) -> Interface:
         for iface in self.interfaces:

@@ -77,6 +77,8 @@ class RawGateway(_Strict):
     outside: str
     vpc: list[IPv4Network] = Field(min_length=1)
     anti_spoofing: bool = True
+    provider_ranges: list[IPv4Network] = []
+    drop_provider_ranges: bool = False
 
 
 class RawNode(_Strict):
@@ -86,6 +88,7 @@ class RawNode(_Strict):
     nftables: str = ""
     services: list[RawService] = []
     gateway: RawGateway | None = None
+    network_tags: list[str] = []
 
 
 class _TagList(RootModel[list[IPv4Network] | RawComputedTag]):
@@ -215,9 +218,10 @@ def _node(name: str, raw: RawNode, interfaces: list[Interface]) -> Node:
     gateway = None
     if raw.gateway is not None:
         g = raw.gateway
-        gateway = Gateway(g.kind, g.inside, g.outside, tuple(g.vpc), g.anti_spoofing)
+        gateway = Gateway(g.kind, g.inside, g.outside, tuple(g.vpc), g.anti_spoofing,
+                          tuple(g.provider_ranges), g.drop_provider_ranges)
     return Node(name, raw.role, tuple(interfaces), routes, sysctls, raw.nftables, services,
-                gateway)
+                gateway, tuple(raw.network_tags))
 
 
 def _parse(model: type[Any], value: Any, path: str, issues: list[Issue]) -> Any:

@@ -16,6 +16,10 @@ named tags or other groups.
         kind: nsg                      # Azure: by priority, first match, default rules added
         inbound:
           - {priority: 4000, proto: all, from: [VirtualNetwork], local: [VirtualNetwork]}
+      vpc-svc:
+        kind: gcp-firewall             # GCP: one VPC network's firewall rules, implied rules
+        inbound:                       # added; `targets`: the instances' network tags
+          - {priority: 900, proto: udp, ports: 53, from: [CloudDns], targets: [zs-cc]}
     network_acls:
       acl-svc:                         # AWS: stateless, by rule number, then deny
         inbound:
@@ -74,7 +78,8 @@ class RawInbound(_ProtoPorts):
     peers: list[str] = Field(alias="from")
     local: list[str] = []
     action: Literal["allow", "deny"] = "allow"
-    priority: int | None = Field(default=None, ge=100, le=65500)
+    priority: int | None = Field(default=None, ge=0, le=65535)
+    targets: list[str] = []
     label: str = ""
 
 
@@ -83,7 +88,7 @@ class RawOutbound(RawInbound):
 
 
 class RawSecurityGroup(_Strict):
-    kind: Literal["sg", "nsg"] = "sg"
+    kind: Literal["sg", "nsg", "gcp-firewall"] = "sg"
     inbound: list[RawInbound] = []
     outbound: list[RawOutbound] = []
 
@@ -139,21 +144,41 @@ def build_group(name: str, raw: RawSecurityGroup, names: Names,
             key = "from" if direction == "inbound" else "to"
             far = _peers(item.peers, names, f"{path}.{key}", issues)
             near = _peers(item.local, names, f"{path}.local", issues)
-            if far.groups and raw.kind == "nsg" or near.groups:
+            if far.groups and raw.kind != "sg" or near.groups:
                 issues.append(Issue("", f"{path}.{key if far.groups else 'local'}",
                                     "a group reference here is not supported",
-                                    "NSG rules name prefixes or service tags; AWS groups "
-                                    "reference groups as peers only"))
-            if raw.kind == "nsg" and item.priority is None:
-                issues.append(Issue("", f"{path}.priority", "an NSG rule needs a priority",
-                                    "write `priority: 100` .. `4096` (lowest first)"))
+                                    "NSG and GCP firewall rules name prefixes or tags; AWS "
+                                    "groups reference groups as peers only"))
+            issues.extend(_kind_issues(raw.kind, item, path))
+            priority = item.priority
+            if raw.kind == "gcp-firewall" and priority is None:
+                priority = GCP_DEFAULT_PRIORITY
             built.append(SgRule(item.proto, parse_ports(item.ports), far.prefixes, item.action,
-                                item.label, item.priority, far.tags, far.groups, near.prefixes,
-                                near.tags, tuple(item.peers)))
+                                item.label, priority, far.tags, far.groups, near.prefixes,
+                                near.tags, tuple(item.peers), tuple(item.targets)))
         return tuple(built)
 
     return SecurityGroup(name, rules(raw.inbound, "inbound"), rules(raw.outbound, "outbound"),
                          raw.kind)
+
+
+GCP_DEFAULT_PRIORITY = 1000  # Google: a rule written without a priority gets 1000
+NSG_PRIORITIES = (100, 65500)  # 4096 for written rules; the defaults sit above
+
+
+def _kind_issues(kind: str, item: RawInbound, path: str) -> list[Issue]:
+    """What one kind of group allows that another does not: priorities, targets."""
+    issues = []
+    if kind == "nsg" and item.priority is None:
+        issues.append(Issue("", f"{path}.priority", "an NSG rule needs a priority",
+                            "write `priority: 100` .. `4096` (lowest first)"))
+    elif kind == "nsg" and not NSG_PRIORITIES[0] <= (item.priority or 0) <= NSG_PRIORITIES[1]:
+        issues.append(Issue("", f"{path}.priority", "an NSG priority is 100 to 65500",
+                            "write `priority: 100` .. `4096` (lowest first)"))
+    if kind != "gcp-firewall" and item.targets:
+        issues.append(Issue("", f"{path}.targets", "only GCP firewall rules have target tags",
+                            "remove it, or set `kind: gcp-firewall` on the group"))
+    return issues
 
 
 def build_computed(name: str, raw: RawComputedTag) -> ComputedTag:

@@ -165,7 +165,12 @@ def _nsg_levels(topo: Topology, paths: Paths, groups: dict[str, SecurityGroup]
     """Azure allows one NSG on a subnet and one on a NIC; a subnet has no AWS groups."""
     for net in topo.networks:
         kinds = [groups[g].kind for g in net.security_groups if g in groups]
-        if kinds and (kinds.count("nsg") > 1 or "sg" in kinds):
+        if "gcp-firewall" in kinds:
+            yield _issue(f"{paths.link(net.name)}.security_groups",
+                         "GCP firewall rules belong to the NICs, not to a subnet",
+                         "name the group on the endpoints of the network's NICs; its "
+                         "`targets:` choose instances")
+        elif kinds and (kinds.count("nsg") > 1 or "sg" in kinds):
             yield _issue(f"{paths.link(net.name)}.security_groups",
                          "a subnet takes one NSG (kind: nsg), no security groups",
                          "AWS groups belong on interfaces; Azure allows one NSG per subnet")
@@ -176,6 +181,11 @@ def _nsg_levels(topo: Topology, paths: Paths, groups: dict[str, SecurityGroup]
                 yield _issue(f"{paths.endpoint(node.name, iface.name)}.security_groups",
                              "an interface takes one NSG, alone",
                              "Azure allows one NSG per NIC; put its rules in one group")
+            if "gcp-firewall" in kinds and len(kinds) > 1:
+                yield _issue(f"{paths.endpoint(node.name, iface.name)}.security_groups",
+                             "an interface takes one VPC network's firewall rules, alone",
+                             "a GCP NIC is in one VPC network: put that network's rules in "
+                             "one group of kind gcp-firewall")
 
 
 def _cloud_rules(topo: Topology, paths: Paths) -> Iterator[Issue]:

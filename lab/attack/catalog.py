@@ -27,6 +27,7 @@ from lab.lint.scope import scope_of
 from lab.model import Topology
 
 ANY_ROLE = "any"  # a NAT gateway's address stands for both roles
+CLOUD_DNS_TAG = "CloudDnsForwarders"  # GCP: where Cloud DNS forwarding comes from
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class Attack:
     roles: tuple[str, ...]  # the connector interfaces aimed at: management, service
     payload: str  # syn | ack | udp | dns | dns-fragments | geneve (lab.traffic.attack_probe)
     spoof: str = ""  # '' (the attacker's own) | victim | workload | unused-public | rfc1918
+    #                  | cloud-dns (an address of the `CloudDnsForwarders` tag no node holds)
     seen: str = ""  # '' (where the spoof says: lab.attack.expect.mode_of) | arrival
     to: str = "public"  # public | private: the target's private address, handed to the
     #                     internet gateway as if it routed there
@@ -84,6 +86,10 @@ ATTACKS = (
     Attack("dns-fragments", "a DNS query in IP fragments", "udp", 53,
            ("service", "management"), "dns-fragments",
            why="later fragments carry no port: the datagram must be judged whole"),
+    Attack("dns-cloud-dns-forged", "DNS from a forged Cloud DNS forwarder source (GCP)",
+           "udp", 53, ("service",), "dns", spoof="cloud-dns", seen="arrival",
+           why="spec §2.4, §4.3: the vendor's rule admits 35.199.192.0/19 to DNS; can the "
+               "internet forge it? (where the topology has that tag)"),
     Attack("private-destination", "internet traffic for a connector's private address",
            "tcp", 443, ("service",), "syn", to="private",
            why="seed: some attacks are unfeasible due to regular routing"),

@@ -7,7 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
-from lab.attack.catalog import ANY_ROLE, ATTACKS, Attack, Target, aimed, port_of, targets
+from lab.attack.catalog import (
+    ANY_ROLE,
+    ATTACKS,
+    CLOUD_DNS_TAG,
+    Attack,
+    Target,
+    aimed,
+    port_of,
+    targets,
+)
 from lab.gateways import RFC1918
 from lab.lint.scope import internet_side
 from lab.model import Node, Topology
@@ -93,6 +102,8 @@ def _source(topo: Topology, attack: Attack, start: Node, own: IPv4Address
         return _unused(topo, start, own)
     if attack.spoof == "rfc1918":
         return _private_elsewhere(topo)
+    if attack.spoof == "cloud-dns":
+        return _unheld_in_tag(topo, CLOUD_DNS_TAG)
     name = {"victim": "victim", "workload": "workload1"}[attack.spoof]
     node = next((n for n in topo.nodes if n.name == name), None)
     return node.interfaces[0].address.ip if node is not None and node.interfaces else None
@@ -105,6 +116,19 @@ def _unused(topo: Topology, start: Node, own: IPv4Address) -> IPv4Address | None
         {r.via for n in topo.nodes for r in n.routes}
     address = net.broadcast_address - 1
     while address in held and address > net.network_address + 1:
+        address -= 1
+    return None if address in held else address
+
+
+def _unheld_in_tag(topo: Topology, tag: str) -> IPv4Address | None:
+    """The highest address of the tag's first prefix that no node holds (GCP: a Cloud DNS
+    forwarder's source, forged); None without the tag."""
+    prefixes = dict(topo.tags).get(tag, ())
+    if not prefixes:
+        return None
+    held = {i.address.ip for n in topo.nodes for i in n.interfaces}
+    address = prefixes[0].broadcast_address - 1
+    while address in held and address > prefixes[0].network_address + 1:
         address -= 1
     return None if address in held else address
 

@@ -122,7 +122,7 @@ def text(matrix: Matrix) -> str:
         flag = "" if r.agree else "   <-- DISAGREE: rules say " + _word(r.expected)
         if r.sent is False:
             flag = "   <-- NEVER SENT (no packet at the internet gateway)"
-        out.append(f"{'SUCCEEDED' if r.observed else 'blocked  '}  {r.attack:<17} "
+        out.append(f"{'SUCCEEDED' if r.observed else 'blocked  '}  {r.attack:<20} "
                    f"{r.target:<34} {r.rule}{flag}")
     return "\n".join([*out, matrix.summary()]) + "\n"
 

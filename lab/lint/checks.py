@@ -232,7 +232,10 @@ def dns_internet(scope: Scope) -> list[Finding]:
 
 
 def azure(topo: Topology) -> bool:
-    """An Azure topology: NSGs, the AzureLoadBalancer tag, or an internal load balancer."""
+    """An Azure topology: NSGs, the AzureLoadBalancer tag, or an internal load balancer
+    (not GCP's: a topology with VPC firewall rules is GCP's)."""
+    if any(g.kind == "gcp-firewall" for g in topo.security_groups):
+        return False
     return (any(g.kind == "nsg" for g in topo.security_groups)
             or "AzureLoadBalancer" in dict(topo.tags)
             or any(s.kind == "ilb" for n in topo.nodes for s in n.services))

@@ -30,6 +30,12 @@ connector the public LB picked (no flow symmetry across two load balancers);
 the lab's two make the same choice, the bucket of the client's port (the
 destination port here, the source port at the public LB: `lab.nodes.azure_plb`),
 so that the vendor's design can be tested at all (docs/decisions.md).
+
+GCP's internal passthrough Network Load Balancer is this node with other
+parameters (lab/topologies/cloud/gcp.yaml): the probe source a stand-in for
+Google's health-check ranges, `--affinity client-ip-proto` (session affinity
+CLIENT_IP_PROTO: the hash covers source, destination and protocol, spec §3.4),
+and its forwarding rule's address as `--frontend`, the Cloud DNS forwarding target.
 """
 
 from __future__ import annotations
@@ -58,8 +64,14 @@ def bucket_owners(targets: list[IPv4Address],
     return owners
 
 
+# What the flow hash covers: Azure's Default distribution (the 5-tuple), or GCP's
+# session affinity CLIENT_IP_PROTO (source, destination, protocol: spec §3.4).
+AFFINITY = {"5-tuple": "ip saddr . ip daddr . meta l4proto . th sport . th dport",
+            "client-ip-proto": "ip saddr . ip daddr . meta l4proto"}
+
+
 def render_ilb(targets: list[IPv4Address], healthy: list[IPv4Address],
-               frontend: IPv4Address | None = None) -> str:
+               frontend: IPv4Address | None = None, affinity: str = "5-tuple") -> str:
     """The ILB's ruleset for this set of healthy backends. Pure."""
     mark = {t: i + 1 for i, t in enumerate(targets)}
     lines = [f"table ip {TABLE} {{", "  counter no_backend { }"]
@@ -70,14 +82,18 @@ def render_ilb(targets: list[IPv4Address], healthy: list[IPv4Address],
     buckets = ", ".join(f"{b} : {mark[t]:#x}"
                         for b, t in enumerate(bucket_owners(targets, healthy) if healthy else []))
     if frontend is not None and healthy:
-        lines.append(f"    ip daddr {frontend} meta l4proto {{ tcp, udp }} meta mark set th dport"
-                     f" and {BUCKETS - 1} map {{ {buckets} }} counter name frontend_returns accept")
+        # Azure: the bucket of the client's port (the public LB's choice, see above); GCP:
+        # the forwarding rule's own address is a frontend like any other (CLIENT_IP_PROTO).
+        key = f"th dport and {BUCKETS - 1}" if affinity == "5-tuple" else \
+            f"jhash {AFFINITY[affinity]} mod {BUCKETS} seed 0xcc"
+        lines.append(f"    ip daddr {frontend} meta l4proto {{ tcp, udp }} meta mark set {key}"
+                     f" map {{ {buckets} }} counter name frontend_returns accept")
     lines.append("    fib daddr type local return")
     if not healthy:
         lines.append("    counter name no_backend drop")
     else:
-        lines.append("    meta mark set jhash ip saddr . ip daddr . meta l4proto"
-                     f" . th sport . th dport mod {BUCKETS} seed 0xcc map {{ {buckets} }}")
+        lines.append(f"    meta mark set jhash {AFFINITY[affinity]}"
+                     f" mod {BUCKETS} seed 0xcc map {{ {buckets} }}")
         lines += [f"    meta mark {i + 1:#x} counter name to_{i + 1}" for i in range(len(targets))]
     lines += ["  }", "}"]
     return "\n".join(lines) + "\n"
@@ -86,8 +102,9 @@ def render_ilb(targets: list[IPv4Address], healthy: list[IPv4Address],
 class Ilb:
     def __init__(self, targets: list[IPv4Address], probe_source: IPv4Address, probe_port: int,
                  interval: float, thresholds: tuple[int, int], events: EventWriter,
-                 frontend: IPv4Address | None = None) -> None:
+                 frontend: IPv4Address | None = None, affinity: str = "5-tuple") -> None:
         self.targets, self.probe_source, self.frontend = targets, probe_source, frontend
+        self.affinity = affinity
         self.probe_port, self.interval = probe_port, interval
         self.health = {t: TargetHealth(*thresholds) for t in targets}
         self.events = events
@@ -109,7 +126,8 @@ class Ilb:
     def apply(self) -> None:
         flush = f"table ip {TABLE}\ndelete table ip {TABLE}\n"
         run_checked(["nft", "-f", "-"],
-                    flush + render_ilb(self.targets, self.healthy(), self.frontend))
+                    flush + render_ilb(self.targets, self.healthy(), self.frontend,
+                                       self.affinity))
 
     def probe_forever(self) -> None:
         while self.running:
@@ -155,11 +173,13 @@ def main() -> None:
     parser.add_argument("--threshold", type=int, default=2)
     parser.add_argument("--frontend", type=IPv4Address, default=None,
                         help="its own address, load-balanced too (public-LB inbound returns)")
+    parser.add_argument("--affinity", choices=sorted(AFFINITY), default="5-tuple",
+                        help="what the flow hash covers (GCP: client-ip-proto)")
     args = parser.parse_args()
     events = EventWriter(args.events, args.node)
     ilb = Ilb([IPv4Address(t) for t in args.targets.split(",")], args.probe_source,
               args.probe_port, args.interval, (args.threshold, args.threshold), events,
-              args.frontend)
+              args.frontend, args.affinity)
     prober = threading.Thread(target=ilb.probe_forever, daemon=True)
     prober.start()
 

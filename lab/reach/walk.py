@@ -189,6 +189,9 @@ def _gateway_in(walk: _Walk, node: Node, gw: Gateway, arrived: str | None,
     if gw.anti_spoofing and any(probe.source in IPv4Network(p) for p in RFC1918):
         return walk.drop(node.name, probe, f"internet gateway {node.name}: anti-spoofing drops "
                          f"an RFC 1918 source {probe.src} (counter spoofed_private)")
+    if gw.drop_provider_ranges and any(probe.source in p for p in gw.provider_ranges):
+        return walk.drop(node.name, probe, f"internet gateway {node.name}: drops a source in "
+                         f"the provider's own ranges, {probe.src} (counter spoofed_provider)")
     mapped = dict(public_map(walk.topo))
     if probe.destination in mapped:
         walk.hops.append(f"(igw: {probe.dst} -> {mapped[probe.destination]})")

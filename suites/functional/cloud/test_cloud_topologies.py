@@ -3,9 +3,12 @@
 Each test runs on aws-natgw, aws-no-natgw, aws-partial-natgw, the three
 azure-* twins (ILB as next hop, NSGs with service tags), the three azure-gwlb-*
 (the same, and a Gateway Load Balancer chained to a public LB), azure-plb-inbound
-(azure-no-natgw and a public LB the connectors DNAT inbound), and the two negative
-controls, insecure (aws-no-natgw with every inbound rule open to 0.0.0.0/0) and
-azure-insecure (azure-no-natgw with every inbound NSG rule open to the internet).
+(azure-no-natgw and a public LB the connectors DNAT inbound), the three gcp-* ones
+(internal passthrough LB as next hop, VPC firewall rules, Cloud NAT as the NAT
+gateway), and the three negative controls, insecure (aws-no-natgw with every
+inbound rule open to 0.0.0.0/0), azure-insecure (azure-no-natgw with every inbound
+NSG rule open to the internet) and gcp-vendor-defaults (gcp-no-cloudnat with the
+vendor's service rule, 0.0.0.0/0 on every port).
 What each expects is read from the topology (which interfaces have public
 addresses, whether there is a NAT gateway) or, for the attacks that security
 groups stop, from `SG_OPEN`: there the attack must succeed, or the test fails.
@@ -52,19 +55,27 @@ from suites.functional.connector.gwlb_helpers import tunnel_port_cut, wait_for
 pytestmark = pytest.mark.usefixtures("lab_capable")
 
 TOPOLOGIES = ["aws-natgw", "aws-no-natgw", "aws-partial-natgw", "azure-natgw", "azure-no-natgw",
-              "azure-partial-natgw", "insecure", "azure-insecure",
+              "azure-partial-natgw", "gcp-cloudnat", "gcp-no-cloudnat", "gcp-partial-cloudnat",
+              "insecure", "azure-insecure", "gcp-vendor-defaults",
               "azure-gwlb-natgw", "azure-gwlb-no-natgw", "azure-gwlb-partial-natgw",
               "azure-plb-inbound"]
 # inbound rules open to the internet: the attacks the cloud's rules stop must succeed
-SG_OPEN = {"insecure", "azure-insecure"}
-# The docker tier runs a covering subset, netns all twelve: every provider, every egress
+SG_OPEN = {"insecure", "azure-insecure", "gcp-vendor-defaults"}
+# What nmap must find open in each of them: sshd (it listens on the management
+# interface) where the SSH rule is opened; GCP's vendor keeps SSH to its internal
+# CIDRs (spec §2.4) and opens the service interface, where the DNS listener answers.
+NMAP_OPEN = {"insecure": ("203.0.113.21", 22), "azure-insecure": ("203.0.113.21", 22),
+             "gcp-vendor-defaults": ("203.0.113.31", 53)}
+SSH_OPEN = {"insecure", "azure-insecure"}  # SSH from the internet on management
+# The docker tier runs a covering subset, netns all sixteen: every provider, every egress
 # overlay, every added load balancer (the Azure GWLB, the public LB) and an open-rules
 # control on docker at least once (the plan is the same on both backends; what docker
-# adds is its own wiring). azure-plb-inbound is azure-no-natgw plus a public LB, so it
-# stands for it. test_cloud_matrix.py checks the cover against the topologies' `extends:`
-# chains; the README says why (cloud topologies).
-DOCKER_COVER = ["aws-natgw", "aws-partial-natgw", "azure-insecure", "azure-gwlb-natgw",
-                "azure-plb-inbound"]
+# adds is its own wiring). Four cover it: insecure (AWS, no-natgw, the open-rules
+# control), azure-gwlb-natgw (Azure, the GWLB, natgw), azure-plb-inbound (azure-no-natgw
+# plus the public LB) and gcp-partial-cloudnat (GCP, partial, the edge that drops
+# Google's ranges). test_cloud_matrix.py checks the cover against the topologies'
+# `extends:` chains; the README says why (cloud topologies).
+DOCKER_COVER = ["insecure", "azure-gwlb-natgw", "azure-plb-inbound", "gcp-partial-cloudnat"]
 WEB, WEB2, DNS, VICTIM = "198.18.10.10", "198.18.10.20", "198.18.53.53", "198.18.66.66"
 CONNECTORS = ("cc1", "cc2")
 MGMT = {"cc1": "10.10.2.21", "cc2": "10.10.2.22"}
@@ -105,8 +116,21 @@ def _is_azure(lab: LabHandle) -> bool:
     return lab.topology.name.startswith("azure")
 
 
+def _routed(lab: LabHandle) -> bool:
+    """An internal load balancer as next hop (Azure, GCP): flows reach the connectors
+    routed, their Direct decisions made in the kernel (AWS: GENEVE, in user space)."""
+    return any(n.name == "ilb" for n in lab.topology.nodes)
+
+
 def _balancer(lab: LabHandle) -> str:
-    return "ilb" if _is_azure(lab) else "gwlb"
+    return "ilb" if _routed(lab) else "gwlb"
+
+
+def _client_ip_affinity(lab: LabHandle) -> bool:
+    """GCP's session affinity CLIENT_IP_PROTO: one client's flows to one destination
+    all go to one connector."""
+    return any(s.option("affinity") == "client-ip-proto" for n in lab.topology.nodes
+               for s in n.services if s.kind == "ilb")
 
 
 def _egress(lab: LabHandle, node: str) -> set[str]:
@@ -500,7 +524,7 @@ def test_ssh_from_the_internet(cloud: LabHandle) -> None:
     attach_text(repr(answers), "SSH banners seen by the attacker")
     succeeded = "SSH-2.0" in answers.values()
     record_outcome(succeeded)
-    assert succeeded == _sg_open(cloud), answers
+    assert succeeded == (cloud.topology.name in SSH_OPEN), answers
 
 
 @allure.feature("attacks")
@@ -516,6 +540,85 @@ def test_dns_reflection_towards_the_victim(cloud: LabHandle, tmp_path: Path) -> 
     reflected = [p for p in rdpcap(str(pcap)) if UDP in p and p[UDP].sport == 53]
     record_outcome(bool(reflected))
     assert bool(reflected) == _sg_open(cloud), f"{len(reflected)} answers reached the victim"
+
+
+# GCP: Cloud DNS forwarding comes from 35.199.192.0/19, the lab's stand-in 198.51.100.64/27
+# (lab/topologies/cloud/gcp.yaml): `clouddns` holds .66; .94, held by no node, is the
+# source the attacker forges (the catalog's dns-cloud-dns-forged).
+CLOUD_DNS, FORGED_CLOUD_DNS, ILB_FORWARDING_RULE = "198.51.100.66", "198.51.100.94", "10.10.4.10"
+
+
+def _gcp_only(lab: LabHandle) -> None:
+    if "CloudDnsForwarders" not in dict(lab.topology.tags):
+        pytest.skip("GCP only: no Cloud DNS forwarder range in this topology")
+
+
+def _dns_logged(lab: LabHandle, match: Callable[[dict[str, Any]], bool],
+                mark: Mark) -> list[dict[str, Any]]:
+    return [e for cc in CONNECTORS for e in lab.events(cc, "dns.query", after=mark) if match(e)]
+
+
+@allure.feature("forwarding")
+@allure.story("GCP: Cloud DNS private forwarding zones target the ILB (spec §6.5)")
+def test_cloud_dns_forwarding_reaches_a_connector_through_the_ilb(cloud: LabHandle) -> None:
+    """The positive control of dns-cloud-dns-forged: a query forwarded from Cloud DNS's
+    range to the ILB's forwarding rule is answered by a connector (a ZPA name: a pool
+    address), which logs it with that source and destination."""
+    _gcp_only(cloud)
+    mark = cloud.mark()
+    answer = cloud.exec("clouddns", "dig", "+short", "+time=2", "+tries=2",
+                        f"@{ILB_FORWARDING_RULE}", "app-a.corp.example").stdout.split()
+    assert len(answer) == 1, answer
+    assert IPv4Address(answer[0]) in IPv4Network(POOL), answer
+    wait_for(lambda: bool(_dns_logged(cloud, lambda e: e["src"] == CLOUD_DNS
+                                      and e["dst"] == ILB_FORWARDING_RULE
+                                      and e["qname"] == "app-a.corp.example", mark)),
+             10, "a connector logs the forwarded query")
+
+
+@allure.feature("attacks")
+@allure.story("GCP: a forged Cloud DNS forwarder source from the internet")
+def test_a_forged_cloud_dns_source_meets_the_vendors_dns_rule(
+        cloud: LabHandle, tmp_path: Path) -> None:
+    """The attacker sends DNS from 198.51.100.94 (Google's forwarder range, forged) to
+    cc1's service address. Where the edge does not drop Google's ranges and cc1 has an
+    external IP, the vendor's Cloud DNS rule lets it in and cc1 resolves it (its log, and
+    the lab's resolver asked through cc1's ZIA tunnel); where the edge drops them, the
+    edge counts it and nothing reaches a connector; behind Cloud NAT it is unsolicited."""
+    _gcp_only(cloud)
+    public = _public(cloud, "cc1", "eth-svc")
+    target = public or _natgw_public(cloud)
+    dropped = cloud.topology.node("igw").gateway.drop_provider_ranges  # type: ignore[union-attr]
+    expected = public is not None and not dropped
+    name = f"forged-{cloud.instance}-{time.monotonic_ns()}.web.example"
+    before = {"edge": _igw_counter(cloud, "spoofed_provider"),
+              "nat": 0 if public else _nft_count(cloud, "natgw", "cclab_natgw", "unsolicited")}
+    mark = cloud.mark()
+    edge, arrived_pcap = tmp_path / "igw-eth-inet.pcap", tmp_path / "cc1-svc.pcap"
+    with cloud.capture("igw", "eth-inet", edge), cloud.capture("cc1", "eth-svc", arrived_pcap):
+        _spoof(cloud, f"IP(src='{FORGED_CLOUD_DNS}', dst='{target}')/UDP(sport=4445, dport=53)"
+                      f"/DNS(rd=1, qd=DNSQR(qname='{name}'))", count=3)
+        dns_answer_window("the forged query reaching a connector, if it does").wait()
+    attach_pcap(arrived_pcap, "cc1 eth-svc")
+    at_edge = [p for p in rdpcap(str(edge)) if UDP in p and p[IP].src == FORGED_CLOUD_DNS]
+    assert len(at_edge) == 3, "the forged queries never reached the internet edge"
+    arrived = [p for p in rdpcap(str(arrived_pcap)) if UDP in p
+               and p[IP].src == FORGED_CLOUD_DNS and p[UDP].dport == 53]
+    logged = _dns_logged(cloud, lambda e: e["qname"] == name, mark)
+    record_outcome(bool(arrived or logged))
+    if expected:
+        assert len(arrived) == 3
+        assert {e["src"] for e in logged} == {FORGED_CLOUD_DNS}, logged
+        asked = cloud.wait_event("dns", "dns.query", lambda e: e["qname"] == name + ".",
+                                 after=mark)
+        # cc1 resolved it for the forger: by its default rule, through a ZIA edge
+        assert asked["src"] in EDGES, asked
+        return
+    assert (arrived, logged) == ([], [])
+    if public is None:
+        assert _nft_count(cloud, "natgw", "cclab_natgw", "unsolicited") >= before["nat"] + 3
+    else:
+        assert _igw_counter(cloud, "spoofed_provider") >= before["edge"] + 3
 
 
 @allure.feature("attacks")
@@ -543,7 +646,11 @@ def record_outcome(attack_succeeded: bool) -> None:
 
 
 def _igw_counter(lab: LabHandle, name: str) -> int:
-    out = lab.exec("igw", "nft", "list", "counter", "ip", "cclab_igw", name).stdout
+    return _nft_count(lab, "igw", "cclab_igw", name)
+
+
+def _nft_count(lab: LabHandle, node: str, table: str, name: str) -> int:
+    out = lab.exec(node, "nft", "list", "counter", "ip", table, name).stdout
     return int(out.split("packets")[1].split()[0])
 
 
@@ -700,7 +807,8 @@ def test_nmap_from_the_attacker_finds_no_open_port(cloud: LabHandle) -> None:
     found = {(p.address, p.port) for p in open_ports(report)}
     record_outcome(bool(found))
     if _sg_open(cloud):
-        assert ("203.0.113.21", 22) in found, "negative control: sshd should show open"
+        assert NMAP_OPEN[cloud.topology.name] in found, \
+            "negative control: the port its rules open should show open"
     else:
         assert found == set()
 
@@ -789,18 +897,25 @@ def test_a_name_resolved_on_one_connector_steers_udp_on_the_other(cloud: LabHand
     name, a datagram to its address takes the default ZIA rule (web sees an edge). Then
     the name is resolved through cc1 alone, and sixteen datagrams (sixteen flows, spread
     by the load balancer) all go Direct, some of them through cc2, which never saw the
-    answer: the name reached it through the cluster."""
+    answer: the name reached it through the cluster. GCP (CLIENT_IP_PROTO) sends them
+    all to one connector, which the ILB's counters name; the name is resolved through
+    the other."""
+    counts = _ilb_counts(cloud) if _client_ip_affinity(cloud) else {}
     before = _echo(cloud, 40700)
     assert before in EDGES, f"without DNS the flow must take the ZIA rule, web saw {before}"
-    answer = cloud.exec("workload1", "dig", "+short", "+time=2", "+tries=1", "@10.10.3.31",
+    # With CLIENT_IP_PROTO (GCP) all of workload1's datagrams to web go to one connector:
+    # the name is resolved through the other one.
+    carrier = _ilb_carrier(cloud, counts) if counts else "cc2"
+    resolver = "10.10.3.32" if carrier == "cc1" else "10.10.3.31"
+    answer = cloud.exec("workload1", "dig", "+short", "+time=2", "+tries=1", f"@{resolver}",
                         ECHO).stdout.split()
     assert answer == [WEB]
-    on_cc2 = _carried_by_cc2(cloud)
+    on_carrier = _carried_by(cloud, carrier)
     mark = cloud.mark()
     seen = {port: _echo(cloud, port) for port in range(40710, 40726)}
     expected = _egress(cloud, "cc1") | _egress(cloud, "cc2")
     assert set(seen.values()) <= expected, seen
-    assert on_cc2(mark), "no flow landed on cc2 (sixteen flows, two connectors)"
+    assert on_carrier(mark), f"no flow landed on {carrier} (sixteen flows, two connectors)"
 
 
 def _echo(lab: LabHandle, sport: int) -> str:
@@ -815,11 +930,24 @@ def _echo(lab: LabHandle, sport: int) -> str:
     return str(seen["src"])
 
 
-def _carried_by_cc2(lab: LabHandle) -> Callable[[Mark], bool]:
-    """How to tell, after the flows, that cc2 carried one Direct by rule 4: its session
+def _carried_by(lab: LabHandle, cc: str) -> Callable[[Mark], bool]:
+    """How to tell, after the flows, that `cc` carried one Direct by rule 4: its session
     log (GENEVE: decided in user space) or its kernel counter of rule 4 (routed)."""
-    if _is_azure(lab):
-        start = nft_counter(lab, "cc2", "rule_4")
-        return lambda _mark: nft_counter(lab, "cc2", "rule_4") > start
+    if _routed(lab):
+        start = nft_counter(lab, cc, "rule_4")
+        return lambda _mark: nft_counter(lab, cc, "rule_4") > start
     return lambda mark: any(e["rule"] == "echo-direct" and e["method"] == "DIRECT"
-                            for e in lab.events("cc2", "flow.new", after=mark))
+                            for e in lab.events(cc, "flow.new", after=mark))
+
+
+def _ilb_counts(lab: LabHandle) -> dict[str, int]:
+    """The ILB's per-backend packet counters (to_1: cc1, to_2: cc2, the targets' order)."""
+    return {cc: _nft_count(lab, "ilb", "cclab_ilb", f"to_{i}")
+            for i, cc in enumerate(CONNECTORS, start=1)}
+
+
+def _ilb_carrier(lab: LabHandle, before: dict[str, int]) -> str:
+    """The one connector the ILB sent packets to since `before`."""
+    grown = [cc for cc, n in _ilb_counts(lab).items() if n > before[cc]]
+    assert len(grown) == 1, f"the ILB sent to {grown or 'no connector'}"
+    return grown[0]

@@ -24,7 +24,7 @@ CLOUD = [name for name in shipped_topologies()
              (TOPOLOGY_DIR / f"{name}.yaml").read_text(), TOPOLOGY_DIR / f"{name}.yaml").files)]
 CASES_DIR = Path("suites/golden/lab/lint/cases")
 LINT_CASES = sorted(p.stem for p in (ROOT / CASES_DIR).glob("*.yaml"))
-WITH_ERRORS = {"insecure", "azure-insecure", "aws-vendor-open", "azure-udr",
+WITH_ERRORS = {"insecure", "azure-insecure", "gcp-vendor-defaults", "aws-vendor-open", "azure-udr",
                "azure-udr-internet"}
 
 

@@ -31,3 +31,15 @@ def test_no_healthy_backend_drops_and_counts() -> None:
     ruleset = render_ilb([A, B], [])
     assert "counter name no_backend drop" in ruleset
     assert "jhash" not in ruleset
+
+
+def test_client_ip_proto_affinity_hashes_neither_port() -> None:
+    """GCP's session affinity CLIENT_IP_PROTO (spec §3.4): source, destination and
+    protocol choose the backend, for flows routed through it and to its own address."""
+    ruleset = render_ilb([A, B], [A, B], IPv4Address("10.0.4.10"), "client-ip-proto")
+    hashes = [line for line in ruleset.splitlines() if "jhash" in line]
+    assert len(hashes) == 2
+    assert all("jhash ip saddr . ip daddr . meta l4proto mod" in h for h in hashes)
+    assert not [h for h in hashes if "sport" in h or "dport" in h]
+    azure = render_ilb([A, B], [A, B])
+    assert "jhash ip saddr . ip daddr . meta l4proto . th sport . th dport mod" in azure
