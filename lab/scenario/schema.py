@@ -131,8 +131,8 @@ def _build(data: dict[str, Any], issues: list[Issue], topologies: TopologyLookup
                       "a shipped topology name such as gwlb; `cclab validate` shows its problems")
     elif "topology" in data:
         check.add("topology", "must be a topology name or path", "e.g. gwlb")
-    traffic = _traffic(check, data.get("traffic"), data.get("topology"))
-    timeline = _timeline(check, data.get("timeline"), topology, traffic)
+    traffic, listed = _traffic(check, data.get("traffic"), data.get("topology"))
+    timeline = _timeline(check, data.get("timeline"), topology, listed)
     if issues or traffic is None or topology is None:
         return None
     return Scenario(name=str(name), description=str(data.get("description") or ""),
@@ -140,9 +140,17 @@ def _build(data: dict[str, Any], issues: list[Issue], topologies: TopologyLookup
                     source=source)
 
 
-def _traffic(check: _Check, raw: Any, topology: Any) -> Traffic | None:
+class _Listed:
+    """What the traffic section says, as far as it could be read: later checks use it
+    even when another part of the section is wrong."""
+
+    def __init__(self, methods: tuple[str, ...] = (), duration: float | None = None) -> None:
+        self.methods, self.duration = methods, duration
+
+
+def _traffic(check: _Check, raw: Any, topology: Any) -> tuple[Traffic | None, _Listed]:
     if raw is None:
-        return None
+        return None, _Listed()
     data = check.mapping(raw, "traffic")
     check.keys(data, TRAFFIC_KEYS, "traffic", required=("methods", "interval_s", "duration_s"))
     profile_name = data.get("profile", topology)
@@ -165,13 +173,14 @@ def _traffic(check: _Check, raw: Any, topology: Any) -> Traffic | None:
         if "interval_s" in data else None
     duration = check.number(data.get("duration_s"), "traffic.duration_s", 2.0, MAX_DURATION_S) \
         if "duration_s" in data else None
+    listed = _Listed(tuple(methods), duration)
     if profile is None or interval is None or duration is None or not methods:
-        return None
-    return Traffic(profile.name, tuple(methods), interval, duration)
+        return None, listed
+    return Traffic(profile.name, tuple(methods), interval, duration), listed
 
 
 def _timeline(check: _Check, raw: Any, topology: Topology | None,
-              traffic: Traffic | None) -> tuple[Fault, ...]:
+              traffic: _Listed) -> tuple[Fault, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list) or not raw:
@@ -189,7 +198,7 @@ def _timeline(check: _Check, raw: Any, topology: Topology | None,
 
 
 def _fault(check: _Check, raw: Any, index: int, topology: Topology | None,
-           traffic: Traffic | None) -> Fault | None:
+           traffic: _Listed) -> Fault | None:
     path = f"timeline[{index}]"
     data = check.mapping(raw, path)
     if not data:
@@ -207,11 +216,10 @@ def _fault(check: _Check, raw: Any, index: int, topology: Topology | None,
     params = _params(check, data.get("params"), f"{path}.params", kind, nodes, topology)
     if kind is not None and topology is not None:
         _nodes(check, nodes, f"{path}.nodes", kind, topology)
-    methods = traffic.methods if traffic else ()
-    expect = _expect(check, data.get("expect"), f"{path}.expect", methods)
-    if at is not None and traffic is not None and at + hold > traffic.duration_s - TAIL_S:
+    expect = _expect(check, data.get("expect"), f"{path}.expect", traffic.methods)
+    if at is not None and traffic.duration is not None and at + hold > traffic.duration - TAIL_S:
         check.add(f"{path}.at_s", f"ends at {at + hold:g} s, too late to see recovery in "
-                  f"{traffic.duration_s:g} s of traffic",
+                  f"{traffic.duration:g} s of traffic",
                   f"end it {TAIL_S:g} s before traffic.duration_s, or lengthen the traffic")
     if kind is None or at is None or not nodes:
         return None
