@@ -3,6 +3,8 @@ once, each by its path, on its line, with a hint (as topology files are)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,3 +160,14 @@ def test_a_yaml_syntax_error_is_one_problem_on_its_line() -> None:
     assert len(found) == 1
     assert found[0][0] == "(yaml)"
     assert found[0][3] is not None
+
+
+def test_the_command_exits_2_on_a_bad_file_naming_every_problem(tmp_path: Path) -> None:
+    file = tmp_path / "bad.yaml"
+    file.write_text(GOOD.replace("zia2", "zia9").replace("hold_s: 4", "hold_s: x"))
+    done = subprocess.run([sys.executable, "-m", "lab.cli", "scenario", "run", str(file)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "2 problems in scenario" in done.stderr
+    assert "timeline[0].nodes[1]: no node 'zia9'" in done.stderr
+    assert "timeline[0].hold_s: must be a number" in done.stderr
