@@ -66,6 +66,12 @@ def _run_all(scenarios: list[Any], args: argparse.Namespace) -> int:
     by_topology: dict[str, list[Any]] = {}
     for s in scenarios:
         by_topology.setdefault(s.topology, []).append(s)
+    if args.name and len(by_topology) > 1:
+        from lab.errors import LabError
+
+        raise LabError(f"--name {args.name}: one running lab, but the scenarios need "
+                       f"{len(by_topology)} topologies ({', '.join(by_topology)})\n"
+                       "    hint: run each topology's scenarios apart, or leave out --name")
     for topology, group in by_topology.items():
         lab, ours = lab_for(group[0], name=args.name, backend=args.backend, say=_say)
         try:

@@ -5,13 +5,16 @@ connector's PID (bench/bench_failover.py), nftables tables in a node
 (suites/functional/connector/gwlb_helpers.py `tunnel_port_cut`, the cloud suite's
 UDP block), the lab's own service stop/start. Every table a fault adds is named
 `scn_*` and deleted on undo; `undo` is safe to call after a failed `apply`.
-Shaping uses tbf (this kernel has no netem); loss is nftables' `numgen random`.
+Shaping uses tbf (this kernel has no netem), with a small burst (2 KB) so that even
+small flows feel the rate; loss is nftables' `numgen random`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import time
 
 from lab.api import LabHandle
 from lab.model import Topology
@@ -27,8 +30,8 @@ def _nft(lab: LabHandle, node: str, script: str) -> None:
         raise FaultError(f"{node}: nft refused the fault's rules: {result.stderr.strip()}")
 
 
-def _drop_table(lab: LabHandle, node: str, table: str) -> None:
-    lab.exec(node, "nft", f"delete table ip {table}", check=False)
+def _drop_table(lab: LabHandle, node: str, table: str, family: str = "ip") -> None:
+    lab.exec(node, "nft", f"delete table {family} {table}", check=False)
 
 
 def _connector_pid(lab: LabHandle, node: str) -> int:
@@ -76,6 +79,10 @@ def apply(lab: LabHandle, fault: Fault) -> None:
              "reject with tcp reset")
     elif fault.kind == "link_impair":
         _impair(lab, fault)
+    elif fault.kind == "zpa_broker_down":  # the cloud suite's BROKER_CUT
+        _nft(lab, node, "add table inet scn_broker; add chain inet scn_broker bin { type "
+             "filter hook input priority -5 ; }; "
+             "add rule inet scn_broker bin tcp dport 443 ct state new drop")
     else:
         raise FaultError(f"no way to apply fault kind '{fault.kind}'")
 
@@ -85,7 +92,7 @@ def _impair(lab: LabHandle, fault: Fault) -> None:
     rate, loss = fault.param("rate"), fault.param("loss_pct")
     if rate:
         result = lab.exec(node, "tc", "qdisc", "add", "dev", iface, "root", "tbf", "rate", rate,
-                          "burst", "16kb", "latency", "200ms", check=False)
+                          "burst", "2kb", "latency", "400ms", check=False)
         if not result.ok:
             raise FaultError(f"{node}: tc refused tbf on {iface}: {result.stderr.strip()}")
     if loss:
@@ -99,6 +106,7 @@ def undo(lab: LabHandle, fault: Fault) -> None:
     """Take the fault off; safe whatever state `apply` left (each step checks or ignores)."""
     node = fault.nodes[0]
     if fault.kind == "connector_kill":
+        _reap_group(lab, node)
         lab.restart_service(node, "connector")
     elif fault.kind == "connector_remove":
         if not _connector_alive(lab, node):
@@ -118,6 +126,28 @@ def undo(lab: LabHandle, fault: Fault) -> None:
             lab.exec(node, "tc", "qdisc", "del", "dev", fault.param("iface"), "root",
                      check=False)
         _drop_table(lab, node, "scn_loss")
+    elif fault.kind == "zpa_broker_down":
+        _drop_table(lab, node, "scn_broker", "inet")
+
+
+def _reap_group(lab: LabHandle, node: str) -> None:
+    """What a supervisor does before it starts a crashed service again: kill what the
+    dead process left in its process group (the connector's management sshd outlives a
+    SIGKILL and keeps port 22, so a new connector could not start). Bounded: 5 s."""
+    pgid = next((int(p["pid"]) for p in lab.backend.status()["processes"]
+                 if p["node"] == node and p["kind"] == "connector"), None)
+    if pgid is None:
+        return
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            return  # the group is empty
+        with contextlib.suppress(ChildProcessError):  # our child if we brought the lab up
+            os.waitpid(pgid, os.WNOHANG)
+        time.sleep(0.05)
+    raise FaultError(f"{node}: what the killed connector left would not die")
 
 
 def _alive(lab: LabHandle, node: str, kind: str) -> bool:

@@ -36,6 +36,8 @@ KINDS = {k.name: k for k in (
     KindSpec("link_impair", "a router's interface is slowed (param rate, tbf) and/or lossy "
              "(param loss_pct, nftables numgen)", "", 1,
              params=("iface", "rate", "loss_pct"), required=("iface",)),
+    KindSpec("zpa_broker_down", "the ZPA broker takes no new connection (standing ones "
+             "stay, as in the cloud suite)", "zpa-broker", 1),
 )}
 
 
@@ -85,7 +87,15 @@ def detect_rule(kind: str, nodes: tuple[str, ...], topology: Topology) -> EventR
     if kind == "udp_block":
         return EventRule(_with_service(topology, "connector"), "zia.transport", "transport",
                          frozenset({"tls"}))
+    if kind == "zpa_broker_down":
+        return _any_connector(topology, "zpa.brokers_down")
     return None
+
+
+def _any_connector(topology: Topology, kind: str) -> EventRule:
+    """`kind` written by any connector (its own node name is the field matched)."""
+    connectors = _with_service(topology, "connector")
+    return EventRule(connectors, kind, "node", frozenset(connectors))
 
 
 def back_rule(kind: str, nodes: tuple[str, ...], topology: Topology) -> EventRule | None:
@@ -100,4 +110,6 @@ def back_rule(kind: str, nodes: tuple[str, ...], topology: Topology) -> EventRul
     if kind == "udp_block":
         return EventRule(_with_service(topology, "connector"), "zia.transport", "transport",
                          frozenset({"udp"}))
+    if kind == "zpa_broker_down":
+        return _any_connector(topology, "zpa.brokers_up")
     return None

@@ -17,6 +17,7 @@ of the traffic). Within it:
 - fail: per ZIA method during a ZIA outage (`n/a` otherwise), `open` when a flow arrived in the
   window from a source other than the policy's (Direct instead of ZIA), `close`
   when none did and flows failed, `unexercised` when nothing failed.
+- slowest: per method, the longest a flow that got through took (a slow link).
 - leaks: arrivals from a source the policy never allows (a fail-open method may
   also arrive Direct).
 """
@@ -74,6 +75,7 @@ class FaultResult:
     back_s: float | None  # from the undo (a restart: its start) to the event showing it ended
     lost: tuple[tuple[str, int], ...]
     reset: tuple[tuple[str, int], ...]
+    slowest: tuple[tuple[str, float | None], ...]  # the longest flow that got through
     fail: tuple[tuple[str, str], ...]
     leaks: int
 
@@ -181,6 +183,8 @@ def measure_fault(played: Played, end: float, started: float, attempts: Sequence
         lost=tuple((m, sum(1 for a in window if a.method == m and not a.ok)) for m in methods),
         reset=tuple((m, sum(1 for a in window if a.method == m and a.detail == "reset"))
                     for m in methods),
+        slowest=tuple((m, _r(max((a.t1 - a.t0 for a in window if a.method == m and a.ok),
+                                 default=None))) for m in methods),
         fail=tuple((m, fail_mode(m, window, seen, profile, played.fault.kind))
                    for m in methods),
         leaks=sum(1 for a in seen if leak(a, profile)))

@@ -17,7 +17,7 @@ from typing import Literal
 @dataclass(frozen=True, slots=True)
 class Method:
     name: str
-    kind: Literal["http", "dns"]
+    kind: Literal["http", "dns", "http-name"]  # http-name: a lookup, then HTTP to it
     address: str
     port: int
     seen_at: str  # the node whose log shows the flow arriving
@@ -28,7 +28,7 @@ class Method:
     @property
     def spec(self) -> str:
         """The flow as the in-node probe takes it (lab.traffic.flow_probe)."""
-        tail = f":{self.qname}" if self.kind == "dns" else ""
+        tail = f":{self.qname}" if self.qname else ""
         return f"{self.name}={self.kind}:{self.address}:{self.port}{tail}"
 
 
@@ -67,4 +67,20 @@ GWLB = Profile(
     ),
 )
 
-PROFILES = {p.name: p for p in (GWLB,)}
+_AWS_EDGES = frozenset({"198.19.1.1", "198.19.1.2"})
+
+# lab/topologies/aws-natgw.yaml (connectors/aws-cc1.yaml, aws-cc2.yaml; cloud/base.yaml).
+AWS_NATGW = Profile(
+    name="aws-natgw", topology="aws-natgw", source_node="workload1", zia_edges=_AWS_EDGES,
+    methods=(
+        # Direct, SNAT to the connector, then the NAT gateway's one public address
+        Method("direct", "http", "198.18.10.10", 80, "web", frozenset({"203.0.113.5"})),
+        Method("zia", "http", "198.18.10.20", 80, "web2", _AWS_EDGES),
+        # ZPA: app-a's name (the connectors answer a synthetic address), then HTTP to it;
+        # app-a sees its site's app connector (192.0.2.2)
+        Method("zpa", "http-name", "198.18.53.53", 80, "app-a", frozenset({"192.0.2.2"}),
+               qname="app-a.corp.example"),
+    ),
+)
+
+PROFILES = {p.name: p for p in (GWLB, AWS_NATGW)}

@@ -23,6 +23,7 @@ def to_json(run: Run) -> dict[str, Any]:
         "baseline_ok": dict(o.baseline_ok),
         "faults": [{**asdict(f), "nodes": list(f.nodes), "lost": dict(f.lost),
                     "reset": dict(f.reset), "fail": dict(f.fail), "recover": dict(f.recover),
+                    "slowest": dict(f.slowest),
                     "hold_s": s.timeline[k].hold_s}
                    for k, f in enumerate(o.faults)],
         "verdicts": [asdict(v) for v in o.verdicts],

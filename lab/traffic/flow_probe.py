@@ -2,7 +2,8 @@
 
 Run inside a node while a scenario plays faults: for each `--flow NAME=KIND:ADDR:PORT[:QNAME]`
 (KIND http: a new TCP connection and `GET /scn/NAME/SEQ`, 200 wanted; KIND dns: one
-UDP query for QNAME, NOERROR with an answer wanted) it opens a new flow every
+UDP query for QNAME, NOERROR with an answer wanted; KIND http-name: QNAME looked up
+at ADDR, then the http flow to the answer, as a ZPA user's flow starts) it opens a new flow every
 `--interval` seconds for `--duration` seconds, each waiting `--timeout` at most.
 Attempts start on time whatever earlier ones do (each in its own thread), so a
 gap in the flows is counted as the flows it cost. Every attempt is one JSON line
@@ -28,8 +29,9 @@ import dns.rcode
 MAX_DURATION_S, MAX_ATTEMPTS, MAX_INFLIGHT = 120.0, 2000, 64
 
 
-def http_once(name: str, seq: int, address: str, port: int, timeout: float) -> tuple[bool, str]:
-    request = (f"GET /scn/{name}/{seq} HTTP/1.0\r\nHost: {address}\r\n"
+def http_once(name: str, seq: int, address: str, port: int, timeout: float,
+              host: str = "") -> tuple[bool, str]:
+    request = (f"GET /scn/{name}/{seq} HTTP/1.0\r\nHost: {host or address}\r\n"
                "Connection: close\r\n\r\n").encode()
     deadline = time.monotonic() + timeout
     try:
@@ -64,11 +66,26 @@ def dns_once(qname: str, address: str, port: int, timeout: float) -> tuple[bool,
     return code == "NOERROR" and bool(answer.answer), code
 
 
+def named_http_once(name: str, seq: int, resolver: str, port: int, qname: str,
+                    timeout: float) -> tuple[bool, str]:
+    """One lookup of `qname` at `resolver`, then one HTTP flow to the answer."""
+    try:
+        answer = dns.query.udp(dns.message.make_query(qname, "A"), resolver, timeout=timeout)
+    except (OSError, dns.exception.DNSException):
+        return False, "lookup"
+    addresses = [r.address for rrset in answer.answer for r in rrset if hasattr(r, "address")]
+    if not addresses:
+        return False, "lookup"
+    return http_once(name, seq, addresses[0], port, timeout, host=qname)
+
+
 def attempt(kind: str, name: str, seq: int, address: str, port: int, qname: str,
             timeout: float, out: threading.Lock) -> None:
     t0 = time.time()
     if kind == "http":
         ok, detail = http_once(name, seq, address, port, timeout)
+    elif kind == "http-name":
+        ok, detail = named_http_once(name, seq, address, port, qname, timeout)
     else:
         ok, detail = dns_once(qname, address, port, timeout)
     line = json.dumps({"method": name, "seq": seq, "t0": round(t0, 4),
@@ -109,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.traffic.flow_probe",
                                      description=__doc__)
     parser.add_argument("--flow", action="append", required=True,
-                        help="NAME=http:ADDR:PORT or NAME=dns:ADDR:PORT:QNAME")
+                        help="NAME=http:ADDR:PORT, NAME=dns:ADDR:PORT:QNAME or "
+                        "NAME=http-name:RESOLVER:PORT:QNAME")
     parser.add_argument("--interval", type=float, default=0.25)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--timeout", type=float, default=1.0)

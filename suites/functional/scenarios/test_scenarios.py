@@ -5,8 +5,8 @@ leaves no fault behind.
 Each scenario first shows its flows getting through (the baseline verdicts: at least
 one flow of each method before the first fault, and each HTTP method seen arriving at
 its server, where a leak would be seen); its JSON, text and timeline picture are
-attached to the Allure report. One lab for the module (about 10 s to bring up); each
-scenario takes its traffic's duration (12-18 s) plus a settle.
+attached to the Allure report. One lab per topology for the module (about 10 s each to
+bring up); each scenario takes its traffic's duration (12-18 s) plus a settle.
 """
 
 from __future__ import annotations
@@ -29,24 +29,44 @@ from suites.functional.lab.cli_helpers import cclab
 
 pytestmark = pytest.mark.netns
 ROOT = Path(__file__).resolve().parents[3]
-SHIPPED = sorted((ROOT / "lab" / "scenarios").glob("*.yaml"))
-FAULT_NODES = ("cc1", "cc2", "zia1", "zia2", "inet", "fabric")
+# By topology, so that each lab's scenarios run one after another.
+SHIPPED = sorted((ROOT / "lab" / "scenarios").glob("*.yaml"),
+                 key=lambda p: (load_scenario(p).topology, p.stem))
+
+class Labs:
+    """One lab per topology, brought up when a scenario first needs it, all taken down
+    with the module."""
+
+    def __init__(self) -> None:
+        self.up: dict[str, LabHandle] = {}
+
+    def of(self, topology: str) -> LabHandle:
+        if topology not in self.up:
+            handle = bring_up(topology, instance=unique_instance(f"pt-scen-{len(self.up)}"))
+            self.up[topology] = handle
+            wait_targets_healthy(handle, "gwlb")
+        return self.up[topology]
 
 
 @pytest.fixture(scope="module")
-def scenario_lab(lab_capable: None) -> Iterator[LabHandle]:
-    handle = bring_up("gwlb", instance=unique_instance("pt-scen"))
+def scenario_labs(lab_capable: None) -> Iterator[Labs]:
+    labs = Labs()
     try:
-        wait_targets_healthy(handle, "gwlb")
-        yield handle
+        yield labs
     finally:
-        handle.down()
+        for handle in labs.up.values():
+            handle.down()
+
+
+@pytest.fixture
+def scenario_lab(scenario_labs: Labs) -> LabHandle:
+    return scenario_labs.of("gwlb")
 
 
 def _left_behind(lab: LabHandle) -> dict[str, str]:
     """Any scn_* nft table or tbf qdisc a fault could have left, by node."""
     found = {}
-    for node in FAULT_NODES:
+    for node in (n.name for n in lab.topology.nodes):
         tables = lab.exec(node, "nft", "list", "tables").stdout
         qdiscs = lab.exec(node, "tc", "qdisc", "show").stdout
         if "scn_" in tables or "tbf" in qdiscs:
@@ -56,10 +76,11 @@ def _left_behind(lab: LabHandle) -> dict[str, str]:
 
 @allure.feature("scenarios")
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
-def test_a_shipped_scenario_meets_its_bounds(scenario_lab: LabHandle, path: Path,
+def test_a_shipped_scenario_meets_its_bounds(scenario_labs: Labs, path: Path,
                                               tmp_path: Path) -> None:
     scenario = load_scenario(path)
-    run = play(scenario_lab, scenario)
+    lab = scenario_labs.of(scenario.topology)
+    run = play(lab, scenario)
     data = to_json(run)
     attach_json(data, f"{scenario.name}.json")
     attach_text(text(run), f"{scenario.name} verdicts")
@@ -71,7 +92,7 @@ def test_a_shipped_scenario_meets_its_bounds(scenario_lab: LabHandle, path: Path
     assert set(http) <= arrived, f"no flow seen arriving for {set(http) - arrived}"
     failed = [v for v in run.outcome.verdicts if not v.ok]
     assert not failed, "\n" + text(run)
-    assert _left_behind(scenario_lab) == {}
+    assert _left_behind(lab) == {}
 
 
 SHORT_FAILING = """\

@@ -44,6 +44,7 @@ def test_a_kill_detected_late_lost_three_direct_flows_and_one_reset_zia_flow() -
     assert dict(r.lost) == {"direct": 3, "zia": 1}
     assert dict(r.reset) == {"direct": 0, "zia": 1}
     assert dict(r.recover) == {"direct": 1.6, "zia": 0.8}
+    assert dict(r.slowest) == {"direct": 0.1, "zia": 0.05}  # 101.5-101.6, 100.75-100.8
     assert (r.recover_s, r.back_s, r.leaks) == (1.6, 1.5, 0)
     assert dict(r.fail) == {"direct": "n/a", "zia": "n/a"}, "a kill is not a ZIA outage"
 

@@ -19,9 +19,10 @@ pytestmark = pytest.mark.unit
 SHIPPED = sorted((Path(__file__).resolve().parents[3] / "lab" / "scenarios").glob("*.yaml"))
 GWLB = load_topology(topology_path("gwlb"))
 
-# The issue's fault list, as this lab names the kinds (ZPA and enrollment are not here yet).
+# The issue's fault list, as this lab names the kinds (enrollment is not here yet).
 ISSUE_KINDS = {"connector_kill", "connector_restart", "zia_blackhole", "udp_block",
-               "dns_upstream_down", "lb_target_unhealthy", "connector_remove", "link_impair"}
+               "dns_upstream_down", "lb_target_unhealthy", "connector_remove", "link_impair",
+               "zpa_broker_down"}
 
 
 def lookup(name: str) -> Topology | None:
@@ -147,6 +148,14 @@ def test_faults_may_not_overlap() -> None:
     text = GOOD.replace("at_s: 7", "at_s: 5")
     assert [(p, m) for p, m, _, _ in problems(text)] == [
         ("timeline[1].at_s", "starts at 5 s, before fault #0 is undone (6 s)")]
+
+
+def test_a_fault_needs_a_node_that_runs_its_service() -> None:
+    text = GOOD.replace("fault: connector_restart", "fault: zpa_broker_down") \
+        .replace("nodes: [cc2]", "nodes: [cc2]\n    hold_s: 2")
+    assert [(p, m, h) for p, m, h, _ in problems(text)] == [
+        ("timeline[1].nodes[0]", "zpa_broker_down needs a node running zpa-broker",
+         "such nodes: none in this topology")]
 
 
 def test_an_unknown_topology_and_missing_keys_are_named() -> None:
