@@ -32,7 +32,8 @@ def draw(data: dict[str, Any], path: Path) -> Path:
         if end is not None:
             ax.axvspan(start, end, color=FAULT, alpha=0.15)
         ax.axvline(start, color=FAULT, linewidth=1.5)
-        ax.text(start, top, f" {fault['kind']} {','.join(fault['nodes'])}", fontsize=8,
+        params = " ".join(f"{k}={v}" for k, v in fault.get("params", {}).items())
+        ax.text(start, top, f" {fault['kind']} {','.join(fault['nodes'])} {params}", fontsize=8,
                 va="bottom", color="#8c4a16")
         if fault["detect_s"] is not None:
             ax.axvline(start + fault["detect_s"], color="#4c72b0", linestyle="--", linewidth=1)

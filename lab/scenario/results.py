@@ -24,7 +24,7 @@ def to_json(run: Run) -> dict[str, Any]:
         "faults": [{**asdict(f), "nodes": list(f.nodes), "lost": dict(f.lost),
                     "reset": dict(f.reset), "fail": dict(f.fail), "recover": dict(f.recover),
                     "slowest": dict(f.slowest),
-                    "hold_s": s.timeline[k].hold_s}
+                    "hold_s": s.timeline[k].hold_s, "params": dict(s.timeline[k].params)}
                    for k, f in enumerate(o.faults)],
         "verdicts": [asdict(v) for v in o.verdicts],
         "attempts": [[a.method, a.seq, rel(a.t0), rel(a.t1), a.ok, a.detail]
