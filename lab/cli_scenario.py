@@ -5,21 +5,25 @@
     cclab scenario check lab/scenarios/*.yaml                # validate only
 
 Writes reports/scenarios/NAME.json and NAME.png (the timeline picture); exits 0
-when every bound held, 1 when one failed, 2 on a bad scenario file. Faults are
-always undone, and a lab the command brought up is always taken down.
+when every bound held, 1 when one failed, 2 on a bad scenario file, 130 when
+interrupted (Ctrl-C, SIGTERM, SIGHUP). Faults are always undone, and a lab the
+command brought up is always taken down.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+from lab.cli_signals import interrupt
 from lab.scenario.errors import ScenarioFileError
 
 REPORTS = Path("reports/scenarios")
+EXIT_INTERRUPTED = 130
 
 
 def add_scenario_commands(sub: Any, command: Any) -> None:
@@ -51,7 +55,16 @@ def cmd_scenario(args: argparse.Namespace) -> int:
             print(f"{s.source}: ok: scenario '{s.name}' on {s.topology}, "
                   f"{len(s.timeline)} fault(s)")
         return 0
-    return _run_all(scenarios, args)
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return _run_all(scenarios, args)
+    except KeyboardInterrupt:
+        print("cclab: interrupted; the fault in play was undone"
+              + ("" if args.name else " and the lab removed"), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _say(text: str) -> None:

@@ -12,6 +12,10 @@ bring up); each scenario takes its traffic's duration (12-18 s) plus a settle.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,4 +128,29 @@ def test_the_command_exits_1_on_a_missed_bound_writes_its_results_and_undoes_the
     assert data["faults"][0]["detect_s"] > 0.01
     assert (tmp_path / "out" / "cli-check.png").stat().st_size > 0
     assert "apply #0 zia_blackhole zia1" in done.stderr
+    assert _left_behind(scenario_lab) == {}
+
+
+@allure.feature("scenarios")
+def test_a_stopped_run_undoes_the_fault_in_play(scenario_lab: LabHandle, tmp_path: Path) -> None:
+    """SIGTERM while zia1 is blackholed: the table that does it is there before, gone
+    after, and the command says so with 130."""
+    file = tmp_path / "stopped.yaml"
+    file.write_text(SHORT_FAILING.replace("hold_s: 2", "hold_s: 3").replace("cli-check",
+                                                                            "stopped"))
+    command = [sys.executable, "-m", "lab.cli", "scenario", "run", str(file), "--name",
+               scenario_lab.instance, "-o", str(tmp_path / "out")]
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None
+        for _ in range(200):  # bounded: the settle and the first 2 s of traffic
+            line = proc.stderr.readline()
+            if "apply #0" in line or not line:
+                break
+        assert "apply #0 zia_blackhole zia1" in line, line
+        time.sleep(0.5)
+        assert "scn_cut" in scenario_lab.exec("zia1", "nft", "list", "tables").stdout
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=30) == 130, rest
+    assert "interrupted; the fault in play was undone" in rest
     assert _left_behind(scenario_lab) == {}
