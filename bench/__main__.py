@@ -15,7 +15,7 @@ BENCHES = {"core": "bench.bench_core", "lab": "bench.bench_lab",
            "connector": "bench.bench_connector", "dataplane": "bench.bench_dataplane",
            "docker": "bench.bench_docker",
            "flood": "bench.bench_flood", "failover": "bench.bench_failover",
-           "attack": "bench.bench_attack"}
+           "attack": "bench.bench_attack", "scenarios": "bench.bench_scenarios"}
 
 
 def main(names: list[str]) -> int:

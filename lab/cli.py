@@ -15,6 +15,7 @@ from lab.backends import BACKENDS, backend_of, engine_instances, get_backend
 from lab.catalog import running_instances, topology_path
 from lab.cli_attack import add_attack_commands
 from lab.cli_cloud import add_commands
+from lab.cli_scenario import add_scenario_commands
 from lab.cli_signals import interrupt
 from lab.errors import LabError, TopologyError
 from lab.imports.problems import ExportError
@@ -101,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--plan", action="store_true", help="also print the steps")
     add_commands(sub, _command)
     add_attack_commands(sub, _command, _progress)
+    add_scenario_commands(sub, _command)
     return parser
 
 

@@ -281,10 +281,29 @@ def attack(doc: Mapping[str, Any]) -> list[Figure]:
     return rows
 
 
+def scenarios(doc: Mapping[str, Any]) -> list[Figure]:
+    """Per fault of each shipped scenario: time to detect and to recover, each against
+    the bound its scenario file writes (none: no target)."""
+    rows = []
+    for r in doc.get("results", []):
+        name, kind = str(r.get("scenario", "?")), str(r.get("fault", "?"))
+        source = f"the bound in lab/scenarios/{name}.yaml"
+        for key, what in (("detect", "time to detect"), ("recover", "time to recover")):
+            bound = _num(r, f"{key}_bound_s")
+            by = f", by {r.get('detect_by')}" if key == "detect" else ""
+            params = ", ".join(f"{k} {v}" for k, v in (r.get("params") or {}).items())
+            rows += _one("scenarios", f"{name}/{r.get('index', 0)}/{key}",
+                         f"Scenario {name}: {kind}{' (' + params + ')' if params else ''}, {what}"
+                         + _paren(f"{r.get('topology', 'gwlb')} lab{by}"),
+                         _num(r, f"{key}_s"), "s",
+                         targets=() if bound is None else (Target("<=", bound, "s", source),))
+    return rows
+
+
 # Each benchmark file (reports/bench/NAME.json) and its rows, in the table's order.
 BUILDERS: dict[str, Callable[[Mapping[str, Any]], list[Figure]]] = {
     "connector": connector, "core": core, "flood": flood, "failover": failover, "lab": lab,
-    "docker": docker, "attack": attack,
+    "docker": docker, "attack": attack, "scenarios": scenarios,
 }
 
 

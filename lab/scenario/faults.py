@@ -1,0 +1,159 @@
+"""The fault kinds as I/O: `apply` puts a fault on a running lab, `undo` takes it off.
+
+Each is the mechanism the hand-written suites already use, named: SIGKILL of the
+connector's PID (bench/bench_failover.py), nftables tables in a node
+(suites/functional/connector/gwlb_helpers.py `tunnel_port_cut`, the cloud suite's
+UDP block), the lab's own service stop/start. Every table a fault adds is named
+`scn_*` and deleted on undo; `undo` is safe to call after a failed `apply`.
+Shaping uses tbf (this kernel has no netem), with a small burst (2 KB) so that even
+small flows feel the rate; loss is nftables' `numgen random`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+
+from lab.api import LabHandle
+from lab.model import Topology
+from lab.scenario.errors import FaultError
+from lab.scenario.model import Fault
+
+TUNNEL_UDP_PORT = "6789"  # the lab's ZIA tunnel over UDP (lab/nodes/zia_gateway.py)
+
+
+def _nft(lab: LabHandle, node: str, script: str) -> None:
+    result = lab.exec(node, "nft", script, check=False)
+    if not result.ok:
+        raise FaultError(f"{node}: nft refused the fault's rules: {result.stderr.strip()}")
+
+
+def _drop_table(lab: LabHandle, node: str, table: str, family: str = "ip") -> None:
+    lab.exec(node, "nft", f"delete table {family} {table}", check=False)
+
+
+def _connector_pid(lab: LabHandle, node: str) -> int:
+    for proc in lab.backend.status()["processes"]:
+        if proc["node"] == node and proc["kind"] == "connector" and proc.get("alive", True):
+            return int(proc["pid"])
+    raise FaultError(f"{node}: no running connector to kill")
+
+
+def _probe_port(topology: Topology) -> str:
+    for node in topology.nodes:
+        for service in node.services:
+            if service.kind == "gwlb":
+                return service.option("probe-port", "50000")
+    return "50000"
+
+
+def apply(lab: LabHandle, fault: Fault) -> None:
+    node = fault.nodes[0]
+    if fault.kind == "connector_kill":
+        if lab.backend.name != "netns":
+            raise FaultError("connector_kill signals the host PID: netns backend only")
+        os.kill(_connector_pid(lab, node), signal.SIGKILL)
+    elif fault.kind == "connector_restart":
+        lab.restart_service(node, "connector")
+    elif fault.kind == "connector_remove":
+        lab.stop_service(node, "connector")
+    elif fault.kind == "zia_blackhole":
+        for edge in fault.nodes:
+            _nft(lab, edge, "add table ip scn_cut; add chain ip scn_cut cutin { type filter "
+                 "hook input priority -10 ; }; "
+                 f"add rule ip scn_cut cutin udp dport {TUNNEL_UDP_PORT} drop; "
+                 "add rule ip scn_cut cutin tcp dport 443 drop; "
+                 "add rule ip scn_cut cutin tcp sport 443 drop")
+    elif fault.kind == "udp_block":
+        port = fault.param("port", TUNNEL_UDP_PORT)
+        _nft(lab, node, "add table ip scn_udp; add chain ip scn_udp scnfwd { type filter hook "
+             f"forward priority -10 ; }}; add rule ip scn_udp scnfwd udp dport {port} drop")
+    elif fault.kind == "dns_upstream_down":
+        lab.stop_service(node, "dns-upstream")
+    elif fault.kind == "lb_target_unhealthy":
+        _nft(lab, node, "add table ip scn_probe; add chain ip scn_probe pin { type filter hook "
+             "input priority -10 ; }; "
+             f"add rule ip scn_probe pin tcp dport {_probe_port(lab.topology)} "
+             "reject with tcp reset")
+    elif fault.kind == "link_impair":
+        _impair(lab, fault)
+    elif fault.kind == "zpa_broker_down":  # the cloud suite's BROKER_CUT
+        _nft(lab, node, "add table inet scn_broker; add chain inet scn_broker bin { type "
+             "filter hook input priority -5 ; }; "
+             "add rule inet scn_broker bin tcp dport 443 ct state new drop")
+    else:
+        raise FaultError(f"no way to apply fault kind '{fault.kind}'")
+
+
+def _impair(lab: LabHandle, fault: Fault) -> None:
+    node, iface = fault.nodes[0], fault.param("iface")
+    rate, loss = fault.param("rate"), fault.param("loss_pct")
+    if rate:
+        result = lab.exec(node, "tc", "qdisc", "add", "dev", iface, "root", "tbf", "rate", rate,
+                          "burst", "2kb", "latency", "400ms", check=False)
+        if not result.ok:
+            raise FaultError(f"{node}: tc refused tbf on {iface}: {result.stderr.strip()}")
+    if loss:
+        _nft(lab, node, "add table ip scn_loss; add chain ip scn_loss scnfwd { type filter hook "
+             "forward priority -10 ; }; "
+             f"add rule ip scn_loss scnfwd iifname {iface} numgen random mod 100 < {loss} drop; "
+             f"add rule ip scn_loss scnfwd oifname {iface} numgen random mod 100 < {loss} drop")
+
+
+def undo(lab: LabHandle, fault: Fault) -> None:
+    """Take the fault off; safe whatever state `apply` left (each step checks or ignores)."""
+    node = fault.nodes[0]
+    if fault.kind == "connector_kill":
+        _reap_group(lab, node)
+        lab.restart_service(node, "connector")
+    elif fault.kind == "connector_remove":
+        if not _connector_alive(lab, node):
+            lab.start_service(node, "connector")
+    elif fault.kind == "zia_blackhole":
+        for edge in fault.nodes:
+            _drop_table(lab, edge, "scn_cut")
+    elif fault.kind == "udp_block":
+        _drop_table(lab, node, "scn_udp")
+    elif fault.kind == "dns_upstream_down":
+        if not _alive(lab, node, "dns-upstream"):
+            lab.start_service(node, "dns-upstream")
+    elif fault.kind == "lb_target_unhealthy":
+        _drop_table(lab, node, "scn_probe")
+    elif fault.kind == "link_impair":
+        if fault.param("rate"):
+            lab.exec(node, "tc", "qdisc", "del", "dev", fault.param("iface"), "root",
+                     check=False)
+        _drop_table(lab, node, "scn_loss")
+    elif fault.kind == "zpa_broker_down":
+        _drop_table(lab, node, "scn_broker", "inet")
+
+
+def _reap_group(lab: LabHandle, node: str) -> None:
+    """What a supervisor does before it starts a crashed service again: kill what the
+    dead process left in its process group (the connector's management sshd outlives a
+    SIGKILL and keeps port 22, so a new connector could not start). Bounded: 5 s."""
+    pgid = next((int(p["pid"]) for p in lab.backend.status()["processes"]
+                 if p["node"] == node and p["kind"] == "connector"), None)
+    if pgid is None:
+        return
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            return  # the group is empty
+        with contextlib.suppress(ChildProcessError):  # our child if we brought the lab up
+            os.waitpid(pgid, os.WNOHANG)
+        time.sleep(0.05)
+    raise FaultError(f"{node}: what the killed connector left would not die")
+
+
+def _alive(lab: LabHandle, node: str, kind: str) -> bool:
+    return any(p["node"] == node and p["kind"] == kind and p.get("alive", False)
+               for p in lab.backend.status()["processes"])
+
+
+def _connector_alive(lab: LabHandle, node: str) -> bool:
+    return _alive(lab, node, "connector")

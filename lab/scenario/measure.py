@@ -1,0 +1,238 @@
+"""What a played scenario measured, per fault, and whether its bounds held. Pure.
+
+Inputs are timestamps (epoch seconds): each background flow's attempt (`Attempt`),
+each arrival the far end logged (`Arrival`), when each fault was applied and undone,
+and the times of the events that show it was noticed (detect) and seen ending
+(back). A fault's window runs from its start to the next fault's start (or the end
+of the traffic). Within it:
+
+- detect_s: the first detect event after the start, minus the start; a fault kind
+  with no such event is detected by the flows: the end of the first failed attempt.
+- recover_s: for each method that lost a flow in the window, the end of the first
+  successful attempt after its last failure, minus the start; the largest of them
+  (0 when nothing was lost, None when a method never succeeded again); also
+  per method (`recover`).
+- lost: failed attempts per method (each attempt is a new flow); reset: of them,
+  those the peer reset.
+- fail: per ZIA method during a ZIA outage (`n/a` otherwise), `open` when a flow arrived in the
+  window from a source other than the policy's (Direct instead of ZIA), `close`
+  when none did and flows failed, `unexercised` when nothing failed.
+- slowest: per method, the longest a flow that got through took (a slow link).
+- leaks: arrivals from a source the policy never allows (a fail-open method may
+  also arrive Direct).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from lab.scenario.kinds import ZIA_OUTAGES
+from lab.scenario.model import Fault, Scenario
+from lab.scenario.profiles import Profile
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    method: str
+    seq: int
+    t0: float
+    t1: float
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    method: str
+    src: str
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class Played:
+    """One fault as it was played: when applied and undone, the events it caused."""
+
+    fault: Fault
+    applied: float
+    undone: float | None
+    detected: tuple[float, ...] = ()  # detect events' times (any, filtered here)
+    back: tuple[float, ...] = ()  # back events' times
+    has_detect_event: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FaultResult:
+    index: int
+    kind: str
+    nodes: tuple[str, ...]
+    start_s: float  # after the traffic started
+    undone_s: float | None
+    detect_s: float | None
+    detect_by: str  # "event" or "flows"
+    recover_s: float | None
+    recover: tuple[tuple[str, float | None], ...]  # per method
+    back_s: float | None  # from the undo (a restart: its start) to the event showing it ended
+    lost: tuple[tuple[str, int], ...]
+    reset: tuple[tuple[str, int], ...]
+    slowest: tuple[tuple[str, float | None], ...]  # the longest flow that got through
+    fail: tuple[tuple[str, str], ...]
+    leaks: int
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    fault: int | None  # None: the baseline (before the first fault)
+    check: str
+    bound: str
+    measured: str
+    ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    scenario: str
+    started: float
+    baseline_ok: tuple[tuple[str, int], ...]
+    faults: tuple[FaultResult, ...]
+    verdicts: tuple[Verdict, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(v.ok for v in self.verdicts)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A played scenario: what was measured and the raw timestamps it came from."""
+
+    scenario: Scenario
+    outcome: Outcome
+    attempts: tuple[Attempt, ...]
+    arrivals: tuple[Arrival, ...]
+    ended: float
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def leak(arrival: Arrival, profile: Profile) -> bool:
+    method = profile.method(arrival.method)
+    return arrival.src not in method.allowed_src | method.fail_open_src
+
+
+def recover_times(attempts: Sequence[Attempt], start: float,
+                  methods: Sequence[str]) -> dict[str, float | None]:
+    """Per method (see the module's docstring); `attempts` are one window's."""
+    out: dict[str, float | None] = {}
+    for method in methods:
+        mine = sorted((a for a in attempts if a.method == method), key=lambda a: a.t0)
+        failed = [i for i, a in enumerate(mine) if not a.ok]
+        if not failed:
+            out[method] = 0.0
+            continue
+        again = [a for a in mine[failed[-1] + 1:] if a.ok]
+        out[method] = again[0].t1 - start if again else None
+    return out
+
+
+def worst(times: Mapping[str, float | None]) -> float | None:
+    """The largest, None if any is None (a method never recovered); 0 with none."""
+    values = list(times.values())
+    if any(v is None for v in values):
+        return None
+    return max((v for v in values if v is not None), default=0.0)
+
+
+def fail_mode(method: str, attempts: Sequence[Attempt], arrivals: Sequence[Arrival],
+              profile: Profile, kind: str) -> str:
+    allowed = profile.method(method).allowed_src
+    if kind not in ZIA_OUTAGES or not allowed <= profile.zia_edges:
+        return "n/a"  # not a ZIA outage, or not a ZIA method: no fail mode to show
+    if any(a.method == method and a.src not in allowed for a in arrivals):
+        return "open"
+    if any(a.method == method and not a.ok for a in attempts):
+        return "close"
+    return "unexercised"
+
+
+def measure_fault(played: Played, end: float, started: float, attempts: Sequence[Attempt],
+                  arrivals: Sequence[Arrival], methods: Sequence[str],
+                  profile: Profile) -> FaultResult:
+    start = played.applied
+    window = [a for a in attempts if start <= a.t0 < end]
+    seen = [a for a in arrivals if start <= a.ts < end]
+    if played.has_detect_event:
+        after = [t for t in played.detected if t >= start]
+        detect, by = (min(after) - start if after else None), "event"
+    else:
+        failed = [a.t1 for a in window if not a.ok]
+        detect, by = (min(failed) - start if failed else None), "flows"
+    recover = recover_times(window, start, methods)
+    ended = played.undone if played.undone is not None else start  # a restart ends itself
+    later = [t for t in played.back if t >= ended]
+    back = min(later) - ended if later else None
+    return FaultResult(
+        index=played.fault.index, kind=played.fault.kind, nodes=played.fault.nodes,
+        start_s=round(start - started, 3),
+        undone_s=_r(None if played.undone is None else played.undone - started),
+        detect_s=_r(detect), detect_by=by, recover_s=_r(worst(recover)),
+        recover=tuple((m, _r(t)) for m, t in recover.items()),
+        back_s=_r(back),
+        lost=tuple((m, sum(1 for a in window if a.method == m and not a.ok)) for m in methods),
+        reset=tuple((m, sum(1 for a in window if a.method == m and a.detail == "reset"))
+                    for m in methods),
+        slowest=tuple((m, _r(max((a.t1 - a.t0 for a in window if a.method == m and a.ok),
+                                 default=None))) for m in methods),
+        fail=tuple((m, fail_mode(m, window, seen, profile, played.fault.kind))
+                   for m in methods),
+        leaks=sum(1 for a in seen if leak(a, profile)))
+
+
+def verdicts(fault: Fault, result: FaultResult) -> list[Verdict]:
+    """Each bound of the fault's `expect` against what was measured."""
+    out: list[Verdict] = []
+    i, expect = fault.index, fault.expect
+
+    def upper(check: str, bound: float | None, measured: float | None) -> None:
+        if bound is not None:
+            out.append(Verdict(i, check, f"<= {bound:g}", "never" if measured is None
+                               else f"{measured:g}", measured is not None and measured <= bound))
+
+    upper("detect_s", expect.detect_s, result.detect_s)
+    upper("recover_s", expect.recover_s, result.recover_s)
+    recover = dict(result.recover)
+    for method, limit in expect.recover:
+        upper(f"recover.{method}", limit, recover.get(method))
+    lost = dict(result.lost)
+    for method, bound in expect.lost:
+        upper(f"lost.{method}", bound, lost.get(method))
+    fail = dict(result.fail)
+    for method, mode in expect.fail:
+        seen = fail.get(method, "unexercised")
+        out.append(Verdict(i, f"fail.{method}", mode, seen, seen == mode))
+    upper("leaks", expect.leaks, result.leaks)
+    return out
+
+
+def measure(scenario: Scenario, profile: Profile, started: float, ended: float,
+            played: Sequence[Played], attempts: Sequence[Attempt],
+            arrivals: Sequence[Arrival]) -> Outcome:
+    methods = scenario.traffic.methods
+    first = min((p.applied for p in played), default=ended)
+    baseline = tuple((m, sum(1 for a in attempts if a.method == m and a.ok and a.t1 < first))
+                     for m in methods)
+    checks = [Verdict(None, f"baseline.{m}", ">= 1", str(n), n >= 1) for m, n in baseline]
+    early = sum(1 for a in arrivals if a.ts < first and leak(a, profile))
+    checks.append(Verdict(None, "baseline.leaks", "<= 0", str(early), early == 0))
+    ordered = sorted(played, key=lambda p: p.applied)
+    ends: Mapping[int, float] = {p.fault.index: (ordered[k + 1].applied if k + 1 < len(ordered)
+                                                  else ended) for k, p in enumerate(ordered)}
+    results = []
+    for p in ordered:
+        result = measure_fault(p, ends[p.fault.index], started, attempts, arrivals, methods,
+                               profile)
+        results.append(result)
+        checks.extend(verdicts(p.fault, result))
+    return Outcome(scenario.name, started, baseline, tuple(results), tuple(checks))

@@ -1,0 +1,150 @@
+"""`python -m lab.traffic.flow_probe`: background flows, each attempt timestamped.
+
+Run inside a node while a scenario plays faults: for each `--flow NAME=KIND:ADDR:PORT[:QNAME]`
+(KIND http: a new TCP connection and `GET /scn/NAME/SEQ`, 200 wanted; KIND dns: one
+UDP query for QNAME, NOERROR with an answer wanted; KIND http-name: QNAME looked up
+at ADDR, then the http flow to the answer, as a ZPA user's flow starts) it opens a new flow every
+`--interval` seconds for `--duration` seconds, each waiting `--timeout` at most.
+Attempts start on time whatever earlier ones do (each in its own thread), so a
+gap in the flows is counted as the flows it cost. Every attempt is one JSON line
+on stdout: `method`, `seq`, `t0`, `t1` (epoch seconds), `ok`, `detail` (`200`,
+`timeout`, `reset`, `refused`, ...). Bounded in
+time (at most 120 s) and count (at most 2,000 attempts a flow); stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+import threading
+import time
+
+import dns.exception
+import dns.message
+import dns.query
+import dns.rcode
+
+MAX_DURATION_S, MAX_ATTEMPTS, MAX_INFLIGHT = 120.0, 2000, 64
+
+
+def http_once(name: str, seq: int, address: str, port: int, timeout: float,
+              host: str = "") -> tuple[bool, str]:
+    request = (f"GET /scn/{name}/{seq} HTTP/1.0\r\nHost: {host or address}\r\n"
+               "Connection: close\r\n\r\n").encode()
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as conn:
+            conn.settimeout(max(0.01, deadline - time.monotonic()))
+            conn.sendall(request)
+            head = conn.recv(64)
+    except TimeoutError:
+        return False, "timeout"
+    except ConnectionResetError:
+        return False, "reset"
+    except ConnectionRefusedError:
+        return False, "refused"
+    except OSError as exc:
+        return False, type(exc).__name__
+    if not head:
+        return False, "closed"
+    status = head.split(b" ", 2)[1:2]
+    code = status[0].decode(errors="replace") if status else "?"
+    return code == "200", code
+
+
+def dns_once(qname: str, address: str, port: int, timeout: float) -> tuple[bool, str]:
+    try:
+        answer = dns.query.udp(dns.message.make_query(qname, "A"), address, port=port,
+                               timeout=timeout)
+    except dns.exception.Timeout:
+        return False, "timeout"
+    except (OSError, dns.exception.DNSException) as exc:
+        return False, type(exc).__name__
+    code = dns.rcode.to_text(answer.rcode())
+    return code == "NOERROR" and bool(answer.answer), code
+
+
+def named_http_once(name: str, seq: int, resolver: str, port: int, qname: str,
+                    timeout: float) -> tuple[bool, str]:
+    """One lookup of `qname` at `resolver`, then one HTTP flow to the answer."""
+    try:
+        answer = dns.query.udp(dns.message.make_query(qname, "A"), resolver, timeout=timeout)
+    except (OSError, dns.exception.DNSException):
+        return False, "lookup"
+    addresses = [r.address for rrset in answer.answer for r in rrset if hasattr(r, "address")]
+    if not addresses:
+        return False, "lookup"
+    return http_once(name, seq, addresses[0], port, timeout, host=qname)
+
+
+def attempt(kind: str, name: str, seq: int, address: str, port: int, qname: str,
+            timeout: float, out: threading.Lock) -> None:
+    t0 = time.time()
+    if kind == "http":
+        ok, detail = http_once(name, seq, address, port, timeout)
+    elif kind == "http-name":
+        ok, detail = named_http_once(name, seq, address, port, qname, timeout)
+    else:
+        ok, detail = dns_once(qname, address, port, timeout)
+    line = json.dumps({"method": name, "seq": seq, "t0": round(t0, 4),
+                       "t1": round(time.time(), 4), "ok": ok, "detail": detail})
+    with out:
+        print(line, flush=True)
+
+
+def run_flow(spec: str, interval: float, duration: float, timeout: float,
+             out: threading.Lock) -> None:
+    """A new flow every `interval`, on time even while earlier ones still wait: each
+    attempt in its own thread (at most MAX_INFLIGHT at once; one more is `skipped`)."""
+    name, _, target = spec.partition("=")
+    kind, address, port_text, *rest = target.split(":")
+    port, qname = int(port_text), (rest[0] if rest else "")
+    start, running = time.time(), list[threading.Thread]()
+    for seq in range(MAX_ATTEMPTS):
+        due = start + seq * interval
+        if due - start >= duration:
+            break
+        time.sleep(max(0.0, due - time.time()))
+        running = [t for t in running if t.is_alive()]
+        if len(running) >= MAX_INFLIGHT:
+            with out:
+                print(json.dumps({"method": name, "seq": seq, "t0": round(time.time(), 4),
+                                  "t1": round(time.time(), 4), "ok": False,
+                                  "detail": "skipped"}), flush=True)
+            continue
+        thread = threading.Thread(target=attempt, daemon=True, args=(
+            kind, name, seq, address, port, qname, timeout, out))
+        thread.start()
+        running.append(thread)
+    for thread in running:
+        thread.join(2 * timeout + 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab.traffic.flow_probe",
+                                     description=__doc__)
+    parser.add_argument("--flow", action="append", required=True,
+                        help="NAME=http:ADDR:PORT, NAME=dns:ADDR:PORT:QNAME or "
+                        "NAME=http-name:RESOLVER:PORT:QNAME")
+    parser.add_argument("--interval", type=float, default=0.25)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--timeout", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    if not 0 < args.duration <= MAX_DURATION_S or not 0.01 <= args.interval <= 10:
+        print("flow_probe: --duration must be 0..120 s, --interval 0.01..10 s", file=sys.stderr)
+        return 2
+    lock = threading.Lock()
+    threads = [threading.Thread(target=run_flow, daemon=True,
+                                args=(spec, args.interval, args.duration, args.timeout, lock))
+               for spec in args.flow]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(args.duration + 2 * args.timeout + 5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
