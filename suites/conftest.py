@@ -99,9 +99,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def parallel_group(item: pytest.Item, tier: str) -> str | None:
-    """One group for the docker engine and the host's own state; one a lab module."""
+    """One group for the docker engine and the host's own state; one a lab: a module's
+    tests, or, where the module's lab is a parametrized module-scoped fixture (the cloud
+    suite's sixteen topologies), the tests of one parameter, so that the module's labs
+    come up on several workers at once (netns labs may overlap addresses)."""
     if tier == "docker" or item.get_closest_marker("host_wide"):
         return "docker-and-host"
     if tier in ("netns", "load"):
-        return item.nodeid.split("::", 1)[0]
+        module = item.nodeid.split("::", 1)[0]
+        lab = _module_params(item)
+        return f"{module}[{lab}]" if lab else module
     return None
+
+
+_SHARED_SCOPES = ("module", "package", "session")
+
+
+def _module_params(item: pytest.Item) -> str:
+    """The values of the item's parametrized fixtures that outlive one test, in order."""
+    callspec = getattr(item, "callspec", None)
+    info = getattr(item, "_fixtureinfo", None)
+    if callspec is None or info is None:
+        return ""
+    shared = [name for name in sorted(callspec.params)
+              if (defs := info.name2fixturedefs.get(name)) and defs[-1].scope in _SHARED_SCOPES]
+    return ",".join(f"{name}={callspec.params[name]!r}" for name in shared)

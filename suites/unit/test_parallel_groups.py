@@ -71,3 +71,28 @@ def test_the_suites_put_every_docker_test_in_one_group() -> None:
     assert parallel_group(Item("suites/functional/lab/test_y.py::t[netns]"), "netns") == \
         "suites/functional/lab/test_y.py"
     assert parallel_group(Item("suites/unit/test_u.py::t"), "unit") is None
+
+
+def test_a_module_s_labs_of_each_parameter_are_groups_of_their_own() -> None:
+    """A module whose lab is a parametrized module-scoped fixture gives one group per
+    parameter (each worker brings up the labs of its groups); a parameter of one test
+    alone (function scope) does not split the lab's tests apart."""
+    from types import SimpleNamespace
+
+    from suites.conftest import parallel_group
+
+    def item(lab: str, case: int) -> object:
+        fixtures = {"cloud": [SimpleNamespace(scope="module")],
+                    "case": [SimpleNamespace(scope="function")]}
+        return SimpleNamespace(nodeid=f"suites/functional/cloud/test_c.py::t[{lab}-{case}]",
+                               callspec=SimpleNamespace(params={"cloud": (lab, "netns"),
+                                                                "case": case}),
+                               _fixtureinfo=SimpleNamespace(name2fixturedefs=fixtures),
+                               get_closest_marker=lambda name: None)
+
+    groups = {lab: {parallel_group(item(lab, case), "netns") for case in range(3)}
+              for lab in ("aws-natgw", "gcp-cloudnat")}
+    assert all(len(one) == 1 for one in groups.values()), groups
+    assert groups["aws-natgw"] != groups["gcp-cloudnat"]
+    assert groups["aws-natgw"] == {"suites/functional/cloud/test_c.py"
+                                   "[cloud=('aws-natgw', 'netns')]"}
