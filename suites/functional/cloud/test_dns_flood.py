@@ -6,9 +6,10 @@ the resolver every workload uses (the connectors intercept it). Meanwhile
 workload2 asks 100 ordinary questions, one every 50 ms, and fetches a page.
 Asserted on what workload2 got, on the connectors' kernel counters (the
 per-source DNS limit dropped the flood before the listener) and on the engine's
-own report. Azure topologies only: on the AWS ones the lab's GWLB is a
-user-space Python process, and at flood rates it, not the connector, would be
-what saturates (a real GWLB would not).
+own report. The topologies with an internal load balancer as next hop (Azure's
+and GCP's) only: on the AWS ones the lab's GWLB is a user-space Python process,
+and at flood rates it, not the connector, would be what saturates (a real GWLB
+would not).
 
 Of the Azure topologies, the three egress designs, and one of each added load
 balancer on the no-natgw design: azure-gwlb-no-natgw (the connectors also run the
@@ -17,6 +18,9 @@ frontend). Each differs from azure-no-natgw by its load balancer alone, so a
 difference in the flood's outcome is that overlay's; the other two azure-gwlb-*
 would repeat azure-gwlb-no-natgw with an egress design already run here, and
 this is the quiet tier, which has the machine alone (each topology 15-18 s on netns).
+Of GCP's, gcp-cloudnat (the vendor's recommended design): its passthrough LB keeps
+each client's flows on one connector (CLIENT_IP_PROTO), so the flood and the other
+workload's questions may meet different connectors, as they would in GCP.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from suites.fixtures.lab import (
 pytestmark = [pytest.mark.quiet, pytest.mark.usefixtures("lab_capable")]
 
 TOPOLOGIES = ["azure-natgw", "azure-no-natgw", "azure-partial-natgw",
-              "azure-gwlb-no-natgw", "azure-plb-inbound"]
+              "azure-gwlb-no-natgw", "azure-plb-inbound", "gcp-cloudnat"]
 # On docker one of them: there the lab itself saturates first (the xfail below),
 # and each such run costs a docker lab in the quiet tier, which has the machine alone.
 DOCKER_COVER = ["azure-no-natgw"]
