@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lab-up lab-down lab-status lab-image connector-image engine test test-unit test-golden \
-        test-netns test-docker test-load bench figures mutants mutmut load report pictures lint \
+        test-netns test-docker test-load test-times bench figures mutants mutmut load report pictures lint \
         typecheck clean
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make lab-down                     remove the lab and everything it made"
 	@echo "make test                         run every test tier this machine can run"
 	@echo "make test-unit|test-golden|test-netns|test-docker|test-load   one tier"
+	@echo "make test-times                   reports/bench/tests.json from the last make test's JUnit XML"
 	@echo "make load [USERS=20 DURATION=30s WORKERS=0]  locust through the connector -> reports/load/"
 	@echo "make bench                        benchmarks -> reports/bench/*.json, *.png, docs/figures.md"
 	@echo "make figures                      *.png and docs/figures.md again from the JSONs there"
@@ -72,12 +73,22 @@ endef
 JOBS ?= 2
 PARALLEL = -n $(JOBS) --dist loadgroup
 
+# Each pytest run also writes JUnit XML to reports/junit/; `make test-times` turns the
+# last run's into reports/bench/tests.json (per tier wall and test time, per module).
+JUNIT := reports/junit
+
 test: engine
 	$(need_setup)
-	@status=0; \
-	$(PY) -m pytest $(PARALLEL) -m "not quiet" $(PYTEST_ARGS) || status=$$?; \
-	$(PY) -m pytest -m quiet --keep-results $(PYTEST_ARGS) || { s=$$?; [ $$s -eq 5 ] || status=$$s; }; \
+	@rm -rf $(JUNIT); status=0; \
+	$(PY) -m pytest $(PARALLEL) -m "not quiet" --junitxml=$(JUNIT)/parallel.xml $(PYTEST_ARGS) \
+	  || status=$$?; \
+	$(PY) -m pytest -m quiet --keep-results --junitxml=$(JUNIT)/quiet.xml $(PYTEST_ARGS) \
+	  || { s=$$?; [ $$s -eq 5 ] || status=$$s; }; \
 	exit $$status
+
+test-times:
+	$(need_setup)
+	$(PY) -m reports.test_times
 
 test-docker: engine
 test-unit test-golden test-netns test-docker test-load:

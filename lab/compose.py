@@ -15,20 +15,22 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
 import yaml
 
+from lab.container_layout import CONTAINER_RUN as CONTAINER_RUN
+from lab.container_layout import CONTAINER_TOPOLOGY as CONTAINER_TOPOLOGY
+from lab.container_layout import READY_MARK as READY_MARK
+from lab.container_layout import STAND_IN_SPACE as STAND_IN_SPACE
 from lab.model import Network, Node, Topology
-from lab.plan import node_sysctls
+from lab.node_agent.share import NodeShare
+from lab.plan import build_plan, node_sysctls, steps_for_node
 from lab.services import KINDS
 
 LABEL_INSTANCE = "org.cclab.instance"
 LABEL_NODE = "org.cclab.node"
-READY_MARK = "/run/cclab-node.ready"  # the container's health check; the node agent writes it
-CONTAINER_RUN = "/lab/run"
-CONTAINER_TOPOLOGY = "/lab/topology"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +60,6 @@ def bridge_name(instance: str, link: str) -> str:
     return "ccb" + hashlib.sha256(f"{instance}/{link}".encode()).hexdigest()[:10]
 
 
-STAND_IN_SPACE = IPv4Network("100.64.0.0/10")  # no lab topology uses it
-
-
 def docker_subnets(topo: Topology) -> dict[str, IPv4Network]:
     """The subnet docker's IPAM is given per link.
 
@@ -86,6 +85,21 @@ def docker_address(topo: Topology, link: str, address: IPv4Address) -> IPv4Addre
     real = next(n.subnet for n in topo.networks if n.name == link)
     stand_in = docker_subnets(topo)[link]
     return stand_in.network_address + (int(address) - int(real.network_address))
+
+
+def attached_addresses(topo: Topology, node: str) -> dict[str, IPv4Interface]:
+    """Where docker attaches each interface of `node` (a stand-in for an overlapping
+    isolated link, see `docker_subnets`)."""
+    return {i.name: IPv4Interface(f"{docker_address(topo, i.network, i.address.ip)}/"
+                                  f"{i.address.network.prefixlen}")
+            for i in topo.node(node).interfaces}
+
+
+def node_shares(topo: Topology, instance: str, digest: str) -> list[NodeShare]:
+    """Every node's share of the plan, as its agent would plan it from the same file."""
+    plan = build_plan(topo, instance)
+    return [NodeShare(instance, node.name, digest, tuple(steps_for_node(plan, instance, node.name)),
+                      attached_addresses(topo, node.name)) for node in topo.nodes]
 
 
 def host_side_address(topo: Topology, net: Network) -> IPv4Address:
@@ -152,8 +166,11 @@ def _service(topo: Topology, node: Node, instance: str, paths: ComposePaths) -> 
     service["volumes"] = [f"{paths.topology_dir}:{CONTAINER_TOPOLOGY}:ro",
                           f"{paths.run_dir}:{CONTAINER_RUN}"]
     service["labels"] = {LABEL_INSTANCE: instance, LABEL_NODE: node.name}
-    service["healthcheck"] = {"test": ["CMD", "test", "-e", READY_MARK], "interval": "1s",
-                              "timeout": "2s", "retries": 120}
+    # Every check is a `docker exec`: at 1 s, a 21-node lab kept a third of a core of the
+    # engine busy, starting and idle. Nothing waits on it (`cclab ready` reads the nodes'
+    # reports); it only shows in `docker ps`, at most 10 s late.
+    service["healthcheck"] = {"test": ["CMD", "test", "-e", READY_MARK], "interval": "10s",
+                              "timeout": "2s", "retries": 12}
     service["stop_grace_period"] = "5s"
     return service
 

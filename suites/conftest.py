@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             raise pytest.UsageError(
                 f"{item.nodeid}: needs exactly one tier marker of {TIERS}, has {tiers}"
             )
+        item.user_properties.append(("tier", tiers[0]))
+
+
+# A test's tier and when it started and ended (its fixtures' setup and teardown included)
+# go into the JUnit XML as properties: reports/test_times.py makes tier wall times of them.
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.user_properties.append(("started", f"{time.time():.3f}"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    item.user_properties.append(("ended", f"{time.time():.3f}"))
 
 
 def parallel_group(item: pytest.Item, tier: str) -> str | None:

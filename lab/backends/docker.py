@@ -27,6 +27,7 @@ from lab.backends.processes import ready_count, stopped_count, wait_ready, wait_
 from lab.errors import BackendError, NotRunningError
 from lab.model import Topology
 from lab.names import LabNames
+from lab.node_agent.share import encode_share, topology_digest
 from lab.security_groups import fabric_endpoints, render_security_groups
 from lab.state import LabState, ProcessRecord, status_fields
 from lab.steps import Step
@@ -57,6 +58,7 @@ class DockerBackend:
             say = _say if progress else _quiet
             image = ensure_images(say=say)
             path = self.write_compose(topo, image)
+            self.write_node_shares(topo)
             say(f"starting {len(topo.nodes)} containers, {len(topo.networks)} networks")
             self._compose(["up", "-d", "--no-build"], path)
             self.adopt(topo, progress=progress)
@@ -82,15 +84,30 @@ class DockerBackend:
         self.names.run_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, self.names.run_dir / "docker-compose.yml")
 
-    def write_compose(self, topo: Topology, image: str) -> Path:
-        source = topo.source.resolve() if topo.source else None
-        if source is None:
+    def _source(self, topo: Topology) -> Path:
+        if topo.source is None:
             raise BackendError("the docker backend needs a topology file", backend=self.name)
+        return topo.source.resolve()
+
+    def write_compose(self, topo: Topology, image: str) -> Path:
+        source = self._source(topo)
         paths = compose.ComposePaths(str(source.parent), source.name, str(self.names.run_dir),
                                      image)
         path = self.names.run_dir / "docker-compose.yml"
         path.write_text(compose.compose_text(topo, self.instance, paths))
         return path
+
+    def write_node_shares(self, topo: Topology) -> None:
+        """Each node's share of the plan, planned once here from the file the nodes mount
+        rather than in every container (lab.node_agent.share)."""
+        from lab.schema import load_topology
+
+        source = self._source(topo)
+        digest = topology_digest(source.read_bytes())
+        folder = self.names.run_dir / "plans"
+        folder.mkdir(parents=True, exist_ok=True)
+        for share in compose.node_shares(load_topology(source), self.instance, digest):
+            (folder / f"{share.node}.json").write_text(encode_share(share))
 
     def adopt(self, topo: Topology, *, progress: Progress | None = None) -> None:
         """Add the host's part to running containers and wait for every node to be ready.
@@ -280,9 +297,10 @@ class DockerBackend:
         if not guarded:
             return {}
         host = {link["ifindex"]: link["ifname"] for link in _ip_json([])}
+        pids = self._pids_of([node.name for node in guarded])
         ports = {}
         for node in guarded:
-            links = _ip_json(["nsenter", f"--net=/proc/{self._pid_of(node.name)}/ns/net"])
+            links = _ip_json(["nsenter", f"--net=/proc/{pids[node.name]}/ns/net"])
             for iface in (i for i in node.interfaces if (node.name, i.name) in wanted):
                 holder = next((link for link in links for a in link.get("addr_info", [])
                                if a.get("local") == str(iface.address.ip)), None)
@@ -320,6 +338,18 @@ class DockerBackend:
         if not out.strip().isdigit() or out.strip() == "0":
             raise self._not_running(node)
         return int(out.strip())
+
+    def _pids_of(self, nodes: list[str]) -> dict[str, int]:
+        """`_pid_of` for several nodes in one `docker inspect` (the engine answers slowly
+        while a lab's containers start)."""
+        names = {compose.container_name(self.instance, n): n for n in nodes}
+        out = _docker(["inspect", "-f", "{{.Name}} {{.State.Pid}}", *names]).stdout
+        pids = {names.get(name.lstrip("/")): pid for name, _, pid in
+                (line.partition(" ") for line in _lines(out))}
+        for node in nodes:
+            if not pids.get(node, "").isdigit() or pids[node] == "0":
+                raise self._not_running(node)
+        return {node: int(pids[node]) for node in nodes}
 
     def _node_report(self, node: str) -> dict[str, Any]:
         try:

@@ -10,18 +10,18 @@ import os
 import signal
 import sys
 import time
+from ipaddress import IPv4Interface
 from pathlib import Path
 from types import FrameType
 
-from lab import compose
+from lab import container_layout
 from lab.errors import LabError
 from lab.node_agent import wiring
 from lab.node_agent.services import RUN, Services
-from lab.plan import build_plan, steps_for_node
-from lab.schema import load_topology
-from lab.steps import StartService, WaitReady
+from lab.node_agent.share import decode_share, topology_digest
+from lab.steps import StartService, Step, WaitReady
 
-READY_MARK = Path(compose.READY_MARK)
+READY_MARK = Path(container_layout.READY_MARK)
 PID_FILE = Path("/run/cclab-node.pid")
 RESTART_FILE = Path("/run/cclab-node.restart")
 
@@ -34,9 +34,7 @@ class Agent:
         self.restart_asked = False
 
     def bring_up(self, topology: Path, instance: str) -> None:
-        topo = load_topology(topology)
-        steps = steps_for_node(build_plan(topo, instance), instance, self.node)
-        attached = wiring.attached_addresses(topo, self.node)
+        steps, attached = node_share(topology, instance, self.node)
         with wiring.local_netlink() as ipr:
             for step in steps:
                 if not isinstance(step, StartService | WaitReady):
@@ -65,6 +63,27 @@ class Agent:
                 ACTIONS[what](self.services, kind)
                 self.report("ready")
             time.sleep(0.1)
+
+
+def node_share(topology: Path, instance: str, node: str
+               ) -> tuple[list[Step], dict[str, IPv4Interface]]:
+    """The node's steps and where docker attached its interfaces: from the share the host
+    wrote (`cclab up`), else planned here from the topology (a compose file started by
+    hand), which imports and parses far more."""
+    try:
+        share = decode_share(Path(RUN, "plans", f"{node}.json").read_text())
+    except FileNotFoundError:
+        share = None
+    if (share is not None and (share.instance, share.node) == (instance, node)
+            and share.topology_digest == topology_digest(topology.read_bytes())):
+        return list(share.steps), share.attached
+    from lab.compose import attached_addresses
+    from lab.plan import build_plan, steps_for_node
+    from lab.schema import load_topology
+
+    topo = load_topology(topology)
+    return (steps_for_node(build_plan(topo, instance), instance, node),
+            attached_addresses(topo, node))
 
 
 def run_agent(args: argparse.Namespace) -> int:

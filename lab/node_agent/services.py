@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.backends.processes import ready_count, stop_pids, wait_ready
-from lab.compose import CONTAINER_RUN, CONTAINER_TOPOLOGY
+from lab.container_layout import CONTAINER_RUN, CONTAINER_TOPOLOGY
 from lab.services import resolve_argv
 from lab.steps import StartService, WaitReady
 

@@ -18,9 +18,8 @@ from typing import Any
 from pyroute2 import IPRoute
 
 from lab.backends import netns_links as links
-from lab.compose import STAND_IN_SPACE, docker_address
+from lab.container_layout import STAND_IN_SPACE
 from lab.errors import BackendError
-from lab.model import Topology
 from lab.steps import (
     AddAddress,
     AddRoute,
@@ -34,13 +33,6 @@ from lab.steps import (
 )
 
 RESOLV_CONF = Path("/etc/resolv.conf")
-
-
-def attached_addresses(topo: Topology, node: str) -> dict[str, IPv4Interface]:
-    """Where docker attached each interface (a stand-in for an overlapping isolated link)."""
-    return {i.name: IPv4Interface(f"{docker_address(topo, i.network, i.address.ip)}/"
-                                  f"{i.address.network.prefixlen}")
-            for i in topo.node(node).interfaces}
 
 
 @contextmanager

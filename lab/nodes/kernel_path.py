@@ -1,7 +1,8 @@
 """How a user-space lab node hands packets to its namespace's kernel and gets replies back.
 
 A fake node that carries whole IP packets (the ZIA gateway, the GWLB) opens a
-TUN through scapy (with the Linux packet-information prefix), and marks the
+TUN (with the Linux packet-information prefix; one ioctl, where scapy's
+TunTapInterface cost a second of imports in every such node), and marks the
 connections that entered through it so their replies route back to it:
 
     prerouting: new from the TUN -> ct mark; replies of marked conns -> fwmark
@@ -14,13 +15,16 @@ Everything is undone by `close`.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import struct
 import subprocess
 
-from scapy.layers.tuntap import TunTapInterface
-
 from lab.nodes.base import run_checked
+
+TUN_DEVICE = "/dev/net/tun"
+_TUNSETIFF = 0x400454CA
+_IFF_TUN = 0x0001  # no IFF_NO_PI: packets come and go with the 4-byte packet information
 
 _PI_IPV4 = struct.pack("!HH", 0, 0x0800)
 _PI_IPV6 = struct.pack("!HH", 0, 0x86DD)
@@ -29,8 +33,7 @@ _PI_IPV6 = struct.pack("!HH", 0, 0x86DD)
 class KernelPath:
     def __init__(self, tun: str, mark: int, table: int, *, masquerade: bool) -> None:
         self.tun, self.mark, self.table = tun, mark, table
-        self._tap = TunTapInterface(tun, mode_tun=True)  # type: ignore[no-untyped-call]
-        self.fd = self._tap.fileno()
+        self.fd = open_tun(tun)
         self._nft_table = f"lab_{tun}"
         run_checked(["ip", "link", "set", tun, "up"])
         for key in (f"conf/{tun}/rp_filter", "conf/all/rp_filter"):
@@ -70,7 +73,18 @@ table ip {self._nft_table} {{
                        capture_output=True)
         subprocess.run(["ip", "rule", "del", "fwmark", f"{self.mark:#x}", "lookup",
                         str(self.table)], check=False, capture_output=True)
-        self._tap.close()
+        os.close(self.fd)
+
+
+def open_tun(name: str) -> int:
+    """A TUN interface called `name` (created if absent), as a file descriptor."""
+    fd = os.open(TUN_DEVICE, os.O_RDWR)
+    try:
+        fcntl.ioctl(fd, _TUNSETIFF, struct.pack("16sH22x", name.encode(), _IFF_TUN))
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _sysctl(key: str, value: str) -> None:
