@@ -120,6 +120,9 @@ def _forward(config: ConnectorConfig, rules: list[RenderedRule]) -> list[str]:
             *([f"        ip daddr {{ {pools} }} counter name pool_drop drop "
                'comment "a synthetic address never leaves (D4)"'] if pools else []),
             *_geneve_forward(config.dataplane.geneve),
+            f'        iifname "{ROUTED_TUN}" ct direction original ct state new '
+            f"ct mark set ct mark or {DIRECT_MARK:#x} accept "
+            'comment "a routed flow decided DIRECT in user space: the kernel was behind"',
             f'        iifname "{svc}" ct mark and {DIRECT_MARK:#x} == {DIRECT_MARK:#x} '
             'counter name fail_open_direct accept comment "ZIA gateway down, fail-open"',
             *(f"        {line}" for r in rules for line in r.lines),

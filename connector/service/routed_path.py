@@ -11,6 +11,16 @@ reason, and every new flow written to the session log by the steering, drops
 included (§5.4, check F7). Replies that come back down a ZIA tunnel are
 written into the TUN, and the kernel, which has the connection in conntrack,
 routes them to the workload.
+
+A Direct decision here means the kernel was behind the core: a name another
+cluster member learned reached this core (it syncs the shared log when asked
+about an unknown address) a moment before the kernel's name set, or a gateway
+failed open. The connection's entry already holds the user-space mark and a NAT
+decision made for the TUN, so every later packet of the flow would come here
+too. The entry is forgotten and the packet written back into the TUN: the
+kernel tracks it afresh, the forward chain accepts it as Direct (`ccrt0`,
+original direction, new) and SNATs it, and the flow's next packets take the
+kernel's own path (docs/decisions.md, "A flow the kernel sent up by mistake").
 """
 
 from __future__ import annotations
@@ -18,8 +28,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+from connector.core.model import FlowKey, IpProto, Method
 from connector.core.steering import Dropped, Steering, ToKernel, ToRouted, ToZia
 from connector.io import host
+from connector.io.conntrack import ConntrackTable
 from connector.io.nft_render import ROUTED_TUN, USER_MARK
 from connector.io.tun import TunDevice
 from connector.service.counters import Counters
@@ -27,6 +39,7 @@ from connector.service.dataplane import count_drop, drain, ipv4_segment
 from connector.service.zia_tunnel import ZiaTunnels
 
 ROUTED_TABLE = 62
+_PORTED = (IpProto.TCP, IpProto.UDP)
 
 
 class RoutedPath:
@@ -35,6 +48,8 @@ class RoutedPath:
         self.steering, self.counters = steering, counters
         self.tunnels = tunnels
         self._tun: TunDevice | None = None
+        self._conntrack = ConntrackTable()
+        self._carrying: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._tun = TunDevice(ROUTED_TUN)
@@ -45,6 +60,9 @@ class RoutedPath:
         if self._tun is not None:
             asyncio.get_running_loop().remove_reader(self._tun.fd)
             self._tun.close()
+        for task in self._carrying:
+            task.cancel()
+        self._conntrack.close()
         host.remove_tun_return_route(USER_MARK, ROUTED_TABLE)
 
     def _on_tun(self) -> None:
@@ -63,12 +81,28 @@ class RoutedPath:
         elif isinstance(action, Dropped):
             count_drop(self.counters, action)
         elif isinstance(action, ToKernel):
-            # The kernel sent it here and the core, asked again, says the kernel should
-            # carry it: a fail-open switch or a live-address set a moment behind. Dropped;
-            # the flow's next packet (a retransmission) takes the kernel's path.
             self.counters.add("routed_kernel_behind")
+            self._kernel_behind(action, seg.key, packet)
         else:
             self.counters.add("routed_unexpected")
+
+    def _kernel_behind(self, action: ToKernel, key: FlowKey, packet: bytes) -> None:
+        """The kernel sent it here and the core says the kernel should carry it. Direct
+        TCP and UDP are carried (see the module's note); anything else (a ZPA connection
+        whose live address came late: its SYN is retransmitted and diverted) is dropped."""
+        if action.decision.method is not Method.DIRECT or key.proto not in _PORTED:
+            self.counters.add("routed_kernel_behind_dropped")
+            return
+        task = asyncio.get_running_loop().create_task(self._carry_direct(key, packet))
+        self._carrying.add(task)
+        task.add_done_callback(self._carrying.discard)
+
+    async def _carry_direct(self, key: FlowKey, packet: bytes) -> None:
+        if not await self._conntrack.forget(key.proto, key.src, key.sport, key.dst, key.dport):
+            self.counters.add("routed_kernel_behind_dropped")
+            return
+        self.counters.add("routed_kernel_behind_carried")
+        self.write_back(packet)
 
     def return_packet(self, packet: bytes) -> None:
         """A packet from a ZIA tunnel, on a connector without GENEVE."""

@@ -9,6 +9,7 @@ connectors' own probe-source list let them in.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import allure
@@ -16,6 +17,7 @@ import pytest
 
 from lab.api import LabHandle, bring_up
 from lab.events import Mark
+from suites.fixtures.connector_view import counted
 from suites.fixtures.lab import (
     backend_ready,
     on_each_backend,
@@ -27,6 +29,8 @@ from suites.fixtures.lab import (
 pytestmark = pytest.mark.usefixtures("lab_capable")
 
 WEB = "198.18.10.10"
+ECHO = "echo.web.example"  # rule 4 (echo-direct): UDP 7 to this name goes Direct
+MGMT = {"cc1": "10.10.2.21", "cc2": "10.10.2.22"}
 PUBLIC = {"203.0.113.31": "cc1", "203.0.113.32": "cc2"}
 PROBE_SOURCE = "198.51.100.16"
 PROBE_CUT = ("add table ip cut; add chain ip cut cutin { type filter hook input priority -10 ; };"
@@ -102,3 +106,49 @@ def test_unhealthy_connector_gets_no_new_flows_and_comes_back(azure: LabHandle) 
 def _wait_new_event(lab: LabHandle, kind: str, after: Mark, target: str) -> None:
     """Until an event of `kind` for `target` is written after the mark."""
     lab.wait_event("ilb", kind, lambda e: e.get("target") == target, after=after, timeout=15)
+
+
+@allure.feature("forwarding")
+@allure.story("F9: a flow the kernel sent to user space while its name set was behind")
+def test_a_direct_flow_the_kernel_sent_up_while_behind_is_carried(azure: LabHandle) -> None:
+    """Both connectors' cores know echo.web.example (one answered, the other learned it
+    through the cluster) but their kernels' name sets are emptied, as they are for a
+    moment after a peer's answer: each new flow to web:7 reaches user space, which says
+    DIRECT (rule 4). Every flow must still reach web from a connector's public address,
+    carried once each, and never lost (docs/decisions.md)."""
+    assert azure.exec("workload1", "dig", "+short", "+time=2", "+tries=1", "@10.10.3.31",
+                      ECHO).stdout.split() == [WEB]
+    for cc in MGMT:
+        _wait_in_name_set(azure, cc)
+        azure.exec(cc, "nft", "flush set ip cclab_connector r4_names")
+    before = sum(counted(azure, MGMT[cc], "routed_kernel_behind_carried") for cc in MGMT)
+    mark = azure.mark()
+    tags = {f"behind-{port}-{time.monotonic_ns()}": port for port in range(40810, 40818)}
+    _send_echoes(azure, tags)
+    seen = {e["payload"]: e["src"] for e in azure.events("web", "udp.echo", after=mark)
+            if e["payload"] in tags}
+    assert set(seen) == set(tags), f"lost: {sorted(set(tags) - set(seen))}"
+    assert set(seen.values()) <= set(PUBLIC), f"not Direct from a connector: {seen}"
+    after = sum(counted(azure, MGMT[cc], "routed_kernel_behind_carried") for cc in MGMT)
+    assert after - before == len(tags), "each flow's first packet is carried from user space"
+
+
+def _wait_in_name_set(lab: LabHandle, cc: str) -> None:
+    """Until `cc`'s kernel set for rule 4 holds web (the peer follows the log in 0.1 s)."""
+    deadline = time.monotonic() + 10
+    while WEB not in lab.exec(cc, "nft", "list set ip cclab_connector r4_names").stdout:
+        assert time.monotonic() < deadline, f"{cc} never put {WEB} in its rule-4 set"
+        time.sleep(0.1)
+
+
+def _send_echoes(lab: LabHandle, tags: dict[str, int]) -> None:
+    """One datagram per tag from its own source port (a new flow each), answer awaited."""
+    lab.exec("workload1", lab.python, "-c",
+             "import socket\n"
+             f"for tag, port in {tags!r}.items():\n"
+             "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+             "    s.bind(('0.0.0.0', port)); s.settimeout(2)\n"
+             f"    s.sendto(tag.encode(), ('{WEB}', 7))\n"
+             "    try: s.recv(100)\n"
+             "    except OSError: pass\n"
+             "    s.close()\n", check=False)

@@ -903,7 +903,7 @@ ECHO = "echo.web.example"
 @allure.feature("forwarding")
 @allure.story("F9: an FQDN rule for UDP, the DNS answer on one member, the flows on both")
 def test_a_name_resolved_on_one_connector_steers_udp_on_the_other(
-        cloud: LabHandle, request: pytest.FixtureRequest) -> None:
+        cloud: LabHandle) -> None:
     """Rule 4 sends UDP to echo.web.example Direct. Before any connector resolved the
     name, a datagram to its address takes the default ZIA rule (web sees an edge). Then
     the name is resolved through cc1 alone, and sixteen datagrams (sixteen flows, spread
@@ -911,17 +911,6 @@ def test_a_name_resolved_on_one_connector_steers_udp_on_the_other(
     answer: the name reached it through the cluster. GCP (CLIENT_IP_PROTO) sends them
     all to one connector, which the ILB's counters name; the name is resolved through
     the other."""
-    if _client_ip_affinity(cloud):
-        # A known defect, quarantined, not hidden (run, and reported as xfailed or
-        # xpassed): on GCP, in about a third of runs, the first flow after the name came
-        # through the cluster is lost. The carrier's kernel sends it to user space, whose
-        # core says the kernel should carry it (DIRECT by rule 4): the routed path drops
-        # it (`routed_kernel_behind`, connector/service/routed_path.py), and did so for
-        # each retransmission of the flow too, although the kernel's name set held the
-        # address (seen 2026-11-30). See the session's closing note.
-        request.node.add_marker(pytest.mark.xfail(
-            strict=False, reason="GCP: a flow decided Direct in user space is dropped "
-            "(routed_kernel_behind); see the comment"))
     counts = _ilb_counts(cloud) if _client_ip_affinity(cloud) else {}
     before = _echo(cloud, 40700)
     assert before in EDGES, f"without DNS the flow must take the ZIA rule, web saw {before}"
