@@ -109,9 +109,10 @@ class LabHandle:
         chosen = n.interface(iface) if iface else n.interfaces[0]
         return chosen.address.ip
 
-    def restart_service(self, node: str, kind: str) -> int:
-        """Restart one service (SIGTERM, start again, wait for its readiness); new PID."""
-        return self.backend.restart_service(node, kind)
+    def restart_service(self, node: str, kind: str, timeout_s: float = 15.0) -> int:
+        """Restart one service (SIGTERM, start again, wait `timeout_s` for its readiness);
+        the new PID."""
+        return self.backend.restart_service(node, kind, timeout_s)
 
     def stop_service(self, node: str, kind: str) -> None:
         """Stop one service (SIGTERM, SIGKILL after a grace); it stays down until started."""

@@ -22,6 +22,10 @@ from lab.scenario.errors import FaultError
 from lab.scenario.model import Fault
 
 TUNNEL_UDP_PORT = "6789"  # the lab's ZIA tunnel over UDP (lab/nodes/zia_gateway.py)
+CLOUD_PORT = "443"  # the fake ZPA cloud's API (connector/service/cloud.py CLOUD_PORT)
+# How long a connector waits for the cloud at start (connector/service/cloud.py
+# ENROLL_WAIT_S, 20 s; a unit test keeps the two in step), plus a start on a loaded machine.
+ENROLL_READY_S = 20.0 + 15.0
 
 
 def _nft(lab: LabHandle, node: str, script: str) -> None:
@@ -79,6 +83,12 @@ def apply(lab: LabHandle, fault: Fault) -> None:
              "reject with tcp reset")
     elif fault.kind == "link_impair":
         _impair(lab, fault)
+    elif fault.kind == "cloud_unreachable_at_enrollment":
+        for cloud in _clouds(lab.topology):
+            _nft(lab, cloud, "add table ip scn_cloud; add chain ip scn_cloud cin { type filter "
+                 f"hook input priority -10 ; }}; add rule ip scn_cloud cin tcp dport {CLOUD_PORT} "
+                 "drop")
+        lab.restart_service(node, "connector", timeout_s=ENROLL_READY_S)
     elif fault.kind == "zpa_broker_down":  # the cloud suite's BROKER_CUT
         _nft(lab, node, "add table inet scn_broker; add chain inet scn_broker bin { type "
              "filter hook input priority -5 ; }; "
@@ -128,6 +138,18 @@ def undo(lab: LabHandle, fault: Fault) -> None:
         _drop_table(lab, node, "scn_loss")
     elif fault.kind == "zpa_broker_down":
         _drop_table(lab, node, "scn_broker", "inet")
+    elif fault.kind == "cloud_unreachable_at_enrollment":
+        for cloud in _clouds(lab.topology):
+            _drop_table(lab, cloud, "scn_cloud")
+        if not _connector_alive(lab, node):  # its start failed: started again, cloud back
+            lab.start_service(node, "connector")
+
+
+def _clouds(topology: Topology) -> list[str]:
+    nodes = [n.name for n in topology.nodes if any(s.kind == "zpa-cloud" for s in n.services)]
+    if not nodes:
+        raise FaultError("cloud_unreachable_at_enrollment: the topology has no zpa-cloud node")
+    return nodes
 
 
 def _reap_group(lab: LabHandle, node: str) -> None:

@@ -36,6 +36,10 @@ KINDS = {k.name: k for k in (
     KindSpec("link_impair", "a router's interface is slowed (param rate, tbf) and/or lossy "
              "(param loss_pct, nftables numgen)", "", 1,
              params=("iface", "rate", "loss_pct"), required=("iface",)),
+    KindSpec("cloud_unreachable_at_enrollment", "the ZPA cloud answers no one while the "
+             "connector restarts and enrolls: it waits for the cloud, then runs on its "
+             "file's policy (cloud.enroll_failed); the cloud is back after hold_s",
+             "connector", 1),
     KindSpec("zpa_broker_down", "the ZPA broker takes no new connection (standing ones "
              "stay, as in the cloud suite)", "zpa-broker", 1),
 )}
@@ -89,6 +93,8 @@ def detect_rule(kind: str, nodes: tuple[str, ...], topology: Topology) -> EventR
                          frozenset({"tls"}))
     if kind == "zpa_broker_down":
         return _any_connector(topology, "zpa.brokers_down")
+    if kind == "cloud_unreachable_at_enrollment":
+        return EventRule(nodes, "cloud.enroll_failed", "node", frozenset(nodes))
     return None
 
 
@@ -101,7 +107,7 @@ def _any_connector(topology: Topology, kind: str) -> EventRule:
 def back_rule(kind: str, nodes: tuple[str, ...], topology: Topology) -> EventRule | None:
     """The event that shows the fault's end was seen (after its undo)."""
     if kind in ("connector_kill", "connector_restart", "connector_remove",
-                "lb_target_unhealthy"):
+                "lb_target_unhealthy", "cloud_unreachable_at_enrollment"):
         return EventRule(_with_service(topology, "gwlb"), "gwlb.target_healthy", "target",
                          _lb_targets(topology, nodes))
     if kind == "zia_blackhole":

@@ -19,10 +19,10 @@ pytestmark = pytest.mark.unit
 SHIPPED = sorted((Path(__file__).resolve().parents[3] / "lab" / "scenarios").glob("*.yaml"))
 GWLB = load_topology(topology_path("gwlb"))
 
-# The issue's fault list, as this lab names the kinds (enrollment is not here yet).
+# The issue's fault list, as this lab names the kinds.
 ISSUE_KINDS = {"connector_kill", "connector_restart", "zia_blackhole", "udp_block",
                "dns_upstream_down", "lb_target_unhealthy", "connector_remove", "link_impair",
-               "zpa_broker_down"}
+               "zpa_broker_down", "cloud_unreachable_at_enrollment"}
 
 
 def lookup(name: str) -> Topology | None:
@@ -180,3 +180,14 @@ def test_the_command_exits_2_on_a_bad_file_naming_every_problem(tmp_path: Path) 
     assert "2 problems in scenario" in done.stderr
     assert "timeline[0].nodes[1]: no node 'zia9'" in done.stderr
     assert "timeline[0].hold_s: must be a number" in done.stderr
+
+
+def test_the_enrollment_fault_waits_longer_than_the_connector_waits_for_the_cloud() -> None:
+    """The fault's restart must outlast the connector's enrollment retries, or the lab
+    would call a connector that is doing what it should a failed start."""
+    from connector.service.cloud import CLOUD_PORT, ENROLL_WAIT_S
+    from lab.scenario.faults import CLOUD_PORT as FAULT_CLOUD_PORT
+    from lab.scenario.faults import ENROLL_READY_S
+
+    assert ENROLL_READY_S >= ENROLL_WAIT_S + 10
+    assert str(CLOUD_PORT) == FAULT_CLOUD_PORT
