@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lab.backends import BACKENDS
 from lab.cli_signals import interrupt
 from lab.scenario.errors import ScenarioFileError
 
@@ -31,7 +32,7 @@ def add_scenario_commands(sub: Any, command: Any) -> None:
                    "play failure scenarios (faults on a timeline) and check their bounds")
     scen.add_argument("action", choices=["run", "check"])
     scen.add_argument("files", nargs="+", type=Path, help="scenario YAML files")
-    scen.add_argument("--backend", default="netns", choices=["netns"])
+    scen.add_argument("--backend", default="netns", choices=BACKENDS)
     scen.add_argument("--name", help="a running lab of the scenario's topology to use "
                       "(default: bring one up, and down after)")
     scen.add_argument("-o", "--output", type=Path, default=REPORTS,

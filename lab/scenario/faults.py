@@ -56,9 +56,7 @@ def _probe_port(topology: Topology) -> str:
 def apply(lab: LabHandle, fault: Fault) -> None:
     node = fault.nodes[0]
     if fault.kind == "connector_kill":
-        if lab.backend.name != "netns":
-            raise FaultError("connector_kill signals the host PID: netns backend only")
-        os.kill(_connector_pid(lab, node), signal.SIGKILL)
+        _kill(lab, node, _connector_pid(lab, node))
     elif fault.kind == "connector_restart":
         lab.restart_service(node, "connector")
     elif fault.kind == "connector_remove":
@@ -152,6 +150,15 @@ def _clouds(topology: Topology) -> list[str]:
     return nodes
 
 
+def _kill(lab: LabHandle, node: str, pid: int) -> None:
+    """SIGKILL to the connector: a host PID on netns; on docker a PID of the node's
+    container, signalled from inside it."""
+    if lab.backend.name == "netns":
+        os.kill(pid, signal.SIGKILL)
+    elif not lab.exec(node, "kill", "-KILL", str(pid), check=False).ok:
+        raise FaultError(f"{node}: could not kill the connector (pid {pid} in its container)")
+
+
 def _reap_group(lab: LabHandle, node: str) -> None:
     """What a supervisor does before it starts a crashed service again: kill what the
     dead process left in its process group (the connector's management sshd outlives a
@@ -162,14 +169,25 @@ def _reap_group(lab: LabHandle, node: str) -> None:
         return
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
+        if not _kill_group(lab, node, pgid):
             return  # the group is empty
-        with contextlib.suppress(ChildProcessError):  # our child if we brought the lab up
-            os.waitpid(pgid, os.WNOHANG)
         time.sleep(0.05)
     raise FaultError(f"{node}: what the killed connector left would not die")
+
+
+def _kill_group(lab: LabHandle, node: str, pgid: int) -> bool:
+    """SIGKILL to the group; False once it has no member left."""
+    if lab.backend.name != "netns":  # inside the node's container (its own PID space)
+        lab.exec(node, "kill", "-KILL", "--", f"-{pgid}", check=False)
+        states = lab.exec(node, "ps", "-o", "stat=", "-g", str(pgid), check=False).stdout
+        return any(not s.startswith("Z") for s in states.split())  # its agent reaps zombies
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(ChildProcessError):  # our child if we brought the lab up
+        os.waitpid(pgid, os.WNOHANG)
+    return True
 
 
 def _alive(lab: LabHandle, node: str, kind: str) -> bool:

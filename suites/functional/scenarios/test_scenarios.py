@@ -23,13 +23,10 @@ import allure
 import pytest
 
 from lab.api import LabHandle, bring_up
-from lab.scenario.results import text, to_json
-from lab.scenario.runner import play
 from lab.scenario.schema import load_scenario
-from reports.scenario_timeline import draw
-from suites.fixtures.allure_hooks import attach_json, attach_text
 from suites.fixtures.lab import unique_instance, wait_targets_healthy
 from suites.functional.lab.cli_helpers import cclab
+from suites.functional.scenarios.played import left_behind, play_and_check
 
 pytestmark = pytest.mark.netns
 ROOT = Path(__file__).resolve().parents[3]
@@ -67,36 +64,12 @@ def scenario_lab(scenario_labs: Labs) -> LabHandle:
     return scenario_labs.of("gwlb")
 
 
-def _left_behind(lab: LabHandle) -> dict[str, str]:
-    """Any scn_* nft table or tbf qdisc a fault could have left, by node."""
-    found = {}
-    for node in (n.name for n in lab.topology.nodes):
-        tables = lab.exec(node, "nft", "list", "tables").stdout
-        qdiscs = lab.exec(node, "tc", "qdisc", "show").stdout
-        if "scn_" in tables or "tbf" in qdiscs:
-            found[node] = tables + qdiscs
-    return found
-
-
 @allure.feature("scenarios")
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_a_shipped_scenario_meets_its_bounds(scenario_labs: Labs, path: Path,
                                               tmp_path: Path) -> None:
     scenario = load_scenario(path)
-    lab = scenario_labs.of(scenario.topology)
-    run = play(lab, scenario)
-    data = to_json(run)
-    attach_json(data, f"{scenario.name}.json")
-    attach_text(text(run), f"{scenario.name} verdicts")
-    picture = draw(data, tmp_path / f"{scenario.name}.png")
-    allure.attach.file(str(picture), name=f"{scenario.name} timeline",
-                       attachment_type=allure.attachment_type.PNG)
-    http = [m for m in scenario.traffic.methods if m != "dns"]
-    arrived = {a.method for a in run.arrivals}
-    assert set(http) <= arrived, f"no flow seen arriving for {set(http) - arrived}"
-    failed = [v for v in run.outcome.verdicts if not v.ok]
-    assert not failed, "\n" + text(run)
-    assert _left_behind(lab) == {}
+    play_and_check(scenario_labs.of(scenario.topology), scenario, tmp_path)
 
 
 SHORT_FAILING = """\
@@ -128,7 +101,7 @@ def test_the_command_exits_1_on_a_missed_bound_writes_its_results_and_undoes_the
     assert data["faults"][0]["detect_s"] > 0.01
     assert (tmp_path / "out" / "cli-check.png").stat().st_size > 0
     assert "apply #0 zia_blackhole zia1" in done.stderr
-    assert _left_behind(scenario_lab) == {}
+    assert left_behind(scenario_lab) == {}
 
 
 @allure.feature("scenarios")
@@ -153,4 +126,4 @@ def test_a_stopped_run_undoes_the_fault_in_play(scenario_lab: LabHandle, tmp_pat
         rest = proc.stderr.read()
         assert proc.wait(timeout=30) == 130, rest
     assert "interrupted; the fault in play was undone" in rest
-    assert _left_behind(scenario_lab) == {}
+    assert left_behind(scenario_lab) == {}

@@ -1,0 +1,43 @@
+"""Play a scenario on a lab and check it as the suite does: its flows seen arriving
+where a leak would be seen, every bound of its file met, results attached to Allure,
+and no fault left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import allure
+
+from lab.api import LabHandle
+from lab.scenario.model import Scenario
+from lab.scenario.results import text, to_json
+from lab.scenario.runner import play
+from reports.scenario_timeline import draw
+from suites.fixtures.allure_hooks import attach_json, attach_text
+
+
+def play_and_check(lab: LabHandle, scenario: Scenario, tmp_path: Path) -> None:
+    run = play(lab, scenario)
+    data = to_json(run)
+    attach_json(data, f"{scenario.name}.json")
+    attach_text(text(run), f"{scenario.name} verdicts")
+    picture = draw(data, tmp_path / f"{scenario.name}.png")
+    allure.attach.file(str(picture), name=f"{scenario.name} timeline",
+                       attachment_type=allure.attachment_type.PNG)
+    http = [m for m in scenario.traffic.methods if m != "dns"]
+    arrived = {a.method for a in run.arrivals}
+    assert set(http) <= arrived, f"no flow seen arriving for {set(http) - arrived}"
+    failed = [v for v in run.outcome.verdicts if not v.ok]
+    assert not failed, "\n" + text(run)
+    assert left_behind(lab) == {}
+
+
+def left_behind(lab: LabHandle) -> dict[str, str]:
+    """Any scn_* nft table or tbf qdisc a fault could have left, by node."""
+    found = {}
+    for node in (n.name for n in lab.topology.nodes):
+        tables = lab.exec(node, "nft", "list", "tables").stdout
+        qdiscs = lab.exec(node, "tc", "qdisc", "show").stdout
+        if "scn_" in tables or "tbf" in qdiscs:
+            found[node] = tables + qdiscs
+    return found

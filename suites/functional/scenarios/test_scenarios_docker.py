@@ -1,0 +1,36 @@
+"""The one fault kind whose mechanism differs by backend, on the docker lab: SIGKILL to
+the connector from inside its node's container (its own PID space), and the reaping of
+what it left in its process group before it is started again (lab/scenario/faults.py).
+The scenario file's own bounds, as on netns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import allure
+import pytest
+
+from lab.api import LabHandle, bring_up
+from lab.scenario.schema import load_scenario
+from suites.fixtures.lab import unique_instance, wait_targets_healthy
+from suites.functional.scenarios.played import play_and_check
+
+pytestmark = pytest.mark.docker
+KILL = Path(__file__).resolve().parents[3] / "lab" / "scenarios" / "connector-kill.yaml"
+
+
+@pytest.fixture(scope="module")
+def docker_gwlb(lab_capable: None, docker_capable: None) -> Iterator[LabHandle]:
+    handle = bring_up("gwlb", instance=unique_instance("pt-scen-dk"), backend="docker")
+    try:
+        wait_targets_healthy(handle, "gwlb")
+        yield handle
+    finally:
+        handle.down()
+
+
+@allure.feature("scenarios")
+def test_connector_kill_meets_its_bounds_on_docker(docker_gwlb: LabHandle,
+                                                   tmp_path: Path) -> None:
+    play_and_check(docker_gwlb, load_scenario(KILL), tmp_path)
