@@ -109,6 +109,10 @@ TARGETS: dict[str, tuple[Target, ...]] = {
                             "page replaced it"),),
     "attack:run": (Target("<", 60, "s", "issue 16: `cclab attack` on any shipped cloud "
                           "topology (bench/bench_attack.py)"),),
+    "tests:make-test": (Target("<", 12, "min", "issue 19: `make test` under 12 minutes on "
+                               "this machine, every tier run"),
+                        Target("<", 30, "min", "the developers' guide: `make test` stays under "
+                               "30 minutes (CI has 90)")),
 }
 CLOUD_PREFIXES = ("aws-", "azure-", "gcp-", "insecure")  # the cloud topologies (lab:cloud-up)
 FAILOVER_SOURCE = ("the health-check window failover.json records (interval x unhealthy "
@@ -300,10 +304,26 @@ def scenarios(doc: Mapping[str, Any]) -> list[Figure]:
     return rows
 
 
+def tests(doc: Mapping[str, Any]) -> list[Figure]:
+    """`make test`'s wall time (`make test-times` from the last run's JUnit), against the
+    issue's and the guide's bounds; each tier's wall time beside it, without a target."""
+    count = doc.get("tests")
+    wall = _num(doc, "wall_s")
+    rows = _one("tests", "make-test", f"`make test` wall time ({count:,} tests)"
+                if isinstance(count, int) else "`make test` wall time",
+                None if wall is None else round(wall / 60, 1), "min",
+                targets=TARGETS["tests:make-test"])
+    for tier, t in sorted((doc.get("tiers") or {}).items()):
+        rows += _one("tests", f"tier-{tier}", f"`make test`, {tier} tier's wall time"
+                     + _paren(f"{t.get('tests')} tests, overlapping the other tiers"),
+                     _num(t, "wall_s"), "s")
+    return rows
+
+
 # Each benchmark file (reports/bench/NAME.json) and its rows, in the table's order.
 BUILDERS: dict[str, Callable[[Mapping[str, Any]], list[Figure]]] = {
     "connector": connector, "core": core, "flood": flood, "failover": failover, "lab": lab,
-    "docker": docker, "attack": attack, "scenarios": scenarios,
+    "docker": docker, "attack": attack, "scenarios": scenarios, "tests": tests,
 }
 
 
