@@ -34,6 +34,7 @@ from typing import Any
 import allure
 import pytest
 import yaml
+from scapy.error import Scapy_Exception
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.utils import rdpcap
 
@@ -469,10 +470,10 @@ def test_drop_rule_drops_counts_and_logs(cloud: LabHandle) -> None:
     mark = cloud.mark()
     reached = cloud.exec("workload1", "curl", "-s", "-m", "2", f"http://{WEB}:8081/dropped",
                          check=False).ok
-    carrier, logged = _flow_logged(cloud, lambda e: e["dport"] == 8081, mark)
     # The positive evidence: the connector logged the flow (and counts it below). curl
     # gave up only after its own 2 s, so a forwarded SYN would have reached web by now:
     # the leak points are read once, without a further window.
+    carrier, logged = _flow_logged(cloud, lambda e: e["dport"] == 8081, mark)
     assert not reached
     assert (logged["method"], logged["rule"], logged["dropped"]) == (
         "DROP", "drop-8081", "policy_drop")
@@ -501,9 +502,9 @@ def test_stray_synthetic_address_is_refused(cloud: LabHandle, tmp_path: Path) ->
     with cloud.capture("fabric", "eth-igw", outside):
         result = cloud.exec("workload1", "curl", "-s", "-m", "4", f"http://{stray}/stray",
                             check=False)
-        carrier, logged = _flow_logged(cloud, lambda e: e["dst"] == stray, mark)
         # The positive evidence: the connector logged the flow (and counts it below);
         # curl gave up after 4 s, long after a forwarded SYN would have left the VPC.
+        carrier, logged = _flow_logged(cloud, lambda e: e["dst"] == stray, mark)
     attach_pcap(outside, "fabric eth-igw (the VPC's way out)")
     assert not result.ok
     assert (logged["rule"], logged["dropped"]) == ("ZPA Pool For Stray Traffic", "stray_pool")
@@ -686,13 +687,31 @@ def test_internet_traffic_never_reaches_a_connector_for_private_destinations(
         syns = ", ".join(f"IP(dst='{dst}')/TCP(sport=40001, dport=443, flags='S')"
                          for dst in targets)
         _spoof(cloud, f"[{syns}]", count=3)
-        path_window("the SYNs crossing the internet gateway").wait()
-    arrived = [p for p in rdpcap(str(inside)) if TCP in p and p[TCP].sport == 40001]
+        # The positive evidence first: every SYN seen at the gateway's outside. One the
+        # gateway forwarded reaches a connector microseconds later: the connectors'
+        # captures are then read once, without a quiet window.
+        arrived = _await_in_pcap(inside, lambda p: TCP in p and p[TCP].sport == 40001,
+                                 3 * len(targets), timeout=10)
     assert len(arrived) == 3 * len(targets), "the attacker's SYNs never reached the gateway"
     seen = {cc: [p for p in rdpcap(str(pcap)) if TCP in p and p[TCP].sport == 40001]
             for cc, pcap in pcaps.items()}
     record_outcome(any(seen.values()))
     assert not any(seen.values()), {cc: len(p) for cc, p in seen.items()}
+
+
+def _await_in_pcap(path: Path, match: Callable[[Any], bool], count: int, *,
+                   timeout: float) -> list[Any]:
+    """The packets of a running capture (tcpdump -U writes each at once) that `match`,
+    as soon as there are `count` of them; what there is after `timeout` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            found = [p for p in rdpcap(str(path)) if match(p)]
+        except (Scapy_Exception, EOFError, OSError):  # no complete header yet
+            found = []
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 @contextmanager
