@@ -273,6 +273,8 @@ def vnet_widened(scope: Scope) -> list[Finding]:
     found: dict[str, tuple[Route, list[str], list[Rule]]] = {}
     for port in scope.ports:
         for node, i, route in widening_routes(topo, port.iface):
+            if not isinstance(route.to, IPv4Network):
+                continue  # IPv4 rules: an IPv6 route widens no IPv4 tag
             users = [r for r in _allow_rules(scope, port) if any(
                 p.network == route.to and p.origin.startswith("VirtualNetwork")
                 for p in r.far or ())]
@@ -283,7 +285,8 @@ def vnet_widened(scope: Scope) -> list[Finding]:
             ports += [port.text()] if port.text() not in ports else []
             rules += [r for r in users if r.path not in {u.path for u in rules}]
     return [Finding(c.VNET_WIDENED,
-                    "error" if outside(route.to, scope.local) is not None else "info", path,
+                    "error" if outside(IPv4Network(route.to), scope.local) is not None
+                    else "info", path,
                     f"route '{route.udr}' {route.to} via {route.via} (from {route.source}) "
                     f"adds {route.to} to VirtualNetwork for {', '.join(ports)}; so "
                     f"{'; '.join(r.name for r in rules)} admit{'s' if len(rules) == 1 else ''} "
