@@ -11,6 +11,8 @@ the internet (they got out), and the egress-only gateway's counters.
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
 from ipaddress import IPv6Address
 from pathlib import Path
@@ -21,6 +23,7 @@ from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle
+from lab.compose import bridge_name
 from lab.model import Route, Topology
 from suites.fixtures.allure_hooks import attach_pcap
 from suites.fixtures.lab import cloud_lab, on_each_backend
@@ -34,9 +37,8 @@ TOPOLOGIES = ["aws-natgw-ipv6", "aws-natgw-ipv6-bypass"]
 PINGS = 3
 
 
-# netns only for now: the docker backend does not give its networks IPv6 yet
-# (docs/decisions.md, "Dual stack").
-DOCKER_COVER: list[str] = []
+# Both on docker too: the bypass row must show both outcomes on each backend.
+DOCKER_COVER = TOPOLOGIES
 
 
 @pytest.fixture(scope="module", params=on_each_backend(TOPOLOGIES, docker=DOCKER_COVER))
@@ -150,3 +152,34 @@ def test_dual_stack_lab_has_no_route_out_of_the_lab(v6lab: LabHandle) -> None:
     """IPv6 too: every route of every node, both families, stays on the lab's links."""
     assert any(net.subnet6 for net in v6lab.topology.networks)  # the lab is dual stack
     assert routes_leaving_the_lab(v6lab) == []
+
+
+def _host_ipv6() -> list[tuple[str, str]]:
+    """(address, interface) of the host's own IPv6 addresses, loopback left out."""
+    out = subprocess.run(["ip", "-j", "-6", "addr"], capture_output=True, text=True,
+                         check=True).stdout
+    return [(a["local"], link["ifname"]) for link in json.loads(out or "[]")
+            for a in link.get("addr_info", []) if a.get("scope") != "host"]
+
+
+@allure.feature("lab")
+@allure.story("Sealed")
+def test_the_hosts_side_of_the_lab_answers_no_ipv6(v6lab: LabHandle) -> None:
+    """Docker gives the host a side of every lab network, with an IPv6 link-local
+    address on its bridge: none answers a ping from any dual-stack node. On netns the
+    host has no side at all. (Routes towards the host's uplink, fd00::/64 here, are
+    `test_dual_stack_lab_has_no_route_out_of_the_lab`'s.)"""
+    bridges = {bridge_name(v6lab.instance, net.name) for net in v6lab.topology.networks}
+    on_bridges = [a for a, i in _host_ipv6() if i in bridges]
+    if not v6lab.backend.__class__.__name__.lower().startswith("docker"):
+        assert on_bridges == []
+        return
+    assert len(on_bridges) == len(bridges), (on_bridges, sorted(bridges))
+    for node in (n for n in v6lab.topology.nodes if n.dual_stack):
+        probes = [f"{a}%{iface.name}" for a in on_bridges for iface in node.interfaces
+                  if iface.address6]
+        script = "".join(f"(ping -6 -c 1 -W 1 -n {p} >/dev/null 2>&1 && echo REACHED {p}) & "
+                         for p in probes) + "wait"
+        with allure.step(f"{node.name} -> the host's {len(probes)} bridge-side addresses"):
+            out = v6lab.exec(node.name, "sh", "-c", script).stdout
+            assert "REACHED" not in out, f"{node.name}: {out}"
