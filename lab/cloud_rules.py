@@ -187,8 +187,9 @@ def computed_tag(topo: Topology, iface: Interface, name: str) -> list[Peer]:
     tag = next(t for t in topo.computed_tags if t.name == name)
     peers = [Peer(p, name) for p in tag.prefixes]
     for node, i, route in widening_routes(topo, iface):
-        peers.append(Peer(route.to, f"{name} widened by route '{route.udr}' "
-                                    f"(nodes.{node.name}.routes[{i}])"))
+        if isinstance(route.to, IPv4Network):  # IPv4 rules: an IPv6 route widens no IPv4 tag
+            peers.append(Peer(route.to, f"{name} widened by route '{route.udr}' "
+                                        f"(nodes.{node.name}.routes[{i}])"))
     return peers
 
 
@@ -196,7 +197,7 @@ def widening_routes(topo: Topology, iface: Interface) -> list[tuple[Node, int, R
     """The user-defined routes of the NIC's subnet: their prefixes join `VirtualNetwork`."""
     subnet = topo.network(iface.network).subnet
     return [(node, i, route) for node, i, route in user_routes(topo)
-            if route.source is not None and subnet.subnet_of(route.source)]
+            if isinstance(route.source, IPv4Network) and subnet.subnet_of(route.source)]
 
 
 def user_routes(topo: Topology) -> Iterator[tuple[Node, int, Route]]:

@@ -11,6 +11,11 @@ them is not documented, so the lab has it both ways, docs/decisions.md).
 
 NAT gateway: SNAT (masquerade) for the VPC's outbound flows; anything that is
 not a reply to one of them is dropped.
+
+Egress-only internet gateway (AWS, IPv6 only): no translation (the VPC's IPv6
+addresses are public); IPv6 from the inside to anywhere passes, and from the
+outside only what belongs to a flow the inside opened; every unsolicited
+inbound packet is counted (`unsolicited`). It forwards no IPv4.
 """
 
 from __future__ import annotations
@@ -29,8 +34,26 @@ def public_map(topo: Topology) -> list[tuple[IPv4Address, IPv4Address]]:
 
 
 def render_gateway(topo: Topology, gateway: Gateway) -> str:
-    lines = _internet(topo, gateway) if gateway.kind == "internet" else _nat(gateway)
+    if gateway.kind == "egress-only":
+        lines = _egress_only(gateway)
+    else:
+        lines = _internet(topo, gateway) if gateway.kind == "internet" else _nat(gateway)
     return "\n".join(lines) + "\n"
+
+
+def _egress_only(gw: Gateway) -> Iterator[str]:
+    yield "table inet cclab_eigw {"
+    yield "  counter outbound { }"
+    yield "  counter unsolicited { }"
+    yield "  counter not_ipv6 { }"
+    yield "  chain forward {"
+    yield "    type filter hook forward priority 0; policy accept;"
+    yield "    meta nfproto ipv4 counter name not_ipv6 drop"
+    yield "    ct state established,related accept"
+    yield f'    iifname "{gw.inside}" oifname "{gw.outside}" counter name outbound accept'
+    yield f'    iifname "{gw.outside}" counter name unsolicited drop'
+    yield "  }"
+    yield "}"
 
 
 def _set(name: str, prefixes: list[str]) -> Iterator[str]:

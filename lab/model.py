@@ -9,30 +9,41 @@ they receive a plan built from this model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import (
+    IPv4Address,
+    IPv4Interface,
+    IPv4Network,
+    IPv6Address,
+    IPv6Interface,
+    IPv6Network,
+)
 from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
 class Network:
-    """An L2 segment (a bridge) with its IPv4 subnet; `isolated` ones may share a subnet."""
+    """An L2 segment (a bridge) with its IPv4 subnet and, dual stack, an IPv6 one;
+    `isolated` ones may share a subnet."""
 
     name: str
     subnet: IPv4Network
     isolated: bool = False
     network_acl: str = ""  # AWS: the subnet's network ACL, stateless, at its router's port
     security_groups: tuple[str, ...] = ()  # Azure: the subnet's NSG, on each of its NICs
+    subnet6: IPv6Network | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Interface:
-    """A node's interface on one network, with its address and security groups."""
+    """A node's interface on one network, with its address (and IPv6 address, on a dual
+    stack link) and security groups."""
 
     name: str
     network: str
     address: IPv4Interface
     public: IPv4Address | None = None
     security_groups: tuple[str, ...] = ()
+    address6: IPv6Interface | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +124,12 @@ class ComputedTag:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """A route; `source` selects a per-source route table (a subnet's route table)."""
+    """A route; `source` selects a per-source route table (a subnet's route table).
+    An IPv6 route has an IPv6 prefix, next hop and source (the schema checks they agree)."""
 
-    to: IPv4Network
-    via: IPv4Address
-    source: IPv4Network | None = None
+    to: IPv4Network | IPv6Network
+    via: IPv4Address | IPv6Address
+    source: IPv4Network | IPv6Network | None = None
     udr: str = ""  # Azure: the user-defined route this is (its prefix widens VirtualNetwork)
 
 
@@ -134,12 +146,13 @@ class Service:
 
 @dataclass(frozen=True, slots=True)
 class Gateway:
-    """A cloud gateway a node plays: `internet` (IGW, 1:1 NAT) or `nat` (NAT gateway)."""
+    """A cloud gateway a node plays: `internet` (IGW, 1:1 NAT), `nat` (NAT gateway) or
+    `egress-only` (AWS's egress-only internet gateway: IPv6 out, and only replies in)."""
 
     kind: str
     inside: str
     outside: str
-    vpc: tuple[IPv4Network, ...]
+    vpc: tuple[IPv4Network | IPv6Network, ...]
     anti_spoofing: bool = True
     # The provider's own source ranges (GCP: health checks, Cloud DNS forwarders) and
     # whether the edge drops them when they arrive from the internet.
@@ -170,6 +183,11 @@ class Node:
     @property
     def forwards(self) -> bool:
         return self.role in ("router", "connector", "gateway")
+
+    @property
+    def dual_stack(self) -> bool:
+        """It has an IPv6 address (an IPv4-only node keeps IPv6 disabled)."""
+        return any(iface.address6 is not None for iface in self.interfaces)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,9 +229,9 @@ class Topology:
                 return node
         raise KeyError(name)
 
-    def owner_of(self, address: IPv4Address) -> tuple[Node, Interface] | None:
+    def owner_of(self, address: IPv4Address | IPv6Address) -> tuple[Node, Interface] | None:
         for node in self.nodes:
             for iface in node.interfaces:
-                if iface.address.ip == address:
+                if address in (iface.address.ip, iface.address6 and iface.address6.ip):
                     return node, iface
         return None

@@ -9,7 +9,7 @@ in the host's namespace, so nothing of the lab touches the host's networks.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, IPv6Network
 
 from lab.gateways import render_gateway
 from lab.model import Node, Topology
@@ -71,10 +71,30 @@ def _namespaces(topo: Topology, names: LabNames) -> Iterator[Step]:
             yield SetSysctl(ns, key, value)
 
 
+# A dual-stack node (one with an IPv6 address) has IPv6 on, and only what its plan
+# gives it: no router advertisements taken or solicited, no autoconfigured
+# addresses, no duplicate address detection (addresses are planned, unique).
+IPV6_SYSCTLS = (
+    ("net.ipv6.conf.all.disable_ipv6", "0"),
+    ("net.ipv6.conf.default.disable_ipv6", "0"),
+    ("net.ipv6.conf.all.accept_ra", "0"),
+    ("net.ipv6.conf.default.accept_ra", "0"),
+    ("net.ipv6.conf.default.autoconf", "0"),
+    ("net.ipv6.conf.default.router_solicitations", "0"),
+    ("net.ipv6.conf.default.accept_dad", "0"),
+)
+
+
 def node_sysctls(node: Node) -> list[tuple[str, str]]:
     base = list(BASE_SYSCTLS)
-    if node.forwards or any(KINDS[s.kind].forwards for s in node.services):
+    forwards = node.forwards or any(KINDS[s.kind].forwards for s in node.services)
+    if forwards:
         base.append(("net.ipv4.ip_forward", "1"))
+    if node.dual_stack:
+        six = dict(IPV6_SYSCTLS)
+        base = [(k, six.pop(k, v)) for k, v in base] + list(six.items())
+        if forwards:
+            base.append(("net.ipv6.conf.all.forwarding", "1"))
     return base + list(node.sysctls)
 
 
@@ -117,6 +137,8 @@ def _node_steps(topo: Topology, node: Node, names: LabNames) -> Iterator[Step]:
         peer = peers[(node.name, iface.name)]
         yield CreateVeth(ns, iface.name, names.switch_ns, peer, bridge_name(i))
         yield AddAddress(ns, iface.name, iface.address)
+        if iface.address6 is not None:
+            yield AddAddress(ns, iface.name, iface.address6)
         yield LinkUp(ns, iface.name)
     yield from _routes(node, ns)
     if node.gateway is not None:
@@ -128,18 +150,21 @@ def _node_steps(topo: Topology, node: Node, names: LabNames) -> Iterator[Step]:
 
 
 def _routes(node: Node, ns: str) -> Iterator[Step]:
-    tables: dict[IPv4Network, int] = {}
+    tables: dict[IPv4Network | IPv6Network, int] = {}
     for route in node.routes:
         if route.source is None:
             yield AddRoute(ns, route.to, route.via)
             continue
         table = tables.setdefault(route.source, FIRST_SOURCE_TABLE + len(tables))
         yield AddRoute(ns, route.to, route.via, table)
-    if tables:
-        # Local and specific routes of the main table win; only defaults go per source.
-        yield AddRule(ns, SUPPRESS_PRIORITY, MAIN_TABLE, None, suppress_prefixlength=0)
+    # Local and specific routes of the main table win; only defaults go per source.
+    # Policy rules are per family: IPv6 sources get rules of their own.
+    for family in (4, 6):
+        if any(source.version == family for source in tables):
+            yield AddRule(ns, SUPPRESS_PRIORITY, MAIN_TABLE, None, suppress_prefixlength=0,
+                          family=family)
     for k, (source, table) in enumerate(tables.items()):
-        yield AddRule(ns, FIRST_SOURCE_PRIORITY + k, table, source)
+        yield AddRule(ns, FIRST_SOURCE_PRIORITY + k, table, source, family=source.version)
 
 
 def _services(topo: Topology, names: LabNames) -> Iterator[Step]:

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import replace
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import (
+    IPv4Address,
+    IPv4Interface,
+    IPv4Network,
+    IPv6Address,
+    IPv6Interface,
+    IPv6Network,
+)
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,11 +52,13 @@ class RawEndpoint(_Strict):
     address: IPv4Address | IPv4Interface
     public: IPv4Address | None = None
     security_groups: list[str] = []
+    address6: IPv6Address | IPv6Interface | None = None  # on a link with `subnet6`
 
 
 class RawLink(_Strict):
     name: str
     subnet: IPv4Network
+    subnet6: IPv6Network | None = None  # dual stack: the link's IPv6 prefix
     endpoints: list[RawEndpoint] = Field(min_length=1)
     # A private network nothing in the lab routes to (a ZPA app's data centre): it may
     # reuse another isolated link's subnet, as two customers' sites do.
@@ -60,9 +69,9 @@ class RawLink(_Strict):
 
 class RawRoute(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    to: Literal["default"] | IPv4Network
-    via: IPv4Address
-    source: IPv4Network | None = Field(default=None, alias="from")
+    to: Literal["default"] | IPv4Network | IPv6Network  # ::/0 is IPv6's default
+    via: IPv4Address | IPv6Address
+    source: IPv4Network | IPv6Network | None = Field(default=None, alias="from")
     udr: str = ""
 
 
@@ -72,10 +81,11 @@ class RawService(BaseModel):
 
 
 class RawGateway(_Strict):
-    kind: Literal["internet", "nat"]
+    # egress-only: AWS's egress-only internet gateway, IPv6 out and its replies back
+    kind: Literal["internet", "nat", "egress-only"]
     inside: str
     outside: str
-    vpc: list[IPv4Network] = Field(min_length=1)
+    vpc: list[IPv4Network | IPv6Network] = Field(min_length=1)
     anti_spoofing: bool = True
     provider_ranges: list[IPv4Network] = []
     drop_provider_ranges: bool = False
@@ -184,7 +194,7 @@ def _assemble(header: RawHeader, links: dict[int, RawLink], nodes: dict[str, Raw
                 continue
             interfaces[ep.node].append(_interface(link, ep))
     networks = tuple(Network(link.name, link.subnet, link.isolated, link.network_acl,
-                             tuple(link.security_groups))
+                             tuple(link.security_groups), link.subnet6)
                      for _, link in sorted(links.items()))
     built = tuple(_node(name, raw, interfaces[name]) for name, raw in nodes.items())
     return Topology(header.name, header.description.strip(), networks, built, tuple(header.dns))
@@ -202,7 +212,13 @@ def _interface(link: RawLink, ep: RawEndpoint) -> Interface:
         address = ep.address
     else:
         address = IPv4Interface(f"{ep.address}/{link.subnet.prefixlen}")
-    return Interface(ep.ifname, link.name, address, ep.public, tuple(ep.security_groups))
+    address6 = ep.address6
+    if address6 is not None and not isinstance(address6, IPv6Interface):
+        # without the link's subnet6 (a semantic check reports it): a host route
+        prefix = link.subnet6.prefixlen if link.subnet6 is not None else 128
+        address6 = IPv6Interface(f"{address6}/{prefix}")
+    return Interface(ep.ifname, link.name, address, ep.public, tuple(ep.security_groups),
+                     address6)
 
 
 def _node(name: str, raw: RawNode, interfaces: list[Interface]) -> Node:
@@ -264,7 +280,8 @@ def _issues_from(exc: ValidationError, base: str) -> list[Issue]:
     return _dedupe(out)
 
 
-_UNION_BRANCHES = ("IPv4Address", "IPv4Interface", "RawComputedTag", "str", "int")
+_UNION_BRANCHES = ("IPv4Address", "IPv4Interface", "IPv4Network", "IPv6Address",
+                   "IPv6Interface", "IPv6Network", "RawComputedTag", "str", "int")
 
 
 def _hint(err: Any) -> str:
@@ -273,6 +290,8 @@ def _hint(err: Any) -> str:
         return "remove it, or check its spelling"
     if kind == "missing":
         return "this field is required"
+    if kind.startswith("ip_v6") or "ipv6" in str(err["msg"]).lower():
+        return "write an IPv6 address (fd00:10:1::11) or prefix (fd00:10:1::/64)"
     if kind.startswith("ip_") or "ipv4" in str(err["msg"]).lower():
         return "write an IPv4 address (10.10.1.11) or prefix (10.10.1.0/24)"
     if kind == "literal_error":
@@ -280,9 +299,19 @@ def _hint(err: Any) -> str:
     return ""
 
 
+_V4_HINT, _V6_HINT = _hint({"type": "ip_v4_address", "msg": ""}), \
+    _hint({"type": "ip_v6_address", "msg": ""})
+_EITHER = Issue("", "", "input is not a valid IPv4 or IPv6 address or prefix",
+                "write an IPv4 (10.10.1.11, 10.10.1.0/24) or IPv6 (fd00:10:1::11, "
+                "fd00:10:1::/64) address or prefix")
+
+
 def _dedupe(issues: list[Issue]) -> list[Issue]:
-    """pydantic reports each union branch; keep one issue per path."""
+    """pydantic reports each union branch; keep one issue per path (a field that takes
+    either family says so, not only the first branch's family)."""
     seen: dict[str, Issue] = {}
     for issue in issues:
-        seen.setdefault(issue.path, issue)
+        first = seen.setdefault(issue.path, issue)
+        if {first.hint, issue.hint} == {_V4_HINT, _V6_HINT}:
+            seen[issue.path] = replace(_EITHER, path=issue.path)
     return list(seen.values())

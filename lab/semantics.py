@@ -10,7 +10,7 @@ import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 from lab.model import Node, SecurityGroup, Topology
@@ -39,8 +39,9 @@ class Paths:
 
 def check_topology(topo: Topology, paths: Paths, base: Path | None) -> list[Issue]:
     checks = (_names(topo, paths), _subnets(topo, paths), _interfaces(topo, paths),
-              _addresses(topo, paths), _routes(topo), _dns(topo), _services(topo, base),
-              _security_groups(topo, paths), _gateways(topo), _cloud_rules(topo, paths))
+              _addresses(topo, paths), _addresses6(topo, paths), _routes(topo), _dns(topo),
+              _services(topo, base), _security_groups(topo, paths), _gateways(topo),
+              _cloud_rules(topo, paths))
     return [issue for check in checks for issue in check]
 
 
@@ -77,6 +78,10 @@ def _subnets(topo: Topology, paths: Paths) -> Iterator[Issue]:
                              f"of link '{a.name}'",
                              "give each link a subnet of its own, or mark both "
                              "'isolated: true' if they are private sites nothing routes to")
+            if a.subnet6 and b.subnet6 and a.subnet6.overlaps(b.subnet6):
+                yield _issue(f"{paths.link(b.name)}.subnet6",
+                             f"subnet6 {b.subnet6} of link '{b.name}' overlaps {a.subnet6} "
+                             f"of link '{a.name}'", "give each link an IPv6 prefix of its own")
 
 
 def _interfaces(topo: Topology, paths: Paths) -> Iterator[Issue]:
@@ -121,11 +126,42 @@ def _addresses(topo: Topology, paths: Paths) -> Iterator[Issue]:
             owners.setdefault(key, f"{node.name}/{iface.name}")
 
 
+def _addresses6(topo: Topology, paths: Paths) -> Iterator[Issue]:
+    """Dual stack: an IPv6 address needs its link's `subnet6`, inside it, once in the lab."""
+    owners: dict[IPv6Address, str] = {}
+    for node in topo.nodes:
+        for iface in node.interfaces:
+            if iface.address6 is None:
+                continue
+            path = f"{paths.endpoint(node.name, iface.name)}.address6"
+            subnet6 = topo.network(iface.network).subnet6
+            ip = iface.address6.ip
+            if subnet6 is None:
+                yield _issue(path, f"link '{iface.network}' has no IPv6 subnet for {ip}",
+                             f"give link '{iface.network}' a `subnet6:` (e.g. fd00:10:1::/64), "
+                             "or remove address6")
+            elif iface.address6.network != subnet6:
+                yield _issue(path, f"{iface.address6} is not in subnet6 {subnet6} of link "
+                             f"'{iface.network}'", f"use an address inside {subnet6}")
+            if ip in owners:
+                yield _issue(path, f"duplicate address {ip} (also on {owners[ip]})",
+                             "every interface needs its own address")
+            owners.setdefault(ip, f"{node.name}/{iface.name}")
+
+
 def _routes(topo: Topology) -> Iterator[Issue]:
     for node in topo.nodes:
         for i, route in enumerate(node.routes):
             path = f"nodes.{node.name}.routes[{i}].via"
-            if topo.owner_of(route.via) is None:
+            families = {route.to.version, route.via.version} | (
+                {route.source.version} if route.source is not None else set())
+            if len(families) > 1:
+                yield _issue(path, f"route to {route.to} via {route.via}"
+                             + (f" from {route.source}" if route.source else "")
+                             + " mixes IPv4 and IPv6",
+                             "an IPv6 prefix (::/0) takes an IPv6 next hop and `from:`; "
+                             "an IPv4 one (default) IPv4 ones")
+            elif topo.owner_of(route.via) is None:
                 yield _issue(path, f"route to {route.to} via {route.via}: no node owns "
                              f"{route.via}", "a next hop must be an address of a lab node")
             elif not _on_link(node, route.via):
@@ -133,7 +169,10 @@ def _routes(topo: Topology) -> Iterator[Issue]:
                              "the next hop must be in the subnet of one of its interfaces")
 
 
-def _on_link(node: Node, address: IPv4Address) -> bool:
+def _on_link(node: Node, address: IPv4Address | IPv6Address) -> bool:
+    if address.version == 6:
+        return any(iface.address6 is not None and address in iface.address6.network
+                   for iface in node.interfaces)
     return any(address in iface.address.network for iface in node.interfaces)
 
 

@@ -7,7 +7,14 @@ line of text for progress output and golden tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import (
+    IPv4Address,
+    IPv4Interface,
+    IPv4Network,
+    IPv6Address,
+    IPv6Interface,
+    IPv6Network,
+)
 
 MAIN_TABLE = 254
 
@@ -58,10 +65,11 @@ class CreateVeth:
 class AddAddress:
     ns: str
     ifname: str
-    address: IPv4Interface
+    address: IPv4Interface | IPv6Interface  # IPv6: added with nodad (no DAD delay)
 
     def describe(self) -> str:
-        return f"[{self.ns}] addr {self.address} dev {self.ifname}"
+        nodad = " nodad" if self.address.version == 6 else ""
+        return f"[{self.ns}] addr {self.address} dev {self.ifname}{nodad}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +84,8 @@ class LinkUp:
 @dataclass(frozen=True, slots=True)
 class AddRoute:
     ns: str
-    to: IPv4Network
-    via: IPv4Address
+    to: IPv4Network | IPv6Network
+    via: IPv4Address | IPv6Address
     table: int = MAIN_TABLE
 
     def describe(self) -> str:
@@ -91,14 +99,16 @@ class AddRule:
     ns: str
     priority: int
     table: int
-    source: IPv4Network | None = None
+    source: IPv4Network | IPv6Network | None = None
     suppress_prefixlength: int | None = None
+    family: int = 4  # 6: an IPv6 rule (`ip -6 rule`)
 
     def describe(self) -> str:
         match = f"from {self.source}" if self.source else "from all"
         extra = (f" suppress_prefixlength {self.suppress_prefixlength}"
                  if self.suppress_prefixlength is not None else "")
-        return f"[{self.ns}] rule {self.priority}: {match} lookup {self.table}{extra}"
+        rule = "rule6" if self.family == 6 else "rule"
+        return f"[{self.ns}] {rule} {self.priority}: {match} lookup {self.table}{extra}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,7 +136,8 @@ def _unheld_in_tag(topo: Topology, tag: str) -> IPv4Address | None:
 def _private_elsewhere(topo: Topology) -> IPv4Address | None:
     """The highest RFC 1918 address in no VPC of the topology and held by no node: a
     private source that can only have been forged on the internet."""
-    vpcs = [IPv4Network(p) for n in topo.nodes if n.gateway is not None for p in n.gateway.vpc]
+    vpcs = [IPv4Network(p) for n in topo.nodes if n.gateway is not None for p in n.gateway.vpc
+            if p.version == 4]
     held = {i.address.ip for n in topo.nodes for i in n.interfaces}
     for block in reversed(RFC1918):
         net = IPv4Network(block)
@@ -150,7 +151,8 @@ def _gateway_address(start: Node, own: IPv4Address) -> IPv4Address | None:
     """The internet gateway's address on the attacker's link: where `start` sends the
     packets it routes to the cloud."""
     net = next(i.address.network for i in start.interfaces if i.address.ip == own)
-    return next((r.via for r in start.routes if r.via in net), None)
+    return next((r.via for r in start.routes if isinstance(r.via, IPv4Address) and r.via in net),
+                None)
 
 
 def _cell(topo: Topology, start: str, attack: Attack, target: Target, mode: str,

@@ -7,6 +7,7 @@ to `BackendError`, naming the namespace and what was attempted.
 from __future__ import annotations
 
 import errno
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +17,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.errors import BackendError
 from lab.steps import AddAddress, AddRoute, AddRule, CreateBridge, CreateVeth, LinkUp
+
+IFA_F_NODAD = 0x02  # linux/if_addr.h: no duplicate address detection
 
 
 @contextmanager
@@ -89,8 +92,11 @@ def create_veth(spaces: Namespaces, step: CreateVeth) -> None:
 
 def add_address(ipr: Any, step: AddAddress) -> None:
     with netlink_errors(step.ns, f"address {step.address} on {step.ifname}"):
+        extra: dict[str, Any] = {}
+        if step.address.version == 6:
+            extra = {"family": socket.AF_INET6, "flags": IFA_F_NODAD}
         ipr.addr("add", index=index_of(ipr, step.ns, step.ifname),
-                 address=str(step.address.ip), prefixlen=step.address.network.prefixlen)
+                 address=str(step.address.ip), prefixlen=step.address.network.prefixlen, **extra)
 
 
 def link_up(ipr: Any, step: LinkUp) -> None:
@@ -99,13 +105,15 @@ def link_up(ipr: Any, step: LinkUp) -> None:
 
 
 def add_route(ipr: Any, step: AddRoute) -> None:
-    dst = "default" if step.to.prefixlen == 0 else str(step.to)
+    family = socket.AF_INET6 if step.to.version == 6 else socket.AF_INET
+    dst = "default" if step.to.prefixlen == 0 and step.to.version == 4 else str(step.to)
     with netlink_errors(step.ns, f"route {step.to} via {step.via}"):
-        ipr.route("add", dst=dst, gateway=str(step.via), table=step.table)
+        ipr.route("add", dst=dst, gateway=str(step.via), table=step.table, family=family)
 
 
 def add_rule(ipr: Any, step: AddRule) -> None:
-    args: dict[str, Any] = {"table": step.table, "priority": step.priority}
+    args: dict[str, Any] = {"table": step.table, "priority": step.priority,
+                            "family": socket.AF_INET6 if step.family == 6 else socket.AF_INET}
     if step.source is not None:
         args.update(src=str(step.source.network_address), src_len=step.source.prefixlen)
     if step.suppress_prefixlength is not None:
@@ -117,7 +125,8 @@ def add_rule(ipr: Any, step: AddRule) -> None:
 
 def _check_rule(ipr: Any, step: AddRule) -> None:
     """pyroute2 ignores keyword arguments it does not know; read the rule back."""
-    for rule in ipr.get_rules(priority=step.priority):
+    family = socket.AF_INET6 if step.family == 6 else socket.AF_INET
+    for rule in ipr.get_rules(family=family, priority=step.priority):
         suppress = rule.get("FRA_SUPPRESS_PREFIXLEN")
         wanted = step.suppress_prefixlength
         if wanted is None or suppress == wanted:

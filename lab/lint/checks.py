@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from lab.cloud_rules import Peer, Rule, port_layers, widening_routes
 from lab.lint import checks_catalog as c
@@ -273,6 +273,8 @@ def vnet_widened(scope: Scope) -> list[Finding]:
     found: dict[str, tuple[Route, list[str], list[Rule]]] = {}
     for port in scope.ports:
         for node, i, route in widening_routes(topo, port.iface):
+            if not isinstance(route.to, IPv4Network):
+                continue  # IPv4 rules: an IPv6 route widens no IPv4 tag
             users = [r for r in _allow_rules(scope, port) if any(
                 p.network == route.to and p.origin.startswith("VirtualNetwork")
                 for p in r.far or ())]
@@ -283,7 +285,8 @@ def vnet_widened(scope: Scope) -> list[Finding]:
             ports += [port.text()] if port.text() not in ports else []
             rules += [r for r in users if r.path not in {u.path for u in rules}]
     return [Finding(c.VNET_WIDENED,
-                    "error" if outside(route.to, scope.local) is not None else "info", path,
+                    "error" if outside(IPv4Network(route.to), scope.local) is not None
+                    else "info", path,
                     f"route '{route.udr}' {route.to} via {route.via} (from {route.source}) "
                     f"adds {route.to} to VirtualNetwork for {', '.join(ports)}; so "
                     f"{'; '.join(r.name for r in rules)} admit{'s' if len(rules) == 1 else ''} "
@@ -308,6 +311,36 @@ def mgmt_egress(scope: Scope) -> list[Finding]:
     return findings
 
 
+def ipv6_bypass(scope: Scope) -> list[Finding]:
+    """A router's ::/0 to a gateway node for a subnet whose 0.0.0.0/0, on the same
+    router, goes to a node that is no gateway (the connectors' load balancer)."""
+    topo = scope.topo
+    findings: list[Finding] = []
+
+    def via_gateway(via: IPv4Address | IPv6Address) -> str:
+        """The gateway node that owns `via`, or ''."""
+        owner = topo.owner_of(via)
+        return owner[0].name if owner is not None and owner[0].gateway is not None else ""
+
+    for node in topo.nodes:
+        steered = [r.source for r in node.routes if r.to == IPv4Network("0.0.0.0/0")
+                   and isinstance(r.source, IPv4Network) and not via_gateway(r.via)]
+        for i, route in enumerate(node.routes):
+            if route.to != IPv6Network("::/0") or not via_gateway(route.via):
+                continue
+            for net in topo.networks:
+                if net.subnet6 is None or not any(net.subnet.subnet_of(s) for s in steered):
+                    continue
+                if route.source is None or (isinstance(route.source, IPv6Network)
+                                            and net.subnet6.subnet_of(route.source)):
+                    findings.append(Finding(
+                        c.IPV6_BYPASS, "error", f"nodes.{node.name}.routes[{i}]",
+                        f"link '{net.name}': 0.0.0.0/0 goes to the connectors' side, but "
+                        f"::/0 via {route.via} ({via_gateway(route.via)}) "
+                        f"takes its IPv6 ({net.subnet6}) around them"))
+    return findings
+
+
 CHECKS: tuple[Callable[[Scope], list[Finding]], ...] = (
     mgmt_internet, mgmt_open, mgmt_range, service_internet, service_local, dns_internet,
-    azure_probe, vnet_widened, mgmt_egress)
+    azure_probe, vnet_widened, mgmt_egress, ipv6_bypass)

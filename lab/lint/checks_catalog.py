@@ -62,5 +62,12 @@ MGMT_EGRESS = Check(
     "(UDP/TCP 443) and NTP (UDP 123)",
     "add the outbound rule to the management interface's security group")
 
+IPV6_BYPASS = Check(
+    "ipv6-bypass", "a subnet steered to the connectors sends IPv6 around them",
+    "issue 18: the connectors see only what the route tables send them; a subnet whose "
+    "0.0.0.0/0 goes to their load balancer but whose ::/0 goes to an (egress-only) "
+    "internet gateway reaches the internet over IPv6 without their policy",
+    "send the subnet's ::/0 to the connectors as well, or give it no IPv6 route out")
+
 ALL = (MGMT_INTERNET, MGMT_OPEN, MGMT_RANGE, SERVICE_INTERNET, SERVICE_LOCAL, DNS_INTERNET,
-       AZURE_PROBE, VNET_WIDENED, MGMT_EGRESS)
+       AZURE_PROBE, VNET_WIDENED, MGMT_EGRESS, IPV6_BYPASS)

@@ -60,7 +60,9 @@ def scope_of(topo: Topology, roles: Mapping[str, tuple[str, str]] | None = None,
 
 def local_ranges(topo: Topology) -> tuple[IPv4Network, ...]:
     nets = [IPv4Network(p) for p in RFC1918] + [CGNAT, AZURE_PROBE_SOURCE]
-    nets += [p for node in topo.nodes if node.gateway for p in node.gateway.vpc]
+    # IPv4 only: the rules linted are IPv4 (an egress-only gateway's IPv6 VPC is not here)
+    nets += [p for node in topo.nodes if node.gateway for p in node.gateway.vpc
+             if p.version == 4]
     nets += [p for tag in topo.computed_tags for p in tag.prefixes]
     tags = dict(topo.tags)
     for name in ("VirtualNetwork", "AzureLoadBalancer"):

@@ -14,15 +14,24 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import (
+    IPv4Address,
+    IPv4Interface,
+    IPv4Network,
+    IPv6Address,
+    IPv6Interface,
+    IPv6Network,
+)
 from typing import Any, get_args
 
 from lab.steps import Step
 
 STEP_TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in get_args(Step)}
-# An IPv4Interface is an IPv4Address too: it is tried first.
+# An IPv4Interface is an IPv4Address too: it is tried first (and IPv6 alike).
 _IP_TYPES: dict[str, type[Any]] = {"interface": IPv4Interface, "network": IPv4Network,
                                    "address": IPv4Address}
+_IP6_TYPES: dict[str, type[Any]] = {"interface": IPv6Interface, "network": IPv6Network,
+                                    "address": IPv6Address}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +75,9 @@ def _encode(value: object) -> object:
     for kind, cls in _IP_TYPES.items():
         if isinstance(value, cls):
             return {"ipv4": kind, "value": str(value)}
+    for kind, cls in _IP6_TYPES.items():
+        if isinstance(value, cls):
+            return {"ipv6": kind, "value": str(value)}
     if isinstance(value, tuple):
         return [_encode(v) for v in value]
     return value
@@ -73,6 +85,8 @@ def _encode(value: object) -> object:
 
 def _decode(value: object) -> object:
     if isinstance(value, dict):
+        if "ipv6" in value:
+            return _IP6_TYPES[value["ipv6"]](value["value"])
         return _IP_TYPES[value["ipv4"]](value["value"])
     if isinstance(value, list):  # a step's sequences are tuples
         return tuple(_decode(v) for v in value)

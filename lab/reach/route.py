@@ -23,7 +23,9 @@ class NextHop:
 
 def next_hop(node: Node, src: IPv4Address, dst: IPv4Address) -> NextHop | None:
     connected = [(i.address.network, i.name) for i in node.interfaces]
-    main = [(r.to, r.via, i) for i, r in enumerate(node.routes) if r.source is None]
+    # IPv4: the reachability walk's probes are IPv4; IPv6 routes play no part in it
+    main = [(r.to, r.via, i) for i, r in enumerate(node.routes) if r.source is None
+            and isinstance(r.to, IPv4Network) and isinstance(r.via, IPv4Address)]
     specific: list[tuple[IPv4Network, IPv4Address | None, object]] = [
         (net, None, ifname) for net, ifname in connected if dst in net]
     specific += [(to, via, i) for to, via, i in main if to.prefixlen > 0 and dst in to]
@@ -31,7 +33,8 @@ def next_hop(node: Node, src: IPv4Address, dst: IPv4Address) -> NextHop | None:
         return _choose(node, dst, max(specific, key=lambda c: c[0].prefixlen))
     tables: dict[IPv4Network, list[tuple[IPv4Network, IPv4Address, int]]] = {}
     for i, r in enumerate(node.routes):
-        if r.source is not None:
+        if isinstance(r.source, IPv4Network) and isinstance(r.to, IPv4Network) \
+                and isinstance(r.via, IPv4Address):
             tables.setdefault(r.source, []).append((r.to, r.via, i))
     for source, routes in tables.items():
         if src in source:

@@ -171,6 +171,9 @@ def _cross(walk: _Walk, node: Node, iface_name: str, via: IPv4Address,
 def _gateway_in(walk: _Walk, node: Node, gw: Gateway, arrived: str | None,
                 probe: Probe) -> Probe | Verdict:
     """What a gateway does to a packet it receives (before routing)."""
+    if gw.kind == "egress-only":  # IPv6 only; these probes are IPv4
+        return walk.drop(node.name, probe, f"egress-only gateway {node.name} forwards no IPv4 "
+                         "(counter not_ipv6)")
     if gw.kind == "nat":
         if probe.destination in [i.address.ip for i in node.interfaces]:
             if walk.established and node.name in walk.nat:

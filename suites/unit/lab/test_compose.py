@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.backends.docker_fabric import rule_specs
+from lab.backends.docker_fabric import rule6_specs, rule_specs
 from lab.catalog import TOPOLOGY_DIR
 from lab.compose import ComposePaths, bridge_name, host_side_address, render_compose
 from lab.plan import build_plan, steps_for_node
@@ -80,6 +80,14 @@ def test_host_rules_accept_on_the_bridge_and_refuse_the_host() -> None:
                             "cclab:lab1", "-j", "ACCEPT"]) in specs
     assert ("INPUT", ["-i", "ccb1", "-m", "comment", "--comment", "cclab:lab1",
                       "-j", "DROP"]) in specs
+
+
+
+def test_host_ipv6_rules_refuse_the_host_and_route_nothing_off_the_bridge() -> None:
+    tag = ["-m", "comment", "--comment", "cclab:lab1"]
+    assert rule6_specs(["ccb1"], "lab1") == [
+        ("INPUT", ["-i", "ccb1", *tag, "-j", "DROP"]),
+        ("FORWARD", ["-i", "ccb1", "!", "-o", "ccb1", *tag, "-j", "DROP"])]
 
 
 def test_a_node_share_of_the_plan_is_its_own_steps_only() -> None:

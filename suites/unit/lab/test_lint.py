@@ -15,7 +15,7 @@ from lab.cli import main
 from lab.lint import Finding, lint
 from lab.lint.scope import inside, outside
 from lab.model import Topology
-from lab.schema import parse_topology
+from lab.schema import load_topology, parse_topology
 
 pytestmark = pytest.mark.unit
 
@@ -330,3 +330,16 @@ def test_cli_management_range_quiets_the_range_check(capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit) as exited:
         main(["lint", "--management-range", "10.10.0.0/33", azure])
     assert exited.value.code == 2
+
+
+def test_ipv6_bypass_is_the_workloads_ipv6_default_to_a_gateway() -> None:
+    """Read from the routes alone: the bypass variant's one added route, nothing in the
+    secure variant (its ::/0 to the EIGW serves the management subnet, whose 0.0.0.0/0
+    goes to the NAT gateway, no connector)."""
+    bypass = load_topology(TOPOLOGY_DIR / "aws-natgw-ipv6-bypass.yaml")
+    secure = load_topology(TOPOLOGY_DIR / "aws-natgw-ipv6.yaml")
+    (finding,) = found(bypass, "ipv6-bypass")
+    assert (finding.severity, finding.path) == ("error", "nodes.fabric.routes[5]")
+    assert "link 'workloads'" in finding.message
+    assert "(eigw)" in finding.message
+    assert found(secure, "ipv6-bypass") == []

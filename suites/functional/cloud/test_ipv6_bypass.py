@@ -1,0 +1,185 @@
+"""IPv6 bypass: a dual-stack workload reaching the internet over IPv6 without the connector.
+
+On aws-natgw-ipv6 the egress-only internet gateway serves only the management
+subnet, so the workloads' one way out is 0.0.0.0/0 to the GWLB (blocked); on
+aws-natgw-ipv6-bypass their route table also sends ::/0 to it (attack
+succeeded). What each lab must show is read from the design, the VPC router's
+routes (`_bypass_route`), never from what the lab did. Seen on the wire: the
+workload's packets at the VPC router (they were sent) and at the web server on
+the internet (they got out), and the egress-only gateway's counters.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from ipaddress import IPv6Address
+from pathlib import Path
+
+import allure
+import pytest
+from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
+from scapy.utils import rdpcap
+
+from lab.api import LabHandle
+from lab.compose import bridge_name
+from lab.model import Route, Topology
+from suites.fixtures.allure_hooks import attach_pcap
+from suites.fixtures.lab import cloud_lab, on_each_backend
+from suites.fixtures.windows import path_window
+from suites.functional.cloud.test_cloud_topologies import record_outcome
+from suites.functional.lab.sealing import routes_leaving_the_lab
+
+pytestmark = pytest.mark.usefixtures("lab_capable")
+
+TOPOLOGIES = ["aws-natgw-ipv6", "aws-natgw-ipv6-bypass"]
+PINGS = 3
+
+
+# Both on docker too: the bypass row must show both outcomes on each backend.
+DOCKER_COVER = TOPOLOGIES
+
+
+@pytest.fixture(scope="module", params=on_each_backend(TOPOLOGIES, docker=DOCKER_COVER))
+def v6lab(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
+    stem = "v6b" if request.param[0].endswith("bypass") else "v6s"
+    with cloud_lab(request, stem) as handle:
+        yield handle
+
+
+def _v6(topo: Topology, node: str, iface: str | None = None) -> IPv6Address:
+    n = topo.node(node)
+    chosen = n.interface(iface) if iface else n.interfaces[0]
+    assert chosen.address6 is not None, f"{node} has no IPv6 address"
+    return chosen.address6.ip
+
+
+def _bypass_route(topo: Topology) -> Route | None:
+    """The design's answer: a ::/0 on the workloads' VPC router that applies to the
+    workloads' IPv6 source and leads to a gateway other than the connectors' path."""
+    source = _v6(topo, "workload1")
+    router = next(r for r in topo.node("workload1").routes if r.to.version == 6).via
+    owner = topo.owner_of(router)
+    assert owner is not None
+    for route in owner[0].routes:
+        if route.to.version == 6 and route.to.prefixlen == 0 and (
+                route.source is None or source in route.source):
+            hop = topo.owner_of(route.via)
+            if hop is not None and hop[0].gateway is not None:
+                return route
+    return None
+
+
+def _eigw_counter(lab: LabHandle, name: str) -> int:
+    out = lab.exec("eigw", "nft", "list", "counter", "inet", "cclab_eigw", name).stdout
+    return int(out.split("packets")[1].split()[0])
+
+
+def _echo_requests(pcap: Path, src: IPv6Address, dst: IPv6Address) -> int:
+    return sum(1 for p in rdpcap(str(pcap)) if IPv6 in p and ICMPv6EchoRequest in p
+               and IPv6Address(p[IPv6].src) == src and IPv6Address(p[IPv6].dst) == dst)
+
+
+def _pings_seen(lab: LabHandle, tmp_path: Path, sender: str, receiver: str,
+                sent_at: tuple[str, str], leak_at: tuple[str, str]) -> tuple[bool, int, int]:
+    """`sender` pings `receiver`'s IPv6 address, captured where the pings must pass
+    (`sent_at`) and where they would be seen if they got through (`leak_at`): whether
+    they were answered, and how many echo requests each capture saw."""
+    src, dst = _v6(lab.topology, sender), _v6(lab.topology, receiver)
+    pcaps = [tmp_path / f"{node}-{iface}.pcap" for node, iface in (sent_at, leak_at)]
+    with lab.capture(*sent_at, pcaps[0]), lab.capture(*leak_at, pcaps[1]):
+        answered = _ping6(lab, sender, dst)
+        path_window(f"the last echo request reaching {leak_at[0]}, if it does").wait()
+    for pcap, (node, iface) in zip(pcaps, (sent_at, leak_at), strict=True):
+        attach_pcap(pcap, f"{node} {iface}")
+    return answered, _echo_requests(pcaps[0], src, dst), _echo_requests(pcaps[1], src, dst)
+
+
+def _ping6(lab: LabHandle, node: str, dst: IPv6Address) -> bool:
+    done = lab.exec(node, "ping", "-6", "-n", "-c", str(PINGS), "-i", "0.2", "-W", "1",
+                    str(dst), check=False)
+    return done.returncode == 0
+
+
+@allure.feature("attacks")
+@allure.story("IPv6 bypass")
+def test_ipv6_bypass_of_the_connector(v6lab: LabHandle, tmp_path: Path) -> None:
+    """A workload pings the web server's IPv6 address: the ping is seen at the VPC router
+    either way, and at the web server only where the workloads' route table sends
+    ::/0 to the egress-only gateway."""
+    expected = _bypass_route(v6lab.topology) is not None
+    before = _eigw_counter(v6lab, "outbound")
+    answered, sent, arrived = _pings_seen(v6lab, tmp_path, "workload1", "web",
+                                          ("fabric", "eth-wl"), ("web", "eth0"))
+    assert sent == PINGS, "the workload's pings never reached the VPC router"
+    record_outcome(arrived > 0)
+    if expected:
+        assert (arrived, answered) == (PINGS, True)
+        assert _eigw_counter(v6lab, "outbound") >= before + 1  # through the EIGW, not NATed
+        return
+    assert (arrived, answered) == (0, False)
+    assert _eigw_counter(v6lab, "outbound") == before
+
+
+@allure.feature("cloud")
+@allure.story("Egress-only internet gateway")
+def test_egress_only_gateway_passes_the_management_subnet_out(v6lab: LabHandle) -> None:
+    """The positive control of the blocked case: the EIGW works, for the subnet whose
+    route table uses it (the bastion's), so a blocked workload is the route table's doing."""
+    before = _eigw_counter(v6lab, "outbound")
+    assert _ping6(v6lab, "bastion", _v6(v6lab.topology, "web"))
+    assert _eigw_counter(v6lab, "outbound") >= before + 1
+
+
+@allure.feature("cloud")
+@allure.story("Egress-only internet gateway")
+def test_egress_only_gateway_drops_inbound_initiated_ipv6(v6lab: LabHandle,
+                                                           tmp_path: Path) -> None:
+    """The internet opens nothing towards a workload's public IPv6 address: the pings
+    reach the gateway's outside and are counted as unsolicited there."""
+    before = _eigw_counter(v6lab, "unsolicited")
+    answered, sent, arrived = _pings_seen(v6lab, tmp_path, "attacker", "workload1",
+                                          ("eigw", "eth-inet"), ("workload1", "eth0"))
+    assert sent == PINGS, "the pings never reached the EIGW"
+    assert (arrived, answered) == (0, False)
+    assert _eigw_counter(v6lab, "unsolicited") >= before + PINGS
+
+
+@allure.feature("lab")
+@allure.story("Sealed")
+def test_dual_stack_lab_has_no_route_out_of_the_lab(v6lab: LabHandle) -> None:
+    """IPv6 too: every route of every node, both families, stays on the lab's links."""
+    assert any(net.subnet6 for net in v6lab.topology.networks)  # the lab is dual stack
+    assert routes_leaving_the_lab(v6lab) == []
+
+
+def _host_ipv6() -> list[tuple[str, str]]:
+    """(address, interface) of the host's own IPv6 addresses, loopback left out."""
+    out = subprocess.run(["ip", "-j", "-6", "addr"], capture_output=True, text=True,
+                         check=True).stdout
+    return [(a["local"], link["ifname"]) for link in json.loads(out or "[]")
+            for a in link.get("addr_info", []) if a.get("scope") != "host"]
+
+
+@allure.feature("lab")
+@allure.story("Sealed")
+def test_the_hosts_side_of_the_lab_answers_no_ipv6(v6lab: LabHandle) -> None:
+    """Docker gives the host a side of every lab network, with an IPv6 link-local
+    address on its bridge: none answers a ping from any dual-stack node. On netns the
+    host has no side at all. (Routes towards the host's uplink, fd00::/64 here, are
+    `test_dual_stack_lab_has_no_route_out_of_the_lab`'s.)"""
+    bridges = {bridge_name(v6lab.instance, net.name) for net in v6lab.topology.networks}
+    on_bridges = [a for a, i in _host_ipv6() if i in bridges]
+    if not v6lab.backend.__class__.__name__.lower().startswith("docker"):
+        assert on_bridges == []
+        return
+    assert len(on_bridges) == len(bridges), (on_bridges, sorted(bridges))
+    for node in (n for n in v6lab.topology.nodes if n.dual_stack):
+        probes = [f"{a}%{iface.name}" for a in on_bridges for iface in node.interfaces
+                  if iface.address6]
+        script = "".join(f"(ping -6 -c 1 -W 1 -n {p} >/dev/null 2>&1 && echo REACHED {p}) & "
+                         for p in probes) + "wait"
+        with allure.step(f"{node.name} -> the host's {len(probes)} bridge-side addresses"):
+            out = v6lab.exec(node.name, "sh", "-c", script).stdout
+            assert "REACHED" not in out, f"{node.name}: {out}"
