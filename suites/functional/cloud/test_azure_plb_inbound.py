@@ -28,6 +28,7 @@ from lab.events import Mark
 from suites.fixtures.allure_hooks import attach_pcap
 from suites.fixtures.connector_view import nft_counter
 from suites.fixtures.lab import backend_ready, on_each_backend, unique_instance
+from suites.fixtures.spoof import SCAPY_IMPORTS
 from suites.fixtures.windows import path_window
 
 pytestmark = pytest.mark.usefixtures("lab_capable")
@@ -187,7 +188,7 @@ def test_a_public_source_flow_not_to_the_frontend_never_reaches_the_workload(
     at_cc, at_wl = pcap_dir / "cc1-eth-svc.pcap", pcap_dir / "workload2-eth0.pcap"
     with plb.capture("cc1", "eth-svc", at_cc), plb.capture("workload2", "eth0", at_wl):
         plb.exec("fabric", plb.python, "-c",
-                 "from scapy.all import Ether, IP, TCP, sendp; "
+                 SCAPY_IMPORTS +
                  f"sendp(Ether(dst='{mac}')/IP(src='{source}', dst='{WORKLOAD}')/"
                  f"TCP(sport={sport}, dport=80, flags='S'), iface='eth-svc', count=3, "
                  "verbose=False)")

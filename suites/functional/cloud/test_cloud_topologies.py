@@ -51,6 +51,7 @@ from suites.fixtures.lab import (
     cloud_lab,
     on_each_backend,
 )
+from suites.fixtures.spoof import SCAPY_IMPORTS
 from suites.fixtures.windows import dns_answer_window, path_window
 from suites.functional.connector.gwlb_helpers import tunnel_port_cut, wait_for
 
@@ -110,14 +111,10 @@ def _banner(lab: LabHandle, node: str, address: str, port: int) -> str:
     return lab.exec(node, "timeout", "3", "bash", "-c", script, check=False).stdout
 
 
-# The layers a spoofed packet is written with, imported one by one: `scapy.all` loads
-# every layer and costs this machine's Python seconds per sender under load.
-SPOOF_IMPORTS = ("from scapy.layers.inet import IP, TCP, UDP; from scapy.layers.dns import DNS, "
-                 "DNSQR; from scapy.packet import Raw; from scapy.sendrecv import send;")
 
 
 def _spoof(lab: LabHandle, packet: str, count: int = 5, node: str = "attacker") -> None:
-    lab.exec(node, lab.python, "-c", f"{SPOOF_IMPORTS} send({packet}, count={count}, "
+    lab.exec(node, lab.python, "-c", f"{SCAPY_IMPORTS}send({packet}, count={count}, "
              "verbose=False)")
 
 

@@ -21,13 +21,14 @@ from scapy.utils import rdpcap
 from lab.api import LabHandle
 from suites.fixtures.allure_hooks import attach_json, attach_pcap
 from suites.fixtures.connector_view import counted
+from suites.fixtures.spoof import SCAPY_IMPORTS
 from suites.fixtures.windows import dns_answer_window
 
 # Tier: from the minimal_lab fixture (netns and docker).
 
 VICTIM = "203.0.113.9"
 SERVICE, MGMT = "10.10.3.31", "10.10.2.21"
-SPOOF = ("from scapy.all import IP, UDP, DNS, DNSQR, send; "
+SPOOF = (SCAPY_IMPORTS +
          "send(IP(src='{src}', dst='10.10.3.31')/UDP(sport=33333, dport=53)/"
          "DNS(rd=1, qd=DNSQR(qname='{name}', qtype=255)), count=20, verbose=False)")
 

@@ -11,6 +11,7 @@ from scapy.utils import rdpcap
 
 from lab.api import LabHandle, bring_up
 from suites.fixtures.lab import BACKEND_PARAMS, backend_ready, unique_instance
+from suites.fixtures.spoof import SCAPY_IMPORTS
 
 # Tier: from the backend parameter of gw_lab (netns and docker). The negative
 # control (anti-spoofing off) is in test_gateways_negative.py: on docker, a
@@ -18,7 +19,7 @@ from suites.fixtures.lab import BACKEND_PARAMS, backend_ready, unique_instance
 pytestmark = pytest.mark.usefixtures("lab_capable")
 
 TOPOLOGY = Path(__file__).parent / "data" / "gateways.yaml"
-SPOOF = ("from scapy.all import IP, TCP, send; "
+SPOOF = (SCAPY_IMPORTS +
          "send(IP(src='{src}', dst='{dst}')/TCP(sport=40000, dport=80, flags='S'), "
          "count=3, verbose=False)")
 

@@ -28,6 +28,7 @@ from lab.api import LabHandle
 from lab.events import Mark
 from suites.fixtures.allure_hooks import attach_pcap
 from suites.fixtures.connector_view import counted, nft_counter
+from suites.fixtures.spoof import SCAPY_IMPORTS
 from suites.fixtures.windows import path_window
 
 # Tier: from the minimal_lab fixture (netns and docker).
@@ -161,7 +162,7 @@ def _inject_from_fabric(lab: LabHandle, src: str, dst: str, dport: int, sport: i
     a load balancer or a route would deliver)."""
     mac = lab.exec("cc1", "cat", "/sys/class/net/eth-svc/address").stdout.strip()
     lab.exec("fabric", lab.python, "-c",
-             "from scapy.all import Ether, IP, TCP, sendp; "
+             SCAPY_IMPORTS +
              f"sendp(Ether(dst='{mac}')/IP(src='{src}', dst='{dst}')/"
              f"TCP(sport={sport}, dport={dport}, flags='S'), iface='eth-svc', count=3, "
              "verbose=False)")
