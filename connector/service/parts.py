@@ -16,7 +16,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -132,7 +132,8 @@ class ServiceParts:
         routed = RoutedPath(steering, counters, tunnels=zia)
         geneve = (GeneveDataPlane(steering, svc, config.dataplane.geneve_sources,
                                   counters=counters, events=events, tunnels=zia,
-                                  routed_write=routed.write_back)
+                                  routed_write=routed.write_back,
+                                  locations=dict(config.dataplane.geneve_locations))
                   if config.dataplane.geneve else None)
         onward = geneve.return_packet if geneve is not None else routed.return_packet
 
@@ -182,6 +183,10 @@ class ServiceParts:
                     **self.control.counters.snapshot()}
         gauges = {"healthy": float(verdict.healthy), "flows": float(len(self.steering.flows)),
                   "learned_names": float(len(self.dns.names))}
+        if self.steering.workloads is not None:  # licences per location (sub-locations)
+            own = self.config.identity.location
+            for location, n in self.steering.workloads.count_by_location().items():
+                gauges[f"workloads_location_{location or own}"] = float(n)
         if self.control.offset_s is not None:
             gauges["ntp_offset_seconds"] = self.control.offset_s
         return prometheus_text(counters, gauges)
@@ -193,10 +198,14 @@ def _steering(config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealth,
     (§2.5). DNS has its own gate, the listener's ACL, so its core has none."""
     forwarding = ForwardingPolicy(config.policy, config.identity,
                                   trusted_sources=config.trusted_sources)
+    # Sub-locations (GWLB endpoints, runtime.geneve_locations): each its own rules.
+    located = {name: ForwardingPolicy(config.policy, replace(config.identity, location=name),
+                                      trusted_sources=config.trusted_sources)
+               for name in sorted(set(dict(config.dataplane.geneve_locations).values()))}
     return Steering(forwarding, NamesView(dns.names, dns.pools), dns.pools, tunnels,
-                    on_new_flow=session_logger(events),
+                    on_new_flow=session_logger(events, config.identity.location),
                     workloads=WorkloadCounter(workload_networks(config.policy)),
-                    zpa_carried=carries_zpa)
+                    zpa_carried=carries_zpa, locations=located)
 
 
 def _vxlan_bridge(config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealth,
@@ -209,7 +218,8 @@ def _vxlan_bridge(config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealt
         return None
     forwarding = ForwardingPolicy(config.policy, config.identity, trusted_sources=None)
     steering = Steering(forwarding, NamesView(dns.names, dns.pools), dns.pools, tunnels,
-                        on_new_flow=bridge_flow_log(session_logger(events)))
+                        on_new_flow=bridge_flow_log(session_logger(events,
+                                                                   config.identity.location)))
     (inner_port, inner_vni), (outer_port, outer_vni) = dp.vxlan_tunnels
     return VxlanBridge(steering, config.service.address.ip,
                        (TunnelInterface("internal", inner_port, inner_vni),
