@@ -12,6 +12,7 @@ from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network
 
 import pytest
+from scapy.layers.inet import IP, TCP
 
 from connector.core.flows import FlowEntry, FlowTable
 from connector.core.model import Decision, FlowKey, IpProto, Method, NoNames, NoPools
@@ -20,6 +21,10 @@ from connector.core.rules import ForwardingPolicy
 from connector.core.steering import Dropped, NewFlow, Segment, Steering, ToGeneve, ToKernel
 from connector.core.tunnel_health import KeepaliveTiming, TunnelHealth
 from connector.core.workloads import WorkloadCounter
+from connector.io.events import EventLog
+from connector.service.counters import Counters
+from connector.service.dataplane import GeneveDataPlane
+from lab.wire.geneve import geneve_header
 from suites.unit.connector.policy_builders import ME, policy, rule
 
 pytestmark = pytest.mark.unit
@@ -140,3 +145,31 @@ def test_a_licence_snapshot_keeps_locations_and_reads_the_old_format() -> None:
     old = WorkloadCounter.restore({"version": 1, "ranges": ["10.10.1.0/24"],
                                    "seen": [[int(WORKLOAD), 4.0]]})
     assert old.count_by_location() == {"": 1}
+
+
+def test_the_data_plane_reads_the_location_from_the_endpoint_on_every_packet() -> None:
+    """The GENEVE plane, in process: the ENI option names the location on the first
+    packet (full parse) and on later ones (the known-flow short way) alike; an
+    endpoint nobody mapped is the connector's own location, and counted."""
+    pol = policy(*PER_SIDE)
+    tunnels = TunnelHealth(pol.zia_gateways, KeepaliveTiming(1.0, 3.0), lambda: 0.0)
+    log: list[NewFlow] = []
+    located = {loc: ForwardingPolicy(pol, replace(ME, location=loc)) for loc in ("loc-a", "loc-b")}
+    steering = Steering(ForwardingPolicy(pol, ME), NoNames(), NoPools(), tunnels,
+                        on_new_flow=log.append, locations=located)
+    counters = Counters()
+    plane = GeneveDataPlane(steering, IPv4Address("10.10.3.31"), (IPv4Network("10.10.3.5/32"),),
+                            counters=counters, events=EventLog(None, "cc1"),
+                            locations={0xA: "loc-a", 0xB: "loc-b"})
+    written: list[bytes] = []
+    plane._tun = type("Tun", (), {"write": lambda _s, p: written.append(p) or True})()  # type: ignore[assignment]
+    for flags, seq in (("S", 1), ("A", 2), ("PA", 2)):
+        inner = bytes(IP(src=str(WORKLOAD), dst=str(WEB)) / TCP(sport=41000, dport=80,
+                                                                 flags=flags, seq=seq))
+        for eni in (0xA, 0xB, 0xC):
+            plane.handle_geneve(geneve_header(4, 7, eni=eni) + inner, LB, 0.0)
+    assert [(f.key.location, f.decision.rule_name) for f in log] == [
+        ("loc-a", "r1"), ("loc-b", "r2"), ("", "r3")]
+    assert len(written) == 6  # loc-a's three packets and the own location's, never loc-b's
+    assert counters.snapshot().get("dropped_policy_drop") == 3
+    assert counters.snapshot().get("geneve_rx_unmapped_endpoint") == 1
