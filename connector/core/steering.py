@@ -119,11 +119,14 @@ class Steering:
                  tunnels: TunnelHealth, timeouts: FlowTimeouts | None = None,
                  on_new_flow: Callable[[NewFlow], None] | None = None,
                  workloads: WorkloadCounter | None = None, *, zpa_carried: bool = True,
-                 locations: Mapping[str, ForwardingPolicy] | None = None) -> None:
-        """`locations`: each sub-location's compiled rules; a flow of a location not
-        in it (the connector's own, "") is decided by `forwarding`."""
+                 locations: Mapping[str, ForwardingPolicy] | None = None,
+                 located_names: Mapping[str, NameLookup] | None = None) -> None:
+        """`locations`: each sub-location's compiled rules, `located_names` the names
+        learned in it; a flow of a location not in them (the connector's own, "") is
+        decided by `forwarding` with `names`."""
         self.forwarding = forwarding
         self.locations = dict(locations or {})
+        self.located_names = dict(located_names or {})
         self._homes: dict[Canonical, str] = {}  # a located flow's 5-tuple -> its location
         self.names, self.pools, self.tunnels = names, pools, tunnels
         self.flows = FlowTable(timeouts)
@@ -188,7 +191,13 @@ class Steering:
         if key.dport == DNS_PORT and key.proto in (IpProto.UDP, IpProto.TCP):
             return DNS_INTERCEPT
         policy = self.locations.get(key.location, self.forwarding)
-        return policy.decide(key, self.names, self.pools, self.tunnels)
+        names = self.located_names.get(key.location, self.names)
+        return policy.decide(key, names, self.pools, self.tunnels)
+
+    def location_of(self, key: FlowKey) -> str:
+        """The location a flow with this 5-tuple was carried for ("" when none, or the
+        own): how the DNS listener learns where a query it was handed came from."""
+        return self._homes.get(canonical(key), "") if self._homes else ""
 
     def _act(self, decision: Decision, path: FlowPath, now: float, proto: int) -> Action:
         match decision.method:

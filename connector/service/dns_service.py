@@ -19,7 +19,7 @@ from ipaddress import IPv4Address
 from typing import Any, NamedTuple, Protocol, assert_never
 
 from connector.config import ConnectorConfig
-from connector.core.bindings import NameBindings, NamesView
+from connector.core.bindings import NameBindings, NamesView, names_in
 from connector.core.cluster import ClusterMember
 from connector.core.dns_guard import DnsGuard, GuardConfig, QueryMeta, QueryVerdict, ResponseVerdict
 from connector.core.dns_policy import DnsPolicy, on_gateway_failure, on_pool_exhausted
@@ -86,6 +86,10 @@ class DnsService:
         self.on_learned = on_learned  # the kernel's name sets
         self.on_bound = on_bound  # the kernel's live synthetic addresses
         self.cluster = cluster  # learned names shared with the other members (F9)
+        # names learned in sub-locations (issue 18), shared with the cluster member's
+        self.located: dict[str, NameBindings] = cluster.located if cluster is not None else {}
+        # where a query came from (the data plane knows its flow); "" = the own location
+        self.location_of: Callable[[FlowKey], str] = lambda _key: ""
         self.service_ip = config.service.address.ip
         self.counters: dict[str, int] = {}
         self.zia = zia  # queries a ZIA rule sends through a tunnel (ZIA DNS control)
@@ -237,7 +241,7 @@ class DnsService:
         for server in filter(None, (gateway.primary, gateway.secondary)):
             try:
                 return self._learn(await upstream.query(query.wire, server, self.service_ip,
-                                                        tcp=tcp))
+                                                        tcp=tcp), query)
             except upstream.UpstreamTimeout:
                 self._count("gateway_timeout")
         failed = on_gateway_failure(decision)
@@ -263,7 +267,7 @@ class DnsService:
             case Method.ZIA if self.zia is not None and verdict.gateway:
                 self._count("forward_zia")
                 answer = await self.zia.query(query.wire, server, verdict.gateway)
-                return self._learn(answer) if answer is not None else None
+                return self._learn(answer, query) if answer is not None else None
             case Method.ZIA | Method.DROP | Method.ZPA | Method.LOCAL:
                 # Drop, ZIA with no tunnel here, or a path a query cannot take (ZPA, Local)
                 self._count(f"forward_{verdict.method.value.lower()}")
@@ -275,15 +279,24 @@ class DnsService:
         """Direct: asked of `server` from the service address (§6.4: SNAT to it)."""
         try:
             return self._learn(await upstream.query(query.wire, server, self.service_ip,
-                                                    tcp=tcp))
+                                                    tcp=tcp), query)
         except upstream.UpstreamTimeout:
             self._count("upstream_timeout")
             return None
 
-    def _learn(self, wire: bytes) -> bytes:
+    def _learn(self, wire: bytes, query: Query | None = None) -> bytes:
         """Teach the forwarding core the answer's address->name bindings; the answer
-        itself passes unchanged (responses are not policed, §6.4, check D10)."""
+        itself passes unchanged (responses are not policed, §6.4, check D10).
+        A query from a sub-location teaches that location only (issue 18)."""
         now = time.time()
+        location = self._location(query) if query is not None else ""
+        if location:
+            table = names_in(self.located, location)
+            for name, addr, ttl in dns_wire.a_records(wire):
+                table.learn(addr, name, ttl, now)
+                if self.cluster is not None:
+                    self.cluster.learned(addr, name, now + ttl + table.grace_s, now, location)
+            return wire
         for name, addr, ttl in dns_wire.a_records(wire):
             expires = now + ttl + self.names.grace_s
             self.names.learn(addr, name, ttl, now)
@@ -293,6 +306,12 @@ class DnsService:
             if self.on_learned is not None:
                 self.on_learned(addr, name, ttl)
         return wire
+
+    def _location(self, query: Query) -> str:
+        proto = IpProto.TCP if query.transport is Transport.TCP else IpProto.UDP
+        return self.location_of(FlowKey(proto, IPv4Address(query.client[0]),
+                                        IPv4Address(query.original_dst[0]), query.client[1],
+                                        query.original_dst[1]))
 
     def _count(self, what: str) -> None:
         self.counters[what] = self.counters.get(what, 0) + 1

@@ -6,8 +6,9 @@ them to loc-a and loc-b (`lab/topologies/connectors/gwlb-subloc-cc*.yaml`).
 What each check expects comes from that config and spec §5.1 (`locations`: a rule
 naming locations applies to their flows only) and §5.2 (first match):
 web:80 is Direct for loc-a (rule 2, web-direct) and dropped for loc-b (rule 1,
-web-drop-loc-b); web:8080 matches no rule, so the default ZIA rule carries it
-from both (the web server sees the ZIA edge 198.19.1.1).
+web-drop-loc-b); web:8080 is Direct (rule 3, web-8080-by-name) only to an address the flow's own
+location learned for www.web.example; otherwise the default ZIA rule carries it
+(the web server sees the ZIA edge 198.19.1.1).
 Outcomes are judged at the far end (the web server's log of requests, by path),
 on the wire (GENEVE captured between the GWLB and the connectors, read for the
 endpoint each packet carries), and in the connectors' session logs and metrics.
@@ -15,6 +16,7 @@ endpoint each packet carries), and in the connectors' session logs and metrics.
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -36,6 +38,8 @@ SIDES = {"workload1": "loc-a", "workload-b": "loc-b"}
 ENDPOINTS = {"loc-a": endpoint_id("vpce-0a0a0a0a0a0a0a0a"),
              "loc-b": endpoint_id("vpce-0b0b0b0b0b0b0b0b")}
 CONNECTORS = ("cc1", "cc2")
+CONNECTOR_ADDRESSES = ("10.10.3.31", "10.10.3.32")  # Direct: SNAT to a service address
+ZIA_EDGE = "198.19.1.1"
 
 
 def _get(lab: LabHandle, node: str, url: str, *, local_port: int | None = None) -> ExecResult:
@@ -131,8 +135,8 @@ def test_the_session_log_names_each_flows_location(sublocation_lab: LabHandle) -
 
 @allure.feature("sublocations")
 def test_licences_count_the_same_address_once_per_location(sublocation_lab: LabHandle) -> None:
-    """Both workloads complete a TCP handshake (web:8080 through ZIA, a rule for all
-    locations): the two hosts at 10.10.1.11 are two workloads, one per location."""
+    """Both workloads complete a TCP handshake (web:8080, allowed from both locations
+    by ZIA or by name): the two hosts at 10.10.1.11 are two workloads, one per location."""
     lab = sublocation_lab
     mark = lab.mark()
     got = _at_once(lab, {"workload1": (f"http://{WEB}:8080/lic-a", None),
@@ -147,3 +151,31 @@ def test_licences_count_the_same_address_once_per_location(sublocation_lab: LabH
     assert counted["loc_a"] >= 1, counted
     assert counted["loc_b"] >= 1, counted
     assert counted["vpc_lab"] == 0, counted  # no flow came from an unmapped endpoint
+
+
+def _seen_source(result: ExecResult) -> str:
+    assert result.ok, result
+    return str(json.loads(result.stdout)["seen_source"])
+
+
+@allure.feature("sublocations")
+def test_a_name_learned_in_one_location_steers_only_that_locations_flows(
+        sublocation_lab: LabHandle) -> None:
+    """Rule 3 sends web:8080 Direct when the flow's destination is an address its own
+    location learned for www.web.example; otherwise the default ZIA rule carries it
+    (the web server sees the ZIA edge 198.19.1.1). loc-a resolves the name; loc-b's
+    flow to the same address still goes by ZIA until loc-b resolves it too."""
+    lab = sublocation_lab
+    url = f"http://{WEB}:8080/"
+    # loc-b has not resolved the name: ZIA (the control for what follows)
+    assert _seen_source(_get(lab, "workload-b", url + "before")) == ZIA_EDGE
+    answer = lab.exec("workload1", "dig", "+short", "+time=3", "www.web.example", "@198.18.53.53")
+    assert answer.stdout.split() == [WEB]
+    # loc-a's flow: Direct by name (positive control: the learned name steers loc-a)
+    assert _seen_source(_get(lab, "workload1", url + "named-a")) in CONNECTOR_ADDRESSES
+    # loc-b's flow to the same address, the same moment: not steered by loc-a's answer
+    assert _seen_source(_get(lab, "workload-b", url + "named-b")) == ZIA_EDGE
+    answer = lab.exec("workload-b", "dig", "+short", "+time=3", "www.web.example",
+                      "@198.18.53.53")
+    assert answer.stdout.split() == [WEB]
+    assert _seen_source(_get(lab, "workload-b", url + "after-b")) in CONNECTOR_ADDRESSES

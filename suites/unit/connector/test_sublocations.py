@@ -14,8 +14,11 @@ from ipaddress import IPv4Address, IPv4Network
 import pytest
 from scapy.layers.inet import IP, TCP
 
+from connector.core.bindings import LocatedNames, NameBindings, names_in
+from connector.core.cluster import BindingLog, ClusterMember
 from connector.core.flows import FlowEntry, FlowTable
 from connector.core.model import Decision, FlowKey, IpProto, Method, NoNames, NoPools
+from connector.core.names import parse_pattern
 from connector.core.policy import ForwardingRule
 from connector.core.rules import ForwardingPolicy
 from connector.core.steering import Dropped, NewFlow, Segment, Steering, ToGeneve, ToKernel
@@ -173,3 +176,51 @@ def test_the_data_plane_reads_the_location_from_the_endpoint_on_every_packet() -
     assert len(written) == 6  # loc-a's three packets and the own location's, never loc-b's
     assert counters.snapshot().get("dropped_policy_drop") == 3
     assert counters.snapshot().get("geneve_rx_unmapped_endpoint") == 1
+
+
+# A name learned in one location (a DNS answer to a query from its endpoint) steers
+# that location's FQDN rules only: rule 1 is Direct by name, the default is ZIA.
+BY_NAME = (rule(1, Method.DIRECT, dest_addresses=(parse_pattern("www.web.example"),)),)
+
+
+def test_an_fqdn_rule_sees_the_names_of_the_flows_own_location_only() -> None:
+    pol = policy(*BY_NAME)
+    tunnels = TunnelHealth(pol.zia_gateways, KeepaliveTiming(1.0, 3.0), lambda: 0.0)
+    located: dict[str, NameBindings] = {}
+    names_in(located, "loc-a").learn(WEB, "WWW.web.example.", 60, 0.0)
+    steer = Steering(ForwardingPolicy(pol, ME), NoNames(), NoPools(), tunnels,
+                     locations={loc: ForwardingPolicy(pol, replace(ME, location=loc))
+                                for loc in ("loc-a", "loc-b")},
+                     located_names={loc: LocatedNames(located, loc) for loc in ("loc-a", "loc-b")})
+    a = steer.inbound(_seg("loc-a"), HDR_A, LB, 0.0)
+    b = steer.inbound(_seg("loc-b"), HDR_B, LB, 0.0)
+    own = steer.inbound(_seg(""), b"G" * 40, LB, 0.0)
+    assert isinstance(a, ToKernel)
+    assert a.decision.rule_name == "r1"
+    for other in (b, own):  # no answer taught them the name: the default ZIA rule
+        assert isinstance(other, Dropped)
+        assert other.decision is not None
+        assert other.decision.rule_name == "Default ZIA Rule"
+
+
+def test_the_dns_listener_learns_a_querys_location_from_its_flow() -> None:
+    steer = _steering(rule(1, Method.DIRECT))
+    query = Segment(FlowKey(IpProto.UDP, WORKLOAD, IPv4Address("198.18.53.53"), 5353, 53,
+                            "loc-b"), 60)
+    steer.inbound(query, HDR_B, LB, 0.0)  # intercepted: handed to the listener
+    asked = FlowKey(IpProto.UDP, WORKLOAD, IPv4Address("198.18.53.53"), 5353, 53)
+    assert steer.location_of(asked) == "loc-b"
+    assert steer.location_of(replace(asked, sport=5354)) == ""
+
+
+def test_a_name_learned_in_a_location_reaches_the_peers_table_of_that_location() -> None:
+    log = BindingLog()
+    own_a, own_b = NameBindings(), NameBindings()
+    a = ClusterMember("cc1", log, {}, names=own_a)
+    b = ClusterMember("cc2", log, {}, names=own_b)
+    names_in(a.located, "loc-a").learn(WEB, "www.web.example", 60, 0.0)
+    a.learned(WEB, "www.web.example", 120.0, 0.0, "loc-a")
+    seen = LocatedNames(b.located, "loc-a", b.sync)
+    assert seen.names_for(WEB) == {"www.web.example"}  # synced on the miss
+    assert LocatedNames(b.located, "loc-b", b.sync).names_for(WEB) == frozenset()
+    assert own_b.names_for(WEB) == frozenset()  # not the peer's own location either
