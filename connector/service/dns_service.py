@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from ipaddress import IPv4Address
 from typing import Any, NamedTuple, Protocol, assert_never
 
 from connector.config import ConnectorConfig
-from connector.core.bindings import NameBindings, NamesView, names_in
+from connector.core.bindings import LocatedNames, NameBindings, NamesView, names_in
 from connector.core.cluster import ClusterMember
 from connector.core.dns_guard import DnsGuard, GuardConfig, QueryMeta, QueryVerdict, ResponseVerdict
 from connector.core.dns_policy import DnsPolicy, on_gateway_failure, on_pool_exhausted
@@ -33,6 +33,7 @@ from connector.core.model import (
     GatewayHealth,
     IpProto,
     Method,
+    NameLookup,
     Transport,
 )
 from connector.core.pools import Pools
@@ -81,6 +82,12 @@ class DnsService:
         # this core does not drop public sources again (the data plane's does, §2.5).
         self.forwarding = ForwardingPolicy(config.policy, config.identity,
                                            trusted_sources=None)
+        # Sub-locations (issue 18): each its DNS rules (and so its pools) and forwarding.
+        self.located_policies = {
+            loc: (DnsPolicy(config.policy, replace(config.identity, location=loc)),
+                  ForwardingPolicy(config.policy, replace(config.identity, location=loc),
+                                   trusted_sources=None))
+            for loc in sorted(set(dict(config.dataplane.geneve_locations).values()))}
         self.pools, self.names, self.health = pools, names, health
         self.events, self.store = events, store
         self.on_learned = on_learned  # the kernel's name sets
@@ -94,7 +101,7 @@ class DnsService:
         self.counters: dict[str, int] = {}
         self.zia = zia  # queries a ZIA rule sends through a tunnel (ZIA DNS control)
         self.guard = DnsGuard(GuardConfig(workloads=config.dns_acl, exempt=config.dns_exempt))
-        self._known: dict[tuple[bytes, str, str, bool], Asked] = {}
+        self._known: dict[tuple[bytes, str, str, bool, str], Asked] = {}
 
     async def answer(self, query: Query) -> bytes | None:
         """The bytes to send back to the client, or None for no response at all."""
@@ -110,7 +117,7 @@ class DnsService:
             asked = self._asked_plain(plain, query)
             payload = plain.udp_payload
         elif parsed is not None:
-            asked = self._asked(parsed.question, query)
+            asked = self._asked(parsed.question, query, self._location_if_any(query))
             payload = parsed.udp_payload
         else:
             self._count("malformed")
@@ -130,20 +137,28 @@ class DnsService:
     def _asked_plain(self, plain: dns_plain.PlainQuery, query: Query) -> Asked:
         """What a plain question decides, remembered per question, client and address
         asked (the policy's decision depends on nothing else)."""
+        location = self._location_if_any(query)
         key = (plain.shape.question, query.client[0], query.original_dst[0],
-               query.transport is Transport.TCP)  # not the Enum: its hash is slow
+               query.transport is Transport.TCP, location)  # not the Enum: its hash is slow
         asked = self._known.get(key)
         if asked is None:
             src, dst = _address(query.client[0]), _address(query.original_dst[0])
             question = DnsQuestion(plain.qname, plain.qtype, src, dst, query.transport)
-            asked = remember(self._known, key, self._asked(question, query), ASKED_MEMO)
+            asked = remember(self._known, key, self._asked(question, query, location),
+                             ASKED_MEMO)
         return asked
 
-    def _asked(self, question: DnsQuestion, query: Query) -> Asked:
-        decision = self.policy.decide(question)
+    def _location_if_any(self, query: Query) -> str:
+        """The query's sub-location, asked only when there are sub-locations."""
+        return self._location(query) if self.located_policies else ""
+
+    def _asked(self, question: DnsQuestion, query: Query, location: str = "") -> Asked:
+        policy = self.located_policies[location][0] if location else self.policy
+        decision = policy.decide(question)
         meta = QueryMeta(question.src, question.transport, question.qtype,
                          question.qname.lower())
         fields = {"src": query.client[0], "dst": query.original_dst[0],
+                  "location": location or self.config.identity.location,
                   "transport": question.transport.value, "qname": decision.qname,
                   "qtype": question.qtype, "rule": decision.rule_name,
                   "action": decision.action.value, "outcome": decision.outcome.value,
@@ -255,8 +270,14 @@ class DnsService:
         dst = IPv4Address(query.original_dst[0])
         flow = FlowKey(proto, IPv4Address(query.client[0]), dst, query.client[1],
                        query.original_dst[1])
-        verdict = self.forwarding.decide(flow, NamesView(self.names, self.pools), self.pools,
-                                         self.health)
+        location = self._location_if_any(query)
+        if location:
+            forwarding = self.located_policies[location][1]
+            synthetic = self.cluster.pools if self.cluster is not None else self.pools
+            names: NameLookup = NamesView(LocatedNames(self.located, location), synthetic)
+        else:
+            forwarding, names = self.forwarding, NamesView(self.names, self.pools)
+        verdict = forwarding.decide(flow, names, self.pools, self.health)
         # Addressed to the connector itself (a workload's configured resolver) or to
         # the global VIP: the configured upstream resolves it, never the address asked.
         to_us = dst in self.config.global_vips or dst == self.service_ip

@@ -29,7 +29,7 @@ from lab.backends.base import ExecResult
 from lab.events import Mark
 from lab.wire.geneve import endpoint_id, eni_of, inner_of
 from suites.fixtures.allure_hooks import attach_pcap
-from suites.fixtures.windows import path_window
+from suites.fixtures.windows import dns_answer_window, path_window
 from suites.functional.connector.gwlb_helpers import metrics
 
 # Tier: from the sublocation_lab fixture (netns).
@@ -179,3 +179,43 @@ def test_a_name_learned_in_one_location_steers_only_that_locations_flows(
                       "@198.18.53.53")
     assert answer.stdout.split() == [WEB]
     assert _seen_source(_get(lab, "workload-b", url + "after-b")) in CONNECTOR_ADDRESSES
+
+
+def _dig(lab: LabHandle, node: str, name: str) -> ExecResult:
+    return lab.exec(node, "dig", "+short", "+time=2", "+tries=1", name, "@198.18.53.53",
+                    check=False, timeout=15)
+
+
+@allure.feature("sublocations")
+def test_dns_rules_and_pools_are_each_locations_own(sublocation_lab: LabHandle) -> None:
+    """DNS rules carry `locations` too (spec §6.1), and the pool is the first matching
+    REDIR_ZPA rule's (§6.6 item 7): www.web2.example is blocked for loc-b only (a
+    silent drop: no answer, and the resolver never asked); app.corp.example is
+    answered from pool-a (10.254.64.0/24) in loc-a and pool-b (10.254.65.0/24) in
+    loc-b. Both workloads ask at once; the DNS log names each query's location."""
+    lab = sublocation_lab
+    mark = lab.mark()
+    with ThreadPoolExecutor(2) as pool:
+        web2 = dict(zip(SIDES, pool.map(lambda n: _dig(lab, n, "www.web2.example"), SIDES),
+                        strict=True))
+        app = dict(zip(SIDES, pool.map(lambda n: _dig(lab, n, "app.corp.example"), SIDES),
+                       strict=True))
+    dns_answer_window("loc-b's blocked query reaching the resolver").wait()
+    # loc-a first (the positive control): answered, and the resolver was asked once
+    assert web2["workload1"].stdout.split() == ["198.18.10.20"], web2["workload1"]
+    asked = [e for e in lab.events("dns", "dns.query", after=mark)
+             if e.get("qname", "").rstrip(".") == "www.web2.example"]
+    assert len(asked) == 1, asked
+    assert "198.18.10.20" not in web2["workload-b"].stdout, web2["workload-b"]
+    assert "timed out" in web2["workload-b"].stdout + web2["workload-b"].stderr
+    pools = {"workload1": "10.254.64.", "workload-b": "10.254.65."}
+    for node, prefix in pools.items():
+        addresses = app[node].stdout.split()
+        assert len(addresses) == 1, app[node]
+        assert addresses[0].startswith(prefix), (node, addresses)
+    logged = {(e["qname"].rstrip("."), e["location"]): e["rule"]
+              for node in CONNECTORS for e in lab.events(node, "dns.query", after=mark)}
+    assert logged == {("www.web2.example", "loc-a"): "Default Connector DNS Rule",
+                      ("www.web2.example", "loc-b"): "block-web2-loc-b",
+                      ("app.corp.example", "loc-a"): "app-pool-a",
+                      ("app.corp.example", "loc-b"): "app-pool-b"}
