@@ -32,7 +32,7 @@ from suites.fixtures.allure_hooks import attach_pcap
 from suites.fixtures.windows import dns_answer_window, path_window
 from suites.functional.connector.gwlb_helpers import metrics
 
-# Tier: from the sublocation_lab fixture (netns).
+# Tier: from the sublocation_lab fixture (netns and docker).
 WEB = "198.18.10.10"
 SIDES = {"workload1": "loc-a", "workload-b": "loc-b"}
 ENDPOINTS = {"loc-a": endpoint_id("vpce-0a0a0a0a0a0a0a0a"),
