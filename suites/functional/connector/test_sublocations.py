@@ -87,7 +87,10 @@ def test_one_address_in_two_locations_at_once_gets_each_locations_rule(
         sublocation_lab: LabHandle, pcap_dir: Path) -> None:
     """Both workloads open the same TCP 5-tuple to web:80 at the same time. loc-a's is
     Direct (the web server gets it), loc-b's is dropped by the rule that names loc-b:
-    its request never reaches the web server, and loc-a's flow is not disturbed."""
+    its request never reaches the web server, and loc-a's flow is not disturbed.
+    This is the check on flows keyed by location; a connector that ignored the
+    endpoint would make both flows Direct and this outcome a race (the session-log
+    and DNS tests below catch that fault: suites/mutants/catalogue.py)."""
     lab = sublocation_lab
     port = 41000
     pcap = pcap_dir / "gwlb-eth-svc-sublocations.pcap"
