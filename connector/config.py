@@ -8,6 +8,7 @@ prints the same list.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
@@ -58,6 +59,7 @@ class DataPlaneConfig:
     accept_public_sources: bool = False
     vxlan_sources: tuple[IPv4Network, ...] = ()
     vxlan_tunnels: tuple[tuple[int, int], tuple[int, int]] = ((10800, 800), (10801, 801))
+    geneve_locations: tuple[tuple[int, str], ...] = ()  # GWLB endpoint ID -> sub-location
 
     @property
     def geneve(self) -> bool:
@@ -176,7 +178,8 @@ def _build(data: dict[str, Any], issues: list[Issue]) -> ConnectorConfig | None:
         policy, tuple(runtime.upstream_dns), runtime.dns_ttl, runtime.state_dir,
         tuple(runtime.global_vips), tuple(runtime.dns_acl) or workload_networks(policy),
         tuple(runtime.dns_exempt),
-        _dataplane(runtime, interfaces.management.address.network, issues),
+        replace(_dataplane(runtime, interfaces.management.address.network, issues),
+                geneve_locations=_geneve_locations(runtime, data, identity.location, issues)),
         control=_control_plane(runtime, issues), inbound=_inbound(raw["inbound_nat"], issues))
 
 
@@ -221,6 +224,42 @@ def _dataplane(runtime: RawRuntime, management: IPv4Network,
                                  or [AZURE_PROBE_SOURCE]),
                            runtime.accept_public_sources, tuple(runtime.vxlan_sources),
                            _vxlan_tunnels(runtime, issues))
+
+
+ENDPOINT_ID = re.compile(r"vpce-([0-9a-f]{1,17})")
+
+
+def _geneve_locations(runtime: RawRuntime, data: dict[str, Any], own: str,
+                      issues: list[Issue]) -> tuple[tuple[int, str], ...]:
+    """GWLB endpoint IDs (the 64-bit value of GENEVE option 0x0108/1, written as AWS
+    shows it: `vpce-` and hex) -> declared locations other than the connector's own."""
+    if runtime.geneve_locations and not runtime.geneve_sources:
+        issues.append(Issue("", "runtime.geneve_locations", "set without geneve_sources",
+                            "sub-locations come from GWLB endpoints: add runtime.geneve_sources"))
+    declared = data.get("locations")
+    declared = declared if isinstance(declared, list) else []
+    mapped: dict[int, tuple[str, str]] = {}
+    for endpoint, location in runtime.geneve_locations.items():
+        path = f"runtime.geneve_locations.{endpoint}"
+        found = ENDPOINT_ID.fullmatch(endpoint)
+        value = int(found.group(1), 16) if found else -1
+        if not found or value >= 1 << 64:
+            issues.append(Issue("", path, f"'{endpoint}' is not a GWLB endpoint ID",
+                                "write `vpce-` and at most 17 lower-case hex digits of a "
+                                "64-bit value, e.g. vpce-0e1a5b7c9d0f1122"))
+            continue
+        if location not in declared:
+            issues.append(Issue("", path, f"location '{location}' is not declared",
+                                "add it to the top-level `locations:` list"))
+        elif location == own:
+            issues.append(Issue("", path, f"'{location}' is the connector's own location",
+                                "unmapped endpoints are already in it: map only "
+                                "sub-locations, or remove this entry"))
+        if value in mapped:
+            issues.append(Issue("", path, f"the same endpoint as {mapped[value][0]}",
+                                "map each endpoint once"))
+        mapped.setdefault(value, (endpoint, location))
+    return tuple(sorted((value, location) for value, (_e, location) in mapped.items()))
 
 
 def _vxlan_tunnels(runtime: RawRuntime, issues: list[Issue]

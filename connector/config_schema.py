@@ -128,6 +128,10 @@ class RawRuntime(Strict):
     # Data plane (spec §3, §4.1, §5.4). GENEVE is accepted only from these networks
     # (the load balancer's); empty turns the GENEVE endpoint off (routed mode only).
     geneve_sources: list[IPv4Network] = []
+    # Sub-locations (spec §5.1 `locations`: "locations or sub-locations"): the GWLB
+    # endpoint whose ID a packet's GENEVE option carries (`vpce-` and hex) -> the
+    # location it stands for, declared in `locations`. Others: the connector's own.
+    geneve_locations: dict[str, str] = {}
     # Azure Gateway Load Balancer (spec §4.2, V1/V2): VXLAN is accepted only from these
     # networks (the AzureLoadBalancer address); empty turns the VXLAN bridge off. The
     # tunnel interfaces are the vendor's user-data keys VXLAN_INTERNAL/EXTERNAL_PORT/VNI.

@@ -36,7 +36,7 @@ KINDS: dict[str, ServiceKind] = {
     "zia-gateway": ServiceKind("zia-gateway", "lab.nodes.zia_gateway", required=("listen",),
                                optional=("block",), needs_tun=True, forwards=True, tls=True),
     "gwlb": ServiceKind("gwlb", "lab.nodes.gwlb", required=("listen", "targets"),
-                        optional=("probe-port", "interval", "healthy", "unhealthy"),
+                        optional=("probe-port", "interval", "healthy", "unhealthy", "endpoints"),
                         needs_tun=True, forwards=True),
     "ilb": ServiceKind("ilb", "lab.nodes.ilb", required=("targets", "probe-source"),
                        optional=("probe-port", "interval", "threshold", "frontend",

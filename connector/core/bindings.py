@@ -11,6 +11,7 @@ Synthetic answers need no entry here: the pools know their names
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -75,6 +76,36 @@ class NameBindings:
         for addr, names in data["entries"]:
             table._names[int(addr)] = {str(n): float(t) for n, t in names}
         return table
+
+
+class LocatedNames:
+    """The names learned in one sub-location (a GWLB endpoint's, issue 18): a NameLookup
+    over `located[location]`, the table every part of the connector (and the cluster
+    member) shares, found at each lookup since it is made on the first answer. On a
+    miss, `refresh` (a cluster member's sync) may bring a peer's answer first."""
+
+    def __init__(self, located: dict[str, NameBindings], location: str,
+                 refresh: Callable[[], None] | None = None) -> None:
+        self.located, self.location, self.refresh = located, location, refresh
+
+    def names_for(self, addr: IPv4Address) -> frozenset[str]:
+        names = self._here(addr)
+        if not names and self.refresh is not None:
+            self.refresh()
+            names = self._here(addr)
+        return names
+
+    def _here(self, addr: IPv4Address) -> frozenset[str]:
+        table = self.located.get(self.location)
+        return table.names_for(addr) if table is not None else frozenset()
+
+
+def names_in(located: dict[str, NameBindings], location: str) -> NameBindings:
+    """A sub-location's table of learned names, made on first use."""
+    table = located.get(location)
+    if table is None:
+        table = located[location] = NameBindings()
+    return table
 
 
 class NamesView:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import Literal, Protocol
 
-from connector.core.bindings import NameBindings
+from connector.core.bindings import NameBindings, names_in
 from connector.core.ip_pool import Allocated, Exhausted
 from connector.core.names import normalise_name
 from connector.core.pools import PoolSet
@@ -105,7 +105,10 @@ class ClusterMember:
         self._applied = 0
         self._local_flows: dict[int, int] = {}
         self._logged: dict[tuple[str, str], float] = {}  # (pool, name) -> last BIND's time
-        self._learned: dict[tuple[int, str], float] = {}  # (address, name) -> last LEARN
+        self._learned: dict[tuple[int, str, str], float] = {}  # (addr, name, location) -> LEARN
+        # names learned in sub-locations (issue 18), per location; a LEARN entry's `pool`
+        # field names the location ("" = the connector's own, into `names`)
+        self.located: dict[str, NameBindings] = {}
 
     def allocate(self, pool: str, qname: str, now: float) -> Allocated | Exhausted:
         name = normalise_name(qname)
@@ -137,19 +140,21 @@ class ClusterMember:
         synthetic = self.pools.names_for(addr)
         return synthetic | self.names.names_for(addr) if self.names is not None else synthetic
 
-    def learned(self, addr: IPv4Address, qname: str, expires: float, now: float) -> None:
-        """A name this member learned from an answer: shared with every member (F9)."""
+    def learned(self, addr: IPv4Address, qname: str, expires: float, now: float,
+                location: str = "") -> None:
+        """A name this member learned from an answer (in `location`, "" for its own):
+        shared with every member (F9)."""
         if self.names is None:
             return
         name = normalise_name(qname)
-        key = (int(addr), name)
+        key = (int(addr), name, location)
         if now - self._learned.get(key, -self.refresh_s) < self.refresh_s:
             return  # logged a moment ago; peers keep it past `expires` by the grace anyway
         self._learned[key] = now
         while True:
             self.sync()
-            if self.log.append_at(len(self.log), LogEntry("LEARN", self.member, "", name,
-                                                          int(addr), expires)):
+            if self.log.append_at(len(self.log), LogEntry("LEARN", self.member, location,
+                                                          name, int(addr), expires)):
                 self.sync()
                 return
 
@@ -210,7 +215,8 @@ class ClusterMember:
         addr = IPv4Address(entry.addr)
         if entry.op == "LEARN":
             if self.names is not None:
-                self.names.learn_until(entry.addr, entry.name, entry.at)
+                table = names_in(self.located, entry.pool) if entry.pool else self.names
+                table.learn_until(entry.addr, entry.name, entry.at)
             return
         if entry.op == "BIND":
             self.pools.pools[entry.pool].bind(entry.name, entry.addr, entry.at)

@@ -1,5 +1,8 @@
 """The flow table: 5-tuple flows, found from either direction, with idle timeouts.
 
+A flow is also keyed by its location (`FlowKey.location`): the same 5-tuple from
+two sub-locations sharing one address plan is two flows.
+
 A flow is classified once (its `Decision`) and every later packet, in either
 direction, finds it by a symmetric key. Idle timeouts (spec §4.1: GWLB keeps
 TCP flows 350 s) come from `FlowTimeouts`; a TCP flow closed by FIN from both
@@ -54,14 +57,14 @@ class ExpiredFlow:
     octets: tuple[int, int]
 
 
-Canonical = tuple[int, int, int, int, int]
+Canonical = tuple[int, int, int, int, int, str]
 
 
 def canonical(key: FlowKey) -> Canonical:
-    """The same tuple for a packet and its reply."""
+    """The same tuple for a packet and its reply, in the same location."""
     a, b = (int(key.src), key.sport), (int(key.dst), key.dport)
     lo, hi = (a, b) if a <= b else (b, a)
-    return key.proto, lo[0], lo[1], hi[0], hi[1]
+    return key.proto, lo[0], lo[1], hi[0], hi[1], key.location
 
 
 class FlowEntry:

@@ -35,13 +35,17 @@ class Method(Enum):
 
 @dataclass(frozen=True, slots=True)
 class FlowKey:
-    """The 5-tuple of a flow's first packet (ports are 0 for port-less protocols)."""
+    """The 5-tuple of a flow's first packet (ports are 0 for port-less protocols), and
+    the sub-location it came from: a GWLB endpoint's location (`runtime.geneve_locations`),
+    or "" for the connector's own location. Two locations may reuse one address plan,
+    so the same 5-tuple in two locations is two flows."""
 
     proto: int
     src: IPv4Address
     dst: IPv4Address
     sport: int = 0
     dport: int = 0
+    location: str = ""
 
 
 @dataclass(frozen=True, slots=True)

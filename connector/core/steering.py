@@ -9,17 +9,30 @@ Outbound (replies from the kernel or a ZIA tunnel): only a flow first seen from
 the load balancer goes back into it (G5); a flow that came routed (the Azure
 ILB's plain packets, through the routed TUN) goes back into the kernel;
 anything else is dropped.
+Sub-locations: a flow's key carries the location its GWLB endpoint stands for
+(`FlowKey.location`); its first packet is decided by that location's rules (those
+whose `locations` name it, or none), and the same 5-tuple in two locations is two
+flows. A reply from the kernel or a tunnel carries no location: it finds its flow
+through the location that flow's 5-tuple was carried for (`_homes`), which is one
+per 5-tuple, as the kernel's connection tracking allows (docs/decisions.md).
 Pure: `now` is given; the flow table's timeouts are GWLB's (G6: 350 s TCP).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 from typing import NamedTuple, assert_never
 
-from connector.core.flows import Canonical, FlowEntry, FlowTable, FlowTimeouts, TableFull
+from connector.core.flows import (
+    Canonical,
+    FlowEntry,
+    FlowTable,
+    FlowTimeouts,
+    TableFull,
+    canonical,
+)
 from connector.core.model import Decision, FlowKey, IpProto, Method, NameLookup, PoolLookup
 from connector.core.rules import PUBLIC_SOURCE_RULE, STRAY_POOL_RULE, ForwardingPolicy
 from connector.core.tunnel_health import TunnelHealth
@@ -105,8 +118,16 @@ class Steering:
     def __init__(self, forwarding: ForwardingPolicy, names: NameLookup, pools: PoolLookup,
                  tunnels: TunnelHealth, timeouts: FlowTimeouts | None = None,
                  on_new_flow: Callable[[NewFlow], None] | None = None,
-                 workloads: WorkloadCounter | None = None, *, zpa_carried: bool = True) -> None:
+                 workloads: WorkloadCounter | None = None, *, zpa_carried: bool = True,
+                 locations: Mapping[str, ForwardingPolicy] | None = None,
+                 located_names: Mapping[str, NameLookup] | None = None) -> None:
+        """`locations`: each sub-location's compiled rules, `located_names` the names
+        learned in it; a flow of a location not in them (the connector's own, "") is
+        decided by `forwarding` with `names`."""
         self.forwarding = forwarding
+        self.locations = dict(locations or {})
+        self.located_names = dict(located_names or {})
+        self._homes: dict[Canonical, str] = {}  # a located flow's 5-tuple -> its location
         self.names, self.pools, self.tunnels = names, pools, tunnels
         self.flows = FlowTable(timeouts)
         self.on_new_flow = on_new_flow
@@ -124,6 +145,8 @@ class Steering:
             path = made.attachment = FlowPath(header, peer)
             self._observe(seg, now)
             action = self._act(decision, path, now, seg.key.proto)
+            if seg.key.location and not isinstance(action, Dropped):
+                self._homes[canonical(replace(seg.key, location=""))] = seg.key.location
             if self.on_new_flow is not None:
                 dropped = action.reason if isinstance(action, Dropped) else None
                 self.on_new_flow(NewFlow(seg.key, decision, dropped))
@@ -134,6 +157,11 @@ class Steering:
 
     def outbound(self, seg: Segment, now: float) -> ToGeneve | ToRouted | Dropped:
         seen = self._observe(seg, now)
+        if seen is None and self._homes:
+            home = self._homes.get(seg.canonical or canonical(seg.key))
+            if home is not None:
+                seen = self._observe(Segment(replace(seg.key, location=home), seg.size,
+                                             seg.tcp_flags, seg.seq, seg.ack), now)
         if seen is None:
             return Dropped("not_from_load_balancer")
         path: FlowPath = seen.attachment
@@ -142,7 +170,13 @@ class Steering:
         return ToGeneve(path.header, path.peer)
 
     def expire(self, now: float) -> int:
-        return len(self.flows.expire(now))
+        gone = self.flows.expire(now)
+        for flow in gone:
+            if flow.key.location:
+                home = canonical(replace(flow.key, location=""))
+                if self._homes.get(home) == flow.key.location:
+                    del self._homes[home]
+        return len(gone)
 
     def _observe(self, seg: Segment, now: float) -> FlowEntry | None:
         found = self.flows.observe(seg.key, now, seg.size, seg.tcp_flags, seg.seq, seg.ack,
@@ -156,7 +190,14 @@ class Steering:
     def _classify(self, key: FlowKey) -> Decision:
         if key.dport == DNS_PORT and key.proto in (IpProto.UDP, IpProto.TCP):
             return DNS_INTERCEPT
-        return self.forwarding.decide(key, self.names, self.pools, self.tunnels)
+        policy = self.locations.get(key.location, self.forwarding)
+        names = self.located_names.get(key.location, self.names)
+        return policy.decide(key, names, self.pools, self.tunnels)
+
+    def location_of(self, key: FlowKey) -> str:
+        """The location a flow with this 5-tuple was carried for ("" when none, or the
+        own): how the DNS listener learns where a query it was handed came from."""
+        return self._homes.get(canonical(key), "") if self._homes else ""
 
     def _act(self, decision: Decision, path: FlowPath, now: float, proto: int) -> Action:
         match decision.method:

@@ -52,8 +52,11 @@ class GeneveDataPlane:
     def __init__(self, steering: Steering, service_ip: IPv4Address,
                  sources: tuple[IPv4Network, ...], *, counters: Counters,
                  events: EventLog, tunnels: ZiaTunnels | None = None,
-                 routed_write: Callable[[bytes], None] | None = None) -> None:
+                 routed_write: Callable[[bytes], None] | None = None,
+                 locations: dict[int, str] | None = None) -> None:
         self.steering = steering
+        # GWLB endpoint (the ENI option's value) -> its sub-location; others: ours ("")
+        self.locations = locations or {}
         self.service_ip = service_ip
         self.sources = sources
         self.counters, self.events = counters, events
@@ -140,7 +143,10 @@ class GeneveDataPlane:
             self._drop(Dropped("ipv6_no_path"))
             self._log_ipv6_drop(info)
             return
-        seg = segment_of(info)
+        location = self.locations.get(packet.options.eni_id, "")
+        if self.locations and not location:
+            self.counters.add("geneve_rx_unmapped_endpoint")
+        seg = segment_of(info, location)
         if view is not None:  # valid, so its later packets may take the short way
             remember(self._known, view.identity, (seg.key, canonical(seg.key)), KNOWN_FLOWS)
         action = self.steering.inbound(seg, packet.header, peer, now)
@@ -202,14 +208,15 @@ class GeneveDataPlane:
             self.steering.expire(time.monotonic())
 
 
-def session_logger(events: EventLog) -> Callable[[NewFlow], None]:
-    """The session log: one `flow.new` per flow the data plane (GENEVE or routed) carries."""
+def session_logger(events: EventLog, own_location: str = "") -> Callable[[NewFlow], None]:
+    """The session log: one `flow.new` per flow the data plane (GENEVE or routed) carries,
+    naming its location (a GWLB endpoint's sub-location, else the connector's own)."""
     def log(flow: NewFlow) -> None:
         d = flow.decision
         events.emit("flow.new", proto=flow.key.proto, src=str(flow.key.src),
                     dst=str(flow.key.dst), sport=flow.key.sport, dport=flow.key.dport,
                     method=d.method.value, rule=d.rule_name, reason=d.reason, gateway=d.gateway,
-                    dropped=flow.dropped)
+                    dropped=flow.dropped, location=flow.key.location or own_location)
     return log
 
 
@@ -236,6 +243,7 @@ def count_drop(counters: Counters, action: Dropped) -> None:
     counters.add(f"dropped_{action.reason}")
 
 
-def segment_of(info: PacketInfo) -> Segment:
-    key = FlowKey(info.proto, info.src, info.dst, info.sport, info.dport)  # type: ignore[arg-type]
+def segment_of(info: PacketInfo, location: str = "") -> Segment:
+    key = FlowKey(info.proto, info.src, info.dst, info.sport, info.dport,  # type: ignore[arg-type]
+                  location)
     return Segment(key, info.length, info.tcp_flags, info.seq, info.ack)

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from ipaddress import IPv4Address
 from typing import Any, NamedTuple, Protocol, assert_never
 
 from connector.config import ConnectorConfig
-from connector.core.bindings import NameBindings, NamesView
+from connector.core.bindings import LocatedNames, NameBindings, NamesView, names_in
 from connector.core.cluster import ClusterMember
 from connector.core.dns_guard import DnsGuard, GuardConfig, QueryMeta, QueryVerdict, ResponseVerdict
 from connector.core.dns_policy import DnsPolicy, on_gateway_failure, on_pool_exhausted
@@ -33,6 +33,7 @@ from connector.core.model import (
     GatewayHealth,
     IpProto,
     Method,
+    NameLookup,
     Transport,
 )
 from connector.core.pools import Pools
@@ -81,16 +82,26 @@ class DnsService:
         # this core does not drop public sources again (the data plane's does, §2.5).
         self.forwarding = ForwardingPolicy(config.policy, config.identity,
                                            trusted_sources=None)
+        # Sub-locations (issue 18): each its DNS rules (and so its pools) and forwarding.
+        self.located_policies = {
+            loc: (DnsPolicy(config.policy, replace(config.identity, location=loc)),
+                  ForwardingPolicy(config.policy, replace(config.identity, location=loc),
+                                   trusted_sources=None))
+            for loc in sorted(set(dict(config.dataplane.geneve_locations).values()))}
         self.pools, self.names, self.health = pools, names, health
         self.events, self.store = events, store
         self.on_learned = on_learned  # the kernel's name sets
         self.on_bound = on_bound  # the kernel's live synthetic addresses
         self.cluster = cluster  # learned names shared with the other members (F9)
+        # names learned in sub-locations (issue 18), shared with the cluster member's
+        self.located: dict[str, NameBindings] = cluster.located if cluster is not None else {}
+        # where a query came from (the data plane knows its flow); "" = the own location
+        self.location_of: Callable[[FlowKey], str] = lambda _key: ""
         self.service_ip = config.service.address.ip
         self.counters: dict[str, int] = {}
         self.zia = zia  # queries a ZIA rule sends through a tunnel (ZIA DNS control)
         self.guard = DnsGuard(GuardConfig(workloads=config.dns_acl, exempt=config.dns_exempt))
-        self._known: dict[tuple[bytes, str, str, bool], Asked] = {}
+        self._known: dict[tuple[bytes, str, str, bool, str], Asked] = {}
 
     async def answer(self, query: Query) -> bytes | None:
         """The bytes to send back to the client, or None for no response at all."""
@@ -106,7 +117,7 @@ class DnsService:
             asked = self._asked_plain(plain, query)
             payload = plain.udp_payload
         elif parsed is not None:
-            asked = self._asked(parsed.question, query)
+            asked = self._asked(parsed.question, query, self._location_if_any(query))
             payload = parsed.udp_payload
         else:
             self._count("malformed")
@@ -126,20 +137,28 @@ class DnsService:
     def _asked_plain(self, plain: dns_plain.PlainQuery, query: Query) -> Asked:
         """What a plain question decides, remembered per question, client and address
         asked (the policy's decision depends on nothing else)."""
+        location = self._location_if_any(query)
         key = (plain.shape.question, query.client[0], query.original_dst[0],
-               query.transport is Transport.TCP)  # not the Enum: its hash is slow
+               query.transport is Transport.TCP, location)  # not the Enum: its hash is slow
         asked = self._known.get(key)
         if asked is None:
             src, dst = _address(query.client[0]), _address(query.original_dst[0])
             question = DnsQuestion(plain.qname, plain.qtype, src, dst, query.transport)
-            asked = remember(self._known, key, self._asked(question, query), ASKED_MEMO)
+            asked = remember(self._known, key, self._asked(question, query, location),
+                             ASKED_MEMO)
         return asked
 
-    def _asked(self, question: DnsQuestion, query: Query) -> Asked:
-        decision = self.policy.decide(question)
+    def _location_if_any(self, query: Query) -> str:
+        """The query's sub-location, asked only when there are sub-locations."""
+        return self._location(query) if self.located_policies else ""
+
+    def _asked(self, question: DnsQuestion, query: Query, location: str = "") -> Asked:
+        policy = self.located_policies[location][0] if location else self.policy
+        decision = policy.decide(question)
         meta = QueryMeta(question.src, question.transport, question.qtype,
                          question.qname.lower())
         fields = {"src": query.client[0], "dst": query.original_dst[0],
+                  "location": location or self.config.identity.location,
                   "transport": question.transport.value, "qname": decision.qname,
                   "qtype": question.qtype, "rule": decision.rule_name,
                   "action": decision.action.value, "outcome": decision.outcome.value,
@@ -237,7 +256,7 @@ class DnsService:
         for server in filter(None, (gateway.primary, gateway.secondary)):
             try:
                 return self._learn(await upstream.query(query.wire, server, self.service_ip,
-                                                        tcp=tcp))
+                                                        tcp=tcp), query)
             except upstream.UpstreamTimeout:
                 self._count("gateway_timeout")
         failed = on_gateway_failure(decision)
@@ -251,8 +270,14 @@ class DnsService:
         dst = IPv4Address(query.original_dst[0])
         flow = FlowKey(proto, IPv4Address(query.client[0]), dst, query.client[1],
                        query.original_dst[1])
-        verdict = self.forwarding.decide(flow, NamesView(self.names, self.pools), self.pools,
-                                         self.health)
+        location = self._location_if_any(query)
+        if location:
+            forwarding = self.located_policies[location][1]
+            synthetic = self.cluster.pools if self.cluster is not None else self.pools
+            names: NameLookup = NamesView(LocatedNames(self.located, location), synthetic)
+        else:
+            forwarding, names = self.forwarding, NamesView(self.names, self.pools)
+        verdict = forwarding.decide(flow, names, self.pools, self.health)
         # Addressed to the connector itself (a workload's configured resolver) or to
         # the global VIP: the configured upstream resolves it, never the address asked.
         to_us = dst in self.config.global_vips or dst == self.service_ip
@@ -263,7 +288,7 @@ class DnsService:
             case Method.ZIA if self.zia is not None and verdict.gateway:
                 self._count("forward_zia")
                 answer = await self.zia.query(query.wire, server, verdict.gateway)
-                return self._learn(answer) if answer is not None else None
+                return self._learn(answer, query) if answer is not None else None
             case Method.ZIA | Method.DROP | Method.ZPA | Method.LOCAL:
                 # Drop, ZIA with no tunnel here, or a path a query cannot take (ZPA, Local)
                 self._count(f"forward_{verdict.method.value.lower()}")
@@ -275,15 +300,24 @@ class DnsService:
         """Direct: asked of `server` from the service address (§6.4: SNAT to it)."""
         try:
             return self._learn(await upstream.query(query.wire, server, self.service_ip,
-                                                    tcp=tcp))
+                                                    tcp=tcp), query)
         except upstream.UpstreamTimeout:
             self._count("upstream_timeout")
             return None
 
-    def _learn(self, wire: bytes) -> bytes:
+    def _learn(self, wire: bytes, query: Query | None = None) -> bytes:
         """Teach the forwarding core the answer's address->name bindings; the answer
-        itself passes unchanged (responses are not policed, §6.4, check D10)."""
+        itself passes unchanged (responses are not policed, §6.4, check D10).
+        A query from a sub-location teaches that location only (issue 18)."""
         now = time.time()
+        location = self._location(query) if query is not None else ""
+        if location:
+            table = names_in(self.located, location)
+            for name, addr, ttl in dns_wire.a_records(wire):
+                table.learn(addr, name, ttl, now)
+                if self.cluster is not None:
+                    self.cluster.learned(addr, name, now + ttl + table.grace_s, now, location)
+            return wire
         for name, addr, ttl in dns_wire.a_records(wire):
             expires = now + ttl + self.names.grace_s
             self.names.learn(addr, name, ttl, now)
@@ -293,6 +327,12 @@ class DnsService:
             if self.on_learned is not None:
                 self.on_learned(addr, name, ttl)
         return wire
+
+    def _location(self, query: Query) -> str:
+        proto = IpProto.TCP if query.transport is Transport.TCP else IpProto.UDP
+        return self.location_of(FlowKey(proto, IPv4Address(query.client[0]),
+                                        IPv4Address(query.original_dst[0]), query.client[1],
+                                        query.original_dst[1]))
 
     def _count(self, what: str) -> None:
         self.counters[what] = self.counters.get(what, 0) + 1

@@ -70,7 +70,8 @@ def follow_cluster(sets: KernelSets, names: NameSetUpdater | None, carries_zpa: 
     def apply(entry: LogEntry) -> None:
         if entry.op == "BIND" and carries_zpa:
             sets.live(entry.addr)
-        elif entry.op == "LEARN" and names is not None:
+        elif entry.op == "LEARN" and names is not None and not entry.pool:
+            # (a name learned in a sub-location steers GENEVE flows only, in user space)
             remaining = int(entry.at - time.time())
             if remaining > 0:
                 names.learned_for(IPv4Address(entry.addr), entry.name, remaining)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from connector.config import ConnectorConfig, workload_networks
-from connector.core.bindings import NameBindings, NamesView
+from connector.core.bindings import LocatedNames, NameBindings, NamesView
 from connector.core.cluster import ClusterMember
 from connector.core.health import GatewayState, HealthFacts, HealthVerdict, judge
 from connector.core.model import Method
@@ -128,11 +128,13 @@ class ServiceParts:
                          on_learned=shared.name_sets.learned,
                          on_bound=shared.sets.live if shared.carries_zpa else None,
                          cluster=shared.member if shared.name_sets.wanted else None)
-        steering = _steering(config, dns, tunnels, events, shared.carries_zpa)
+        steering = _steering(config, dns, tunnels, events, shared)
+        dns.location_of = steering.location_of  # a query's sub-location: its flow's
         routed = RoutedPath(steering, counters, tunnels=zia)
         geneve = (GeneveDataPlane(steering, svc, config.dataplane.geneve_sources,
                                   counters=counters, events=events, tunnels=zia,
-                                  routed_write=routed.write_back)
+                                  routed_write=routed.write_back,
+                                  locations=dict(config.dataplane.geneve_locations))
                   if config.dataplane.geneve else None)
         onward = geneve.return_packet if geneve is not None else routed.return_packet
 
@@ -182,21 +184,37 @@ class ServiceParts:
                     **self.control.counters.snapshot()}
         gauges = {"healthy": float(verdict.healthy), "flows": float(len(self.steering.flows)),
                   "learned_names": float(len(self.dns.names))}
+        if self.steering.workloads is not None:  # licences per location (sub-locations)
+            own = self.config.identity.location
+            for location, n in self.steering.workloads.count_by_location().items():
+                gauges[f"workloads_location_{location or own}"] = float(n)
         if self.control.offset_s is not None:
             gauges["ntp_offset_seconds"] = self.control.offset_s
         return prometheus_text(counters, gauges)
 
 
 def _steering(config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealth,
-              events: EventLog, carries_zpa: bool) -> Steering:
+              events: EventLog, shared: Shared) -> Steering:
     """The data plane's own forwarding core: new flows from public sources are dropped
     (§2.5). DNS has its own gate, the listener's ACL, so its core has none."""
     forwarding = ForwardingPolicy(config.policy, config.identity,
                                   trusted_sources=config.trusted_sources)
+    # Sub-locations (GWLB endpoints, runtime.geneve_locations): each its own rules.
+    sublocations = sorted(set(dict(config.dataplane.geneve_locations).values()))
+    located = {name: ForwardingPolicy(config.policy, replace(config.identity, location=name),
+                                      trusted_sources=config.trusted_sources)
+               for name in sublocations}
+    # each sub-location's learned names (synced from peers on a miss) and the pools'
+    member = dns.cluster
+    synthetic = member.pools if member is not None else dns.pools
+    names = {name: NamesView(LocatedNames(dns.located, name,
+                                          member.sync if member is not None else None),
+                             synthetic)
+             for name in sublocations}
     return Steering(forwarding, NamesView(dns.names, dns.pools), dns.pools, tunnels,
-                    on_new_flow=session_logger(events),
+                    on_new_flow=session_logger(events, config.identity.location),
                     workloads=WorkloadCounter(workload_networks(config.policy)),
-                    zpa_carried=carries_zpa)
+                    zpa_carried=shared.carries_zpa, locations=located, located_names=names)
 
 
 def _vxlan_bridge(config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealth,
@@ -209,7 +227,8 @@ def _vxlan_bridge(config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealt
         return None
     forwarding = ForwardingPolicy(config.policy, config.identity, trusted_sources=None)
     steering = Steering(forwarding, NamesView(dns.names, dns.pools), dns.pools, tunnels,
-                        on_new_flow=bridge_flow_log(session_logger(events)))
+                        on_new_flow=bridge_flow_log(session_logger(events,
+                                                                   config.identity.location)))
     (inner_port, inner_vni), (outer_port, outer_vni) = dp.vxlan_tunnels
     return VxlanBridge(steering, config.service.address.ip,
                        (TunnelInterface("internal", inner_port, inner_vni),

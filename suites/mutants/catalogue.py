@@ -50,6 +50,7 @@ IMPORT_GOLDEN = "suites/golden/lab/test_import_golden.py"
 IMPORTED = "suites/functional/cloud/test_imported_clouds.py"
 ATTACK_UNIT = "suites/unit/lab/test_attack.py"
 ATTACK_CLI = "suites/functional/cloud/test_attack_cli.py"
+SUBLOC = "suites/functional/connector/test_sublocations.py"
 
 FAULTS: tuple[Fault, ...] = (
     # -- forwarding order and defaults (spec §5.2, §5.3) -------------------------------
@@ -311,6 +312,22 @@ FAULTS: tuple[Fault, ...] = (
           "the enrollment fault waits the lab's usual 15 s for a connector that waits 20 s",
           "lab/scenario/faults.py", "ENROLL_READY_S = 20.0 + 15.0", "ENROLL_READY_S = 15.0",
           "suites/unit/lab/test_scenario_schema.py"),
+    # -- sub-locations (issue 18: two VPCs, one address plan, two GWLB endpoints) ---------
+    fault("subloc-endpoint-ignored", "sub-locations",
+          "the GWLB endpoint ID is not read: every flow is the connector's own location",
+          "connector/service/dataplane.py",
+          'location = self.locations.get(packet.options.eni_id, "")', 'location = ""',
+          SUBLOC, *NETNS, "-k", "session_log or dns_rules"),
+    fault("subloc-flow-key-no-location", "sub-locations",
+          "the flow table keys flows by 5-tuple alone: one 5-tuple in two VPCs is one flow",
+          "connector/core/flows.py", "return key.proto, lo[0], lo[1], hi[0], hi[1], key.location",
+          'return key.proto, lo[0], lo[1], hi[0], hi[1], ""', SUBLOC, *NETNS, "-k",
+          "one_address"),
+    fault("subloc-dns-memo-no-location", "sub-locations",
+          "a remembered DNS decision answers the same address asking from another location",
+          "connector/service/dns_service.py",
+          "query.transport is Transport.TCP, location)", 'query.transport is Transport.TCP, "")',
+          "suites/unit/connector/test_dns_service_answers.py"),
     fault("attack-via-ignored", "cclab attack",
           "a private destination is judged by the attacker's routes, not handed to the gateway",
           "lab/attack/expect.py", "    via = gateway if private else None",

@@ -148,3 +148,36 @@ def test_D3_a_full_pool_answers_servfail_on_the_wire_and_raises_the_alert(  # no
         assert [str(r) for rrset in again.answer for r in rrset] == given[0]
     finally:
         harness.events.close()
+
+
+SUBLOCATIONS = CONFIG.replace("locations: [lab]", "locations: [lab, loc-a, loc-b]").replace(
+    "interfaces:", """runtime:
+  geneve_sources: [10.10.3.5/32]
+  geneve_locations: {vpce-0a: loc-a, vpce-0b: loc-b}
+interfaces:""") + """  - {order: 2, name: loc-b-blocked, action: BLOCK, locations: [loc-b],
+     dest_addresses: ["*.app.example"]}
+"""
+
+
+def test_one_client_address_in_two_locations_gets_each_locations_decision(
+        tmp_path: Path) -> None:
+    """Sub-locations (issue 18): one address asks from two locations (told apart by the
+    data plane, here by port); the remembered decision of one never answers the other,
+    and each dns.query line names its location."""
+    made = Harness(tmp_path, SUBLOCATIONS)
+    ports = {40001: "loc-a", 40003: "loc-b"}
+    made.service.location_of = lambda key: ports.get(key.sport, "")
+    try:
+        first = made.ask("x.app.example", ("10.10.1.11", 40001), 1)
+        blocked = made.ask("x.app.example", ("10.10.1.11", 40003), 2)
+        again = made.ask("x.app.example", ("10.10.1.11", 40001), 3)
+        own = made.ask("x.app.example", ("10.10.1.11", 40005), 4)
+    finally:
+        made.events.close()
+    assert first is not None
+    assert again is not None
+    assert own is not None
+    assert blocked is None  # BLOCK: a silent drop, for loc-b only
+    assert [(line["location"], line["rule"]) for line in made.lines()] == [
+        ("loc-a", "ZPA Resolver"), ("loc-b", "loc-b-blocked"), ("loc-a", "ZPA Resolver"),
+        ("lab", "ZPA Resolver")]
