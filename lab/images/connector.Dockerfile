@@ -4,8 +4,9 @@
 #       -v $PWD/cc1.yaml:/etc/connector/connector.yaml:ro cclab/connector:latest
 #
 # It holds the connector package, the small `yamlissues` package its config
-# loader reports problems with, and its three runtime dependencies only (no
-# lab code). The system tools it drives (nft, ip, sysctl, sshd) come from the
+# loader reports problems with, and its four runtime dependencies only (no
+# lab code; pyroute2 deletes the conntrack entries the routed path forgets).
+# The system tools it drives (nft, ip, sysctl, sshd) come from the
 # base image, made from Debian's packages (`python -m lab.images --connector`).
 ARG BASE_IMAGE=cclab/base:bookworm
 FROM ${BASE_IMAGE}
@@ -13,7 +14,7 @@ FROM ${BASE_IMAGE}
 COPY build/wheels /tmp/wheels
 RUN python3 -m venv /opt/connector/venv \
     && /opt/connector/venv/bin/pip install -q --no-index --find-links /tmp/wheels \
-       pydantic PyYAML dnspython \
+       pydantic PyYAML dnspython pyroute2 \
     && rm -rf /tmp/wheels \
     && mkdir -p /etc/connector /var/lib/connector /var/log/connector
 
