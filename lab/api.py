@@ -15,6 +15,7 @@ This is what the suites use; it works the same on every backend.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -121,6 +122,18 @@ class LabHandle:
     def start_service(self, node: str, kind: str) -> int:
         """Start a stopped service again as it was, waiting for its readiness; new PID."""
         return self.backend.start_service(node, kind)
+
+    def gwlb_targets(self, action: str, targets: tuple[str, ...] = (),
+                     balancer: str | None = None) -> dict[str, str]:
+        """RegisterTargets / DeregisterTargets on the lab's GWLB (`action` register,
+        deregister or show; `balancer` the node, else the one `gwlb` node): every
+        target's state after it (lab.nodes.gwlb_control)."""
+        node = balancer or next(n.name for n in self.topology.nodes
+                                if any(s.kind == "gwlb" for s in n.services))
+        argv = [self.python, "-m", "lab.nodes.gwlb_control", action]
+        result = self.exec(node, *argv, *([",".join(targets)] if targets else []))
+        answer: dict[str, str] = json.loads(result.stdout)
+        return answer
 
     def down(self) -> None:
         self.backend.destroy()

@@ -16,6 +16,14 @@ them, as AWS load balancers do. Events: `gwlb.target_healthy`,
 `gwlb.target_unhealthy`, `gwlb.flow` (first packet of a flow, with its target),
 `gwlb.fail_open`.
 
+Targets are registered and deregistered at run time (`lab.nodes.gwlb_control`, as
+AWS's RegisterTargets / DeregisterTargets): a new target is `initial` and gets new
+flows once healthy; a deregistered one drains for `--deregistration-delay` seconds
+(its flows stay, new ones go elsewhere), then leaves the group and, with
+`--target-failover rebalance`, its flows move. The rules are `lab.nodes.target_group`.
+Events: `gwlb.target_registered`, `gwlb.target_deregistered` (with `delay_s`),
+`gwlb.target_drained`.
+
 Endpoints (`--endpoints IFACE:vpce-ID:GATEWAY,...`, sub-locations): AWS gives each
 VPC its own GWLB endpoint, and the GWLB stamps that endpoint's ID into the ENI
 option. Here each endpoint is an interface of this node and a TUN of its own:
@@ -32,14 +40,18 @@ import select
 import socket
 import subprocess
 import threading
+import time
 import zlib
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 from lab.events import EventWriter
+from lab.nodes import gwlb_control
 from lab.nodes.base import node_arguments, run_checked, serve_until_signalled
-from lab.nodes.health_probe import TargetHealth, http_probe
+from lab.nodes.gwlb_control import Request
+from lab.nodes.health_probe import http_probe
 from lab.nodes.kernel_path import KernelPath
+from lab.nodes.target_group import Failover, TargetGroup
 from lab.nodes.zia_gateway import FlowId, flow_id
 from lab.wire.geneve import ENI_ID, GENEVE_PORT, endpoint_id, eni_of, geneve_header, inner_of
 
@@ -71,10 +83,12 @@ def parse_endpoints(text: str) -> list[Endpoint]:
 class Gwlb:
     def __init__(self, listen: IPv4Address, targets: list[IPv4Address], probe_port: int,
                  interval: float, thresholds: tuple[int, int], events: EventWriter,
-                 endpoints: list[Endpoint] | None = None) -> None:
-        self.listen, self.targets = listen, targets
+                 endpoints: list[Endpoint] | None = None,
+                 failover: Failover | None = None) -> None:
+        self.listen = listen
         self.probe_port, self.interval = probe_port, interval
-        self.health = {t: TargetHealth(*thresholds) for t in targets}
+        self.group = TargetGroup(targets, thresholds, failover or Failover())
+        self.lock = threading.Lock()  # the group: the data path, the probes, the control
         self.events = events
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((str(listen), GENEVE_PORT))
@@ -101,31 +115,46 @@ class Gwlb:
         self.running = True
         self._failing_open = False
 
-    def healthy(self) -> list[IPv4Address]:
-        up = [t for t in self.targets if self.health[t].state == "healthy"]
-        if not up and not self._failing_open:
-            self.events.emit("gwlb.fail_open", targets=[str(t) for t in self.targets])
-        self._failing_open = not up
-        return up or self.targets
-
     def target_for(self, fid: FlowId, flow_hash: int, packet: bytes, eni: int = ENI_ID
-                   ) -> IPv4Address:
-        up = self.healthy()
+                   ) -> IPv4Address | None:
         current = self.flows.get((eni, fid))
-        if current is not None and current in up:
-            return current
-        chosen = up[flow_hash % len(up)]
-        self.flows[(eni, fid)] = chosen
-        self.events.emit("gwlb.flow", target=str(chosen), rebalanced=current is not None,
+        with self.lock:
+            choice = self.group.choose(current, flow_hash)
+            registered = [str(t) for t in self.group.to_probe()]
+        if choice.failing_open and not self._failing_open:
+            self.events.emit("gwlb.fail_open", targets=registered)
+        self._failing_open = choice.failing_open
+        if choice.target is None or not (choice.new or choice.moved):
+            return choice.target
+        self.flows[(eni, fid)] = choice.target
+        self.events.emit("gwlb.flow", target=str(choice.target), rebalanced=choice.moved,
                          proto=packet[9], src=str(IPv4Address(packet[12:16])),
                          dst=str(IPv4Address(packet[16:20])),
                          endpoint=self._names.get(eni, f"vpce-{eni:016x}"))
-        return chosen
+        return choice.target
+
+    def control(self, request: Request) -> dict[str, str]:
+        """A register or deregister request (or `show`): every target's state after it."""
+        with self.lock:
+            for target in request.targets:
+                if request.action == "register" and self.group.register(target):
+                    self.events.emit("gwlb.target_registered", target=str(target))
+                elif request.action == "deregister" and self.group.deregister(
+                        target, time.monotonic()):
+                    self.events.emit("gwlb.target_deregistered", target=str(target),
+                                     delay_s=self.group.failover.delay_s)
+            return {str(t): state for t, state in self.group.states()}
+
+    def expire_drains(self) -> None:
+        with self.lock:
+            for target in self.group.expire(time.monotonic()):
+                self.events.emit("gwlb.target_drained", target=str(target))
 
     def serve(self) -> None:
         tuns = {path.fd: i for i, path in enumerate(self.paths)}
         while self.running:
-            ready, _, _ = select.select([self.sock.fileno(), *tuns], [], [], 0.5)
+            ready, _, _ = select.select([self.sock.fileno(), *tuns], [], [], 0.2)
+            self.expire_drains()
             for fd in ready:
                 if fd in tuns:
                     self.to_target(self.paths[tuns[fd]].read(), tuns[fd])
@@ -148,6 +177,8 @@ class Gwlb:
         flow_hash = zlib.crc32(repr(fid).encode())
         eni = self._eni[endpoint]
         target = self.target_for(fid, flow_hash, packet, eni)
+        if target is None:
+            return  # no registered target: AWS drops
         self.sock.sendto(geneve_header(4, flow_hash, eni=eni) + packet,
                          (str(target), GENEVE_PORT))
 
@@ -159,8 +190,12 @@ class Gwlb:
 
     def probe_forever(self) -> None:
         while self.running:
-            for target in self.targets:
-                change = self.health[target].record(self._probe(target))
+            with self.lock:
+                targets = self.group.to_probe()
+            for target in targets:
+                good = self._probe(target)
+                with self.lock:
+                    change = self.group.record(target, good)
                 if change is not None:
                     self.events.emit(f"gwlb.target_{change}", target=str(target))
             threading.Event().wait(self.interval)
@@ -182,11 +217,18 @@ def main() -> None:
     parser.add_argument("--unhealthy", type=int, default=3)
     parser.add_argument("--endpoints", default="",
                         help="IFACE:vpce-ID:GATEWAY,... one GWLB endpoint per VPC")
+    parser.add_argument("--deregistration-delay", type=float, default=300.0,
+                        help="seconds a deregistered target drains (AWS's default 300)")
+    parser.add_argument("--target-failover", choices=("rebalance", "no_rebalance"),
+                        default="rebalance", help="what happens to a drained or "
+                        "unhealthy target's flows (the vendor's Terraform: rebalance)")
     args = parser.parse_args()
     events = EventWriter(args.events, args.node)
     gwlb = Gwlb(args.listen, [IPv4Address(t) for t in args.targets.split(",")],
                 args.probe_port, args.interval, (args.healthy, args.unhealthy), events,
-                parse_endpoints(args.endpoints))
+                parse_endpoints(args.endpoints),
+                Failover(args.deregistration_delay, args.target_failover == "rebalance"))
+    control = gwlb_control.serve(gwlb.control, lambda: gwlb.running)
     threads = [threading.Thread(target=gwlb.serve, daemon=True),
                threading.Thread(target=gwlb.probe_forever, daemon=True)]
     for thread in threads:
@@ -196,6 +238,7 @@ def main() -> None:
         gwlb.stop()
         for thread in threads:
             thread.join(3)
+        control.close()
         gwlb.close()
 
     serve_until_signalled(events, "gwlb", stop)
