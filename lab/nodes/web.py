@@ -22,6 +22,7 @@ from lab.nodes.base import node_arguments, serve_until_signalled
 def handler_for(events: EventWriter) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "cclab-web/1"
+        protocol_version = "HTTP/1.1"  # keep-alive for held flows; `Connection: close` ends
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             src, sport = self.client_address[:2]

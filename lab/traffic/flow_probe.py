@@ -1,7 +1,8 @@
 """`python -m lab.traffic.flow_probe`: background flows, each attempt timestamped.
 
 Run inside a node while a scenario plays faults: for each `--flow NAME=KIND:ADDR:PORT[:QNAME]`
-(KIND http: a new TCP connection and `GET /scn/NAME/SEQ`, 200 wanted; KIND dns: one
+(KIND http: a new TCP connection and `GET /scn/NAME/SEQ`, 200 wanted; KIND http-held:
+the same GET on one of a few connections kept open (`lab.traffic.held_flows`); KIND dns: one
 UDP query for QNAME, NOERROR with an answer wanted; KIND http-name: QNAME looked up
 at ADDR, then the http flow to the answer, as a ZPA user's flow starts) it opens a new flow every
 `--interval` seconds for `--duration` seconds, each waiting `--timeout` at most.
@@ -25,6 +26,8 @@ import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
+
+from lab.traffic.held_flows import HeldFlows
 
 MAX_DURATION_S, MAX_ATTEMPTS, MAX_INFLIGHT = 120.0, 2000, 64
 
@@ -79,10 +82,15 @@ def named_http_once(name: str, seq: int, resolver: str, port: int, qname: str,
     return http_once(name, seq, addresses[0], port, timeout, host=qname)
 
 
+HELD = HeldFlows()
+
+
 def attempt(kind: str, name: str, seq: int, address: str, port: int, qname: str,
             timeout: float, out: threading.Lock) -> None:
     t0 = time.time()
-    if kind == "http":
+    if kind == "http-held":
+        ok, detail = HELD.once(name, seq, address, port, timeout)
+    elif kind == "http":
         ok, detail = http_once(name, seq, address, port, timeout)
     elif kind == "http-name":
         ok, detail = named_http_once(name, seq, address, port, qname, timeout)
@@ -126,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.traffic.flow_probe",
                                      description=__doc__)
     parser.add_argument("--flow", action="append", required=True,
-                        help="NAME=http:ADDR:PORT, NAME=dns:ADDR:PORT:QNAME or "
-                        "NAME=http-name:RESOLVER:PORT:QNAME")
+                        help="NAME=http:ADDR:PORT, NAME=http-held:ADDR:PORT, "
+                        "NAME=dns:ADDR:PORT:QNAME or NAME=http-name:RESOLVER:PORT:QNAME")
     parser.add_argument("--interval", type=float, default=0.25)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--timeout", type=float, default=1.0)

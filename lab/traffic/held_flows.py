@@ -1,0 +1,72 @@
+"""Held flows for `lab.traffic.flow_probe` (kind `http-held`): a few TCP connections kept
+open, each carrying one HTTP/1.1 request after another (keep-alive), so that a flow that
+started before a fault is seen carrying requests during it. Attempt SEQ uses
+connection SEQ % SLOTS; an attempt that fails drops its connection and the slot's next
+attempt opens a new one (a new flow)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+SLOTS = 8  # enough that at least one lands on each of two targets but for 1 in 128
+
+
+class Slot:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.conn: socket.socket | None = None
+
+
+class HeldFlows:
+    def __init__(self, slots: int = SLOTS) -> None:
+        self.slots = [Slot() for _ in range(slots)]
+
+    def once(self, name: str, seq: int, address: str, port: int,
+             timeout: float) -> tuple[bool, str]:
+        slot = self.slots[seq % len(self.slots)]
+        with slot.lock:
+            try:
+                if slot.conn is None:
+                    slot.conn = socket.create_connection((address, port), timeout=timeout)
+                return _request(slot.conn, name, seq, address, time.monotonic() + timeout)
+            except TimeoutError:
+                return self._drop(slot, "timeout")
+            except ConnectionResetError:
+                return self._drop(slot, "reset")
+            except ConnectionRefusedError:
+                return self._drop(slot, "refused")
+            except OSError as exc:
+                return self._drop(slot, type(exc).__name__)
+
+    @staticmethod
+    def _drop(slot: Slot, detail: str) -> tuple[bool, str]:
+        if slot.conn is not None:
+            slot.conn.close()
+            slot.conn = None
+        return False, detail
+
+
+def _request(conn: socket.socket, name: str, seq: int, host: str,
+             deadline: float) -> tuple[bool, str]:
+    """One keep-alive GET and its whole answer (head, then Content-Length bytes)."""
+    conn.settimeout(max(0.01, deadline - time.monotonic()))
+    conn.sendall(f"GET /scn/{name}/{seq} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            raise ConnectionResetError("closed")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode(errors="replace").split("\r\n")
+    length = next((int(line.split(":", 1)[1]) for line in lines[1:]
+                   if line.lower().startswith("content-length:")), 0)
+    while len(body) < length:
+        chunk = conn.recv(4096)
+        if not chunk:
+            raise ConnectionResetError("closed")
+        body += chunk
+    code = (lines[0].split(" ", 2)[1:2] or ["?"])[0]
+    return code == "200", code
