@@ -5,7 +5,7 @@ other node reaches it); a request is one line, `register ADDR[,ADDR...]`,
 `deregister ADDR[,ADDR...]` or `show`, and the answer one line of JSON: every target's
 state (`initial`, `healthy`, `unhealthy`, `draining`), or `{"error": ...}`.
 `python -m lab.nodes.gwlb_control ACTION [ADDRS]` is the client, run in the node
-(`LabHandle.gwlb_targets`, or `cclab exec gwlb -- python3 -m lab.nodes.gwlb_control ...`);
+(`LabHandle.gwlb_targets`, or `cclab exec gwlb -- PYTHON -m lab.nodes.gwlb_control ...`);
 it prints the answer and exits 1 on an error.
 """
 

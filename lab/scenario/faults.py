@@ -3,7 +3,8 @@
 Each is the mechanism the hand-written suites already use, named: SIGKILL of the
 connector's PID (bench/bench_failover.py), nftables tables in a node
 (suites/functional/connector/gwlb_helpers.py `tunnel_port_cut`, the cloud suite's
-UDP block), the lab's own service stop/start. Every table a fault adds is named
+UDP block), the lab's own service stop/start, the GWLB's RegisterTargets / DeregisterTargets
+(`LabHandle.gwlb_targets`). Every table a fault adds is named
 `scn_*` and deleted on undo; `undo` is safe to call after a failed `apply`.
 Shaping uses tbf (this kernel has no netem), with a small burst (2 KB) so that even
 small flows feel the rate; loss is nftables' `numgen random`.
@@ -19,6 +20,7 @@ import time
 from lab.api import LabHandle
 from lab.model import Topology
 from lab.scenario.errors import FaultError
+from lab.scenario.kinds import lb_targets, with_service
 from lab.scenario.model import Fault
 
 TUNNEL_UDP_PORT = "6789"  # the lab's ZIA tunnel over UDP (lab/nodes/zia_gateway.py)
@@ -60,7 +62,7 @@ def apply(lab: LabHandle, fault: Fault) -> None:
     elif fault.kind == "connector_restart":
         lab.restart_service(node, "connector")
     elif fault.kind == "connector_remove":
-        lab.stop_service(node, "connector")
+        _membership(lab, node, "deregister")
     elif fault.kind == "zia_blackhole":
         for edge in fault.nodes:
             _nft(lab, edge, "add table ip scn_cut; add chain ip scn_cut cutin { type filter "
@@ -95,6 +97,15 @@ def apply(lab: LabHandle, fault: Fault) -> None:
         raise FaultError(f"no way to apply fault kind '{fault.kind}'")
 
 
+def _membership(lab: LabHandle, node: str, action: str) -> None:
+    """`node`'s target addresses registered or deregistered on every GWLB listing them."""
+    targets = tuple(sorted(lb_targets(lab.topology, (node,))))
+    if not targets:
+        raise FaultError(f"{node}: no GWLB lists it as a target")
+    for balancer in with_service(lab.topology, "gwlb"):
+        lab.gwlb_targets(action, targets, balancer)
+
+
 def _impair(lab: LabHandle, fault: Fault) -> None:
     node, iface = fault.nodes[0], fault.param("iface")
     rate, loss = fault.param("rate"), fault.param("loss_pct")
@@ -117,8 +128,7 @@ def undo(lab: LabHandle, fault: Fault) -> None:
         _reap_group(lab, node)
         lab.restart_service(node, "connector")
     elif fault.kind == "connector_remove":
-        if not _connector_alive(lab, node):
-            lab.start_service(node, "connector")
+        _membership(lab, node, "register")
     elif fault.kind == "zia_blackhole":
         for edge in fault.nodes:
             _drop_table(lab, edge, "scn_cut")

@@ -24,8 +24,10 @@ KINDS = {k.name: k for k in (
              "after hold_s", "connector", 1),
     KindSpec("connector_restart", "the connector is restarted (SIGTERM, start, ready)",
              "connector", 1, hold=False),
-    KindSpec("connector_remove", "the connector leaves the group (stopped); added back "
-             "after hold_s", "connector", 1),
+    KindSpec("connector_remove", "the connector is deregistered from the GWLB's target "
+             "group and keeps running: it drains (the GWLB's deregistration delay), then "
+             "leaves; registered again after hold_s, it takes new flows once healthy",
+             "connector", 1),
     KindSpec("zia_blackhole", "the named ZIA edges drop every tunnel packet (UDP and TLS)",
              "zia-gateway", 2),
     KindSpec("udp_block", "a router on the path drops the tunnel's UDP (param port, "
@@ -62,12 +64,13 @@ class EventRule:
         return event.get("kind") == self.kind and str(event.get(self.field)) in self.values
 
 
-def _with_service(topology: Topology, kind: str) -> tuple[str, ...]:
+def with_service(topology: Topology, kind: str) -> tuple[str, ...]:
     return tuple(n.name for n in topology.nodes if any(s.kind == kind for s in n.services))
 
 
-def _lb_targets(topology: Topology, nodes: tuple[str, ...]) -> frozenset[str]:
-    targets = {t for lb in _with_service(topology, "gwlb")
+def lb_targets(topology: Topology, nodes: tuple[str, ...]) -> frozenset[str]:
+    """The GWLB target addresses of `nodes` (their interfaces in a `gwlb` target list)."""
+    targets = {t for lb in with_service(topology, "gwlb")
                for s in topology.node(lb).services if s.kind == "gwlb"
                for t in s.option("targets").split(",")}
     return frozenset(str(i.address.ip) for n in nodes for i in topology.node(n).interfaces
@@ -81,15 +84,17 @@ def _edges(topology: Topology, nodes: tuple[str, ...]) -> frozenset[str]:
 
 def detect_rule(kind: str, nodes: tuple[str, ...], topology: Topology) -> EventRule | None:
     """The event that shows the fault was noticed; None: seen only by the flows failing."""
-    if kind in ("connector_kill", "connector_restart", "connector_remove",
-                "lb_target_unhealthy"):
-        return EventRule(_with_service(topology, "gwlb"), "gwlb.target_unhealthy", "target",
-                         _lb_targets(topology, nodes))
+    if kind == "connector_remove":
+        return EventRule(with_service(topology, "gwlb"), "gwlb.target_deregistered", "target",
+                         lb_targets(topology, nodes))
+    if kind in ("connector_kill", "connector_restart", "lb_target_unhealthy"):
+        return EventRule(with_service(topology, "gwlb"), "gwlb.target_unhealthy", "target",
+                         lb_targets(topology, nodes))
     if kind == "zia_blackhole":
-        return EventRule(_with_service(topology, "connector"), "zia.gateway_down", "address",
+        return EventRule(with_service(topology, "connector"), "zia.gateway_down", "address",
                          _edges(topology, nodes))
     if kind == "udp_block":
-        return EventRule(_with_service(topology, "connector"), "zia.transport", "transport",
+        return EventRule(with_service(topology, "connector"), "zia.transport", "transport",
                          frozenset({"tls"}))
     if kind == "zpa_broker_down":
         return _any_connector(topology, "zpa.brokers_down")
@@ -100,7 +105,7 @@ def detect_rule(kind: str, nodes: tuple[str, ...], topology: Topology) -> EventR
 
 def _any_connector(topology: Topology, kind: str) -> EventRule:
     """`kind` written by any connector (its own node name is the field matched)."""
-    connectors = _with_service(topology, "connector")
+    connectors = with_service(topology, "connector")
     return EventRule(connectors, kind, "node", frozenset(connectors))
 
 
@@ -108,13 +113,13 @@ def back_rule(kind: str, nodes: tuple[str, ...], topology: Topology) -> EventRul
     """The event that shows the fault's end was seen (after its undo)."""
     if kind in ("connector_kill", "connector_restart", "connector_remove",
                 "lb_target_unhealthy", "cloud_unreachable_at_enrollment"):
-        return EventRule(_with_service(topology, "gwlb"), "gwlb.target_healthy", "target",
-                         _lb_targets(topology, nodes))
+        return EventRule(with_service(topology, "gwlb"), "gwlb.target_healthy", "target",
+                         lb_targets(topology, nodes))
     if kind == "zia_blackhole":
-        return EventRule(_with_service(topology, "connector"), "zia.gateway_up", "address",
+        return EventRule(with_service(topology, "connector"), "zia.gateway_up", "address",
                          _edges(topology, nodes))
     if kind == "udp_block":
-        return EventRule(_with_service(topology, "connector"), "zia.transport", "transport",
+        return EventRule(with_service(topology, "connector"), "zia.transport", "transport",
                          frozenset({"udp"}))
     if kind == "zpa_broker_down":
         return _any_connector(topology, "zpa.brokers_up")

@@ -20,6 +20,8 @@ of the traffic). Within it:
 - slowest: per method, the longest a flow that got through took (a slow link).
 - leaks: arrivals from a source the policy never allows (a fail-open method may
   also arrive Direct).
+- drain: for a target leaving the load balancer's group and coming back, the
+  checks of `lab.scenario.drain` (new flows while out and after, held flows).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from lab.scenario.drain import HELD, DrainResult, HeldRequest, Membership, measure_drain
 from lab.scenario.kinds import ZIA_OUTAGES
 from lab.scenario.model import Fault, Scenario
 from lab.scenario.profiles import Profile
@@ -59,6 +62,7 @@ class Played:
     detected: tuple[float, ...] = ()  # detect events' times (any, filtered here)
     back: tuple[float, ...] = ()  # back events' times
     has_detect_event: bool = True
+    membership: Membership | None = None  # a target leaving the group: the GWLB's log
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,7 @@ class FaultResult:
     slowest: tuple[tuple[str, float | None], ...]  # the longest flow that got through
     fail: tuple[tuple[str, str], ...]
     leaks: int
+    drain: DrainResult | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +168,8 @@ def measure_fault(played: Played, end: float, started: float, attempts: Sequence
     start = played.applied
     window = [a for a in attempts if start <= a.t0 < end]
     seen = [a for a in arrivals if start <= a.ts < end]
+    after = [t for t in played.detected if t >= start]
     if played.has_detect_event:
-        after = [t for t in played.detected if t >= start]
         detect, by = (min(after) - start if after else None), "event"
     else:
         failed = [a.t1 for a in window if not a.ok]
@@ -173,6 +178,11 @@ def measure_fault(played: Played, end: float, started: float, attempts: Sequence
     ended = played.undone if played.undone is not None else start  # a restart ends itself
     later = [t for t in played.back if t >= ended]
     back = min(later) - ended if later else None
+    drain = None if played.membership is None else measure_drain(
+        played.membership, start, min(after, default=None), played.undone,
+        min(later) if later else None, end,
+        [HeldRequest(a.t0, a.t1, a.ok) for a in window if a.method == HELD],
+        [(a.ts, a.src) for a in seen if a.method == HELD])
     return FaultResult(
         index=played.fault.index, kind=played.fault.kind, nodes=played.fault.nodes,
         start_s=round(start - started, 3),
@@ -187,7 +197,7 @@ def measure_fault(played: Played, end: float, started: float, attempts: Sequence
                                  default=None))) for m in methods),
         fail=tuple((m, fail_mode(m, window, seen, profile, played.fault.kind))
                    for m in methods),
-        leaks=sum(1 for a in seen if leak(a, profile)))
+        leaks=sum(1 for a in seen if leak(a, profile)), drain=drain)
 
 
 def verdicts(fault: Fault, result: FaultResult) -> list[Verdict]:
@@ -213,7 +223,18 @@ def verdicts(fault: Fault, result: FaultResult) -> list[Verdict]:
         seen = fail.get(method, "unexercised")
         out.append(Verdict(i, f"fail.{method}", mode, seen, seen == mode))
     upper("leaks", expect.leaks, result.leaks)
+    if result.drain is not None:
+        out.extend(drain_verdicts(i, result.drain))
     return out
+
+
+def drain_verdicts(index: int, drain: DrainResult) -> list[Verdict]:
+    """The membership checks (`lab.scenario.drain`): bounds from AWS's rules, not the file."""
+    checks = (("drain.new_flows_out", "<= 0", drain.new_flows_out, drain.new_flows_out == 0),
+              ("drain.new_flows_back", ">= 1", drain.new_flows_back, drain.new_flows_back >= 1),
+              ("drain.held_through", ">= 1", drain.held_through, drain.held_through >= 1),
+              ("drain.held_lost", "<= 0", drain.held_lost, drain.held_lost == 0))
+    return [Verdict(index, check, bound, str(n), ok) for check, bound, n, ok in checks]
 
 
 def measure(scenario: Scenario, profile: Profile, started: float, ended: float,

@@ -55,7 +55,7 @@ def arrivals(lab: LabHandle, profile: Profile, methods: tuple[str, ...],
     seen: list[Arrival] = []
     for name in methods:
         method = profile.method(name)
-        if method.kind in ("http", "http-name"):
+        if method.kind in ("http", "http-name", "http-held"):
             prefix = f"/scn/{name}/"
             seen += [Arrival(name, str(e["src"]), float(e["ts"]))
                      for e in lab.events(method.seen_at, "http.request", after=after)

@@ -17,7 +17,8 @@ from typing import Literal
 @dataclass(frozen=True, slots=True)
 class Method:
     name: str
-    kind: Literal["http", "dns", "http-name"]  # http-name: a lookup, then HTTP to it
+    kind: Literal["http", "dns", "http-name", "http-held"]  # http-name: a lookup, then HTTP
+    # to it; http-held: requests on connections kept open (lab.traffic.held_flows)
     address: str
     port: int
     seen_at: str  # the node whose log shows the flow arriving
@@ -64,6 +65,8 @@ GWLB = Profile(
                fail_open_src=_GWLB_CONNECTORS),
         # cc1's DNS listener; it asks the upstream (198.18.53.53) through ZIA DNS control
         Method("dns", "dns", "10.10.3.31", 53, "dns", _GWLB_EDGES, qname="www.web.example"),
+        # rule web-direct too, on a few connections kept open: flows that outlive a fault
+        Method("held", "http-held", "198.18.10.10", 80, "web", _GWLB_CONNECTORS),
     ),
 )
 

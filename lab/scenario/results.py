@@ -43,6 +43,11 @@ def text(run: Run) -> str:
                      f"detect {_s(f.detect_s)} ({f.detect_by}), recover {_s(f.recover_s)}, "
                      f"back {_s(f.back_s)}; lost {lost}; leaks {f.leaks}"
                      + (f"; fail {fail}" if fail else ""))
+        if f.drain is not None:
+            d = f.drain
+            lines.append(f"     drain ends {_s(d.drain_end_s)}; new flows to it while out "
+                         f"{d.new_flows_out}, once back {d.new_flows_back}; held requests "
+                         f"through it while draining {d.held_through}, lost {d.held_lost}")
     for v in o.verdicts:
         where = "baseline" if v.fault is None else f"#{v.fault}"
         lines.append(f"  {'ok  ' if v.ok else 'FAIL'} {where} {v.check}: {v.measured} "

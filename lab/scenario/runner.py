@@ -17,8 +17,9 @@ from lab.api import LabHandle, bring_up
 from lab.errors import LabError
 from lab.events import Mark
 from lab.scenario import faults
+from lab.scenario.drain import Membership
 from lab.scenario.errors import ScenarioError
-from lab.scenario.kinds import EventRule, back_rule, detect_rule
+from lab.scenario.kinds import EventRule, back_rule, detect_rule, lb_targets, with_service
 from lab.scenario.measure import Played, Run, measure
 from lab.scenario.model import Fault, Scenario, Traffic
 from lab.scenario.probes import Background, arrivals
@@ -37,8 +38,12 @@ def _lb_nodes(lab: LabHandle) -> list[tuple[str, list[str]]]:
             for s in n.services if s.kind == "gwlb"]
 
 
+# a target's newest event of these says whether it takes new flows now
+STATE_EVENTS = ("healthy", "unhealthy", "registered", "deregistered", "drained")
+
+
 def _healthy_now(lab: LabHandle, balancer: str, target: str) -> bool:
-    marks = [e for kind in ("healthy", "unhealthy")
+    marks = [e for kind in STATE_EVENTS
              for e in lab.events(balancer, f"gwlb.target_{kind}") if e.get("target") == target]
     return bool(marks) and max(marks, key=lambda e: e["ts"])["kind"] == "gwlb.target_healthy"
 
@@ -68,6 +73,20 @@ def _times(lab: LabHandle, rule: EventRule | None, after: Mark) -> tuple[float, 
         return ()
     return tuple(float(e["ts"]) for node in rule.nodes
                  for e in lab.events(node, rule.kind, after=after) if rule.matches(e))
+
+
+def _membership(lab: LabHandle, fault: Fault, after: Mark) -> Membership | None:
+    """For a fault that takes a target out of the GWLB's group: what the GWLB logged."""
+    if fault.kind != "connector_remove":
+        return None
+    balancers = with_service(lab.topology, "gwlb")
+    targets = lb_targets(lab.topology, fault.nodes)
+    flows = tuple((float(e["ts"]), str(e["target"])) for b in balancers
+                  for e in lab.events(b, "gwlb.flow", after=after) if not e.get("rebalanced"))
+    drained = tuple(float(e["ts"]) for b in balancers
+                    for e in lab.events(b, "gwlb.target_drained", after=after)
+                    if e.get("target") in targets)
+    return Membership(targets, flows, drained)
 
 
 def _sleep_until(when: float) -> None:
@@ -106,7 +125,8 @@ def play(lab: LabHandle, scenario: Scenario, say: Say = _quiet) -> Run:
     played = [Played(f, applied, undone,
                      _times(lab, detect_rule(f.kind, f.nodes, lab.topology), mark),
                      _times(lab, back_rule(f.kind, f.nodes, lab.topology), mark),
-                     detect_rule(f.kind, f.nodes, lab.topology) is not None)
+                     detect_rule(f.kind, f.nodes, lab.topology) is not None,
+                     _membership(lab, f, mark))
               for f, applied, undone in timings]
     seen = arrivals(lab, profile, scenario.traffic.methods, mark)
     outcome = measure(scenario, profile, started, ended, played, attempts, seen)
