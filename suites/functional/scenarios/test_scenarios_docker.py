@@ -1,7 +1,9 @@
-"""The one fault kind whose mechanism differs by backend, on the docker lab: SIGKILL to
+"""The fault kinds whose mechanism differs by backend, on the docker lab: SIGKILL to
 the connector from inside its node's container (its own PID space), and the reaping of
-what it left in its process group before it is started again (lab/scenario/faults.py).
-The scenario file's own bounds, as on netns."""
+what it left in its process group before it is started again; and the GWLB's
+deregistration and registration of a connector, by the control on the GWLB
+container's own loopback (lab/scenario/faults.py, lab/nodes/gwlb_control.py). The
+scenario files' own bounds, as on netns; one lab for both."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from suites.fixtures.lab import unique_instance, wait_targets_healthy
 from suites.functional.scenarios.played import play_and_check
 
 pytestmark = pytest.mark.docker
-KILL = Path(__file__).resolve().parents[3] / "lab" / "scenarios" / "connector-kill.yaml"
+SCENARIOS = Path(__file__).resolve().parents[3] / "lab" / "scenarios"
+KILL, REMOVE = SCENARIOS / "connector-kill.yaml", SCENARIOS / "connector-remove-add.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -34,3 +37,9 @@ def docker_gwlb(lab_capable: None, docker_capable: None) -> Iterator[LabHandle]:
 def test_connector_kill_meets_its_bounds_on_docker(docker_gwlb: LabHandle,
                                                    tmp_path: Path) -> None:
     play_and_check(docker_gwlb, load_scenario(KILL), tmp_path)
+
+
+@allure.feature("scenarios")
+def test_connector_remove_add_meets_its_bounds_on_docker(docker_gwlb: LabHandle,
+                                                         tmp_path: Path) -> None:
+    play_and_check(docker_gwlb, load_scenario(REMOVE), tmp_path)
