@@ -83,6 +83,7 @@ class Shared:
     sets: KernelSets
     member: ClusterMember | None
     carries_zpa: bool
+    located: dict[str, NameBindings]  # sub-locations' learned names (the member's table)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,8 @@ class ServiceParts:
                          events=events, store=shared.store, zia=zia_dns,
                          on_learned=shared.name_sets.learned,
                          on_bound=shared.sets.live if shared.carries_zpa else None,
-                         cluster=shared.member if shared.name_sets.wanted else None)
+                         cluster=shared.member if shared.name_sets.wanted else None,
+                         located=shared.located)
         steering = _steering(config, dns, tunnels, events, shared)
         dns.location_of = steering.location_of  # a query's sub-location: its flow's
         routed = RoutedPath(steering, counters, tunnels=zia)
