@@ -25,7 +25,7 @@ address (the set `zpa_live`, filled as names are bound) is handed to the ZPA pro
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Network, collapse_addresses
 from typing import TypeVar, assert_never
 
@@ -41,6 +41,7 @@ from connector.core.policy import (
     ServiceEntry,
     ServiceProto,
 )
+from connector.core.routed_locations import source_scope
 from connector.io.geneve_tuns import (
     GENEVE_MARK,
     LOCATION_MASK,
@@ -74,7 +75,8 @@ class RenderedRule:
 
 def render_ruleset(config: ConnectorConfig) -> str:
     """The full `nft -f` input: replaces the table atomically when loaded."""
-    rules = [render_rule(r, config.policy, config.service.name) for r in _in_scope(config)]
+    rules = [render_rule(r, config.policy, config.service.name, _source_scope(config, r))
+             for r in _in_scope(config)]
     body = [*_declarations(config, rules),
             *_forward(config, rules),
             *_postrouting(config),
@@ -432,9 +434,11 @@ def _geneve_zones(config: ConnectorConfig) -> list[str]:
             "    }"]
 
 
-def render_rule(rule: ForwardingRule, policy: Policy, iif: str) -> RenderedRule:
+def render_rule(rule: ForwardingRule, policy: Policy, iif: str, scope: str = ""
+                ) -> RenderedRule:
+    """`scope`: a match on the sources the rule's locations cover (routed sub-locations)."""
     verdict = _verdict(rule)
-    matches = [f'iifname "{iif}"' + "".join(f" {m}" for m in combo if m)
+    matches = [f'iifname "{iif}"' + "".join(f" {m}" for m in (scope, *combo) if m)
                for combo in _criteria(rule, policy)]
     lines = tuple(f"{m} counter name {_counter(rule)} {verdict} "
                   f'comment "{rule.order} {rule.name} {rule.method.value}"' for m in matches)
@@ -449,8 +453,21 @@ def name_set(rule: ForwardingRule) -> str | None:
 
 
 def _in_scope(config: ConnectorConfig) -> Iterator[ForwardingRule]:
+    """The rules routed traffic may meet here: the own location's, and each routed
+    sub-location's (`runtime.routed_locations`), each narrowed to its sources."""
     me = config.identity
-    return (r for r in config.policy.forwarding_rules if me.in_scope(r.locations, r.ec_groups))
+    mine = [me, *(replace(me, location=loc.location) for loc in config.dataplane.routed_locations)]
+    return (r for r in config.policy.forwarding_rules
+            if any(who.in_scope(r.locations, r.ec_groups) for who in mine))
+
+
+def _source_scope(config: ConnectorConfig, rule: ForwardingRule) -> str:
+    scope = source_scope(rule.locations, config.identity.location,
+                         config.dataplane.routed_locations)
+    if scope is None:
+        return ""
+    nets = ", ".join(str(net) for net in scope.networks)
+    return f"ip saddr {'' if scope.inside else '!= '}{{ {nets} }}"
 
 
 def _verdict(rule: ForwardingRule) -> str:

@@ -266,3 +266,27 @@ def test_dns_rules_and_pools_are_each_locations_own(sublocation_lab: LabHandle) 
                       ("www.web2.example", "loc-b"): "block-web2-loc-b",
                       ("app.corp.example", "loc-a"): "app-pool-a",
                       ("app.corp.example", "loc-b"): "app-pool-b"}
+
+
+@allure.feature("sublocations")
+def test_a_routed_source_is_judged_and_logged_by_its_ranges_location(
+        routed_sublocation_lab: LabHandle) -> None:
+    """Routed traffic (the Azure ILB's) has no GWLB endpoint: workload2's source
+    10.10.1.12 is in loc-r by runtime.routed_locations
+    (`lab/topologies/connectors/azure-subloc-cc*.yaml`), where rule 1 drops web:80;
+    workload1 (in no range: the connectors' own location, vpc-lab) is Direct by rule 2.
+    Judged at the web server, and in the session log, which shows loc-r's flow reached
+    a connector and was dropped there by loc-r's rule."""
+    lab = routed_sublocation_lab
+    mark = lab.mark()
+    own = _get(lab, "workload1", f"http://{WEB}/routed-own")
+    sub = _get(lab, "workload2", f"http://{WEB}/routed-loc-r")
+    assert own.ok, own  # positive control: the own location's rule 2
+    assert '"path": "/routed-own"' in own.stdout
+    assert not sub.ok, sub
+    assert _web_paths(lab, mark) == ["/routed-own"]
+    flows = [e for node in CONNECTORS for e in lab.events(node, "flow.new", after=mark)
+             if e.get("src") == "10.10.1.12" and e.get("dst") == WEB and e.get("dport") == 80]
+    assert flows, "workload2's flow never reached a connector"
+    assert {(f["location"], f["method"], f["rule"]) for f in flows} == {
+        ("loc-r", "DROP", "web-drop-loc-r")}
