@@ -203,7 +203,7 @@ FAULTS: tuple[Fault, ...] = (
           "restart"),
     fault("cluster-learn-ignored", "persistence", "a peer ignores names another member learned",
           "connector/core/cluster.py",
-          "                self.names.learn_until(entry.addr, entry.name, entry.at)",
+          "                table.learn_until(entry.addr, entry.name, entry.at)",
           "                pass", "suites/unit/connector/test_cluster.py", "-m", "unit"),
     # -- the fake cloud -------------------------------------------------------------------
     fault("sg-default-allow", "fake cloud: security groups",
