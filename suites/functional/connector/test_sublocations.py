@@ -30,6 +30,7 @@ from lab.backends.base import ExecResult
 from lab.events import Mark
 from lab.wire.geneve import endpoint_id, eni_of, inner_of
 from suites.fixtures.allure_hooks import attach_pcap
+from suites.fixtures.lab import wait_targets_healthy
 from suites.fixtures.windows import dns_answer_window, path_window
 from suites.functional.connector.gwlb_helpers import metrics
 
@@ -203,6 +204,31 @@ def test_licences_count_the_same_address_once_per_location(sublocation_lab: LabH
 def _seen_source(result: ExecResult) -> str:
     assert result.ok, result
     return str(json.loads(result.stdout)["seen_source"])
+
+
+@allure.feature("sublocations")
+def test_a_locations_names_survive_a_connector_restart_and_stay_its_own(
+        sublocation_lab: LabHandle) -> None:
+    """loc-a resolves www.web.example; both connectors restart; loc-a's web:8080 flow is
+    still Direct by name (rule 3) without asking again, and loc-b's still goes by the
+    default ZIA rule: the restart brought back loc-a's names, and only to loc-a. (The
+    store alone is checked in process, test_sublocation_state.py: here the binding
+    log's replay gives the names back too.) Runs before the test below, which teaches
+    loc-b the name."""
+    lab = sublocation_lab
+    url = f"http://{WEB}:8080/"
+    answer = lab.exec("workload1", "dig", "+short", "+time=3", "www.web.example", "@198.18.53.53")
+    assert answer.stdout.split() == [WEB]
+    assert _seen_source(_get(lab, "workload1", url + "learned-a")) in CONNECTOR_ADDRESSES
+    for node in CONNECTORS:
+        lab.restart_service(node, "connector")
+    wait_targets_healthy(lab, "gwlb")
+    mark = lab.mark()
+    assert _seen_source(_get(lab, "workload1", url + "restarted-a")) in CONNECTOR_ADDRESSES
+    assert _seen_source(_get(lab, "workload-b", url + "restarted-b")) == ZIA_EDGE
+    asked = [e for e in lab.events("dns", "dns.query", after=mark)
+             if e.get("qname", "").rstrip(".") == "www.web.example"]
+    assert asked == []  # nobody asked again: the names came back with the restart
 
 
 @allure.feature("sublocations")
