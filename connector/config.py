@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from connector.config_build import build_policy
+from connector.config_locations import routed_locations
 from connector.config_schema import (
     SECTIONS,
     TOP_KEYS,
@@ -26,6 +27,7 @@ from connector.config_schema import (
     RawRuntime,
 )
 from connector.core.policy import Identity, Policy
+from connector.core.routed_locations import RoutedLocation
 from connector.core.rules import PRIVATE_NETWORKS
 from connector.errors import ConfigError
 from yamlissues import Issue, located, read_mapping
@@ -60,6 +62,7 @@ class DataPlaneConfig:
     vxlan_sources: tuple[IPv4Network, ...] = ()
     vxlan_tunnels: tuple[tuple[int, int], tuple[int, int]] = ((10800, 800), (10801, 801))
     geneve_locations: tuple[tuple[int, str], ...] = ()  # GWLB endpoint ID -> sub-location
+    routed_locations: tuple[RoutedLocation, ...] = ()  # routed sources' sub-locations
 
     @property
     def geneve(self) -> bool:
@@ -179,7 +182,9 @@ def _build(data: dict[str, Any], issues: list[Issue]) -> ConnectorConfig | None:
         tuple(runtime.global_vips), tuple(runtime.dns_acl) or workload_networks(policy),
         tuple(runtime.dns_exempt),
         replace(_dataplane(runtime, interfaces.management.address.network, issues),
-                geneve_locations=_geneve_locations(runtime, data, identity.location, issues)),
+                geneve_locations=_geneve_locations(runtime, data, identity.location, issues),
+                routed_locations=routed_locations(runtime.routed_locations, data,
+                                                  identity.location, issues)),
         control=_control_plane(runtime, issues), inbound=_inbound(raw["inbound_nat"], issues))
 
 

@@ -34,6 +34,11 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class RawRoutedLocation(Strict):
+    location: str = Field(min_length=1)
+    sources: list[IPv4Network] = Field(min_length=1)
+
+
 class RawIdentity(Strict):
     name: str = Field(min_length=1, max_length=31)
     group: str = Field(min_length=1)
@@ -132,6 +137,9 @@ class RawRuntime(Strict):
     # endpoint whose ID a packet's GENEVE option carries (`vpce-` and hex) -> the
     # location it stands for, declared in `locations`. Others: the connector's own.
     geneve_locations: dict[str, str] = {}
+    # Sub-locations of routed traffic (ILB next hop), which has no endpoint: by source
+    # range, as ZIA defines sub-locations. Others: the connector's own location.
+    routed_locations: list[RawRoutedLocation] = []
     # Azure Gateway Load Balancer (spec §4.2, V1/V2): VXLAN is accepted only from these
     # networks (the AzureLoadBalancer address); empty turns the VXLAN bridge off. The
     # tunnel interfaces are the vendor's user-data keys VXLAN_INTERNAL/EXTERNAL_PORT/VNI.

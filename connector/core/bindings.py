@@ -41,7 +41,9 @@ class NameBindings:
 
     def learn_until(self, addr: int, name: str, expires: float) -> None:
         """One entry with its absolute expiry (from the state store, or a cluster peer);
-        a later expiry already known is kept."""
+        a later expiry already known is kept. The store keeps names as answered (a
+        trailing dot, any case): normalised here, as `learn` does."""
+        name = normalise_name(name)
         names = self._names.pop(addr, {})
         names[name] = max(expires, names.get(name, expires))
         self._names[addr] = names

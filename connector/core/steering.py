@@ -12,9 +12,11 @@ anything else is dropped.
 Sub-locations: a flow's key carries the location its GWLB endpoint stands for
 (`FlowKey.location`); its first packet is decided by that location's rules (those
 whose `locations` name it, or none), and the same 5-tuple in two locations is two
-flows. A reply from the kernel or a tunnel carries no location: it finds its flow
-through the location that flow's 5-tuple was carried for (`_homes`), which is one
-per 5-tuple, as the kernel's connection tracking allows (docs/decisions.md).
+flows. A reply from the kernel names its location (the data plane reads it off the
+TUN the kernel routed it to: one per location, each with its own conntrack zone,
+`connector/io/geneve_tuns.py`). A reply from a ZIA tunnel carries none: it finds
+its flow through the location that flow's 5-tuple was carried for (`_homes`), one
+per 5-tuple, as the ZIA edge knows 5-tuples only (docs/decisions.md).
 Pure: `now` is given; the flow table's timeouts are GWLB's (G6: 350 s TCP).
 """
 
@@ -157,7 +159,7 @@ class Steering:
 
     def outbound(self, seg: Segment, now: float) -> ToGeneve | ToRouted | Dropped:
         seen = self._observe(seg, now)
-        if seen is None and self._homes:
+        if seen is None and self._homes and not seg.key.location:
             home = self._homes.get(seg.canonical or canonical(seg.key))
             if home is not None:
                 seen = self._observe(Segment(replace(seg.key, location=home), seg.size,

@@ -50,22 +50,27 @@ def remove_divert_route(mark: int) -> None:
         subprocess.run(["ip", *args], capture_output=True, check=False, timeout=10)
 
 
-def add_tun_return_route(dev: str, mark: int, table: int) -> None:
-    """Bring the TUN up and route replies of connections marked `mark` into it.
+def add_tun_return_route(dev: str, mark: int, table: int, mask: int | None = None) -> None:
+    """Bring the TUN up and route replies of connections marked `mark` (under `mask`,
+    by default the mark's own bits) into it.
 
     Packets written to the TUN carry workload sources that the kernel would route
     elsewhere, so reverse-path filtering is off for it.
     """
     _ip(["link", "set", dev, "up", "mtu", "9001"], "tun-up")  # 8500-byte payloads (G4)
     _ip(["route", "replace", "default", "dev", dev, "table", str(table)], "tun-route")
-    _ip(["rule", "add", "fwmark", f"{mark:#x}/{mark:#x}", "lookup", str(table)], "tun-rule")
+    _ip(["rule", "add", "fwmark", _fwmark(mark, mask), "lookup", str(table)], "tun-rule")
     apply_sysctls({f"net/ipv4/conf/{dev}/rp_filter": "0", "net/ipv4/conf/all/rp_filter": "0"})
 
 
-def remove_tun_return_route(mark: int, table: int) -> None:
-    for args in (["rule", "del", "fwmark", f"{mark:#x}/{mark:#x}", "lookup", str(table)],
+def remove_tun_return_route(mark: int, table: int, mask: int | None = None) -> None:
+    for args in (["rule", "del", "fwmark", _fwmark(mark, mask), "lookup", str(table)],
                  ["route", "flush", "table", str(table)]):
         subprocess.run(["ip", *args], capture_output=True, check=False, timeout=10)
+
+
+def _fwmark(mark: int, mask: int | None) -> str:
+    return f"{mark:#x}/{mark if mask is None else mask:#x}"
 
 
 def nft_add_element(set_name: str, element: str, timeout_s: int) -> None:

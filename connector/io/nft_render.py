@@ -25,7 +25,7 @@ address (the set `zpa_live`, filled as names are bound) is handed to the ZPA pro
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Network, collapse_addresses
 from typing import TypeVar, assert_never
 
@@ -41,6 +41,13 @@ from connector.core.policy import (
     ServiceEntry,
     ServiceProto,
 )
+from connector.core.routed_locations import source_scope
+from connector.io.geneve_tuns import (
+    GENEVE_MARK,
+    LOCATION_MASK,
+    LocationTun,
+    location_tuns,
+)
 
 T = TypeVar("T")
 TABLE = "cclab_connector"
@@ -48,8 +55,6 @@ DIRECT_MARK = 0x1
 DIVERT_MARK = 0x53  # DNS diverted to the listener; policy routing delivers it locally
 DIVERT_PORT = 5353
 ZPA_DIVERT_PORT = 5380  # TCP to a synthetic address: handed to the ZPA proxy
-TUN_NAME = "ccgnv0"  # GENEVE inner packets enter the kernel here, their replies leave here
-GENEVE_MARK = 0x100  # connection arrived over GENEVE: its replies route to the TUN
 ROUTED_TUN = "ccrt0"  # routed flows decided in user space leave the kernel here
 USER_MARK = 0x200  # routed connection decided in user space: policy routing sends it to ccrt0
 INBOUND_MARK = 0x400  # public-LB inbound flow the rules let in: DNAT, forward, SNAT
@@ -70,14 +75,16 @@ class RenderedRule:
 
 def render_ruleset(config: ConnectorConfig) -> str:
     """The full `nft -f` input: replaces the table atomically when loaded."""
-    rules = [render_rule(r, config.policy, config.service.name) for r in _in_scope(config)]
+    rules = [render_rule(r, config.policy, config.service.name, _source_scope(config, r))
+             for r in _in_scope(config)]
     body = [*_declarations(config, rules),
             *_forward(config, rules),
             *_postrouting(config),
             *_inbound_dnat(config),
             *_divert(config),
             *_input(config),
-            *_geneve_return(config.dataplane.geneve),
+            *_geneve_return(config),
+            *_geneve_zones(config),
             *_steer(config, rules),
             *_inbound_chain(config, rules),
             *(line for i, name in enumerate(gateway_chain_names(config))
@@ -119,7 +126,7 @@ def _forward(config: ConnectorConfig, rules: list[RenderedRule]) -> list[str]:
               if config.inbound else []),
             *([f"        ip daddr {{ {pools} }} counter name pool_drop drop "
                'comment "a synthetic address never leaves (D4)"'] if pools else []),
-            *_geneve_forward(config.dataplane.geneve),
+            *_geneve_forward(config),
             f'        iifname "{ROUTED_TUN}" ct direction original ct state new '
             f"ct mark set ct mark or {DIRECT_MARK:#x} accept "
             'comment "a routed flow decided DIRECT in user space: the kernel was behind"',
@@ -201,11 +208,10 @@ def _divert(config: ConnectorConfig) -> list[str]:
     """DNS to any destination, arriving on the service interface, goes to the listener;
     TCP to a live synthetic address goes to the ZPA proxy (when the connector carries ZPA)."""
     svc, service_ip = config.service.name, config.service.address.ip
-    geneve = config.dataplane.geneve
     ifaces = _service_ifaces(config)
     return ["    chain divert {",
             "        type filter hook prerouting priority mangle; policy accept;",
-            *_geneve_mark(geneve),
+            *_geneve_mark(config),
             *_dns_flood_guard(ifaces, config.dataplane.dns_flood_limit),
             f"        iifname {ifaces} meta l4proto {{ tcp, udp }} th dport 53 "
             f"meta mark set {DIVERT_MARK:#x} tproxy ip to {service_ip}:{DIVERT_PORT} accept",
@@ -222,7 +228,7 @@ def _zpa_divert(config: ConnectorConfig, svc: str, proxy: str) -> list[str]:
     divert = f"meta l4proto tcp meta mark set {DIVERT_MARK:#x} tproxy ip to {proxy} accept"
     lines = [f'        iifname "{svc}" ip daddr @{LIVE_SET} {divert}']
     if config.dataplane.geneve:
-        lines.append(f'        iifname "{TUN_NAME}" ip daddr {{ {pools} }} {divert}')
+        lines.append(f"        iifname {_tun_ifaces(config)} ip daddr {{ {pools} }} {divert}")
     return lines
 
 
@@ -253,7 +259,9 @@ def _ssh_guard(mgmt: str, sources: tuple[IPv4Network, ...]) -> list[str]:
 
 def _service_ifaces(config: ConnectorConfig) -> str:
     svc = config.service.name
-    return f'{{ "{svc}", "{TUN_NAME}" }}' if config.dataplane.geneve else f'"{svc}"'
+    if not config.dataplane.geneve:
+        return f'"{svc}"'
+    return "{ " + ", ".join(f'"{name}"' for name in (svc, *_tun_names(config))) + " }"
 
 
 def _dns_flood_guard(ifaces: str, limit: int) -> list[str]:
@@ -277,12 +285,28 @@ def _pool_text(config: ConnectorConfig) -> str:
     return ", ".join(str(net) for _, net in sorted(config.policy.ip_pools.items()))
 
 
-def _geneve_forward(geneve: bool) -> list[str]:
-    """Inner packets the data plane wrote to the TUN were decided Direct in user space."""
-    if not geneve:
+def _geneve_forward(config: ConnectorConfig) -> list[str]:
+    """Inner packets the data plane wrote to a TUN were decided Direct in user space."""
+    if not config.dataplane.geneve:
         return []
-    return [f'        iifname "{TUN_NAME}" ct mark set ct mark or {DIRECT_MARK:#x} accept '
-            'comment "GENEVE flow decided DIRECT by the data plane"']
+    return [f"        iifname {_tun_ifaces(config)} ct mark set ct mark or {DIRECT_MARK:#x} "
+            'accept comment "GENEVE flow decided DIRECT by the data plane"']
+
+
+def geneve_tuns(config: ConnectorConfig) -> tuple[LocationTun, ...]:
+    """The TUNs of a GENEVE connector: its own location's, and one per sub-location."""
+    return location_tuns(location for _, location in config.dataplane.geneve_locations)
+
+
+def _tun_names(config: ConnectorConfig) -> list[str]:
+    return [tun.name for tun in geneve_tuns(config)]
+
+
+def _tun_ifaces(config: ConnectorConfig) -> str:
+    names = _tun_names(config)
+    if len(names) == 1:
+        return f'"{names[0]}"'
+    return "{ " + ", ".join(f'"{name}"' for name in names) + " }"
 
 
 def _steer(config: ConnectorConfig, rules: list[RenderedRule]) -> list[str]:
@@ -365,31 +389,56 @@ def gateway_chain_update(index: int, name: str, direct: bool) -> str:
                         for line in _gateway_lines(name, direct)), ""])
 
 
-def _geneve_mark(geneve: bool) -> list[str]:
-    if not geneve:
+def _geneve_mark(config: ConnectorConfig) -> list[str]:
+    if not config.dataplane.geneve:
         return []
-    return [f'        iifname "{TUN_NAME}" ct state new ct mark set ct mark or {GENEVE_MARK:#x}',
-            *_reply_to_tun("prerouting")]
+    return [*(f'        iifname "{tun.name}" ct state new ct mark set ct mark or {tun.mark:#x}'
+              for tun in geneve_tuns(config)),
+            *_reply_to_tun(config, "prerouting")]
 
 
-def _reply_to_tun(where: str) -> list[str]:
-    return [f"        ct direction reply ct mark and {GENEVE_MARK:#x} == {GENEVE_MARK:#x} "
-            f'meta mark set meta mark or {GENEVE_MARK:#x} comment "{where}: back over GENEVE"']
+def _reply_to_tun(config: ConnectorConfig, where: str) -> list[str]:
+    """A GENEVE connection's replies get its location's mark: routed into its TUN."""
+    tuns = geneve_tuns(config)
+    mask = GENEVE_MARK if len(tuns) == 1 else GENEVE_MARK | LOCATION_MASK
+    return [f"        ct direction reply ct mark and {mask:#x} == {tun.mark:#x} "
+            f"meta mark set meta mark or {tun.mark:#x} "
+            f'comment "{where}: back over GENEVE{_from(tun)}"' for tun in tuns]
 
 
-def _geneve_return(geneve: bool) -> list[str]:
+def _from(tun: LocationTun) -> str:
+    return f" to {tun.location}" if tun.location else ""
+
+
+def _geneve_return(config: ConnectorConfig) -> list[str]:
     """Local replies (the DNS listener's) to GENEVE flows are routed to the TUN too."""
-    if not geneve:
+    if not config.dataplane.geneve:
         return []
     return ["    chain output {",
             "        type route hook output priority mangle; policy accept;",
-            *_reply_to_tun("output"),
+            *_reply_to_tun(config, "output"),
             "    }"]
 
 
-def render_rule(rule: ForwardingRule, policy: Policy, iif: str) -> RenderedRule:
+def _geneve_zones(config: ConnectorConfig) -> list[str]:
+    """Each sub-location's flows are tracked in a zone of their own (original direction
+    only), so the same 5-tuple from two locations is two connections; SNAT gives the
+    later one another port, by which its replies find it in the shared reply zone."""
+    tuns = [tun for tun in geneve_tuns(config) if tun.zone]
+    if not config.dataplane.geneve or not tuns:
+        return []
+    return ["    chain location_zones {",
+            "        type filter hook prerouting priority raw; policy accept;",
+            *(f'        iifname "{tun.name}" ct original zone set {tun.zone} '
+              f'comment "sub-location {tun.location}"' for tun in tuns),
+            "    }"]
+
+
+def render_rule(rule: ForwardingRule, policy: Policy, iif: str, scope: str = ""
+                ) -> RenderedRule:
+    """`scope`: a match on the sources the rule's locations cover (routed sub-locations)."""
     verdict = _verdict(rule)
-    matches = [f'iifname "{iif}"' + "".join(f" {m}" for m in combo if m)
+    matches = [f'iifname "{iif}"' + "".join(f" {m}" for m in (scope, *combo) if m)
                for combo in _criteria(rule, policy)]
     lines = tuple(f"{m} counter name {_counter(rule)} {verdict} "
                   f'comment "{rule.order} {rule.name} {rule.method.value}"' for m in matches)
@@ -404,8 +453,21 @@ def name_set(rule: ForwardingRule) -> str | None:
 
 
 def _in_scope(config: ConnectorConfig) -> Iterator[ForwardingRule]:
+    """The rules routed traffic may meet here: the own location's, and each routed
+    sub-location's (`runtime.routed_locations`), each narrowed to its sources."""
     me = config.identity
-    return (r for r in config.policy.forwarding_rules if me.in_scope(r.locations, r.ec_groups))
+    mine = [me, *(replace(me, location=loc.location) for loc in config.dataplane.routed_locations)]
+    return (r for r in config.policy.forwarding_rules
+            if any(who.in_scope(r.locations, r.ec_groups) for who in mine))
+
+
+def _source_scope(config: ConnectorConfig, rule: ForwardingRule) -> str:
+    scope = source_scope(rule.locations, config.identity.location,
+                         config.dataplane.routed_locations)
+    if scope is None:
+        return ""
+    nets = ", ".join(str(net) for net in scope.networks)
+    return f"ip saddr {'' if scope.inside else '!= '}{{ {nets} }}"
 
 
 def _verdict(rule: ForwardingRule) -> str:

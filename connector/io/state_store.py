@@ -2,7 +2,9 @@
 
 Every synthetic binding is written before its DNS answer leaves, so a restart
 or a crash loses no address a workload was given (issue: state that survives).
-Learned address->name entries are written too, with their expiry.
+Learned address->name entries are written too, with their expiry; a sub-location's
+(issue 18) in a table of their own, keyed by the location as well, so a restart
+gives each location back its own names and no other's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS pool_binding_names ON pool_bindings (pool, nam
 CREATE TABLE IF NOT EXISTS learned (
     addr INTEGER NOT NULL, name TEXT NOT NULL, expires REAL NOT NULL,
     PRIMARY KEY (addr, name));
+CREATE TABLE IF NOT EXISTS located_learned (
+    location TEXT NOT NULL, addr INTEGER NOT NULL, name TEXT NOT NULL, expires REAL NOT NULL,
+    PRIMARY KEY (location, addr, name));
 """
 
 
@@ -45,6 +50,18 @@ class StateStore:
     def save_learned(self, addr: IPv4Address, name: str, expires: float) -> None:
         self._db.execute("INSERT OR REPLACE INTO learned VALUES (?, ?, ?)",
                          (int(addr), name, expires))
+
+    def save_located(self, location: str, addr: IPv4Address, name: str, expires: float
+                     ) -> None:
+        """A name learned in a sub-location (never the own location: `save_learned`)."""
+        self._db.execute("INSERT OR REPLACE INTO located_learned VALUES (?, ?, ?, ?)",
+                         (location, int(addr), name, expires))
+
+    def located(self, now: float) -> Iterator[tuple[str, int, str, float]]:
+        """(location, address, name, expiry) of the sub-locations' unexpired names."""
+        yield from self._db.execute(
+            "SELECT location, addr, name, expires FROM located_learned WHERE expires > ? "
+            "ORDER BY expires", (now,))
 
     def learned(self, now: float) -> Iterator[tuple[int, str, float]]:
         yield from self._db.execute(

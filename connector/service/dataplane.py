@@ -34,14 +34,13 @@ from connector.core.steering import (
 from connector.io import geneve, host
 from connector.io.events import EventLog
 from connector.io.geneve import GENEVE_PORT, GeneveReject
+from connector.io.geneve_tuns import LocationTun, location_tuns
 from connector.io.ip_packet import PacketInfo, PacketReject, read_packet
-from connector.io.nft_render import GENEVE_MARK, TUN_NAME
 from connector.io.tun import TunDevice
 from connector.service.counters import Counters
 from connector.service.senders import SenderFilter
 from connector.service.zia_tunnel import ZiaTunnels
 
-RETURN_TABLE = 61
 BATCH = 512
 KNOWN_FLOWS = 65536  # validated (header, flow) identities kept; cleared when full
 EXPIRE_EVERY_S = 5.0
@@ -57,6 +56,8 @@ class GeneveDataPlane:
         self.steering = steering
         # GWLB endpoint (the ENI option's value) -> its sub-location; others: ours ("")
         self.locations = locations or {}
+        # one TUN per location: the kernel tracks each location's flows apart
+        self.tuns = location_tuns(self.locations.values())
         self.service_ip = service_ip
         self.sources = sources
         self.counters, self.events = counters, events
@@ -64,7 +65,7 @@ class GeneveDataPlane:
         self.routed_write = routed_write  # replies of routed flows
         self.up = False
         self._sock: socket.socket | None = None
-        self._tun: TunDevice | None = None
+        self._tuns: dict[str, TunDevice] = {}  # location ("" the own) -> its TUN
         self._expiry: asyncio.Task[None] | None = None
         self._senders = SenderFilter(sources)
         # fast_view identity -> its validated flow, with the flow table's key for it
@@ -73,15 +74,16 @@ class GeneveDataPlane:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tun = TunDevice(TUN_NAME)
-        host.add_tun_return_route(TUN_NAME, GENEVE_MARK, RETURN_TABLE)
+        for tun in self.tuns:
+            self._tuns[tun.location] = device = TunDevice(tun.name)
+            host.add_tun_return_route(tun.name, tun.mark, tun.table, tun.mask)
+            loop.add_reader(device.fd, self._on_tun, tun)
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         sock.setblocking(False)
         sock.bind((str(self.service_ip), GENEVE_PORT))
         self._sock = sock
         loop.add_reader(sock.fileno(), self._on_geneve)
-        loop.add_reader(self._tun.fd, self._on_tun)
         self._expiry = asyncio.create_task(self._expire_flows())
         self.up = True
 
@@ -93,10 +95,12 @@ class GeneveDataPlane:
         if self._sock is not None:
             loop.remove_reader(self._sock.fileno())
             self._sock.close()
-        if self._tun is not None:
-            loop.remove_reader(self._tun.fd)
-            self._tun.close()
-        host.remove_tun_return_route(GENEVE_MARK, RETURN_TABLE)
+        for device in self._tuns.values():
+            loop.remove_reader(device.fd)
+            device.close()
+        self._tuns.clear()
+        for tun in self.tuns:
+            host.remove_tun_return_route(tun.mark, tun.table, tun.mask)
 
     # inbound --------------------------------------------------------------------------
     def _on_geneve(self) -> None:
@@ -121,7 +125,7 @@ class GeneveDataPlane:
             self.counters.add("geneve_rx_packets")
             seg = Segment(known[0], view.total, view.tcp_flags, view.seq, view.ack, known[1])
             action = self.steering.inbound(seg, data[:view.header_len], peer, now)
-            self._carry_out(action, data[view.header_len:])
+            self._carry_out(action, data[view.header_len:], known[0].location)
             return
         self._handle_in_full(data, peer, view, now)
 
@@ -150,7 +154,7 @@ class GeneveDataPlane:
         if view is not None:  # valid, so its later packets may take the short way
             remember(self._known, view.identity, (seg.key, canonical(seg.key)), KNOWN_FLOWS)
         action = self.steering.inbound(seg, packet.header, peer, now)
-        self._carry_out(action, packet.payload)
+        self._carry_out(action, packet.payload, location)
 
     def _log_ipv6_drop(self, info: PacketInfo) -> None:
         """IPv6 inside GENEVE has no path here (docs/decisions.md): each such flow gets
@@ -164,10 +168,10 @@ class GeneveDataPlane:
                          rule=IPV6_RULE, reason="IPv6 inside GENEVE has no path",
                          gateway=None, dropped="ipv6_no_path")
 
-    def _carry_out(self, action: ToKernel | ToZia | ToGeneve | Dropped, payload: bytes) -> None:
-        if isinstance(action, ToKernel):
-            assert self._tun is not None
-            if not self._tun.write(payload):
+    def _carry_out(self, action: ToKernel | ToZia | ToGeneve | Dropped, payload: bytes,
+                   location: str) -> None:
+        if isinstance(action, ToKernel):  # into the kernel by the location's own TUN
+            if not self._tuns[location].write(payload):
                 self.counters.add("tun_tx_errors")
         elif isinstance(action, ToZia) and self.tunnels is not None:
             self.tunnels.send(action.address, payload)
@@ -178,13 +182,13 @@ class GeneveDataPlane:
         count_drop(self.counters, action)
 
     # outbound -------------------------------------------------------------------------
-    def _on_tun(self) -> None:
-        assert self._tun is not None
-        drain(self._tun, self.return_packet)
+    def _on_tun(self, tun: LocationTun) -> None:
+        drain(self._tuns[tun.location], lambda packet: self.return_packet(packet, tun.location))
 
-    def return_packet(self, packet: bytes) -> None:
-        """A reply from the kernel or a ZIA tunnel: back to its load balancer, or dropped."""
-        seg = ipv4_segment(packet, self.counters, "return_malformed")
+    def return_packet(self, packet: bytes, location: str = "") -> None:
+        """A reply from the kernel (by the TUN of the `location` its connection came
+        from) or from a ZIA tunnel (no location): back to its load balancer, or dropped."""
+        seg = ipv4_segment(packet, self.counters, "return_malformed", location)
         if seg is None:
             return
         action = self.steering.outbound(seg, time.monotonic())
@@ -229,13 +233,14 @@ def drain(tun: TunDevice, handle: Callable[[bytes], None]) -> None:
         handle(packet)
 
 
-def ipv4_segment(packet: bytes, counters: Counters, malformed: str) -> Segment | None:
+def ipv4_segment(packet: bytes, counters: Counters, malformed: str, location: str = ""
+                 ) -> Segment | None:
     """The steering facts of an IPv4 packet; anything else is counted as `malformed`."""
     info = read_packet(packet)
     if isinstance(info, PacketReject) or info.version != 4:
         counters.add(malformed)
         return None
-    return segment_of(info)
+    return segment_of(info, location)
 
 
 def count_drop(counters: Counters, action: Dropped) -> None:

@@ -75,7 +75,10 @@ class DnsService:
                  zia: ZiaDnsPort | None = None,
                  on_learned: Callable[[IPv4Address, str, int], None] | None = None,
                  on_bound: Callable[[IPv4Address], None] | None = None,
-                 cluster: ClusterMember | None = None) -> None:
+                 cluster: ClusterMember | None = None,
+                 located: dict[str, NameBindings] | None = None) -> None:
+        """`located`: the sub-locations' names restored from the store (the cluster
+        member's table when there is one)."""
         self.config = config
         self.policy = DnsPolicy(config.policy, config.identity)
         # Which way a forwarded query goes; the listener's ACL is DNS's gate (§9.4), so
@@ -94,7 +97,8 @@ class DnsService:
         self.on_bound = on_bound  # the kernel's live synthetic addresses
         self.cluster = cluster  # learned names shared with the other members (F9)
         # names learned in sub-locations (issue 18), shared with the cluster member's
-        self.located: dict[str, NameBindings] = cluster.located if cluster is not None else {}
+        self.located: dict[str, NameBindings] = (
+            cluster.located if cluster is not None else {} if located is None else located)
         # where a query came from (the data plane knows its flow); "" = the own location
         self.location_of: Callable[[FlowKey], str] = lambda _key: ""
         self.service_ip = config.service.address.ip
@@ -314,9 +318,11 @@ class DnsService:
         if location:
             table = names_in(self.located, location)
             for name, addr, ttl in dns_wire.a_records(wire):
+                expires = now + ttl + table.grace_s
                 table.learn(addr, name, ttl, now)
+                self.store.save_located(location, addr, name, expires)
                 if self.cluster is not None:
-                    self.cluster.learned(addr, name, now + ttl + table.grace_s, now, location)
+                    self.cluster.learned(addr, name, expires, now, location)
             return wire
         for name, addr, ttl in dns_wire.a_records(wire):
             expires = now + ttl + self.names.grace_s

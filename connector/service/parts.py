@@ -27,6 +27,7 @@ from connector.core.health import GatewayState, HealthFacts, HealthVerdict, judg
 from connector.core.model import Method
 from connector.core.policy import ZiaGateway
 from connector.core.pools import Pools
+from connector.core.routed_locations import SourceLocations
 from connector.core.rules import ForwardingPolicy
 from connector.core.steering import Steering
 from connector.core.tunnel_health import TunnelHealth
@@ -83,6 +84,7 @@ class Shared:
     sets: KernelSets
     member: ClusterMember | None
     carries_zpa: bool
+    located: dict[str, NameBindings]  # sub-locations' learned names (the member's table)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +129,12 @@ class ServiceParts:
                          events=events, store=shared.store, zia=zia_dns,
                          on_learned=shared.name_sets.learned,
                          on_bound=shared.sets.live if shared.carries_zpa else None,
-                         cluster=shared.member if shared.name_sets.wanted else None)
+                         cluster=shared.member if shared.name_sets.wanted else None,
+                         located=shared.located)
         steering = _steering(config, dns, tunnels, events, shared)
         dns.location_of = steering.location_of  # a query's sub-location: its flow's
-        routed = RoutedPath(steering, counters, tunnels=zia)
+        routed = RoutedPath(steering, counters, tunnels=zia,
+                            locations=SourceLocations(config.dataplane.routed_locations))
         geneve = (GeneveDataPlane(steering, svc, config.dataplane.geneve_sources,
                                   counters=counters, events=events, tunnels=zia,
                                   routed_write=routed.write_back,
@@ -199,12 +203,16 @@ def _steering(config: ConnectorConfig, dns: DnsService, tunnels: TunnelHealth,
     (§2.5). DNS has its own gate, the listener's ACL, so its core has none."""
     forwarding = ForwardingPolicy(config.policy, config.identity,
                                   trusted_sources=config.trusted_sources)
-    # Sub-locations (GWLB endpoints, runtime.geneve_locations): each its own rules.
+    # Sub-locations (GWLB endpoints, runtime.geneve_locations; routed sources,
+    # runtime.routed_locations): each its own rules.
     sublocations = sorted(set(dict(config.dataplane.geneve_locations).values()))
+    routed = {loc.location for loc in config.dataplane.routed_locations}
     located = {name: ForwardingPolicy(config.policy, replace(config.identity, location=name),
                                       trusted_sources=config.trusted_sources)
-               for name in sublocations}
-    # each sub-location's learned names (synced from peers on a miss) and the pools'
+               for name in sorted({*sublocations, *routed})}
+    # each GENEVE sub-location's learned names (synced from peers on a miss) and the
+    # pools'; a routed sub-location's queries reach the listener as routed ones do, so
+    # its flows see the own location's names, as the kernel's name sets do
     member = dns.cluster
     synthetic = member.pools if member is not None else dns.pools
     names = {name: NamesView(LocatedNames(dns.located, name,

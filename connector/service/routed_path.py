@@ -21,14 +21,20 @@ too. The entry is forgotten and the packet written back into the TUN: the
 kernel tracks it afresh, the forward chain accepts it as Direct (`ccrt0`,
 original direction, new) and SNATs it, and the flow's next packets take the
 kernel's own path (docs/decisions.md, "A flow the kernel sent up by mistake").
+
+Sub-locations (issue 18): a routed flow is in the sub-location whose source range
+(`runtime.routed_locations`) holds its source, else in the connector's own; the
+steering decides it by that location's rules and logs it with that location.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 from connector.core.model import FlowKey, IpProto, Method
+from connector.core.routed_locations import SourceLocations
 from connector.core.steering import Dropped, Steering, ToKernel, ToRouted, ToZia
 from connector.io import host
 from connector.io.conntrack import ConntrackTable
@@ -44,8 +50,10 @@ _PORTED = (IpProto.TCP, IpProto.UDP)
 
 class RoutedPath:
     def __init__(self, steering: Steering, counters: Counters, *,
-                 tunnels: ZiaTunnels | None = None) -> None:
+                 tunnels: ZiaTunnels | None = None,
+                 locations: SourceLocations | None = None) -> None:
         self.steering, self.counters = steering, counters
+        self.locations = locations or SourceLocations()
         self.tunnels = tunnels
         self._tun: TunDevice | None = None
         self._conntrack = ConntrackTable()
@@ -73,6 +81,9 @@ class RoutedPath:
         seg = ipv4_segment(packet, self.counters, "routed_malformed")
         if seg is None:
             return
+        if self.locations.locations:
+            location = self.locations.location_of(seg.key.src)
+            seg = seg._replace(key=replace(seg.key, location=location))
         self.counters.add("routed_rx_packets")
         action = self.steering.inbound(seg, b"", None, time.monotonic())
         if isinstance(action, ToZia):

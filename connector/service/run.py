@@ -20,7 +20,7 @@ from pathlib import Path
 
 from connector.config import ConnectorConfig
 from connector.config_overlay import overlay_cloud_policy
-from connector.core.bindings import NameBindings
+from connector.core.bindings import NameBindings, names_in
 from connector.core.cluster import ClusterMember
 from connector.core.pools import PoolSet
 from connector.core.tunnel_health import KeepaliveTiming, TunnelHealth
@@ -116,6 +116,7 @@ def _shared_state(config: ConnectorConfig, store: StateStore,
                   log: SqliteBindingLog | None) -> Shared:
     """The state restored from the store, and the cluster member when there is a log."""
     own, names = restore_state(config, store)
+    located = restore_located(config, store)
     name_sets = NameSetUpdater(config)
     carries_zpa = bool(zpa_pools(config))
     sets = KernelSets(Counters())
@@ -124,7 +125,10 @@ def _shared_state(config: ConnectorConfig, store: StateStore,
         member = ClusterMember(config.identity.name, log, dict(config.policy.ip_pools),
                                names=names if name_sets.wanted else None,
                                on_apply=follow_cluster(sets, name_sets, carries_zpa))
-    return Shared(member or own, names, store, name_sets, sets, member, carries_zpa)
+    if member is not None:
+        member.located.update(located)
+        located = member.located
+    return Shared(member or own, names, store, name_sets, sets, member, carries_zpa, located)
 
 
 def _replay(shared: Shared) -> PoolSet:
@@ -192,6 +196,17 @@ def restore_state(config: ConnectorConfig, store: StateStore) -> tuple[PoolSet, 
     for addr, name, expires in store.learned(now):
         names.learn_until(addr, name, expires)
     return pools, names
+
+
+def restore_located(config: ConnectorConfig, store: StateStore) -> dict[str, NameBindings]:
+    """Each configured sub-location's unexpired names, as the store kept them; a location
+    the config no longer maps is not brought back."""
+    wanted = set(dict(config.dataplane.geneve_locations).values())
+    located: dict[str, NameBindings] = {}
+    for location, addr, name, expires in store.located(time.time()):
+        if location in wanted:
+            names_in(located, location).learn_until(addr, name, expires)
+    return located
 
 
 def _summary(config: ConnectorConfig, pools: PoolSet) -> dict[str, object]:

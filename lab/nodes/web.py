@@ -6,6 +6,8 @@ takes one port or several (`80,8080`), so one server can stand behind rules
 that differ by port. With `--udp-echo PORT` every datagram to that port is
 sent back unchanged and logged as a `udp.echo` event (a responsive UDP server:
 FQDN rules for UDP, licence inflation by forged sources that draw replies).
+A path with `hold=SECONDS` in its query is answered that long after it arrived (at
+most `MAX_HOLD_S`), so a suite can keep a connection open while it opens another.
 """
 
 from __future__ import annotations
@@ -13,10 +15,23 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 from lab.events import EventWriter
 from lab.nodes.base import node_arguments, serve_until_signalled
+
+MAX_HOLD_S = 3.0
+
+
+def hold_of(path: str) -> float:
+    """`/x?hold=1.5` -> 1.5 (bounded by MAX_HOLD_S); no or a malformed hold -> 0."""
+    query = parse_qs(urlsplit(path).query)
+    try:
+        return min(max(float(query.get("hold", ["0"])[0]), 0.0), MAX_HOLD_S)
+    except ValueError:
+        return 0.0
 
 
 def handler_for(events: EventWriter) -> type[BaseHTTPRequestHandler]:
@@ -29,6 +44,7 @@ def handler_for(events: EventWriter) -> type[BaseHTTPRequestHandler]:
             dst, dport = self.connection.getsockname()[:2]
             events.emit("http.request", src=src, sport=sport, dst=dst, dport=dport,
                         method="GET", path=self.path, host=self.headers.get("Host", ""))
+            time.sleep(hold_of(self.path))
             body = json.dumps({"seen_source": src, "path": self.path}).encode() + b"\n"
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -8,7 +8,8 @@ naming locations applies to their flows only) and §5.2 (first match):
 web:80 is Direct for loc-a (rule 2, web-direct) and dropped for loc-b (rule 1,
 web-drop-loc-b); web:8080 is Direct (rule 3, web-8080-by-name) only to an address the flow's own
 location learned for www.web.example; otherwise the default ZIA rule carries it
-(the web server sees the ZIA edge 198.19.1.1).
+(the web server sees the ZIA edge 198.19.1.1); web:8081 is Direct for both
+(rule 4, web-8081-everyone).
 Outcomes are judged at the far end (the web server's log of requests, by path),
 on the wire (GENEVE captured between the GWLB and the connectors, read for the
 endpoint each packet carries), and in the connectors' session logs and metrics.
@@ -29,6 +30,7 @@ from lab.backends.base import ExecResult
 from lab.events import Mark
 from lab.wire.geneve import endpoint_id, eni_of, inner_of
 from suites.fixtures.allure_hooks import attach_pcap
+from suites.fixtures.lab import wait_targets_healthy
 from suites.fixtures.windows import dns_answer_window, path_window
 from suites.functional.connector.gwlb_helpers import metrics
 
@@ -63,6 +65,21 @@ def _flows(lab: LabHandle, mark: Mark, sport: int) -> list[dict[str, object]]:
     return [e for node in CONNECTORS
             for e in lab.events(node, "flow.new", after=mark)
             if e.get("sport") == sport and e.get("dst") == WEB]
+
+
+def _carried_by_endpoint(pcap: Path, sport: int, dport: int) -> dict[int, int]:
+    """GENEVE packets from the GWLB to the connectors whose inner TCP segment has
+    these ports, counted by the endpoint ID their header carries."""
+    carried: dict[int, int] = {}
+    for packet in rdpcap(str(pcap)):
+        if UDP not in packet or packet[UDP].dport != 6081 or packet[IP].src != "10.10.3.5":
+            continue
+        datagram = bytes(packet[UDP].payload)
+        inner = IP(inner_of(datagram) or b"")
+        if TCP in inner and inner[TCP].sport == sport and inner[TCP].dport == dport:
+            eni = eni_of(datagram) or 0
+            carried[eni] = carried.get(eni, 0) + 1
+    return carried
 
 
 @allure.feature("sublocations")
@@ -101,15 +118,7 @@ def test_one_address_in_two_locations_at_once_gets_each_locations_rule(
         path_window("loc-b's retried SYNs reaching the web server").wait()
     attach_pcap(pcap, "GWLB to connectors (GENEVE)")
     # On the wire first: both sides' SYNs reached a connector, each with its endpoint.
-    carried: dict[int, int] = {}
-    for packet in rdpcap(str(pcap)):
-        if UDP not in packet or packet[UDP].dport != 6081 or packet[IP].src != "10.10.3.5":
-            continue
-        datagram = bytes(packet[UDP].payload)
-        inner = IP(inner_of(datagram) or b"")
-        if TCP in inner and inner[TCP].sport == port and inner[TCP].dport == 80:
-            eni = eni_of(datagram) or 0
-            carried[eni] = carried.get(eni, 0) + 1
+    carried = _carried_by_endpoint(pcap, port, 80)
     assert carried.get(ENDPOINTS["loc-a"], 0) >= 1, carried
     assert carried.get(ENDPOINTS["loc-b"], 0) >= 1, carried
     # The far end: loc-a's request arrived, answered; loc-b's never did.
@@ -117,6 +126,42 @@ def test_one_address_in_two_locations_at_once_gets_each_locations_rule(
     assert '"path": "/same-a"' in got["workload1"].stdout
     assert not got["workload-b"].ok, got["workload-b"]
     assert _web_paths(lab, mark) == ["/same-a"]
+
+
+@allure.feature("sublocations")
+def test_the_same_5_tuple_from_both_locations_is_carried_for_each(
+        sublocation_lab: LabHandle, pcap_dir: Path) -> None:
+    """Both workloads open the SAME TCP 5-tuple (10.10.1.11:41020 to web:8081, Direct
+    for every location by rule 4) at once, and the web server holds each request a
+    second, so both connections are open together in the one connector the GWLB
+    hashes that 5-tuple to. Each side must get its own answer (the echoed path names
+    it), the web server must see two connections (two source ports of the connector's
+    service address: SNAT kept them apart), and the session log must name both
+    locations. The kernel's connection tracking knows 5-tuples only: without a
+    conntrack zone and a TUN per location, loc-b's SYN would land on loc-a's
+    connection and one side would get no answer (docs/decisions.md)."""
+    lab = sublocation_lab
+    port = 41020
+    pcap = pcap_dir / "gwlb-eth-svc-same-5-tuple.pcap"
+    mark = lab.mark()
+    with lab.capture("gwlb", "eth-svc", pcap):
+        got = _at_once(lab, {"workload1": (f"http://{WEB}:8081/both-a?hold=1", port),
+                             "workload-b": (f"http://{WEB}:8081/both-b?hold=1", port)})
+    attach_pcap(pcap, "GWLB to connectors (GENEVE)")
+    carried = _carried_by_endpoint(pcap, port, 8081)  # ingress: both sides reached cc
+    assert carried.get(ENDPOINTS["loc-a"], 0) >= 1, carried
+    assert carried.get(ENDPOINTS["loc-b"], 0) >= 1, carried
+    assert got["workload1"].ok, got["workload1"]
+    assert got["workload-b"].ok, got["workload-b"]
+    assert '"path": "/both-a?hold=1"' in got["workload1"].stdout  # each its own answer
+    assert '"path": "/both-b?hold=1"' in got["workload-b"].stdout
+    seen = [e for e in lab.events("web", "http.request", after=mark) if e["dport"] == 8081]
+    assert sorted(e["path"] for e in seen) == ["/both-a?hold=1", "/both-b?hold=1"]
+    assert {e["src"] for e in seen} <= set(CONNECTOR_ADDRESSES), seen  # Direct: SNAT
+    assert len({(e["src"], e["sport"]) for e in seen}) == 2, seen  # two connections
+    flows = [f for f in _flows(lab, mark, port) if f.get("dport") == 8081]
+    assert sorted((f["location"], f["method"], f["rule"]) for f in flows) == [
+        ("loc-a", "DIRECT", "web-8081-everyone"), ("loc-b", "DIRECT", "web-8081-everyone")]
 
 
 @allure.feature("sublocations")
@@ -159,6 +204,31 @@ def test_licences_count_the_same_address_once_per_location(sublocation_lab: LabH
 def _seen_source(result: ExecResult) -> str:
     assert result.ok, result
     return str(json.loads(result.stdout)["seen_source"])
+
+
+@allure.feature("sublocations")
+def test_a_locations_names_survive_a_connector_restart_and_stay_its_own(
+        sublocation_lab: LabHandle) -> None:
+    """loc-a resolves www.web.example; both connectors restart; loc-a's web:8080 flow is
+    still Direct by name (rule 3) without asking again, and loc-b's still goes by the
+    default ZIA rule: the restart brought back loc-a's names, and only to loc-a. (The
+    store alone is checked in process, test_sublocation_state.py: here the binding
+    log's replay gives the names back too.) Runs before the test below, which teaches
+    loc-b the name."""
+    lab = sublocation_lab
+    url = f"http://{WEB}:8080/"
+    answer = lab.exec("workload1", "dig", "+short", "+time=3", "www.web.example", "@198.18.53.53")
+    assert answer.stdout.split() == [WEB]
+    assert _seen_source(_get(lab, "workload1", url + "learned-a")) in CONNECTOR_ADDRESSES
+    for node in CONNECTORS:
+        lab.restart_service(node, "connector")
+    wait_targets_healthy(lab, "gwlb")
+    mark = lab.mark()
+    assert _seen_source(_get(lab, "workload1", url + "restarted-a")) in CONNECTOR_ADDRESSES
+    assert _seen_source(_get(lab, "workload-b", url + "restarted-b")) == ZIA_EDGE
+    asked = [e for e in lab.events("dns", "dns.query", after=mark)
+             if e.get("qname", "").rstrip(".") == "www.web.example"]
+    assert asked == []  # nobody asked again: the names came back with the restart
 
 
 @allure.feature("sublocations")
@@ -222,3 +292,27 @@ def test_dns_rules_and_pools_are_each_locations_own(sublocation_lab: LabHandle) 
                       ("www.web2.example", "loc-b"): "block-web2-loc-b",
                       ("app.corp.example", "loc-a"): "app-pool-a",
                       ("app.corp.example", "loc-b"): "app-pool-b"}
+
+
+@allure.feature("sublocations")
+def test_a_routed_source_is_judged_and_logged_by_its_ranges_location(
+        routed_sublocation_lab: LabHandle) -> None:
+    """Routed traffic (the Azure ILB's) has no GWLB endpoint: workload2's source
+    10.10.1.12 is in loc-r by runtime.routed_locations
+    (`lab/topologies/connectors/azure-subloc-cc*.yaml`), where rule 1 drops web:80;
+    workload1 (in no range: the connectors' own location, vpc-lab) is Direct by rule 2.
+    Judged at the web server, and in the session log, which shows loc-r's flow reached
+    a connector and was dropped there by loc-r's rule."""
+    lab = routed_sublocation_lab
+    mark = lab.mark()
+    own = _get(lab, "workload1", f"http://{WEB}/routed-own")
+    sub = _get(lab, "workload2", f"http://{WEB}/routed-loc-r")
+    assert own.ok, own  # positive control: the own location's rule 2
+    assert '"path": "/routed-own"' in own.stdout
+    assert not sub.ok, sub
+    assert _web_paths(lab, mark) == ["/routed-own"]
+    flows = [e for node in CONNECTORS for e in lab.events(node, "flow.new", after=mark)
+             if e.get("src") == "10.10.1.12" and e.get("dst") == WEB and e.get("dport") == 80]
+    assert flows, "workload2's flow never reached a connector"
+    assert {(f["location"], f["method"], f["rule"]) for f in flows} == {
+        ("loc-r", "DROP", "web-drop-loc-r")}

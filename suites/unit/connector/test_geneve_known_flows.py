@@ -51,7 +51,7 @@ def _plane() -> GeneveDataPlane:
     plane = GeneveDataPlane(steering, IPv4Address("10.10.3.31"),
                             (IPv4Network("10.10.3.5/32"),), counters=Counters(),
                             events=EventLog(None, "cc1"))
-    plane._tun = RecordingTun()  # type: ignore[assignment]
+    plane._tuns = {"": RecordingTun()}  # type: ignore[dict-item]
     return plane
 
 
@@ -86,7 +86,7 @@ def test_known_flows_take_the_short_way_with_the_same_outcome() -> None:
         runs.handle_geneve(data, peer)
         full.handle_geneve(data, peer)
         full._known.clear()  # forget: every packet takes the full parse
-    assert runs._tun.written == full._tun.written  # type: ignore[union-attr]
+    assert runs._tuns[""].written == full._tuns[""].written  # type: ignore[attr-defined]
     assert runs.counters.snapshot() == full.counters.snapshot()
     assert _flows(runs) == _flows(full)
     assert len(runs._known) == 5  # three UDP and one TCP flow, and one re-cookied: validated

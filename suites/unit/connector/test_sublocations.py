@@ -48,7 +48,7 @@ def _steering(*rules: ForwardingRule, log: list[NewFlow] | None = None,
 def _seg(location: str, *, sport: int = 40000, flags: int = 0x02, reply: bool = False,
          proto: int = IpProto.TCP) -> Segment:
     if reply:
-        return Segment(FlowKey(proto, WEB, WORKLOAD, 80, sport), 60, flags)
+        return Segment(FlowKey(proto, WEB, WORKLOAD, 80, sport, location), 60, flags)
     return Segment(FlowKey(proto, WORKLOAD, WEB, sport, 80, location), 60, flags)
 
 
@@ -88,6 +88,20 @@ def test_a_reply_goes_back_with_the_header_of_its_own_location() -> None:
     steer.inbound(_seg("loc-b", sport=40001), HDR_B, LB, 0.0)
     assert steer.outbound(_seg("", sport=40001, flags=0x12, reply=True), 0.1) == ToGeneve(HDR_B, LB)
     assert steer.outbound(_seg("", sport=40000, flags=0x12, reply=True), 0.1) == ToGeneve(HDR_A, LB)
+
+
+def test_the_same_5_tuple_carried_in_two_locations_gets_each_reply_home() -> None:
+    """Both locations' identical flows are Direct at once. The kernel hands each reply
+    back by its location's own TUN (`connector/io/geneve_tuns.py`), so the reply read
+    off loc-b's TUN leaves with loc-b's header and loc-a's with loc-a's, whichever
+    flow came last; a location's TUN never answers for a port it did not carry."""
+    steer = _steering(rule(1, Method.DIRECT))
+    assert isinstance(steer.inbound(_seg("loc-a"), HDR_A, LB, 0.0), ToKernel)
+    assert isinstance(steer.inbound(_seg("loc-b"), HDR_B, LB, 0.0), ToKernel)
+    assert steer.outbound(_seg("loc-a", flags=0x12, reply=True), 0.1) == ToGeneve(HDR_A, LB)
+    assert steer.outbound(_seg("loc-b", flags=0x12, reply=True), 0.1) == ToGeneve(HDR_B, LB)
+    assert steer.outbound(_seg("loc-a", sport=40001, flags=0x12, reply=True), 0.1) == Dropped(
+        "not_from_load_balancer")
 
 
 def test_a_dropped_locations_flow_gets_no_return_path() -> None:
@@ -164,8 +178,9 @@ def test_the_data_plane_reads_the_location_from_the_endpoint_on_every_packet() -
     plane = GeneveDataPlane(steering, IPv4Address("10.10.3.31"), (IPv4Network("10.10.3.5/32"),),
                             counters=counters, events=EventLog(None, "cc1"),
                             locations={0xA: "loc-a", 0xB: "loc-b"})
-    written: list[bytes] = []
-    plane._tun = type("Tun", (), {"write": lambda _s, p: written.append(p) or True})()  # type: ignore[assignment]
+    written: dict[str, list[bytes]] = {"": [], "loc-a": [], "loc-b": []}
+    plane._tuns = {loc: type("Tun", (), {"write": lambda _s, p, w=w: w.append(p) or True})()  # type: ignore[misc]
+                   for loc, w in written.items()}
     for flags, seq in (("S", 1), ("A", 2), ("PA", 2)):
         inner = bytes(IP(src=str(WORKLOAD), dst=str(WEB)) / TCP(sport=41000, dport=80,
                                                                  flags=flags, seq=seq))
@@ -173,7 +188,8 @@ def test_the_data_plane_reads_the_location_from_the_endpoint_on_every_packet() -
             plane.handle_geneve(geneve_header(4, 7, eni=eni) + inner, LB, 0.0)
     assert [(f.key.location, f.decision.rule_name) for f in log] == [
         ("loc-a", "r1"), ("loc-b", "r2"), ("", "r3")]
-    assert len(written) == 6  # loc-a's three packets and the own location's, never loc-b's
+    # loc-a's three packets into loc-a's TUN, the own location's into its own, never loc-b's
+    assert {loc: len(w) for loc, w in written.items()} == {"": 3, "loc-a": 3, "loc-b": 0}
     assert counters.snapshot().get("dropped_policy_drop") == 3
     assert counters.snapshot().get("geneve_rx_unmapped_endpoint") == 1
 
