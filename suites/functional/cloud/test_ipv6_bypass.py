@@ -307,3 +307,49 @@ def test_D2_aaaa_for_a_zpa_name_through_the_gwlb_is_nodata(  # noqa: N802
     asked = [e for cc in CONNECTORS for e in lab.events(cc, "dns.query", after=mark)
              if e["qname"].rstrip(".") == ZPA_NAME]
     assert [e["qtype"] in ("AAAA", 28) for e in asked] == [True], asked
+
+
+def _syns(pcap: Path, dst: str, dport: int) -> int:
+    """TCP SYNs (not SYN-ACKs) to `dst`:`dport` in a capture, either family."""
+    count = 0
+    for p in rdpcap(str(pcap)):
+        layer = p.getlayer(IPv6) or p.getlayer(IP)
+        if layer is not None and TCP in p and layer.dst == dst and p[TCP].dport == dport \
+                and p[TCP].flags.S and not p[TCP].flags.A:
+            count += 1
+    return count
+
+
+@allure.feature("cloud")
+@allure.story("IPv6 security group rules")
+def test_security_group_rules_judge_ipv6_by_its_own_family(v6lab: LabHandle,
+                                                           tmp_path: Path) -> None:
+    """The workloads' group (cloud/ipv6.yaml) allows all from the VPC's IPv4 /16 and, over
+    IPv6, only SSH from the management subnet: from the bastion, IPv6 to port 22 and
+    IPv4 to port 80 reach workload1; IPv6 to port 80 reaches the switch (it left the VPC
+    router's port) and is dropped there, since an IPv4 rule allows no IPv6 (AWS)."""
+    lab = v6lab
+    assert "workloads" in lab.topology.node("workload1").interface("eth0").security_groups
+    v6, v4 = str(_v6(lab.topology, "workload1")), _service_v4(lab, "workload1", "eth0")
+    tries = {"v6-22": (v6, 22), "v6-80": (v6, 80), "v4-80": (v4, 80)}
+    pcaps = {p: tmp_path / f"{p[0]}-{p[1]}.pcap" for p in (("fabric", "eth-wl"),
+                                                            ("workload1", "eth0"))}
+    script = " & ".join(f"curl -s -m 2 -o /dev/null -g http://{'[' + a + ']' if ':' in a else a}"
+                        f":{port}/" for a, port in tries.values()) + " & wait"
+    with lab.capture("fabric", "eth-wl", pcaps[("fabric", "eth-wl")]), \
+            lab.capture("workload1", "eth0", pcaps[("workload1", "eth0")]):
+        lab.exec("bastion", "sh", "-c", script, check=False)
+        path_window("the last SYN reaching workload1, if it does").wait()
+    for (node, iface), pcap in pcaps.items():
+        attach_pcap(pcap, f"{node} {iface}")
+    sent = {k: _syns(pcaps[("fabric", "eth-wl")], *t) for k, t in tries.items()}
+    arrived = {k: _syns(pcaps[("workload1", "eth0")], *t) for k, t in tries.items()}
+    assert all(n >= 1 for n in sent.values()), f"not all reached the switch: {sent}"
+    assert {k: n >= 1 for k, n in arrived.items()} == {"v6-22": True, "v6-80": False,
+                                                       "v4-80": True}, arrived
+
+
+def _service_v4(lab: LabHandle, node: str, iface: str) -> str:
+    address = lab.topology.node(node).interface(iface).address
+    assert address is not None
+    return str(address.ip)
