@@ -39,7 +39,8 @@ from suites.functional.lab.sealing import routes_leaving_the_lab
 
 pytestmark = pytest.mark.usefixtures("lab_capable")
 
-TOPOLOGIES = ["aws-natgw-ipv6", "aws-natgw-ipv6-bypass", "aws-natgw-ipv6-connector"]
+TOPOLOGIES = ["aws-natgw-ipv6", "aws-natgw-ipv6-bypass", "aws-natgw-ipv6-connector",
+              "azure-natgw-ipv6", "azure-natgw-ipv6-bypass"]
 PINGS = 3
 
 
@@ -85,8 +86,17 @@ def _bypass_route(topo: Topology) -> Route | None:
     return route if hop is not None and topo.node(hop).gateway is not None else None
 
 
+def _gateway6(topo: Topology) -> tuple[str, str]:
+    """The IPv6 internet edge (AWS's egress-only gateway, Azure's stand-in `inet6`) and
+    its outside interface."""
+    node = next(n for n in topo.nodes if n.gateway and n.gateway.kind == "egress-only")
+    assert node.gateway is not None
+    return node.name, node.gateway.outside
+
+
 def _eigw_counter(lab: LabHandle, name: str) -> int:
-    out = lab.exec("eigw", "nft", "list", "counter", "inet", "cclab_eigw", name).stdout
+    out = lab.exec(_gateway6(lab.topology)[0], "nft", "list", "counter", "inet", "cclab_eigw",
+                   name).stdout
     return int(out.split("packets")[1].split()[0])
 
 
@@ -154,7 +164,7 @@ def test_egress_only_gateway_drops_inbound_initiated_ipv6(v6lab: LabHandle,
     reach the gateway's outside and are counted as unsolicited there."""
     before = _eigw_counter(v6lab, "unsolicited")
     answered, sent, arrived = _pings_seen(v6lab, tmp_path, "attacker", "workload1",
-                                          ("eigw", "eth-inet"), ("workload1", "eth0"))
+                                          _gateway6(v6lab.topology), ("workload1", "eth0"))
     assert sent == PINGS, "the pings never reached the EIGW"
     assert (arrived, answered) == (0, False)
     assert _eigw_counter(v6lab, "unsolicited") >= before + PINGS
