@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from lab.gcp_firewall import IMPLIED, IMPLIED_PRIORITY, applies_to, precedence
 from lab.model import (
@@ -47,9 +47,10 @@ IMPLICIT_DENY = 32767
 
 @dataclass(frozen=True, slots=True)
 class Peer:
-    """One prefix a rule names, and why it is there (for messages)."""
+    """One prefix a rule names, and why it is there (for messages). Either family: a
+    rule naming only IPv4 prefixes allows no IPv6, and the other way round (AWS)."""
 
-    network: IPv4Network
+    network: IPv4Network | IPv6Network
     origin: str
 
 
@@ -171,14 +172,16 @@ def _names(topo: Topology, iface: Interface, names: list[str]) -> tuple[Peer, ..
         elif name in static:
             peers += [Peer(p, name) for p in static[name]]
         else:
-            peers.append(Peer(IPv4Network(name), name))
+            peers.append(Peer(ip_network(name), name))
     return tuple(peers)
 
 
 def group_members(topo: Topology, group: str) -> list[Peer]:
-    """AWS: a group reference matches the private addresses of its members' interfaces."""
-    return [Peer(IPv4Network(f"{i.address.ip}/32"), f"group:{group} ({n.name}/{i.name})")
-            for n in topo.nodes for i in n.interfaces if group in i.security_groups]
+    """AWS: a group reference matches the private addresses of its members' interfaces,
+    IPv4 and IPv6 (a dual-stack member's /128 too)."""
+    return [Peer(ip_network(address), f"group:{group} ({n.name}/{i.name})")
+            for n in topo.nodes for i in n.interfaces if group in i.security_groups
+            for address in (i.address.ip, *((i.address6.ip,) if i.address6 else ()))]
 
 
 def computed_tag(topo: Topology, iface: Interface, name: str) -> list[Peer]:

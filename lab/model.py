@@ -56,15 +56,15 @@ class SgRule:
     destination inbound, its source outbound); empty: any.
     """
 
-    proto: str  # tcp | udp | icmp | all | an IP protocol number ("50")
+    proto: str  # tcp | udp | icmp | icmpv6 | all | an IP protocol number ("50")
     ports: tuple[int, int] | None
-    peers: tuple[IPv4Network, ...]
+    peers: tuple[IPv4Network | IPv6Network, ...]  # either family (AWS: a rule has one)
     action: str = "allow"  # allow | deny (Azure NSGs have both)
     label: str = ""
     priority: int | None = None  # an NSG's: the lowest number is evaluated first
     tags: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
-    local: tuple[IPv4Network, ...] = ()
+    local: tuple[IPv4Network | IPv6Network, ...] = ()
     local_tags: tuple[str, ...] = ()
     written: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()  # a GCP firewall rule's target tags; empty: every instance
@@ -203,7 +203,7 @@ class Topology:
     source: Path | None = field(default=None, compare=False)
     network_acls: tuple[NetworkAcl, ...] = ()
     computed_tags: tuple[ComputedTag, ...] = ()
-    tags: tuple[tuple[str, tuple[IPv4Network, ...]], ...] = ()  # static tags, by name
+    tags: tuple[tuple[str, tuple[IPv4Network | IPv6Network, ...]], ...] = ()  # static, by name
 
     def security_group(self, name: str) -> SecurityGroup:
         for group in self.security_groups:

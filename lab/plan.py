@@ -107,6 +107,8 @@ def _bridges(topo: Topology, names: LabNames) -> Iterator[Step]:
     if ruleset:
         # Bridged IPv4 goes through the inet hooks (with conntrack) of the switch namespace.
         yield SetSysctl(names.switch_ns, "net.bridge.bridge-nf-call-iptables", "1")
+        if any(net.subnet6 for net in topo.networks):  # bridged IPv6 too: IPv6 rules judge it
+            yield SetSysctl(names.switch_ns, "net.bridge.bridge-nf-call-ip6tables", "1")
         yield LoadNftables(names.switch_ns, ruleset)
 
 

@@ -101,7 +101,7 @@ class RawNode(_Strict):
     network_tags: list[str] = []
 
 
-class _TagList(RootModel[list[IPv4Network] | RawComputedTag]):
+class _TagList(RootModel[list[IPv4Network | IPv6Network] | RawComputedTag]):
     pass
 
 

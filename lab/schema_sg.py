@@ -29,7 +29,7 @@ named tags or other groups.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -38,7 +38,7 @@ from lab.model import AclEntry, ComputedTag, NetworkAcl, SecurityGroup, SgRule
 from yamlissues import Issue
 
 GROUP_PREFIX = "group:"
-PROTOCOLS = ("tcp", "udp", "icmp", "all")
+PROTOCOLS = ("tcp", "udp", "icmp", "icmpv6", "all")
 
 
 class _Strict(BaseModel):
@@ -46,7 +46,8 @@ class _Strict(BaseModel):
 
 
 def check_proto(value: str | int) -> str:
-    """tcp, udp, icmp, all, or an IP protocol number 0-255 (AWS writes 50 for ESP)."""
+    """tcp, udp, icmp, icmpv6, all, or an IP protocol number 0-255 (AWS writes 50 for
+    ESP, icmpv6 for 58)."""
     text = str(value).lower()
     if text in PROTOCOLS:
         return text
@@ -130,7 +131,7 @@ class Names:
     """What a peer may name: static tags (resolved here), computed tags and groups
     (resolved per interface, later)."""
 
-    tags: dict[str, list[IPv4Network]]
+    tags: dict[str, list[IPv4Network | IPv6Network]]
     computed: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()
 
@@ -203,13 +204,13 @@ def build_acl(name: str, raw: RawNetworkAcl, issues: list[Issue]) -> NetworkAcl:
 
 @dataclass(frozen=True, slots=True)
 class _Peers:
-    prefixes: tuple[IPv4Network, ...]
+    prefixes: tuple[IPv4Network | IPv6Network, ...]
     tags: tuple[str, ...]
     groups: tuple[str, ...]
 
 
 def _peers(values: list[str], names: Names, path: str, issues: list[Issue]) -> _Peers:
-    prefixes: list[IPv4Network] = []
+    prefixes: list[IPv4Network | IPv6Network] = []
     computed: list[str] = []
     groups: list[str] = []
     for j, value in enumerate(values):
@@ -227,7 +228,7 @@ def _peers(values: list[str], names: Names, path: str, issues: list[Issue]) -> _
             prefixes += names.tags[value]
         else:
             try:
-                prefixes.append(IPv4Network(value))
+                prefixes.append(ip_network(value))  # either family, as AWS and Azure take
             except ValueError:
                 known = ", ".join(sorted([*names.tags, *names.computed])) or "none defined"
                 issues.append(Issue("", f"{path}[{j}]", f"'{value}' is neither a prefix "

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from ipaddress import IPv4Network, collapse_addresses
+from ipaddress import IPv4Network, IPv6Network, collapse_addresses
 
 from lab.cloud_rules import (
     AclPort,
@@ -33,6 +33,9 @@ from lab.model import AclEntry, Topology
 
 PORT_TABLE = "cclab_ports"
 SG_TABLE = "cclab_sg"
+LINK_ICMPV6 = ("nd-router-solicit", "nd-router-advert", "nd-neighbor-solicit",
+               "nd-neighbor-advert", "mld-listener-query", "mld-listener-report",
+               "mld2-listener-report")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +156,9 @@ def _sg_table(topo: Topology, ports: list[GuardedPort], tables: SgTables,
     if tables.shared_host:
         yield "    meta mark 0 accept  # neither from nor to a guarded port"
     yield "    ct state established,related accept"
+    # Neighbour discovery and MLD are the link's, never a security group's (as ARP, which
+    # is no IP packet, never reaches this table): a dual-stack port must find its router.
+    yield f"    icmpv6 type {{ {', '.join(LINK_ICMPV6)} }} accept"
     # Only guarded traffic is judged: a bridge without a guarded port may see one side
     # of an asymmetric flow (the ILB's), which its zone cannot call anything but invalid.
     yield "    meta mark != 0 ct state invalid counter drop"
@@ -204,35 +210,49 @@ def _port_chain(topo: Topology, p: GuardedPort, direction: str) -> Iterator[str]
 
 def _layer_rules(layer: Layer, direction: str) -> Iterator[str]:
     for rule in layer.rules:
-        line = _rule(rule, direction)
-        if line:
+        for line in _rule(rule, direction):
             yield f"    {line}"
 
 
-def _rule(rule: Rule, direction: str) -> str:
+def _rule(rule: Rule, direction: str) -> list[str]:
+    """One line per address family the rule names (none if it names no address): a
+    rule's IPv4 prefixes never match IPv6 and its IPv6 ones never IPv4 (AWS); a rule
+    naming no address at all (an NSG's DenyAll) matches both."""
     far, near = ("daddr", "saddr") if direction == "out" else ("saddr", "daddr")
-    parts = []
-    for field, peers in ((far, rule.far), (near, rule.near)):
-        match = _address_match(field, peers)
-        if match is None:
-            return ""  # names no address: never matches
-        parts += match
-    parts += _proto_match(rule.proto, rule.ports)
     verdict = "return" if rule.action == "allow" else "counter drop"
     comment = f' comment "{_comment(rule.label)}"' if rule.label else ""
-    return " ".join([*parts, verdict]) + comment
+    families: tuple[int | None, ...] = (None,) if rule.far is None and rule.near is None \
+        else (4, 6)
+    lines = []
+    for family in families:
+        parts: list[str] | None = []
+        for field, peers in ((far, rule.far), (near, rule.near)):
+            match = _address_match(field, peers, family)
+            parts = None if match is None or parts is None else parts + match
+        if parts is None:
+            continue  # names no address of this family: never matches it
+        parts = list(dict.fromkeys(parts))  # one family match, if both sides say it
+        parts += _proto_match(rule.proto, rule.ports)
+        lines.append(" ".join([*parts, verdict]) + comment)
+    return lines
 
 
-def _address_match(field: str, peers: tuple[Peer, ...] | None) -> list[str] | None:
-    if peers is None or any(p.network.prefixlen == 0 for p in peers):
+def _address_match(field: str, peers: tuple[Peer, ...] | None,
+                   family: int | None) -> list[str] | None:
+    """The match on `field` for the rule's prefixes of `family`; None: it has none."""
+    if peers is None:
         return []
-    if not peers:
+    nets = [p.network for p in peers if p.network.version == family]
+    if not nets:
         return None
-    nets = collapse_addresses(p.network for p in peers)
-    return [f"ip {field} {{ {', '.join(str(n) for n in sorted(nets, key=_order))} }}"]
+    if any(n.prefixlen == 0 for n in nets):
+        return [f"meta nfproto ipv{family}"]
+    keyword = "ip" if family == 4 else "ip6"
+    collapsed = sorted(collapse_addresses(nets), key=_order)  # type: ignore[type-var]
+    return [f"{keyword} {field} {{ {', '.join(str(n) for n in collapsed)} }}"]
 
 
-def _order(net: IPv4Network) -> tuple[int, int]:
+def _order(net: IPv4Network | IPv6Network) -> tuple[int, int]:
     return int(net.network_address), net.prefixlen
 
 
@@ -244,8 +264,8 @@ def _comment(text: str) -> str:
 def _proto_match(proto: str, ports: tuple[int, int] | None) -> list[str]:
     if proto == "all":
         return []
-    if proto == "icmp":
-        return ["meta l4proto icmp"]
+    if proto in ("icmp", "icmpv6"):  # each its family's: icmp is IPv4's, icmpv6 IPv6's
+        return [f"meta l4proto {'ipv6-icmp' if proto == 'icmpv6' else 'icmp'}"]
     if proto not in ("tcp", "udp"):
         return [f"meta l4proto {proto}"]  # AWS: any other protocol number means every port
     if ports is None or ports == (0, 65535):

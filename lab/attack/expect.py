@@ -123,7 +123,7 @@ def _unused(topo: Topology, start: Node, own: IPv4Address) -> IPv4Address | None
 def _unheld_in_tag(topo: Topology, tag: str) -> IPv4Address | None:
     """The highest address of the tag's first prefix that no node holds (GCP: a Cloud DNS
     forwarder's source, forged); None without the tag."""
-    prefixes = dict(topo.tags).get(tag, ())
+    prefixes = [p for p in dict(topo.tags).get(tag, ()) if isinstance(p, IPv4Network)]
     if not prefixes:
         return None
     held = {i.address.ip for n in topo.nodes for i in n.interfaces}

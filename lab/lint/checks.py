@@ -132,6 +132,8 @@ def _admitted(scope: Scope, ports: tuple[Port, ...], default: Spec, hits: _Hits,
         for rule in _allow_rules(scope, port):
             spec = _spec(rule, default)
             for peer in rule.far or (Peer(ANY, "any address"),):
+                if peer.network.version != 4:
+                    continue  # the rule checks are IPv4's (an IPv6 prefix admits no IPv4)
                 address = witness(peer.network)
                 if spec is None or address is None:
                     continue

@@ -66,7 +66,7 @@ def local_ranges(topo: Topology) -> tuple[IPv4Network, ...]:
     nets += [p for tag in topo.computed_tags for p in tag.prefixes]
     tags = dict(topo.tags)
     for name in ("VirtualNetwork", "AzureLoadBalancer"):
-        nets += tags.get(name, ())
+        nets += [p for p in tags.get(name, ()) if isinstance(p, IPv4Network)]
     return tuple(sorted(set(nets)))
 
 

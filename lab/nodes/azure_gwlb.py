@@ -35,9 +35,10 @@ from ipaddress import IPv4Address
 
 from lab.events import EventWriter
 from lab.nodes.base import node_arguments, run_checked, serve_until_signalled, take_loopback_address
+from lab.nodes.flow_key import FlowId
 from lab.nodes.health_probe import TargetHealth, http_probe
 from lab.nodes.kernel_path import KernelPath
-from lab.nodes.zia_gateway import FlowId, flow_id
+from lab.nodes.zia_gateway import flow_id
 from lab.wire.vxlan import unwrap, wrap
 
 TUN, MARK, TABLE = "azgw0", 0x5A, 125

@@ -2,9 +2,12 @@
 
 Everything routed to this node that is not for the node itself enters its TUN.
 Each flow (5-tuple, both directions) sticks to one target, chosen by hash among
-the healthy targets; GENEVE carries it on UDP 6081 with AWS's three options of
-class 0x0108 (endpoint ENI, attachment, a per-flow cookie), encoded by
-`lab.wire.geneve`, which the traffic probes share. Packets coming back from a
+the healthy targets; IPv4 and IPv6 alike (spec G3: an IPv6 inner packet rides
+in the same IPv4 outer header, protocol 0x86DD; link-scoped IPv6, the node's
+own neighbour discovery, is not a flow and is not carried). GENEVE carries it
+on UDP 6081 with AWS's three options of class 0x0108 (endpoint ENI,
+attachment, a per-flow cookie), encoded by `lab.wire.geneve`, which the
+traffic probes share. Packets coming back from a
 target are decapsulated and routed on to the workload.
 
 Targets are probed with HTTP GET /?cchealth on the probe port; a target turns
@@ -48,11 +51,11 @@ from ipaddress import IPv4Address
 from lab.events import EventWriter
 from lab.nodes import gwlb_control
 from lab.nodes.base import node_arguments, run_checked, serve_until_signalled
+from lab.nodes.flow_key import FlowId, addresses, flow_key, link_scoped
 from lab.nodes.gwlb_control import Request
 from lab.nodes.health_probe import http_probe
 from lab.nodes.kernel_path import KernelPath
 from lab.nodes.target_group import Failover, TargetGroup
-from lab.nodes.zia_gateway import FlowId, flow_id
 from lab.wire.geneve import ENI_ID, GENEVE_PORT, endpoint_id, eni_of, geneve_header, inner_of
 
 
@@ -127,9 +130,9 @@ class Gwlb:
         if choice.target is None or not (choice.new or choice.moved):
             return choice.target
         self.flows[(eni, fid)] = choice.target
+        src, dst = addresses(packet)
         self.events.emit("gwlb.flow", target=str(choice.target), rebalanced=choice.moved,
-                         proto=packet[9], src=str(IPv4Address(packet[12:16])),
-                         dst=str(IPv4Address(packet[16:20])),
+                         proto=fid[0], src=str(src), dst=str(dst),
                          endpoint=self._names.get(eni, f"vpce-{eni:016x}"))
         return choice.target
 
@@ -169,8 +172,8 @@ class Gwlb:
         return self.paths[self._eni.index(eni)] if eni in self._eni else self.paths[0]
 
     def to_target(self, packet: bytes, endpoint: int = 0) -> None:
-        fid = flow_id(packet)
-        if fid is None:
+        fid = flow_key(packet)
+        if fid is None or link_scoped(packet):
             return
         # the target's pick and the flow cookie: by 5-tuple, as GWLB hashes it, so one
         # 5-tuple from two endpoints lands on one target
@@ -179,7 +182,7 @@ class Gwlb:
         target = self.target_for(fid, flow_hash, packet, eni)
         if target is None:
             return  # no registered target: AWS drops
-        self.sock.sendto(geneve_header(4, flow_hash, eni=eni) + packet,
+        self.sock.sendto(geneve_header(packet[0] >> 4, flow_hash, eni=eni) + packet,
                          (str(target), GENEVE_PORT))
 
     def close(self) -> None:

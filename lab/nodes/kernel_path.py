@@ -56,8 +56,11 @@ table ip {self._nft_table} {{
 }}""")
 
     def route_default(self) -> None:
-        """Everything not for this node goes to the TUN (the GWLB's catch-all)."""
+        """Everything not for this node goes to the TUN (the GWLB's catch-all), IPv6
+        too where the node has IPv6 (a dual-stack GWLB: spec G3)."""
         run_checked(["ip", "route", "replace", "default", "dev", self.tun])
+        if ipv6_enabled():
+            run_checked(["ip", "-6", "route", "replace", "default", "dev", self.tun])
 
     def read(self) -> bytes:
         """One IP packet from the kernel (blocking)."""
@@ -85,6 +88,15 @@ def open_tun(name: str) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def ipv6_enabled() -> bool:
+    """Whether this namespace has IPv6 on (the plan turns it on for dual-stack nodes)."""
+    try:
+        with open("/proc/sys/net/ipv6/conf/all/disable_ipv6") as f:
+            return f.read().strip() == "0"
+    except OSError:
+        return False
 
 
 def _sysctl(key: str, value: str) -> None:

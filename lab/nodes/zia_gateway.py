@@ -28,6 +28,7 @@ import dns.message
 
 from lab.events import EventWriter
 from lab.nodes.base import node_arguments, serve_until_signalled
+from lab.nodes.flow_key import FlowId, flow_key
 from lab.nodes.kernel_path import KernelPath
 from lab.nodes.tls_files import make_server_certificate
 
@@ -36,20 +37,12 @@ TLS_PORT = 443
 _HEAD = struct.Struct("!2sBBII")
 _LENGTH = struct.Struct("!H")
 DATA, KEEPALIVE, KEEPALIVE_ACK = 1, 2, 3
-FlowId = tuple[int, bytes, int, bytes, int]
 
 
 def flow_id(packet: bytes) -> FlowId | None:
-    """(proto, a, a-port, b, b-port) sorted so both directions agree; IPv4 only."""
-    if len(packet) < 20 or packet[0] >> 4 != 4:
-        return None
-    ihl = (packet[0] & 0xF) * 4
-    proto = packet[9]
-    ports = (struct.unpack_from("!HH", packet, ihl) if proto in (6, 17)
-             and len(packet) >= ihl + 4 else (0, 0))
-    a, b = (packet[12:16], ports[0]), (packet[16:20], ports[1])
-    lo, hi = sorted((a, b))
-    return proto, lo[0], lo[1], hi[0], hi[1]
+    """(proto, a, a-port, b, b-port) sorted so both directions agree; IPv4 only (this
+    gateway has no IPv6 path)."""
+    return flow_key(packet) if packet and packet[0] >> 4 == 4 else None
 
 
 def blocked_query(packet: bytes, patterns: list[str]) -> str | None:

@@ -2,7 +2,9 @@
 
 On aws-natgw-ipv6 the egress-only internet gateway serves only the management
 subnet, so the workloads' one way out is 0.0.0.0/0 to the GWLB (blocked); on
-aws-natgw-ipv6-bypass their route table also sends ::/0 to it (attack
+aws-natgw-ipv6-connector their ::/0 goes to the GWLB too, which carries it to a
+connector in GENEVE (spec G3), where it is dropped (blocked); on
+aws-natgw-ipv6-bypass their route table sends ::/0 to the EIGW (attack
 succeeded). What each lab must show is read from the design, the VPC router's
 routes (`_bypass_route`), never from what the lab did. Seen on the wire: the
 workload's packets at the VPC router (they were sent) and at the web server on
@@ -11,6 +13,7 @@ the internet (they got out), and the egress-only gateway's counters.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from collections.abc import Iterator
@@ -19,21 +22,25 @@ from pathlib import Path
 
 import allure
 import pytest
+from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle
 from lab.compose import bridge_name
 from lab.model import Route, Topology
+from lab.wire.geneve import GENEVE_PORT, inner_of
 from suites.fixtures.allure_hooks import attach_pcap
 from suites.fixtures.lab import cloud_lab, on_each_backend
 from suites.fixtures.windows import path_window
 from suites.functional.cloud.test_cloud_topologies import record_outcome
+from suites.functional.connector.gwlb_helpers import metrics
 from suites.functional.lab.sealing import routes_leaving_the_lab
 
 pytestmark = pytest.mark.usefixtures("lab_capable")
 
-TOPOLOGIES = ["aws-natgw-ipv6", "aws-natgw-ipv6-bypass"]
+TOPOLOGIES = ["aws-natgw-ipv6", "aws-natgw-ipv6-bypass", "aws-natgw-ipv6-connector",
+              "azure-natgw-ipv6", "azure-natgw-ipv6-bypass"]
 PINGS = 3
 
 
@@ -43,7 +50,7 @@ DOCKER_COVER = TOPOLOGIES
 
 @pytest.fixture(scope="module", params=on_each_backend(TOPOLOGIES, docker=DOCKER_COVER))
 def v6lab(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
-    stem = "v6b" if request.param[0].endswith("bypass") else "v6s"
+    stem = {"bypass": "v6b", "connector": "v6c"}.get(request.param[0].rsplit("-", 1)[-1], "v6s")
     with cloud_lab(request, stem) as handle:
         yield handle
 
@@ -55,24 +62,41 @@ def _v6(topo: Topology, node: str, iface: str | None = None) -> IPv6Address:
     return chosen.address6.ip
 
 
-def _bypass_route(topo: Topology) -> Route | None:
-    """The design's answer: a ::/0 on the workloads' VPC router that applies to the
-    workloads' IPv6 source and leads to a gateway other than the connectors' path."""
+def _workloads_ipv6_default(topo: Topology) -> Route | None:
+    """The ::/0 of the workloads' VPC router that applies to the workloads' IPv6 source."""
     source = _v6(topo, "workload1")
     router = next(r for r in topo.node("workload1").routes if r.to.version == 6).via
     owner = topo.owner_of(router)
     assert owner is not None
-    for route in owner[0].routes:
-        if route.to.version == 6 and route.to.prefixlen == 0 and (
-                route.source is None or source in route.source):
-            hop = topo.owner_of(route.via)
-            if hop is not None and hop[0].gateway is not None:
-                return route
-    return None
+    return next((route for route in owner[0].routes
+                 if route.to.version == 6 and route.to.prefixlen == 0
+                 and (route.source is None or source in route.source)), None)
+
+
+def _next_hop_node(topo: Topology, route: Route | None) -> str | None:
+    hop = topo.owner_of(route.via) if route is not None else None
+    return hop[0].name if hop is not None else None
+
+
+def _bypass_route(topo: Topology) -> Route | None:
+    """The design's answer: the workloads' ::/0 leads to a gateway (the EIGW), not to
+    the connectors' path."""
+    route = _workloads_ipv6_default(topo)
+    hop = _next_hop_node(topo, route)
+    return route if hop is not None and topo.node(hop).gateway is not None else None
+
+
+def _gateway6(topo: Topology) -> tuple[str, str]:
+    """The IPv6 internet edge (AWS's egress-only gateway, Azure's stand-in `inet6`) and
+    its outside interface."""
+    node = next(n for n in topo.nodes if n.gateway and n.gateway.kind == "egress-only")
+    assert node.gateway is not None
+    return node.name, node.gateway.outside
 
 
 def _eigw_counter(lab: LabHandle, name: str) -> int:
-    out = lab.exec("eigw", "nft", "list", "counter", "inet", "cclab_eigw", name).stdout
+    out = lab.exec(_gateway6(lab.topology)[0], "nft", "list", "counter", "inet", "cclab_eigw",
+                   name).stdout
     return int(out.split("packets")[1].split()[0])
 
 
@@ -140,7 +164,7 @@ def test_egress_only_gateway_drops_inbound_initiated_ipv6(v6lab: LabHandle,
     reach the gateway's outside and are counted as unsolicited there."""
     before = _eigw_counter(v6lab, "unsolicited")
     answered, sent, arrived = _pings_seen(v6lab, tmp_path, "attacker", "workload1",
-                                          ("eigw", "eth-inet"), ("workload1", "eth0"))
+                                          _gateway6(v6lab.topology), ("workload1", "eth0"))
     assert sent == PINGS, "the pings never reached the EIGW"
     assert (arrived, answered) == (0, False)
     assert _eigw_counter(v6lab, "unsolicited") >= before + PINGS
@@ -183,3 +207,159 @@ def test_the_hosts_side_of_the_lab_answers_no_ipv6(v6lab: LabHandle) -> None:
         with allure.step(f"{node.name} -> the host's {len(probes)} bridge-side addresses"):
             out = v6lab.exec(node.name, "sh", "-c", script).stdout
             assert "REACHED" not in out, f"{node.name}: {out}"
+
+
+CONNECTORS = ("cc1", "cc2")
+ZPA_NAME = "app-a.corp.example"  # an app segment of the connectors' config (cloud/base.yaml)
+
+
+def _to_the_gwlb(topo: Topology) -> bool:
+    """The design's answer: the workloads' ::/0 goes to the node running the GWLB."""
+    hop = _next_hop_node(topo, _workloads_ipv6_default(topo))
+    return hop is not None and any(s.kind == "gwlb" for s in topo.node(hop).services)
+
+
+def _ipv6_inside_geneve(pcap: Path, connector: str) -> list[IPv6]:
+    """The IPv6 packets the GWLB carried to `connector` (GENEVE, UDP 6081, IPv4 outer)."""
+    found = []
+    for p in rdpcap(str(pcap)):
+        if UDP in p and p[UDP].dport == GENEVE_PORT and p[IP].dst == connector:
+            inner = inner_of(bytes(p[UDP].payload))
+            if inner and inner[0] >> 4 == 6:
+                found.append(IPv6(inner))
+    return found
+
+
+def _counted(lab: LabHandle, name: str) -> float:
+    return sum(metrics(lab, cc).get(name, 0) for cc in CONNECTORS)
+
+
+@pytest.fixture
+def gwlb_steered(v6lab: LabHandle) -> LabHandle:
+    if not _to_the_gwlb(v6lab.topology):
+        pytest.skip("the workloads' ::/0 does not go to the GWLB in this design")
+    return v6lab
+
+
+@allure.feature("attacks")
+@allure.story("IPv6 bypass")
+def test_ipv6_sent_to_the_gwlb_reaches_a_connector_and_goes_no_further(  # noqa: PLR0914
+        gwlb_steered: LabHandle, tmp_path: Path) -> None:
+    """Where the workloads' ::/0 goes to the GWLB: a ping and a TCP connection over IPv6
+    reach the VPC router, ride GENEVE to one connector (IPv6 inner, IPv4 outer: spec G3;
+    one flow, one connector), are counted there (geneve_rx_ipv6, ipv6_no_path), logged
+    once per flow as "IPv6 Not Carried", and nothing reaches the web server."""
+    lab = gwlb_steered
+    src, dst = _v6(lab.topology, "workload1"), _v6(lab.topology, "web")
+    before = {n: _counted(lab, n) for n in ("geneve_rx_ipv6_total", "dropped_ipv6_no_path_total")}
+    mark = lab.mark()
+    points = [("fabric", "eth-wl"), ("web", "eth0"), *((cc, "eth-svc") for cc in CONNECTORS)]
+    pcaps = {p: tmp_path / f"{p[0]}-{p[1]}.pcap" for p in points}
+    with contextlib.ExitStack() as stack:
+        for point, pcap in pcaps.items():
+            stack.enter_context(lab.capture(*point, pcap))
+        answered = _ping6(lab, "workload1", dst)
+        connected = lab.exec("workload1", "curl", "-s", "-m", "2", "-o", "/dev/null", "-g",
+                             f"http://[{dst}]/", check=False).returncode == 0
+        path_window("the last packet reaching a connector or the web server").wait()
+    for (node, iface), pcap in pcaps.items():
+        attach_pcap(pcap, f"{node} {iface}")
+    assert _echo_requests(pcaps[points[0]], src, dst) == PINGS, "never reached the VPC router"
+    carried = {cc: [p for p in _ipv6_inside_geneve(pcaps[(cc, "eth-svc")], _service(lab, cc))
+                    if IPv6Address(p.src) == src and IPv6Address(p.dst) == dst]
+               for cc in CONNECTORS}
+    pings = {cc: sum(1 for p in got if ICMPv6EchoRequest in p) for cc, got in carried.items()}
+    syns = sum(1 for got in carried.values() for p in got if TCP in p and p[TCP].flags.S)
+    assert sorted(pings.values()) == [0, PINGS], f"one flow, one connector: {pings}"
+    assert syns >= 1, "the TCP connection's SYN never reached a connector"
+    grew = _counted(lab, "geneve_rx_ipv6_total") - before["geneve_rx_ipv6_total"]
+    assert grew == sum(len(got) for got in carried.values())
+    assert _counted(lab, "dropped_ipv6_no_path_total") - before["dropped_ipv6_no_path_total"] \
+        == grew
+    # The session log, once per flow: the TCP connection's (a fresh source port; the
+    # ping's addresses may have been logged by an earlier test of this lab).
+    syn_at = {cc: {p[TCP].sport for p in got if TCP in p} for cc, got in carried.items()}
+    target = next(cc for cc, ports in syn_at.items() if ports)
+    assert len(syn_at[target]) == 1, syn_at
+    sport = next(iter(syn_at[target]))
+    logged = lab.wait_event(target, "flow.new", lambda e: e["src"] == str(src)
+                            and e["sport"] == sport, after=mark)
+    assert (logged["method"], logged["rule"], logged["dropped"], logged["proto"],
+            logged["dport"]) == ("DROP", "IPv6 Not Carried", "ipv6_no_path", 6, 80)
+    assert len([e for e in lab.events(target, "flow.new", after=mark)
+                if e["src"] == str(src) and e["sport"] == sport]) == 1, "once per flow"
+    at_web = [p for p in rdpcap(str(pcaps[points[1]])) if IPv6 in p
+              and IPv6Address(p[IPv6].src) == src]
+    assert (at_web, answered, connected) == ([], False, False)
+    record_outcome(bool(at_web))
+
+
+def _service(lab: LabHandle, cc: str) -> str:
+    address = lab.topology.node(cc).interface("eth-svc").address
+    assert address is not None
+    return str(address.ip)
+
+
+@allure.feature("dns")
+@allure.story("IPv6 bypass")
+def test_D2_aaaa_for_a_zpa_name_through_the_gwlb_is_nodata(  # noqa: N802
+        gwlb_steered: LabHandle) -> None:
+    """A dual-stack workload asks its configured resolver (through the GWLB, so a
+    connector answers) for a ZPA name's AAAA: NOERROR, no answer, the SOA (spec D2)."""
+    lab = gwlb_steered
+    resolver = str(lab.topology.dns[0])
+    mark = lab.mark()
+    out = lab.exec("workload1", "dig", "+time=2", "+tries=1", "+noall", "+comments",
+                   "+answer", "+authority", f"@{resolver}", ZPA_NAME, "AAAA").stdout
+    records = [line.split() for line in out.splitlines() if line and not line.startswith(";")]
+    assert "status: NOERROR" in out, out
+    assert [r[3] for r in records] == ["SOA"], out
+    asked = [e for cc in CONNECTORS for e in lab.events(cc, "dns.query", after=mark)
+             if e["qname"].rstrip(".") == ZPA_NAME]
+    assert [e["qtype"] in ("AAAA", 28) for e in asked] == [True], asked
+
+
+def _syns(pcap: Path, dst: str, dport: int) -> int:
+    """TCP SYNs (not SYN-ACKs) to `dst`:`dport` in a capture, either family."""
+    count = 0
+    for p in rdpcap(str(pcap)):
+        layer = p.getlayer(IPv6) or p.getlayer(IP)
+        if layer is not None and TCP in p and layer.dst == dst and p[TCP].dport == dport \
+                and p[TCP].flags.S and not p[TCP].flags.A:
+            count += 1
+    return count
+
+
+@allure.feature("cloud")
+@allure.story("IPv6 security group rules")
+def test_security_group_rules_judge_ipv6_by_its_own_family(v6lab: LabHandle,
+                                                           tmp_path: Path) -> None:
+    """The workloads' group (cloud/ipv6.yaml) allows all from the VPC's IPv4 /16 and, over
+    IPv6, only SSH from the management subnet: from the bastion, IPv6 to port 22 and
+    IPv4 to port 80 reach workload1; IPv6 to port 80 reaches the switch (it left the VPC
+    router's port) and is dropped there, since an IPv4 rule allows no IPv6 (AWS)."""
+    lab = v6lab
+    assert "workloads" in lab.topology.node("workload1").interface("eth0").security_groups
+    v6, v4 = str(_v6(lab.topology, "workload1")), _service_v4(lab, "workload1", "eth0")
+    tries = {"v6-22": (v6, 22), "v6-80": (v6, 80), "v4-80": (v4, 80)}
+    pcaps = {p: tmp_path / f"{p[0]}-{p[1]}.pcap" for p in (("fabric", "eth-wl"),
+                                                            ("workload1", "eth0"))}
+    script = " & ".join(f"curl -s -m 2 -o /dev/null -g http://{'[' + a + ']' if ':' in a else a}"
+                        f":{port}/" for a, port in tries.values()) + " & wait"
+    with lab.capture("fabric", "eth-wl", pcaps[("fabric", "eth-wl")]), \
+            lab.capture("workload1", "eth0", pcaps[("workload1", "eth0")]):
+        lab.exec("bastion", "sh", "-c", script, check=False)
+        path_window("the last SYN reaching workload1, if it does").wait()
+    for (node, iface), pcap in pcaps.items():
+        attach_pcap(pcap, f"{node} {iface}")
+    sent = {k: _syns(pcaps[("fabric", "eth-wl")], *t) for k, t in tries.items()}
+    arrived = {k: _syns(pcaps[("workload1", "eth0")], *t) for k, t in tries.items()}
+    assert all(n >= 1 for n in sent.values()), f"not all reached the switch: {sent}"
+    assert {k: n >= 1 for k, n in arrived.items()} == {"v6-22": True, "v6-80": False,
+                                                       "v4-80": True}, arrived
+
+
+def _service_v4(lab: LabHandle, node: str, iface: str) -> str:
+    address = lab.topology.node(node).interface(iface).address
+    assert address is not None
+    return str(address.ip)

@@ -25,7 +25,7 @@ CLOUD = [name for name in shipped_topologies()
 CASES_DIR = Path("suites/golden/lab/lint/cases")
 LINT_CASES = sorted(p.stem for p in (ROOT / CASES_DIR).glob("*.yaml"))
 WITH_ERRORS = {"insecure", "azure-insecure", "gcp-vendor-defaults", "aws-vendor-open", "azure-udr",
-               "azure-udr-internet", "aws-natgw-ipv6-bypass"}
+               "azure-udr-internet", "aws-natgw-ipv6-bypass", "azure-natgw-ipv6-bypass"}
 
 
 def run_lint(path: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

@@ -121,3 +121,32 @@ def test_the_variants_differ_only_in_the_workloads_ipv6_route() -> None:
     added = set(bypass.node("fabric").routes) - set(secure.node("fabric").routes)
     assert [(str(r.to), str(r.source)) for r in added] == [("::/0", "2001:db8:10:1::/64")]
     assert set(secure.node("fabric").routes) < set(bypass.node("fabric").routes)
+
+
+def test_the_connector_variant_sends_the_workloads_ipv6_to_the_gwlb() -> None:
+    """The other secure design, a variant too: the workloads' ::/0 goes to the GWLB
+    endpoint (an address on its link), the EIGW stays the management subnet's."""
+    secure = load_topology(TOPOLOGY_DIR / "aws-natgw-ipv6.yaml")
+    steered = load_topology(TOPOLOGY_DIR / "aws-natgw-ipv6-connector.yaml")
+    added = set(steered.node("fabric").routes) - set(secure.node("fabric").routes)
+    assert [(str(r.to), str(r.via), str(r.source)) for r in added] == [
+        ("::/0", "2001:db8:10:4::10", "2001:db8:10:1::/64")]
+    owner = steered.owner_of(next(iter(added)).via)
+    assert owner is not None
+    assert owner[0].name == "gwlb"
+    assert secure.node("gwlb").interfaces[0].address6 is None
+
+
+def test_the_azure_variants_differ_only_in_the_workloads_ipv6_route() -> None:
+    """Azure's pair, built as variants too: the bypass keeps the system route ::/0 to the
+    Internet for the workloads' subnet; the secure one overrides it (no route)."""
+    secure = load_topology(TOPOLOGY_DIR / "azure-natgw-ipv6.yaml")
+    bypass = load_topology(TOPOLOGY_DIR / "azure-natgw-ipv6-bypass.yaml")
+    added = set(bypass.node("fabric").routes) - set(secure.node("fabric").routes)
+    assert [(str(r.to), str(r.source)) for r in added] == [("::/0", "2001:db8:10:1::/64")]
+    assert set(secure.node("fabric").routes) < set(bypass.node("fabric").routes)
+    edge = bypass.owner_of(next(iter(added)).via)
+    assert edge is not None
+    assert edge[0].gateway is not None
+    assert edge[0].gateway.kind == "egress-only"
+    assert {g.kind for g in bypass.security_groups if g.name == "workloads"} == {"nsg"}
