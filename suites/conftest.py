@@ -89,8 +89,15 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.add_marker(pytest.mark.xdist_group(group))
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test belongs to exactly one tier, so each tier can run alone."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test belongs to exactly one tier, so each tier can run alone. A test marked
+    `labs(names)` runs only on the module lab's parameters naming one of those
+    topologies: it is a question only those designs pose, so on the others it is not
+    collected at all (a skip would fail CI's skip guard, and rightly: it hides nothing)."""
+    kept = [item for item in items if _on_its_labs(item)]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
     for item in items:
         tiers = [m.name for m in item.iter_markers() if m.name in TIERS]
         if len(set(tiers)) != 1:
@@ -98,6 +105,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 f"{item.nodeid}: needs exactly one tier marker of {TIERS}, has {tiers}"
             )
         item.user_properties.append(("tier", tiers[0]))
+
+
+def _on_its_labs(item: pytest.Item) -> bool:
+    marker = item.get_closest_marker("labs")
+    callspec = getattr(item, "callspec", None)
+    if marker is None or callspec is None:
+        return True
+    names = set(marker.args[0])
+    values = [v for v in callspec.params.values() if isinstance(v, tuple) and v]
+    if not values:
+        raise pytest.UsageError(f"{item.nodeid}: marked labs() but has no lab parameter")
+    return any(v[0] in names for v in values)
 
 
 # A test's tier and when it started and ended (its fixtures' setup and teardown included)

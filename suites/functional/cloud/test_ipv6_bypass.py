@@ -27,8 +27,10 @@ from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle
+from lab.catalog import TOPOLOGY_DIR
 from lab.compose import bridge_name
 from lab.model import Route, Topology
+from lab.schema import load_topology
 from lab.wire.geneve import GENEVE_PORT, inner_of
 from suites.fixtures.allure_hooks import attach_pcap
 from suites.fixtures.lab import cloud_lab, on_each_backend
@@ -234,15 +236,21 @@ def _counted(lab: LabHandle, name: str) -> float:
     return sum(metrics(lab, cc).get(name, 0) for cc in CONNECTORS)
 
 
+# The designs whose workloads' ::/0 goes to the GWLB, read from the topology files:
+# the GWLB tests are collected on those labs only.
+GWLB_STEERED = [name for name in TOPOLOGIES
+                if _to_the_gwlb(load_topology(TOPOLOGY_DIR / f"{name}.yaml"))]
+
+
 @pytest.fixture
 def gwlb_steered(v6lab: LabHandle) -> LabHandle:
-    if not _to_the_gwlb(v6lab.topology):
-        pytest.skip("the workloads' ::/0 does not go to the GWLB in this design")
+    assert _to_the_gwlb(v6lab.topology), "collected on a lab whose ::/0 avoids the GWLB"
     return v6lab
 
 
 @allure.feature("attacks")
 @allure.story("IPv6 bypass")
+@pytest.mark.labs(GWLB_STEERED)
 def test_ipv6_sent_to_the_gwlb_reaches_a_connector_and_goes_no_further(  # noqa: PLR0914
         gwlb_steered: LabHandle, tmp_path: Path) -> None:
     """Where the workloads' ::/0 goes to the GWLB: a ping and a TCP connection over IPv6
@@ -302,6 +310,7 @@ def _service(lab: LabHandle, cc: str) -> str:
 
 @allure.feature("dns")
 @allure.story("IPv6 bypass")
+@pytest.mark.labs(GWLB_STEERED)
 def test_D2_aaaa_for_a_zpa_name_through_the_gwlb_is_nodata(  # noqa: N802
         gwlb_steered: LabHandle) -> None:
     """A dual-stack workload asks its configured resolver (through the GWLB, so a

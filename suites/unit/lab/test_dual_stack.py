@@ -150,3 +150,12 @@ def test_the_azure_variants_differ_only_in_the_workloads_ipv6_route() -> None:
     assert edge[0].gateway is not None
     assert edge[0].gateway.kind == "egress-only"
     assert {g.kind for g in bypass.security_groups if g.name == "workloads"} == {"nsg"}
+
+
+def test_the_gwlb_tests_of_the_ipv6_module_are_collected_on_the_connector_variant() -> None:
+    """The IPv6 module's GWLB tests run only where the design sends ::/0 to the GWLB
+    (marker `labs`); read from the topology files, that is the connector variant alone,
+    so they are never collected nowhere."""
+    from suites.functional.cloud.test_ipv6_bypass import GWLB_STEERED
+
+    assert GWLB_STEERED == ["aws-natgw-ipv6-connector"]
