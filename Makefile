@@ -69,11 +69,9 @@ endef
 
 # Three workers (pytest-xdist) on this 2-core machine: most lab tests wait on packets and
 # events, not the CPU (six cloud topologies on netns: 201 s on three workers against about
-# 430 s one after another, all green, the CPU idle a third of the time). Each lab module
-# (each lab parameter) in a group of its own, on netns and docker alike (docker labs each
-# have a stand-in slice, lab/stand_ins.py), unit and golden tests spread (suites/conftest.py);
-# then the tests that measure rates and thresholds (`quiet`) and those that read the host's
-# own state (`host_wide`), with the machine to themselves.
+# 430 s one after another, all green, the CPU idle a third of the time). The docker tier
+# and host-wide tests in one group, each lab module in its own, unit and golden tests spread (suites/conftest.py); then the tests
+# that measure rates and thresholds (`quiet`), with the machine to themselves.
 JOBS ?= 3
 PARALLEL = -n $(JOBS) --dist loadgroup
 
@@ -94,16 +92,10 @@ test-times:
 	$(need_setup)
 	$(PY) -m reports.test_times
 
-# A tier alone as `make test` runs it: its parallel part, then its `quiet` tests alone.
 test-docker: engine
 test-unit test-golden test-netns test-docker test-load:
 	$(need_setup)
-	@status=0; tier=$(subst test-,,$@); \
-	$(PY) -m pytest $(PARALLEL) -m "$$tier and not quiet" $(PYTEST_ARGS) || \
-	  { s=$$?; [ $$s -eq 5 ] || status=$$s; }; \
-	$(PY) -m pytest -m "$$tier and quiet" --keep-results $(PYTEST_ARGS) || \
-	  { s=$$?; [ $$s -eq 5 ] || status=$$s; }; \
-	exit $$status
+	$(PY) -m pytest $(PARALLEL) -m $(subst test-,,$@) $(PYTEST_ARGS)
 
 # Hand-made faults (suites/mutants), each against the tests that must catch it;
 # FAULTS="id ..." runs some. Long (lab tests): outside `make test`, like bench.

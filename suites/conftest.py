@@ -1,15 +1,12 @@
 """Suite-wide configuration: fixture plugins, the one-tier-per-test rule, parallel groups.
 
-`make test` runs the suites on three xdist workers (`--dist loadgroup`), then
-the `quiet` tests alone. Groups keep what must not run side by side apart: a lab
-module's tests stay together, one group per lab parameter, so its module-scoped
-lab is brought up once, on netns and docker alike (every `cclab up` docker lab
-has a stand-in slice of its own, lab.stand_ins, so their networks never
-overlap); the modules on the checked-in docker-compose.lab.yml (`minimal_lab`'s
-docker lab: fixed names and subnets) share one group; tests that read or change
-the host's own state (`host_wide`: its links, the engine) are `quiet` too, so
-they run after the parallel part, with no lab of another test coming and
-going; unit and golden tests spread freely.
+`make test` runs the suites on two xdist workers (`--dist loadgroup`), then
+the `quiet` tests alone. Groups keep what must not run side by side apart:
+every docker test, and the netns tests that read the host's own state
+(`host_wide`), go to one group (docker networks of two labs may not overlap,
+and the host sees the engine's links come and go); a lab module's tests stay
+together, so its module-scoped lab is brought up once; unit and golden tests
+spread freely.
 """
 
 from __future__ import annotations
@@ -90,8 +87,6 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     group = parallel_group(item, tiers[0]) if len(set(tiers)) == 1 else None
     if group is not None:
         item.add_marker(pytest.mark.xdist_group(group))
-    if item.get_closest_marker("host_wide"):
-        item.add_marker(pytest.mark.quiet)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -117,20 +112,14 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     item.user_properties.append(("ended", f"{time.time():.3f}"))
 
 
-# The docker lab of the checked-in compose file: fixed container names and subnets,
-# so one at a time, whichever module brings it up.
-COMPOSE_LAB_GROUP = "docker-compose.lab.yml"
-
-
 def parallel_group(item: pytest.Item, tier: str) -> str | None:
-    """One group a lab: a module's tests, or, where the module's lab is a parametrized
-    module-scoped fixture (the cloud suite's sixteen topologies), the tests of one
-    parameter, so that the module's labs come up on several workers at once (netns labs
-    may overlap addresses; docker labs each have a stand-in slice). The docker tests
-    on the checked-in compose file's lab share one group; unit and golden tests none."""
-    if tier == "docker" and "minimal_lab" in getattr(item, "fixturenames", ()):
-        return COMPOSE_LAB_GROUP
-    if tier in ("netns", "load", "docker"):
+    """One group for the docker engine and the host's own state; one a lab: a module's
+    tests, or, where the module's lab is a parametrized module-scoped fixture (the cloud
+    suite's sixteen topologies), the tests of one parameter, so that the module's labs
+    come up on several workers at once (netns labs may overlap addresses)."""
+    if tier == "docker" or item.get_closest_marker("host_wide"):
+        return "docker-and-host"
+    if tier in ("netns", "load"):
         module = item.nodeid.split("::", 1)[0]
         lab = _module_params(item)
         return f"{module}[{lab}]" if lab else module

@@ -1,7 +1,7 @@
 """`make test`'s parallel groups take effect: tests of one group run on one worker.
 
-The checked-in compose file's lab may never be up twice, and host-wide tests never
-beside a lab coming up, so the grouping is a correctness matter, not only a speed one. A run
+The docker tier may never run on two workers at once (two labs' networks would
+overlap), so the grouping is a correctness matter, not only a speed one. A run
 of pytest-xdist is made here on a few tests that carry the project's groups
 (suites/conftest.py's rule, through its own hook), and every test of a group
 must report the same worker. (pytest-xdist once stopped grouping silently with
@@ -53,45 +53,24 @@ def test_a_group_runs_on_one_worker(tmp_path: Path) -> None:
     assert all(len(ran_on) == 1 for ran_on in workers.values()), dict(workers)
 
 
-def test_the_suites_give_each_docker_lab_module_a_group_of_its_own() -> None:
-    """The project's rule itself: docker labs of two modules run side by side (each has
-    a stand-in slice); the checked-in compose file's lab, whichever module brings it up,
-    one at a time."""
-    from suites.conftest import COMPOSE_LAB_GROUP, parallel_group
+def test_the_suites_put_every_docker_test_in_one_group() -> None:
+    """The project's rule itself: any docker-tier test, and host-wide ones, one group."""
+    from suites.conftest import parallel_group
 
     class Item:
-        def __init__(self, nodeid: str, fixturenames: tuple[str, ...] = ()) -> None:
-            self.nodeid, self.fixturenames = nodeid, fixturenames
+        def __init__(self, nodeid: str, host_wide: bool = False) -> None:
+            self.nodeid, self.host_wide = nodeid, host_wide
 
         def get_closest_marker(self, name: str) -> object:
-            return None
+            return object() if name == "host_wide" and self.host_wide else None
 
     docker = {parallel_group(Item(f"suites/functional/{m}.py::t[docker]"), "docker")
               for m in ("cloud/test_x", "lab/test_y")}
-    assert docker == {"suites/functional/cloud/test_x.py", "suites/functional/lab/test_y.py"}
-    compose = {parallel_group(Item(f"suites/functional/{m}.py::t[docker]", ("minimal_lab",)),
-                              "docker") for m in ("connector/test_x", "lab/test_y")}
-    assert compose == {COMPOSE_LAB_GROUP}
-    assert parallel_group(Item("suites/functional/lab/test_y.py::t[netns]", ("minimal_lab",)),
-                          "netns") == "suites/functional/lab/test_y.py"
+    assert docker == {parallel_group(Item("suites/functional/lab/test_z.py::t", True),
+                                     "netns")}
+    assert parallel_group(Item("suites/functional/lab/test_y.py::t[netns]"), "netns") == \
+        "suites/functional/lab/test_y.py"
     assert parallel_group(Item("suites/unit/test_u.py::t"), "unit") is None
-
-
-def test_host_wide_tests_run_with_the_quiet_ones_alone() -> None:
-    """A test that reads the host's own state is `quiet` as collected: `make test`'s
-    parallel part leaves it out, its quiet part runs it."""
-    module = "suites/functional/lab/test_sealed.py"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-
-    def collected(expression: str) -> list[str]:
-        done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-                               "-o", "addopts=", "--collect-only", "-q", "-m", expression,
-                               module], cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=120, check=False)
-        return [line for line in done.stdout.splitlines() if line.startswith(module)]
-
-    assert collected("quiet"), "the host-wide module collected no quiet test"
-    assert collected("not quiet") == []
 
 
 def test_a_module_s_labs_of_each_parameter_are_groups_of_their_own() -> None:
