@@ -85,7 +85,8 @@ def _docker(argv: list[str], *, tolerant: bool = False) -> str:
     others are still listed)."""
     done = subprocess.run(["docker", *argv], capture_output=True, text=True, check=False,
                           timeout=120)
-    if done.returncode != 0 and not (tolerant and "No such network" in done.stderr):
+    gone = "No such network" in done.stderr or "not found" in done.stderr
+    if done.returncode != 0 and not (tolerant and gone):
         raise BackendError(f"docker {' '.join(argv[:2])}: {done.stderr.strip()}",
                            backend="docker")
     return done.stdout
