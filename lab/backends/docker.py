@@ -15,12 +15,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
 from lab import compose
 from lab.backends import docker_engine as engine
 from lab.backends import docker_fabric as fabric
+from lab.backends import docker_slices
 from lab.backends.base import ExecResult, Progress, clear_leftovers
 from lab.backends.capture import TcpdumpCapture
 from lab.backends.processes import ready_count, stopped_count, wait_ready, wait_stopped
@@ -36,6 +38,7 @@ READY_TIMEOUT_S = 120.0
 REMOVE_TIMEOUT_S = 30.0
 POLL_S = 0.1
 ENGINE_POLL_S = 1.0
+HOLDER_WAIT_S = 30.0
 
 
 class DockerBackend:
@@ -57,8 +60,9 @@ class DockerBackend:
 
             say = _say if progress else _quiet
             image = ensure_images(say=say)
-            path = self.write_compose(topo, image)
-            self.write_node_shares(topo)
+            stand_in = docker_slices.reserve(self.instance, topo)
+            path = self.write_compose(topo, image, stand_in)
+            self.write_node_shares(topo, stand_in)
             say(f"starting {len(topo.nodes)} containers, {len(topo.networks)} networks")
             self._compose(["up", "-d", "--no-build"], path)
             self.adopt(topo, progress=progress)
@@ -89,15 +93,16 @@ class DockerBackend:
             raise BackendError("the docker backend needs a topology file", backend=self.name)
         return topo.source.resolve()
 
-    def write_compose(self, topo: Topology, image: str) -> Path:
+    def write_compose(self, topo: Topology, image: str,
+                      stand_in: IPv4Network | None = None) -> Path:
         source = self._source(topo)
         paths = compose.ComposePaths(str(source.parent), source.name, str(self.names.run_dir),
-                                     image)
+                                     image, stand_in)
         path = self.names.run_dir / "docker-compose.yml"
         path.write_text(compose.compose_text(topo, self.instance, paths))
         return path
 
-    def write_node_shares(self, topo: Topology) -> None:
+    def write_node_shares(self, topo: Topology, stand_in: IPv4Network | None = None) -> None:
         """Each node's share of the plan, planned once here from the file the nodes mount
         rather than in every container (lab.node_agent.share)."""
         from lab.schema import load_topology
@@ -106,7 +111,8 @@ class DockerBackend:
         digest = topology_digest(source.read_bytes())
         folder = self.names.run_dir / "plans"
         folder.mkdir(parents=True, exist_ok=True)
-        for share in compose.node_shares(load_topology(source), self.instance, digest):
+        for share in compose.node_shares(load_topology(source), self.instance, digest,
+                                         stand_in):
             (folder / f"{share.node}.json").write_text(encode_share(share))
 
     def adopt(self, topo: Topology, *, progress: Progress | None = None) -> None:
@@ -291,23 +297,27 @@ class DockerBackend:
     # -- helpers -----------------------------------------------------------------
     def _host_ports(self, topo: Topology) -> dict[tuple[str, str], str]:
         """The host's end of each guarded endpoint's veth (and of each router port where a
-        network ACL acts), found by the endpoint's address."""
+        network ACL acts), found by the endpoint's address: the one docker attached (a
+        stand-in, see compose.docker_subnets) or the planned one, whichever the node agent,
+        starting meanwhile, has put there; for a moment it has neither, so ask again."""
         wanted = fabric_endpoints(topo)
         guarded = [n for n in topo.nodes if any((n.name, i.name) in wanted for i in n.interfaces)]
         if not guarded:
             return {}
+        stand_in = docker_slices.reserved(self.instance)
         host = {link["ifindex"]: link["ifname"] for link in _ip_json([])}
         pids = self._pids_of([node.name for node in guarded])
         ports = {}
         for node in guarded:
-            links = _ip_json(["nsenter", f"--net=/proc/{pids[node.name]}/ns/net"])
+            attached = compose.attached_addresses(topo, node.name, stand_in)
+            enter = ["nsenter", f"--net=/proc/{pids[node.name]}/ns/net"]
             for iface in (i for i in node.interfaces if (node.name, i.name) in wanted):
-                holder = next((link for link in links for a in link.get("addr_info", [])
-                               if a.get("local") == str(iface.address.ip)), None)
-                if holder is None or holder.get("link_index") not in host:
+                addresses = {str(iface.address.ip), str(attached[iface.name].ip)}
+                index = _holder_link_index(enter, addresses)
+                if index not in host:
                     raise BackendError(f"no host-side port for {iface.name} ({iface.address})",
                                        backend=self.name, node=node.name)
-                ports[(node.name, iface.name)] = host[holder["link_index"]]
+                ports[(node.name, iface.name)] = host[index]
         return ports
 
     def _containers(self) -> dict[str, dict[str, Any]]:
@@ -394,6 +404,19 @@ def _ip_json(enter: list[str]) -> list[dict[str, Any]]:
         raise BackendError(f"ip addr: {done.stderr.strip()}", backend="docker")
     found: list[dict[str, Any]] = json.loads(done.stdout or "[]")
     return found
+
+
+def _holder_link_index(enter: list[str], addresses: set[str]) -> int | None:
+    """The peer index of the interface holding one of `addresses`, asked until
+    HOLDER_WAIT_S has passed (the agent moves the address from docker's to the plan's)."""
+    deadline = time.monotonic() + HOLDER_WAIT_S
+    while True:
+        links = _ip_json(enter)
+        holder = next((link for link in links for a in link.get("addr_info", [])
+                       if a.get("local") in addresses), None)
+        if holder is not None or time.monotonic() > deadline:
+            return holder.get("link_index") if holder else None
+        time.sleep(POLL_S)
 
 
 def _explain(stderr: str) -> str:

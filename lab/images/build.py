@@ -20,10 +20,12 @@ import sys
 import tempfile
 import tomllib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO, Any
 
 from lab.errors import BackendError
+from lab.file_lock import exclusive
 
 BASE_IMAGE = "cclab/base:bookworm"
 LAB_IMAGE = "cclab/lab:latest"
@@ -35,6 +37,7 @@ NODE_PACKAGES = ("python3", "python3-venv", "iproute2", "nftables", "tcpdump", "
 MIRROR = os.environ.get("CCLAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 ROOT = Path(__file__).resolve().parents[2]
 WHEELS = ROOT / "build" / "wheels"
+BUILD_LOCK = Path("/run/cclab/.images.lock")
 
 Say = Callable[[str], None]
 
@@ -43,8 +46,20 @@ def _say(text: str) -> None:
     print(f"  {text}", file=sys.stderr, flush=True)
 
 
+def _building() -> AbstractContextManager[None]:
+    """One build at a time on this machine: labs that start at once (xdist workers, two
+    users) would otherwise build the same image side by side, and each remove the
+    other's result as the stale one. The second waits, then finds the image current."""
+    return exclusive(BUILD_LOCK)
+
+
 def ensure_images(say: Say = _say, *, rebuild_base: bool = False) -> str:
     """Build what is missing or stale; returns the lab image's name."""
+    with _building():
+        return _ensure_images(say, rebuild_base=rebuild_base)
+
+
+def _ensure_images(say: Say, *, rebuild_base: bool) -> str:
     if rebuild_base or not image_exists(BASE_IMAGE):
         build_base(say)
     download_wheels(say)
@@ -56,6 +71,11 @@ def ensure_images(say: Say = _say, *, rebuild_base: bool = False) -> str:
 
 def ensure_connector_image(say: Say = _say) -> str:
     """The connector's own image, built when missing or stale; returns its name."""
+    with _building():
+        return _ensure_connector_image(say)
+
+
+def _ensure_connector_image(say: Say) -> str:
     if not image_exists(BASE_IMAGE):
         build_base(say)
     download_wheels(say)

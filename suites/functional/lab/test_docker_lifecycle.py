@@ -87,9 +87,11 @@ def test_failed_start_names_the_node_and_leaves_nothing(tmp_path: Path) -> None:
 def test_a_network_docker_keeps_is_named_and_down_removes_it_later(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A lab network docker refuses to remove (here: a container outside the lab still
-    uses it) makes destroy() fail naming it, instead of breaking the next lab that wants
-    the subnet; that next lab's error names the leftover lab; `cclab down` removes it
-    though the lab's journal is gone."""
+    uses it) makes destroy() fail naming it; the next `cclab up` of the same subnets comes
+    up beside it (its links are in a stand-in slice of its own, lab.stand_ins); a compose
+    file rendered for a user, which keeps the real subnets, fails to start with an error
+    that names the leftover lab; `cclab down` removes the leftover though the lab's
+    journal is gone."""
     from lab.backends import docker as backend_module
     from lab.images.build import ensure_images
 
@@ -112,9 +114,17 @@ def test_a_network_docker_keeps_is_named_and_down_removes_it_later(
         other = unique_instance("dk-next")
         up = cclab("up", str(_topology(tmp_path, "80")), "--backend", "docker", "--name",
                    other, timeout=300)
-        assert up.returncode == 1
-        assert f"{network} (lab '{name}')" in up.stderr, up.stderr
+        try:
+            assert up.returncode == 0, up.stderr
+            got = cclab("exec", "client", "--name", other, "--", "curl", "-s", "-m", "5",
+                        "http://10.99.7.80/pair")
+            assert '"seen_source": "10.99.7.10"' in got.stdout, got.stdout + got.stderr
+        finally:
+            assert cclab("down", "--name", other, timeout=120).returncode == 0
         assert _leftovers(other) == {}
+
+        failure = _start_rendered_compose(tmp_path, unique_instance("dk-user"))
+        assert f"{network} (lab '{name}')" in failure, failure
 
         subprocess.run(["docker", "rm", "-f", blocker], check=True, capture_output=True)
         down = cclab("down", "--name", name, timeout=120)
@@ -125,6 +135,29 @@ def test_a_network_docker_keeps_is_named_and_down_removes_it_later(
         subprocess.run(["docker", "network", "rm", network], capture_output=True)
 
 
+def _start_rendered_compose(tmp_path: Path, instance: str) -> str:
+    """Start the pair as a user would a file from `cclab render` (real subnets); the
+    start's error text, after the lab is removed again ('' if it started)."""
+    from lab.backends.docker import DockerBackend
+    from lab.compose import ComposePaths, compose_text
+    from lab.schema import load_topology
+
+    source = _topology(tmp_path, "80")
+    backend = DockerBackend(instance)
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(compose_text(load_topology(source), instance, ComposePaths(
+        str(tmp_path), source.name, str(backend.names.run_dir))))
+    backend.prepare_compose(path)
+    try:
+        backend._compose(["up", "-d", "--no-build"], path)
+    except BackendError as exc:
+        return str(exc)
+    finally:
+        backend.destroy()
+    return ""
+
+
+@pytest.mark.host_wide  # the engine must run no container: no other test's lab is up
 def test_the_lab_engine_restarts_and_its_networks_can_go(tmp_path: Path) -> None:
     """destroy()'s repair for a network docker keeps with no endpoint (a stale count,
     moby#42119, seen in CI and here): restart the engine the lab started, while it runs no
