@@ -17,8 +17,10 @@ import pytest
 import yaml
 
 from lab.catalog import TOPOLOGY_DIR
+from lab.schema import load_topology
 from suites.functional.cloud import test_cloud_topologies as cloud
 from suites.functional.cloud import test_dns_flood as flood
+from suites.functional.cloud import test_ipv6_bypass as ipv6
 
 pytestmark = pytest.mark.unit
 
@@ -80,6 +82,23 @@ def test_the_flood_suite_reaches_every_overlay_of_the_azure_topologies() -> None
     wanted = overlays(azure)
     missing = wanted - built_from(flood.TOPOLOGIES)
     assert missing == set(), sorted(str(f) for f in missing)
+
+
+def test_the_ipv6_docker_subset_reaches_every_overlay_and_both_outcomes() -> None:
+    """The IPv6 module's docker cover: every wiring file of its five topologies, and the
+    bypass row's two answers (read from the routes, as the module reads them)."""
+    assert set(ipv6.DOCKER_COVER) <= set(ipv6.TOPOLOGIES)
+    missing = overlays(ipv6.TOPOLOGIES) - built_from(ipv6.DOCKER_COVER)
+    assert missing == set(), sorted(str(f) for f in missing)
+    outcomes = {ipv6._bypass_route(load_topology(TOPOLOGY_DIR / f"{n}.yaml")) is not None
+                for n in ipv6.DOCKER_COVER}
+    assert outcomes == {True, False}
+
+
+def test_the_ipv6_oracle_sees_the_gwlb_variant_left_out() -> None:
+    without = [n for n in ipv6.DOCKER_COVER if not n.endswith("-connector")]
+    missing = overlays(ipv6.TOPOLOGIES) - built_from(without)
+    assert (TOPOLOGY_DIR / "aws-natgw-ipv6-connector.yaml").resolve() in missing
 
 
 def test_the_oracle_sees_a_missing_overlay() -> None:

@@ -1,0 +1,77 @@
+"""The docker lab pool's decisions: what counts as a change, and when a lab is parked.
+
+`Fingerprint.changes` is the check that modules sharing a lab leave it as they were
+lent it; `wanted_later` decides whether a given-back lab waits for a later module or
+goes. (The pool on a real lab: suites/functional/lab/test_lab_pool.py.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from suites.fixtures.lab_pool import Fingerprint, pooled_keys, wanted_later
+
+pytestmark = pytest.mark.unit
+
+RULES = "table inet cclab {\n\tchain input {\n\t\ttype filter hook input priority 0;\n\t}\n}\n"
+
+
+def test_the_same_lab_has_no_changes() -> None:
+    lent = Fingerprint({"web": RULES}, frozenset({("web", "web", True)}))
+    assert lent.changes(Fingerprint({"web": RULES}, frozenset({("web", "web", True)}))) == []
+
+
+def test_an_added_rule_is_named_with_its_node_and_line() -> None:
+    lent = Fingerprint({"web": RULES, "cc1": RULES}, frozenset())
+    later = RULES.replace("priority 0;\n", "priority 0;\n\t\tip saddr 10.0.0.1 drop\n")
+    changes = lent.changes(Fingerprint({"web": RULES, "cc1": later}, frozenset()))
+    assert len(changes) == 1
+    assert changes[0].startswith("cc1: ")
+    assert "+\t\tip saddr 10.0.0.1 drop" in changes[0]
+
+
+def test_a_stopped_service_is_a_change() -> None:
+    lent = Fingerprint({}, frozenset({("cc1", "connector", True)}))
+    changes = lent.changes(Fingerprint({}, frozenset({("cc1", "connector", False)})))
+    assert changes == ["service cc1/connector: not running (was the other)"]
+
+
+def test_a_node_gone_is_a_change() -> None:
+    lent = Fingerprint({"web": RULES}, frozenset())
+    assert lent.changes(Fingerprint({}, frozenset())) != []
+
+
+@dataclass
+class Item:
+    """The two attributes of a pytest item the pool reads."""
+
+    nodeid: str
+    params: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def callspec(self) -> object:
+        return type("CallSpec", (), {"params": self.params})()
+
+
+ITEMS = [Item("a.py::t[docker]", {"gwlb_lab": "docker"}),
+         Item("a.py::u[docker]", {"gwlb_lab": "docker"}),
+         Item("b.py::t[netns]", {"gwlb_lab": "netns"}),
+         Item("c.py::t[docker]", {"minimal_lab": "docker"}),
+         Item("d.py::t[docker]", {"gwlb_lab": "docker"})]
+
+
+def test_only_the_docker_param_of_a_pooled_fixture_is_pooled() -> None:
+    assert [pooled_keys(i) for i in ITEMS] == [  # type: ignore[arg-type]
+        {"gwlb"}, {"gwlb"}, set(), {"minimal"}, {"gwlb"}]
+
+
+def test_a_lab_waits_only_for_a_later_module() -> None:
+    items: list = ITEMS  # type: ignore[type-arg]
+    assert wanted_later(items, items[0], "gwlb")  # d.py, after a.py
+    assert wanted_later(items, items[1], "gwlb")
+    assert not wanted_later(items, items[4], "gwlb")  # the last user
+    assert wanted_later(items, items[1], "minimal")  # c.py
+    assert not wanted_later(items, items[3], "minimal")
+    assert not wanted_later(items, None, "gwlb")
