@@ -59,12 +59,14 @@ ITEMS = [Item("a.py::t[docker]", {"gwlb_lab": "docker"}),
          Item("a.py::u[docker]", {"gwlb_lab": "docker"}),
          Item("b.py::t[netns]", {"gwlb_lab": "netns"}),
          Item("c.py::t[docker]", {"minimal_lab": "docker"}),
-         Item("d.py::t[docker]", {"gwlb_lab": "docker"})]
+         Item("d.py::t[docker]", {"gwlb_lab": "docker"}),
+         Item("e.py::t[azure-x-docker]", {"cloud": ("azure-x", "docker")}),
+         Item("e.py::t[azure-x-netns]", {"cloud": ("azure-x", "netns")})]
 
 
-def test_only_the_docker_param_of_a_pooled_fixture_is_pooled() -> None:
+def test_only_docker_params_of_pooled_fixtures_and_topologies_are_pooled() -> None:
     assert [pooled_keys(i) for i in ITEMS] == [  # type: ignore[arg-type]
-        {"gwlb"}, {"gwlb"}, set(), {"minimal"}, {"gwlb"}]
+        {"gwlb"}, {"gwlb"}, set(), {"minimal-compose"}, {"gwlb"}, {"azure-x"}, set()]
 
 
 def test_a_lab_waits_only_for_a_later_module() -> None:
@@ -72,6 +74,7 @@ def test_a_lab_waits_only_for_a_later_module() -> None:
     assert wanted_later(items, items[0], "gwlb")  # d.py, after a.py
     assert wanted_later(items, items[1], "gwlb")
     assert not wanted_later(items, items[4], "gwlb")  # the last user
-    assert wanted_later(items, items[1], "minimal")  # c.py
-    assert not wanted_later(items, items[3], "minimal")
+    assert wanted_later(items, items[1], "minimal-compose")  # c.py
+    assert not wanted_later(items, items[3], "minimal-compose")
+    assert wanted_later(items, items[0], "azure-x")  # a topology param of e.py
     assert not wanted_later(items, None, "gwlb")

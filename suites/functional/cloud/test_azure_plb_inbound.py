@@ -27,7 +27,13 @@ from lab.api import LabHandle, bring_up
 from lab.events import Mark
 from suites.fixtures.allure_hooks import attach_pcap
 from suites.fixtures.connector_view import nft_counter
-from suites.fixtures.lab import backend_ready, on_each_backend, unique_instance
+from suites.fixtures.lab import (
+    backend_ready,
+    lent_or_own,
+    on_each_backend,
+    unique_instance,
+    wait_targets_healthy,
+)
 from suites.fixtures.spoof import SCAPY_IMPORTS
 from suites.fixtures.windows import path_window
 
@@ -41,16 +47,15 @@ PORTS = itertools.count(42000, BUCKETS)  # bucket 16: cc1; + 1, bucket 17: cc2
 
 @pytest.fixture(scope="module", params=on_each_backend(["azure-plb-inbound"]))
 def plb(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
+    """The lab once the ILB holds both connectors healthy (it hands returns to healthy
+    ones); on docker lent from the pool (the cloud suite runs this topology too)."""
     topology, backend = request.param
     backend_ready(request, backend)
-    handle = bring_up(topology, instance=unique_instance("azplb"), backend=backend)
-    try:
-        for target in ("10.10.3.31", "10.10.3.32"):  # the ILB hands returns to healthy ones
-            handle.wait_event("ilb", "ilb.target_healthy", lambda e, t=target: e["target"] == t,
-                              after=Mark.BEGINNING, timeout=30)
+    with lent_or_own(request, topology,
+                     lambda: bring_up(topology, instance=unique_instance("azplb"),
+                                      backend=backend),
+                     ready=lambda lab: wait_targets_healthy(lab, "ilb", timeout=30)) as handle:
         yield handle
-    finally:
-        handle.down()
 
 
 def _port_for(connector: str) -> int:
