@@ -79,7 +79,9 @@ class SgTables:
     """Where the ruleset lives. The netns switch holds only lab bridges. On a shared
     host (docker) the tables are per instance and must leave other frames alone: no
     mark is reset (a frame entering a bridge from a container has mark 0, since
-    crossing namespaces scrubs it), and unmarked packets are accepted first."""
+    crossing namespaces scrubs it), a frame of another lab's bridge is accepted first
+    (every lab numbers its ports from 1, so marks alone would not tell whose frame it
+    is), and unmarked packets next."""
 
     ports: str = PORT_TABLE
     sg: str = SG_TABLE
@@ -154,6 +156,10 @@ def _sg_table(topo: Topology, ports: list[GuardedPort], tables: SgTables,
     yield "  chain forward {"
     yield "    type filter hook forward priority 0; policy accept;"
     if tables.shared_host:
+        own = sorted(set(bridges.values()))
+        if own:  # other labs' marks use the same numbers: their frames are theirs to judge
+            names = ", ".join(f'"{b}"' for b in own)
+            yield f"    iifname != {{ {names} }} accept  # another lab's bridge"
         yield "    meta mark 0 accept  # neither from nor to a guarded port"
     yield "    ct state established,related accept"
     # Neighbour discovery and MLD are the link's, never a security group's (as ARP, which

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
-from lab.api import LabHandle, bring_up
+from lab.api import LabHandle, bring_up, up
 from suites.fixtures.lab import BACKEND_PARAMS, backend_ready, unique_instance
 
 # Tier: from the backend parameter (netns and docker).
@@ -64,3 +65,22 @@ def test_drops_are_counted_per_port(sg_lab: LabHandle) -> None:
     assert 'comment "srv/eth0 in: no rule allows"' in listing
     dropped = [line for line in listing.splitlines() if "no rule allows" in line]
     assert any("packets 0 " not in line for line in dropped), dropped
+
+
+@pytest.mark.parametrize("sg_lab", [BACKEND_PARAMS[1]], indirect=True)  # docker
+def test_a_second_lab_beside_it_judges_only_its_own_frames(sg_lab: LabHandle,
+                                                            tmp_path: Path) -> None:
+    """Docker labs share the host's netfilter, and every lab numbers its guarded ports
+    from 1: a lab beside this one, whose srv admits no HTTP, must not judge this lab's
+    frames by its rules (it did, before its table left other labs' bridges alone)."""
+    closed = yaml.safe_load(TOPOLOGY.read_text())
+    closed["name"] = "sg-closed"
+    inbound = closed["security_groups"]["sg-srv"]["inbound"]
+    closed["security_groups"]["sg-srv"]["inbound"] = [r for r in inbound if r.get("ports") != 80]
+    path = tmp_path / "sg-closed.yaml"
+    path.write_text(yaml.safe_dump(closed))
+    with up(path, instance=unique_instance("sg-closed"), backend="docker") as beside:
+        assert _http(beside, "allowed") == 28, "the closed lab's own rules do not hold"
+        mark = sg_lab.mark()
+        assert _http(sg_lab, "allowed") == 0, "the lab beside dropped this lab's HTTP"
+        assert sg_lab.wait_event("srv", "http.request", after=mark)["src"] == "10.20.0.11"
