@@ -51,6 +51,9 @@ IMPORTED = "suites/functional/cloud/test_imported_clouds.py"
 ATTACK_UNIT = "suites/unit/lab/test_attack.py"
 ATTACK_CLI = "suites/functional/cloud/test_attack_cli.py"
 SUBLOC = "suites/functional/connector/test_sublocations.py"
+IPV6 = "suites/functional/cloud/test_ipv6_bypass.py"
+MEMBERSHIP = "suites/functional/connector/test_gwlb_membership.py"
+TARGET_GROUP = "suites/unit/lab/test_gwlb_target_group.py"
 
 FAULTS: tuple[Fault, ...] = (
     # -- forwarding order and defaults (spec §5.2, §5.3) -------------------------------
@@ -345,6 +348,44 @@ FAULTS: tuple[Fault, ...] = (
           "a routed flow's source range is not read: every routed flow is the own location's",
           "connector/service/routed_path.py", "        if self.locations.locations:",
           "        if False:", "suites/unit/connector/test_routed_locations.py"),
+    # -- IPv6 (issue 18: the GWLB carries IPv6 inner packets, rules judge their family) --
+    fault("gwlb-ipv6-not-keyed", "IPv6",
+          "the lab's GWLB reads IPv4 only: an IPv6 inner packet has no flow and is dropped",
+          "lab/nodes/flow_key.py", "_LAYOUT = {4: (9, 12, 4, 20), 6: (6, 8, 16, 40)}",
+          "_LAYOUT = {4: (9, 12, 4, 20)}",
+          IPV6, *NETNS, "-k", "gwlb_reaches and aws-natgw-ipv6-connector-netns"),
+    fault("g3-ipv6-not-counted", "IPv6",
+          "an IPv6 inner packet is dropped without being counted as received (spec G3)",
+          "connector/service/dataplane.py", '            self.counters.add("geneve_rx_ipv6")',
+          "            pass",
+          IPV6, *NETNS, "-k", "gwlb_reaches and aws-natgw-ipv6-connector-netns"),
+    fault("sg-other-family-matches-all", "IPv6",
+          "a rule naming no address of a family matches all of that family (IPv4 rules "
+          "let IPv6 in)",
+          "lab/security_groups.py",
+          "            continue  # names no address of this family: never matches it",
+          "            parts = []  # names no address of this family: matches all of it",
+          IPV6, *NETNS, "-k", "judge_ipv6 and aws-natgw-ipv6-netns"),
+    # -- GWLB targets registered and deregistered (issue 18) -----------------------------
+    fault("tg-draining-takes-new", "GWLB membership",
+          "a draining (deregistered) target still gets new flows",
+          "lab/nodes/target_group.py",
+          '    healthy = [t for t, s in states if s == "healthy"]',
+          '    healthy = [t for t, s in states if s in ("healthy", "draining")]',
+          TARGET_GROUP, MEMBERSHIP, "-m", "netns or unit",
+          "-k", "deregistered or target_group"),
+    fault("tg-initial-takes-new", "GWLB membership",
+          "a registered target gets new flows before its health checks pass",
+          "lab/nodes/target_group.py",
+          '    healthy = [t for t, s in states if s == "healthy"]',
+          '    healthy = [t for t, s in states if s in ("healthy", "initial")]',
+          TARGET_GROUP, MEMBERSHIP, "-m", "netns or unit",
+          "-k", "registered_connector or target_group"),
+    fault("tg-drain-drops-flows", "GWLB membership",
+          "a draining target's flows are moved at once instead of finishing on it",
+          "lab/nodes/target_group.py",
+          '    if state in ("healthy", "initial", "draining"):',
+          '    if state in ("healthy", "initial"):', TARGET_GROUP),
     fault("attack-via-ignored", "cclab attack",
           "a private destination is judged by the attacker's routes, not handed to the gateway",
           "lab/attack/expect.py", "    via = gateway if private else None",

@@ -64,9 +64,9 @@ ITEMS = [Item("a.py::t[docker]", {"gwlb_lab": "docker"}),
          Item("e.py::t[azure-x-netns]", {"cloud": ("azure-x", "netns")})]
 
 
-def test_only_docker_params_of_pooled_fixtures_and_topologies_are_pooled() -> None:
+def test_only_the_docker_param_of_a_pooled_fixture_is_pooled() -> None:
     assert [pooled_keys(i) for i in ITEMS] == [  # type: ignore[arg-type]
-        {"gwlb"}, {"gwlb"}, set(), {"minimal-compose"}, {"gwlb"}, {"azure-x"}, set()]
+        {"gwlb"}, {"gwlb"}, set(), {"minimal-compose"}, {"gwlb"}, set(), set()]
 
 
 def test_a_lab_waits_only_for_a_later_module() -> None:
@@ -76,5 +76,5 @@ def test_a_lab_waits_only_for_a_later_module() -> None:
     assert not wanted_later(items, items[4], "gwlb")  # the last user
     assert wanted_later(items, items[1], "minimal-compose")  # c.py
     assert not wanted_later(items, items[3], "minimal-compose")
-    assert wanted_later(items, items[0], "azure-x")  # a topology param of e.py
+    assert not wanted_later(items, items[0], "azure-x")  # cloud labs are not pooled
     assert not wanted_later(items, None, "gwlb")

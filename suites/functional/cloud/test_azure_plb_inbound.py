@@ -48,13 +48,14 @@ PORTS = itertools.count(42000, BUCKETS)  # bucket 16: cc1; + 1, bucket 17: cc2
 @pytest.fixture(scope="module", params=on_each_backend(["azure-plb-inbound"]))
 def plb(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
     """The lab once the ILB holds both connectors healthy (it hands returns to healthy
-    ones); on docker lent from the pool (the cloud suite runs this topology too)."""
+    ones)."""
     topology, backend = request.param
     backend_ready(request, backend)
     with lent_or_own(request, topology,
                      lambda: bring_up(topology, instance=unique_instance("azplb"),
                                       backend=backend),
-                     ready=lambda lab: wait_targets_healthy(lab, "ilb", timeout=30)) as handle:
+                     ready=lambda lab: wait_targets_healthy(lab, "ilb", timeout=30),
+                     pooled=False) as handle:
         yield handle
 
 
