@@ -50,8 +50,14 @@ def sealed_lab() -> Iterator[tuple[LabHandle, list[tuple[str, str]], list[tuple[
 
 
 def test_lab_adds_no_link_to_the_host(sealed_lab) -> None:
-    _, before, after = sealed_lab
-    assert after == before
+    """No link appears on the host while the lab comes up. Links that go meanwhile are
+    not this lab's doing: the host veths of a docker lab torn down just before leave when
+    the kernel gets round to destroying its containers' namespaces, seconds later
+    (seen in CI: the compose lab's eight, gone between the two looks)."""
+    lab, before, after = sealed_lab
+    assert lab.topology.nodes  # the lab did come up: there was something to add
+    added = sorted(set(after) - set(before))
+    assert added == []
 
 
 def test_every_veth_has_both_ends_inside_the_lab(sealed_lab) -> None:
