@@ -78,3 +78,10 @@ def test_a_lab_waits_only_for_a_later_module() -> None:
     assert not wanted_later(items, items[3], "minimal-compose")
     assert not wanted_later(items, items[0], "azure-x")  # cloud labs are not pooled
     assert not wanted_later(items, None, "gwlb")
+
+
+def test_a_lab_does_not_wait_for_its_own_module() -> None:
+    own = [Item("a.py::t[docker]", {"gwlb_lab": "docker"}),
+           Item("a.py::u[docker]", {"gwlb_lab": "docker"}),
+           Item("b.py::t[netns]", {"gwlb_lab": "netns"})]
+    assert not wanted_later(own, own[0], "gwlb")  # only a.py itself uses it later
