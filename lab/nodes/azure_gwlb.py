@@ -30,12 +30,11 @@ import socket
 import struct
 import subprocess
 import threading
-import zlib
 from ipaddress import IPv4Address
 
 from lab.events import EventWriter
 from lab.nodes.base import node_arguments, run_checked, serve_until_signalled, take_loopback_address
-from lab.nodes.flow_key import FlowId
+from lab.nodes.flow_key import FlowId, flow_hash
 from lab.nodes.health_probe import TargetHealth, http_probe
 from lab.nodes.kernel_path import KernelPath
 from lab.nodes.zia_gateway import flow_id
@@ -145,7 +144,7 @@ table ip {NAT_TABLE} {{
         current = self.flows.get(fid)
         if current is not None and current in up:
             return current
-        chosen = up[zlib.crc32(repr(fid).encode()) % len(up)]
+        chosen = up[flow_hash(fid) % len(up)]
         self.flows[fid] = chosen
         self.events.emit("azgw.flow", target=str(chosen), proto=packet[9], **_ends(packet))
         return chosen

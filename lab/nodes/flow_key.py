@@ -9,9 +9,23 @@ addresses alone, which keeps it sticky all the same.
 from __future__ import annotations
 
 import struct
+import zlib
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 FlowId = tuple[int, bytes, int, bytes, int]
+
+def flow_hash(fid: FlowId) -> int:
+    """A 32-bit hash of a flow for picking its target: CRC-32 of the key, then murmur3's
+    finalizer. A CRC alone is linear in its input bits, so its low bits (what `% n`
+    reads) follow the source port's digits: eight connections from one client, their
+    ports a fixed step apart, all landed on one of two targets in up to 1 start in 10
+    for some steps (1 in 128 at random). The finalizer mixes every bit into every bit,
+    as the clouds' own flow hashes do."""
+    h = zlib.crc32(repr(fid).encode())
+    h = ((h ^ (h >> 16)) * 0x85EBCA6B) & 0xFFFFFFFF
+    h = ((h ^ (h >> 13)) * 0xC2B2AE35) & 0xFFFFFFFF
+    return h ^ (h >> 16)
+
 
 # version: (offset of protocol, of source, address length, fixed header length)
 _LAYOUT = {4: (9, 12, 4, 20), 6: (6, 8, 16, 40)}

@@ -44,7 +44,6 @@ import socket
 import subprocess
 import threading
 import time
-import zlib
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
@@ -52,6 +51,7 @@ from lab.events import EventWriter
 from lab.nodes import gwlb_control
 from lab.nodes.base import node_arguments, run_checked, serve_until_signalled
 from lab.nodes.flow_key import FlowId, addresses, flow_key, link_scoped
+from lab.nodes.flow_key import flow_hash as hash_of
 from lab.nodes.gwlb_control import Request
 from lab.nodes.health_probe import http_probe
 from lab.nodes.kernel_path import KernelPath
@@ -177,7 +177,7 @@ class Gwlb:
             return
         # the target's pick and the flow cookie: by 5-tuple, as GWLB hashes it, so one
         # 5-tuple from two endpoints lands on one target
-        flow_hash = zlib.crc32(repr(fid).encode())
+        flow_hash = hash_of(fid)
         eni = self._eni[endpoint]
         target = self.target_for(fid, flow_hash, packet, eni)
         if target is None:
