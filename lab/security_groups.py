@@ -81,11 +81,13 @@ class SgTables:
     mark is reset (a frame entering a bridge from a container has mark 0, since
     crossing namespaces scrubs it), a frame of another lab's bridge is accepted first
     (every lab numbers its ports from 1, so marks alone would not tell whose frame it
-    is), and unmarked packets next."""
+    is), and unmarked packets next. `first_zone`: the lab's bridges take conntrack zones
+    from there (on a shared host, a block no other lab holds: lab.conntrack_zones)."""
 
     ports: str = PORT_TABLE
     sg: str = SG_TABLE
     shared_host: bool = False
+    first_zone: int = 1
 
 
 def render_security_groups(topo: Topology, peer_of: dict[tuple[str, str], str],
@@ -149,7 +151,7 @@ def _acl_entry(entry: AclEntry, far: str) -> str:
 def _sg_table(topo: Topology, ports: list[GuardedPort], tables: SgTables,
               bridges: Mapping[str, str]) -> Iterator[str]:
     yield f"table inet {tables.sg} {{"
-    yield from _zones(topo, bridges)
+    yield from _zones(topo, bridges, tables.first_zone)
     for p in ports:
         for direction in ("out", "in"):
             yield from _port_chain(topo, p, direction)
@@ -176,7 +178,7 @@ def _sg_table(topo: Topology, ports: list[GuardedPort], tables: SgTables,
     yield "}"
 
 
-def _zones(topo: Topology, bridges: Mapping[str, str]) -> Iterator[str]:
+def _zones(topo: Topology, bridges: Mapping[str, str], first: int) -> Iterator[str]:
     """One conntrack zone per bridge. A routed flow crosses several bridges of the fabric
     (attachment, then service); in one zone the second crossing of a packet that ends
     the connection (a RST) would be judged invalid and dropped. Zones keep each
@@ -186,7 +188,7 @@ def _zones(topo: Topology, bridges: Mapping[str, str]) -> Iterator[str]:
         return
     yield "  chain zones {"
     yield "    type filter hook prerouting priority raw; policy accept;"
-    for zone, net in enumerate(topo.networks, start=1):
+    for zone, net in enumerate(topo.networks, start=first):
         if net.name in bridges:
             yield f'    iifname "{bridges[net.name]}" ct zone set {zone}  # {net.name}'
     yield "  }"

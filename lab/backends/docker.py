@@ -22,7 +22,7 @@ from typing import Any
 from lab import compose
 from lab.backends import docker_engine as engine
 from lab.backends import docker_fabric as fabric
-from lab.backends import docker_slices
+from lab.backends import docker_slices, docker_zones
 from lab.backends.base import ExecResult, Progress, clear_leftovers
 from lab.backends.capture import TcpdumpCapture
 from lab.backends.processes import ready_count, stopped_count, wait_ready, wait_stopped
@@ -126,8 +126,9 @@ class DockerBackend:
         state.save(self.names.run_dir)
         bridges = [compose.bridge_name(self.instance, n.name) for n in topo.networks]
         fabric.install(bridges, self.instance)
+        zones = docker_zones.reserve(self.instance, max(1, len(topo.networks)))
         ruleset = render_security_groups(
-            topo, self._host_ports(topo), fabric.sg_tables(self.instance),
+            topo, self._host_ports(topo), fabric.sg_tables(self.instance, zones.start),
             bridges={n.name: compose.bridge_name(self.instance, n.name) for n in topo.networks})
         if ruleset:
             fabric.install_security_groups(ruleset)

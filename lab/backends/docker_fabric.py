@@ -87,9 +87,10 @@ def _iptables(args: list[str], *, check: bool = True,
     return done
 
 
-def sg_tables(instance: str) -> SgTables:
+def sg_tables(instance: str, first_zone: int = 1) -> SgTables:
     suffix = instance.replace("-", "_")
-    return SgTables(f"cclab_ports_{suffix}", f"cclab_sg_{suffix}", shared_host=True)
+    return SgTables(f"cclab_ports_{suffix}", f"cclab_sg_{suffix}", shared_host=True,
+                    first_zone=first_zone)
 
 
 def install_security_groups(ruleset: str) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -72,7 +74,8 @@ def test_a_second_lab_beside_it_judges_only_its_own_frames(sg_lab: LabHandle,
                                                             tmp_path: Path) -> None:
     """Docker labs share the host's netfilter, and every lab numbers its guarded ports
     from 1: a lab beside this one, whose srv admits no HTTP, must not judge this lab's
-    frames by its rules (it did, before its table left other labs' bridges alone)."""
+    frames by its rules (it did, before its table left other labs' bridges alone), nor
+    take its flows for this lab's (one conntrack table: each lab's zones are its own)."""
     closed = yaml.safe_load(TOPOLOGY.read_text())
     closed["name"] = "sg-closed"
     inbound = closed["security_groups"]["sg-srv"]["inbound"]
@@ -84,3 +87,38 @@ def test_a_second_lab_beside_it_judges_only_its_own_frames(sg_lab: LabHandle,
         mark = sg_lab.mark()
         assert _http(sg_lab, "allowed") == 0, "the lab beside dropped this lab's HTTP"
         assert sg_lab.wait_event("srv", "http.request", after=mark)["src"] == "10.20.0.11"
+        _same_flow_in_both_is_judged_by_each(sg_lab, beside)
+
+
+# A connection this lab's `allowed` keeps open to srv:80, and the same 5-tuple tried in the
+# closed lab beside: the closed lab's first SYN, which its rules drop, must not be taken
+# for the open one's (one conntrack entry, "established", accepted before any rule).
+HOLD = ("import socket, sys, time\n"
+        "s = socket.create_connection(('10.20.0.80', 80), timeout=3,"
+        " source_address=('10.20.0.11', 40404))\n"
+        "print('connected', flush=True)\ntime.sleep(6)\n")
+
+
+def _same_flow_in_both_is_judged_by_each(lab: LabHandle, beside: LabHandle) -> None:
+    """Each lab's bridges keep their flows in conntrack zones no other lab holds."""
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(lab.exec, "allowed", "python3", "-c", HOLD, check=False, timeout=20)
+        time.sleep(1.5)
+        assert not held.done() or "connected" in held.result().stdout, held.result()
+        before = _drops(beside)
+        mark = beside.mark()
+        tried = beside.exec("allowed", "curl", "-s", "-o", "/dev/null", "-m", "2",
+                            "--local-port", "40404", "http://10.20.0.80/", check=False)
+        assert "connected" in held.result().stdout, "this lab's flow was not open meanwhile"
+    assert beside.events("srv", "http.request", after=mark) == [], \
+        "the closed lab's srv got a request its rules drop"
+    assert tried.returncode == 28, f"curl in the closed lab: exit {tried.returncode}, not 28"
+    assert _drops(beside) > before, \
+        "the closed lab's rules never saw the SYN (taken for the other lab's flow?)"
+
+
+def _drops(lab: LabHandle) -> int:
+    """Packets the lab's `srv/eth0 in: no rule allows` counter dropped."""
+    line = next(x for x in lab.backend.fabric_ruleset().splitlines()
+                if 'srv/eth0 in: no rule allows' in x)
+    return int(line.split("packets ", 1)[1].split()[0])
