@@ -12,7 +12,8 @@ import importlib.util
 import sys
 
 BENCHES = {"core": "bench.bench_core", "lab": "bench.bench_lab",
-           "connector": "bench.bench_connector", "dataplane": "bench.bench_dataplane",
+           "connector": "bench.bench_connector", "batching": "bench.bench_batching",
+           "dataplane": "bench.bench_dataplane",
            "docker": "bench.bench_docker",
            "flood": "bench.bench_flood", "failover": "bench.bench_failover",
            "attack": "bench.bench_attack", "scenarios": "bench.bench_scenarios"}

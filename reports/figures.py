@@ -185,7 +185,26 @@ def core(doc: Mapping[str, Any]) -> list[Figure]:
 
 
 def connector(doc: Mapping[str, Any]) -> list[Figure]:
-    return [*_dns(doc.get("dns", {})), *_dataplane(doc.get("dataplane", {}))]
+    return [*_dns(doc.get("dns", {})), *_batching(doc.get("batching", {})),
+            *_dataplane(doc.get("dataplane", {}))]
+
+
+def _batching(d: Mapping[str, Any]) -> list[Figure]:
+    """What batching a query's two system calls would save, per datagram (no target:
+    the figure that decided whether the listener batches; docs/decisions.md)."""
+    batch = f"{d['batch']} a call" if isinstance(d.get("batch"), int) else "batched"
+    rows = []
+    for part, one, many, call in (("receive", "recvmsg", "recvmmsg", "Receiving"),
+                                  ("send", "sendto", "sendmmsg", "Sending")):
+        figures = d.get(part, {})
+        rows += _one("connector", f"batching-{part}",
+                     f"{call} a DNS datagram in CPython, {many} ({batch}, ctypes)"
+                     + _paren(_median(d.get("rounds"), "rounds")),
+                     _num(figures, f"{many}_us_median"), "µs",
+                     reference=f"{one}, one a call (what the listener does)",
+                     reference_value=_num(figures, f"{one}_us_median"),
+                     ratio=_num(figures, "ratio"))
+    return rows
 
 
 def _dns(d: Mapping[str, Any]) -> list[Figure]:

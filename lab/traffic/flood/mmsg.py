@@ -23,19 +23,19 @@ BATCH = 1024
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
-class _IoVec(ctypes.Structure):
+class IoVec(ctypes.Structure):
     _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
 
 
-class _MsgHdr(ctypes.Structure):
+class MsgHdr(ctypes.Structure):
     _fields_ = [("msg_name", ctypes.c_void_p), ("msg_namelen", ctypes.c_uint32),
-                ("msg_iov", ctypes.POINTER(_IoVec)), ("msg_iovlen", ctypes.c_size_t),
+                ("msg_iov", ctypes.POINTER(IoVec)), ("msg_iovlen", ctypes.c_size_t),
                 ("msg_control", ctypes.c_void_p), ("msg_controllen", ctypes.c_size_t),
                 ("msg_flags", ctypes.c_int)]
 
 
-class _MMsgHdr(ctypes.Structure):
-    _fields_ = [("msg_hdr", _MsgHdr), ("msg_len", ctypes.c_uint)]
+class MMsgHdr(ctypes.Structure):
+    _fields_ = [("msg_hdr", MsgHdr), ("msg_len", ctypes.c_uint)]
 
 
 class MmsgSender:
@@ -44,10 +44,10 @@ class MmsgSender:
             raise ValueError("nothing to send")
         self.frames = len(frames)
         self._buffers = [ctypes.create_string_buffer(f, len(f)) for f in frames]
-        self._iov = (_IoVec * self.frames)(*[
-            _IoVec(ctypes.cast(b, ctypes.c_void_p), len(f))
+        self._iov = (IoVec * self.frames)(*[
+            IoVec(ctypes.cast(b, ctypes.c_void_p), len(f))
             for b, f in zip(self._buffers, frames, strict=True)])
-        self._msgs = (_MMsgHdr * self.frames)()
+        self._msgs = (MMsgHdr * self.frames)()
         for i in range(self.frames):
             self._msgs[i].msg_hdr.msg_iov = ctypes.pointer(self._iov[i])
             self._msgs[i].msg_hdr.msg_iovlen = 1
@@ -59,7 +59,7 @@ class MmsgSender:
             raise
 
     def send(self, count: int, duration_s: float) -> SendResult:
-        fd, size = self.sock.fileno(), ctypes.sizeof(_MMsgHdr)
+        fd, size = self.sock.fileno(), ctypes.sizeof(MMsgHdr)
         sent, started = 0, time.perf_counter()
         deadline = started + duration_s
         offset = 0

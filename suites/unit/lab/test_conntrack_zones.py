@@ -29,5 +29,5 @@ def test_a_full_space_gives_none_and_zone_0_is_never_given() -> None:
     assert free_block(2, [range(1, 65535)]) is None
     assert free_block(1, [range(1, 65535)]) == range(65535, 65536)
     assert 0 not in ZONES
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one zone"):
         free_block(0, [])
