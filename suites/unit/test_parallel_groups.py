@@ -76,7 +76,8 @@ def test_the_suites_put_docker_tests_in_two_groups() -> None:
                              "docker") for m in DOCKER_BESIDE}
     own = parallel_group(Item("suites/functional/cloud/test_v.py::t[x-docker]",
                               params={"cloud": ("x", "docker")}), "docker")
-    assert len(pooled) == len(beside) == 1 and pooled != beside, (pooled, beside)
+    assert len(pooled) == len(beside) == 1, (pooled, beside)
+    assert pooled != beside
     assert own in pooled  # a lab of its own, not beside: with the pooled ones
     pooled_beside = parallel_group(Item(f"{sorted(DOCKER_BESIDE)[0]}::t[docker]",
                                         params={"minimal_lab": "docker"}), "docker")
