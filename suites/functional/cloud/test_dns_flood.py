@@ -52,7 +52,26 @@ RESOLVER, WEB = "198.18.53.53", "198.18.10.10"
 FLOOD_COUNT, FLOOD_SECONDS = 3_000_000, 6.0
 
 
-@pytest.fixture(scope="module", params=on_each_backend(TOPOLOGIES, docker=DOCKER_COVER))
+# Quarantined, not fixed: gcp-cloudnat on netns. In each of the last three full runs
+# (2026-12-01: two in the working tree, one clean-clone CI) workload2 kept 95 of its 100
+# answers while the kernel dropped about 407,000 of the 414,000 flood frames; the six
+# others passed each time, so they are no longer quarantined. GCP's passthrough LB keeps
+# a client's flows on one connector (CLIENT_IP_PROTO), so one connector takes the whole
+# flood, where the Azure LB spreads it by port over both: the likely cause on two cores,
+# not yet shown (the next step: which connector carried each workload's questions).
+# Still run and reported (xfailed or xpassed).
+QUARANTINED = {"gcp-cloudnat-netns": pytest.mark.xfail(
+    strict=False, reason="workload2 kept 95 of 100 answers in each of three runs on this "
+    "2-core machine; see the comment above and the session's closing note")}
+
+
+def _with_quarantine(params: list[object]) -> list[object]:
+    return [pytest.param(*p.values, marks=[*p.marks, QUARANTINED[p.id]], id=p.id)  # type: ignore[attr-defined]
+            if p.id in QUARANTINED else p for p in params]  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module", params=_with_quarantine(
+    on_each_backend(TOPOLOGIES, docker=DOCKER_COVER)))
 def azure(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
     with cloud_lab(request, "flood") as handle:
         yield handle
@@ -69,12 +88,6 @@ def _dropped_by_kernel(lab: LabHandle) -> int:
 
 @allure.feature("attacks")
 @allure.story("DNS flood from inside the VPC")
-# Quarantined, not fixed: in the last two clean-clone runs the lab itself ran out of CPU
-# (2 cores): the engine reached only 10-13 kpps end to end on docker (30-50 kpps on
-# netns) and the other workload kept 96-99 of its 100 answers, where it kept 99+ at
-# 525b625. Still run and reported (xfailed or xpassed), until issue 19's lab speed-up.
-@pytest.mark.xfail(strict=False, reason="the lab is the bottleneck on this machine: see "
-                   "the comment above and the session's closing note")
 def test_other_workloads_keep_their_dns_and_flows_while_one_floods(azure: LabHandle) -> None:
     before = _dropped_by_kernel(azure)
     report: dict[str, object] = {}
