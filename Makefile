@@ -67,14 +67,12 @@ define need_setup
 	@test -f $(VENV)/.installed || { echo "not set up: run 'make setup' first (installs Debian packages and .venv)" >&2; exit 2; }
 endef
 
-# Four workers (pytest-xdist) on this 2-core machine: most lab tests wait on packets and
-# events, not the CPU (three workers left it idle a third of the time; four keep it
-# about 80 % busy: 904 s for the parallel part against 998 s on three, 2026-12-01).
-# The docker tier in two groups (suites/conftest.py: the labs lent from the pool, and
-# the longest cloud modules beside them), each lab module in its own, unit and golden
-# tests spread; then the tests that measure rates and thresholds, and those that read
-# or restart the host's own state (`quiet`), with the machine to themselves.
-JOBS ?= 4
+# Three workers (pytest-xdist) on this 2-core machine: most lab tests wait on packets and
+# events, not the CPU (six cloud topologies on netns: 201 s on three workers against about
+# 430 s one after another, all green, the CPU idle a third of the time). The docker tier
+# and host-wide tests in one group, each lab module in its own, unit and golden tests spread (suites/conftest.py); then the tests
+# that measure rates and thresholds (`quiet`), with the machine to themselves.
+JOBS ?= 3
 PARALLEL = -n $(JOBS) --dist loadgroup
 
 # Each pytest run also writes JUnit XML to reports/junit/; `make test-times` turns the

@@ -1,14 +1,12 @@
 """Suite-wide configuration: fixture plugins, the one-tier-per-test rule, parallel groups.
 
-`make test` runs the suites on xdist workers (`--dist loadgroup`, JOBS in the
-Makefile), then the `quiet` tests alone. Groups keep together what must share a
-worker: the docker tests on labs lent from the pool (one worker's pool lends them
-from module to module), and each lab module's tests (its module-scoped lab is
-brought up once). Docker tests on labs of their own are a second docker group
-beside the first (each docker lab has its own stand-in slice and conntrack
-zones). Tests that read or restart the host's own state (`host_wide`) are made
-`quiet`: they run after every lab of the parallel part is down. Unit and golden
-tests spread freely.
+`make test` runs the suites on two xdist workers (`--dist loadgroup`), then
+the `quiet` tests alone. Groups keep what must not run side by side apart:
+every docker test, and the netns tests that read the host's own state
+(`host_wide`), go to one group (docker networks of two labs may not overlap,
+and the host sees the engine's links come and go); a lab module's tests stay
+together, so its module-scoped lab is brought up once; unit and golden tests
+spread freely.
 """
 
 from __future__ import annotations
@@ -20,8 +18,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import Phase, settings
-
-from suites.fixtures.lab_pool import pooled_keys
 
 pytest_plugins = ["suites.fixtures.lab_pool", "suites.fixtures.lab", "suites.fixtures.ci_guard"]
 
@@ -91,8 +87,6 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     group = parallel_group(item, tiers[0]) if len(set(tiers)) == 1 else None
     if group is not None:
         item.add_marker(pytest.mark.xdist_group(group))
-    if item.get_closest_marker("host_wide"):
-        item.add_marker(pytest.mark.quiet)  # after the parallel part: no other lab is up
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -140,32 +134,13 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     item.user_properties.append(("ended", f"{time.time():.3f}"))
 
 
-# The docker modules that run beside the rest of the docker tier, on another worker: the
-# two longest, on labs of their own (each docker lab has its own stand-in slice and
-# conntrack zones), about half the tier (396 of 823 s of test time on 2026-12-01).
-DOCKER_BESIDE = frozenset({"suites/functional/cloud/test_cloud_topologies.py",
-                           "suites/functional/cloud/test_ipv6_bypass.py"})
-
-
-def _module(item: pytest.Item) -> str:
-    return item.nodeid.split("::", 1)[0]
-
-
 def parallel_group(item: pytest.Item, tier: str) -> str | None:
-    """Two groups for the docker tier: DOCKER_BESIDE's modules, and the rest, with
-    every test on a lab lent from the pool (one worker's pool lends them from module to
-    module; the checked-in compose file's lab, with its fixed names, is one). Host-wide
-    tests (the engine restart, the host's links) run in the quiet part, after every
-    lab of the parallel part is down; they keep a group of their own. Otherwise one
-    group a lab: a module's tests, or, where the module's lab is a parametrized
-    module-scoped fixture (the cloud suite's sixteen topologies), the tests of one
-    parameter, so that the module's labs come up on several workers at once."""
-    if item.get_closest_marker("host_wide"):
-        return "host"
-    if tier == "docker":
-        if pooled_keys(item) or _module(item) not in DOCKER_BESIDE:
-            return "docker"
-        return "docker-beside"
+    """One group for the docker engine and the host's own state; one a lab: a module's
+    tests, or, where the module's lab is a parametrized module-scoped fixture (the cloud
+    suite's sixteen topologies), the tests of one parameter, so that the module's labs
+    come up on several workers at once (netns labs may overlap addresses)."""
+    if tier == "docker" or item.get_closest_marker("host_wide"):
+        return "docker-and-host"
     if tier in ("netns", "load"):
         module = item.nodeid.split("::", 1)[0]
         lab = _module_params(item)

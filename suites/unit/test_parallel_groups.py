@@ -1,7 +1,7 @@
 """`make test`'s parallel groups take effect: tests of one group run on one worker.
 
-The modules that share a lab from one worker's pool must run on that worker, so the
-grouping is a correctness matter, not only a speed one. A run
+The docker tier may never run on two workers at once (two labs' networks would
+overlap), so the grouping is a correctness matter, not only a speed one. A run
 of pytest-xdist is made here on a few tests that carry the project's groups
 (suites/conftest.py's rule, through its own hook), and every test of a group
 must report the same worker. (pytest-xdist once stopped grouping silently with
@@ -53,37 +53,21 @@ def test_a_group_runs_on_one_worker(tmp_path: Path) -> None:
     assert all(len(ran_on) == 1 for ran_on in workers.values()), dict(workers)
 
 
-def test_the_suites_put_docker_tests_in_two_groups() -> None:
-    """The project's rule itself: DOCKER_BESIDE's modules in one docker group, the rest
-    in another with every test on a lab lent from the pool (one worker's pool lends
-    them on; the compose file's fixed names are among them), host-wide ones apart."""
-    from suites.conftest import DOCKER_BESIDE, parallel_group
+def test_the_suites_put_every_docker_test_in_one_group() -> None:
+    """The project's rule itself: any docker-tier test, and host-wide ones, one group."""
+    from suites.conftest import parallel_group
 
     class Item:
-        def __init__(self, nodeid: str, host_wide: bool = False,
-                     params: dict[str, object] | None = None) -> None:
+        def __init__(self, nodeid: str, host_wide: bool = False) -> None:
             self.nodeid, self.host_wide = nodeid, host_wide
-            self.callspec = type("CallSpec", (), {"params": params or {}})()
 
         def get_closest_marker(self, name: str) -> object:
             return object() if name == "host_wide" and self.host_wide else None
 
-    pooled = {parallel_group(Item(f"suites/functional/{m}.py::t[docker]",
-                                  params={fixture: "docker"}), "docker")
-              for m, fixture in (("lab/test_y", "minimal_lab"), ("connector/test_x", "gwlb_lab"),
-                                 ("lab/test_w", "minimal_lab"))}
-    beside = {parallel_group(Item(f"{m}::t[x-docker]", params={"cloud": ("x", "docker")}),
-                             "docker") for m in DOCKER_BESIDE}
-    own = parallel_group(Item("suites/functional/cloud/test_v.py::t[x-docker]",
-                              params={"cloud": ("x", "docker")}), "docker")
-    assert len(pooled) == len(beside) == 1, (pooled, beside)
-    assert pooled != beside
-    assert own in pooled  # a lab of its own, not beside: with the pooled ones
-    pooled_beside = parallel_group(Item(f"{sorted(DOCKER_BESIDE)[0]}::t[docker]",
-                                        params={"minimal_lab": "docker"}), "docker")
-    assert pooled_beside in pooled  # a lent lab stays with its pool's worker
-    host = parallel_group(Item("suites/functional/lab/test_z.py::t", True), "netns")
-    assert host not in pooled | beside
+    docker = {parallel_group(Item(f"suites/functional/{m}.py::t[docker]"), "docker")
+              for m in ("cloud/test_x", "lab/test_y")}
+    assert docker == {parallel_group(Item("suites/functional/lab/test_z.py::t", True),
+                                     "netns")}
     assert parallel_group(Item("suites/functional/lab/test_y.py::t[netns]"), "netns") == \
         "suites/functional/lab/test_y.py"
     assert parallel_group(Item("suites/unit/test_u.py::t"), "unit") is None
