@@ -89,6 +89,15 @@ def _ports(packet: Packet) -> tuple[int, int] | None:
     return None
 
 
+def arrivals(cell: Cell, packets: list[Packet]) -> list[Packet]:
+    """The cell's probes among what a capture at its target saw: its ports and its source.
+    The internet gateway translates only the destination, so a probe keeps its (forged)
+    source; the lab's own traffic on the same ports (the GWLB's health probes to the
+    health port, from an ephemeral port that may equal the cell's) is not the attack's."""
+    return [p for p in packets if IP in p and p[IP].src == str(cell.source)
+            and _ports(p) == (cell.sport, cell.port)]
+
+
 def _row(cell: Cell, answered: dict[int, str], seen: dict[tuple[str, str], list[Packet]],
          gateway: tuple[str, str] | None, lab: LabHandle) -> Row:
     sent = None
@@ -98,8 +107,7 @@ def _row(cell: Cell, answered: dict[int, str], seen: dict[tuple[str, str], list[
                    and _ports(p) == (cell.sport, cell.port) for p in seen[gateway])
     reply = answered.get(cell.sport)
     if cell.mode == "arrival":
-        here = seen[(cell.target.node, cell.target.iface)]
-        hits = [p for p in here if IP in p and _ports(p) == (cell.sport, cell.port)]
+        hits = arrivals(cell, seen[(cell.target.node, cell.target.iface)])
         evidence = (f"{len(hits)} seen on {cell.target.node}/{cell.target.iface}" if hits
                     else f"none on {cell.target.node}/{cell.target.iface}")
         if cell.attack.answerable:

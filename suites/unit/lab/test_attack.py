@@ -8,11 +8,13 @@ from ipaddress import IPv4Network
 from xml.etree import ElementTree
 
 import pytest
+from scapy.layers.inet import IP, TCP
 
 from lab.attack.catalog import ATTACKS
 from lab.attack.diff import compare, render
 from lab.attack.expect import NoAttackSurface, Plan, plan
 from lab.attack.matrix import Matrix, Row, junit, markdown
+from lab.attack.replay import arrivals
 from lab.catalog import topology_path
 from lab.lint.roles import connector_roles
 from lab.schema import load_topology
@@ -114,6 +116,20 @@ def row(key: str, expected: bool, observed: bool, sent: bool | None = True) -> R
     attack, target = key.split(" ")
     return Row(key, attack, attack.upper(), target, "tcp", 22, "198.18.99.99", expected,
                "the rule", "security_groups.x.inbound[0]", observed, sent, "evidence")
+
+
+def test_an_arrival_is_the_probe_itself_not_the_labs_own_traffic_on_its_ports() -> None:
+    """The lab GWLB probes the health port every second from ephemeral ports; a probe
+    connection whose port equals the cell's (five packets) once made a blocked attack
+    read as "gets through". Only the cell's source on the cell's ports counts."""
+    cell = next(c for c in planned("insecure").cells
+                if c.mode == "arrival" and c.attack.id == "health-port")
+    probe = IP(src=str(cell.source), dst="10.0.2.10") / TCP(sport=cell.sport, dport=cell.port)
+    lab_own = IP(src="10.0.1.5", dst="10.0.2.10") / TCP(sport=cell.sport, dport=cell.port)
+    other_port = IP(src=str(cell.source), dst="10.0.2.10") / TCP(sport=cell.sport + 1,
+                                                                 dport=cell.port)
+    assert arrivals(cell, [lab_own, lab_own, other_port]) == []
+    assert arrivals(cell, [lab_own, probe, other_port]) == [probe]
 
 
 def test_the_matrix_counts_and_exits_by_what_the_packets_did() -> None:
