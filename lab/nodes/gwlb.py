@@ -114,13 +114,13 @@ class Gwlb:
         self._eni = [ep.eni for ep in self.endpoints] or [ENI_ID]
         self._names = {eni: ep.name for eni, ep in zip(self._eni, self.endpoints, strict=False)}
         self.kernel = self.paths[0]
-        self.flows: dict[tuple[int, FlowId], IPv4Address] = {}
+        # each flow's target and hash (the pick's and the cookie's): hashed once per flow
+        self.flows: dict[tuple[int, FlowId], tuple[IPv4Address, int]] = {}
         self.running = True
         self._failing_open = False
 
-    def target_for(self, fid: FlowId, flow_hash: int, packet: bytes, eni: int = ENI_ID
-                   ) -> IPv4Address | None:
-        current = self.flows.get((eni, fid))
+    def target_for(self, fid: FlowId, flow_hash: int, packet: bytes, eni: int = ENI_ID,
+                   current: IPv4Address | None = None) -> IPv4Address | None:
         with self.lock:
             choice = self.group.choose(current, flow_hash)
             registered = [str(t) for t in self.group.to_probe()]
@@ -129,7 +129,7 @@ class Gwlb:
         self._failing_open = choice.failing_open
         if choice.target is None or not (choice.new or choice.moved):
             return choice.target
-        self.flows[(eni, fid)] = choice.target
+        self.flows[(eni, fid)] = (choice.target, flow_hash)
         src, dst = addresses(packet)
         self.events.emit("gwlb.flow", target=str(choice.target), rebalanced=choice.moved,
                          proto=fid[0], src=str(src), dst=str(dst),
@@ -177,9 +177,10 @@ class Gwlb:
             return
         # the target's pick and the flow cookie: by 5-tuple, as GWLB hashes it, so one
         # 5-tuple from two endpoints lands on one target
-        flow_hash = hash_of(fid)
         eni = self._eni[endpoint]
-        target = self.target_for(fid, flow_hash, packet, eni)
+        held = self.flows.get((eni, fid))
+        flow_hash = hash_of(fid) if held is None else held[1]
+        target = self.target_for(fid, flow_hash, packet, eni, None if held is None else held[0])
         if target is None:
             return  # no registered target: AWS drops
         self.sock.sendto(geneve_header(packet[0] >> 4, flow_hash, eni=eni) + packet,
