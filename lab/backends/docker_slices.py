@@ -1,7 +1,7 @@
 """Which slice of STAND_IN_SPACE a docker lab owns: reserved at `cclab up`, kept in the
 lab's run folder, given back when `destroy` removes that folder.
 
-Under an exclusive lock (flock on RUN_ROOT/.stand-ins.lock), a lab takes the first
+Under one lock (lab.backends.run_reservation), a lab takes the first
 free block its links need (lab.stand_ins): free means no other lab's reservation
 and no network of the engine (whoever made it) overlaps it. The lock is held from
 reading what is taken until the reservation is written, so two labs starting at
@@ -16,14 +16,12 @@ import subprocess
 from ipaddress import IPv4Network, ip_network
 
 from lab import stand_ins
+from lab.backends.run_reservation import RunReservation
 from lab.container_layout import STAND_IN_SPACE
 from lab.errors import BackendError
-from lab.file_lock import exclusive
 from lab.model import Topology
-from lab.names import RUN_ROOT, LabNames
 
-RESERVATION = "stand-in"  # the file in a lab's run folder that holds its slice
-LOCK = RUN_ROOT / ".stand-ins.lock"
+SLICES: RunReservation[IPv4Network] = RunReservation("stand-in", IPv4Network, str)
 
 
 def reserve(instance: str, topo: Topology) -> IPv4Network:
@@ -32,37 +30,23 @@ def reserve(instance: str, topo: Topology) -> IPv4Network:
     if held is not None:
         return held
     prefix = stand_ins.slice_prefix(net.subnet for net in topo.networks)
-    with exclusive(LOCK):
-        taken = [*others_reserved(instance), *engine_subnets()]
+
+    def first_free(others: list[IPv4Network]) -> IPv4Network:
+        taken = [*others, *engine_subnets()]
         chosen = stand_ins.free_slice(prefix, taken)
         if chosen is None:
             raise BackendError(f"no free /{prefix} left in {STAND_IN_SPACE} for "
                                f"lab '{instance}': {len(taken)} networks and slices are taken\n"
                                "    hint: `cclab status` lists the labs; `cclab down --name "
                                "LAB` removes one", backend="docker")
-        path = LabNames(instance).run_dir / RESERVATION
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{chosen}\n")
-    return chosen
+        return chosen
+
+    return SLICES.take(instance, first_free)
 
 
 def reserved(instance: str) -> IPv4Network | None:
     """The slice `instance` holds, or None (not a `cclab up` lab, or not up)."""
-    try:
-        return IPv4Network((LabNames(instance).run_dir / RESERVATION).read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def others_reserved(instance: str) -> list[IPv4Network]:
-    found = []
-    for path in sorted(RUN_ROOT.glob(f"*/{RESERVATION}")):
-        if path.parent.name != instance:
-            try:
-                found.append(IPv4Network(path.read_text().strip()))
-            except (OSError, ValueError):
-                continue  # a folder being removed, or a torn file: not a slice
-    return found
+    return SLICES.held(instance)
 
 
 def engine_subnets() -> list[IPv4Network]:
