@@ -14,6 +14,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 FlowId = tuple[int, bytes, int, bytes, int]
 
+
 def flow_hash(fid: FlowId) -> int:
     """A 32-bit hash of a flow for picking its target: CRC-32 of the key, then murmur3's
     finalizer. A CRC alone is linear in its input bits, so its low bits (what `% n`
