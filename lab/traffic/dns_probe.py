@@ -1,8 +1,10 @@
 """`python -m lab.traffic.dns_probe`: steady DNS queries, counted by outcome (one JSON line).
 
 What a well-behaved workload sees while something else happens (a flood, a
-failover): `--count` queries for `--name`, one every `--interval` seconds, each
-waiting `--timeout`; outcomes as `DnsProbe` names them. Bounded by count.
+failover): `--count` queries for `--name`, one every `--interval` seconds (never
+faster: after a timeout the schedule moves on, without a catch-up burst), each
+waiting `--timeout`, a truncated answer asked again over TCP as a stub resolver
+does; outcomes as `DnsProbe` names them, and how many came `over_tcp`. Bounded by count.
 """
 
 from __future__ import annotations
@@ -19,6 +21,14 @@ from lab.traffic.locust.dns_client import DnsProbe
 MAX_COUNT = 100_000
 
 
+def next_due(due: float, interval: float, now: float) -> float:
+    """When the next query goes: one interval after the last one was due, or now if that is
+    past (a query that waited for its timeout). Missed queries are not sent in a burst to
+    catch up: a steady client does not, and a burst of one name from one client is what
+    the connector's response-rate limit (spec §9.4) is there to cut."""
+    return max(due + interval, now)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.traffic.dns_probe", description=__doc__)
     parser.add_argument("--server", required=True)
@@ -32,13 +42,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--count must be 1..{MAX_COUNT}")
     probe = DnsProbe(args.server, IPv4Network(args.pool), args.timeout)
     outcomes: Counter[str] = Counter()
+    over_tcp = 0
     started = time.monotonic()
-    for i in range(args.count):
-        outcomes[probe.ask(args.name).kind] += 1
-        pause = started + (i + 1) * args.interval - time.monotonic()
-        if pause > 0:
-            time.sleep(pause)
-    print(json.dumps({"sent": args.count, "outcomes": dict(outcomes),
+    due = started
+    for _ in range(args.count):
+        outcome = probe.ask(args.name)
+        outcomes[outcome.kind] += 1
+        over_tcp += outcome.tcp
+        due = next_due(due, args.interval, time.monotonic())
+        time.sleep(max(0.0, due - time.monotonic()))
+    print(json.dumps({"sent": args.count, "outcomes": dict(outcomes), "over_tcp": over_tcp,
                       "seconds": round(time.monotonic() - started, 3)}))
     return 0
 
