@@ -12,7 +12,7 @@ import dns.rcode
 import dns.rrset
 import pytest
 
-from lab.traffic.locust.dns_client import DnsProbe, classify
+from lab.traffic.locust.dns_client import DnsOutcome, DnsProbe, classify
 
 pytestmark = pytest.mark.unit
 
@@ -88,20 +88,22 @@ class _SlippingServer:
             self.tcp.close()
 
 
-def test_a_slipped_answer_is_asked_again_over_tcp_as_a_stub_resolver_does() -> None:
-    server = _SlippingServer(tcp=True)
-    try:
-        outcome = DnsProbe("127.0.0.1", POOL, timeout=2, port=server.port).ask("x.example")
-    finally:
-        server.close()
-    assert (outcome.kind, outcome.tcp, server.asked_over_tcp) == ("answer", True, 1)
-    assert outcome.addresses == (IPv4Address("198.18.10.10"),)
-
-
-def test_a_slip_with_no_tcp_service_stays_truncated() -> None:
-    server = _SlippingServer(tcp=False)
+def ask_slipping(*, tcp: bool) -> tuple[DnsOutcome, int]:
+    """The probe's outcome against a slipping server, and how often it was asked over TCP."""
+    server = _SlippingServer(tcp=tcp)
     try:
         outcome = DnsProbe("127.0.0.1", POOL, timeout=1, port=server.port).ask("x.example")
     finally:
         server.close()
+    return outcome, server.asked_over_tcp
+
+
+def test_a_slipped_answer_is_asked_again_over_tcp_as_a_stub_resolver_does() -> None:
+    outcome, asked_over_tcp = ask_slipping(tcp=True)
+    assert (outcome.kind, outcome.tcp, asked_over_tcp) == ("answer", True, 1)
+    assert outcome.addresses == (IPv4Address("198.18.10.10"),)
+
+
+def test_a_slip_with_no_tcp_service_stays_truncated() -> None:
+    outcome, _ = ask_slipping(tcp=False)
     assert (outcome.kind, outcome.tcp) == ("truncated", False)
