@@ -413,4 +413,14 @@ FAULTS: tuple[Fault, ...] = (
           "lab/backends/run_reservation.py", "        with exclusive(self.lock):",
           '        with exclusive(self.lock.with_name(f".{instance}.lock")):',
           "suites/unit/lab/test_run_reservation.py"),
+    # -- the harness's DNS probe (issue 19) --------------------------------------------
+    fault("probe-catch-up-burst", "DNS probe",
+          "after a timeout the probe sends the missed questions back to back",
+          "lab/traffic/dns_probe.py", "    return max(due + interval, now)",
+          "    return due + interval", "suites/unit/lab/test_dns_probe_pacing.py"),
+    fault("probe-tc-is-an-answer", "DNS probe",
+          "a truncated UDP answer (an RRL slip) is taken as the answer, never asked over TCP",
+          "lab/traffic/locust/dns_client.py",
+          "        over_tcp = self._again_over_tcp(query, wait) if response.flags & dns.flags.TC "
+          "else None", "        over_tcp = None", "suites/unit/lab/test_dns_client.py"),
 )
