@@ -16,7 +16,8 @@ BENCHES = {"core": "bench.bench_core", "lab": "bench.bench_lab",
            "dataplane": "bench.bench_dataplane",
            "docker": "bench.bench_docker",
            "flood": "bench.bench_flood", "failover": "bench.bench_failover",
-           "attack": "bench.bench_attack", "scenarios": "bench.bench_scenarios"}
+           "attack": "bench.bench_attack", "scenarios": "bench.bench_scenarios",
+           "lab-flood": "bench.bench_lab_flood"}
 
 
 def main(names: list[str]) -> int:

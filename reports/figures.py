@@ -248,6 +248,25 @@ def flood(doc: Mapping[str, Any]) -> list[Figure]:
     return rows
 
 
+def lab_flood(doc: Mapping[str, Any]) -> list[Figure]:
+    """What a DNS flood at the engine's top rate delivers to the connectors through each
+    lab (no target: the figure says where a lab on this machine saturates)."""
+    rows = []
+    for r in doc.get("results", []):
+        run = r.get("median_run", {})
+        busiest = (f"busiest {run['busiest']} at {run['busiest_cpu']} of a core, "
+                   f"softirq {run['softirq_cpu']}" if "busiest" in run else "")
+        rows += _one("lab_flood", str(r.get("topology")),
+                     f"DNS flood through {r.get('topology')}: frames reaching the connectors"
+                     + _paren("netns", busiest, _median(r.get("runs")),
+                              f"first flood {r['first_carried']}x" if "first_carried" in r
+                              else ""),
+                     _num(run, "connectors_rx_pps"), "frames/s",
+                     reference="what workload1 sent (the flood engine, same run)",
+                     reference_value=_num(run, "sent_pps"), ratio=_num(r, "carried_median"))
+    return rows
+
+
 def failover(doc: Mapping[str, Any]) -> list[Figure]:
     window, ping = _num(doc, "health_window_s"), _num(doc, "ping_interval_s") or 0.0
     runs = doc.get("runs")
@@ -343,6 +362,7 @@ def tests(doc: Mapping[str, Any]) -> list[Figure]:
 BUILDERS: dict[str, Callable[[Mapping[str, Any]], list[Figure]]] = {
     "connector": connector, "core": core, "flood": flood, "failover": failover, "lab": lab,
     "docker": docker, "attack": attack, "scenarios": scenarios, "tests": tests,
+    "lab_flood": lab_flood,
 }
 
 

@@ -218,9 +218,22 @@ def failover(data: dict[str, Any]) -> Any:
                  targets=[marks(row), []])
 
 
+def lab_flood(data: dict[str, Any]) -> Any:
+    labels, values = [], []
+    for r in data["results"]:
+        run = r["median_run"]
+        labels += [f"{r['topology']}: sent", f"{r['topology']}: at the connectors"]
+        values += [run["sent_pps"], run["connectors_rx_pps"]]
+    busiest = ", ".join(f"{r['median_run']['busiest']} {r['median_run']['busiest_cpu']:.2f}"
+                        for r in data["results"])
+    return _bars("DNS flood through each lab (netns): frames per second", labels, values,
+                 "fps", f"busiest node in each, in cores: {busiest} (no target)")
+
+
 PLOTS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "connector": connector, "core": core, "lab": lab, "docker": docker, "flood": flood,
     "failover": failover, "connector-dataplane": dataplane, "attack": attack,
+    "lab_flood": lab_flood,
 }
 SOURCE = {"connector-dataplane": ("connector", "dataplane")}  # picture -> (JSON, its key)
 
