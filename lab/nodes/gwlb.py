@@ -54,8 +54,8 @@ from lab.nodes.flow_key import FlowId, addresses, flow_key, link_scoped
 from lab.nodes.flow_key import flow_hash as hash_of
 from lab.nodes.gwlb_control import Request
 from lab.nodes.health_probe import http_probe
-from lab.nodes.kernel_path import KernelPath
-from lab.nodes.target_group import Failover, TargetGroup
+from lab.nodes.kernel_path import BATCH, KernelPath
+from lab.nodes.target_group import Failover, GroupView, TargetGroup
 from lab.wire.geneve import ENI_ID, GENEVE_PORT, endpoint_id, eni_of, geneve_header, inner_of
 
 
@@ -83,6 +83,19 @@ def parse_endpoints(text: str) -> list[Endpoint]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class HeldFlow:
+    """A flow's target, worked out on its first packet: the flow's hash (the pick's and
+    the cookie's), the GENEVE header its packets carry, and the group view it was picked
+    under. While that view stands so does the pick; a later packet only sends."""
+
+    target: IPv4Address
+    address: str  # the target, as sendto takes it
+    flow_hash: int
+    header: bytes
+    view: GroupView
+
+
 class Gwlb:
     def __init__(self, listen: IPv4Address, targets: list[IPv4Address], probe_port: int,
                  interval: float, thresholds: tuple[int, int], events: EventWriter,
@@ -91,7 +104,8 @@ class Gwlb:
         self.listen = listen
         self.probe_port, self.interval = probe_port, interval
         self.group = TargetGroup(targets, thresholds, failover or Failover())
-        self.lock = threading.Lock()  # the group: the data path, the probes, the control
+        self.view = self.group.view()  # what a packet's pick reads (GroupView)
+        self.lock = threading.Lock()  # the group: the probes, the control (packets read view)
         self.events = events
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((str(listen), GENEVE_PORT))
@@ -114,27 +128,31 @@ class Gwlb:
         self._eni = [ep.eni for ep in self.endpoints] or [ENI_ID]
         self._names = {eni: ep.name for eni, ep in zip(self._eni, self.endpoints, strict=False)}
         self.kernel = self.paths[0]
-        # each flow's target and hash (the pick's and the cookie's): hashed once per flow
-        self.flows: dict[tuple[int, FlowId], tuple[IPv4Address, int]] = {}
+        self.flows: dict[tuple[int, FlowId], HeldFlow] = {}
         self.running = True
         self._failing_open = False
 
-    def target_for(self, fid: FlowId, flow_hash: int, packet: bytes, eni: int = ENI_ID,
-                   current: IPv4Address | None = None) -> IPv4Address | None:
-        with self.lock:
-            choice = self.group.choose(current, flow_hash)
-            registered = [str(t) for t in self.group.to_probe()]
+    def _pick(self, fid: FlowId, packet: bytes, eni: int,
+              held: HeldFlow | None) -> HeldFlow | None:
+        """The flow's target under the group's current view (its first packet, or the
+        first since a target's state changed); None: no registered target."""
+        view = self.view
+        flow_hash = hash_of(fid) if held is None else held.flow_hash
+        choice = view.choose(None if held is None else held.target, flow_hash)
         if choice.failing_open and not self._failing_open:
-            self.events.emit("gwlb.fail_open", targets=registered)
+            self.events.emit("gwlb.fail_open", targets=[str(t) for t in view.registered])
         self._failing_open = choice.failing_open
-        if choice.target is None or not (choice.new or choice.moved):
-            return choice.target
-        self.flows[(eni, fid)] = (choice.target, flow_hash)
-        src, dst = addresses(packet)
-        self.events.emit("gwlb.flow", target=str(choice.target), rebalanced=choice.moved,
-                         proto=fid[0], src=str(src), dst=str(dst),
-                         endpoint=self._names.get(eni, f"vpce-{eni:016x}"))
-        return choice.target
+        if choice.target is None:
+            return None
+        picked = HeldFlow(choice.target, str(choice.target), flow_hash,
+                          geneve_header(packet[0] >> 4, flow_hash, eni=eni), view)
+        self.flows[(eni, fid)] = picked
+        if choice.new or choice.moved:
+            src, dst = addresses(packet)
+            self.events.emit("gwlb.flow", target=str(choice.target), rebalanced=choice.moved,
+                             proto=fid[0], src=str(src), dst=str(dst),
+                             endpoint=self._names.get(eni, f"vpce-{eni:016x}"))
+        return picked
 
     def control(self, request: Request) -> dict[str, str]:
         """A register or deregister request (or `show`): every target's state after it."""
@@ -146,12 +164,14 @@ class Gwlb:
                         target, time.monotonic()):
                     self.events.emit("gwlb.target_deregistered", target=str(target),
                                      delay_s=self.group.failover.delay_s)
+            self.view = self.group.view()
             return {str(t): state for t, state in self.group.states()}
 
     def expire_drains(self) -> None:
         with self.lock:
             for target in self.group.expire(time.monotonic()):
                 self.events.emit("gwlb.target_drained", target=str(target))
+                self.view = self.group.view()
 
     def serve(self) -> None:
         tuns = {path.fd: i for i, path in enumerate(self.paths)}
@@ -160,12 +180,23 @@ class Gwlb:
             self.expire_drains()
             for fd in ready:
                 if fd in tuns:
-                    self.to_target(self.paths[tuns[fd]].read(), tuns[fd])
+                    for packet in self.paths[tuns[fd]].read_waiting():
+                        self.to_target(packet, tuns[fd])
             if self.sock.fileno() in ready:
-                data, _peer = self.sock.recvfrom(65535)
-                inner = inner_of(data)
-                if inner is not None:
-                    self.path_of(eni_of(data)).write(inner)
+                for data in self._returns_waiting():
+                    inner = inner_of(data)
+                    if inner is not None:
+                        self.path_of(eni_of(data)).write(inner)
+
+    def _returns_waiting(self) -> list[bytes]:
+        """The targets' GENEVE datagrams queued on the socket (at most a batch)."""
+        found = []
+        try:
+            for _ in range(BATCH):
+                found.append(self.sock.recv(65535, socket.MSG_DONTWAIT))
+        except BlockingIOError:
+            pass
+        return found
 
     def path_of(self, eni: int | None) -> KernelPath:
         """The TUN of the endpoint a returned header names (the first if none matches)."""
@@ -179,12 +210,11 @@ class Gwlb:
         # 5-tuple from two endpoints lands on one target
         eni = self._eni[endpoint]
         held = self.flows.get((eni, fid))
-        flow_hash = hash_of(fid) if held is None else held[1]
-        target = self.target_for(fid, flow_hash, packet, eni, None if held is None else held[0])
-        if target is None:
-            return  # no registered target: AWS drops
-        self.sock.sendto(geneve_header(packet[0] >> 4, flow_hash, eni=eni) + packet,
-                         (str(target), GENEVE_PORT))
+        if held is None or held.view is not self.view:
+            held = self._pick(fid, packet, eni, held)
+            if held is None:
+                return  # no registered target: AWS drops
+        self.sock.sendto(held.header + packet, (held.address, GENEVE_PORT))
 
     def close(self) -> None:
         for rule in self._rules:
@@ -200,6 +230,8 @@ class Gwlb:
                 good = self._probe(target)
                 with self.lock:
                     change = self.group.record(target, good)
+                    if change is not None:
+                        self.view = self.group.view()
                 if change is not None:
                     self.events.emit(f"gwlb.target_{change}", target=str(target))
             threading.Event().wait(self.interval)

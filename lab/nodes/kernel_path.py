@@ -26,6 +26,7 @@ TUN_DEVICE = "/dev/net/tun"
 _TUNSETIFF = 0x400454CA
 _IFF_TUN = 0x0001  # no IFF_NO_PI: packets come and go with the 4-byte packet information
 
+BATCH = 64  # packets read per wake-up at most: the others' turn comes between bursts
 _PI_IPV4 = struct.pack("!HH", 0, 0x0800)
 _PI_IPV6 = struct.pack("!HH", 0, 0x86DD)
 
@@ -65,6 +66,20 @@ table ip {self._nft_table} {{
     def read(self) -> bytes:
         """One IP packet from the kernel (blocking)."""
         return os.read(self.fd, 65539)[4:]
+
+    def read_waiting(self, most: int = BATCH) -> list[bytes]:
+        """The packets the kernel has queued, at most `most`, without waiting for more (after
+        `select` said the TUN is readable: one wake-up then carries a burst, not a packet)."""
+        packets = []
+        os.set_blocking(self.fd, False)
+        try:
+            for _ in range(most):
+                packets.append(os.read(self.fd, 65539)[4:])
+        except BlockingIOError:
+            pass
+        finally:
+            os.set_blocking(self.fd, True)
+        return packets
 
     def write(self, packet: bytes) -> None:
         info = _PI_IPV6 if packet and packet[0] >> 4 == 6 else _PI_IPV4

@@ -19,7 +19,7 @@ AWS's rules, as the lab plays them (docs/decisions.md, "The lab's GWLB"):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
@@ -56,20 +56,40 @@ def keeps(state: str, failover: Failover, failing_open: bool) -> bool:
     return state == "unhealthy" and failing_open  # every target is unhealthy: all are used
 
 
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    """The group at one moment, with what every pick needs worked out once. The node
+    keeps one and replaces it when a target's state changes, so a packet's pick takes
+    no lock and builds no list."""
+
+    state_of: Mapping[IPv4Address, str]
+    registered: tuple[IPv4Address, ...]  # initial, healthy or unhealthy: not draining
+    pool: tuple[IPv4Address, ...]  # where new flows go
+    failing_open: bool
+    failover: Failover
+
+    @classmethod
+    def of(cls, states: Sequence[tuple[IPv4Address, str]], failover: Failover) -> GroupView:
+        healthy = [t for t, s in states if s == "healthy"]
+        registered = [t for t, s in states if s in ("initial", "healthy", "unhealthy")]
+        return cls(dict(states), tuple(registered), tuple(healthy or registered),
+                   not healthy, failover)
+
+    def choose(self, current: IPv4Address | None, flow_hash: int) -> Choice:
+        failing_open = self.failing_open
+        if current is not None and keeps(self.state_of.get(current, "unused"), self.failover,
+                                         failing_open):
+            return Choice(current, new=False, moved=False, failing_open=failing_open)
+        if not self.pool:
+            return Choice(None, new=current is None, moved=False, failing_open=True)
+        return Choice(self.pool[flow_hash % len(self.pool)], new=current is None,
+                      moved=current is not None, failing_open=failing_open)
+
+
 def choose(states: Sequence[tuple[IPv4Address, str]], current: IPv4Address | None,
            flow_hash: int, failover: Failover) -> Choice:
     """The target of a flow, given every target's state in the group's order."""
-    healthy = [t for t, s in states if s == "healthy"]
-    registered = [t for t, s in states if s in ("initial", "healthy", "unhealthy")]
-    failing_open = not healthy
-    pool = healthy or registered
-    state = dict(states).get(current, "unused") if current is not None else None
-    if current is not None and state is not None and keeps(state, failover, failing_open):
-        return Choice(current, new=False, moved=False, failing_open=failing_open)
-    if not pool:
-        return Choice(None, new=current is None, moved=False, failing_open=True)
-    return Choice(pool[flow_hash % len(pool)], new=current is None,
-                  moved=current is not None, failing_open=failing_open)
+    return GroupView.of(states, failover).choose(current, flow_hash)
 
 
 class TargetGroup:
@@ -127,4 +147,7 @@ class TargetGroup:
         return self.health[target].record(good)
 
     def choose(self, current: IPv4Address | None, flow_hash: int) -> Choice:
-        return choose(self.states(), current, flow_hash, self.failover)
+        return self.view().choose(current, flow_hash)
+
+    def view(self) -> GroupView:
+        return GroupView.of(self.states(), self.failover)
