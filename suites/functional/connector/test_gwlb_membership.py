@@ -112,3 +112,36 @@ def test_a_registered_connector_gets_new_flows_only_once_healthy(lab: LabHandle)
     assert on_cc2, "no new flow reached the registered connector once healthy"
     assert CC2 in later  # and web saw them from cc2's SNAT address
     assert all(float(e["ts"]) >= float(healthy["ts"]) for e in on_cc2)
+
+
+NODE_OF = {CC1: "cc1", CC2: "cc2"}
+HELD = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+        f"s.bind(('0.0.0.0', 45678)); s.sendto(b'held', ('{WEB}', 7070))")
+
+
+def held_flow_pick(lab: LabHandle, after: Mark) -> dict[str, object]:
+    """Send one datagram of the held UDP flow (same 5-tuple each time); the GWLB's pick
+    for it logged after `after`."""
+    lab.exec("workload1", lab.python, "-c", HELD)
+    return lab.wait_event("gwlb", "gwlb.flow",
+                          lambda e: e["proto"] == 17 and e["dst"] == WEB, after=after,
+                          timeout=5)
+
+
+@allure.feature("gwlb")
+def test_a_running_flow_whose_target_turns_unhealthy_moves_to_the_healthy_one(
+        lab: LabHandle) -> None:
+    """Target failover `rebalance` (the vendor's Terraform, spec §3.2): the flow's first
+    packet after its target is called unhealthy goes to the other target, and the GWLB
+    says so (`gwlb.flow`, rebalanced); its packets before went to the first."""
+    first = held_flow_pick(lab, lab.mark())
+    assert first["rebalanced"] is False
+    was = str(first["target"])
+    mark = lab.mark()
+    with probes_refused(lab, NODE_OF[was]):
+        lab.wait_event("gwlb", "gwlb.target_unhealthy", lambda e: e["target"] == was,
+                       after=mark, timeout=10)
+        moved = held_flow_pick(lab, mark)
+    assert moved["rebalanced"] is True
+    assert moved["target"] == ({CC1, CC2} - {was}).pop()
+    wait_targets_healthy(lab, "gwlb")
