@@ -413,6 +413,10 @@ FAULTS: tuple[Fault, ...] = (
           "lab/backends/run_reservation.py", "        with exclusive(self.lock):",
           '        with exclusive(self.lock.with_name(f".{instance}.lock")):',
           "suites/unit/lab/test_run_reservation.py"),
+    fault("gwlb-held-flow-never-repicked", "GWLB membership",
+          "a flow's first pick is kept for good: a target turning unhealthy keeps its flows",
+          "lab/nodes/gwlb.py", "        if held is None or held.view is not self.view:",
+          "        if held is None:", MEMBERSHIP, *NETNS, "-k", "running_flow"),
     # -- the harness's DNS probe (issue 19) --------------------------------------------
     fault("probe-catch-up-burst", "DNS probe",
           "after a timeout the probe sends the missed questions back to back",
