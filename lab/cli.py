@@ -26,6 +26,7 @@ from lab.schema import load_topology
 from lab.steps import Step
 
 EXIT_INPUT = 2
+TREX_PPS = 1_000_000.0  # `cclab traffic --engine trex` without --pps
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +96,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="native: the PACKET_MMAP engine inside a node; trex: the same "
                      "profile as a TRex STL profile, on a TRex server (--server)")
     tra.add_argument("--server", help="trex: the TRex server (its port 0 sends)")
-    tra.add_argument("--pps", type=float, default=1_000_000.0, help="trex: packets a second")
+    tra.add_argument("--pps", type=float, default=None,
+                     help="frames a second: native, paced (default: its top rate); trex, "
+                     f"its rate (default {TREX_PPS:,.0f})")
     tra.add_argument("--name")
     val = _command(sub, "validate", cmd_validate, "check a topology; print its plan")
     val.add_argument("topology")
@@ -269,16 +272,19 @@ def cmd_traffic(args: argparse.Namespace) -> int:
     if not 0 < args.duration <= 120 or not 0 < args.count <= 50_000_000:
         raise LabError("--duration must be 0..120 s and --count 1..50,000,000\n"
                        "    hint: floods are bounded; run again for more")
+    if args.pps is not None and args.pps <= 0:
+        raise LabError("--pps must be above 0\n    hint: leave it out for the top rate")
     if args.engine == "trex":
         from lab.traffic.flood.trex_run import run_on_trex
 
-        print(run_on_trex(args.profile, args.to, args.server, args.duration, args.pps))
+        print(run_on_trex(args.profile, args.to, args.server, args.duration,
+                          args.pps or TREX_PPS))
         return 0
     if not args.node or not args.to:
         raise LabError("--node and --to are needed\n"
                        "    hint: cclab traffic run dns-flood --node workload1 --to 198.18.53.53")
     report = run_flood(backend_of(_instance(args)), args.node, args.profile, args.to,
-                       args.count, args.duration)
+                       args.count, args.duration, pps=args.pps)
     print(json.dumps(report))
     return 0
 

@@ -35,11 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ring", type=int, default=RING_FRAMES, help="distinct frames")
     parser.add_argument("--sender", choices=["mmsg", "ring"], default="mmsg",
                         help="sendmmsg (default) or the PACKET_MMAP TX ring")
+    parser.add_argument("--pps", type=float, default=None,
+                        help="frames a second at most (sendmmsg only; default: top rate)")
     for name in Targets.__slots__:
         parser.add_argument(f"--{name.replace('_', '-')}", default=getattr(Targets(), name))
     args = parser.parse_args(argv)
     if not 0 < args.count <= MAX_COUNT or not 0 < args.duration <= MAX_DURATION_S:
         parser.error(f"--count must be 1..{MAX_COUNT} and --duration 0..{MAX_DURATION_S:g} s")
+    if args.pps is not None and (args.pps <= 0 or args.sender != "mmsg"):
+        parser.error("--pps must be above 0, and paces the sendmmsg sender only")
     targets = Targets(**{n: getattr(args, n) for n in Targets.__slots__})
     if args.describe:
         print(json.dumps(describe(args.profile, targets)))
@@ -57,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     sender = MmsgSender(args.iface, frames) if args.sender == "mmsg" else TxRing(args.iface,
                                                                                    frames)
     try:
-        result = sender.send(args.count, args.duration)
+        result = (sender.send(args.count, args.duration, args.pps)
+                  if isinstance(sender, MmsgSender) else sender.send(args.count, args.duration))
     finally:
         sender.close()
     print(json.dumps({"profile": args.profile, "iface": args.iface, "sender": args.sender,

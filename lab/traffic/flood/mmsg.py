@@ -20,6 +20,7 @@ import time
 from lab.traffic.flood.tx_ring import SendResult
 
 BATCH = 1024
+PACED_BATCH = 64  # a paced flood sends in small batches: its rate holds within a millisecond
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
@@ -36,6 +37,12 @@ class MsgHdr(ctypes.Structure):
 
 class MMsgHdr(ctypes.Structure):
     _fields_ = [("msg_hdr", MsgHdr), ("msg_len", ctypes.c_uint)]
+
+
+def pause_before_next(sent: int, pps: float, elapsed_s: float) -> float:
+    """Seconds to wait before the next batch so that `sent` frames took `sent / pps`:
+    never negative (behind the schedule: send at once, no burst is owed)."""
+    return max(0.0, sent / pps - elapsed_s)
 
 
 class MmsgSender:
@@ -58,13 +65,21 @@ class MmsgSender:
             self.sock.close()
             raise
 
-    def send(self, count: int, duration_s: float) -> SendResult:
+    def send(self, count: int, duration_s: float, pps: float | None = None) -> SendResult:
+        """At most `count` frames in at most `duration_s`; at the top rate, or paced to
+        `pps` frames a second (a batch, then a pause until the schedule is due)."""
         fd, size = self.sock.fileno(), ctypes.sizeof(MMsgHdr)
         sent, started = 0, time.perf_counter()
         deadline = started + duration_s
         offset = 0
+        most = BATCH if pps is None else PACED_BATCH
         while sent < count and time.perf_counter() < deadline:
-            batch = min(BATCH, self.frames - offset, count - sent)
+            if pps is not None:
+                wait = pause_before_next(sent, pps, time.perf_counter() - started)
+                if time.perf_counter() + wait >= deadline:
+                    break  # the next batch is due after the flood's end
+                time.sleep(wait)
+            batch = min(most, self.frames - offset, count - sent)
             done = _libc.sendmmsg(fd, ctypes.byref(self._msgs, offset * size), batch, 0)
             if done < 0:
                 errno = ctypes.get_errno()

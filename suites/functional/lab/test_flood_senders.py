@@ -15,6 +15,7 @@ import pytest
 
 from lab.api import LabHandle
 from lab.traffic.flood.in_lab import flood_argv, path_towards
+from lab.traffic.flood.mmsg import PACED_BATCH
 
 COUNT = 2000
 
@@ -38,3 +39,22 @@ def test_every_frame_asked_for_leaves_and_arrives(minimal_lab: LabHandle, sender
     arrived = _counter(minimal_lab, "fabric", "eth-wl", "rx_packets") - seen_before
     assert COUNT <= left <= COUNT + 20  # + the odd ARP or ping of path_towards
     assert COUNT <= arrived <= COUNT + 20
+
+
+PACED_PPS, PACED_S = 2000, 1.0
+
+
+@allure.feature("traffic")
+def test_a_paced_flood_never_sends_faster_than_its_rate(minimal_lab: LabHandle) -> None:
+    """`--pps`: bounded by its duration, the engine sends at most the rate's worth (plus one
+    batch) and, on a machine that can, about that many: the count it asks for is far
+    above both, so only the pacing stops it."""
+    path = path_towards(minimal_lab.backend, "workload1", "10.10.3.31")
+    argv = flood_argv(minimal_lab.python, "ssh-attempts", path, "10.10.3.31", 1_000_000,
+                      PACED_S, pps=PACED_PPS)
+    sent_before = _counter(minimal_lab, "workload1", path.iface, "tx_packets")
+    report = json.loads(minimal_lab.exec("workload1", *argv).stdout.strip().splitlines()[-1])
+    left = _counter(minimal_lab, "workload1", path.iface, "tx_packets") - sent_before
+    assert report["frames"] <= PACED_PPS * PACED_S + PACED_BATCH
+    assert report["frames"] >= PACED_PPS * PACED_S / 2, report  # it did send, near the rate
+    assert report["frames"] <= left <= report["frames"] + 20
