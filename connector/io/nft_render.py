@@ -42,6 +42,7 @@ from connector.core.policy import (
     ServiceProto,
 )
 from connector.core.routed_locations import source_scope
+from connector.io.geneve import GENEVE_PORT, PROTO_IPV4
 from connector.io.geneve_tuns import (
     GENEVE_MARK,
     LOCATION_MASK,
@@ -100,9 +101,11 @@ def _declarations(config: ConnectorConfig, rules: list[RenderedRule]) -> list[st
         body.append(f"    set {LIVE_SET} {{ type ipv4_addr; }}")
     body += [f"    counter {_counter(r.rule)} {{ }}" for r in rules]
     if config.dataplane.dns_flood_limit:
-        body += ["    set dns_sources { type ipv4_addr; size 65536; flags dynamic,timeout; "
-                 "timeout 10s; }",
-                 "    counter dns_flood_dropped { }"]
+        keyed = ["dns_sources", *(["dns_sources_encapsulated"] if config.dataplane.geneve
+                                  else [])]
+        body += [f"    set {name} {{ type ipv4_addr; size 65536; flags dynamic,timeout; "
+                 "timeout 10s; }" for name in keyed]
+        body.append("    counter dns_flood_dropped { }")
     body += [f"    counter {name} {{ }}" for name in (
         "default_zia", "pool_drop", "fail_open_direct", "ssh_not_management", "ssh_refused",
         "probe_refused")]
@@ -212,6 +215,7 @@ def _divert(config: ConnectorConfig) -> list[str]:
     return ["    chain divert {",
             "        type filter hook prerouting priority mangle; policy accept;",
             *_geneve_mark(config),
+            *_encapsulated_flood_guard(config),
             *_dns_flood_guard(ifaces, config.dataplane.dns_flood_limit),
             f"        iifname {ifaces} meta l4proto {{ tcp, udp }} th dport 53 "
             f"meta mark set {DIVERT_MARK:#x} tproxy ip to {service_ip}:{DIVERT_PORT} accept",
@@ -271,6 +275,31 @@ def _dns_flood_guard(ifaces: str, limit: int) -> list[str]:
     burst = max(limit // 5, 10)
     return [f"        iifname {ifaces} udp dport 53 update @dns_sources {{ ip saddr limit rate "
             f"over {limit}/second burst {burst} packets }} counter name dns_flood_dropped drop"]
+
+
+# Where an encapsulated DNS query's fields are, in bits from the outer UDP header, for
+# the header the GWLB sends (spec §4.1): 8 bytes of GENEVE and its three AWS options
+# (32 bytes, option length 8 words), then IPv4 without options and UDP.
+_GENEVE_AT = 8 * 8
+_INNER_AT = (8 + 8 + 32) * 8
+_ENCAPSULATED_DNS = (f"udp dport {GENEVE_PORT} @th,{_GENEVE_AT},8 0x08 "
+                     f"@th,{_GENEVE_AT + 16},16 {PROTO_IPV4:#06x} @th,{_INNER_AT},8 0x45 "
+                     f"@th,{_INNER_AT + 72},8 17 @th,{_INNER_AT + 176},16 53")
+_INNER_SOURCE = f"@th,{_INNER_AT + 96},32"
+
+
+def _encapsulated_flood_guard(config: ConnectorConfig) -> list[str]:
+    """The same limit on DNS inside GENEVE, keyed by the inner source, on the service
+    interface before the socket: a flood through a GWLB is dropped in the kernel, not
+    after the user-space GENEVE plane has paid for each packet (where it crowded out the
+    other workloads' packets). A header of another length falls to the TUN's rule."""
+    limit = config.dataplane.dns_flood_limit
+    if not (limit and config.dataplane.geneve):
+        return []
+    burst = max(limit // 5, 10)
+    return [f'        iifname "{config.service.name}" {_ENCAPSULATED_DNS} update '
+            f"@dns_sources_encapsulated {{ {_INNER_SOURCE} limit rate over {limit}/second "
+            f"burst {burst} packets }} counter name dns_flood_dropped drop"]
 
 
 def zpa_pools(config: ConnectorConfig) -> str | None:
