@@ -417,6 +417,11 @@ FAULTS: tuple[Fault, ...] = (
           "a flow's first pick is kept for good: a target turning unhealthy keeps its flows",
           "lab/nodes/gwlb.py", "        if held is None or held.view is not self.view:",
           "        if held is None:", MEMBERSHIP, *NETNS, "-k", "running_flow"),
+    fault("flood-guard-after-geneve", "DNS flood",
+          "DNS inside GENEVE is limited only on the TUN, after the user-space plane read it",
+          "connector/io/nft_render.py", "    if not (limit and config.dataplane.geneve):",
+          "    if not limit or config.dataplane.geneve:",
+          "suites/functional/cloud/test_dns_flood.py", "-k", "aws-no-natgw"),
     # -- the harness's DNS probe (issue 19) --------------------------------------------
     fault("probe-catch-up-burst", "DNS probe",
           "after a timeout the probe sends the missed questions back to back",
