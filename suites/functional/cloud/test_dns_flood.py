@@ -6,9 +6,10 @@ the resolver every workload uses (the connectors intercept it). Meanwhile
 workload2 asks 100 ordinary questions, one every 50 ms, and fetches a page.
 Asserted on what workload2 got, on the connectors' kernel counters (the
 per-source DNS limit dropped the flood before the listener) and on the engine's
-own report. On an AWS topology (aws-no-natgw, the vendor's no-NAT-gateway design)
-the flood goes through the lab's GWLB, a user-space Python process that carries
-50-55 thousand frames a second here beside a flood at the engine's top rate
+own report. On the AWS topologies (the three egress designs: aws-no-natgw,
+aws-natgw, aws-partial-natgw) the flood goes through the lab's GWLB (the node
+`gwlb`), a user-space Python process that carries 50-55 thousand frames a
+second here beside a flood at the engine's top rate
 (`python -m bench lab-flood`), so the flood is paced to 30,000 frames a second:
 what saturates is then the connector, not the lab (a real GWLB would not). There
 the connectors' user-space GENEVE plane must also read no more of the flood than
@@ -50,7 +51,8 @@ from suites.fixtures.lab import (
 pytestmark = [pytest.mark.quiet, pytest.mark.usefixtures("lab_capable")]
 
 TOPOLOGIES = ["azure-natgw", "azure-no-natgw", "azure-partial-natgw",
-              "azure-gwlb-no-natgw", "azure-plb-inbound", "gcp-cloudnat", "aws-no-natgw"]
+              "azure-gwlb-no-natgw", "azure-plb-inbound", "gcp-cloudnat", "aws-no-natgw",
+              "aws-natgw", "aws-partial-natgw"]
 # On docker one of them: there the lab itself saturates first (the xfail below),
 # and each such run costs a docker lab in the quiet tier, which has the machine alone.
 DOCKER_COVER = ["azure-no-natgw"]
@@ -59,7 +61,12 @@ FLOOD_COUNT, FLOOD_SECONDS = 3_000_000, 6.0
 # Through the lab's GWLB (a Python process) the flood is paced below what it carries on
 # this machine (50-55 thousand frames a second beside a flood at the engine's top rate,
 # `python -m bench lab-flood`), so that the connector is what the flood measures.
-PACED_PPS = {"aws-no-natgw": 30_000}
+THROUGH_LAB_GWLB_PPS = 30_000
+
+
+def _pace(lab: LabHandle) -> int | None:
+    """The flood's rate: paced where the lab's GWLB carries it, else the engine's top."""
+    return THROUGH_LAB_GWLB_PPS if any(n.name == "gwlb" for n in lab.topology.nodes) else None
 
 
 # What workload2 may lose, from the spec alone (§9.4): the connector's response-rate
@@ -107,7 +114,7 @@ def test_other_workloads_keep_their_dns_and_flows_while_one_floods(azure: LabHan
     def flood() -> None:
         report.update(run_flood(azure.backend, "workload1", "dns-flood", RESOLVER,
                                 FLOOD_COUNT, FLOOD_SECONDS,
-                                pps=PACED_PPS.get(azure.topology.name)))
+                                pps=_pace(azure)))
 
     flooding = threading.Thread(target=flood)
     flooding.start()
