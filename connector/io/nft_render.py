@@ -272,9 +272,16 @@ def _dns_flood_guard(ifaces: str, limit: int) -> list[str]:
     """Over `limit` UDP queries a second from one source: dropped before the listener."""
     if not limit:
         return []
+    return [f"        iifname {ifaces} udp dport 53 "
+            f"{_over_limit('dns_sources', 'ip saddr', limit)}"]
+
+
+def _over_limit(sources: str, key: str, limit: int) -> str:
+    """Drop and count what a source (`key`, in the dynamic set `sources`) sends over
+    `limit` a second, with a fifth of a second's burst."""
     burst = max(limit // 5, 10)
-    return [f"        iifname {ifaces} udp dport 53 update @dns_sources {{ ip saddr limit rate "
-            f"over {limit}/second burst {burst} packets }} counter name dns_flood_dropped drop"]
+    return (f"update @{sources} {{ {key} limit rate over {limit}/second burst {burst} "
+            "packets } counter name dns_flood_dropped drop")
 
 
 # Where an encapsulated DNS query's fields are, in bits from the outer UDP header, for
@@ -296,10 +303,8 @@ def _encapsulated_flood_guard(config: ConnectorConfig) -> list[str]:
     limit = config.dataplane.dns_flood_limit
     if not (limit and config.dataplane.geneve):
         return []
-    burst = max(limit // 5, 10)
-    return [f'        iifname "{config.service.name}" {_ENCAPSULATED_DNS} update '
-            f"@dns_sources_encapsulated {{ {_INNER_SOURCE} limit rate over {limit}/second "
-            f"burst {burst} packets }} counter name dns_flood_dropped drop"]
+    return [f'        iifname "{config.service.name}" {_ENCAPSULATED_DNS} '
+            f"{_over_limit('dns_sources_encapsulated', _INNER_SOURCE, limit)}"]
 
 
 def zpa_pools(config: ConnectorConfig) -> str | None:
