@@ -35,7 +35,6 @@ class KernelPath:
     def __init__(self, tun: str, mark: int, table: int, *, masquerade: bool) -> None:
         self.tun, self.mark, self.table = tun, mark, table
         self.fd = open_tun(tun)
-        os.set_blocking(self.fd, False)  # read after select; a burst without a wait
         self._nft_table = f"lab_{tun}"
         run_checked(["ip", "link", "set", tun, "up"])
         for key in (f"conf/{tun}/rp_filter", "conf/all/rp_filter"):
@@ -65,19 +64,21 @@ table ip {self._nft_table} {{
             run_checked(["ip", "-6", "route", "replace", "default", "dev", self.tun])
 
     def read(self) -> bytes:
-        """One IP packet from the kernel, once `select` said the TUN is readable (the fd
-        does not block: a reader that did not ask first gets BlockingIOError)."""
+        """One IP packet from the kernel (blocking)."""
         return os.read(self.fd, 65539)[4:]
 
     def read_waiting(self, most: int = BATCH) -> list[bytes]:
         """The packets the kernel has queued, at most `most`, without waiting for more (after
         `select` said the TUN is readable: one wake-up then carries a burst, not a packet)."""
         packets = []
+        os.set_blocking(self.fd, False)
         try:
             for _ in range(most):
                 packets.append(os.read(self.fd, 65539)[4:])
         except BlockingIOError:
             pass
+        finally:
+            os.set_blocking(self.fd, True)
         return packets
 
     def write(self, packet: bytes) -> None:

@@ -75,12 +75,12 @@ class _SlippingServer:
         conn, _ = self.tcp.accept()
         with conn:
             size = int.from_bytes(conn.recv(2), "big")
+            self.asked_over_tcp += 1  # counted before answering: the client returns at once
             answer = dns.message.make_response(dns.message.from_wire(conn.recv(size)))
             answer.answer.append(dns.rrset.from_text(answer.question[0].name, 60, "IN", "A",
                                                      "198.18.10.10"))
             out = answer.to_wire()
             conn.sendall(len(out).to_bytes(2, "big") + out)
-            self.asked_over_tcp += 1
 
     def close(self) -> None:
         self.udp.close()
