@@ -52,7 +52,7 @@ from suites.fixtures.lab import (
     on_each_backend,
 )
 from suites.fixtures.spoof import SCAPY_IMPORTS
-from suites.fixtures.windows import dns_answer_window, path_window
+from suites.fixtures.windows import connect_window, dns_answer_window, path_window
 from suites.functional.connector.gwlb_helpers import tunnel_port_cut, wait_for
 
 # Tier: from the fixture's backend parameter (netns and docker).
@@ -105,10 +105,10 @@ def _sg_open(lab: LabHandle) -> bool:
     return lab.topology.name in SG_OPEN
 
 
-def _banner(lab: LabHandle, node: str, address: str, port: int) -> str:
-    """The first bytes a TCP server sends, or '' when nothing answers within 3 s."""
+def _banner(lab: LabHandle, node: str, address: str, port: int, *, within: str = "3") -> str:
+    """The first bytes a TCP server sends, or '' when nothing answers `within` seconds."""
     script = f"exec 3<>/dev/tcp/{address}/{port}; head -c 7 <&3"
-    return lab.exec(node, "timeout", "3", "bash", "-c", script, check=False).stdout
+    return lab.exec(node, "timeout", within, "bash", "-c", script, check=False).stdout
 
 
 
@@ -474,10 +474,11 @@ def test_drop_rule_drops_counts_and_logs(cloud: LabHandle) -> None:
     allure.dynamic.label("method", "DROP")
     before = {cc: _metric(cloud, cc, "dropped_policy_drop") for cc in CONNECTORS}
     mark = cloud.mark()
-    reached = cloud.exec("workload1", "curl", "-s", "-m", "2", f"http://{WEB}:8081/dropped",
-                         check=False).ok
+    reached = cloud.exec("workload1", "curl", "-s", "-m", connect_window(
+        "a forwarded request reaching web").as_client_timeout(), f"http://{WEB}:8081/dropped",
+        check=False).ok
     # The positive evidence: the connector logged the flow (and counts it below). curl
-    # gave up only after its own 2 s, so a forwarded SYN would have reached web by now:
+    # gave up only after its connect window, so a forwarded request would be at web now:
     # the leak points are read once, without a further window.
     carrier, logged = _flow_logged(cloud, lambda e: e["dport"] == 8081, mark)
     assert not reached
@@ -506,10 +507,11 @@ def test_stray_synthetic_address_is_refused(cloud: LabHandle, tmp_path: Path) ->
     mark = cloud.mark()
     outside = tmp_path / "fabric-eth-igw.pcap"
     with cloud.capture("fabric", "eth-igw", outside):
-        result = cloud.exec("workload1", "curl", "-s", "-m", "4", f"http://{stray}/stray",
-                            check=False)
+        result = cloud.exec("workload1", "curl", "-s", "-m", connect_window(
+            "a forwarded SYN leaving the VPC").as_client_timeout(), f"http://{stray}/stray",
+            check=False)
         # The positive evidence: the connector logged the flow (and counts it below);
-        # curl gave up after 4 s, long after a forwarded SYN would have left the VPC.
+        # curl gave up after its connect window, after a forwarded SYN would have left.
         carrier, logged = _flow_logged(cloud, lambda e: e["dst"] == stray, mark)
     attach_pcap(outside, "fabric eth-igw (the VPC's way out)")
     assert not result.ok
@@ -531,10 +533,14 @@ def test_stray_synthetic_address_is_refused(cloud: LabHandle, tmp_path: Path) ->
 def test_ssh_from_the_internet(cloud: LabHandle) -> None:
     targets = [t for t in (_public(cloud, "cc1", "eth-mgmt"), _public(cloud, "cc1", "eth-svc"))
                if t] or [_natgw_public(cloud)]
-    # side by side: each waits its own 3 s where nothing answers
+    # Side by side, each for a connect window where nothing answers. Where the rules
+    # open SSH, sshd's banner (a fork and its host keys) is given 3 s on a loaded machine:
+    # a wait that ends early can only fail that control, never hide a leak.
+    within = "3" if cloud.topology.name in SSH_OPEN else connect_window(
+        "the attacker's SSH handshake and banner").as_client_timeout()
     with ThreadPoolExecutor(len(targets)) as pool:
-        answers = dict(zip(targets, pool.map(lambda t: _banner(cloud, "attacker", t, 22),
-                                             targets), strict=True))
+        answers = dict(zip(targets, pool.map(
+            lambda t: _banner(cloud, "attacker", t, 22, within=within), targets), strict=True))
     attach_text(repr(answers), "SSH banners seen by the attacker")
     succeeded = "SSH-2.0" in answers.values()
     record_outcome(succeeded)
@@ -748,8 +754,9 @@ def test_internet_cannot_reach_private_apps_through_a_connector(cloud: LabHandle
                       if (a := _public(cloud, cc, i))} or {_natgw_public(cloud)})
     urls = [f"http://{target}:{port}/from-internet" for target in targets for port in (80, 5380)]
     mark = cloud.mark()
-    # all at once (each waits up to 2 s for a SYN that is dropped): one exec, no queue
-    tried = cloud.exec("attacker", "bash", "-c", 'for url; do curl -s -m 2 -o /dev/null '
+    # all at once (each waits its connect window for a SYN that is dropped): one exec
+    within = connect_window("each attempt's handshake and request").as_client_timeout()
+    tried = cloud.exec("attacker", "bash", "-c", f'for url; do curl -s -m {within} -o /dev/null '
                        '-w "%{url_effective} %{http_code}\\n" -H "Host: app-a.corp.example" '
                        '"$url" & done; wait', "attempts", *urls, check=False)
     assert len(tried.stdout.splitlines()) == len(urls), tried
@@ -879,7 +886,8 @@ def test_probe_port_refuses_a_vpc_host(cloud: LabHandle) -> None:
              20, "the load balancer holds both connectors healthy")
     before = nft_counter(cloud, "cc1", "probe_refused")
     code = cloud.exec("bastion", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m",
-                      "2", "http://10.10.3.31:50000/?cchealth", check=False).stdout
+                      connect_window("the probe's answer").as_client_timeout(),
+                      "http://10.10.3.31:50000/?cchealth", check=False).stdout
     assert code == "000", f"the bastion got {code}"
     assert nft_counter(cloud, "cc1", "probe_refused") > before, "the probe never arrived"
 

@@ -34,7 +34,7 @@ from lab.schema import load_topology
 from lab.wire.geneve import GENEVE_PORT, inner_of
 from suites.fixtures.allure_hooks import attach_pcap
 from suites.fixtures.lab import cloud_lab, on_each_backend
-from suites.fixtures.windows import path_window
+from suites.fixtures.windows import connect_window, path_window
 from suites.functional.cloud.test_cloud_topologies import record_outcome
 from suites.functional.connector.gwlb_helpers import metrics
 from suites.functional.lab.sealing import routes_leaving_the_lab
@@ -270,7 +270,9 @@ def test_ipv6_sent_to_the_gwlb_reaches_a_connector_and_goes_no_further(  # noqa:
         for point, pcap in pcaps.items():
             stack.enter_context(lab.capture(*point, pcap))
         answered = _ping6(lab, "workload1", dst)
-        connected = lab.exec("workload1", "curl", "-s", "-m", "2", "-o", "/dev/null", "-g",
+        connected = lab.exec("workload1", "curl", "-s", "-m", connect_window(
+                             "a carried handshake and request").as_client_timeout(), "-o",
+                             "/dev/null", "-g",
                              f"http://[{dst}]/", check=False).returncode == 0
         path_window("the last packet reaching a connector or the web server").wait()
     for (node, iface), pcap in pcaps.items():

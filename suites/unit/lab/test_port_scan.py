@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lab.traffic.port_scan import PortState, open_ports, port_states, scan_argv
+from suites.fixtures.windows import PATH_BUDGET_S
 
 pytestmark = pytest.mark.unit
 
@@ -37,4 +38,6 @@ def test_scan_is_bounded_and_skips_host_discovery() -> None:
     assert argv[:3] == ["nmap", "-n", "-Pn"]
     assert "--host-timeout" in argv
     assert "--max-retries" in argv
+    # no probe waits longer than the suites' budget for the slowest lab round trip
+    assert argv[argv.index("--max-rtt-timeout") + 1] == f"{int(PATH_BUDGET_S * 1000)}ms"
     assert argv[-1] == "203.0.113.21"
