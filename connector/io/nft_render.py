@@ -42,7 +42,7 @@ from connector.core.policy import (
     ServiceProto,
 )
 from connector.core.routed_locations import source_scope
-from connector.io.geneve import GENEVE_PORT, PROTO_IPV4
+from connector.io.geneve import GENEVE_PORT, PROTO_IPV4, PROTO_IPV6
 from connector.io.geneve_tuns import (
     GENEVE_MARK,
     LOCATION_MASK,
@@ -101,10 +101,11 @@ def _declarations(config: ConnectorConfig, rules: list[RenderedRule]) -> list[st
         body.append(f"    set {LIVE_SET} {{ type ipv4_addr; }}")
     body += [f"    counter {_counter(r.rule)} {{ }}" for r in rules]
     if config.dataplane.dns_flood_limit:
-        keyed = ["dns_sources", *(["dns_sources_encapsulated"] if config.dataplane.geneve
-                                  else [])]
-        body += [f"    set {name} {{ type ipv4_addr; size 65536; flags dynamic,timeout; "
-                 "timeout 10s; }" for name in keyed]
+        keyed = [("dns_sources", "ipv4"), *([("dns_sources_encapsulated", "ipv4"),
+                                             ("dns_sources_encapsulated6", "ipv6")]
+                                            if config.dataplane.geneve else [])]
+        body += [f"    set {name} {{ type {family}_addr; size 65536; flags dynamic,timeout; "
+                 "timeout 10s; }" for name, family in keyed]
         body.append("    counter dns_flood_dropped { }")
     body += [f"    counter {name} {{ }}" for name in (
         "default_zia", "pool_drop", "fail_open_direct", "ssh_not_management", "ssh_refused",
@@ -293,18 +294,29 @@ _ENCAPSULATED_DNS = (f"udp dport {GENEVE_PORT} @th,{_GENEVE_AT},8 0x08 "
                      f"@th,{_GENEVE_AT + 16},16 {PROTO_IPV4:#06x} @th,{_INNER_AT},8 0x45 "
                      f"@th,{_INNER_AT + 72},8 17 @th,{_INNER_AT + 176},16 53")
 _INNER_SOURCE = f"@th,{_INNER_AT + 96},32"
+# ... or IPv6 without extension headers, then UDP: the connectors carry no IPv6 (they
+# drop it in user space, counted), but a flood of it would be read there frame by frame.
+_ENCAPSULATED_DNS6 = (f"udp dport {GENEVE_PORT} @th,{_GENEVE_AT},8 0x08 "
+                      f"@th,{_GENEVE_AT + 16},16 {PROTO_IPV6:#06x} @th,{_INNER_AT},4 6 "
+                      f"@th,{_INNER_AT + 48},8 17 @th,{_INNER_AT + 336},16 53")
+_INNER_SOURCE6 = f"@th,{_INNER_AT + 64},128"
 
 
 def _encapsulated_flood_guard(config: ConnectorConfig) -> list[str]:
     """The same limit on DNS inside GENEVE, keyed by the inner source, on the service
     interface before the socket: a flood through a GWLB is dropped in the kernel, not
     after the user-space GENEVE plane has paid for each packet (where it crowded out the
-    other workloads' packets). A header of another length falls to the TUN's rule."""
+    other workloads' packets). A header of another length falls to the TUN's rule.
+    Inner IPv6 too, keyed by its own source: the plane drops it anyway (no IPv6 path),
+    but only after reading it, and no later rule limits it."""
     limit = config.dataplane.dns_flood_limit
     if not (limit and config.dataplane.geneve):
         return []
-    return [f'        iifname "{config.service.name}" {_ENCAPSULATED_DNS} '
-            f"{_over_limit('dns_sources_encapsulated', _INNER_SOURCE, limit)}"]
+    svc = f'        iifname "{config.service.name}"'
+    return [f"{svc} {_ENCAPSULATED_DNS} "
+            f"{_over_limit('dns_sources_encapsulated', _INNER_SOURCE, limit)}",
+            f"{svc} {_ENCAPSULATED_DNS6} "
+            f"{_over_limit('dns_sources_encapsulated6', _INNER_SOURCE6, limit)}"]
 
 
 def zpa_pools(config: ConnectorConfig) -> str | None:

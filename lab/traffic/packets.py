@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import IPv6
 from scapy.packet import Packet, Raw
 
 from lab.wire.geneve import GENEVE_PORT, geneve_header
@@ -40,7 +41,9 @@ def icmp_echo(src: str = WORKLOAD, dst: str = WEB, ident: int = 1, seq: int = 1)
 
 def dns_query(qname: str = "www.web.example", qtype: str = "A", src: str = WORKLOAD,
               dst: str = SERVICE, sport: int = 40000, qid: int = 0x1234) -> Packet:
-    return (IP(src=src, dst=dst) / UDP(sport=sport, dport=53)
+    """Over IPv6 when the addresses are IPv6 ones."""
+    network = IPv6(src=src, dst=dst) if ":" in dst else IP(src=src, dst=dst)
+    return (network / UDP(sport=sport, dport=53)
             / DNS(id=qid, rd=1, qd=DNSQR(qname=qname, qtype=qtype)))
 
 

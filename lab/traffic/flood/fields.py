@@ -8,8 +8,8 @@ A 4-byte field holds an IPv4 address, a 2-byte one a port or DNS id, a 1-byte
 one a letter of a query name. That is exactly a TRex STLVM `inc` flow variable
 written at an offset, which is why the program stays this small: the TRex
 profiles are the same program (`trex_profile.py`). `expand` makes the variants
-once, with the IPv4 header checksum and the UDP/TCP checksum computed again
-for each, so the sender only copies bytes.
+once, with the IPv4 header checksum and the UDP/TCP checksum (over IPv4's or
+IPv6's pseudo-header) computed again for each, so the sender only copies bytes.
 """
 
 from __future__ import annotations
@@ -64,8 +64,15 @@ def expand(template: bytes, program: FieldProgram, n: int) -> list[bytes]:
     return frames
 
 
+ETHERTYPE_IPV6 = 0x86DD
+IPV6_HEADER = 40
+
+
 def fix_checksums(frame: bytearray) -> None:
     """IPv4 header checksum, and the UDP or TCP checksum over the pseudo-header."""
+    if struct.unpack_from("!H", frame, 12)[0] == ETHERTYPE_IPV6:
+        _fix_ipv6_l4_checksum(frame)
+        return
     ihl = (frame[ETH_LEN] & 0x0F) * 4
     ip = ETH_LEN
     frame[ip + 10:ip + 12] = b"\0\0"
@@ -79,6 +86,23 @@ def fix_checksums(frame: bytearray) -> None:
     frame[l4 + place:l4 + place + 2] = b"\0\0"
     pseudo = bytes(frame[ip + 12:ip + 20]) + struct.pack("!BBH", 0, proto, total - ihl)
     value = _checksum(pseudo + bytes(frame[l4:ip + total]))
+    if proto == 17 and value == 0:
+        value = 0xFFFF
+    frame[l4 + place:l4 + place + 2] = value.to_bytes(2, "big")
+
+
+def _fix_ipv6_l4_checksum(frame: bytearray) -> None:
+    """IPv6 has no header checksum; UDP's (mandatory there) and TCP's cover the IPv6
+    pseudo-header (RFC 8200 §8.1). No extension headers: the templates have none."""
+    ip = ETH_LEN
+    proto, payload = frame[ip + 6], struct.unpack_from("!H", frame, ip + 4)[0]
+    place = {17: 6, 6: 16}.get(proto)
+    if place is None:
+        return
+    l4 = ip + IPV6_HEADER
+    frame[l4 + place:l4 + place + 2] = b"\0\0"
+    pseudo = bytes(frame[ip + 8:ip + 40]) + struct.pack("!I3xB", payload, proto)
+    value = _checksum(pseudo + bytes(frame[l4:l4 + payload]))
     if proto == 17 and value == 0:
         value = 0xFFFF
     frame[l4 + place:l4 + place + 2] = value.to_bytes(2, "big")

@@ -8,7 +8,8 @@ topology:
 - `legit-mix`: workloads' DNS queries, web SYNs and UDP, ports and ids varying
 - `spoofed-flood`: UDP from 4096 forged sources counting up from `forged`
 - `dns-flood`: DNS queries for ever new names (qaaa.flood.web.example: three
-  letters counting on their own, 26 x 25 x 23 names) to a resolver
+  letters counting on their own, 26 x 25 x 23 names) to a resolver; over IPv6
+  when the source and resolver are IPv6 addresses
 - `dns-reflection`: ANY queries with the victim's address as source
 - `syn-flood`: SYNs to the web server from 251 forged sources (from `forged`) and
   counting ports
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
@@ -65,7 +67,8 @@ def _frame(targets: Targets, packet: Packet) -> bytes:
 def _offsets(frame_packet: Packet) -> dict[str, int]:
     """Where each field the programs vary starts in the frame's bytes."""
     whole = bytes(frame_packet)
-    places = {"ip": len(whole) - len(bytes(frame_packet[IP]))}
+    network = frame_packet[IPv6] if IPv6 in frame_packet else frame_packet[IP]
+    places = {"ip": len(whole) - len(bytes(network))}
     for layer, name in ((UDP, "l4"), (TCP, "l4"), (DNS, "dns")):
         if layer in frame_packet:
             places.setdefault(name, len(whole) - len(bytes(frame_packet[layer])))

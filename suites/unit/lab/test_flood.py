@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from scapy.layers.dns import DNS
 from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
 from lab.traffic.flood.engine import frames_for, interleave
@@ -19,7 +20,8 @@ def _checksums_right(frame: bytes) -> bool:
     """scapy recomputes every checksum from scratch; the frame must not change."""
     packet = Ether(frame)
     fresh = packet.copy()
-    del fresh[IP].chksum
+    if IP in fresh:
+        del fresh[IP].chksum
     for layer in (UDP, TCP):
         if layer in fresh:
             del fresh[layer].chksum
@@ -43,6 +45,23 @@ def test_dns_flood_varies_port_id_and_query_name() -> None:
         b"qaaa.flood.web.example.", b"qbbb.flood.web.example.", b"qccc.flood.web.example."]
     names = {Ether(f)[DNS].qd[0].qname for f in frames_for("dns-flood", ring_frames=4096)}
     assert len(names) == 4096  # 26 x 25 x 23 combinations: no repeat within the ring
+
+
+def test_dns_flood_to_an_ipv6_resolver_goes_over_ipv6_with_right_checksums() -> None:
+    """scapy is the oracle for the UDP checksum over IPv6's pseudo-header (a receiver's
+    kernel drops a datagram whose checksum is wrong, and over IPv6 it may not be 0)."""
+    v6 = Targets(src="2001:db8:10:1::11", resolver="2001:db8:18::53:53")
+    frames = frames_for("dns-flood", v6, ring_frames=64)
+    packets = [Ether(f) for f in frames]
+    assert {(p[IPv6].src, p[IPv6].dst, p[UDP].dport) for p in packets} == {
+        ("2001:db8:10:1::11", "2001:db8:18::53:53", 53)}
+    assert IP not in packets[0]
+    assert all(_checksums_right(f) for f in frames)
+    assert [p[UDP].sport for p in packets[:3]] == [20000, 20001, 20002]
+    assert len({p[DNS].qd[0].qname for p in packets}) == 64
+    broken = bytearray(frames[0])
+    broken[-1] ^= 1  # the last byte of the question: the checksum no longer holds
+    assert not _checksums_right(bytes(broken))
 
 
 def test_spoofed_flood_counts_sources_and_reflection_forges_the_victim() -> None:
