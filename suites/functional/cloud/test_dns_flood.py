@@ -23,8 +23,8 @@ On GCP the passthrough LB keeps each client's flows on one connector
 (CLIENT_IP_PROTO), and with the lab's addresses both workloads' questions meet
 cc2, so one connector takes the whole flood and the other workload's questions
 (where the Azure LB spreads both by port over two). The IPv6 variants flood over
-IPv4 (the engine builds IPv4 frames): what they add is the dual-stack lab
-around the same path.
+IPv4, around the same path; where the workloads' IPv6 meets the connectors
+(aws-natgw-ipv6-connector) an IPv6 flood runs too (the last test).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ LOST_AT_MOST = 1
 
 
 @pytest.fixture(scope="module", params=on_each_backend(TOPOLOGIES, docker=DOCKER_COVER))
-def azure(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
+def flooded(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
     with cloud_lab(request, "flood") as handle:
         yield handle
 
@@ -138,12 +138,12 @@ def _flooding(lab: LabHandle, to: str) -> tuple[dict[str, Any], dict[str, Any], 
 
 @allure.feature("attacks")
 @allure.story("DNS flood from inside the VPC")
-def test_other_workloads_keep_their_dns_and_flows_while_one_floods(azure: LabHandle) -> None:
-    before = _dropped_by_kernel(azure)
-    geneve_before = _geneve_received(azure)
-    report, probe, page = _flooding(azure, RESOLVER)
-    dropped = _dropped_by_kernel(azure) - before
-    geneve = _geneve_received(azure) - geneve_before
+def test_other_workloads_keep_their_dns_and_flows_while_one_floods(flooded: LabHandle) -> None:
+    before = _dropped_by_kernel(flooded)
+    geneve_before = _geneve_received(flooded)
+    report, probe, page = _flooding(flooded, RESOLVER)
+    dropped = _dropped_by_kernel(flooded) - before
+    geneve = _geneve_received(flooded) - geneve_before
     attach_json({"flood": report, "workload2_dns": probe, "kernel_dropped": dropped,
                  "geneve_plane_received": geneve}, "flood figures")
     assert report["frames"] >= 100_000, report  # it was a flood
@@ -185,31 +185,33 @@ def _vpc_dns6_at_web(lab: LabHandle) -> int:
 
 @allure.feature("attacks")
 @allure.story("IPv6 DNS flood from inside the VPC, through connectors that do not carry IPv6")
-@pytest.mark.parametrize("azure", on_each_backend(IPV6_TO_THE_CONNECTORS, docker=[]),
+@pytest.mark.parametrize("flooded", on_each_backend(IPV6_TO_THE_CONNECTORS, docker=[]),
                          indirect=True, scope="module")
 def test_an_ipv6_flood_the_connectors_drop_costs_the_other_workloads_nothing(
-        azure: LabHandle) -> None:
+        flooded: LabHandle) -> None:
     """workload1 floods web's IPv6 address with DNS questions (its ::/0 leads to the GWLB):
     the connectors' kernel drops what is over workload1's limit, their GENEVE plane reads
     and drops the rest (no IPv6 path), and workload2's IPv4 DNS and page are kept. Where
     a carried frame would be seen, web, counts the VPC's IPv6 DNS: one datagram from the
     bastion (the management subnet has an IPv6 way out) shows the count works, and the
     flood adds nothing to it."""
-    azure.exec("web", "nft", "-f", "-", input_text=COUNT_VPC_DNS6)
+    flooded.exec("web", "nft", "-f", "-", input_text=COUNT_VPC_DNS6)
     try:
-        azure.exec("bastion", azure.python, "-c", "import socket; socket.socket(socket.AF_INET6,"
-                   f" socket.SOCK_DGRAM).sendto(b'control', ('{WEB6}', 53))")
-        wait_for(lambda: _vpc_dns6_at_web(azure) == 1, 5, "the bastion's datagram at web")
-        read_before, dropped_before = _ipv6_at_the_connectors(azure)
-        limited_before = _dropped_by_kernel(azure)
-        report, probe, page = _flooding(azure, WEB6)
+        flooded.exec("bastion", flooded.python, "-c", "import socket; socket.socket("
+                     "socket.AF_INET6, socket.SOCK_DGRAM).sendto(b'control', "
+                     f"('{WEB6}', 53))")
+        wait_for(lambda: _vpc_dns6_at_web(flooded) == 1, 5, "the bastion's datagram at web")
+        read_before, dropped_before = _ipv6_at_the_connectors(flooded)
+        limited_before = _dropped_by_kernel(flooded)
+        report, probe, page = _flooding(flooded, WEB6)
         path_window("the flood's last frames through the GWLB and a connector").wait()
-        read, dropped = (n - b for n, b in zip(_ipv6_at_the_connectors(azure),
+        read, dropped = (n - b for n, b in zip(_ipv6_at_the_connectors(flooded),
                                                (read_before, dropped_before), strict=True))
-        limited = _dropped_by_kernel(azure) - limited_before
-        at_web = _vpc_dns6_at_web(azure)
+        limited = _dropped_by_kernel(flooded) - limited_before
+        at_web = _vpc_dns6_at_web(flooded)
     finally:
-        azure.exec("web", "nft", "delete", "table", "inet", "cclab_test_vpc_dns6", check=False)
+        flooded.exec("web", "nft", "delete", "table", "inet", "cclab_test_vpc_dns6",
+                     check=False)
     attach_json({"flood": report, "workload2_dns": probe, "kernel_dropped": limited,
                  "connectors_read_ipv6": read, "connectors_dropped_ipv6": dropped,
                  "vpc_dns6_at_web": at_web}, "IPv6 flood figures")
