@@ -7,17 +7,18 @@ workload2 asks 100 ordinary questions, one every 50 ms, and fetches a page.
 Asserted on what workload2 got, on the connectors' kernel counters (the
 per-source DNS limit dropped the flood before the listener) and on the engine's
 own report. It runs on every cloud topology on netns (22), and on docker on
-azure-no-natgw (each docker lab costs 30-40 s of the quiet tier, which has the
-machine alone; on docker aws-no-natgw kept 98 of 100, below the bound).
+azure-no-natgw and aws-no-natgw (each docker lab costs 20-40 s of the quiet
+tier, which has the machine alone).
 
 Through the lab's GWLB (the node `gwlb`: the AWS topologies and `insecure`) the
 flood goes through a user-space Python process that carries 50-55 thousand
-frames a second here beside a flood at the engine's top rate (`python -m bench
-lab-flood`), so the flood is paced to 20,000 frames a second: what saturates is
-then the connector, not the lab (a real GWLB would not). There the connectors'
-user-space GENEVE plane must also read no more of the flood than their
-per-source limit admits: the limit keyed by the inner source on the service
-interface drops the rest in the kernel (170,000 datagrams read without it).
+frames a second on netns beside a flood at the engine's top rate (`python -m
+bench lab-flood`), so the flood is paced to 20,000 frames a second (10,000 on
+docker, where it carries less): what saturates is then the connector, not the
+lab (a real GWLB would not). There the connectors' user-space GENEVE plane must
+also read no more of the flood than their per-source limit admits: the limit
+keyed by the inner source on the service interface drops the rest in the kernel
+(170,000 datagrams read without it).
 
 On GCP the passthrough LB keeps each client's flows on one connector
 (CLIENT_IP_PROTO), and with the lab's addresses both workloads' questions meet
@@ -58,23 +59,36 @@ TOPOLOGIES = ["azure-natgw", "azure-no-natgw", "azure-partial-natgw", "azure-gwl
               "gcp-cloudnat", "gcp-no-cloudnat", "gcp-partial-cloudnat", "gcp-vendor-defaults",
               "aws-no-natgw", "aws-natgw", "aws-partial-natgw", "insecure", "aws-natgw-ipv6",
               "aws-natgw-ipv6-bypass", "aws-natgw-ipv6-connector"]
-# On docker one of them: each such run costs a docker lab in the quiet tier, which has
-# the machine alone, and aws-no-natgw on docker kept 98 of 100 (cause not found).
-DOCKER_COVER = ["azure-no-natgw"]
+# On docker two, one through each kind of load balancer (the Azure ILB in the kernel, the
+# lab's GWLB in user space): each costs a docker lab in the quiet tier, which has the
+# machine alone.
+DOCKER_COVER = ["azure-no-natgw", "aws-no-natgw"]
 RESOLVER, WEB, WEB2 = "198.18.53.53", "198.18.10.10", "198.18.10.20"
 # workload2's page during the flood: web, Direct; in azure-routed-sublocations workload2
 # is the sub-location loc-r, whose rule drops web:80, so there its page is web2's (ZIA).
 PAGE_FROM = {"azure-routed-sublocations": WEB2}
 FLOOD_COUNT, FLOOD_SECONDS = 3_000_000, 6.0
 # Through the lab's GWLB (a Python process) the flood is paced below what it carries on
-# this machine (50-55 thousand frames a second beside a flood at the engine's top rate,
-# `python -m bench lab-flood`), so that the connector is what the flood measures.
-THROUGH_LAB_GWLB_PPS = 20_000
+# this machine (50-55 thousand frames a second beside a flood at the engine's top rate on
+# netns, `python -m bench lab-flood`), so that the connector is what the flood measures.
+# In a container it carries less: at 20,000 a second its TUN's queue dropped 700-8,500
+# frames of a flood, workload2's questions among them; at 10,000, none.
+THROUGH_LAB_GWLB_PPS = {"netns": 20_000, "docker": 10_000}
+
+
+def _a_flood(lab: LabHandle) -> float:
+    """The fewest frames that make a flood: 100,000 at the engine's top rate, else nine
+    tenths of what the pace sends (at 10,000 a second, nine times what one source's limit
+    admits in the flood's seconds)."""
+    pace = _pace(lab)
+    return 100_000 if pace is None else min(100_000, 0.9 * pace * FLOOD_SECONDS)
 
 
 def _pace(lab: LabHandle) -> int | None:
     """The flood's rate: paced where the lab's GWLB carries it, else the engine's top."""
-    return THROUGH_LAB_GWLB_PPS if any(n.name == "gwlb" for n in lab.topology.nodes) else None
+    if not any(n.name == "gwlb" for n in lab.topology.nodes):
+        return None
+    return THROUGH_LAB_GWLB_PPS[lab.backend.name]
 
 
 # What workload2 may lose, from the spec alone (§9.4): the connector's response-rate
@@ -146,7 +160,7 @@ def test_other_workloads_keep_their_dns_and_flows_while_one_floods(flooded: LabH
     geneve = _geneve_received(flooded) - geneve_before
     attach_json({"flood": report, "workload2_dns": probe, "kernel_dropped": dropped,
                  "geneve_plane_received": geneve}, "flood figures")
-    assert report["frames"] >= 100_000, report  # it was a flood
+    assert report["frames"] >= _a_flood(flooded), report  # it was a flood
     assert probe["outcomes"].get("answer", 0) >= 100 - LOST_AT_MOST, probe
     assert page.ok
     assert "during-flood" in page.stdout
@@ -215,7 +229,7 @@ def test_an_ipv6_flood_the_connectors_drop_costs_the_other_workloads_nothing(
     attach_json({"flood": report, "workload2_dns": probe, "kernel_dropped": limited,
                  "connectors_read_ipv6": read, "connectors_dropped_ipv6": dropped,
                  "vpc_dns6_at_web": at_web}, "IPv6 flood figures")
-    assert report["frames"] >= 100_000, report  # it was a flood
+    assert report["frames"] >= _a_flood(flooded), report  # it was a flood
     # It reached the connectors: most of it dropped by their kernel, the rest read
     assert limited + read >= 0.9 * report["frames"], (limited, read, report)
     admitted = len(MGMT) * (LIMIT * float(report["seconds"]) + BURST)
