@@ -707,13 +707,23 @@ def test_internet_traffic_never_reaches_a_connector_for_private_destinations(
         # captures are then read once, without a quiet window.
         # (ICMP errors the gateway sends back quote the SYN, and scapy reads the quote as
         # TCP too: they are left out)
-        arrived = _await_in_pcap(inside, lambda p: TCP in p and ICMP not in p
-                                 and p[TCP].sport == 40001, 3 * len(targets), timeout=10)
+        # Matched by the attacker's source as well as the port: a connector's own TLS link
+        # to a ZIA edge once had 40001 as its ephemeral port, on both capture points.
+        arrived = _await_in_pcap(inside, _attacker_syn, 3 * len(targets), timeout=10)
     assert len(arrived) == 3 * len(targets), "the attacker's SYNs never reached the gateway"
-    seen = {cc: [p for p in rdpcap(str(pcap)) if TCP in p and p[TCP].sport == 40001]
+    seen = {cc: [p for p in rdpcap(str(pcap)) if _attacker_syn(p)]
             for cc, pcap in pcaps.items()}
     record_outcome(any(seen.values()))
     assert not any(seen.values()), {cc: len(p) for cc, p in seen.items()}
+
+
+ATTACKER = "198.18.99.99"  # lab/topologies/cloud/base.yaml
+
+
+def _attacker_syn(packet: Any) -> bool:
+    """One of the attacker's SYNs (sport 40001), not a quote of one in an ICMP error."""
+    return (IP in packet and TCP in packet and ICMP not in packet
+            and packet[IP].src == ATTACKER and packet[TCP].sport == 40001)
 
 
 def _await_in_pcap(path: Path, match: Callable[[Any], bool], count: int, *,
