@@ -20,6 +20,8 @@ RUN python3 -m venv /opt/connector/venv \
 
 COPY connector /opt/connector/connector
 COPY yamlissues /opt/connector/yamlissues
+RUN /opt/connector/venv/bin/python -m compileall -q /opt/connector/connector \
+    /opt/connector/yamlissues
 ENV PYTHONPATH=/opt/connector PATH=/opt/connector/venv/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 LABEL org.cclab.role="connector"

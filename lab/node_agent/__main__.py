@@ -35,10 +35,8 @@ class Agent:
 
     def bring_up(self, topology: Path, instance: str) -> None:
         steps, attached = node_share(topology, instance, self.node)
-        with wiring.local_netlink() as ipr:
-            for step in steps:
-                if not isinstance(step, StartService | WaitReady):
-                    wiring.apply(ipr, step, attached, self.node)
+        wiring.apply_all([s for s in steps if not isinstance(s, StartService | WaitReady)],
+                         attached, self.node)
         for step in steps:
             if isinstance(step, StartService):
                 self.services.start(step)

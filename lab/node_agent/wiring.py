@@ -3,23 +3,19 @@
 Docker has already attached one interface per link with the planned address;
 `CreateVeth` therefore means "give the interface that holds this address its
 planned name". Sysctls come from the compose file (docker mounts /proc/sys
-read-only), so here they are only checked.
+read-only), so here they are only checked. Netlink is iproute2's `ip`
+(`iproute.py`): consecutive address, link, route and rule steps go in one batch.
 """
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from ipaddress import IPv4Interface
 from pathlib import Path
-from typing import Any
 
-from pyroute2 import IPRoute
-
-from lab.backends import netns_links as links
 from lab.container_layout import STAND_IN_SPACE
 from lab.errors import BackendError
+from lab.node_agent.iproute import Batched, Ip, IpLine, line_of
 from lab.steps import (
     AddAddress,
     AddRoute,
@@ -35,73 +31,97 @@ from lab.steps import (
 RESOLV_CONF = Path("/etc/resolv.conf")
 
 
-@contextmanager
-def local_netlink() -> Iterator[Any]:
-    ipr = IPRoute()
-    try:
-        yield ipr
-    finally:
-        ipr.close()
+class Wiring:
+    """One node's steps, in order. Batched steps wait in `pending` until a step of
+    another kind (or another family) comes, or `finish`."""
+
+    def __init__(self, node: str, attached: dict[str, IPv4Interface],
+                 ip: Ip | None = None) -> None:
+        self.node, self.attached = node, attached
+        self.ip = ip or Ip(node)
+        self.pending: list[tuple[Batched, IpLine]] = []
+        self._addresses: set[str] | None = None  # read when an AddAddress first asks
+
+    def apply(self, step: Step) -> None:
+        if isinstance(step, AddAddress | LinkUp | AddRoute | AddRule):
+            self._queue(step)
+            return
+        self.finish()
+        match step:
+            case CreateVeth():
+                rename_holder(self.ip, step.ifname, self.attached[step.ifname])
+                self._addresses = None
+            case LoadNftables():
+                _nft(step.ruleset, self.node)
+            case SetSysctl():
+                check_sysctl(step.key, step.value, self.node)
+            case WriteResolvConf():
+                lines = [f"nameserver {server}" for server in step.servers]
+                RESOLV_CONF.write_text("# written by the cclab node agent: lab DNS only\n"
+                                       + "\n".join(lines) + "\noptions timeout:1 attempts:1\n")
+
+    def finish(self) -> None:
+        batch, self.pending = self.pending, []
+        self.ip.batch(batch)
+
+    def _queue(self, step: Batched) -> None:
+        if isinstance(step, AddAddress) and str(step.address.ip) in self._present():
+            return  # docker attached it already
+        line = line_of(step)
+        if self.pending and self.pending[-1][1].family != line.family:
+            self.finish()
+        self.pending.append((step, line))
+
+    def _present(self) -> set[str]:
+        if self._addresses is None:
+            self._addresses = {a["local"] for link in self.ip.query("addr", "show")
+                               for a in link.get("addr_info", [])}
+        return self._addresses
 
 
-def apply(ipr: Any, step: Step, attached: dict[str, IPv4Interface], node: str) -> None:
-    match step:
-        case CreateVeth():
-            rename_holder(ipr, step.ifname, attached[step.ifname], node)
-        case AddAddress():
-            if not _has_address(ipr, step):
-                links.add_address(ipr, step)
-        case LinkUp():
-            links.link_up(ipr, step)
-        case AddRoute():
-            links.add_route(ipr, step)
-        case AddRule():
-            links.add_rule(ipr, step)
-        case LoadNftables():
-            _nft(step.ruleset, node)
-        case SetSysctl():
-            check_sysctl(step.key, step.value, node)
-        case WriteResolvConf():
-            lines = [f"nameserver {server}" for server in step.servers]
-            RESOLV_CONF.write_text("# written by the cclab node agent: lab DNS only\n"
-                                   + "\n".join(lines) + "\noptions timeout:1 attempts:1\n")
+def apply_all(steps: list[Step], attached: dict[str, IPv4Interface], node: str) -> None:
+    wiring = Wiring(node, attached)
+    for step in steps:
+        wiring.apply(step)
+    wiring.finish()
 
 
-def rename_holder(ipr: Any, ifname: str, address: IPv4Interface, node: str) -> None:
+def rename_holder(ip: Ip, ifname: str, address: IPv4Interface) -> None:
     """Name the interface docker gave `address` as the plan says; drop docker's routes.
     A stand-in address (see `compose.docker_subnets`) is removed: `AddAddress` puts the
     planned one in its place."""
-    found = ipr.get_addr(address=str(address.ip))
-    if not found:
-        raise BackendError(f"no interface holds {address} (docker did not attach the link)",
-                           backend="docker", node=node)
-    index = found[0]["index"]
-    current = ipr.get_links(index)[0].get_attr("IFLA_IFNAME")
+    holder = _holder_of(ip, address)
+    current = holder["ifname"]
     if current != ifname:
-        _move_aside(ipr, ifname, node)
-        with links.netlink_errors(node, f"rename {current} to {ifname}"):
-            ipr.link("set", index=index, state="down")
-            ipr.link("set", index=index, ifname=ifname)
-    for route in ipr.get_routes(table=254, dst_len=0):
-        ipr.route("del", dst="default", gateway=route.get_attr("RTA_GATEWAY"))
+        _move_aside(ip, ifname)
+        ip.change("link", "set", "dev", current, "down", what=f"set {current} down")
+        ip.change("link", "set", "dev", current, "name", ifname,
+                  what=f"rename {current} to {ifname}")
+    for route in ip.query("-4", "route", "show", "table", "main", "default"):
+        how = ["via", route["gateway"]] if "gateway" in route else ["dev", route["dev"]]
+        ip.change("route", "del", "default", *how,
+                  what=f"remove docker's default route {' '.join(how)}")
     if address.ip in STAND_IN_SPACE:
-        with links.netlink_errors(node, f"remove stand-in {address} from {ifname}"):
-            ipr.addr("del", index=index, address=str(address.ip),
-                     prefixlen=address.network.prefixlen)
+        ip.change("addr", "del", f"{address.ip}/{address.network.prefixlen}", "dev", ifname,
+                  what=f"remove stand-in {address} from {ifname}")
 
 
-def _move_aside(ipr: Any, ifname: str, node: str) -> None:
+def _holder_of(ip: Ip, address: IPv4Interface) -> dict[str, str]:
+    for link in ip.query("-4", "addr", "show"):
+        if any(a.get("local") == str(address.ip) for a in link.get("addr_info", [])):
+            return {"ifname": link["ifname"]}
+    raise BackendError(f"no interface holds {address} (docker did not attach the link)",
+                       backend="docker", node=ip.node)
+
+
+def _move_aside(ip: Ip, ifname: str) -> None:
     """Docker names interfaces in its own order: one may hold the name another needs.
     It gets a temporary name; its own rename finds it by address later."""
-    taken = ipr.link_lookup(ifname=ifname)
+    taken = [link for link in ip.query("link", "show") if link["ifname"] == ifname]
     if taken:
-        with links.netlink_errors(node, f"move {ifname} aside"):
-            ipr.link("set", index=taken[0], state="down")
-            ipr.link("set", index=taken[0], ifname=f"cctmp{taken[0]}")
-
-
-def _has_address(ipr: Any, step: AddAddress) -> bool:
-    return bool(ipr.get_addr(address=str(step.address.ip)))
+        aside = f"cctmp{taken[0]['ifindex']}"
+        ip.change("link", "set", "dev", ifname, "down", what=f"set {ifname} down")
+        ip.change("link", "set", "dev", ifname, "name", aside, what=f"move {ifname} aside")
 
 
 def check_sysctl(key: str, value: str, node: str) -> None:
