@@ -29,6 +29,7 @@ from lab.catalog import topology_path
 from lab.errors import LabError
 from lab.events import Mark, read_events
 from lab.model import Topology
+from lab.names import LabNames
 from lab.plan import build_plan
 from lab.schema import load_topology
 
@@ -59,7 +60,9 @@ class LabHandle:
 
     @property
     def run_dir(self) -> Path:
-        return Path(self.backend.status()["run_dir"])
+        """The lab's run folder (events, logs, state), fixed by its name. Asking the backend
+        (`status()`) would cost a `docker ps` on docker, at every poll of `wait_event`."""
+        return LabNames(self.instance).run_dir
 
     def exec(self, node: str, *argv: str, check: bool = True, timeout: float = 60.0,
              input_text: str | None = None) -> ExecResult:
