@@ -17,7 +17,7 @@ import pytest
 
 from lab.api import LabHandle, bring_up
 from lab.events import Mark
-from suites.fixtures.connector_view import counted
+from suites.fixtures.connector_view import counted, nft_counter
 from suites.fixtures.lab import (
     backend_ready,
     on_each_backend,
@@ -82,9 +82,7 @@ def test_health_probe_answers_the_probe_source_and_no_one_else(azure: LabHandle)
 
 
 def _probe_refused(lab: LabHandle) -> int:
-    out = lab.exec("cc1", "nft", "list", "counter", "ip", "cclab_connector",
-                   "probe_refused").stdout
-    return int(out.split("packets")[1].split()[0])
+    return nft_counter(lab, "cc1", "probe_refused")
 
 
 @allure.feature("load balancer")

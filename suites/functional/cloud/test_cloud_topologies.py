@@ -51,6 +51,7 @@ from suites.fixtures.lab import (
     cloud_lab,
     on_each_backend,
 )
+from suites.fixtures.nft_counters import nft_packets
 from suites.fixtures.spoof import SCAPY_IMPORTS
 from suites.fixtures.windows import connect_window, dns_answer_window, path_window
 from suites.functional.connector.gwlb_helpers import tunnel_port_cut, wait_for
@@ -680,8 +681,7 @@ def _igw_counter(lab: LabHandle, name: str) -> int:
 
 
 def _nft_count(lab: LabHandle, node: str, table: str, name: str) -> int:
-    out = lab.exec(node, "nft", "list", "counter", "ip", table, name).stdout
-    return int(out.split("packets")[1].split()[0])
+    return nft_packets(lab, node, table, name)
 
 
 @allure.feature("attacks")
@@ -1035,7 +1035,6 @@ def _count_echo_datagrams(lab: LabHandle) -> None:
 
 def _echo_carrier(lab: LabHandle) -> str:
     """The one connector workload1's echo datagrams reached."""
-    reached = [cc for cc in CONNECTORS if int(lab.exec(
-        cc, "nft", "list", "table", "ip", ECHO_SEEN).stdout.split("packets")[1].split()[0])]
+    reached = [cc for cc in CONNECTORS if nft_packets(lab, cc, ECHO_SEEN)]
     assert len(reached) == 1, f"the ILB sent workload1's datagrams to {reached or 'none'}"
     return reached[0]

@@ -31,7 +31,6 @@ IPv4, around the same path; where the workloads' IPv6 meets the connectors
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -42,11 +41,12 @@ import pytest
 from lab.api import ExecResult, LabHandle
 from lab.traffic.flood.in_lab import run_flood
 from suites.fixtures.allure_hooks import attach_json
-from suites.fixtures.connector_view import counted
+from suites.fixtures.connector_view import counted, nft_counter
 from suites.fixtures.lab import (
     cloud_lab,
     on_each_backend,
 )
+from suites.fixtures.nft_counters import nft_packets
 from suites.fixtures.windows import path_window
 from suites.functional.connector.gwlb_helpers import wait_for
 
@@ -110,12 +110,7 @@ def flooded(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
 
 
 def _dropped_by_kernel(lab: LabHandle) -> int:
-    total = 0
-    for cc in ("cc1", "cc2"):
-        out = lab.exec(cc, "nft", "list", "counter", "ip", "cclab_connector",
-                       "dns_flood_dropped").stdout
-        total += int(re.search(r"packets (\d+)", out).group(1))  # type: ignore[union-attr]
-    return total
+    return sum(nft_counter(lab, cc, "dns_flood_dropped") for cc in ("cc1", "cc2"))
 
 
 MGMT = {"cc1": "10.10.2.21", "cc2": "10.10.2.22"}  # lab/topologies/cloud/base.yaml
@@ -193,8 +188,7 @@ def _ipv6_at_the_connectors(lab: LabHandle) -> tuple[int, int]:
 
 
 def _vpc_dns6_at_web(lab: LabHandle) -> int:
-    out = lab.exec("web", "nft", "list", "table", "inet", "cclab_test_vpc_dns6").stdout
-    return int(re.search(r"packets (\d+)", out).group(1))  # type: ignore[union-attr]
+    return nft_packets(lab, "web", "cclab_test_vpc_dns6", family="inet")
 
 
 @allure.feature("attacks")

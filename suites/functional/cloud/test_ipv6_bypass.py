@@ -34,6 +34,7 @@ from lab.schema import load_topology
 from lab.wire.geneve import GENEVE_PORT, inner_of
 from suites.fixtures.allure_hooks import attach_pcap
 from suites.fixtures.lab import cloud_lab, on_each_backend
+from suites.fixtures.nft_counters import nft_packets
 from suites.fixtures.windows import connect_window, path_window
 from suites.functional.cloud.test_cloud_topologies import record_outcome
 from suites.functional.connector.gwlb_helpers import metrics
@@ -100,9 +101,7 @@ def _gateway6(topo: Topology) -> tuple[str, str]:
 
 
 def _eigw_counter(lab: LabHandle, name: str) -> int:
-    out = lab.exec(_gateway6(lab.topology)[0], "nft", "list", "counter", "inet", "cclab_eigw",
-                   name).stdout
-    return int(out.split("packets")[1].split()[0])
+    return nft_packets(lab, _gateway6(lab.topology)[0], "cclab_eigw", name, family="inet")
 
 
 def _echo_requests(pcap: Path, src: IPv6Address, dst: IPv6Address) -> int:

@@ -8,11 +8,10 @@ counters.
 
 from __future__ import annotations
 
-import re
-
 import allure
 
 from lab.api import LabHandle
+from suites.fixtures.connector_view import nft_counter
 
 # Tier: from the minimal_lab fixture (netns and docker).
 MGMT, SERVICE = "10.10.2.21", "10.10.3.31"
@@ -24,10 +23,7 @@ def _keyscan(lab: LabHandle, node: str, address: str) -> str:
 
 
 def _counter(lab: LabHandle, name: str) -> int:
-    text = lab.exec("cc1", "nft", "list", "counter", "ip", "cclab_connector", name).stdout
-    found = re.search(r"packets (\d+)", text)
-    assert found, text
-    return int(found.group(1))
+    return nft_counter(lab, "cc1", name)
 
 
 @allure.feature("management")

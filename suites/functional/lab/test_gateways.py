@@ -11,6 +11,7 @@ from scapy.utils import rdpcap
 
 from lab.api import LabHandle, bring_up
 from suites.fixtures.lab import BACKEND_PARAMS, backend_ready, unique_instance
+from suites.fixtures.nft_counters import nft_packets
 from suites.fixtures.spoof import SCAPY_IMPORTS
 
 # Tier: from the backend parameter of gw_lab (netns and docker). The negative
@@ -53,8 +54,7 @@ def _get(lab: LabHandle, node: str, url: str) -> int:
 
 
 def _counter(lab: LabHandle, node: str, table: str, name: str) -> int:
-    out = lab.exec(node, "nft", "list", "counter", "ip", table, name).stdout
-    return int(out.split("packets")[1].split()[0])
+    return nft_packets(lab, node, table, name)
 
 
 def test_public_address_is_the_source_seen_outside(gw_lab: LabHandle) -> None:
