@@ -23,12 +23,14 @@ from lab import compose
 from lab.backends import docker_engine as engine
 from lab.backends import docker_fabric as fabric
 from lab.backends import docker_slices, docker_zones
+from lab.backends.agent_exec import exec_by_agent
 from lab.backends.base import ExecResult, Progress, clear_leftovers
 from lab.backends.capture import TcpdumpCapture
 from lab.backends.processes import ready_count, stopped_count, wait_ready, wait_stopped
 from lab.errors import BackendError, NotRunningError
 from lab.model import Topology
 from lab.names import LabNames
+from lab.node_agent.exec_server import socket_path
 from lab.node_agent.share import encode_share, topology_digest
 from lab.security_groups import fabric_endpoints, render_security_groups
 from lab.state import LabState, ProcessRecord, status_fields
@@ -226,6 +228,12 @@ class DockerBackend:
     # -- using a running lab -----------------------------------------------------
     def exec(self, node: str, argv: list[str], *, timeout: float = 60.0,
              input_text: str | None = None) -> ExecResult:
+        """By the node's agent (`lab.node_agent.exec_server`) once it listens, else by
+        `docker exec`."""
+        answered = exec_by_agent(socket_path(self.names.run_dir, node), argv, timeout=timeout,
+                                 input_text=input_text)
+        if answered is not None:
+            return answered
         container = compose.container_name(self.instance, node)
         flags = ["-i"] if input_text is not None else []
         try:

@@ -16,7 +16,7 @@ from types import FrameType
 
 from lab import container_layout
 from lab.errors import LabError
-from lab.node_agent import wiring
+from lab.node_agent import exec_server, wiring
 from lab.node_agent.services import RUN, Services
 from lab.node_agent.share import decode_share, topology_digest
 from lab.steps import StartService, Step, WaitReady
@@ -104,12 +104,14 @@ def run_agent(args: argparse.Namespace) -> int:
         agent.report("failed", str(exc))
         agent.services.stop_all()
         return 1
+    server = exec_server.serve_in_background(exec_server.socket_path(Path(RUN), args.node))
     READY_MARK.write_text("ready\n")
     agent.report("ready")
     print(f"node agent {args.node}: ready", file=sys.stderr, flush=True)
     try:
         agent.serve()
     finally:
+        server.shutdown()
         agent.services.stop_all()
     return 0
 
