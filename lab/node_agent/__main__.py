@@ -104,7 +104,8 @@ def run_agent(args: argparse.Namespace) -> int:
         agent.report("failed", str(exc))
         agent.services.stop_all()
         return 1
-    server = exec_server.serve_in_background(exec_server.socket_path(Path(RUN), args.node))
+    server = exec_server.serve_in_background(exec_server.socket_path(Path(RUN), args.node),
+                                             exec_server.container_environment())
     READY_MARK.write_text("ready\n")
     agent.report("ready")
     print(f"node agent {args.node}: ready", file=sys.stderr, flush=True)

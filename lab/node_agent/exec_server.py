@@ -85,8 +85,9 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     env: dict[str, str] | None = None
 
 
-def serve_in_background(path: Path) -> socketserver.BaseServer:
-    """Listen at `path` (only root may connect) in a daemon thread; the server, to shut."""
+def serve_in_background(path: Path, env: dict[str, str] | None) -> socketserver.BaseServer:
+    """Listen at `path` (only its owner may connect) in a daemon thread, running commands
+    in `env` (None: the caller's environment); the server, to shut down."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # left by an earlier run of this container
@@ -95,6 +96,6 @@ def serve_in_background(path: Path) -> socketserver.BaseServer:
         server = _Server(str(path), _Handler)
     finally:
         os.umask(old)
-    server.env = container_environment()
+    server.env = env
     threading.Thread(target=server.serve_forever, name="exec-server", daemon=True).start()
     return server
