@@ -303,10 +303,21 @@ def docker(doc: Mapping[str, Any]) -> list[Figure]:
         *_one("docker", "warm-up", f"`make lab-up` {topology} on docker, warm{runs}", up, "s",
               reference="the same on netns", reference_value=_num(doc, "netns_up_median_s"),
               ratio=_num(doc, "docker_to_netns_up_ratio")),
+        *_one("docker", "warm-up-cpu",
+              f"CPU-seconds of that warm `make lab-up` (the whole machine){runs}",
+              _num(doc, "docker_warm_up_cpu_median_s"), "CPU-s",
+              reference="the same on netns",
+              reference_value=_num(doc, "netns_up_cpu_median_s"),
+              ratio=_ratio(doc, "docker_warm_up_cpu_median_s", "netns_up_cpu_median_s")),
         *_one("docker", "down", f"`cclab down` {topology} on docker{runs}", down, "s",
               reference="the same on netns", reference_value=netns_down,
               ratio=None if down is None or not netns_down else round(down / netns_down, 2)),
     ]
+
+
+def _ratio(doc: Mapping[str, Any], over: str, under: str) -> float | None:
+    top, bottom = _num(doc, over), _num(doc, under)
+    return None if top is None or not bottom else round(top / bottom, 2)
 
 
 def attack(doc: Mapping[str, Any]) -> list[Figure]:
