@@ -6,9 +6,9 @@ the resolver every workload uses (the connectors intercept it). Meanwhile
 workload2 asks 100 ordinary questions, one every 50 ms, and fetches a page.
 Asserted on what workload2 got, on the connectors' kernel counters (the
 per-source DNS limit dropped the flood before the listener) and on the engine's
-own report. It runs on every cloud topology on netns (22), and on docker on
-azure-no-natgw and aws-no-natgw (each docker lab costs 20-40 s of the quiet
-tier, which has the machine alone).
+own report. It runs on every cloud topology on netns (22), and on docker on four,
+one per way the workloads' DNS meets the connectors (DOCKER_COVER; each docker lab
+costs about 20 s of the quiet tier, which has the machine alone).
 
 Through the lab's GWLB (the node `gwlb`: the AWS topologies and `insecure`) the
 flood goes through a user-space Python process that carries 50-55 thousand
@@ -59,10 +59,11 @@ TOPOLOGIES = ["azure-natgw", "azure-no-natgw", "azure-partial-natgw", "azure-gwl
               "gcp-cloudnat", "gcp-no-cloudnat", "gcp-partial-cloudnat", "gcp-vendor-defaults",
               "aws-no-natgw", "aws-natgw", "aws-partial-natgw", "insecure", "aws-natgw-ipv6",
               "aws-natgw-ipv6-bypass", "aws-natgw-ipv6-connector"]
-# On docker two, one through each kind of load balancer (the Azure ILB in the kernel, the
-# lab's GWLB in user space): each costs a docker lab in the quiet tier, which has the
-# machine alone.
-DOCKER_COVER = ["azure-no-natgw", "aws-no-natgw"]
+# On docker one per way the workloads' DNS meets the connectors: the Azure ILB (kernel,
+# spread by port), the lab's GWLB (GENEVE, user space), the GCP passthrough ILB (kernel,
+# each client on one connector) and the Azure gateway LB's design (its ILB beside the
+# VXLAN bridge). Each costs a docker lab in the quiet tier, which has the machine alone.
+DOCKER_COVER = ["azure-no-natgw", "aws-no-natgw", "gcp-cloudnat", "azure-gwlb-no-natgw"]
 RESOLVER, WEB, WEB2 = "198.18.53.53", "198.18.10.10", "198.18.10.20"
 # workload2's page during the flood: web, Direct; in azure-routed-sublocations workload2
 # is the sub-location loc-r, whose rule drops web:80, so there its page is web2's (ZIA).
