@@ -11,7 +11,6 @@ from __future__ import annotations
 import socket
 import socketserver
 import struct
-import threading
 from ipaddress import IPv4Address
 
 import dns.message
@@ -20,7 +19,7 @@ import dns.rdatatype
 import dns.rrset
 
 from lab.events import EventWriter
-from lab.nodes.base import node_arguments, serve_until_signalled
+from lab.nodes.base import node_arguments, serve_in_background, serve_until_signalled
 
 TTL = 60
 
@@ -109,13 +108,7 @@ def main() -> None:
     parser.add_argument("--zone", default="", help="name=address,name=address")
     args = parser.parse_args()
     events = EventWriter(args.events, args.node)
-    running = servers(parse_zone(args.zone), events)
-    for server in running:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    def stop() -> None:
-        for server in running:
-            server.shutdown()
-
+    stop = serve_in_background(servers(parse_zone(args.zone), events))
     serve_until_signalled(events, "dns-upstream", stop)
 
 

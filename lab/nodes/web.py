@@ -17,10 +17,11 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import BaseServer
 from urllib.parse import parse_qs, urlsplit
 
 from lab.events import EventWriter
-from lab.nodes.base import node_arguments, serve_until_signalled
+from lab.nodes.base import node_arguments, serve_in_background, serve_until_signalled
 
 MAX_HOLD_S = 3.0
 
@@ -87,17 +88,16 @@ def main() -> None:
     parser.add_argument("--udp-echo", type=int, default=0, help="echo UDP on this port")
     args = parser.parse_args()
     events = EventWriter(args.events, args.node)
-    servers = []
+    servers: list[BaseServer] = []
     for port in parse_ports(args.port):
         server = ThreadingHTTPServer(("0.0.0.0", port), handler_for(events))
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
+    stop_servers = serve_in_background(servers)
     echo = udp_echo(args.udp_echo, events) if args.udp_echo else None
 
     def stop() -> None:
-        for server in servers:
-            server.shutdown()
+        stop_servers()
         if echo is not None:
             echo.close()
 

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from lab.events import EventWriter
-from lab.nodes.base import node_arguments, serve_until_signalled
+from lab.nodes.base import node_arguments, serve_in_background, serve_until_signalled
 from lab.nodes.tls_files import make_server_certificate
 
 PORT = 443
@@ -143,9 +143,7 @@ def main() -> None:
     server = ThreadingHTTPServer((str(args.listen), PORT), handler_for(cloud))
     server.daemon_threads = True
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    serve_until_signalled(events, "zpa-cloud", server.shutdown)
+    serve_until_signalled(events, "zpa-cloud", serve_in_background([server]))
 
 
 if __name__ == "__main__":
