@@ -104,15 +104,16 @@ def run_agent(args: argparse.Namespace) -> int:
         agent.report("failed", str(exc))
         agent.services.stop_all()
         return 1
-    server = exec_server.serve_in_background(exec_server.socket_path(Path(RUN), args.node),
-                                             exec_server.container_environment())
+    # Not shut down at the end: its thread dies with the agent (a shutdown() waits out the
+    # server's poll, and so would every container's stop).
+    exec_server.serve_in_background(exec_server.socket_path(Path(RUN), args.node),
+                                    exec_server.container_environment())
     READY_MARK.write_text("ready\n")
     agent.report("ready")
     print(f"node agent {args.node}: ready", file=sys.stderr, flush=True)
     try:
         agent.serve()
     finally:
-        server.shutdown()
         agent.services.stop_all()
     return 0
 
