@@ -304,7 +304,7 @@ def docker(doc: Mapping[str, Any]) -> list[Figure]:
               reference="the same on netns", reference_value=_num(doc, "netns_up_median_s"),
               ratio=_num(doc, "docker_to_netns_up_ratio")),
         *_one("docker", "warm-up-cpu",
-              f"CPU-seconds of that warm `make lab-up` (the whole machine){runs}",
+              f"the machine's CPU-seconds for that warm `make lab-up`{runs}",
               _num(doc, "docker_warm_up_cpu_median_s"), "CPU-s",
               reference="the same on netns",
               reference_value=_num(doc, "netns_up_cpu_median_s"),
