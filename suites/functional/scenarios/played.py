@@ -9,17 +9,25 @@ from pathlib import Path
 import allure
 
 from lab.api import LabHandle
+from lab.events import Mark
 from lab.scenario.model import Scenario
 from lab.scenario.results import text, to_json
 from lab.scenario.runner import play
 from reports.scenario_timeline import draw
 from suites.fixtures.allure_hooks import attach_json, attach_text
 
+# What the connectors said of their ZIA gateways during the run: beside a missed bound,
+# it tells a gateway called dead (a late keepalive answer) from a flow lost on the way.
+GATEWAY_EVENTS = ("zia.gateway_down", "zia.gateway_up", "zia.transport", "zia.tls_link")
+
 
 def play_and_check(lab: LabHandle, scenario: Scenario, tmp_path: Path) -> None:
+    mark = lab.mark()
     run = play(lab, scenario)
     data = to_json(run)
     attach_json(data, f"{scenario.name}.json")
+    started = run.ended - scenario.traffic.duration_s  # the clock of the attempts' times
+    attach_json(gateway_events(lab, mark, started), "connectors' ZIA gateway events")
     attach_text(text(run), f"{scenario.name} verdicts")
     picture = draw(data, tmp_path / f"{scenario.name}.png")
     allure.attach.file(str(picture), name=f"{scenario.name} timeline",
@@ -30,6 +38,17 @@ def play_and_check(lab: LabHandle, scenario: Scenario, tmp_path: Path) -> None:
     failed = [v for v in run.outcome.verdicts if not v.ok]
     assert not failed, "\n" + text(run)
     assert left_behind(lab) == {}
+
+
+def gateway_events(lab: LabHandle, mark: Mark, started: float
+                   ) -> dict[str, list[dict[str, object]]]:
+    """Each connector's gateway events after `mark`, with `at_s`: seconds after `started`,
+    the scenario's start, as the attempts' times are."""
+    connectors = [n.name for n in lab.topology.nodes
+                  if any(s.kind == "connector" for s in n.services)]
+    return {node: [{**e, "at_s": round(e["ts"] - started, 3)}
+                   for kind in GATEWAY_EVENTS for e in lab.events(node, kind, after=mark)]
+            for node in connectors}
 
 
 def left_behind(lab: LabHandle) -> dict[str, str]:
