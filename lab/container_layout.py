@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from ipaddress import IPv4Network
 
-READY_MARK = "/run/cclab-node.ready"  # the container's health check; the node agent writes it
 CONTAINER_RUN = "/lab/run"
 CONTAINER_TOPOLOGY = "/lab/topology"
 STAND_IN_SPACE = IPv4Network("100.64.0.0/10")  # no lab topology uses it

@@ -14,14 +14,12 @@ from ipaddress import IPv4Interface
 from pathlib import Path
 from types import FrameType
 
-from lab import container_layout
 from lab.errors import LabError
 from lab.node_agent import exec_server, wiring
 from lab.node_agent.services import RUN, Services
 from lab.node_agent.share import decode_share, topology_digest
 from lab.steps import StartService, Step, WaitReady
 
-READY_MARK = Path(container_layout.READY_MARK)
 PID_FILE = Path("/run/cclab-node.pid")
 RESTART_FILE = Path("/run/cclab-node.restart")
 
@@ -108,7 +106,6 @@ def run_agent(args: argparse.Namespace) -> int:
     # server's poll, and so would every container's stop).
     exec_server.serve_in_background(exec_server.socket_path(Path(RUN), args.node),
                                     exec_server.container_environment())
-    READY_MARK.write_text("ready\n")
     agent.report("ready")
     print(f"node agent {args.node}: ready", file=sys.stderr, flush=True)
     try:
