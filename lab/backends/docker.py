@@ -22,7 +22,7 @@ from typing import Any
 from lab import compose
 from lab.backends import docker_engine as engine
 from lab.backends import docker_fabric as fabric
-from lab.backends import docker_slices, docker_zones
+from lab.backends import docker_slices, docker_zones, engine_calls
 from lab.backends.agent_exec import exec_by_agent
 from lab.backends.base import ExecResult, Progress, clear_leftovers
 from lab.backends.capture import TcpdumpCapture
@@ -180,8 +180,11 @@ class DockerBackend:
         removed = [info["Names"] for info in self._containers().values()]
         compose_file = self.names.run_dir / "docker-compose.yml"
         if compose_file.exists() and removed:
-            self._compose(["down", "--volumes", "--remove-orphans", "--timeout", "5"],
-                          compose_file, check=False)
+            try:
+                self._compose(["down", "--volumes", "--remove-orphans", "--timeout", "5"],
+                              compose_file, check=False)
+            except engine_calls.EngineRestarted as restarted:
+                engine_calls.report(restarted)  # what compose left is removed below
         # What compose left, or never knew (testcontainers nodes carry the label too).
         # A network still has endpoints while its containers' removal is in progress, and
         # a loaded engine answers both late: retry until gone, then say what stayed.
@@ -389,7 +392,7 @@ class DockerBackend:
     def _compose(self, args: list[str], path: Path, *, check: bool = True) -> None:
         argv = [*compose_command(), "-p", compose.project_name(self.instance), "-f", str(path),
                 *args]
-        done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=300)
+        done = engine_calls.run(argv, timeout=300)
         if check and done.returncode != 0:
             raise BackendError(f"{' '.join(argv[:2])} {args[0]} failed:\n"
                                f"{_explain(done.stderr)}", backend=self.name)
@@ -459,8 +462,7 @@ def lab_networks() -> dict[str, str]:
 
 def _docker(argv: list[str], *, check: bool = False) -> subprocess.CompletedProcess[str]:
     try:
-        done = subprocess.run(["docker", *argv], capture_output=True, text=True, check=False,
-                              timeout=120)
+        done = engine_calls.call_retrying(["docker", *argv], timeout=120)
     except FileNotFoundError as exc:
         raise BackendError("docker not found\n    hint: apt-get install docker.io",
                            backend="docker") from exc

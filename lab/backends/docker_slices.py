@@ -16,6 +16,7 @@ import subprocess
 from ipaddress import IPv4Network, ip_network
 
 from lab import stand_ins
+from lab.backends import engine_calls
 from lab.backends.run_reservation import RunReservation
 from lab.container_layout import STAND_IN_SPACE
 from lab.errors import BackendError
@@ -67,8 +68,12 @@ def engine_subnets() -> list[IPv4Network]:
 def _docker(argv: list[str], *, tolerant: bool = False) -> str:
     """stdout of `docker ARGV`; `tolerant`: a network removed meanwhile is no error (the
     others are still listed)."""
-    done = subprocess.run(["docker", *argv], capture_output=True, text=True, check=False,
-                          timeout=120)
+    try:
+        done = engine_calls.call_retrying(["docker", *argv], timeout=120)
+    except subprocess.TimeoutExpired as exc:
+        raise BackendError(f"docker {argv[0]} did not answer in {exc.timeout:g} s\n    hint: "
+                           "the engine is overloaded or stuck; see its log",
+                           backend="docker") from exc
     gone = "No such network" in done.stderr or "not found" in done.stderr
     if done.returncode != 0 and not (tolerant and gone):
         raise BackendError(f"docker {' '.join(argv[:2])}: {done.stderr.strip()}",

@@ -182,3 +182,50 @@ def test_the_lab_engine_restarts_and_its_networks_can_go(tmp_path: Path) -> None
     assert subprocess.run(["docker", "info"], capture_output=True).returncode == 0
     DockerBackend(name).destroy()
     assert _leftovers(name) == {}
+
+
+@pytest.mark.host_wide  # the engine restarts: no other test's lab may be on it
+def test_a_call_hung_on_a_deadlocked_engine_restarts_it_and_is_tried_again() -> None:
+    """The recovery from libnetwork's deadlock (lab.backends.engine_calls), end to end on
+    the real engine: a docker call that hangs (`docker exec ... sleep`, as calls hang on a
+    deadlocked engine), the engine's own goroutine dump (SIGUSR1), a restart, and the
+    call tried once more on the new engine, with a warning. The deadlock cannot be made
+    on demand, so the verdict on the dump is the one stand-in: here any dump that lists
+    goroutines is called deadlocked. The real verdict is checked on a real deadlocked
+    engine's dump (suites/unit/lab/test_engine_deadlock.py)."""
+    from lab.backends import docker_engine as engine
+    from lab.backends import engine_calls
+    from lab.backends.engine_deadlock import Deadlock, Goroutine
+    from lab.images.build import ensure_images
+
+    pid = engine.lab_engine_pid()
+    if pid is None:
+        pytest.skip("the docker engine was not started by the lab (`make engine`)")
+    name = unique_instance("dk-stuck")
+    container = f"cclab-{name}-sleeper"
+    subprocess.run(["docker", "run", "-d", "--name", container, "--network", "none",
+                    "--label", f"{LABEL_INSTANCE}={name}", "--entrypoint", "sleep",
+                    ensure_images(), "300"], check=True, capture_output=True)
+    judged: list[int] = []
+
+    def any_dump_is_deadlocked(goroutines: list[Goroutine]) -> Deadlock | None:
+        judged.append(len(goroutines))
+        return Deadlock(0, 0, 1) if goroutines else None
+
+    try:
+        with pytest.warns(engine_calls.EngineRestartedWarning, match="was deadlocked"):
+            retried = engine_calls.call_retrying(
+                ["docker", "exec", container, "sleep", "60"], timeout=60, stuck_after=3,
+                recover=lambda: engine.recover_if_deadlocked(any_dump_is_deadlocked))
+        assert judged, "the hung call had the engine's dump judged"
+        assert judged[0] > 10, f"a real engine's dump lists goroutines: {judged}"
+        again = engine.lab_engine_pid()
+        assert again is not None
+        assert again != pid, "a new engine process"
+        # tried again on the new engine, which stopped the container when it restarted
+        assert retried.returncode != 0, retried
+        assert "is not running" in retried.stderr, retried
+        assert len(judged) == 1, "the retry returned at once: nothing more was judged"
+    finally:
+        subprocess.run(["docker", "rm", "-f", container], capture_output=True)
+    assert _leftovers(name) == {}
