@@ -90,8 +90,7 @@ def rename_holder(ip: Ip, ifname: str, address: IPv4Interface) -> None:
     """Name the interface docker gave `address` as the plan says; drop docker's routes.
     A stand-in address (see `compose.docker_subnets`) is removed: `AddAddress` puts the
     planned one in its place."""
-    holder = _holder_of(ip, address)
-    current = holder["ifname"]
+    current = _holder_of(ip, address)
     if current != ifname:
         _move_aside(ip, ifname)
         ip.change("link", "set", "dev", current, "down", what=f"set {current} down")
@@ -106,10 +105,11 @@ def rename_holder(ip: Ip, ifname: str, address: IPv4Interface) -> None:
                   what=f"remove stand-in {address} from {ifname}")
 
 
-def _holder_of(ip: Ip, address: IPv4Interface) -> dict[str, str]:
+def _holder_of(ip: Ip, address: IPv4Interface) -> str:
+    """The name of the interface that holds `address`."""
     for link in ip.query("-4", "addr", "show"):
         if any(a.get("local") == str(address.ip) for a in link.get("addr_info", [])):
-            return {"ifname": link["ifname"]}
+            return str(link["ifname"])
     raise BackendError(f"no interface holds {address} (docker did not attach the link)",
                        backend="docker", node=ip.node)
 
