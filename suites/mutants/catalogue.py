@@ -439,4 +439,14 @@ FAULTS: tuple[Fault, ...] = (
           "lab/traffic/locust/dns_client.py",
           "        over_tcp = self._again_over_tcp(query, wait) if response.flags & dns.flags.TC "
           "else None", "        over_tcp = None", "suites/unit/lab/test_dns_client.py"),
+    # -- a deadlocked docker engine (issue 19) -----------------------------------------
+    fault("engine-deadlock-one-side", "docker engine",
+          "the deadlock is called when a container's cleanup waits on the controller's lock, "
+          "whatever the watch loop does: a busy engine is restarted",
+          "lab/backends/engine_deadlock.py", "    if not network or not controller:",
+          "    if not network:", "suites/unit/lab/test_engine_deadlock.py"),
+    fault("engine-hung-call-kept", "docker engine",
+          "after the restart the hung docker CLI call is left running",
+          "lab/backends/engine_calls.py", "                    proc.kill()\n",
+          "", "suites/unit/lab/test_engine_deadlock.py"),
 )
