@@ -33,6 +33,19 @@ ROOT = Path(__file__).resolve().parents[3]
 # By topology, so that each lab's scenarios run one after another.
 SHIPPED = sorted((ROOT / "lab" / "scenarios").glob("*.yaml"),
                  key=lambda p: (load_scenario(p).topology, p.stem))
+# Scenarios whose bounds sit within a second of the lab's keepalive timers, played in the
+# `quiet` part, with the machine alone. zia-primary-blackhole's connectors call a ZIA
+# address dead after 2 s without a keepalive answer (0.5 s apart), and its recovery bound
+# is 5 s: three clean-clone CIs failed it in the parallel part (recover 7.1 s), each time
+# with single `zia` flows lost seconds after the failover while every flow around them
+# got through, which is what a connector or a ZIA edge starved of CPU for about 2 s on
+# the loaded two cores shows; it never failed alone (docs/decisions.md).
+ALONE = {"zia-primary-blackhole"}
+
+
+def _shipped(path: Path) -> object:
+    marks = [pytest.mark.quiet] if path.stem in ALONE else []
+    return pytest.param(path, id=path.stem, marks=marks)
 
 class Labs:
     """One lab per topology, brought up when a scenario first needs it, all taken down
@@ -65,7 +78,7 @@ def scenario_lab(scenario_labs: Labs) -> LabHandle:
 
 
 @allure.feature("scenarios")
-@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+@pytest.mark.parametrize("path", [_shipped(p) for p in SHIPPED])
 def test_a_shipped_scenario_meets_its_bounds(scenario_labs: Labs, path: Path,
                                               tmp_path: Path) -> None:
     scenario = load_scenario(path)
