@@ -1,7 +1,7 @@
 """The connector's side of its ZIA tunnels: keepalives, liveness, packets both ways.
 
 One UDP socket on the service address talks to every configured ZIA gateway
-address. Keepalives go out every `zia_keepalive_s`; answers feed
+address. Keepalives go out every `zia_keepalive_s`; they and their answers feed
 `TunnelHealth`, which the forwarding core asks (fail-close/fail-open) and which
 picks the address each flow uses (F5). Frames from anyone who is not a
 configured gateway, and frames that do not decode, are dropped and counted.
@@ -45,6 +45,7 @@ class ZiaTunnels:
         self._peers = {str(a) for a in health.addresses()}
         self._links: dict[IPv4Address, TlsLink] = {}
         self._udp_acked: dict[IPv4Address, float] = {}
+        self._udp_unanswered: dict[IPv4Address, int] = {}
         self._using: dict[IPv4Address, str] = {}
 
     async def start(self) -> None:
@@ -86,8 +87,9 @@ class ZiaTunnels:
         link = self._links.get(address)
         if link is None:
             return "udp"
-        return choose_transport(self.transport, self._udp_acked.get(address), link.connected,
-                                now, self.health.timing.dead_after_s)
+        return choose_transport(self.transport, self._udp_acked.get(address),
+                                self._udp_unanswered.get(address, 0), link.connected, now,
+                                self.health.timing)
 
     async def _keepalives(self) -> None:
         while True:
@@ -96,8 +98,10 @@ class ZiaTunnels:
                 frame = Frame(FrameType.KEEPALIVE, self.tunnel_id, self._seq)
                 if self._sock is not None:
                     self._sendto(frame, address)
+                    self._udp_unanswered[address] = self._udp_unanswered.get(address, 0) + 1
                 if address in self._links:
                     self._links[address].send(zia_frame.encode(frame))
+                self.health.asked(address)
             now = time.monotonic()
             self._note_deaths(now)
             self._note_transports(now)
@@ -155,6 +159,7 @@ class ZiaTunnels:
             now = time.monotonic()
             if via == "udp":
                 self._udp_acked[address] = now
+                self._udp_unanswered[address] = 0
             if self.health.acked(address, now):
                 self._alive.add(address)
                 self.events.emit("zia.gateway_up", address=host, tunnel=self.tunnel_id)

@@ -188,6 +188,17 @@ FAULTS: tuple[Fault, ...] = (
           "connector/core/tunnel_health.py",
           'return "udp" if udp_alive or not tls_connected else "tls"', 'return "udp"',
           "suites/unit/connector/test_health_and_tunnels.py", "-m", "unit"),
+    fault("tunnel-liveness-by-time-only", "tunnels and failover",
+          "an address silent past dead_after is dead, however few keepalives it was sent: "
+          "a connector that did not run calls its live edges dead on waking",
+          "connector/core/tunnel_health.py",
+          "    return now - answered_at > timing.dead_after_s and unanswered >= "
+          "timing.missed_to_die", "    return now - answered_at > timing.dead_after_s",
+          "suites/unit/connector/test_keepalive_liveness.py"),
+    fault("tunnel-keepalives-uncounted", "tunnels and failover",
+          "keepalives sent are not counted: an edge that stops answering never dies (F5)",
+          "connector/service/zia_tunnel.py", "                self.health.asked(address)\n",
+          "", HEALTH, *NETNS, "-k", "F5"),
     # -- licences (seed) -------------------------------------------------------------------
     fault("licence-udp-counts", "licences", "a UDP reply licenses its (forged) source",
           "connector/core/workloads.py",

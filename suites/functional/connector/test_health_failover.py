@@ -187,6 +187,41 @@ def test_F5_primary_edge_lost_new_flows_use_secondary_then_return(  # noqa: N802
     _healthy_again(gwlb_lab, "cc1", "cc2")
 
 
+FROZEN_S = 3.0  # longer than the lab's zia_dead_after_s (2 s, connectors/gwlb-cc1.yaml)
+
+
+@allure.feature("forwarding")
+@allure.story("§5.4: a connector that did not run takes its own stall for no edge's death")
+def test_a_connector_frozen_past_dead_after_keeps_its_answering_zia_edges(
+        gwlb_lab: LabHandle) -> None:
+    """cc1's connector is stopped (SIGSTOP) for 3 s, past its 2-s dead_after, while both
+    ZIA edges keep answering. It sent no keepalive while it did not run, so on waking
+    it has none unanswered, and it calls neither edge dead (no `zia.gateway_down`, nor
+    the `zia.gateway_up` that an answer to a dead address logs). Judged by time alone,
+    as it was, both edges were dead the moment it woke, and fail-close flows dropped
+    until their answers were read."""
+    from lab.scenario.faults import _connector_pid
+
+    pid = str(_connector_pid(gwlb_lab, "cc1"))
+    mark = gwlb_lab.mark()
+    gwlb_lab.exec("cc1", "kill", "-STOP", pid)
+    try:
+        state = gwlb_lab.exec("cc1", "ps", "-o", "stat=", "-p", pid).stdout.strip()
+        time.sleep(FROZEN_S)
+    finally:
+        gwlb_lab.exec("cc1", "kill", "-CONT", pid)
+    assert state.startswith("T"), f"the connector was not stopped: {state!r}"
+    # Awake: its health answer comes after the keepalive round that was due, and judged.
+    wait_for(lambda: probe_status(gwlb_lab, "cc1") == "200", 10, "cc1 answering again")
+    path_window("the keepalive answers of the round after waking").wait()
+    judged = [e for e in gwlb_lab.events("cc1", after=mark)
+              if e.get("kind") in ("zia.gateway_down", "zia.gateway_up")]
+    attach_json(judged, "cc1's gateway events after the freeze")
+    assert judged == [], "the connector took its own stall for its edges' death"
+    _healthy_again(gwlb_lab, "cc1", "cc2")
+    wait_targets_healthy(gwlb_lab, "gwlb")
+
+
 @allure.feature("health")
 def test_unhealthy_connector_gets_no_new_flows_and_returns(gwlb_lab: LabHandle) -> None:
     mark = gwlb_lab.mark()

@@ -91,8 +91,22 @@ def test_an_address_is_alive_until_dead_after_without_answers() -> None:
     health = _health()
     assert health.acked(P, 10.0) is True, "first answer: it came alive"
     assert health.acked(P, 11.0) is False
+    for _ in range(3):  # keepalives at 12, 13 and 14, none answered
+        health.asked(P)
     assert health.alive(P, 14.0)
     assert not health.alive(P, 14.1)
+
+
+def test_an_address_silent_while_the_connector_did_not_run_stays_alive() -> None:
+    """A connector stalled for 10 s sent no keepalive meanwhile (one, when it woke):
+    the silence is its own, and the answer it has not read yet is not a death."""
+    health = _health()
+    health.acked(P, 10.0)
+    health.asked(P)
+    assert health.alive(P, 21.0)
+    health.asked(P)  # KeepaliveTiming(1.0, 3.0): two unanswered inside 3 s of silence
+    assert not health.alive(P, 21.0)
+    assert health.acked(P, 21.1) is True, "its answer brings it back"
 
 
 def test_primary_is_preferred_secondary_used_when_it_is_dead() -> None:
@@ -120,17 +134,20 @@ def test_zia_frames_round_trip_and_bad_ones_are_named() -> None:
         assert result.reason == reason
 
 
-@pytest.mark.parametrize(("mode", "answered", "tls_up", "expected"), [
-    ("auto", 9.0, True, "udp"),     # UDP answered 1 s ago: stays on UDP
-    ("auto", 5.0, True, "tls"),     # UDP silent for 5 s (> 3.5): falls back to TLS
-    ("auto", None, True, "tls"),    # UDP never answered, TLS up
-    ("auto", None, False, "udp"),   # nothing up: keep trying UDP
-    ("udp", None, True, "udp"),     # the config forbids TLS
-    ("tls", 9.9, True, "tls"),      # the config asks for TLS only
+@pytest.mark.parametrize(("mode", "answered", "unanswered", "tls_up", "expected"), [
+    ("auto", 9.0, 1, True, "udp"),     # UDP answered 1 s ago: stays on UDP
+    ("auto", 5.0, 5, True, "tls"),     # UDP silent for 5 s (> 3.5), 5 unanswered: TLS
+    ("auto", 5.0, 2, True, "udp"),     # silent, but asked twice only (a stall): UDP
+    ("auto", None, 0, True, "tls"),    # UDP never answered, TLS up
+    ("auto", None, 0, False, "udp"),   # nothing up: keep trying UDP
+    ("udp", None, 9, True, "udp"),     # the config forbids TLS
+    ("tls", 9.9, 0, True, "tls"),      # the config asks for TLS only
 ])
-def test_zia_transport_udp_with_tls_fallback(mode: str, answered: float | None, tls_up: bool,
+def test_zia_transport_udp_with_tls_fallback(mode: str, answered: float | None,
+                                              unanswered: int, tls_up: bool,
                                               expected: str) -> None:
-    assert choose_transport(mode, answered, tls_up, now=10.0, dead_after_s=3.5) == expected
+    assert choose_transport(mode, answered, unanswered, tls_up, now=10.0,
+                            timing=KeepaliveTiming(1.0, 3.5)) == expected
 
 
 def test_management_health_names_each_cause_in_the_words_operators_match() -> None:

@@ -87,6 +87,8 @@ def test_F5_flow_moves_to_secondary_when_primary_dies_new_flows_return() -> None
     assert steer.inbound(_seg(), HDR, LB, 0.5) == ToZia(PRIMARY, steer.flows.lookup(
         _seg().key, 0.5).decision)  # type: ignore[union-attr]
     tunnels.acked(SECONDARY, 3.0)  # the primary stops answering
+    for _ in range(3):  # the keepalives at 1, 2 and 3 s
+        tunnels.asked(PRIMARY)
     moved = steer.inbound(_seg(flags=0x10), HDR, LB, 3.6)
     assert isinstance(moved, ToZia)
     assert moved.address == SECONDARY
@@ -107,6 +109,8 @@ def test_a_running_zia_flow_whose_tunnels_all_die_is_dropped_as_unusable() -> No
     tunnels.acked(PRIMARY, 0.0)
     first = steer.inbound(_seg(), HDR, LB, 0.5)
     assert isinstance(first, ToZia)
+    for _ in range(5):  # the keepalives at 1 to 5 s, none answered
+        tunnels.asked(PRIMARY)
     assert steer.inbound(_seg(flags=0x10), HDR, LB, 5.0) == Dropped("zia_unusable",
                                                                     first.decision)
 
