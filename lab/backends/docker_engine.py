@@ -105,6 +105,7 @@ def recover_if_deadlocked(judge: Judge = libnetwork_deadlock) -> str | None:
             return None
         found = judge(parse_goroutines(dump.read_text(errors="replace")))
         if found is None:
+            dump.unlink(missing_ok=True)  # a slow engine's stacks: nothing to keep
             return None
         restart(pid)
         return (f"the docker engine (pid {pid}) was deadlocked: {found.describe()}; its "

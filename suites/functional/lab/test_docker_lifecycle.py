@@ -207,6 +207,7 @@ def test_a_call_hung_on_a_deadlocked_engine_restarts_it_and_is_tried_again() -> 
                     "--label", f"{LABEL_INSTANCE}={name}", "--entrypoint", "sleep",
                     ensure_images(), "300"], check=True, capture_output=True)
     judged: list[int] = []
+    dumps = set(engine.DUMP_FOLDER.glob("goroutine-stacks-*.log"))
 
     def any_dump_is_deadlocked(goroutines: list[Goroutine]) -> Deadlock | None:
         judged.append(len(goroutines))
@@ -228,4 +229,31 @@ def test_a_call_hung_on_a_deadlocked_engine_restarts_it_and_is_tried_again() -> 
         assert len(judged) == 1, "the retry returned at once: nothing more was judged"
     finally:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True)
+        for dump in set(engine.DUMP_FOLDER.glob("goroutine-stacks-*.log")) - dumps:
+            dump.unlink()  # the stacks it kept for the "deadlock": this test's own
     assert _leftovers(name) == {}
+
+
+def test_a_healthy_engine_asked_about_a_slow_call_is_left_running_and_its_dump_removed(
+        ) -> None:
+    """What a call that is merely slow costs (lab.backends.engine_calls asks at 65 s):
+    the engine's real dump is judged not deadlocked by the real verdict, the engine keeps
+    its process, and the dump is not left in /var/run/docker."""
+    from lab.backends import docker_engine as engine
+    from lab.backends.engine_deadlock import Deadlock, Goroutine, libnetwork_deadlock
+
+    pid = engine.lab_engine_pid()
+    if pid is None:
+        pytest.skip("the docker engine was not started by the lab (`make engine`)")
+    dumps = set(engine.DUMP_FOLDER.glob("goroutine-stacks-*.log"))
+    judged: list[int] = []
+
+    def real_verdict(goroutines: list[Goroutine]) -> Deadlock | None:
+        judged.append(len(goroutines))
+        return libnetwork_deadlock(goroutines)
+
+    assert engine.recover_if_deadlocked(real_verdict) is None
+    assert judged, "the engine's dump was read"
+    assert judged[0] > 10, f"a real engine's dump lists goroutines: {judged}"
+    assert engine.lab_engine_pid() == pid
+    assert set(engine.DUMP_FOLDER.glob("goroutine-stacks-*.log")) == dumps
