@@ -297,10 +297,14 @@ class DockerBackend:
 
     def _process_status(self, record: ProcessRecord,
                         containers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """The pid is the node agent's latest report of it (a service it restarted has a
+        new one), else the one recorded at `up`."""
         running = containers.get(record.node, {}).get("State") == "running"
-        exited = self._node_report(record.node).get("exited", {})
-        return {"node": record.node, "kind": record.kind, "pid": record.pid,
-                "alive": running and record.kind not in exited, "log": record.log}
+        report = self._node_report(record.node)
+        pid = report.get("services", {}).get(record.kind, record.pid)
+        return {"node": record.node, "kind": record.kind, "pid": pid,
+                "alive": running and record.kind not in report.get("exited", {}),
+                "log": record.log}
 
     def fabric_ruleset(self) -> str:
         """The security groups as loaded on the host (the docker lab's fabric)."""

@@ -28,6 +28,28 @@ def test_status_json_lists_every_node_with_addresses(minimal_lab: LabHandle) -> 
     assert all(p["alive"] for p in status["processes"])
 
 
+def test_status_names_the_process_that_runs_after_a_restart(minimal_lab: LabHandle) -> None:
+    """A restarted service has a new pid: `cclab status` names it (a fault that signals
+    the connector, a scenario's kill, finds it), and it is the connector in the node."""
+    def connector_pid() -> int:
+        result = cclab("status", "--name", minimal_lab.instance, "--json")
+        assert result.returncode == 0, result.stderr
+        found = [p for p in json.loads(result.stdout)["processes"]
+                 if (p["node"], p["kind"]) == ("cc1", "connector")]
+        assert len(found) == 1, found
+        assert found[0]["alive"], found
+        return int(found[0]["pid"])
+
+    before = connector_pid()
+    mark = minimal_lab.mark()
+    minimal_lab.restart_service("cc1", "connector")
+    minimal_lab.wait_event("cc1", "service.ready", after=mark)
+    after = connector_pid()
+    assert after != before, "the restarted connector has a new process"
+    command = minimal_lab.exec("cc1", "cat", f"/proc/{after}/cmdline").stdout
+    assert "connector" in command.replace("\0", " "), command
+
+
 def test_exec_runs_in_the_node_and_passes_the_exit_code(minimal_lab: LabHandle) -> None:
     shown = cclab("exec", "workload1", "--name", minimal_lab.instance, "--", "ip", "-br", "addr")
     assert shown.returncode == 0
