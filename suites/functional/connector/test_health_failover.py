@@ -203,6 +203,10 @@ def test_a_connector_frozen_past_dead_after_keeps_its_answering_zia_edges(
     from lab.scenario.faults import _connector_pid
 
     pid = str(_connector_pid(gwlb_lab, "cc1"))
+    # From both edges alive in cc1's own view: a test before (F5 cuts zia1) may leave an
+    # edge dead there until its next keepalive answer, whose `zia.gateway_up` is not ours.
+    wait_for(lambda: _edges_called_dead(gwlb_lab, "cc1") == set(), 10,
+             "cc1 calling both ZIA edges alive")
     mark = gwlb_lab.mark()
     gwlb_lab.exec("cc1", "kill", "-STOP", pid)
     try:
@@ -220,6 +224,15 @@ def test_a_connector_frozen_past_dead_after_keeps_its_answering_zia_edges(
     assert judged == [], "the connector took its own stall for its edges' death"
     _healthy_again(gwlb_lab, "cc1", "cc2")
     wait_targets_healthy(gwlb_lab, "gwlb")
+
+
+def _edges_called_dead(lab: LabHandle, node: str) -> set[str]:
+    """The ZIA edge addresses whose last gateway event on `node` is `zia.gateway_down`."""
+    last: dict[str, str] = {}
+    for event in lab.events(node):
+        if event.get("kind") in ("zia.gateway_down", "zia.gateway_up"):
+            last[event["address"]] = event["kind"]
+    return {address for address, kind in last.items() if kind == "zia.gateway_down"}
 
 
 @allure.feature("health")
