@@ -232,17 +232,16 @@ class DockerBackend:
     def exec(self, node: str, argv: list[str], *, timeout: float = 60.0,
              input_text: str | None = None) -> ExecResult:
         """By the node's agent (`lab.node_agent.exec_server`) once it listens, else by
-        `docker exec`."""
+        `docker exec` (which raises `EngineRestarted` if it hung on a deadlocked engine)."""
         answered = exec_by_agent(socket_path(self.names.run_dir, node), argv, timeout=timeout,
                                  input_text=input_text)
         if answered is not None:
             return answered
         container = compose.container_name(self.instance, node)
         flags = ["-i"] if input_text is not None else []
-        try:
-            done = subprocess.run(["docker", "exec", *flags, container, *argv],
-                                  capture_output=True, text=True, timeout=timeout,
-                                  input=input_text)
+        try:  # not repeated after an engine restart: a command may not be run twice
+            done = engine_calls.run(["docker", "exec", *flags, container, *argv],
+                                    timeout=timeout, input_text=input_text)
         except subprocess.TimeoutExpired as exc:
             return ExecResult(124, _text(exc.stdout), _text(exc.stderr)
                               + f"\ntimed out after {timeout}s")
@@ -465,18 +464,7 @@ def lab_networks() -> dict[str, str]:
 
 
 def _docker(argv: list[str], *, check: bool = False) -> subprocess.CompletedProcess[str]:
-    try:
-        done = engine_calls.call_retrying(["docker", *argv], timeout=120)
-    except FileNotFoundError as exc:
-        raise BackendError("docker not found\n    hint: apt-get install docker.io",
-                           backend="docker") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise BackendError(f"docker {argv[0]} did not answer in {exc.timeout:g} s\n    hint: "
-                           "the engine is overloaded or stuck; see its log",
-                           backend="docker") from exc
-    if "Cannot connect to the Docker daemon" in done.stderr:
-        raise BackendError("the docker engine is not running\n    hint: start dockerd "
-                           "(`dockerd &` or `systemctl start docker`)", backend="docker")
+    done = engine_calls.docker(argv)
     if check and done.returncode != 0:
         raise BackendError(f"docker {argv[0]}: {done.stderr.strip()}", backend="docker")
     return done

@@ -12,7 +12,6 @@ behind without its run folder, or a network made by hand, is stepped around.
 from __future__ import annotations
 
 import json
-import subprocess
 from ipaddress import IPv4Network, ip_network
 
 from lab import stand_ins
@@ -68,12 +67,7 @@ def engine_subnets() -> list[IPv4Network]:
 def _docker(argv: list[str], *, tolerant: bool = False) -> str:
     """stdout of `docker ARGV`; `tolerant`: a network removed meanwhile is no error (the
     others are still listed)."""
-    try:
-        done = engine_calls.call_retrying(["docker", *argv], timeout=120)
-    except subprocess.TimeoutExpired as exc:
-        raise BackendError(f"docker {argv[0]} did not answer in {exc.timeout:g} s\n    hint: "
-                           "the engine is overloaded or stuck; see its log",
-                           backend="docker") from exc
+    done = engine_calls.docker(argv)
     gone = "No such network" in done.stderr or "not found" in done.stderr
     if done.returncode != 0 and not (tolerant and gone):
         raise BackendError(f"docker {' '.join(argv[:2])}: {done.stderr.strip()}",

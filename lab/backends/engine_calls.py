@@ -72,6 +72,28 @@ def call_retrying(argv: Sequence[str], *, timeout: float,
         return run(argv, timeout=timeout, recover=recover, stuck_after=stuck_after)
 
 
+def docker(argv: Sequence[str], *, timeout: float = 120,
+           recover: Recover = docker_engine.recover_if_deadlocked,
+           stuck_after: float = STUCK_AFTER_S) -> subprocess.CompletedProcess[str]:
+    """`docker ARGV` by `call_retrying`, whatever its exit status; a docker that is not
+    installed, an engine that is not running or does not answer is a BackendError with a
+    hint (the lab's docker backend and its slices ask through this one door)."""
+    try:
+        done = call_retrying(["docker", *argv], timeout=timeout, recover=recover,
+                             stuck_after=stuck_after)
+    except FileNotFoundError as exc:
+        raise BackendError("docker not found\n    hint: apt-get install docker.io",
+                           backend="docker") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise BackendError(f"docker {argv[0]} did not answer in {exc.timeout:g} s\n    hint: "
+                           "the engine is overloaded or stuck; see its log",
+                           backend="docker") from exc
+    if "Cannot connect to the Docker daemon" in done.stderr:
+        raise BackendError("the docker engine is not running\n    hint: start dockerd "
+                           "(`dockerd &` or `systemctl start docker`)", backend="docker")
+    return done
+
+
 def report(restarted: EngineRestarted) -> None:
     print(f"cclab: {restarted}", file=sys.stderr, flush=True)
     warnings.warn(str(restarted), EngineRestartedWarning, stacklevel=3)

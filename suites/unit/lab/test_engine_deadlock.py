@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.backends.engine_calls import EngineRestarted, run
+from lab.backends.engine_calls import EngineRestarted, docker, run
 from lab.backends.engine_deadlock import Deadlock, libnetwork_deadlock, parse_goroutines
+from lab.errors import BackendError
 
 pytestmark = pytest.mark.unit
 DATA = Path(__file__).parent / "data"
@@ -93,3 +94,42 @@ def test_a_hung_call_on_a_deadlocked_engine_stops_at_the_first_check(tmp_path: P
 
 def _never_called() -> str | None:
     raise AssertionError("a call that returned in time was reported stuck")
+
+
+# The lab's one door to the docker CLI (`engine_calls.docker`): what each way of failing
+# tells the user. A program called `docker` first on PATH plays the CLI (the real one
+# cannot be made to hang or to miss its engine here without stopping the lab's engine).
+def _docker_on_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, body: str) -> None:
+    program = tmp_path / "docker"
+    program.write_text(f"#!/bin/sh\n{body}\n")
+    program.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+
+def test_no_docker_installed_is_named_with_the_package_to_install(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no docker on it
+    with pytest.raises(BackendError, match="docker not found\n    hint: apt-get install"):
+        docker(["ps"], recover=_never_called)
+
+
+def test_an_engine_not_running_is_named_with_how_to_start_it(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _docker_on_path(monkeypatch, tmp_path, "echo 'Cannot connect to the Docker daemon at "
+                    "unix:///var/run/docker.sock. Is the docker daemon running?' >&2; exit 1")
+    with pytest.raises(BackendError, match="engine is not running\n    hint: start dockerd"):
+        docker(["ps"], recover=_never_called)
+
+
+def test_an_engine_that_does_not_answer_names_the_call_and_its_wait(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _docker_on_path(monkeypatch, tmp_path, "exec /bin/sleep 30")
+    with pytest.raises(BackendError, match="docker inspect did not answer in 0.5 s\n    hint"):
+        docker(["inspect", "x"], timeout=0.5, recover=lambda: None, stuck_after=0.2)
+
+
+def test_a_failed_call_is_returned_with_its_status_for_the_caller_to_judge(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _docker_on_path(monkeypatch, tmp_path, "echo 'Error: No such network: n1' >&2; exit 1")
+    done = docker(["network", "rm", "n1"], recover=_never_called)
+    assert (done.returncode, done.stderr) == (1, "Error: No such network: n1\n")
