@@ -118,6 +118,14 @@ class LabHandle:
         the new PID."""
         return self.backend.restart_service(node, kind, timeout_s)
 
+    def service_pid(self, node: str, kind: str) -> int | None:
+        """The PID of a running service, as the backend reports it now (after a restart,
+        the new one); None if it is not running."""
+        for proc in self.backend.status()["processes"]:
+            if proc["node"] == node and proc["kind"] == kind and proc.get("alive", True):
+                return int(proc["pid"])
+        return None
+
     def stop_service(self, node: str, kind: str) -> None:
         """Stop one service (SIGTERM, SIGKILL after a grace); it stays down until started."""
         self.backend.stop_service(node, kind)

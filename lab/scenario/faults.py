@@ -41,10 +41,10 @@ def _drop_table(lab: LabHandle, node: str, table: str, family: str = "ip") -> No
 
 
 def _connector_pid(lab: LabHandle, node: str) -> int:
-    for proc in lab.backend.status()["processes"]:
-        if proc["node"] == node and proc["kind"] == "connector" and proc.get("alive", True):
-            return int(proc["pid"])
-    raise FaultError(f"{node}: no running connector to kill")
+    pid = lab.service_pid(node, "connector")
+    if pid is None:
+        raise FaultError(f"{node}: no running connector to kill")
+    return pid
 
 
 def _probe_port(topology: Topology) -> str:

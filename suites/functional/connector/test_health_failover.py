@@ -200,9 +200,9 @@ def test_a_connector_frozen_past_dead_after_keeps_its_answering_zia_edges(
     the `zia.gateway_up` that an answer to a dead address logs). Judged by time alone,
     as it was, both edges were dead the moment it woke, and fail-close flows dropped
     until their answers were read."""
-    from lab.scenario.faults import _connector_pid
-
-    pid = str(_connector_pid(gwlb_lab, "cc1"))
+    running = gwlb_lab.service_pid("cc1", "connector")
+    assert running is not None, "cc1's connector is not running"
+    pid = str(running)
     # From both edges alive in cc1's own view: a test before (F5 cuts zia1) may leave an
     # edge dead there until its next keepalive answer, whose `zia.gateway_up` is not ours.
     wait_for(lambda: _edges_called_dead(gwlb_lab, "cc1") == set(), 10,
