@@ -116,11 +116,16 @@ def test_either_service_of_a_rule_matches(minimal_lab: LabHandle, port: int) -> 
 def test_every_criterion_of_a_rule_must_hold(minimal_lab: LabHandle,
                                              second_source: str) -> None:
     """Rule 13 drops 8084 from 10.10.1.11 only: the same port from another workload
-    address falls through to rule 40 (Direct)."""
+    address falls through to rule 40 (Direct), in the kernel. Were the kernel's rule
+    13 to drop its source criterion, user space would still send that flow Direct
+    (it decides again what the kernel sends up, and re-injects it: "the kernel was
+    behind"), so the delivery alone cannot tell; rule 40's counter can."""
     logged = _dropped(minimal_lab, 8084)
     assert logged["rule"] == "drop-8084-from-one"
+    before_40 = nft_counter(minimal_lab, "cc1", "rule_40")
     seen = _delivered(minimal_lab, 8084, source=second_source)
     assert seen["src"] == SERVICE
+    assert nft_counter(minimal_lab, "cc1", "rule_40") > before_40, "8084 matched rule 40"
 
 
 @allure.feature("forwarding")
