@@ -25,7 +25,9 @@ On GCP the passthrough LB keeps each client's flows on one connector
 cc2, so one connector takes the whole flood and the other workload's questions
 (where the Azure LB spreads both by port over two). The IPv6 variants flood over
 IPv4, around the same path; where the workloads' IPv6 meets the connectors
-(aws-natgw-ipv6-connector) an IPv6 flood runs too (the last test).
+(aws-natgw-ipv6-connector) an IPv6 flood runs too. On azure-no-natgw the connectors
+are also stopped for a moment while one client asks under its limit: they must then
+read all the kernel admitted (the last test).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from lab.traffic.flood.in_lab import run_flood
 from suites.fixtures.allure_hooks import attach_json
 from suites.fixtures.connector_view import counted, nft_counter
 from suites.fixtures.lab import (
+    balancer_ready,
     cloud_lab,
     on_each_backend,
 )
@@ -140,9 +143,19 @@ def _connectors_socket_lost(lab: LabHandle) -> int:
 
 
 def _udp_rcvbuf_errors(lab: LabHandle, node: str) -> int:
+    return _udp_counters(lab, node)["RcvbufErrors"]
+
+
+def _udp_counters(lab: LabHandle, node: str) -> dict[str, int]:
+    """The node's UDP counters (/proc/net/snmp): InDatagrams counts what its sockets'
+    owners read, RcvbufErrors what a full socket queue lost."""
     names, values = (line.split()[1:] for line in lab.exec(
         node, "grep", "^Udp:", "/proc/net/snmp").stdout.splitlines()[:2])
-    return int(dict(zip(names, values, strict=True))["RcvbufErrors"])
+    return {name: int(value) for name, value in zip(names, values, strict=True)}
+
+
+def _connectors_read(lab: LabHandle) -> int:
+    return sum(_udp_counters(lab, cc)["InDatagrams"] for cc in MGMT)
 
 
 def _flooding(lab: LabHandle, to: str) -> tuple[dict[str, Any], dict[str, Any], ExecResult]:
@@ -272,3 +285,42 @@ def test_an_ipv6_flood_the_connectors_drop_costs_the_other_workloads_nothing(
     assert probe["outcomes"].get("answer", 0) >= 100 - LOST_AT_MOST, probe
     assert page.ok
     assert "during-flood" in page.stdout
+
+
+# A connector that does not run for a moment (a loaded host, a VM's stolen time) must
+# find, when it runs again, every question its per-source limit admitted meanwhile: a
+# second and a half of one client under the limit is 900 questions, where the kernel's
+# default socket queue (208 KiB) holds about 270 (the mutant dns-listener-default-queue).
+STALLED_PPS, STALLED_SECONDS = 600, 1.5
+
+
+@allure.feature("attacks")
+@allure.story("DNS flood from inside the VPC")
+@pytest.mark.parametrize("flooded", on_each_backend(["azure-no-natgw"], docker=[]),
+                         indirect=True, scope="module")
+def test_what_the_limit_admits_while_the_connectors_stall_is_all_read_after(
+        flooded: LabHandle) -> None:
+    """Both connectors stopped (SIGSTOP: the Azure ILB spreads a client's questions over
+    both), workload1 asks 900 questions at 600 a second, under its limit; once they run
+    again their sockets hand every one over: the connectors read at least as many
+    datagrams as the kernel admitted, and no full socket queue lost any."""
+    pids = {cc: flooded.service_pid(cc, "connector") for cc in MGMT}
+    assert None not in pids.values(), pids
+    lost_before, read_before = _connectors_socket_lost(flooded), _connectors_read(flooded)
+    limited_before = _dropped_by_kernel(flooded)
+    for cc, pid in pids.items():
+        flooded.exec(cc, "kill", "-STOP", str(pid))
+    try:
+        report = run_flood(flooded.backend, "workload1", "dns-flood", RESOLVER,
+                           int(STALLED_PPS * STALLED_SECONDS), STALLED_SECONDS + 5,
+                           pps=STALLED_PPS)
+        path_window("the last questions into the connectors' socket queues").wait()
+    finally:
+        for cc, pid in pids.items():
+            flooded.exec(cc, "kill", "-CONT", str(pid), check=False)
+    admitted = int(report["frames"]) - (_dropped_by_kernel(flooded) - limited_before)
+    assert admitted >= 0.9 * STALLED_PPS * STALLED_SECONDS, (admitted, report)  # it arrived
+    wait_for(lambda: _connectors_read(flooded) - read_before >= admitted, 10,
+             f"the connectors reading the {admitted} questions their limit admitted")
+    assert _connectors_socket_lost(flooded) - lost_before == 0
+    balancer_ready(flooded)  # the ILB's probes went unanswered meanwhile
