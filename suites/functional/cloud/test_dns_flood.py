@@ -90,9 +90,12 @@ def _a_flood(lab: LabHandle) -> float:
 
 def _pace(lab: LabHandle) -> int | None:
     """The flood's rate: paced where the lab's GWLB carries it, else the engine's top."""
-    if not any(n.name == "gwlb" for n in lab.topology.nodes):
-        return None
-    return THROUGH_LAB_GWLB_PPS[lab.backend.name]
+    return THROUGH_LAB_GWLB_PPS[lab.backend.name] if _through_lab_gwlb(lab) else None
+
+
+def _through_lab_gwlb(lab: LabHandle) -> bool:
+    """Whether the lab's user-space GWLB (the node `gwlb`) carries the workloads' traffic."""
+    return any(n.name == "gwlb" for n in lab.topology.nodes)
 
 
 # What workload2 may lose, from the spec alone (§9.4): the connector's response-rate
@@ -129,7 +132,7 @@ def _geneve_received(lab: LabHandle) -> int:
 def _lab_gwlb_dropped(lab: LabHandle) -> int:
     """Frames the lab's GWLB lost before it read them: its TUNs' full queues, counted by
     the kernel (0 where the topology has no lab GWLB)."""
-    if not any(n.name == "gwlb" for n in lab.topology.nodes):
+    if not _through_lab_gwlb(lab):
         return 0
     out = lab.exec("gwlb", "sh", "-c", "cat /sys/class/net/gwlbtun*/statistics/tx_dropped")
     return sum(int(n) for n in out.stdout.split())
@@ -139,11 +142,7 @@ def _connectors_socket_lost(lab: LabHandle) -> int:
     """Datagrams the connectors' kernel admitted but a full socket queue lost (UDP
     RcvbufErrors): what their limit let in must all be read, or a neighbour's admitted
     flood costs other clients' questions."""
-    return sum(_udp_rcvbuf_errors(lab, cc) for cc in MGMT)
-
-
-def _udp_rcvbuf_errors(lab: LabHandle, node: str) -> int:
-    return _udp_counters(lab, node)["RcvbufErrors"]
+    return sum(_udp_counters(lab, cc)["RcvbufErrors"] for cc in MGMT)
 
 
 def _udp_counters(lab: LabHandle, node: str) -> dict[str, int]:
