@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lab-up lab-down lab-status lab-image connector-image engine test test-unit test-golden \
-        test-netns test-docker test-load test-times bench figures mutants mutmut load report pictures lint \
+        test-netns test-docker test-load test-matrix test-times bench figures mutants mutmut load report pictures lint \
         typecheck clean
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make lab-down                     remove the lab and everything it made"
 	@echo "make test                         run every test tier this machine can run"
 	@echo "make test-unit|test-golden|test-netns|test-docker|test-load   one tier"
+	@echo "make test-matrix                  the cloud topologies' whole matrix on docker (make test: a cover)"
 	@echo "make test-times                   reports/bench/tests.json from the last make test's JUnit XML"
 	@echo "make load [USERS=20 DURATION=30s WORKERS=0]  locust through the connector -> reports/load/"
 	@echo "make bench                        benchmarks -> reports/bench/*.json, *.png, docs/figures.md"
@@ -96,6 +97,19 @@ test-docker: engine
 test-unit test-golden test-netns test-docker test-load:
 	$(need_setup)
 	$(PY) -m pytest $(PARALLEL) -m $(subst test-,,$@) $(PYTEST_ARGS)
+
+# The cloud matrix whole on docker too: `make test` runs a covering subset of the cloud
+# topologies there (each docker lab costs its serial docker group and quiet part 20-35 s);
+# this lifts every subset (CCLAB_DOCKER_COVER=all), side-by-side part then quiet part.
+# Long (about 40 docker labs): outside `make test`, like bench.
+test-matrix: engine
+	$(need_setup)
+	@status=0; \
+	CCLAB_DOCKER_COVER=all $(PY) -m pytest -m "docker and not quiet" suites/functional/cloud \
+	  $(PYTEST_ARGS) || status=$$?; \
+	CCLAB_DOCKER_COVER=all $(PY) -m pytest -m "docker and quiet" --keep-results \
+	  suites/functional/cloud $(PYTEST_ARGS) || status=$$?; \
+	exit $$status
 
 # Hand-made faults (suites/mutants), each against the tests that must catch it;
 # FAULTS="id ..." runs some. Long (lab tests): outside `make test`, like bench.

@@ -123,3 +123,19 @@ def test_a_file_that_only_changes_the_rules_is_no_wiring_overlay() -> None:
     assert (TOPOLOGY_DIR / "insecure.yaml").resolve() not in overlays(["insecure"])
     assert (TOPOLOGY_DIR / "azure-plb-inbound.yaml").resolve() in overlays(
         ["azure-plb-inbound"])
+
+
+def test_the_whole_matrix_lifts_every_docker_cover(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make test-matrix` (CCLAB_DOCKER_COVER=all): each name on both backends, the
+    names a cover leaves out included; `make test`: docker only where the cover says."""
+    from suites.fixtures import lab
+
+    def docker_ids() -> list[str]:
+        return [p.id for p in lab.on_each_backend(flood.TOPOLOGIES, docker=flood.DOCKER_COVER)
+                if p.id.endswith("-docker")]
+
+    assert docker_ids() == [f"{n}-docker" for n in flood.TOPOLOGIES if n in flood.DOCKER_COVER]
+    monkeypatch.setattr(lab, "WHOLE_MATRIX", True)
+    assert docker_ids() == [f"{n}-docker" for n in flood.TOPOLOGIES]
+    assert [p.id for p in lab.on_each_backend(["azure-no-natgw"], docker=[])] == [
+        "azure-no-natgw-netns", "azure-no-natgw-docker"]

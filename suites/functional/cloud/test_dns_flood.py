@@ -8,7 +8,8 @@ Asserted on what workload2 got, on the connectors' kernel counters (the
 per-source DNS limit dropped the flood before the listener) and on the engine's
 own report. It runs on every cloud topology on netns (22), and on docker on four,
 one per way the workloads' DNS meets the connectors (DOCKER_COVER; each docker lab
-costs about 20 s of the quiet tier, which has the machine alone).
+costs about 20 s of the quiet tier, which has the machine alone); `make test-matrix`
+runs it on all 22 on docker too.
 
 Through the lab's GWLB (the node `gwlb`: the AWS topologies and `insecure`) the
 flood goes through a user-space Python process that carries 50-55 thousand
