@@ -7,7 +7,7 @@ from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
-from connector.core.bindings import NameBindings, NamesView
+from connector.core.bindings import NameBindings, NamesView, names_in
 from connector.core.pools import PoolSet
 
 pytestmark = pytest.mark.unit
@@ -99,3 +99,13 @@ def test_entries_from_the_store_are_bounded_like_learned_ones() -> None:
         table.learn_until(int(addr), f"h{i}.example", 100)
     assert [table.names_for(a) for a in addrs] == [frozenset(), {"h1.example"},
                                                   {"h2.example"}]
+
+
+def test_a_locations_table_is_made_on_first_use_and_the_same_one_found_after() -> None:
+    """names_in makes a sub-location's table once: asked again, it gives back the table
+    that learned the names, and another location has a table of its own."""
+    located: dict[str, NameBindings] = {}
+    names_in(located, "loc-a").learn(WEB, "www.web.example", 60, 0)
+    assert names_in(located, "loc-a").names_for(WEB) == {"www.web.example"}
+    assert names_in(located, "loc-b").names_for(WEB) == frozenset()
+    assert located["loc-a"].names_for(WEB) == {"www.web.example"}

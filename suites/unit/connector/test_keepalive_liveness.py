@@ -49,3 +49,15 @@ def test_missed_to_die_is_what_a_running_connector_sends_inside_dead_after(
     `dead_after` (at least one) must go unanswered."""
     inside = sum(1 for n in range(1, 100) if n * interval < dead_after)
     assert KeepaliveTiming(interval, dead_after).missed_to_die == max(1, inside) == missed
+
+
+def test_an_edge_asked_before_it_ever_answered_is_dead_until_its_first_answer() -> None:
+    """The connector sends keepalives to every edge from its start, before any answered:
+    counting them must work for an edge with no count yet, the edge stays dead (it never
+    answered) however often it is asked, and its first answer makes it alive."""
+    health = TunnelHealth({"g": ZiaGateway("g", P)}, TIMING, lambda: 0.0)
+    for _ in range(5):
+        health.asked(P)
+        assert not health.alive(P, 10.0)
+    assert health.acked(P, 10.0) is True, "first answer: it came alive"
+    assert health.alive(P, 10.0)

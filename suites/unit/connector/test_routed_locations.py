@@ -62,6 +62,19 @@ def test_without_routed_locations_a_rule_is_scoped_as_before() -> None:
     assert source_scope(("vpc-lab",), "vpc-lab", ()) is None
 
 
+def test_a_rule_naming_neither_the_own_nor_a_routed_location_matches_no_source() -> None:
+    """Such a rule is for another location's flows (a GWLB endpoint's): no routed source
+    is in it, with routed locations or without, so its scope is inside no network."""
+    nowhere = SourceScope(True, ())
+    assert source_scope(("loc-gwlb",), "vpc-lab", ()) == nowhere
+    assert source_scope(("loc-gwlb",), "vpc-lab", ROUTED) == nowhere
+
+
+def test_the_routed_locations_are_named_in_their_configured_order() -> None:
+    assert SourceLocations(ROUTED).names() == ("loc-a", "loc-b")
+    assert SourceLocations().names() == ()
+
+
 # web:80 is dropped for loc-b's sources only (rule 1), ZIA for loc-a's (rule 2),
 # else the default ZIA rule, which, fail-close with no tunnel up, drops too.
 PER_LOCATION = (rule(1, Method.DROP, locations=("loc-b",)),

@@ -121,6 +121,42 @@ def test_an_expired_located_flow_loses_its_return_path() -> None:
                       Dropped)
 
 
+def test_a_reply_off_the_own_locations_tun_finds_the_own_flow_not_a_located_twin() -> None:
+    """The data plane reads a reply's location off the TUN it came from, so the reply
+    finds its own flow exactly (decisions.md, sub-locations): the own location's flow
+    answers from the own TUN even while loc-a carries the same 5-tuple."""
+    steer = _steering(rule(1, Method.DIRECT))
+    own_header = b"G" * 40
+    assert isinstance(steer.inbound(_seg(""), own_header, LB, 0.0), ToKernel)
+    assert isinstance(steer.inbound(_seg("loc-a"), HDR_A, LB, 0.0), ToKernel)
+    assert steer.outbound(_seg("", flags=0x12, reply=True), 0.1) == ToGeneve(own_header, LB)
+    assert steer.outbound(_seg("loc-a", flags=0x12, reply=True), 0.1) == ToGeneve(HDR_A, LB)
+
+
+def test_a_reply_found_through_its_home_keeps_the_located_flow_alive() -> None:
+    """G6 timeouts are idle timeouts: a reply from a ZIA tunnel (no location) that finds
+    loc-a's flow through its home is activity of that flow, so its 120 s UDP timeout
+    runs from the reply, not from the first packet."""
+    steer = _steering(rule(1, Method.DIRECT))
+    steer.inbound(_seg("loc-a", proto=IpProto.UDP, flags=0), HDR_A, LB, 0.0)
+    reply = _seg("", reply=True, proto=IpProto.UDP, flags=0)
+    assert steer.outbound(reply, 100.0) == ToGeneve(HDR_A, LB)
+    assert steer.expire(121.0) == 0, "idle for 21 s only"
+    assert steer.outbound(reply, 121.0) == ToGeneve(HDR_A, LB)
+    assert steer.expire(241.1) == 1, "idle for 120 s since the last reply"
+
+
+def test_an_expired_located_flow_leaves_the_later_locations_return_path() -> None:
+    """The same 5-tuple carried in two locations: the later one owns the ZIA return
+    path (decisions.md). loc-a's older flow expiring must not take loc-b's with it."""
+    steer = _steering(rule(1, Method.DIRECT))
+    steer.inbound(_seg("loc-a", proto=IpProto.UDP, flags=0), HDR_A, LB, 0.0)
+    steer.inbound(_seg("loc-b", proto=IpProto.UDP, flags=0), HDR_B, LB, 60.0)
+    assert steer.expire(121.0) == 1, "loc-a's flow, idle for 121 s"
+    reply = _seg("", reply=True, proto=IpProto.UDP, flags=0)
+    assert steer.outbound(reply, 121.0) == ToGeneve(HDR_B, LB)
+
+
 def test_the_session_log_gets_each_flows_location() -> None:
     log: list[NewFlow] = []
     steer = _steering(*PER_SIDE, log=log)
@@ -227,6 +263,28 @@ def test_the_dns_listener_learns_a_querys_location_from_its_flow() -> None:
     asked = FlowKey(IpProto.UDP, WORKLOAD, IPv4Address("198.18.53.53"), 5353, 53)
     assert steer.location_of(asked) == "loc-b"
     assert steer.location_of(replace(asked, sport=5354)) == ""
+
+
+def test_a_query_with_no_located_flow_is_the_own_locations() -> None:
+    """location_of gives "" (the connector's own location) for a query no sub-location
+    carried: with no located flow at all, and with only the own location's."""
+    steer = _steering(rule(1, Method.DIRECT))
+    asked = FlowKey(IpProto.UDP, WORKLOAD, IPv4Address("198.18.53.53"), 5353, 53)
+    assert steer.location_of(asked) == ""
+    steer.inbound(Segment(asked, 60), b"G" * 40, LB, 0.0)
+    assert steer.location_of(asked) == ""
+
+
+def test_a_located_query_forgotten_by_expiry_leaves_no_location_behind() -> None:
+    """Once loc-b's query flow has expired, the same 5-tuple from the own location must
+    not be taken for loc-b's: its answer would teach loc-b's names, not the own ones."""
+    steer = _steering(rule(1, Method.DIRECT))
+    asked = FlowKey(IpProto.UDP, WORKLOAD, IPv4Address("198.18.53.53"), 5353, 53)
+    steer.inbound(Segment(replace(asked, location="loc-b"), 60), HDR_B, LB, 0.0)
+    assert steer.location_of(asked) == "loc-b"  # control: while it lives
+    assert steer.expire(121.0) == 1
+    steer.inbound(Segment(asked, 60), b"G" * 40, LB, 121.0)
+    assert steer.location_of(asked) == ""
 
 
 def test_a_name_learned_in_a_location_reaches_the_peers_table_of_that_location() -> None:

@@ -95,9 +95,10 @@ def test_udp_that_draws_replies_never_counts_a_workload(replies: int, more: int)
     assert counter.workloads() == {IPv4Address("10.10.1.50")}  # TCP proves it
 
 
-def _completed_tcp(table: FlowTable, src: str, sport: int = 40000):  # type: ignore[no-untyped-def]
-    k = FlowKey(IpProto.TCP, IPv4Address(src), IPv4Address("198.18.10.10"), sport, 80)
-    back = FlowKey(IpProto.TCP, k.dst, k.src, 80, sport)
+def _completed_tcp(table: FlowTable, src: str, sport: int = 40000,  # type: ignore[no-untyped-def]
+                   location: str = ""):
+    k = FlowKey(IpProto.TCP, IPv4Address(src), IPv4Address("198.18.10.10"), sport, 80, location)
+    back = FlowKey(IpProto.TCP, k.dst, k.src, 80, sport, location)
     entry = table.insert(k, DIRECT, 0)
     table.observe(k, 0, 60, SYN, seq=1)
     table.observe(back, 0, 60, SYN | ACK, seq=900, ack=2)
@@ -132,6 +133,20 @@ def test_a_window_counts_each_workload_once_from_its_first_instant() -> None:
     assert counter.count(since=20.5) == 0
     assert counter.workloads(since=20.0) == {IPv4Address("10.10.1.12")}
     assert counter.workloads(since=10.0) == {IPv4Address("10.10.1.11"), IPv4Address("10.10.1.12")}
+
+
+def test_per_location_counts_are_distinct_workloads_from_the_windows_first_instant() -> None:
+    """count_by_location is count split by location: in each, the distinct workloads
+    seen since the window's start, the start included (one address in two locations
+    is a workload in each)."""
+    table, counter = FlowTable(), WorkloadCounter(RANGES)
+    counter.observe(_completed_tcp(table, "10.10.1.11", location="loc-a"), 10.0)
+    counter.observe(_completed_tcp(table, "10.10.1.12", location="loc-a"), 20.0)
+    counter.observe(_completed_tcp(table, "10.10.1.11", 40001, location=""), 20.0)
+    assert counter.count_by_location() == {"loc-a": 2, "": 1}
+    assert counter.count_by_location(since=10.0) == {"loc-a": 2, "": 1}
+    assert counter.count_by_location(since=20.0) == {"loc-a": 1, "": 1}
+    assert counter.count_by_location(since=20.5) == {}
 
 
 def test_licence_windows_tile_time_when_the_uploader_wakes_late() -> None:
