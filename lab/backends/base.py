@@ -27,6 +27,7 @@ class ExecResult:
 
 class Capture(Protocol):
     path: Path
+    dropped: int | None  # packets the capture itself lost (known once stopped)
 
     def stop(self) -> Path: ...
 
