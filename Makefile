@@ -30,7 +30,13 @@ help:
 	@echo "make pictures                     docs/img/TOPOLOGY.svg for every shipped topology"
 	@echo "make lint | typecheck             ruff and the import contracts | mypy"
 
-setup: $(VENV)/.installed
+# The connector's GENEVE fast path (tc program), compiled here, loaded by the connector
+# when its config asks (runtime.geneve_fast_path); clang comes with install-system-deps.
+BPF_OBJECTS := connector/bpf/geneve_direct.o
+setup: $(VENV)/.installed $(BPF_OBJECTS)
+
+$(BPF_OBJECTS): %.o: %.c | $(VENV)/.installed
+	clang-14 -O2 -g -Wall -target bpf -I/usr/include/$$(uname -m)-linux-gnu -c $< -o $@
 
 $(VENV)/.installed: pyproject.toml scripts/install-system-deps
 	scripts/install-system-deps

@@ -63,6 +63,7 @@ class DataPlaneConfig:
     vxlan_tunnels: tuple[tuple[int, int], tuple[int, int]] = ((10800, 800), (10801, 801))
     geneve_locations: tuple[tuple[int, str], ...] = ()  # GWLB endpoint ID -> sub-location
     routed_locations: tuple[RoutedLocation, ...] = ()  # routed sources' sub-locations
+    geneve_fast_path: bool = False  # the kernel carries Direct UDP flows (fast_path.py)
 
     @property
     def geneve(self) -> bool:
@@ -215,6 +216,9 @@ def _dataplane(runtime: RawRuntime, management: IPv4Network,
     if port != 80 and port < 1024:
         issues.append(Issue("", "runtime.health_port", f"{port} is not a probe port",
                             "the vendor allows 80 or 1024-65535 (HTTP_PROBE_PORT)"))
+    if runtime.geneve_fast_path and not runtime.geneve_sources:
+        issues.append(Issue("", "runtime.geneve_fast_path", "set without geneve_sources",
+                            "the fast path carries GENEVE flows: add runtime.geneve_sources"))
     if runtime.zia_dead_after_s <= runtime.zia_keepalive_s:
         issues.append(Issue("", "runtime.zia_dead_after_s",
                             "must be longer than zia_keepalive_s",
@@ -228,7 +232,8 @@ def _dataplane(runtime: RawRuntime, management: IPv4Network,
                            tuple(runtime.probe_sources or runtime.geneve_sources
                                  or [AZURE_PROBE_SOURCE]),
                            runtime.accept_public_sources, tuple(runtime.vxlan_sources),
-                           _vxlan_tunnels(runtime, issues))
+                           _vxlan_tunnels(runtime, issues),
+                           geneve_fast_path=runtime.geneve_fast_path)
 
 
 ENDPOINT_ID = re.compile(r"vpce-([0-9a-f]{1,17})")

@@ -137,6 +137,9 @@ class RawRuntime(Strict):
     # endpoint whose ID a packet's GENEVE option carries (`vpce-` and hex) -> the
     # location it stands for, declared in `locations`. Others: the connector's own.
     geneve_locations: dict[str, str] = {}
+    # GENEVE Direct UDP flows carried in the kernel after their first packet (a tc
+    # program on the service interface, docs/decisions.md); off: user space carries all.
+    geneve_fast_path: bool = False
     # Sub-locations of routed traffic (ILB next hop), which has no endpoint: by source
     # range, as ZIA defines sub-locations. Others: the connector's own location.
     routed_locations: list[RawRoutedLocation] = []

@@ -25,7 +25,7 @@ from lab import stand_ins
 from lab.container_layout import CONTAINER_RUN as CONTAINER_RUN
 from lab.container_layout import CONTAINER_TOPOLOGY as CONTAINER_TOPOLOGY
 from lab.container_layout import STAND_IN_SPACE as STAND_IN_SPACE
-from lab.model import Network, Node, Topology
+from lab.model import Network, Node, Service, Topology
 from lab.node_agent.share import NodeShare
 from lab.plan import build_plan, node_sysctls, steps_for_node
 from lab.services import KINDS
@@ -168,7 +168,7 @@ def _service(topo: Topology, node: Node, instance: str, paths: ComposePaths) -> 
         "init": True,
         # NET_ADMIN: the agent names interfaces, routes and loads nftables; NET_RAW
         # (docker's default set) covers raw sockets. Nothing runs --privileged.
-        "cap_add": ["NET_ADMIN"],
+        "cap_add": _capabilities(topo, node),
     }
     if _needs_tun(node):
         service["devices"] = ["/dev/net/tun:/dev/net/tun"]
@@ -185,6 +185,27 @@ def _service(topo: Topology, node: Node, instance: str, paths: ComposePaths) -> 
     # readiness is the node agents' reports (`cclab status`, `cclab ready`).
     service["stop_grace_period"] = "5s"
     return service
+
+
+def _capabilities(topo: Topology, node: Node) -> list[str]:
+    """NET_ADMIN for every node; SYS_ADMIN too for a connector that loads the GENEVE fast
+    path (a tc BPF program): this docker (20.10) knows no CAP_BPF, and its seccomp profile
+    lets bpf() through only with SYS_ADMIN."""
+    loads_bpf = any(s.kind == "connector" and _fast_path_on(topo, s) for s in node.services)
+    return ["NET_ADMIN", "SYS_ADMIN"] if loads_bpf else ["NET_ADMIN"]
+
+
+def _fast_path_on(topo: Topology, service: Service) -> bool:
+    """Does the connector config this service names ask for the fast path? An unreadable
+    one is the connector's to report when it starts."""
+    if topo.source is None:
+        return False
+    try:
+        data = yaml.safe_load((topo.source.parent / service.option("config")).read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    runtime = data.get("runtime") if isinstance(data, dict) else None
+    return isinstance(runtime, dict) and runtime.get("geneve_fast_path") is True
 
 
 def _needs_tun(node: Node) -> bool:

@@ -153,6 +153,24 @@ class FlowTable:
                                              ckey or canonical(key)))
         return entry, way, done
 
+    def originates(self, key: FlowKey) -> bool:
+        """Is `key` the direction that opened its (live) flow?"""
+        entry = self._flows.get(canonical(key))
+        return entry is not None and entry.direction_of(key) is Direction.ORIGINAL
+
+    def absorb(self, key: FlowKey, packets: int, octets: int, last_seen: float) -> bool:
+        """Count `packets` UDP packets of `key`'s flow, in the direction that opened it,
+        carried without this table (the kernel's fast path), the last at `last_seen`;
+        False if the flow is gone. They change nothing else: such a packet never
+        completes an exchange (only a reply does)."""
+        entry = self._flows.get(canonical(key))
+        if entry is None:
+            return False
+        entry.packets[Direction.ORIGINAL] += packets
+        entry.octets[Direction.ORIGINAL] += octets
+        entry.last_seen = max(entry.last_seen, last_seen)
+        return True
+
     def expire(self, now: float) -> list[ExpiredFlow]:
         gone = []
         while self._deadlines and self._deadlines[0][0] <= now:

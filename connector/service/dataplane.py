@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network
 
+from connector.core.fast_lane import kernel_may_carry
 from connector.core.flows import Canonical, canonical
 from connector.core.memo import remember
 from connector.core.model import FlowKey
@@ -33,11 +34,13 @@ from connector.core.steering import (
 )
 from connector.io import geneve, host
 from connector.io.events import EventLog
+from connector.io.fast_path import FastKey, FastPath, FastPathError
 from connector.io.geneve import GENEVE_PORT, GeneveReject
 from connector.io.geneve_tuns import LocationTun, location_tuns
 from connector.io.ip_packet import PacketInfo, PacketReject, read_packet
 from connector.io.tun import TunDevice
 from connector.service.counters import Counters
+from connector.service.fast_flows import FastFlows
 from connector.service.senders import SenderFilter
 from connector.service.zia_tunnel import ZiaTunnels
 
@@ -52,12 +55,16 @@ class GeneveDataPlane:
                  sources: tuple[IPv4Network, ...], *, counters: Counters,
                  events: EventLog, tunnels: ZiaTunnels | None = None,
                  routed_write: Callable[[bytes], None] | None = None,
-                 locations: dict[int, str] | None = None) -> None:
+                 locations: dict[int, str] | None = None,
+                 fast_path_on: str | None = None) -> None:
         self.steering = steering
+        self.fast_path_on = fast_path_on  # the service interface, when the kernel may carry
+        self.fast: FastFlows | None = None
         # GWLB endpoint (the ENI option's value) -> its sub-location; others: ours ("")
         self.locations = locations or {}
         # one TUN per location: the kernel tracks each location's flows apart
         self.tuns = location_tuns(self.locations.values())
+        self._tun_names = {tun.location: tun.name for tun in self.tuns}
         self.service_ip = service_ip
         self.sources = sources
         self.counters, self.events = counters, events
@@ -85,11 +92,29 @@ class GeneveDataPlane:
         self._sock = sock
         loop.add_reader(sock.fileno(), self._on_geneve)
         self._expiry = asyncio.create_task(self._expire_flows())
+        if self.fast_path_on is not None:
+            self._start_fast_path(self.fast_path_on)
         self.up = True
+
+    def _start_fast_path(self, interface: str) -> None:
+        """The kernel fast path if this host gives it; else user space carries all, as
+        without it, and the event and counter say why."""
+        try:
+            path = FastPath(interface)
+        except FastPathError as exc:
+            self.counters.add("geneve_fast_path_unavailable")
+            self.events.emit("dataplane.fast_path", state="unavailable", interface=interface,
+                             reason=str(exc))
+            return
+        self.fast = FastFlows(path, self.steering.flows, self.counters)
+        self.events.emit("dataplane.fast_path", state="on", interface=interface)
 
     async def stop(self) -> None:
         self.up = False
         loop = asyncio.get_running_loop()
+        if self.fast is not None:
+            self.fast.close()
+            self.fast = None
         if self._expiry is not None:
             self._expiry.cancel()
         if self._sock is not None:
@@ -155,6 +180,11 @@ class GeneveDataPlane:
             remember(self._known, view.identity, (seg.key, canonical(seg.key)), KNOWN_FLOWS)
         action = self.steering.inbound(seg, packet.header, peer, now)
         self._carry_out(action, packet.payload, location)
+        if self.fast is not None and kernel_may_carry(action, seg.key,
+                                                      self.steering.flows.originates(seg.key)):
+            key = FastKey(IPv4Address(peer[0]), self.service_ip, peer[1], packet.header,
+                          info.src, info.dst, info.sport, info.dport)  # type: ignore[arg-type]
+            self.fast.install(seg.key, key, self._tun_names[location])
 
     def _log_ipv6_drop(self, info: PacketInfo) -> None:
         """IPv6 inside GENEVE has no path here (docs/decisions.md): each such flow gets
@@ -209,7 +239,14 @@ class GeneveDataPlane:
     async def _expire_flows(self) -> None:
         while True:
             await asyncio.sleep(EXPIRE_EVERY_S)
+            self.fold()
             self.steering.expire(time.monotonic())
+            self.fold()  # the flows just expired leave the kernel in the same step
+
+    def fold(self) -> None:
+        """What the kernel fast path carried, into the flow table and the counters."""
+        if self.fast is not None:
+            self.fast.fold()
 
 
 def session_logger(events: EventLog, own_location: str = "") -> Callable[[NewFlow], None]:

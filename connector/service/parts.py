@@ -138,7 +138,9 @@ class ServiceParts:
         geneve = (GeneveDataPlane(steering, svc, config.dataplane.geneve_sources,
                                   counters=counters, events=events, tunnels=zia,
                                   routed_write=routed.write_back,
-                                  locations=dict(config.dataplane.geneve_locations))
+                                  locations=dict(config.dataplane.geneve_locations),
+                                  fast_path_on=(config.service.name
+                                                if config.dataplane.geneve_fast_path else None))
                   if config.dataplane.geneve else None)
         onward = geneve.return_packet if geneve is not None else routed.return_packet
 
@@ -182,6 +184,8 @@ class ServiceParts:
         return counter.count(since=since) if counter is not None else 0
 
     def metrics(self) -> str:
+        if self.geneve is not None:
+            self.geneve.fold()  # what the kernel carried counts as read
         verdict = self.verdict()
         counters = {**self.counters.snapshot(),
                     **{f"dns_{k}": v for k, v in self.dns.counters.items()},

@@ -6,8 +6,10 @@ Run inside a lab node (the GWLB's), e.g.::
 
 Cases bend the header the way spec check G1 lists (a missing AWS option, version
 1, an option length past the end); inner payloads are a DNS query over IPv4 or
-IPv6, optionally padded to a given size (G4), or a TCP SYN (`--inner tcp`, to
-`--dport`). Prints one JSON object: the header sent, the port it was sent from,
+IPv6, optionally padded to a given size (G4), a TCP SYN (`--inner tcp`, to
+`--dport`), or a UDP datagram (`--inner udp`, to `--dport`). `--count` sends a
+flow of that many (the first alone, then `--after-first` seconds' pause, then the
+rest, from one source port). Prints one JSON object: the header sent, the port it was sent from,
 and the reply's source and header, and whether that header is byte-identical
 to the one sent (G2).
 """
@@ -28,8 +30,8 @@ from lab.wire.geneve import aws_option, geneve_header
 CASES = ("valid", "missing_cookie", "version1", "optlen_overrun", "unknown_critical")
 
 
-def header_for(case: str, protocol: int) -> bytes:
-    cookie = aws_option(3, (0xC00C1E42).to_bytes(4, "big"))
+def header_for(case: str, protocol: int, cookie_value: int = 0xC00C1E42) -> bytes:
+    cookie = aws_option(3, cookie_value.to_bytes(4, "big"))
     options = (aws_option(1, (0x0E1A000000000042).to_bytes(8, "big"))
                + aws_option(2, (0x0A77000000000042).to_bytes(8, "big"))
                + (b"" if case == "missing_cookie" else cookie))
@@ -46,6 +48,8 @@ def inner_packet(kind: str, src: str, dst: str, qname: str, size: int,
     `tcp`: a SYN from `src` to `dst`:`dport`."""
     if kind == "tcp":
         return bytes(IP(src=src, dst=dst) / TCP(sport=40100, dport=dport, flags="S", seq=1000))
+    if kind == "udp":
+        return bytes(IP(src=src, dst=dst) / UDP(sport=40200, dport=dport) / (b"u" * 32))
     wire = _dns_packet(kind, src, dst, qname, None)
     if size > len(wire):
         base = len(_dns_packet(kind, src, dst, qname, 0))
@@ -66,11 +70,15 @@ def probe(args: argparse.Namespace) -> dict[str, object]:
     inner = inner_packet(args.inner, args.inner_src, args.inner_dst, args.qname, args.size,
                          args.dport)
     protocol = 0x86DD if args.inner == "dns6" else 0x0800
-    header = header_for(args.case, protocol)
+    header = header_for(args.case, protocol, args.cookie)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((args.source, 0))
+    sock.bind((args.source, args.source_port))
     sock.settimeout(args.wait)
     sock.sendto(header + inner, (args.to, 6081))
+    if args.count > 1:
+        time.sleep(args.after_first)
+        for _ in range(args.count - 1):
+            sock.sendto(header + inner, (args.to, 6081))
     report: dict[str, object] = {"case": args.case, "sent_header": header.hex(),
                                  "inner_size": len(inner), "source_port": sock.getsockname()[1]}
     deadline = time.monotonic() + args.wait
@@ -93,8 +101,14 @@ def main() -> None:
     parser.add_argument("--to", required=True, help="target (connector service address)")
     parser.add_argument("--source", default="0.0.0.0", help="address to send from")
     parser.add_argument("--case", choices=CASES, default="valid")
-    parser.add_argument("--inner", choices=("dns", "dns6", "tcp"), default="dns")
-    parser.add_argument("--dport", type=int, default=80, help="the inner SYN's port (tcp)")
+    parser.add_argument("--inner", choices=("dns", "dns6", "tcp", "udp"), default="dns")
+    parser.add_argument("--dport", type=int, default=80, help="the inner port (tcp, udp)")
+    parser.add_argument("--source-port", type=int, default=0, help="0: any free port")
+    parser.add_argument("--cookie", type=lambda text: int(text, 0), default=0xC00C1E42,
+                        help="the AWS flow cookie option's value")
+    parser.add_argument("--count", type=int, default=1, help="packets of the one flow")
+    parser.add_argument("--after-first", type=float, default=0.0,
+                        help="seconds between the first packet and the rest")
     parser.add_argument("--inner-src", default="10.10.1.77")
     parser.add_argument("--inner-dst", default="198.18.53.53")
     parser.add_argument("--qname", default="www.web.example")

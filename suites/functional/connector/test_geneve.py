@@ -262,3 +262,33 @@ def _logged_on_either(lab: LabHandle, dst: str, mark: Mark) -> dict[str, Any]:
                 return found[0]
         time.sleep(0.1)
     raise AssertionError(f"no connector logged the flow to {dst}")
+
+
+@allure.feature("geneve")
+def test_a_direct_udp_flow_is_carried_by_the_kernel_after_its_first_packet(
+        gwlb_lab: LabHandle, pcap_dir: Path) -> None:
+    """cc1 has the GENEVE fast path on (gwlb-cc1.yaml): user space validates, decides and
+    logs a flow's first packet, the kernel carries the rest (docs/decisions.md). The far
+    side sees every packet, SNATed as Direct; the counters and the session log read as
+    if user space had seen each, and say how many it did not."""
+    before = metrics(gwlb_lab, "cc1")
+    mark = gwlb_lab.mark()
+    pcap = pcap_dir / "web-udp-5001.pcap"
+    with gwlb_lab.capture("web", "eth0", pcap) as capture:
+        geneve_probe(gwlb_lab, CC1, "--inner", "udp", "--inner-src", "10.10.1.78",
+                     "--inner-dst", "198.18.10.10", "--dport", "5001", "--source-port", "41001",
+                     "--count", "40", "--after-first", "0.5", "--wait", "0.5")
+    attach_pcap(pcap, "web: the flow's packets")
+    after = metrics(gwlb_lab, "cc1")
+    arrived = [p for p in rdpcap(str(pcap)) if UDP in p and p[UDP].dport == 5001]
+    assert capture.dropped == 0, "the capture lost packets: it cannot count them"
+    assert len(arrived) == 40, "every packet of the flow reached web"
+    assert {p[IP].src for p in arrived} == {CC1}, "Direct: SNAT to the service address"
+
+    def grew(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+    assert grew("geneve_rx_packets_total") == 40
+    assert grew("geneve_rx_fast_path_total") == 39, "all but the first, by the kernel"
+    logged = [e for e in gwlb_lab.events("cc1", "flow.new", after=mark)
+              if e.get("src") == "10.10.1.78" and e.get("dport") == 5001]
+    assert [(e["method"], e["rule"]) for e in logged] == [("DIRECT", "udp-direct")]

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The GENEVE Direct fast path: tc ingress on the connector's service interface.
+ *
+ * A GENEVE packet (UDP 6081) whose outer addresses, exact GENEVE header and inner
+ * IPv4 UDP 5-tuple match a flow user space already validated and decided Direct
+ * (an entry of `flows`, written by connector/io/fast_path.py) is decapsulated here
+ * and handed to that flow's TUN as if user space had written it there: the same
+ * nftables rules, conntrack zone, mark and SNAT follow. Its packets, octets and
+ * last time (CLOCK_MONOTONIC, as Python's time.monotonic) are counted in the entry;
+ * user space folds them into its flow table. Anything else, or any packet that
+ * fails a check user space's fast view makes, goes on to the socket unchanged. */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#define GENEVE_PORT 6081
+#define GENEVE_FIXED 8
+#define MAX_HEADER 64 /* GENEVE header and options; AWS sends 40 */
+#define OUTER (ETH_HLEN + sizeof(struct iphdr) + sizeof(struct udphdr))
+
+struct flow_key {
+	__u32 outer_src;
+	__u32 outer_dst;
+	__u16 outer_sport;
+	__u8 header_len;
+	__u8 proto;
+	__u32 inner_src;
+	__u32 inner_dst;
+	__u16 inner_sport;
+	__u16 inner_dport;
+	__u8 header[MAX_HEADER];
+};
+
+struct flow_value {
+	__u32 ifindex; /* the flow's TUN */
+	__u32 reserved;
+	__u64 packets;
+	__u64 octets;
+	__u64 last_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key);
+	__type(value, struct flow_value);
+} flows SEC(".maps");
+
+struct inner {
+	struct iphdr ip;
+	__be16 sport;
+	__be16 dport;
+};
+
+SEC("tc")
+int geneve_direct(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + ETH_HLEN;
+	struct udphdr *udp = data + ETH_HLEN + sizeof(*ip);
+	__u8 *geneve = data + OUTER;
+
+	if ((void *)(geneve + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return TC_ACT_OK;
+	if (ip->ihl != 5 || ip->protocol != IPPROTO_UDP || ip->frag_off & bpf_htons(0x3fff) ||
+	    udp->dest != bpf_htons(GENEVE_PORT))
+		return TC_ACT_OK;
+	__u32 header_len = GENEVE_FIXED + (geneve[0] & 0x3f) * 4;
+	if (header_len > MAX_HEADER)
+		return TC_ACT_OK;
+
+	struct flow_key key = {};
+	if (bpf_skb_load_bytes(skb, OUTER, key.header, header_len))
+		return TC_ACT_OK;
+	__u32 at = OUTER + header_len;
+	struct inner in;
+	if (bpf_skb_load_bytes(skb, at, &in, sizeof(in)))
+		return TC_ACT_OK;
+	__u32 total = bpf_ntohs(in.ip.tot_len);
+	if (in.ip.version != 4 || in.ip.ihl != 5 || in.ip.frag_off & bpf_htons(0x3fff) ||
+	    in.ip.protocol != IPPROTO_UDP || total != skb->len - at)
+		return TC_ACT_OK;
+
+	key.outer_src = ip->saddr;
+	key.outer_dst = ip->daddr;
+	key.outer_sport = udp->source;
+	key.header_len = header_len;
+	key.proto = IPPROTO_UDP;
+	key.inner_src = in.ip.saddr;
+	key.inner_dst = in.ip.daddr;
+	key.inner_sport = in.sport;
+	key.inner_dport = in.dport;
+	struct flow_value *flow = bpf_map_lookup_elem(&flows, &key);
+	if (!flow)
+		return TC_ACT_OK;
+
+	if (bpf_skb_adjust_room(skb, -(__s32)(at - ETH_HLEN), BPF_ADJ_ROOM_MAC, 0))
+		return TC_ACT_OK;
+	__sync_fetch_and_add(&flow->packets, 1);
+	__sync_fetch_and_add(&flow->octets, total);
+	flow->last_ns = bpf_ktime_get_ns();
+	return bpf_redirect(flow->ifindex, BPF_F_INGRESS);
+}
+
+char LICENSE[] SEC("license") = "GPL";

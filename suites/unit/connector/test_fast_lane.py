@@ -1,0 +1,122 @@
+"""The fast path's pure half: which flows the kernel may carry, what it counted since the
+last read, how that lands in the flow table, the config switch, and the map key's bytes."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+
+from connector.config import parse_config
+from connector.core.fast_lane import Carried, kernel_may_carry, since
+from connector.core.flows import Direction, FlowTable
+from connector.core.model import Decision, FlowKey, IpProto, Method
+from connector.core.steering import DNS_INTERCEPT, Dropped, ToKernel, ToZia
+from connector.errors import ConfigError
+from connector.io.fast_path import FastKey
+
+pytestmark = pytest.mark.unit
+
+DIRECT = Decision(Method.DIRECT, "udp-direct", 3, "first match")
+UDP = FlowKey(IpProto.UDP, IPv4Address("10.10.1.78"), IPv4Address("198.18.10.10"),
+              40200, 5001)
+
+
+def _key(proto: int) -> FlowKey:
+    return FlowKey(proto, UDP.src, UDP.dst, UDP.sport, UDP.dport)
+
+
+def test_a_direct_udp_flow_in_its_opening_direction_may_be_carried() -> None:
+    assert kernel_may_carry(ToKernel(DIRECT), UDP, originates=True)
+
+
+@pytest.mark.parametrize(("action", "key", "originates", "why"), [
+    (ToKernel(DIRECT), UDP, False, "a reply completes the exchange: the table must see it"),
+    (ToKernel(DIRECT), _key(IpProto.TCP), True, "TCP's handshake and ends are the table's"),
+    (ToKernel(DIRECT), _key(IpProto.ICMP), True, "only UDP"),
+    (ToKernel(DNS_INTERCEPT), UDP, True, "DNS stays with the listener's guards"),
+    (ToKernel(Decision(Method.ZPA, "app-a", 1, "segment")), UDP, True, "ZPA: the proxy's"),
+    (ToZia(IPv4Address("198.19.1.1"), Decision(Method.ZIA, "default", None, "default")), UDP,
+     True, "ZIA goes into the tunnel"),
+    (Dropped("policy", DIRECT), UDP, True, "a dropped packet"),
+])
+def test_anything_else_stays_in_user_space(action: object, key: FlowKey, originates: bool,
+                                           why: str) -> None:
+    assert not kernel_may_carry(action, key, originates), why  # type: ignore[arg-type]
+
+
+def test_since_gives_only_what_passed_after_the_last_fold() -> None:
+    assert since((5, 500, 3_500_000_000), (2, 200)) == Carried(3, 300, 3.5)
+    assert since((5, 500, 3_500_000_000), (5, 500)) is None, "nothing new"
+    assert since((0, 0, 0), (0, 0)) is None
+
+
+def test_absorb_counts_the_opening_direction_and_keeps_the_later_time() -> None:
+    table = FlowTable()
+    table.insert(UDP, DIRECT, 10.0)
+    table.observe(UDP, 12.0, 60)
+    assert table.absorb(UDP, 3, 180, 11.0)
+    entry = table.lookup(UDP, 0.0)
+    assert entry is not None
+    assert (entry.packets, entry.octets) == ([4, 0], [240, 0])
+    assert not entry.completed, "packets one way never complete an exchange"
+    again = FlowTable()
+    again.insert(UDP, DIRECT, 10.0)
+    again.absorb(UDP, 1, 60, 15.0)
+    again.absorb(UDP, 1, 60, 14.0)  # an older time never moves the flow back
+    assert again.expire(134.5) == [], "idle 120 s from the newest packet, 15.0, not 14.0"
+    assert len(again.expire(135.0)) == 1
+
+
+def test_absorb_and_originates_of_a_flow_that_is_gone() -> None:
+    table = FlowTable()
+    assert not table.absorb(UDP, 1, 60, 1.0)
+    assert not table.originates(UDP)
+
+
+def test_only_the_opening_direction_originates() -> None:
+    table = FlowTable()
+    table.insert(UDP, DIRECT, 1.0)
+    back = FlowKey(UDP.proto, UDP.dst, UDP.src, UDP.dport, UDP.sport)
+    assert table.originates(UDP)
+    assert not table.originates(back)
+    entry = table.lookup(back, 1.0)
+    assert entry is not None
+    assert entry.direction_of(back) is Direction.REPLY
+
+
+CONFIG = """\
+connector: {name: cc1, group: ccg-1, location: vpc-lab}
+locations: [vpc-lab]
+interfaces:
+  service: {name: eth-svc, address: 10.10.3.31/24}
+  management: {name: eth-mgmt, address: 10.10.2.21/24}
+runtime:
+  geneve_fast_path: true
+"""
+
+
+def test_the_fast_path_without_geneve_is_a_config_error_naming_the_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(CONFIG, source=Path("cc.yaml"))
+    assert [i.path for i in caught.value.issues] == ["runtime.geneve_fast_path"]
+    config = parse_config(CONFIG.replace("runtime:\n", "runtime:\n  geneve_sources: "
+                                         "[10.10.3.5/32]\n"), source=Path("cc.yaml"))
+    assert config.dataplane.geneve_fast_path
+    assert not parse_config(CONFIG.replace("  geneve_fast_path: true\n", ""),
+                            source=Path("cc.yaml")).dataplane.geneve_fast_path
+
+
+def test_the_map_key_is_the_c_struct_byte_for_byte() -> None:
+    """connector/bpf/geneve_direct.c's struct flow_key: 24 bytes of addresses, ports,
+    lengths in network order, then 64 of header, zero-padded."""
+    header = bytes(range(1, 41))
+    key = FastKey(IPv4Address("10.10.3.5"), IPv4Address("10.10.3.31"), 41001, header,
+                  IPv4Address("10.10.1.78"), IPv4Address("198.18.10.10"), 40200, 5001)
+    expected = (bytes([10, 10, 3, 5, 10, 10, 3, 31]) + (41001).to_bytes(2, "big")
+                + bytes([40, 17]) + bytes([10, 10, 1, 78, 198, 18, 10, 10])
+                + (40200).to_bytes(2, "big") + (5001).to_bytes(2, "big")
+                + header + bytes(24))
+    assert key.packed() == expected
+    assert len(expected) == 88
