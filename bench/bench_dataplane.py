@@ -10,6 +10,9 @@ differs:
   next hop (Azure ILB mode)
 - direct-geneve / zia-geneve: GENEVE-encapsulated to cc1, a connector in
   GENEVE mode (AWS GWLB mode; the client plays the load balancer)
+- direct-geneve-kernel: the same stream to cc3, cc1 with the GENEVE fast path
+  on (runtime.geneve_fast_path): each flow's first packet through user space,
+  the rest decapsulated by the connector's tc program in the kernel
 
 The meter is a pair of reads of an nftables counter on edge, taken while the
 stream runs (after a second of warm-up), so start-up and the drain after the
@@ -42,7 +45,7 @@ OUT = Path("reports/bench/connector.json")
 ROUNDS = int(os.environ.get("CCLAB_BENCH_ROUNDS", "3"))
 SECONDS = float(os.environ.get("CCLAB_BENCH_SECONDS", "6"))
 WARM_S = 1.5
-CLIENT, CONNECTOR = "client", "10.20.1.31"
+CLIENT, CONNECTOR, FAST_CONNECTOR = "client", "10.20.1.31", "10.20.1.33"
 MAX_FRAMES = 20_000_000  # the sender stops at this count or after SECONDS, whichever first
 
 
@@ -52,12 +55,15 @@ class Way:
     to: str  # the stream's destination (routes decide the node in the middle)
     counter: str  # the counter on edge that sees what arrives
     geneve: bool = False
+    connector: str = CONNECTOR  # the GENEVE endpoint (geneve ways)
 
 
 WAYS = {
     "kernel": Way("udp-stream", "10.20.2.50", "kernel"),
     "direct-routed": Way("udp-stream", "10.20.2.51", "direct"),
     "direct-geneve": Way("geneve-stream", "10.20.2.51", "direct", geneve=True),
+    "direct-geneve-kernel": Way("geneve-stream", "10.20.2.51", "direct", geneve=True,
+                                connector=FAST_CONNECTOR),
     "zia-routed": Way("udp-stream", "10.20.2.52", "zia_data"),
     "zia-geneve": Way("geneve-stream", "10.20.2.52", "zia_data", geneve=True),
 }
@@ -77,7 +83,7 @@ def cpu_busy() -> tuple[int, int]:
 
 
 def run_way(lab: LabHandle, way: Way) -> dict[str, float]:
-    hop = CONNECTOR if way.geneve else way.to
+    hop = way.connector if way.geneve else way.to
     path = path_towards(lab.backend, CLIENT, hop)
     argv = [*flood_argv(lab.python, way.profile, path, hop, MAX_FRAMES, SECONDS),
             "--web", way.to]
@@ -95,8 +101,11 @@ def run_way(lab: LabHandle, way: Way) -> dict[str, float]:
 
 
 def measure(lab: LabHandle) -> dict[str, Any]:
-    for connector in ("cc1", "cc2"):
+    for connector in ("cc1", "cc2", "cc3"):
         lab.wait_event(connector, "zia.gateway_up", after=Mark.BEGINNING, timeout=30)
+    fast = lab.wait_event("cc3", "dataplane.fast_path", after=Mark.BEGINNING, timeout=30)
+    if fast.get("state") != "on":
+        raise RuntimeError(f"cc3 has no fast path: {fast.get('reason')}")
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in WAYS}
     for _ in range(ROUNDS):
         for name, way in WAYS.items():
@@ -135,6 +144,15 @@ LIMITS = {
                      "CPython per packet (a known flow: a short header read, the flow "
                      "lookup and count); user space because this kernel has no GENEVE "
                      "module",
+    "direct-geneve-kernel": "the sender's core, as for the kernel and routed Direct: the "
+                            "connector's tc program decapsulates each packet in the "
+                            "sender's softirq and hands it to the TUN's ingress, where the "
+                            "connector's Direct path (its nftables rules, conntrack, SNAT) "
+                            "forwards it, so one core sends and forwards while the other "
+                            "idles (cpu_busy 0.5); delivered equals offered: the connector "
+                            "is no longer the bottleneck; the gap to the kernel is the "
+                            "Direct path's own cost, which routed Direct pays too, and the "
+                            "decapsulation of a 40-byte-longer frame",
     "zia-routed": "the connector process: the kernel routes the flow to a TUN, CPython "
                   "reads it, looks the flow up, frames it and sends it into the tunnel",
     "zia-geneve": "the connector process: CPython per packet (recvfrom, GENEVE parse, flow "

@@ -106,7 +106,8 @@ def connector(data: dict[str, Any]) -> Any:
 def dataplane(data: dict[str, Any]) -> Any:
     d = data["dataplane"]
     rows = _keyed(figures.connector({"dataplane": d}))
-    names = ["direct-routed", "direct-geneve", "zia-routed", "zia-geneve", "kernel"]
+    names = [n for n in ["direct-routed", "direct-geneve", "direct-geneve-kernel", "zia-routed",
+                         "zia-geneve", "kernel"] if n in d["pps_median"]]
     return _bars("Packets per second through each path (same sender, same run)",
                  [n if n != "kernel" else "kernel forwarding (reference)" for n in names],
                  [d["pps_median"][n] for n in names], "pps",
