@@ -2,13 +2,14 @@
 /* The GENEVE Direct fast path: tc ingress on the connector's service interface.
  *
  * A GENEVE packet (UDP 6081) whose outer addresses, exact GENEVE header and inner
- * IPv4 UDP 5-tuple match a flow user space already validated and decided Direct
+ * IPv4 UDP or TCP 5-tuple match a flow user space already validated and decided Direct
  * (an entry of `flows`, written by connector/io/fast_path.py) is decapsulated here
  * and handed to that flow's TUN as if user space had written it there: the same
  * nftables rules, conntrack zone, mark and SNAT follow. Its packets, octets and
  * last time (CLOCK_MONOTONIC, as Python's time.monotonic) are counted in the entry;
- * user space folds them into its flow table. Anything else, or any packet that
- * fails a check user space's fast view makes, goes on to the socket unchanged. */
+ * user space folds them into its flow table. A TCP segment with SYN, FIN or RST
+ * goes to user space (the flow table tracks a connection's start and end), as does
+ * anything else, or any packet that fails a check user space's fast view makes. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
@@ -22,6 +23,10 @@
 #define GENEVE_FIXED 8
 #define MAX_HEADER 64 /* GENEVE header and options; AWS sends 40 */
 #define OUTER (ETH_HLEN + sizeof(struct iphdr) + sizeof(struct udphdr))
+#define TCP_FLAGS_AT 33 /* from the inner IPv4 header: 20, then byte 13 of TCP's */
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
 
 struct flow_key {
 	__u32 outer_src;
@@ -85,14 +90,22 @@ int geneve_direct(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	__u32 total = bpf_ntohs(in.ip.tot_len);
 	if (in.ip.version != 4 || in.ip.ihl != 5 || in.ip.frag_off & bpf_htons(0x3fff) ||
-	    in.ip.protocol != IPPROTO_UDP || total != skb->len - at)
+	    total != skb->len - at)
 		return TC_ACT_OK;
+	if (in.ip.protocol == IPPROTO_TCP) {
+		__u8 flags;
+		if (total < 40 || bpf_skb_load_bytes(skb, at + TCP_FLAGS_AT, &flags, 1) ||
+		    flags & (TCP_SYN | TCP_FIN | TCP_RST))
+			return TC_ACT_OK;
+	} else if (in.ip.protocol != IPPROTO_UDP) {
+		return TC_ACT_OK;
+	}
 
 	key.outer_src = ip->saddr;
 	key.outer_dst = ip->daddr;
 	key.outer_sport = udp->source;
 	key.header_len = header_len;
-	key.proto = IPPROTO_UDP;
+	key.proto = in.ip.protocol;
 	key.inner_src = in.ip.saddr;
 	key.inner_dst = in.ip.daddr;
 	key.inner_sport = in.sport;

@@ -4,27 +4,34 @@ The fast path (connector/io/fast_path.py) decapsulates a flow's GENEVE packets i
 the kernel and hands them to its TUN, exactly what user space does for a Direct
 flow, but without the flow table seeing each packet. It may therefore carry only
 packets whose passing changes nothing in the table but counts and the idle time:
-UDP, in the direction that opened the flow (a reply would complete the exchange),
-of a flow decided Direct by a rule (DNS interception stays with the listener's
-guards in user space; ZIA and ZPA are not the kernel's to carry). Pure.
+packets in the direction that opened the flow (a reply may complete the
+exchange), of a flow decided Direct by a rule (DNS interception stays with the
+listener's guards in user space; ZIA and ZPA are not the kernel's to carry);
+UDP at once, TCP once its exchange has completed and while it is not closing,
+and then only segments without SYN, FIN or RST (the program leaves those to
+user space, which tracks a connection's start and end with them). Pure.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connector.core.flows import FlowTable
 from connector.core.model import FlowKey, IpProto, Method
 from connector.core.steering import DNS_INTERCEPT, Action, ToKernel
 
 NS_PER_S = 1_000_000_000
 
 
-def kernel_may_carry(action: Action, key: FlowKey, originates: bool) -> bool:
-    """May the kernel carry this flow's next packets like this one? `originates`: the
-    packet runs in the direction that opened its flow."""
-    return (isinstance(action, ToKernel) and action.decision.method is Method.DIRECT
-            and action.decision is not DNS_INTERCEPT and key.proto == IpProto.UDP
-            and originates)
+def kernel_may_carry(action: Action, key: FlowKey, table: FlowTable) -> bool:
+    """May the kernel carry the next packets of `key`'s flow, in `key`'s direction, now
+    that user space carried this one (`action`) and `table` holds the flow?"""
+    if not (isinstance(action, ToKernel) and action.decision.method is Method.DIRECT
+            and action.decision is not DNS_INTERCEPT):
+        return False
+    if key.proto == IpProto.UDP:
+        return table.originates(key)
+    return key.proto == IpProto.TCP and table.originates(key) and table.settled(key)
 
 
 @dataclass(frozen=True, slots=True)

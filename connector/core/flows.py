@@ -158,11 +158,17 @@ class FlowTable:
         entry = self._flows.get(canonical(key))
         return entry is not None and entry.direction_of(key) is Direction.ORIGINAL
 
+    def settled(self, key: FlowKey) -> bool:
+        """Has `key`'s (live) flow completed its exchange, and is it not closing?"""
+        entry = self._flows.get(canonical(key))
+        return entry is not None and entry.completed and not entry.closing
+
     def absorb(self, key: FlowKey, packets: int, octets: int, last_seen: float) -> bool:
-        """Count `packets` UDP packets of `key`'s flow, in the direction that opened it,
+        """Count `packets` packets of `key`'s flow, in the direction that opened it,
         carried without this table (the kernel's fast path), the last at `last_seen`;
-        False if the flow is gone. They change nothing else: such a packet never
-        completes an exchange (only a reply does)."""
+        False if the flow is gone. They change nothing else: UDP one way never
+        completes an exchange (only a reply does), and the kernel carries TCP only
+        once it completed, without SYN, FIN or RST (connector/core/fast_lane.py)."""
         entry = self._flows.get(canonical(key))
         if entry is None:
             return False

@@ -6,8 +6,9 @@ validated and decided Direct (`install`); the program then decapsulates that
 flow's later packets in the kernel and hands them to the flow's TUN, counting
 them in the entry, which user space reads back (`entries`) and removes when the
 flow ends (`remove`). The key is every byte user space would compare: the outer
-addresses and source port, the exact GENEVE header, the inner UDP 5-tuple; a
-packet that differs in any (a re-homed flow, another header) goes to the socket.
+addresses and source port, the exact GENEVE header, the inner 5-tuple (UDP or
+TCP); a packet that differs in any (a re-homed flow, another header), and a TCP
+segment with SYN, FIN or RST, goes to the socket.
 
 I/O only, through libbpf's C API (ctypes, libbpf1); `FastPathError` says why the
 path could not be had (no object, no libbpf, no permission), and the data plane
@@ -35,7 +36,6 @@ MAX_HEADER = 64
 _KEY = struct.Struct(f"!4s4sHBB4s4sHH{MAX_HEADER}s")  # network order, as the packet has it
 _VALUE = struct.Struct("=IIQQQ")  # host order: ifindex, reserved, packets, octets, last_ns
 _TC_INGRESS, _TC_BOTH = 1, 3  # destroying both hooks removes the clsact qdisc
-_UDP = 17
 
 
 class FastPathError(ConnectorError):
@@ -54,10 +54,11 @@ class FastKey:
     inner_dst: IPv4Address
     inner_sport: int
     inner_dport: int
+    proto: int = 17  # the inner protocol: UDP (17) or TCP (6)
 
     def packed(self) -> bytes:
         return _KEY.pack(self.outer_src.packed, self.outer_dst.packed, self.outer_sport,
-                         len(self.header), _UDP, self.inner_src.packed,
+                         len(self.header), self.proto, self.inner_src.packed,
                          self.inner_dst.packed, self.inner_sport, self.inner_dport,
                          self.header)
 

@@ -151,6 +151,8 @@ class GeneveDataPlane:
             seg = Segment(known[0], view.total, view.tcp_flags, view.seq, view.ack, known[1])
             action = self.steering.inbound(seg, data[:view.header_len], peer, now)
             self._carry_out(action, data[view.header_len:], known[0].location)
+            if self.fast is not None:  # e.g. a TCP flow that has just completed
+                self._offer_to_kernel(action, known[0], data[:view.header_len], peer)
             return
         self._handle_in_full(data, peer, view, now)
 
@@ -180,11 +182,18 @@ class GeneveDataPlane:
             remember(self._known, view.identity, (seg.key, canonical(seg.key)), KNOWN_FLOWS)
         action = self.steering.inbound(seg, packet.header, peer, now)
         self._carry_out(action, packet.payload, location)
-        if self.fast is not None and kernel_may_carry(action, seg.key,
-                                                      self.steering.flows.originates(seg.key)):
-            key = FastKey(IPv4Address(peer[0]), self.service_ip, peer[1], packet.header,
-                          info.src, info.dst, info.sport, info.dport)  # type: ignore[arg-type]
-            self.fast.install(seg.key, key, self._tun_names[location])
+        if self.fast is not None:
+            self._offer_to_kernel(action, seg.key, packet.header, peer)
+
+    def _offer_to_kernel(self, action: ToKernel | ToZia | ToGeneve | Dropped, flow: FlowKey,
+                         header: bytes, peer: tuple[str, int]) -> None:
+        """The flow's next packets to the kernel's fast path, if it may carry them."""
+        assert self.fast is not None
+        if kernel_may_carry(action, flow, self.steering.flows):
+            key = FastKey(IPv4Address(peer[0]), self.service_ip, peer[1], header,
+                          flow.src, flow.dst, flow.sport, flow.dport,
+                          flow.proto)
+            self.fast.install(flow, key, self._tun_names[flow.location])
 
     def _log_ipv6_drop(self, info: PacketInfo) -> None:
         """IPv6 inside GENEVE has no path here (docs/decisions.md): each such flow gets

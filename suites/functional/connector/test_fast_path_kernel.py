@@ -188,7 +188,8 @@ NOT_CARRIED: dict[str, Callable[[], tuple[bytes, int]]] = {
     "an inner fragment": lambda: (HEADER + _udp(flags="MF"), SPORT),
     "inner IP options": lambda: (HEADER + _udp(options=b"\x01\x01\x01\x01"), SPORT),
     "inner TCP on the same ports": lambda: (
-        HEADER + bytes(IP(src=INNER_SRC, dst=INNER_DST) / TCP(sport=1234, dport=5001)), SPORT),
+        HEADER + bytes(IP(src=INNER_SRC, dst=INNER_DST) / TCP(sport=1234, dport=5001,
+                                                              flags="A")), SPORT),
     "an inner length past the datagram": lambda: (HEADER + _udp()[:-4], SPORT),
 }
 
@@ -204,6 +205,27 @@ def test_a_packet_differing_from_the_installed_flow_goes_to_the_socket_whole(
     count = rig.path.count(KEY)
     assert count is not None
     assert count.packets == 0
+
+
+TCP_KEY = replace(KEY, proto=6)
+
+
+def _tcp(flags: str, payload: bytes = b"") -> bytes:
+    return bytes(IP(src=INNER_SRC, dst=INNER_DST)
+                 / TCP(sport=1234, dport=5001, flags=flags, seq=101, ack=901) / payload)
+
+
+def test_an_installed_tcp_flow_is_carried_except_its_syn_fin_and_rst(rig: Rig) -> None:
+    _install(rig, TCP_KEY)
+    carried = [_tcp("A"), _tcp("PA", b"GET / HTTP/1.1\r\n\r\n"), _tcp("A")]
+    left = [_tcp("S"), _tcp("SA"), _tcp("FA"), _tcp("R"), _tcp("RA")]
+    rig.send(*[HEADER + p for p in carried + left])
+    assert sorted(rig.at_socket()) == sorted(HEADER + p for p in left), \
+        "SYN, FIN and RST are user space's: it tracks a connection's start and end"
+    assert rig.entered_by_tun() == (3, sum(map(len, carried)))
+    count = rig.path.count(TCP_KEY)
+    assert count is not None
+    assert count.packets == 3
 
 
 def test_a_removed_flow_goes_back_to_the_socket(rig: Rig) -> None:

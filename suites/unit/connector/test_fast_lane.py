@@ -10,7 +10,7 @@ import pytest
 
 from connector.config import parse_config
 from connector.core.fast_lane import Carried, kernel_may_carry, since
-from connector.core.flows import Direction, FlowTable
+from connector.core.flows import ACK, RST, SYN, Direction, FlowTable
 from connector.core.model import Decision, FlowKey, IpProto, Method
 from connector.core.steering import DNS_INTERCEPT, Dropped, ToKernel, ToZia
 from connector.errors import ConfigError
@@ -27,23 +27,61 @@ def _key(proto: int) -> FlowKey:
     return FlowKey(proto, UDP.src, UDP.dst, UDP.sport, UDP.dport)
 
 
+def _table(key: FlowKey, decision: Decision = DIRECT) -> FlowTable:
+    table = FlowTable()
+    table.insert(key, decision, 1.0)
+    return table
+
+
+def _back(key: FlowKey) -> FlowKey:
+    return FlowKey(key.proto, key.dst, key.src, key.dport, key.sport)
+
+
 def test_a_direct_udp_flow_in_its_opening_direction_may_be_carried() -> None:
-    assert kernel_may_carry(ToKernel(DIRECT), UDP, originates=True)
+    assert kernel_may_carry(ToKernel(DIRECT), UDP, _table(UDP))
 
 
-@pytest.mark.parametrize(("action", "key", "originates", "why"), [
-    (ToKernel(DIRECT), UDP, False, "a reply completes the exchange: the table must see it"),
-    (ToKernel(DIRECT), _key(IpProto.TCP), True, "TCP's handshake and ends are the table's"),
-    (ToKernel(DIRECT), _key(IpProto.ICMP), True, "only UDP"),
-    (ToKernel(DNS_INTERCEPT), UDP, True, "DNS stays with the listener's guards"),
-    (ToKernel(Decision(Method.ZPA, "app-a", 1, "segment")), UDP, True, "ZPA: the proxy's"),
+TCP = _key(IpProto.TCP)
+
+
+def _completed_tcp() -> FlowTable:
+    """A TCP flow whose handshake the table saw: SYN, SYN-ACK (seq 900), ACK 901."""
+    table = _table(TCP)
+    table.observe(TCP, 1.0, 60, SYN, 100, 0)
+    table.observe(_back(TCP), 1.0, 60, SYN | ACK, 900, 101)
+    table.observe(TCP, 1.0, 52, ACK, 101, 901)
+    return table
+
+
+def test_a_direct_tcp_flow_may_be_carried_once_completed_and_until_it_closes() -> None:
+    table = _table(TCP)
+    table.observe(TCP, 1.0, 60, SYN, 100, 0)
+    assert not kernel_may_carry(ToKernel(DIRECT), TCP, table), "before its handshake"
+    table = _completed_tcp()
+    assert kernel_may_carry(ToKernel(DIRECT), TCP, table)
+    assert not kernel_may_carry(ToKernel(DIRECT), _back(TCP), table), "not the reply way"
+    table.observe(TCP, 1.0, 52, RST, 101, 901)
+    assert not kernel_may_carry(ToKernel(DIRECT), TCP, table), "closing"
+
+
+@pytest.mark.parametrize(("action", "key", "why"), [
+    (ToKernel(DIRECT), _back(UDP), "a reply completes the exchange: the table must see it"),
+    (ToKernel(DIRECT), _key(IpProto.ICMP), "only UDP and TCP"),
+    (ToKernel(DNS_INTERCEPT), UDP, "DNS stays with the listener's guards"),
+    (ToKernel(Decision(Method.ZPA, "app-a", 1, "segment")), UDP, "ZPA: the proxy's"),
     (ToZia(IPv4Address("198.19.1.1"), Decision(Method.ZIA, "default", None, "default")), UDP,
-     True, "ZIA goes into the tunnel"),
-    (Dropped("policy", DIRECT), UDP, True, "a dropped packet"),
+     "ZIA goes into the tunnel"),
+    (Dropped("policy", DIRECT), UDP, "a dropped packet"),
 ])
-def test_anything_else_stays_in_user_space(action: object, key: FlowKey, originates: bool,
-                                           why: str) -> None:
-    assert not kernel_may_carry(action, key, originates), why  # type: ignore[arg-type]
+def test_anything_else_stays_in_user_space(action: object, key: FlowKey, why: str) -> None:
+    table = _table(UDP)
+    table.insert(_key(IpProto.ICMP), DIRECT, 1.0)
+    assert not kernel_may_carry(action, key, table), why  # type: ignore[arg-type]
+
+
+def test_a_flow_the_table_does_not_hold_is_not_carried() -> None:
+    assert not kernel_may_carry(ToKernel(DIRECT), UDP, FlowTable())
+    assert not kernel_may_carry(ToKernel(DIRECT), TCP, FlowTable())
 
 
 def test_since_gives_only_what_passed_after_the_last_fold() -> None:
