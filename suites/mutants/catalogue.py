@@ -456,6 +456,36 @@ FAULTS: tuple[Fault, ...] = (
           "lab/traffic/locust/dns_client.py",
           "        over_tcp = self._again_over_tcp(query, wait) if response.flags & dns.flags.TC "
           "else None", "        over_tcp = None", "suites/unit/lab/test_dns_client.py"),
+    # -- the GENEVE fast path (issue 19) ---------------------------------------------
+    fault("fast-fold-recounts", "GENEVE fast path",
+          "each fold adds everything the kernel ever carried, not what is new since the last",
+          "connector/service/fast_flows.py",
+          "                self._in_kernel[ckey] = (key, flow, (count.packets, count.octets))\n"
+          "                return\n", "                return\n",
+          "suites/functional/connector/test_fast_path_kernel.py", "-k", "folded"),
+    fault("fast-expired-flow-kept", "GENEVE fast path",
+          "a flow the table expired stays in the kernel: its packets go on without a new "
+          "flow record", "connector/service/fast_flows.py",
+          "        if not self.table.originates(flow):  # gone (expired): out of the kernel too",
+          "        if False:  # gone (expired): out of the kernel too",
+          "suites/functional/connector/test_fast_path_kernel.py", "-k", "expired"),
+    fault("fast-tcp-before-handshake", "GENEVE fast path",
+          "a TCP flow goes to the kernel from its SYN: the table never sees it complete",
+          "connector/core/fast_lane.py",
+          "    return key.proto == IpProto.TCP and table.originates(key) and table.settled(key)",
+          "    return key.proto == IpProto.TCP and table.originates(key)",
+          "suites/unit/connector/test_fast_path_offers.py"),
+    fault("fast-dns-carried", "GENEVE fast path",
+          "DNS interception is carried by the kernel, past the listener's guards",
+          "connector/core/fast_lane.py",
+          "            and action.decision is not DNS_INTERCEPT):",
+          "            ):", "suites/unit/connector/test_fast_path_offers.py"),
+    fault("fast-metrics-unfolded", "GENEVE fast path",
+          "the metrics are read without folding what the kernel carried: counters lag by up "
+          "to an expiry round", "connector/service/parts.py",
+          "            self.geneve.fold()  # what the kernel carried counts as read",
+          "            pass", "suites/functional/connector/test_geneve.py", "-k",
+          "kernel_after_its_first_packet and netns"),
     # -- a deadlocked docker engine (issue 19) -----------------------------------------
     fault("engine-deadlock-one-side", "docker engine",
           "the deadlock is called when a container's cleanup waits on the controller's lock, "
