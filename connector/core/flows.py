@@ -163,19 +163,20 @@ class FlowTable:
         entry = self._flows.get(canonical(key))
         return entry is not None and entry.completed and not entry.closing
 
-    def absorb(self, key: FlowKey, packets: int, octets: int, last_seen: float) -> bool:
+    def absorb(self, key: FlowKey, packets: int, octets: int, last_seen: float
+               ) -> FlowEntry | None:
         """Count `packets` packets of `key`'s flow, in the direction that opened it,
         carried without this table (the kernel's fast path), the last at `last_seen`;
-        False if the flow is gone. They change nothing else: UDP one way never
+        its entry, or None if the flow is gone. They change nothing else: UDP one way never
         completes an exchange (only a reply does), and the kernel carries TCP only
         once it completed, without SYN, FIN or RST (connector/core/fast_lane.py)."""
         entry = self._flows.get(canonical(key))
         if entry is None:
-            return False
+            return None
         entry.packets[Direction.ORIGINAL] += packets
         entry.octets[Direction.ORIGINAL] += octets
         entry.last_seen = max(entry.last_seen, last_seen)
-        return True
+        return entry
 
     def expire(self, now: float) -> list[ExpiredFlow]:
         gone = []

@@ -36,7 +36,8 @@ class WorkloadCounter:
         if (not entry.completed or entry.key.proto != IpProto.TCP
                 or not any(src in r for r in self.ranges)):
             return False
-        self._seen[(entry.key.location, int(src))] = now
+        seen = (entry.key.location, int(src))
+        self._seen[seen] = max(now, self._seen.get(seen, now))  # a late fold never rewinds
         return True
 
     def count(self, *, since: float | None = None) -> int:

@@ -106,7 +106,7 @@ class GeneveDataPlane:
             self.events.emit("dataplane.fast_path", state="unavailable", interface=interface,
                              reason=str(exc))
             return
-        self.fast = FastFlows(path, self.steering.flows, self.counters)
+        self.fast = FastFlows(path, self.steering.flows, self.counters, self.steering.workloads)
         self.events.emit("dataplane.fast_path", state="on", interface=interface)
 
     async def stop(self) -> None:

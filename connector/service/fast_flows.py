@@ -5,7 +5,8 @@ A flow goes into the kernel after user space carried its first packet (validated
 decided, logged, written to its TUN); from then on its packets are counted in
 the kernel and folded here into the same flow entry, so idle timeouts, the
 session log's counts and `geneve_rx_packets` read as if user space had seen each
-one (and `geneve_rx_fast_path` says how many it did not). Before the table
+one (and `geneve_rx_fast_path` says how many it did not), and a completed TCP
+flow's source stays counted for licences as of its last packet. Before the table
 expires flows it is folded; a flow the table let go leaves the kernel too.
 """
 
@@ -16,13 +17,16 @@ import socket
 from connector.core.fast_lane import since
 from connector.core.flows import Canonical, FlowTable, canonical
 from connector.core.model import FlowKey
+from connector.core.workloads import WorkloadCounter
 from connector.io.fast_path import FastKey, FastPath
 from connector.service.counters import Counters
 
 
 class FastFlows:
-    def __init__(self, path: FastPath, table: FlowTable, counters: Counters) -> None:
+    def __init__(self, path: FastPath, table: FlowTable, counters: Counters,
+                 workloads: WorkloadCounter | None = None) -> None:
         self.path, self.table, self.counters = path, table, counters
+        self.workloads = workloads  # licences: a completed TCP flow's packets count its source
         # flow -> (its key in the kernel, its flow key, packets and octets folded so far)
         self._in_kernel: dict[Canonical, tuple[FastKey, FlowKey, tuple[int, int]]] = {}
 
@@ -58,7 +62,10 @@ class FastFlows:
         if count is not None and carried is not None:
             self.counters.add("geneve_rx_packets", carried.packets)
             self.counters.add("geneve_rx_fast_path", carried.packets)
-            if self.table.absorb(flow, carried.packets, carried.octets, carried.last_seen):
+            entry = self.table.absorb(flow, carried.packets, carried.octets, carried.last_seen)
+            if entry is not None:
+                if self.workloads is not None and entry.completed:
+                    self.workloads.observe(entry, carried.last_seen)  # as each packet would
                 self._in_kernel[ckey] = (key, flow, (count.packets, count.octets))
                 return
         if not self.table.originates(flow):  # gone (expired): out of the kernel too

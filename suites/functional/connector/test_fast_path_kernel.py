@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any, TypeVar
 
 import pytest
@@ -26,6 +26,7 @@ from scapy.layers.inet import IP, TCP, UDP
 
 from connector.core.flows import FlowTable, FlowTimeouts
 from connector.core.model import Decision, FlowKey, Method
+from connector.core.workloads import WorkloadCounter
 from connector.io import geneve
 from connector.io.fast_path import FastKey, FastPath
 from connector.io.geneve import GwlbOptions
@@ -226,6 +227,29 @@ def test_an_installed_tcp_flow_is_carried_except_its_syn_fin_and_rst(rig: Rig) -
     count = rig.path.count(TCP_KEY)
     assert count is not None
     assert count.packets == 3
+
+
+def test_a_completed_tcp_flows_kernel_packets_keep_its_workload_counted(rig: Rig) -> None:
+    """Licences count a workload by its completed TCP flows' packets: those the kernel
+    carried count as of their own time, when folded."""
+    table, workloads = FlowTable(), WorkloadCounter([IPv4Network("10.66.0.0/16")])
+    tcp = replace(FLOW, proto=6)
+    back = FlowKey(6, tcp.dst, tcp.src, tcp.dport, tcp.sport)  # type: ignore[arg-type]
+    table.insert(tcp, DIRECT, 1.0)
+    table.observe(tcp, 1.0, 40, 0x02, 100, 0)
+    table.observe(back, 1.0, 40, 0x12, 900, 101)
+    found = table.observe(tcp, 1.0, 40, 0x10, 101, 901)  # the ACK that completes it
+    assert found is not None
+    workloads.observe(found[0], 1.0)
+    fast = FastFlows(rig.path, table, Counters(), workloads)
+    rig.inside(fast.install, tcp, TCP_KEY, "fptun0")
+    sent_at = time.monotonic()
+    rig.send(HEADER + _tcp("PA", b"data"))
+    time.sleep(0.2)
+    assert rig.entered_by_tun()[0] == 1
+    assert workloads.count(since=sent_at) == 0, "not before the fold"
+    fast.fold()
+    assert workloads.count(since=sent_at) == 1
 
 
 def test_a_removed_flow_goes_back_to_the_socket(rig: Rig) -> None:

@@ -161,3 +161,14 @@ def test_licence_windows_tile_time_when_the_uploader_wakes_late() -> None:
     assert uploader.licence_count(101.5) == {"workloads": 1, "window_s": 1.5}
     uploader.window_start = 101.5  # accepted by the cloud: the next window begins here
     assert uploader.licence_count(102.5) == {"workloads": 0, "window_s": 1.0}
+
+
+def test_a_late_observation_never_rewinds_a_workloads_time() -> None:
+    """The GENEVE fast path folds the kernel's packets late, stamped with their own time:
+    an older stamp must not undo a newer one (the workload would drop out of a window)."""
+    table, counter = FlowTable(), WorkloadCounter(RANGES)
+    handshake(table, counter, "10.10.1.11", answered=True)
+    entry = next(iter(table._flows.values()))
+    counter.observe(entry, 50.0)
+    counter.observe(entry, 40.0)
+    assert counter.count(since=45.0) == 1
