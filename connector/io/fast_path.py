@@ -4,11 +4,11 @@
 sits on the service interface's tc ingress. User space installs a flow it has
 validated and decided Direct (`install`); the program then decapsulates that
 flow's later packets in the kernel and hands them to the flow's TUN, counting
-them in the entry, which user space reads back (`entries`) and removes when the
-flow ends (`remove`). The key is every byte user space would compare: the outer
-addresses and source port, the exact GENEVE header, the inner 5-tuple (UDP or
-TCP); a packet that differs in any (a re-homed flow, another header), and a TCP
-segment with SYN, FIN or RST, goes to the socket.
+them in the entry, which user space reads back (`count`) and removes when the
+flow ends (`remove`); `installed` lists what is left. The key is every byte user
+space would compare: the outer addresses and source port, the exact GENEVE
+header, the inner 5-tuple (UDP or TCP); a packet that differs in any (a re-homed
+flow, another header), and a TCP segment with SYN, FIN or RST, goes to the socket.
 
 I/O only, through libbpf's C API (ctypes, libbpf1); `FastPathError` says why the
 path could not be had (no object, no libbpf, no permission), and the data plane

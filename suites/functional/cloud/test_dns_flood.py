@@ -2,8 +2,10 @@
 
 workload1 sends the `dns-flood` profile (random names, varying ports and ids)
 at the highest rate the flood engine reaches, bounded in count and time, to
-the resolver every workload uses (the connectors intercept it). Meanwhile
-workload2 asks 100 ordinary questions, one every 50 ms, and fetches a page.
+the resolver every workload uses (the connectors intercept it). Once workload1
+is blocked (spec §9.4) on every connector its flood reached, and its /24's
+response budget is whole again (BUDGET_WHOLE_S), workload2 asks 100 ordinary
+questions, one every 50 ms, and fetches a page, while the flood goes on.
 Asserted on what workload2 got, on the connectors' kernel counters (the
 per-source DNS limit dropped the flood before the listener) and on the engine's
 own report. It runs on every cloud topology on netns (22), and on docker on four,
@@ -12,14 +14,15 @@ costs about 20 s of the quiet tier, which has the machine alone); `make test-mat
 runs it on all 22 on docker too.
 
 Through the lab's GWLB (the node `gwlb`: the AWS topologies and `insecure`) the
-flood goes through a user-space Python process that carries 50-55 thousand
+flood goes through a user-space Python process that carried 50-55 thousand
 frames a second on netns beside a flood at the engine's top rate (`python -m
-bench lab-flood`), so the flood is paced to 20,000 frames a second (10,000 on
-docker, where it carries less): what saturates is then the connector, not the
-lab (a real GWLB would not). There the connectors' user-space GENEVE plane must
-also read no more of the flood than their per-source limit admits: the limit
-keyed by the inner source on the service interface drops the rest in the kernel
-(170,000 datagrams read without it).
+bench lab-flood`, 2026-12-01) but 16,000 on 2026-12-02, when the whole machine
+ran 2.5 times slower (the engine itself sent 29,000 a second, not 73,000), so
+the flood is paced to 10,000 frames a second on both backends: what saturates is
+then the connector, not the lab (a real GWLB would not). There the connectors'
+user-space GENEVE plane must also read no more of the flood than their
+per-source limit admits: the limit keyed by the inner source on the service
+interface drops the rest in the kernel (170,000 datagrams read without it).
 
 On GCP the passthrough LB keeps each client's flows on one connector
 (CLIENT_IP_PROTO), and with the lab's addresses both workloads' questions meet
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -72,13 +76,13 @@ RESOLVER, WEB, WEB2 = "198.18.53.53", "198.18.10.10", "198.18.10.20"
 # workload2's page during the flood: web, Direct; in azure-routed-sublocations workload2
 # is the sub-location loc-r, whose rule drops web:80, so there its page is web2's (ZIA).
 PAGE_FROM = {"azure-routed-sublocations": WEB2}
-FLOOD_COUNT, FLOOD_SECONDS = 3_000_000, 6.0
+FLOOD_COUNT, FLOOD_SECONDS = 3_000_000, 8.0
 # Through the lab's GWLB (a Python process) the flood is paced below what it carries on
-# this machine (50-55 thousand frames a second beside a flood at the engine's top rate on
-# netns, `python -m bench lab-flood`), so that the connector is what the flood measures.
-# In a container it carries less: at 20,000 a second its TUN's queue dropped 700-8,500
-# frames of a flood, workload2's questions among them; at 10,000, none.
-THROUGH_LAB_GWLB_PPS = {"netns": 20_000, "docker": 10_000}
+# this machine on a slow day, so that the connector is what the flood measures. At 20,000
+# a second its TUNs' queues dropped 700-8,500 frames of a flood in a container, and
+# 24,000 of 120,000 on netns on 2026-12-02 (it carried 16,000 a second at the engine's
+# top rate that day); at 10,000, none to 762 of 80,000, and workload2 kept 100 of 100.
+THROUGH_LAB_GWLB_PPS = {"netns": 10_000, "docker": 10_000}
 
 
 def _a_flood(lab: LabHandle) -> float:
@@ -99,15 +103,18 @@ def _through_lab_gwlb(lab: LabHandle) -> bool:
     return any(n.name == "gwlb" for n in lab.topology.nodes)
 
 
-# What workload2 may lose, from the spec alone (§9.4): the connector's response-rate
-# limit keeps one `all` budget (200 a second) per client /24, and workload1 shares
-# workload2's /24. Before workload1's dynamic block (over 30 qps in 10 s: its first 300
-# questions) its answers put that budget about 100 in debt for about half a second; a
-# response limited then is dropped if it is the first limited one of its name (slip 2)
-# and truncated (TC=1, asked again over TCP) if the second. So workload2 loses at most
-# its first limited answer: one of 100, at the threshold, on every topology, in each run
-# of 2026-12-01 (all 23 labs of the suite in one run: 99 each; docs/decisions.md
-# "A flooder's /24 neighbour and the RRL budget").
+# workload1 shares workload2's /24, and the connector's response-rate limit keeps one
+# `all` budget (200 a second, one second's burst) per client /24 (spec §9.4). Before
+# workload1's dynamic block (over 30 qps in 10 s: after its first 300 questions) its
+# answers put that budget up to 300 - 200 = 100 in debt, repaid at 200 a second: half a
+# second after the block the budget is whole (plus half a second for answers to questions
+# the connector still held). A neighbour asking in that second loses answers by the spec
+# (the first limited one of a name dropped, slip 2), one or two of 100 as the machine's
+# timing fell (docs/decisions.md "A flooder's /24 neighbour and the RRL budget"); so
+# workload2 asks from then on, and the spec costs it nothing. What the bound allows is
+# the issue's bar: 99 of 100.
+BLOCK_AFTER, ALL_PER_SECOND = 300, 200
+BUDGET_WHOLE_S = (BLOCK_AFTER - ALL_PER_SECOND) / ALL_PER_SECOND + 0.5
 LOST_AT_MOST = 1
 
 
@@ -158,21 +165,53 @@ def _connectors_read(lab: LabHandle) -> int:
     return sum(_udp_counters(lab, cc)["InDatagrams"] for cc in MGMT)
 
 
+def _silent_drops(lab: LabHandle) -> dict[str, int]:
+    """Questions each connector's DNS guard dropped silently: from workloads inside its
+    ACL, a dynamic block (its first is the block's own decision)."""
+    return {cc: counted(lab, MGMT[cc], "dns_guard_drop_silent", via=cc) for cc in MGMT}
+
+
+def _limited_by_kernel(lab: LabHandle) -> dict[str, int]:
+    return {cc: nft_counter(lab, cc, "dns_flood_dropped") for cc in MGMT}
+
+
+def _blocked_where_flooded(lab: LabHandle, silent: dict[str, int],
+                           limited: dict[str, int]) -> bool:
+    """Whether workload1 is blocked on every connector its flood reached (over its
+    per-source kernel limit: then it asked that connector over 30 a second), and on one
+    at least."""
+    now_silent, now_limited = _silent_drops(lab), _limited_by_kernel(lab)
+    reached = [cc for cc in MGMT if now_limited[cc] > limited[cc]]
+    return bool(reached) and all(now_silent[cc] > silent[cc] for cc in reached)
+
+
 def _flooding(lab: LabHandle, to: str) -> tuple[dict[str, Any], dict[str, Any], ExecResult]:
     """workload1 floods `to` while workload2 asks its 100 questions and fetches a page:
-    the engine's report, the probe's, and the page."""
+    the engine's report, the probe's (with `after_flood_s`, when it began), and the page.
+
+    A flood of the resolver: workload2 begins once workload1 is blocked on every connector
+    its flood reached, and its /24's response budget is whole again (BUDGET_WHOLE_S), so
+    the spec's sharing of that budget between neighbours costs workload2 nothing."""
     report: dict[str, Any] = {}
+    silent, limited = _silent_drops(lab), _limited_by_kernel(lab)
 
     def flood() -> None:
         report.update(run_flood(lab.backend, "workload1", "dns-flood", to, FLOOD_COUNT,
                                 FLOOD_SECONDS, pps=_pace(lab)))
 
     flooding = threading.Thread(target=flood)
+    started = time.monotonic()
     flooding.start()
     try:
+        if to == RESOLVER:
+            wait_for(lambda: _blocked_where_flooded(lab, silent, limited), FLOOD_SECONDS / 2,
+                     "workload1 blocked on every connector its flood reached")
+            time.sleep(BUDGET_WHOLE_S)
+        began = time.monotonic() - started
         probe = json.loads(lab.exec(
             "workload2", lab.python, "-m", "lab.traffic.dns_probe", "--server", RESOLVER,
             "--count", "100", "--interval", "0.05", "--timeout", "1", timeout=60).stdout)
+        probe["after_flood_s"] = round(began, 3)
         server = PAGE_FROM.get(lab.topology.name, WEB)
         page = lab.exec("workload2", "curl", "-s", "-m", "5", f"http://{server}/during-flood",
                         check=False)
