@@ -16,13 +16,13 @@ runs it on all 22 on docker too.
 Through the lab's GWLB (the node `gwlb`: the AWS topologies and `insecure`) the
 flood goes through a user-space Python process that carried 50-55 thousand
 frames a second on netns beside a flood at the engine's top rate (`python -m
-bench lab-flood`, 2026-12-01) but 16,000 on 2026-12-02, when the whole machine
-ran 2.5 times slower (the engine itself sent 29,000 a second, not 73,000), so
-the flood is paced to 10,000 frames a second on both backends: what saturates is
-then the connector, not the lab (a real GWLB would not). There the connectors'
-user-space GENEVE plane must also read no more of the flood than their
-per-source limit admits: the limit keyed by the inner source on the service
-interface drops the rest in the kernel (170,000 datagrams read without it).
+bench lab-flood`, 2026-12-01) but 16,000-20,500 on 2026-12-02, when the whole
+machine ran 2-2.5 times slower (the engine itself sent 29,000-32,500 a second,
+not 73,000), so the flood is paced to 10,000 frames a second on both backends:
+what saturates is then the connector, not the lab (a real GWLB would not). There
+the connectors' user-space GENEVE plane must also read no more of the flood than
+their per-source limit admits: the limit keyed by the inner source on the
+service interface drops the rest in the kernel (170,000 datagrams read without it).
 
 On GCP the passthrough LB keeps each client's flows on one connector
 (CLIENT_IP_PROTO), and with the lab's addresses both workloads' questions meet
