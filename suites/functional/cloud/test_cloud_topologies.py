@@ -46,7 +46,7 @@ from lab.events import Mark
 from lab.traffic.flood.in_lab import run_flood
 from lab.traffic.port_scan import open_ports, scan_argv
 from suites.fixtures.allure_hooks import attach_pcap, attach_text
-from suites.fixtures.connector_view import counted, nft_counter
+from suites.fixtures.connector_view import counted, metrics, nft_counter
 from suites.fixtures.lab import (
     cloud_lab,
     on_each_backend,
@@ -849,6 +849,41 @@ def _licence_peak(lab: LabHandle, started: float, mark: Mark) -> int:
     return max(counts)
 
 
+def _send_forged_udp(lab: LabHandle, forged: list[str]) -> None:
+    """From workload1, three datagrams to web2's echo port from each forged source, each
+    carrying its source as payload."""
+    packets = " + ".join(f"[IP(src='{src}', dst='{WEB2}')/UDP(sport=5000, dport=7)/Raw(b'{src}')]"
+                         for src in forged)
+    _spoof(lab, f"({packets}) * 3", count=1, node="workload1")
+
+
+def _echoed(lab: LabHandle, mark: Mark) -> set[str]:
+    return {e["payload"] for e in lab.events("web2", "udp.echo", after=mark)}
+
+
+def _forged_udp_trail(lab: LabHandle, mark: Mark, forged: list[str]) -> str:
+    """Each hop's record of the forged datagrams since `mark`: which the balancer sent
+    where, what each connector decided, which edge carried them, which web2 echoed; and
+    the connectors' drop and tunnel counters."""
+    wanted = set(forged)
+    lines = [f"echoed by web2: {sorted(_echoed(lab, mark))}"]
+    balancer = _balancer(lab)
+    lines += [f"{balancer}: {e}" for e in lab.events(balancer, after=mark)
+              if e.get("src") in wanted]
+    for node, kind in [(cc, "flow.new") for cc in CONNECTORS] + [
+            (edge, "zia.transaction") for edge in ("zia1", "zia2")]:
+        lines += [f"{node}: {e}" for e in lab.events(node, kind, after=mark)
+                  if e.get("src") in wanted]
+    for cc in CONNECTORS:
+        values = metrics(lab, MGMT[cc], via="bastion")
+        lines.append(f"{cc} counters: " + ", ".join(
+            f"{k}={v:g}" for k, v in sorted(values.items())
+            if k.startswith(("dropped", "zia", "geneve")) and v))
+    lines += [f"{cc}: {e}" for cc in CONNECTORS for e in lab.events(cc, after=mark)
+              if e.get("kind", "").startswith("zia.")]
+    return "\n".join(lines)
+
+
 @allure.feature("attacks")
 @allure.story("Licence inflation: forged in-range UDP sources that draw replies")
 def test_forged_udp_sources_that_draw_replies_are_not_counted(cloud: LabHandle) -> None:
@@ -858,12 +893,13 @@ def test_forged_udp_sources_that_draw_replies_are_not_counted(cloud: LabHandle) 
     proves nothing about the source (gap 11): none of the ten may be licensed."""
     started, mark = time.time(), cloud.mark()
     forged = [f"10.10.1.{n}" for n in range(50, 60)]
-    packets = " + ".join(f"[IP(src='{src}', dst='{WEB2}')/UDP(sport=5000, dport=7)/Raw(b'{src}')]"
-                         for src in forged)
-    _spoof(cloud, f"({packets}) * 3", count=1, node="workload1")
-    echoed = wait_for(lambda: len({e["payload"] for e in cloud.events("web2", "udp.echo",
-                                                                     after=mark)}) == 10,
-                      10, "web2 echoed each forged source")
+    _send_forged_udp(cloud, forged)
+    try:
+        echoed = wait_for(lambda: _echoed(cloud, mark) >= set(forged), 10,
+                          "web2 echoed each forged source")
+    except AssertionError:
+        attach_text(_forged_udp_trail(cloud, mark, forged), "where the forged UDP went")
+        raise
     attach_text(f"all ten echoed after {echoed:.1f} s", "echoes")
     peak = _licence_peak(cloud, started, mark)
     record_outcome(peak > 2)
