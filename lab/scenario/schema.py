@@ -194,7 +194,30 @@ def _timeline(check: _Check, raw: Any, topology: Topology | None,
             check.add(f"timeline[{after.index}].at_s", f"starts at {after.at_s:g} s, before "
                       f"fault #{before.index} is undone ({before.at_s + before.hold_s:g} s)",
                       "faults follow one another; start it later")
+    for fault, following in zip(faults, [*faults[1:], None], strict=True):
+        _recovery_seen(check, fault, following, traffic.duration)
     return tuple(faults)
+
+
+def _recovery_seen(check: _Check, fault: Fault, following: Fault | None,
+                   duration: float | None) -> None:
+    """A recovery bound the fault's window outlasts: a flow that recovers inside the bound
+    but after the window ends (the next fault's start, or the traffic's end) would be
+    measured as never recovering."""
+    end = following.at_s if following is not None else duration
+    if end is None:
+        return
+    path = f"timeline[{fault.index}].expect"
+    bounds = [("recover_s", fault.expect.recover_s),
+              *((f"recover.{m}", b) for m, b in fault.expect.recover)]
+    for key, bound in bounds:
+        if bound is not None and fault.at_s + bound > end:
+            ends = (f"fault #{following.index} starts" if following is not None
+                    else "the traffic ends (traffic.duration_s)")
+            check.add(f"{path}.{key}", f"a recovery within {bound:g} s (by "
+                      f"{fault.at_s + bound:g} s) could not be seen: {ends} at {end:g} s",
+                      f"make the window last at least {fault.at_s + bound:g} s, or the "
+                      "bound smaller")
 
 
 def _fault(check: _Check, raw: Any, index: int, topology: Topology | None,

@@ -150,6 +150,21 @@ def test_faults_may_not_overlap() -> None:
         ("timeline[1].at_s", "starts at 5 s, before fault #0 is undone (6 s)")]
 
 
+def test_a_recovery_bound_must_fit_in_its_faults_window() -> None:
+    """A flow recovering within the bound but after the window ends (the next fault's
+    start, or the end of the traffic) would be measured as never recovering."""
+    by_next = GOOD.replace("detect_s: 3,", "detect_s: 3, recover_s: 5.5, recover: {zia: 5},")
+    assert [(p, m, h) for p, m, h, _ in problems(by_next)] == [
+        ("timeline[0].expect.recover_s", "a recovery within 5.5 s (by 7.5 s) could not be "
+         "seen: fault #1 starts at 7 s", "make the window last at least 7.5 s, or the bound "
+         "smaller")]
+    by_end = GOOD.replace("nodes: [cc2]", "nodes: [cc2]\n    expect: {recover_s: 6}")
+    assert [(p, m) for p, m, _, _ in problems(by_end)] == [
+        ("timeline[1].expect.recover_s", "a recovery within 6 s (by 13 s) could not be "
+         "seen: the traffic ends (traffic.duration_s) at 12 s")]
+    assert parse(by_end.replace("recover_s: 6", "recover_s: 5")).timeline[1].expect.recover_s == 5
+
+
 def test_a_fault_needs_a_node_that_runs_its_service() -> None:
     text = GOOD.replace("fault: connector_restart", "fault: zpa_broker_down") \
         .replace("nodes: [cc2]", "nodes: [cc2]\n    hold_s: 2")
