@@ -64,6 +64,7 @@ class DataPlaneConfig:
     geneve_locations: tuple[tuple[int, str], ...] = ()  # GWLB endpoint ID -> sub-location
     routed_locations: tuple[RoutedLocation, ...] = ()  # routed sources' sub-locations
     geneve_fast_path: bool = False  # the kernel carries Direct UDP flows (fast_path.py)
+    zpa_probe_s: float = 5.0  # the brokers' ping interval while one answers
 
     @property
     def geneve(self) -> bool:
@@ -233,7 +234,8 @@ def _dataplane(runtime: RawRuntime, management: IPv4Network,
                                  or [AZURE_PROBE_SOURCE]),
                            runtime.accept_public_sources, tuple(runtime.vxlan_sources),
                            _vxlan_tunnels(runtime, issues),
-                           geneve_fast_path=runtime.geneve_fast_path)
+                           geneve_fast_path=runtime.geneve_fast_path,
+                           zpa_probe_s=runtime.zpa_probe_s)
 
 
 ENDPOINT_ID = re.compile(r"vpce-([0-9a-f]{1,17})")

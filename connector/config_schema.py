@@ -171,6 +171,10 @@ class RawRuntime(Strict):
     # ZPA brokers (spec §4.1 ECZPA): TLS on 443, tried in order; empty = ZPA flows are
     # dropped and counted (no path), as with no app segments.
     zpa_brokers: list[IPv4Address] = []
+    # How often the brokers are pinged while one answers (spec §3.5 health); while none
+    # does, every second (or this, if shorter). A broker that stops taking connections is
+    # seen down within this plus the dial's 3 s.
+    zpa_probe_s: float = Field(default=5.0, gt=0, le=3600)
     # The ZPA cloud to enroll with from the management address (policy fetch, log and
     # licence upload every cloud_upload_s): an address, or a name resolved through
     # management_dns (and checked against its TLS certificate); empty = this file alone.

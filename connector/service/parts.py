@@ -152,7 +152,8 @@ class ServiceParts:
             _vxlan_bridge(config, dns, tunnels, events, counters), routed,
             zia, FailOpenSwitch(config, tunnels, events=events, counters=counters),
             ZpaProxy(dns, config.dataplane.zpa_brokers, trust_folder, svc,
-                     connector=config.identity.name, events=events, counters=counters)
+                     connector=config.identity.name, events=events, counters=counters,
+                     probe_s=config.dataplane.zpa_probe_s)
             if shared.carries_zpa else None,
             HttpEndpoint(svc, config.dataplane.health_port,
                          lambda _path: probe_answer(verdict())),

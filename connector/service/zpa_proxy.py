@@ -14,9 +14,10 @@ Events: `zpa.stream` per connection (client, synthetic address, app, port, and
 the broker's answer: app connector and true address, or the refusal).
 
 Health (spec §3.5: "ZPA broker reachable if ZPA rules exist"): the brokers are
-pinged over TLS (a `ping` line answered by `ok`), every PROBE_DOWN_S while none
-answers and every PROBE_UP_S while one does; `reachable` feeds the verdict and
-each change is a `zpa.brokers_up` / `zpa.brokers_down` event.
+pinged over TLS (a `ping` line answered by `ok`), every `runtime.zpa_probe_s`
+(default 5 s) while one answers and every PROBE_DOWN_S (or `zpa_probe_s`, if
+shorter) while none does; `reachable` feeds the verdict and each change is a
+`zpa.brokers_up` / `zpa.brokers_down` event.
 """
 
 from __future__ import annotations
@@ -49,16 +50,23 @@ from connector.service.dns_service import DnsService
 ZPA_DIVERT_PORT = 5380
 DIAL_TIMEOUT_S = 3.0
 ANSWER_TIMEOUT_S = 6.0
-PROBE_UP_S, PROBE_DOWN_S = 5.0, 1.0
+PROBE_DOWN_S = 1.0
 PING_TIMEOUT_S = 2.0
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+def next_probe_in(answered: bool, probe_s: float) -> float:
+    """Seconds to the next ping: `probe_s` while a broker answers, else PROBE_DOWN_S (or
+    `probe_s` if shorter), so that a broker coming back is seen within a second."""
+    return probe_s if answered else min(probe_s, PROBE_DOWN_S)
 
 
 class ZpaProxy:
     def __init__(self, dns: DnsService, brokers: tuple[IPv4Address, ...], trust: TrustFolder,
                  service_ip: IPv4Address, *, connector: str, events: EventLog,
-                 counters: Counters) -> None:
+                 counters: Counters, probe_s: float) -> None:
         self.dns, self.brokers, self.trust = dns, brokers, trust
+        self.probe_s = probe_s
         self.service_ip, self.connector = service_ip, connector
         self.events, self.counters = events, counters
         self.segments = SegmentIndex(dns.config.policy.app_segments)
@@ -85,7 +93,7 @@ class ZpaProxy:
                     answered = True
                     break
             self._set_reachable(answered)
-            await asyncio.sleep(PROBE_UP_S if answered else PROBE_DOWN_S)
+            await asyncio.sleep(next_probe_in(answered, self.probe_s))
 
     async def _ping(self, broker: IPv4Address) -> bool:
         context = self.trust.context()

@@ -48,6 +48,7 @@ def connector_config(cloud: LabCloud, connector: ConnectorSpec) -> str:
         "  zia_keepalive_s: 0.5",
         "  zia_dead_after_s: 2.0",
         "  zpa_brokers: [198.19.2.1]",
+        "  zpa_probe_s: 1",
         "  cloud: cloud.zpa.example",
         "  management_dns: [198.18.53.53]",
         "  ntp_servers: [ntp.web.example]",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from ipaddress import IPv4Address
+from pathlib import Path
 
 import pytest
 
+from connector.config import load_config
 from connector.core.health import GatewayState, HealthFacts, judge
 from connector.core.policy import ZiaGateway
 from connector.core.tunnel_health import KeepaliveTiming, TunnelHealth, choose_transport
@@ -18,6 +20,7 @@ from connector.service.http_endpoints import (
     prometheus_text,
     request_path,
 )
+from connector.service.zpa_proxy import next_probe_in
 
 pytestmark = pytest.mark.unit
 P, S = IPv4Address("198.19.1.1"), IPv4Address("198.19.1.2")
@@ -165,3 +168,21 @@ def test_management_health_names_each_cause_in_the_words_operators_match() -> No
         "ZIA gateway 'default': no tunnel alive and fail-close",
         "ZPA: no broker reachable",
     ]}
+
+
+@pytest.mark.parametrize(("answered", "probe_s", "expected"), [
+    (True, 5.0, 5.0),    # the default: every 5 s while a broker answers
+    (True, 1.0, 1.0),    # the labs' runtime.zpa_probe_s
+    (False, 5.0, 1.0),   # none answers: every second, to see one come back soon
+    (False, 0.5, 0.5),   # ... or faster, when the configured interval is shorter
+])
+def test_brokers_are_pinged_at_the_configured_interval(answered: bool, probe_s: float,
+                                                       expected: float) -> None:
+    assert next_probe_in(answered, probe_s) == expected
+
+
+def test_the_probe_interval_comes_from_the_runtime_section() -> None:
+    shipped = load_config(Path("lab/topologies/connectors/aws-cc1.yaml"))
+    assert shipped.dataplane.zpa_probe_s == 1.0  # the file says 1
+    minimal = load_config(Path("lab/topologies/connectors/minimal-cc1.yaml"))
+    assert minimal.dataplane.zpa_probe_s == 5.0  # not set: the default
