@@ -179,6 +179,12 @@ FAULTS: tuple[Fault, ...] = (
     fault("health-ignores-zia", "health", "health says 200 with every ZIA path cut (H1)",
           "connector/core/health.py", "        if not g.usable and g.fail_closed:",
           "        if False:", HEALTH, *NETNS, "-k", "H1"),
+    fault("zpa-probe-ignores-config", "health",
+          "the brokers are pinged every 5 s whatever runtime.zpa_probe_s says",
+          "connector/service/zpa_proxy.py",
+          "await asyncio.sleep(next_probe_in(answered, self.probe_s))",
+          "await asyncio.sleep(next_probe_in(answered, 5.0))", CLOUD, *NETNS, "-k",
+          "ping_the_broker"),
     # -- tunnels and failover (spec §5.4) --------------------------------------------------
     fault("tunnel-no-failover", "tunnels and failover", "new flows stay on a dead primary (F5)",
           "connector/core/tunnel_health.py",
