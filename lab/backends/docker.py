@@ -175,8 +175,10 @@ class DockerBackend:
                 raise BackendError(f"container exited before it was ready\n"
                                    f"{self._container_log(node)}", backend=self.name, node=node)
 
-    def destroy(self) -> list[str]:
-        """Remove every container, network and host rule of this instance. Safe to repeat."""
+    def destroy(self, *, may_restart_engine: bool = True) -> list[str]:
+        """Remove every container, network and host rule of this instance. Safe to repeat.
+        `may_restart_engine=False`: never restart the engine to free a stale network (a lab
+        coming up beside this one would lose its engine); the removal fails instead."""
         removed = [info["Names"] for info in self._containers().values()]
         compose_file = self.names.run_dir / "docker-compose.yml"
         if compose_file.exists() and removed:
@@ -190,7 +192,7 @@ class DockerBackend:
         # a loaded engine answers both late: retry until gone, then say what stayed.
         _remove_until_gone(self._container_names, ["rm", "-f", "-v"])
         _remove_until_gone(self._networks, ["network", "rm"])
-        if (stuck := self._networks()) and not self._container_names():
+        if may_restart_engine and (stuck := self._networks()) and not self._container_names():
             self._restart_engine_to_free(stuck)
         fabric.remove(self.instance)
         fabric.remove_security_groups(fabric.sg_tables(self.instance))

@@ -26,6 +26,7 @@ from lab.events import Mark
 from lab.wire.vxlan import wrap
 from suites.fixtures.connector_view import counted
 from suites.fixtures.lab import backend_ready, on_each_backend, unique_instance
+from suites.fixtures.teardown_behind import remover
 from suites.fixtures.windows import path_window
 
 pytestmark = pytest.mark.usefixtures("lab_capable")
@@ -40,6 +41,7 @@ PORTS = itertools.count(41000)
 def gwlb(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
     topology, backend = request.param
     backend_ready(request, backend)
+    remove = remover(request)  # a docker lab: behind the next one's bring-up
     handle = bring_up(topology, instance=unique_instance("azgw"), backend=backend)
     try:
         for target in CONNECTORS:  # probed from the AzureLoadBalancer stand-in
@@ -47,7 +49,7 @@ def gwlb(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
                               after=Mark.BEGINNING, timeout=30)
         yield handle
     finally:
-        handle.down()
+        remove(handle)
 
 
 def _get(lab: LabHandle, port: int, sport: int, path: str) -> str:

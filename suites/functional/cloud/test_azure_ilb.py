@@ -24,6 +24,7 @@ from suites.fixtures.lab import (
     unique_instance,
     wait_targets_healthy,
 )
+from suites.fixtures.teardown_behind import remover
 
 # Tier: from the fixture's backend parameter (netns and docker).
 pytestmark = pytest.mark.usefixtures("lab_capable")
@@ -41,12 +42,13 @@ PROBE_CUT = ("add table ip cut; add chain ip cut cutin { type filter hook input 
 def azure(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
     topology, backend = request.param
     backend_ready(request, backend)
+    remove = remover(request)  # a docker lab: behind the next one's bring-up
     handle = bring_up(topology, instance=unique_instance("ilb"), backend=backend)
     try:
         wait_targets_healthy(handle, "ilb")
         yield handle
     finally:
-        handle.down()
+        remove(handle)
 
 
 def _carriers(lab: LabHandle, tag: str, flows: int = 12) -> set[str]:

@@ -29,6 +29,7 @@ from lab.attack.matrix import markdown
 from lab.attack.replay import replay
 from lab.lint.roles import connector_roles
 from suites.fixtures.lab import backend_ready, on_each_backend, unique_instance
+from suites.fixtures.teardown_behind import remover
 from suites.fixtures.windows import dns_answer_window
 from suites.golden.lab.test_import_golden import CASES, write_example
 
@@ -86,12 +87,13 @@ def imported(request: pytest.FixtureRequest, lab_capable: None,
     backend_ready(request, backend)
     folder = tmp_path_factory.mktemp(case)
     path = write_example(case, folder)
+    remove = remover(request)  # a docker lab: behind the next one's bring-up
     handle = bring_up(path, instance=unique_instance(f"imp-{case}"),
                       backend=backend)
     try:
         yield Imported(case, handle, folder)
     finally:
-        handle.down()
+        remove(handle)
 
 
 @pytest.mark.unit

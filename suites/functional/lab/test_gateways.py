@@ -13,6 +13,7 @@ from lab.api import LabHandle, bring_up
 from suites.fixtures.lab import BACKEND_PARAMS, backend_ready, unique_instance
 from suites.fixtures.nft_counters import nft_packets
 from suites.fixtures.spoof import SCAPY_IMPORTS
+from suites.fixtures.teardown_behind import remover
 
 # Tier: from the backend parameter of gw_lab (netns and docker). The negative
 # control (anti-spoofing off) is in test_gateways_negative.py: on docker, a
@@ -41,11 +42,12 @@ def gateways_lab(tmp_path_factory: pytest.TempPathFactory, anti_spoofing: bool,
 def gw_lab(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
     backend_ready(request, request.param)
+    remove = remover(request)  # a docker lab: behind the next one's bring-up
     handle = gateways_lab(tmp_path_factory, anti_spoofing=True, backend=request.param)
     try:
         yield handle
     finally:
-        handle.down()
+        remove(handle)
 
 
 def _get(lab: LabHandle, node: str, url: str) -> int:

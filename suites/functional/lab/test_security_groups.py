@@ -12,6 +12,7 @@ import yaml
 
 from lab.api import LabHandle, bring_up, up
 from suites.fixtures.lab import BACKEND_PARAMS, backend_ready, unique_instance
+from suites.fixtures.teardown_behind import remover
 
 # Tier: from the backend parameter (netns and docker).
 
@@ -21,11 +22,12 @@ TOPOLOGY = Path(__file__).parent / "data" / "sg.yaml"
 @pytest.fixture(scope="module", params=BACKEND_PARAMS)
 def sg_lab(request: pytest.FixtureRequest, lab_capable: None) -> Iterator[LabHandle]:
     backend_ready(request, request.param)
+    remove = remover(request)  # a docker lab: behind the next one's bring-up
     handle = bring_up(TOPOLOGY, instance=unique_instance("sg"), backend=request.param)
     try:
         yield handle
     finally:
-        handle.down()
+        remove(handle)
 
 
 def _http(lab: LabHandle, node: str) -> int:

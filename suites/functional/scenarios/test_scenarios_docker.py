@@ -16,6 +16,7 @@ import pytest
 from lab.api import LabHandle, bring_up
 from lab.scenario.schema import load_scenario
 from suites.fixtures.lab import unique_instance, wait_targets_healthy
+from suites.fixtures.teardown_behind import remover
 from suites.functional.scenarios.played import play_and_check
 
 pytestmark = pytest.mark.docker
@@ -24,13 +25,15 @@ KILL, REMOVE = SCENARIOS / "connector-kill.yaml", SCENARIOS / "connector-remove-
 
 
 @pytest.fixture(scope="module")
-def docker_gwlb(lab_capable: None, docker_capable: None) -> Iterator[LabHandle]:
+def docker_gwlb(request: pytest.FixtureRequest, lab_capable: None,
+                docker_capable: None) -> Iterator[LabHandle]:
+    remove = remover(request)  # a docker lab: behind the next one's bring-up
     handle = bring_up("gwlb", instance=unique_instance("pt-scen-dk"), backend="docker")
     try:
         wait_targets_healthy(handle, "gwlb")
         yield handle
     finally:
-        handle.down()
+        remove(handle)
 
 
 @allure.feature("scenarios")
