@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from lab.traffic.flood.engine import RING_FRAMES, describe, frames_for
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="sendmmsg (default) or the PACKET_MMAP TX ring")
     parser.add_argument("--pps", type=float, default=None,
                         help="frames a second at most (sendmmsg only; default: top rate)")
+    parser.add_argument("--stop-file", default=None,
+                        help="stop early once this file exists (sendmmsg only), still "
+                             "bounded by --count and --duration")
     for name in Targets.__slots__:
         parser.add_argument(f"--{name.replace('_', '-')}", default=getattr(Targets(), name))
     args = parser.parse_args(argv)
@@ -44,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--count must be 1..{MAX_COUNT} and --duration 0..{MAX_DURATION_S:g} s")
     if args.pps is not None and (args.pps <= 0 or args.sender != "mmsg"):
         parser.error("--pps must be above 0, and paces the sendmmsg sender only")
+    if args.stop_file is not None and args.sender != "mmsg":
+        parser.error("--stop-file stops the sendmmsg sender only")
     targets = Targets(**{n: getattr(args, n) for n in Targets.__slots__})
     if args.describe:
         print(json.dumps(describe(args.profile, targets)))
@@ -61,12 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     sender = MmsgSender(args.iface, frames) if args.sender == "mmsg" else TxRing(args.iface,
                                                                                    frames)
     try:
-        result = (sender.send(args.count, args.duration, args.pps)
+        stop_file = args.stop_file
+        result = (sender.send(args.count, args.duration, args.pps,
+                              (lambda: os.path.exists(stop_file)) if stop_file else None)
                   if isinstance(sender, MmsgSender) else sender.send(args.count, args.duration))
     finally:
         sender.close()
     print(json.dumps({"profile": args.profile, "iface": args.iface, "sender": args.sender,
-                      "frames": result.frames,
+                      "frames": result.frames, "ended": result.ended,
                       "seconds": round(result.seconds, 4), "pps": round(result.pps)}))
     return 0
 

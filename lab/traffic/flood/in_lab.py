@@ -46,22 +46,25 @@ def path_towards(backend: Backend, node: str, to: str) -> Path:
 
 def flood_argv(python: str, profile: str, path: Path, to: str, count: int,
                duration: float, forged: str | None = None,
-               pps: float | None = None) -> list[str]:
+               pps: float | None = None, stop_file: str | None = None) -> list[str]:
     if profile not in TARGET_OF:
         raise LabError(f"unknown profile '{profile}'\n    hint: one of {', '.join(TARGET_OF)}")
     return [python, "-m", "lab.traffic.flood", profile, "--iface", path.iface,
             "--count", str(count), "--duration", str(duration), "--src", path.src,
             f"--{TARGET_OF[profile]}", to, "--src-mac", path.src_mac, "--dst-mac", path.dst_mac,
             *(["--forged", forged] if forged else []),
-            *(["--pps", f"{pps:g}"] if pps else [])]
+            *(["--pps", f"{pps:g}"] if pps else []),
+            *(["--stop-file", stop_file] if stop_file else [])]
 
 
 def run_flood(backend: Backend, node: str, profile: str, to: str, count: int,
               duration: float, forged: str | None = None,
-              pps: float | None = None) -> dict[str, Any]:
-    """The engine's report of a flood from `node`; `pps`: paced, else its top rate."""
+              pps: float | None = None, stop_file: str | None = None) -> dict[str, Any]:
+    """The engine's report of a flood from `node`; `pps`: paced, else its top rate;
+    `stop_file`: a path in the node whose creation ends the flood early."""
     path = path_towards(backend, node, to)
-    argv = flood_argv(backend.node_python, profile, path, to, count, duration, forged, pps)
+    argv = flood_argv(backend.node_python, profile, path, to, count, duration, forged, pps,
+                      stop_file)
     report: dict[str, Any] = json.loads(_out(backend, node, argv, timeout=duration + 60)
                                         .strip().splitlines()[-1])
     return {"node": node, "to": to, **report}

@@ -6,7 +6,9 @@ or built in Python per packet. Measured here against the PACKET_MMAP TX ring
 (`tx_ring.py`) on the same veth: sendmmsg through the device's (empty) queue
 was about 20% faster than the ring, and faster than with PACKET_QDISC_BYPASS,
 so it is the engine's default sender (`--sender ring` keeps the other).
-Bounded like the ring: `count` frames or `duration_s`, whichever comes first.
+Bounded like the ring: `count` frames or `duration_s`, whichever comes first, or
+earlier when a stop condition says so (a test's flood ends once what it measures
+is done); the result says which ended it.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import ctypes.util
 import os
 import socket
 import time
+from collections.abc import Callable
 
 from lab.traffic.flood.tx_ring import SendResult
 
 BATCH = 1024
 PACED_BATCH = 64  # a paced flood sends in small batches: its rate holds within a millisecond
+STOP_CHECK_S = 0.05  # how often a flood with a stop condition asks it
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
@@ -65,19 +69,28 @@ class MmsgSender:
             self.sock.close()
             raise
 
-    def send(self, count: int, duration_s: float, pps: float | None = None) -> SendResult:
+    def send(self, count: int, duration_s: float, pps: float | None = None,
+             stop_when: Callable[[], bool] | None = None) -> SendResult:
         """At most `count` frames in at most `duration_s`; at the top rate, or paced to
-        `pps` frames a second (a batch, then a pause until the schedule is due)."""
+        `pps` frames a second (a batch, then a pause until the schedule is due). With
+        `stop_when`, also until it says so, asked every STOP_CHECK_S."""
         fd, size = self.sock.fileno(), ctypes.sizeof(MMsgHdr)
         sent, started = 0, time.perf_counter()
-        deadline = started + duration_s
+        deadline, check_at = started + duration_s, started + STOP_CHECK_S
         offset = 0
         most = BATCH if pps is None else PACED_BATCH
-        while sent < count and time.perf_counter() < deadline:
+        while sent < count:
+            now = time.perf_counter()
+            if now >= deadline:
+                return SendResult(sent, now - started, ended="duration")
+            if stop_when is not None and now >= check_at:
+                if stop_when():
+                    return SendResult(sent, now - started, ended="stopped")
+                check_at = now + STOP_CHECK_S
             if pps is not None:
-                wait = pause_before_next(sent, pps, time.perf_counter() - started)
-                if time.perf_counter() + wait >= deadline:
-                    break  # the next batch is due after the flood's end
+                wait = pause_before_next(sent, pps, now - started)
+                if now + wait >= deadline:  # the next batch is due after the flood's end
+                    return SendResult(sent, time.perf_counter() - started, ended="duration")
                 time.sleep(wait)
             batch = min(most, self.frames - offset, count - sent)
             done = _libc.sendmmsg(fd, ctypes.byref(self._msgs, offset * size), batch, 0)
@@ -86,7 +99,7 @@ class MmsgSender:
                 raise OSError(errno, f"sendmmsg: {os.strerror(errno)}")
             sent += done
             offset = (offset + done) % self.frames
-        return SendResult(sent, time.perf_counter() - started)
+        return SendResult(sent, time.perf_counter() - started, ended="count")
 
     def close(self) -> None:
         self.sock.close()

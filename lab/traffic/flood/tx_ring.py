@@ -31,6 +31,7 @@ _STATUS = struct.Struct("=I")
 class SendResult:
     frames: int
     seconds: float
+    ended: str = ""  # what ended it: "count", "duration" or (mmsg) "stopped"
 
     @property
     def pps(self) -> float:
@@ -73,7 +74,8 @@ class TxRing:
                 _STATUS.pack_into(self.ring, base, TP_STATUS_SEND_REQUEST)
             self.sock.send(b"")
             sent += len(batch)
-        return SendResult(sent, time.perf_counter() - started)
+        return SendResult(sent, time.perf_counter() - started,
+                          ended="count" if sent >= count else "duration")
 
     def close(self) -> None:
         self.ring.close()

@@ -37,6 +37,7 @@ read all the kernel admitted (the last test).
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -76,7 +77,12 @@ RESOLVER, WEB, WEB2 = "198.18.53.53", "198.18.10.10", "198.18.10.20"
 # workload2's page during the flood: web, Direct; in azure-routed-sublocations workload2
 # is the sub-location loc-r, whose rule drops web:80, so there its page is web2's (ZIA).
 PAGE_FROM = {"azure-routed-sublocations": WEB2}
-FLOOD_COUNT, FLOOD_SECONDS = 3_000_000, 8.0
+# The flood goes on until workload2's questions and page are done (its stop file), and
+# no longer: what it must cover took 6-7 s, and a fixed 8-s flood idled 1-2 s a lab after
+# it. Its bounds, if the stop never came: FLOOD_SECONDS, and a count above what the
+# engine's top rate (800,000 a second at most on this machine) sends in that time.
+FLOOD_COUNT, FLOOD_SECONDS = 10_000_000, 12.0
+COVERS_S = 5.0  # the least a flood lasts: workload2's 100 questions, one every 50 ms
 # Through the lab's GWLB (a Python process) the flood is paced below what it carries on
 # this machine on a slow day, so that the connector is what the flood measures. At 20,000
 # a second its TUNs' queues dropped 700-8,500 frames of a flood in a container, and
@@ -87,10 +93,10 @@ THROUGH_LAB_GWLB_PPS = {"netns": 10_000, "docker": 10_000}
 
 def _a_flood(lab: LabHandle) -> float:
     """The fewest frames that make a flood: 100,000 at the engine's top rate, else nine
-    tenths of what the pace sends (at 10,000 a second, nine times what one source's limit
-    admits in the flood's seconds)."""
+    tenths of what the pace sends in the seconds it must cover (at 10,000 a second, nine
+    times what one source's limit admits then)."""
     pace = _pace(lab)
-    return 100_000 if pace is None else min(100_000, 0.9 * pace * FLOOD_SECONDS)
+    return 100_000 if pace is None else min(100_000, 0.9 * pace * COVERS_S)
 
 
 def _pace(lab: LabHandle) -> int | None:
@@ -187,18 +193,20 @@ def _blocked_where_flooded(lab: LabHandle, silent: dict[str, int],
 
 
 def _flooding(lab: LabHandle, to: str) -> tuple[dict[str, Any], dict[str, Any], ExecResult]:
-    """workload1 floods `to` while workload2 asks its 100 questions and fetches a page:
-    the engine's report, the probe's (with `after_flood_s`, when it began), and the page.
+    """workload1 floods `to` while workload2 asks its 100 questions and fetches a page,
+    and stops then (its stop file): the engine's report (`ended`: "stopped" if the flood
+    lasted that long), the probe's (with `after_flood_s`, when it began), and the page.
 
     A flood of the resolver: workload2 begins once workload1 is blocked on every connector
     its flood reached, and its /24's response budget is whole again (BUDGET_WHOLE_S), so
     the spec's sharing of that budget between neighbours costs workload2 nothing."""
     report: dict[str, Any] = {}
     silent, limited = _silent_drops(lab), _limited_by_kernel(lab)
+    stop_file = f"/tmp/cclab-flood-stop-{os.getpid()}-{time.monotonic_ns()}"
 
     def flood() -> None:
         report.update(run_flood(lab.backend, "workload1", "dns-flood", to, FLOOD_COUNT,
-                                FLOOD_SECONDS, pps=_pace(lab)))
+                                FLOOD_SECONDS, pps=_pace(lab), stop_file=stop_file))
 
     flooding = threading.Thread(target=flood)
     started = time.monotonic()
@@ -217,7 +225,9 @@ def _flooding(lab: LabHandle, to: str) -> tuple[dict[str, Any], dict[str, Any], 
         page = lab.exec("workload2", "curl", "-s", "-m", "5", f"http://{server}/during-flood",
                         check=False)
     finally:
+        lab.exec("workload1", "touch", stop_file, check=False)
         flooding.join(FLOOD_SECONDS + 40)
+        lab.exec("workload1", "rm", "-f", stop_file, check=False)
     return report, probe, page
 
 
@@ -238,6 +248,7 @@ def test_other_workloads_keep_their_dns_and_flows_while_one_floods(flooded: LabH
                "connectors_socket_lost": socket_lost}
     attach_json(figures, "flood figures")
     assert report["frames"] >= _a_flood(flooded), report  # it was a flood
+    assert report["ended"] == "stopped", report  # ... until workload2 was done, not before
     assert socket_lost == 0, figures  # what the limit admitted was all read
     assert probe["outcomes"].get("answer", 0) >= 100 - LOST_AT_MOST, figures
     assert page.ok
@@ -310,6 +321,7 @@ def test_an_ipv6_flood_the_connectors_drop_costs_the_other_workloads_nothing(
                  "vpc_dns6_at_web": at_web, "lab_gwlb_dropped": lab_lost},
                 "IPv6 flood figures")
     assert report["frames"] >= _a_flood(flooded), report  # it was a flood
+    assert report["ended"] == "stopped", report  # ... until workload2 was done, not before
     # It reached the connectors: all the lab's GWLB carried (what its TUNs' full queues
     # lost is the lab's, counted by its kernel), most of it dropped by their kernel, the
     # rest read

@@ -9,6 +9,9 @@ arrived. Both bounded by count (and a 10 s duration, which they never reach).
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 
 import allure
 import pytest
@@ -35,6 +38,7 @@ def test_every_frame_asked_for_leaves_and_arrives(minimal_lab: LabHandle, sender
     report = json.loads(minimal_lab.exec("workload1", *argv).stdout.strip().splitlines()[-1])
     assert report["frames"] == COUNT
     assert report["sender"] == sender
+    assert report["ended"] == "count"
     left = _counter(minimal_lab, "workload1", path.iface, "tx_packets") - sent_before
     arrived = _counter(minimal_lab, "fabric", "eth-wl", "rx_packets") - seen_before
     assert COUNT <= left <= COUNT + 20  # + the odd ARP or ping of path_towards
@@ -57,4 +61,37 @@ def test_a_paced_flood_never_sends_faster_than_its_rate(minimal_lab: LabHandle) 
     left = _counter(minimal_lab, "workload1", path.iface, "tx_packets") - sent_before
     assert report["frames"] <= PACED_PPS * PACED_S + PACED_BATCH
     assert report["frames"] >= PACED_PPS * PACED_S / 2, report  # it did send, near the rate
+    assert report["frames"] <= left <= report["frames"] + 20
+    assert report["ended"] == "duration"
+
+
+STOP_AFTER_S, STOP_BOUND_S = 1.0, 20.0
+
+
+@allure.feature("traffic")
+def test_a_flood_ends_early_once_its_stop_file_appears(minimal_lab: LabHandle) -> None:
+    """`--stop-file`: what a test's flood uses to end once what it measures is done. A
+    paced flood bounded far later (20 s, a million frames) runs until the file is made
+    in its node a second in, then reports that it was stopped, and every frame it
+    reports left the interface."""
+    path = path_towards(minimal_lab.backend, "workload1", "10.10.3.31")
+    stop_file = f"/tmp/cclab-flood-stop-{os.getpid()}-{time.monotonic_ns()}"
+    argv = flood_argv(minimal_lab.python, "ssh-attempts", path, "10.10.3.31", 1_000_000,
+                      STOP_BOUND_S, pps=PACED_PPS, stop_file=stop_file)
+    sent_before = _counter(minimal_lab, "workload1", path.iface, "tx_packets")
+    out: list[str] = []
+    flooding = threading.Thread(target=lambda: out.append(
+        minimal_lab.exec("workload1", *argv, timeout=STOP_BOUND_S + 30).stdout))
+    flooding.start()
+    try:
+        time.sleep(STOP_AFTER_S)
+        minimal_lab.exec("workload1", "touch", stop_file)
+    finally:
+        flooding.join(STOP_BOUND_S + 30)
+        minimal_lab.exec("workload1", "rm", "-f", stop_file)
+    report = json.loads(out[0].strip().splitlines()[-1])
+    left = _counter(minimal_lab, "workload1", path.iface, "tx_packets") - sent_before
+    assert report["ended"] == "stopped", report
+    assert report["seconds"] < STOP_BOUND_S / 2, report  # ended by the file, long before
+    assert report["frames"] >= PACED_PPS * STOP_AFTER_S / 2, report  # it was a flood first
     assert report["frames"] <= left <= report["frames"] + 20
