@@ -1,10 +1,13 @@
 """`python -m lab.traffic.dns_probe`: steady DNS queries, counted by outcome (one JSON line).
 
 What a well-behaved workload sees while something else happens (a flood, a
-failover): `--count` queries for `--name`, one every `--interval` seconds (never
-faster: after a timeout the schedule moves on, without a catch-up burst), each
-waiting `--timeout`, a truncated answer asked again over TCP as a stub resolver
-does; outcomes as `DnsProbe` names them, and how many came `over_tcp`. Bounded by count.
+failover): `--count` queries, one every `--interval` seconds (never faster: after
+a timeout the schedule moves on, without a catch-up burst), for `--name`; given
+several times, the names are asked in turn, so each name's rate (what the
+connector's response limit counts, per name and client /24) is the probe's divided
+by how many there are. Each query waits `--timeout`, a truncated answer is asked
+again over TCP as a stub resolver does; outcomes as `DnsProbe` names them, and how
+many came `over_tcp`. Bounded by count.
 """
 
 from __future__ import annotations
@@ -29,10 +32,16 @@ def next_due(due: float, interval: float, now: float) -> float:
     return max(due + interval, now)
 
 
+def names_asked(names: list[str], count: int) -> list[str]:
+    """The name of each of `count` questions: `names` in turn."""
+    return [names[i % len(names)] for i in range(count)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.traffic.dns_probe", description=__doc__)
     parser.add_argument("--server", required=True)
-    parser.add_argument("--name", default="www.web.example")
+    parser.add_argument("--name", action="append", dest="names",
+                        help="a name to ask (repeat it: asked in turn; default www.web.example)")
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--interval", type=float, default=0.05)
     parser.add_argument("--timeout", type=float, default=1.0)
@@ -45,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     over_tcp = 0
     started = time.monotonic()
     due = started
-    for _ in range(args.count):
-        outcome = probe.ask(args.name)
+    for name in names_asked(args.names or ["www.web.example"], args.count):
+        outcome = probe.ask(name)
         outcomes[outcome.kind] += 1
         over_tcp += outcome.tcp
         due = next_due(due, args.interval, time.monotonic())
