@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from suites.fixtures.lab_pool import Fingerprint, pooled_keys, wanted_later
+from suites.fixtures.lab_pool import Fingerprint, LabPool, pooled_keys, wanted_later
 
 pytestmark = pytest.mark.unit
 
@@ -61,12 +61,15 @@ ITEMS = [Item("a.py::t[docker]", {"gwlb_lab": "docker"}),
          Item("c.py::t[docker]", {"minimal_lab": "docker"}),
          Item("d.py::t[docker]", {"gwlb_lab": "docker"}),
          Item("e.py::t[azure-x-docker]", {"cloud": ("azure-x", "docker")}),
-         Item("e.py::t[azure-x-netns]", {"cloud": ("azure-x", "netns")})]
+         Item("e.py::t[azure-x-netns]", {"cloud": ("azure-x", "netns")}),
+         Item("f.py::t[azure-y-docker]", {"v6lab": ("azure-y", "docker")})]
 
 
 def test_only_the_docker_param_of_a_pooled_fixture_is_pooled() -> None:
+    """A cloud fixture's param is (topology, backend): pooled under the topology, and only
+    for the fixtures lab_pool.POOLED_BY_TOPOLOGY names."""
     assert [pooled_keys(i) for i in ITEMS] == [  # type: ignore[arg-type]
-        {"gwlb"}, {"gwlb"}, set(), {"minimal-compose"}, {"gwlb"}, set(), set()]
+        {"gwlb"}, {"gwlb"}, set(), {"minimal-compose"}, {"gwlb"}, {"azure-x"}, set(), set()]
 
 
 def test_a_lab_waits_only_for_a_later_module() -> None:
@@ -76,7 +79,9 @@ def test_a_lab_waits_only_for_a_later_module() -> None:
     assert not wanted_later(items, items[4], "gwlb")  # the last user
     assert wanted_later(items, items[1], "minimal-compose")  # c.py
     assert not wanted_later(items, items[3], "minimal-compose")
-    assert not wanted_later(items, items[0], "azure-x")  # cloud labs are not pooled
+    assert wanted_later(items, items[0], "azure-x")  # e.py's cloud fixture
+    assert not wanted_later(items, items[5], "azure-x")  # the last user
+    assert not wanted_later(items, items[0], "azure-y")  # f.py's fixture is not pooled
     assert not wanted_later(items, None, "gwlb")
 
 
@@ -85,3 +90,13 @@ def test_a_lab_does_not_wait_for_its_own_module() -> None:
            Item("a.py::u[docker]", {"gwlb_lab": "docker"}),
            Item("b.py::t[netns]", {"gwlb_lab": "netns"})]
     assert not wanted_later(own, own[0], "gwlb")  # only a.py itself uses it later
+
+
+def test_a_lab_with_one_user_is_not_lent() -> None:
+    """`shares`: lent (fingerprinted, maybe parked) only when a lab of the key is parked
+    or a later module wants one."""
+    pool = LabPool(wanted=lambda key: key == "gwlb")
+    assert pool.shares("gwlb")
+    assert not pool.shares("azure-x")
+    pool.parked["azure-x"] = object()  # type: ignore[assignment]
+    assert pool.shares("azure-x")

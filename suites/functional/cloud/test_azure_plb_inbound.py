@@ -54,8 +54,8 @@ def plb(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
     with lent_or_own(request, topology,
                      lambda: bring_up(topology, instance=unique_instance("azplb"),
                                       backend=backend),
-                     ready=lambda lab: wait_targets_healthy(lab, "ilb", timeout=30),
-                     pooled=False) as handle:
+                     ready=lambda lab: wait_targets_healthy(lab, "ilb", timeout=30)
+                     ) as handle:
         yield handle
 
 
