@@ -14,7 +14,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
+
+from connector.io.ip_packet import PacketView, view_at
 
 GENEVE_PORT = 6081
 AWS_CLASS = 0x0108
@@ -106,41 +107,22 @@ def _read_options(data: bytes) -> GwlbOptions | GeneveReject:
     return GwlbOptions(found[OPT_ENI], found[OPT_ATTACHMENT], found[OPT_COOKIE])
 
 
-class FastView(NamedTuple):
-    """What a packet of an already-validated flow needs read per packet (see fast_view)."""
-
-    identity: bytes  # the GENEVE header, the inner protocol, addresses and ports
-    header_len: int
-    total: int
-    tcp_flags: int
-    seq: int
-    ack: int
+FastView = PacketView  # what a packet of an already-validated flow needs read per packet
 
 
-def fast_view(data: bytes) -> FastView | None:
+def fast_view(data: bytes) -> PacketView | None:
     """The common packet, read without validating its GENEVE header: an inner IPv4
     datagram with a 20-byte header, not a fragment, its total length the bytes that
-    follow, UDP or TCP with room for its header. None for anything else.
+    follow, UDP or TCP with room for its header (`ip_packet.view_at`). None for
+    anything else.
 
-    The caller may trust it only for a packet whose `identity` a full `parse` (and
-    `ip_packet.read_packet`) already accepted: the identity holds every header byte
-    those checks read, and this function checks the rest, which change per packet."""
+    The caller may trust it only for a packet whose `identity` (here led by the whole
+    GENEVE header) a full `parse` (and `ip_packet.read_packet`) already accepted: the
+    identity holds every header byte those checks read, and the view checks the
+    rest, which change per packet."""
     if len(data) < FIXED_LEN:
         return None
-    at = FIXED_LEN + (data[0] & 0x3F) * 4
-    if len(data) < at + 40 or data[at] != 0x45 or data[at + 6] & 0x3F or data[at + 7]:
-        return None
-    total = (data[at + 2] << 8) | data[at + 3]
-    proto = data[at + 9]
-    if total != len(data) - at:
-        return None
-    identity = data[:at] + data[at + 9:at + 10] + data[at + 12:at + 24]
-    if proto == 17:
-        return FastView(identity, at, total, 0, 0, 0)
-    if proto == 6 and total >= 40:
-        _ports, seq, ack = struct.unpack_from("!III", data, at + 20)
-        return FastView(identity, at, total, data[at + 33], seq, ack)
-    return None
+    return view_at(data, FIXED_LEN + (data[0] & 0x3F) * 4)
 
 
 def build_header(vni: int, protocol: int, options: GwlbOptions) -> bytes:

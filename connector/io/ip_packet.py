@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import IPv4Address, IPv6Address
+from typing import NamedTuple
 
 TCP, UDP = 6, 17
 
@@ -97,3 +98,38 @@ def _with_ports(info: PacketInfo, l4: bytes) -> PacketInfo | PacketReject:
                           l4[13], seq, ack, info.length)
     return info
 
+
+
+class PacketView(NamedTuple):
+    """What a packet of an already-validated flow needs read per packet (see view_at)."""
+
+    identity: bytes  # the bytes before the packet, its protocol, addresses and ports
+    header_len: int  # where the IPv4 packet starts
+    total: int
+    tcp_flags: int
+    seq: int
+    ack: int
+
+
+def view_at(data: bytes, at: int) -> PacketView | None:
+    """The common packet at byte `at` of `data`, read in one pass: IPv4 with a 20-byte
+    header, not a fragment, its total length the bytes from `at` on, UDP or TCP with
+    room for its header. None for anything else.
+
+    Such a packet is one `read_packet` accepts, with the protocol, addresses and
+    ports the `identity` holds, so a caller that remembers what a full read of an
+    identity gave may reuse it; what changes per packet (length, TCP flags and
+    numbers) is read here."""
+    if len(data) < at + 40 or data[at] != 0x45 or data[at + 6] & 0x3F or data[at + 7]:
+        return None
+    total = (data[at + 2] << 8) | data[at + 3]
+    proto = data[at + 9]
+    if total != len(data) - at:
+        return None
+    identity = data[:at] + data[at + 9:at + 10] + data[at + 12:at + 24]
+    if proto == UDP:
+        return PacketView(identity, at, total, 0, 0, 0)
+    if proto == TCP and total >= 40:
+        _ports, seq, ack = struct.unpack_from("!III", data, at + 20)
+        return PacketView(identity, at, total, data[at + 33], seq, ack)
+    return None

@@ -29,6 +29,9 @@ class FrameType(IntEnum):
     KEEPALIVE_ACK = 3
 
 
+_DATA = int(FrameType.DATA)
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     type: FrameType
@@ -45,6 +48,11 @@ class FrameReject:
 
 def encode(frame: Frame) -> bytes:
     return HEADER.pack(MAGIC, VERSION, frame.type, frame.tunnel_id, frame.seq) + frame.payload
+
+
+def data_frame(tunnel_id: int, seq: int, packet: bytes) -> bytes:
+    """`encode` of a DATA frame, made without the Frame: once per packet sent."""
+    return HEADER.pack(MAGIC, VERSION, _DATA, tunnel_id, seq) + packet
 
 
 def decode(data: bytes) -> Frame | FrameReject:

@@ -33,15 +33,18 @@ import asyncio
 import time
 from dataclasses import replace
 
+from connector.core.flows import Canonical, canonical
+from connector.core.memo import remember
 from connector.core.model import FlowKey, IpProto, Method
 from connector.core.routed_locations import SourceLocations
-from connector.core.steering import Dropped, Steering, ToKernel, ToRouted, ToZia
+from connector.core.steering import Dropped, Segment, Steering, ToKernel, ToRouted, ToZia
 from connector.io import host
 from connector.io.conntrack import ConntrackTable
+from connector.io.ip_packet import PacketView, view_at
 from connector.io.nft_render import ROUTED_TUN, USER_MARK
 from connector.io.tun import TunDevice
 from connector.service.counters import Counters
-from connector.service.dataplane import count_drop, drain, ipv4_segment
+from connector.service.dataplane import KNOWN_FLOWS, count_drop, drain, ipv4_segment
 from connector.service.zia_tunnel import ZiaTunnels
 
 ROUTED_TABLE = 62
@@ -58,6 +61,8 @@ class RoutedPath:
         self._tun: TunDevice | None = None
         self._conntrack = ConntrackTable()
         self._carrying: set[asyncio.Task[None]] = set()
+        # view identity -> its flow's key (located) and the flow table's key for it
+        self._known: dict[bytes, tuple[FlowKey, Canonical]] = {}
 
     async def start(self) -> None:
         self._tun = TunDevice(ROUTED_TUN)
@@ -78,12 +83,15 @@ class RoutedPath:
         drain(self._tun, self.handle)
 
     def handle(self, packet: bytes) -> None:
-        seg = ipv4_segment(packet, self.counters, "routed_malformed")
+        view = view_at(packet, 0)
+        if view is not None and (known := self._known.get(view.identity)) is not None:
+            # a flow whose packets were read in full before: only what changes is read
+            seg: Segment | None = Segment(known[0], view.total, view.tcp_flags, view.seq,
+                                          view.ack, known[1])
+        else:
+            seg = self._segment_in_full(packet, view)
         if seg is None:
             return
-        if self.locations.locations:
-            location = self.locations.location_of(seg.key.src)
-            seg = seg._replace(key=replace(seg.key, location=location))
         self.counters.add("routed_rx_packets")
         action = self.steering.inbound(seg, b"", None, time.monotonic())
         if isinstance(action, ToZia):
@@ -96,6 +104,19 @@ class RoutedPath:
             self._kernel_behind(action, seg.key, packet)
         else:
             self.counters.add("routed_unexpected")
+
+    def _segment_in_full(self, packet: bytes, view: PacketView | None) -> Segment | None:
+        seg = ipv4_segment(packet, self.counters, "routed_malformed")
+        if seg is None:
+            return None
+        if self.locations.locations:
+            location = self.locations.location_of(seg.key.src)
+            seg = seg._replace(key=replace(seg.key, location=location))
+        if view is not None:  # its flow's later packets may take the short way
+            canon = canonical(seg.key)
+            remember(self._known, view.identity, (seg.key, canon), KNOWN_FLOWS)
+            seg = seg._replace(canonical=canon)
+        return seg
 
     def _kernel_behind(self, action: ToKernel, key: FlowKey, packet: bytes) -> None:
         """The kernel sent it here and the core says the kernel should carry it. Direct

@@ -47,6 +47,7 @@ class ZiaTunnels:
         self._udp_acked: dict[IPv4Address, float] = {}
         self._udp_unanswered: dict[IPv4Address, int] = {}
         self._using: dict[IPv4Address, str] = {}
+        self._udp_peers: dict[IPv4Address, tuple[str, int]] = {}
 
     async def start(self) -> None:
         if not self._peers:
@@ -75,12 +76,12 @@ class ZiaTunnels:
             self._sock.close()
 
     def send(self, address: IPv4Address, packet: bytes) -> None:
-        self._seq = (self._seq + 1) & 0xFFFFFFFF
-        frame = Frame(FrameType.DATA, self.tunnel_id, self._seq, packet)
-        if self.transport_for(address, time.monotonic()) == "tls":
-            self._links[address].send(zia_frame.encode(frame))
+        self._seq = seq = (self._seq + 1) & 0xFFFFFFFF
+        data = zia_frame.data_frame(self.tunnel_id, seq, packet)
+        if self._links and self.transport_for(address, time.monotonic()) == "tls":
+            self._links[address].send(data)
         else:
-            self._sendto(frame, address)
+            self._send_udp(data, address)
         self.counters.add("zia_tx_packets")
 
     def transport_for(self, address: IPv4Address, now: float) -> str:
@@ -121,10 +122,15 @@ class ZiaTunnels:
                 self.events.emit("zia.gateway_down", address=str(address))
 
     def _sendto(self, frame: Frame, address: IPv4Address) -> None:
+        self._send_udp(zia_frame.encode(frame), address)
+
+    def _send_udp(self, data: bytes, address: IPv4Address) -> None:
         if self._sock is None:
             return
+        if (peer := self._udp_peers.get(address)) is None:  # one per configured address
+            peer = self._udp_peers[address] = (str(address), ZIA_TUNNEL_PORT)
         try:
-            self._sock.sendto(zia_frame.encode(frame), (str(address), ZIA_TUNNEL_PORT))
+            self._sock.sendto(data, peer)
         except OSError:
             self.counters.add("zia_tx_errors")
 

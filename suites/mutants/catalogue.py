@@ -205,6 +205,22 @@ FAULTS: tuple[Fault, ...] = (
           "keepalives sent are not counted: an edge that stops answering never dies (F5)",
           "connector/service/zia_tunnel.py", "                self.health.asked(address)\n",
           "", HEALTH, *NETNS, "-k", "F5"),
+    fault("zia-frame-wrong-type", "tunnels and failover",
+          "a packet sent into the tunnel is framed as a keepalive, not as DATA",
+          "connector/io/zia_frame.py", "_DATA = int(FrameType.DATA)",
+          "_DATA = int(FrameType.KEEPALIVE)",
+          "suites/unit/connector/test_health_and_tunnels.py"),
+    # -- the routed path's short way for known flows (issue 19) ----------------------------
+    fault("routed-view-ack-is-seq", "routed path",
+          "a known routed flow's packet carries its sequence number as its acknowledgement "
+          "number: the ACK that completes a handshake is not seen as one",
+          "connector/service/routed_path.py", "view.ack, known[1])", "view.seq, known[1])",
+          "suites/unit/connector/test_routed_known_flows.py"),
+    fault("view-identity-no-dport", "routed path",
+          "a packet's identity leaves out the destination port: a flow that differs from "
+          "a known one in it only is carried as that one",
+          "connector/io/ip_packet.py", "data[at + 12:at + 24]", "data[at + 12:at + 22]",
+          "suites/unit/connector/test_routed_known_flows.py"),
     # -- licences (seed) -------------------------------------------------------------------
     fault("licence-udp-counts", "licences", "a UDP reply licenses its (forged) source",
           "connector/core/workloads.py",

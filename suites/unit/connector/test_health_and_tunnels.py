@@ -127,6 +127,10 @@ def test_zia_frames_round_trip_and_bad_ones_are_named() -> None:
     frame = Frame(FrameType.DATA, 0xDEADBEEF, 7, b"\x45" + bytes(19))
     assert zia_frame.decode(zia_frame.encode(frame)) == frame
     assert zia_frame.stream_frame(frame)[:2] == (12 + 20).to_bytes(2, "big")
+    # a DATA frame made per packet: the header as the module's docstring lays it out
+    assert zia_frame.data_frame(0xDEADBEEF, 7, b"\x45" + bytes(19)) == (
+        b"ZT\x01\x01" + bytes.fromhex("deadbeef") + (7).to_bytes(4, "big") + b"\x45" + bytes(19))
+    assert zia_frame.data_frame(0xDEADBEEF, 7, frame.payload) == zia_frame.encode(frame)
     keepalive = zia_frame.encode(Frame(FrameType.KEEPALIVE, 1, 2))
     for data, reason in ((b"ZT", "short"), (b"XX" + keepalive[2:], "magic"),
                          (keepalive[:2] + b"\x02" + keepalive[3:], "version"),
