@@ -33,7 +33,13 @@ import threading
 from ipaddress import IPv4Address
 
 from lab.events import EventWriter
-from lab.nodes.base import node_arguments, run_checked, serve_until_signalled, take_loopback_address
+from lab.nodes.base import (
+    Wakeup,
+    node_arguments,
+    run_checked,
+    serve_until_signalled,
+    take_loopback_address,
+)
 from lab.nodes.flow_key import FlowId, flow_hash
 from lab.nodes.health_probe import TargetHealth, http_probe
 from lab.nodes.kernel_path import KernelPath
@@ -65,7 +71,7 @@ class AzureGwlb:
         self.health = {t: TargetHealth(a.healthy, a.unhealthy)  # type: ignore[attr-defined]
                        for t in self.targets}
         self.events = events
-        self.running = True
+        self.stopping = Wakeup()
         self.flows: dict[FlowId, IPv4Address] = {}
         self.own_source = take_loopback_address(self.source)
         self.kernel = KernelPath(TUN, MARK, TABLE, masquerade=False)
@@ -104,11 +110,16 @@ table ip {NAT_TABLE} {{
   }}
 }}""")
 
+    @property
+    def running(self) -> bool:
+        return not self.stopping.is_set()
+
     def serve(self) -> None:
         socks = {self.internal.sock.fileno(): self.internal,
                  self.external.sock.fileno(): self.external}
         while self.running:
-            ready, _, _ = select.select([self.kernel.fd, *socks], [], [], 0.5)
+            watched = [self.kernel.fd, *socks, self.stopping.fileno()]
+            ready, _, _ = select.select(watched, [], [], 0.5)
             if self.kernel.fd in ready:
                 self.to_connector(self.kernel.read())
             for fd in ready:
@@ -156,10 +167,10 @@ table ip {NAT_TABLE} {{
                     http_probe(target, self.probe_port, self.source))
                 if change is not None:
                     self.events.emit(f"azgw.target_{change}", target=str(target))
-            threading.Event().wait(self.interval)
+            self.stopping.wait(self.interval)
 
     def close(self) -> None:
-        self.running = False
+        self.stopping.set()
         subprocess.run(["nft", "delete", "table", "ip", NAT_TABLE], capture_output=True,
                        check=False)
         self.kernel.close()
@@ -204,7 +215,7 @@ def main() -> None:
         thread.start()
 
     def stop() -> None:
-        gwlb.running = False
+        gwlb.stopping.set()
         for thread in threads:
             thread.join(3)
         gwlb.close()

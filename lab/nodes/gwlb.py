@@ -49,7 +49,7 @@ from ipaddress import IPv4Address
 
 from lab.events import EventWriter
 from lab.nodes import gwlb_control
-from lab.nodes.base import node_arguments, run_checked, serve_until_signalled
+from lab.nodes.base import Wakeup, node_arguments, run_checked, serve_until_signalled
 from lab.nodes.flow_key import FlowId, addresses, flow_key, link_scoped
 from lab.nodes.flow_key import flow_hash as hash_of
 from lab.nodes.gwlb_control import Request
@@ -129,7 +129,7 @@ class Gwlb:
         self._names = {eni: ep.name for eni, ep in zip(self._eni, self.endpoints, strict=False)}
         self.kernel = self.paths[0]
         self.flows: dict[tuple[int, FlowId], HeldFlow] = {}
-        self.running = True
+        self.stopping = Wakeup()
         self._failing_open = False
 
     def _pick(self, fid: FlowId, packet: bytes, eni: int,
@@ -173,10 +173,15 @@ class Gwlb:
                 self.events.emit("gwlb.target_drained", target=str(target))
                 self.view = self.group.view()
 
+    @property
+    def running(self) -> bool:
+        return not self.stopping.is_set()
+
     def serve(self) -> None:
         tuns = {path.fd: i for i, path in enumerate(self.paths)}
         while self.running:
-            ready, _, _ = select.select([self.sock.fileno(), *tuns], [], [], 0.2)
+            watched = [self.sock.fileno(), *tuns, self.stopping.fileno()]
+            ready, _, _ = select.select(watched, [], [], 0.2)
             self.expire_drains()
             for fd in ready:
                 if fd in tuns:
@@ -234,13 +239,13 @@ class Gwlb:
                         self.view = self.group.view()
                 if change is not None:
                     self.events.emit(f"gwlb.target_{change}", target=str(target))
-            threading.Event().wait(self.interval)
+            self.stopping.wait(self.interval)
 
     def _probe(self, target: IPv4Address) -> bool:
         return http_probe(target, self.probe_port, self.listen)
 
     def stop(self) -> None:
-        self.running = False
+        self.stopping.set()
 
 
 def main() -> None:

@@ -45,7 +45,13 @@ import threading
 from ipaddress import IPv4Address
 
 from lab.events import EventWriter
-from lab.nodes.base import node_arguments, run_checked, serve_until_signalled, take_loopback_address
+from lab.nodes.base import (
+    Wakeup,
+    node_arguments,
+    run_checked,
+    serve_until_signalled,
+    take_loopback_address,
+)
 from lab.nodes.health_probe import TargetHealth, http_probe
 
 TABLE = "cclab_ilb"
@@ -108,7 +114,7 @@ class Ilb:
         self.probe_port, self.interval = probe_port, interval
         self.health = {t: TargetHealth(*thresholds) for t in targets}
         self.events = events
-        self.running = True
+        self.stopping = Wakeup()
         self.own_source = take_loopback_address(probe_source)
         for i, target in enumerate(targets):
             table = str(FIRST_ROUTE_TABLE + i)
@@ -129,6 +135,10 @@ class Ilb:
                     flush + render_ilb(self.targets, self.healthy(), self.frontend,
                                        self.affinity))
 
+    @property
+    def running(self) -> bool:
+        return not self.stopping.is_set()
+
     def probe_forever(self) -> None:
         while self.running:
             changes = []
@@ -144,10 +154,10 @@ class Ilb:
                 if not self.healthy():
                     self.events.emit("ilb.no_healthy_backends",
                                      targets=[str(t) for t in self.targets])
-            threading.Event().wait(self.interval)
+            self.stopping.wait(self.interval)
 
     def close(self) -> None:
-        self.running = False
+        self.stopping.set()
         subprocess.run(["nft", "delete", "table", "ip", TABLE], capture_output=True, check=False)
         for i in range(len(self.targets)):
             subprocess.run(["ip", "rule", "del", "fwmark", f"{i + 1:#x}"], capture_output=True,
@@ -184,7 +194,7 @@ def main() -> None:
     prober.start()
 
     def stop() -> None:
-        ilb.running = False
+        ilb.stopping.set()
         prober.join(3)
         ilb.close()
 

@@ -27,7 +27,7 @@ from ipaddress import IPv4Address
 import dns.message
 
 from lab.events import EventWriter
-from lab.nodes.base import node_arguments, serve_until_signalled
+from lab.nodes.base import Wakeup, node_arguments, serve_until_signalled
 from lab.nodes.flow_key import FlowId, flow_key
 from lab.nodes.kernel_path import KernelPath
 from lab.nodes.tls_files import make_server_certificate
@@ -101,11 +101,16 @@ class ZiaGateway:
         self.kernel = KernelPath("ziatun0", 0x7A, 122, masquerade=True)
         self.flows: dict[FlowId, tuple[Peer, int]] = {}
         self.tunnels: set[tuple[object, int]] = set()
-        self.running = True
+        self.stopping = Wakeup()
+
+    @property
+    def running(self) -> bool:
+        return not self.stopping.is_set()
 
     def serve(self) -> None:
         while self.running:
-            ready, _, _ = select.select([self.sock.fileno(), self.kernel.fd], [], [], 0.5)
+            watched = [self.sock.fileno(), self.kernel.fd, self.stopping.fileno()]
+            ready, _, _ = select.select(watched, [], [], 0.5)
             if self.sock.fileno() in ready:
                 data, addr = self.sock.recvfrom(65535)
                 self.from_tunnel(data, UdpPeer(self.sock, addr))
@@ -117,6 +122,10 @@ class ZiaGateway:
         listener = socket.create_server((str(self.listen), TLS_PORT))
         listener.settimeout(0.5)
         while self.running:
+            ready, _, _ = select.select([listener.fileno(), self.stopping.fileno()], [], [],
+                                        0.5)
+            if listener.fileno() not in ready:
+                continue
             try:
                 conn, addr = listener.accept()
             except TimeoutError:
@@ -180,7 +189,7 @@ class ZiaGateway:
         peer.send(_HEAD.pack(b"ZT", 1, DATA, tunnel, 0) + packet)
 
     def stop(self) -> None:
-        self.running = False
+        self.stopping.set()
 
 
 def _read_exactly(conn: ssl.SSLSocket, size: int) -> bytes:
