@@ -468,6 +468,15 @@ FAULTS: tuple[Fault, ...] = (
           "connector/io/tproxy.py",
           "    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, LISTENER_BUFFER)\n", "",
           "suites/functional/cloud/test_dns_flood.py", "-k", "connectors_stall"),
+    # -- a node's stop, seen at once (issue 19) -----------------------------------------
+    fault("node-stop-not-woken", "node stop",
+          "a node's stop sets its event but never wakes the loops waiting in select",
+          "lab/nodes/base.py", '            os.write(self._write, b"\\0")\n', "            pass\n",
+          "suites/unit/lab/test_node_stop.py"),
+    fault("stream-server-not-woken", "node stop",
+          "a stream server's stop waits out its poll: its listening socket is not shut down",
+          "lab/nodes/base.py", "                    sock.shutdown(socket.SHUT_RDWR)\n",
+          "                    pass\n", "suites/unit/lab/test_node_stop.py"),
     # -- the harness's DNS probe (issue 19) --------------------------------------------
     fault("probe-catch-up-burst", "DNS probe",
           "after a timeout the probe sends the missed questions back to back",
