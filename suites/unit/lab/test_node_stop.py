@@ -32,6 +32,8 @@ class Recorder(socketserver.BaseRequestHandler):
 
 
 def _ended(thread: threading.Thread) -> bool:
+    """Joined within the guard. Every waiting thread is a daemon: one a broken stop
+    leaves waiting must not keep the test process alive for its ten minutes."""
     thread.join(GUARD_S)
     return not thread.is_alive()
 
@@ -42,7 +44,7 @@ def test_a_stream_server_stops_without_waiting_for_its_poll(
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Recorder)
     stop = serve_in_background([server])
     threading.Event().wait(0.3)  # the loop settles into its wait (else a stop beats it)
-    stopper = threading.Thread(target=stop)
+    stopper = threading.Thread(target=stop, daemon=True)
     stopper.start()
     assert _ended(stopper)
     server.server_close()
@@ -62,7 +64,7 @@ def test_a_datagram_server_is_stopped_by_its_short_poll_and_handles_no_phantoms(
             if Recorder.handled:
                 break
             threading.Event().wait(0.01)
-    stopper = threading.Thread(target=stop)
+    stopper = threading.Thread(target=stop, daemon=True)
     stopper.start()
     assert _ended(stopper)
     server.server_close()
@@ -80,7 +82,8 @@ def test_a_wakeup_ends_a_select_and_a_wait_at_once() -> None:
     def periodic() -> None:
         seen.append(("wait", stopping.wait(LONG_S)))
 
-    threads = [threading.Thread(target=select_loop), threading.Thread(target=periodic)]
+    threads = [threading.Thread(target=select_loop, daemon=True),
+               threading.Thread(target=periodic, daemon=True)]
     for thread in threads:
         thread.start()
     assert not stopping.is_set()
