@@ -7,6 +7,8 @@ from typing import Any
 
 from lab.scenario.measure import Run
 
+LATE_SHOWN = 12  # failed attempts listed after a fault's undo
+
 
 def to_json(run: Run) -> dict[str, Any]:
     """Times are seconds after the traffic started, rounded to milliseconds."""
@@ -40,8 +42,8 @@ def text(run: Run) -> str:
         lost = ", ".join(f"{m} {n}" for m, n in f.lost)
         fail = ", ".join(f"{m} {v}" for m, v in f.fail if v not in ("unexercised", "n/a"))
         lines.append(f"  #{f.index} {f.kind} {','.join(f.nodes)} at {f.start_s:g} s: "
-                     f"detect {_s(f.detect_s)} ({f.detect_by}), recover {_s(f.recover_s)}, "
-                     f"back {_s(f.back_s)}; lost {lost}; leaks {f.leaks}"
+                     f"detect {_s(f.detect_s)} ({f.detect_by}), recover {_s(f.recover_s)}"
+                     f"{_each(f.recover)}, back {_s(f.back_s)}; lost {lost}; leaks {f.leaks}"
                      + (f"; fail {fail}" if fail else ""))
         if f.drain is not None:
             d = f.drain
@@ -53,6 +55,31 @@ def text(run: Run) -> str:
         lines.append(f"  {'ok  ' if v.ok else 'FAIL'} {where} {v.check}: {v.measured} "
                      f"(bound {v.bound})")
     return "\n".join(lines) + "\n"
+
+
+def failed_after_undo(run: Run) -> str:
+    """The attempts that failed after a fault was undone, by fault: beside a missed recovery
+    bound, it tells one late loss (a flow lost on a loaded machine) from a path that stayed
+    down. Times are seconds after the traffic started, as in the JSON."""
+    o = run.outcome
+    lines = []
+    ends = [f.start_s for f in o.faults[1:]] + [float("inf")]
+    for f, end in zip(o.faults, ends, strict=True):
+        if f.undone_s is None:
+            continue
+        late = [a for a in run.attempts if not a.ok
+                and f.undone_s <= a.t0 - o.started < end]
+        shown = ", ".join(f"{a.method}#{a.seq} {a.t0 - o.started:.2f}-{a.t1 - o.started:.2f} s"
+                          f" {a.detail}" for a in late[:LATE_SHOWN])
+        more = f" and {len(late) - LATE_SHOWN} more" if len(late) > LATE_SHOWN else ""
+        lines.append(f"  #{f.index} undone at {f.undone_s:g} s; failed after: "
+                     f"{shown or 'none'}{more}")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _each(recover: tuple[tuple[str, float | None], ...]) -> str:
+    lost = [(m, t) for m, t in recover if t != 0.0]
+    return f" ({', '.join(f'{m} {_s(t)}' for m, t in lost)})" if len(lost) > 1 else ""
 
 
 def _s(value: float | None) -> str:

@@ -11,7 +11,7 @@ import allure
 from lab.api import LabHandle
 from lab.events import Mark
 from lab.scenario.model import Scenario
-from lab.scenario.results import text, to_json
+from lab.scenario.results import failed_after_undo, text, to_json
 from lab.scenario.runner import play
 from reports.scenario_timeline import draw
 from suites.fixtures.allure_hooks import attach_json, attach_text
@@ -27,7 +27,8 @@ def play_and_check(lab: LabHandle, scenario: Scenario, tmp_path: Path) -> None:
     data = to_json(run)
     attach_json(data, f"{scenario.name}.json")
     started = run.ended - scenario.traffic.duration_s  # the clock of the attempts' times
-    attach_json(gateway_events(lab, mark, started), "connectors' ZIA gateway events")
+    events = gateway_events(lab, mark, started)
+    attach_json(events, "connectors' ZIA gateway events")
     attach_text(text(run), f"{scenario.name} verdicts")
     picture = draw(data, tmp_path / f"{scenario.name}.png")
     allure.attach.file(str(picture), name=f"{scenario.name} timeline",
@@ -36,7 +37,7 @@ def play_and_check(lab: LabHandle, scenario: Scenario, tmp_path: Path) -> None:
     arrived = {a.method for a in run.arrivals}
     assert set(http) <= arrived, f"no flow seen arriving for {set(http) - arrived}"
     failed = [v for v in run.outcome.verdicts if not v.ok]
-    assert not failed, "\n" + text(run)
+    assert not failed, "\n" + text(run) + failed_after_undo(run) + events_text(events)
     assert left_behind(lab) == {}
 
 
@@ -49,6 +50,16 @@ def gateway_events(lab: LabHandle, mark: Mark, started: float
     return {node: [{**e, "at_s": round(e["ts"] - started, 3)}
                    for kind in GATEWAY_EVENTS for e in lab.events(node, kind, after=mark)]
             for node in connectors}
+
+
+def events_text(events: dict[str, list[dict[str, object]]]) -> str:
+    """The gateway events in a line per connector, for a failure's message (the CI log
+    keeps it; the Allure attachment may be gone)."""
+    def one(e: dict[str, object]) -> str:
+        what = " ".join(str(e[k]) for k in ("address", "transport", "state") if k in e)
+        return f"{str(e['kind']).removeprefix('zia.')} {what} at {e['at_s']} s"
+    return "".join(f"  {node}: {', '.join(one(e) for e in sorted(seen, key=lambda e: e['at_s']))}"
+                   f"\n" for node, seen in events.items() if seen)
 
 
 def left_behind(lab: LabHandle) -> dict[str, str]:
