@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from lab.events import EventWriter
-from lab.nodes.base import node_arguments, run_async_node
+from lab.nodes.async_node import run_async_node
+from lab.nodes.base import node_arguments
 from lab.nodes.tls_files import client_context
 from lab.nodes.zpa_broker import PORT
 from lab.nodes.zpa_wire import FrameError, frame_bytes, read_frame, splice

@@ -40,10 +40,9 @@ from lab.nodes.base import (
     serve_until_signalled,
     take_loopback_address,
 )
-from lab.nodes.flow_key import FlowId, flow_hash
+from lab.nodes.flow_key import FlowId, flow_hash, ipv4_flow_id
 from lab.nodes.health_probe import TargetHealth, http_probe
 from lab.nodes.kernel_path import KernelPath
-from lab.nodes.zia_gateway import flow_id
 from lab.wire.vxlan import unwrap, wrap
 
 TUN, MARK, TABLE = "azgw0", 0x5A, 125
@@ -127,7 +126,7 @@ table ip {NAT_TABLE} {{
                     self.from_connector(socks[fd])
 
     def to_connector(self, packet: bytes) -> None:
-        fid = flow_id(packet)
+        fid = ipv4_flow_id(packet)
         if fid is None:
             return
         inbound = packet[16:20] == self.frontend.packed  # to the published app

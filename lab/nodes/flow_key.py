@@ -62,3 +62,9 @@ def link_scoped(packet: bytes) -> bool:
         return False
     src, dst = addresses(packet)
     return src.is_link_local or dst.is_multicast
+
+
+def ipv4_flow_id(packet: bytes) -> FlowId | None:
+    """`flow_key` of an IPv4 packet, None for anything else (the ZIA gateway and the
+    Azure gateway LB's VXLAN path carry IPv4 only)."""
+    return flow_key(packet) if packet and packet[0] >> 4 == 4 else None

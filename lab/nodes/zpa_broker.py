@@ -22,7 +22,8 @@ from ipaddress import IPv4Address
 from typing import Any
 
 from lab.events import EventWriter
-from lab.nodes.base import node_arguments, run_async_node
+from lab.nodes.async_node import run_async_node
+from lab.nodes.base import node_arguments
 from lab.nodes.tls_files import make_server_certificate
 from lab.nodes.zpa_wire import FrameError, frame_bytes, read_frame, splice
 

@@ -10,9 +10,8 @@ import pytest
 from scapy.layers.inet import ICMP, IP, TCP
 from scapy.layers.inet6 import ICMPv6EchoRequest, ICMPv6ND_NS, IPv6
 
-from lab.nodes.flow_key import addresses, flow_hash, flow_key, link_scoped
+from lab.nodes.flow_key import addresses, flow_hash, flow_key, ipv4_flow_id, link_scoped
 from lab.nodes.target_group import Failover, choose
-from lab.nodes.zia_gateway import flow_id
 
 pytestmark = pytest.mark.unit
 
@@ -43,8 +42,8 @@ def test_an_ipv6_echo_is_keyed_by_its_addresses() -> None:
 def test_ipv4_keys_are_unchanged_and_the_zia_gateway_stays_ipv4() -> None:
     tcp = bytes(IP(src="10.10.1.11", dst="198.18.10.10") / TCP(sport=40000, dport=80))
     assert flow_key(tcp) == (6, bytes([10, 10, 1, 11]), 40000, bytes([198, 18, 10, 10]), 80)
-    assert flow_id(tcp) == flow_key(tcp)
-    assert flow_id(bytes(IPv6(src=A6, dst=B6) / TCP())) is None
+    assert ipv4_flow_id(tcp) == flow_key(tcp)
+    assert ipv4_flow_id(bytes(IPv6(src=A6, dst=B6) / TCP())) is None
     assert flow_key(bytes(IP(dst="198.18.10.10") / ICMP())) is not None
 
 
