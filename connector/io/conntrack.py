@@ -4,19 +4,15 @@ The routed path needs it when the kernel steered a flow's first packet to user s
 while its name sets were a moment behind the core: the connection's entry then holds
 the user-space mark and a NAT decision made for the TUN, so the packet can only be
 carried Direct once the entry is gone and the kernel decides afresh.
-
-pyroute2 is imported on first use: importing it (all of its package) cost every
-connector start 0.17 s of CPU, a third of the service's imports, for a race most runs
-never see.
 """
 
 from __future__ import annotations
 
 from ipaddress import IPv4Address
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from pyroute2.conntrack import AsyncConntrack
+from pyroute2.conntrack import AsyncConntrack
+from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
 
 
 class ConntrackTable:
@@ -29,11 +25,6 @@ class ConntrackTable:
     async def forget(self, proto: int, src: IPv4Address, sport: int,
                      dst: IPv4Address, dport: int) -> bool:
         """Delete the entry whose original direction is this 5-tuple; True if one was."""
-        # here, not at the top: see the module's docstring
-        from pyroute2.conntrack import AsyncConntrack
-        from pyroute2.netlink.exceptions import NetlinkError
-        from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
-
         if self._socket is None:
             self._socket = AsyncConntrack()
         key = NFCTAttrTuple(saddr=str(src), daddr=str(dst), proto=proto,
