@@ -22,7 +22,7 @@ def draw(data: dict[str, Any], path: Path) -> Path:
     methods: list[str] = data["methods"]
     fig, ax = plt.subplots(figsize=(10, 1.2 + 0.55 * len(methods)))
     rows = {m: i for i, m in enumerate(reversed(methods))}
-    for method, _seq, t0, t1, ok, _detail in data["attempts"]:
+    for method, _seq, t0, t1, ok, *_detail_and_port in data["attempts"]:
         y = rows[method]
         ax.plot([t0, max(t1, t0 + 0.03)], [y, y], color=OK if ok else LOST,
                 linewidth=6 if ok else 9, solid_capstyle="butt")

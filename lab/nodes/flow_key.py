@@ -48,6 +48,18 @@ def flow_key(packet: bytes) -> FlowId | None:
     return proto, lo[0], lo[1], hi[0], hi[1]
 
 
+def ports(packet: bytes) -> tuple[int, int]:
+    """(source, destination) port of a TCP or UDP packet `flow_key` accepts; (0, 0) for
+    any other protocol or a packet too short to hold them. For the events of a flow's
+    first packet; `flow_key`, on every packet, reads them inline."""
+    at_proto, _, size, fixed = _LAYOUT[packet[0] >> 4]
+    header = (packet[0] & 0xF) * 4 if size == 4 else fixed
+    if packet[at_proto] not in (6, 17) or len(packet) < header + 4:
+        return 0, 0
+    sport, dport = struct.unpack_from("!HH", packet, header)
+    return sport, dport
+
+
 def addresses(packet: bytes) -> tuple[IPv4Address | IPv6Address, IPv4Address | IPv6Address]:
     """(source, destination) of an IPv4 or IPv6 packet `flow_key` accepted."""
     _, at_src, size, _ = _LAYOUT[packet[0] >> 4]

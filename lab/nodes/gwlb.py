@@ -16,7 +16,8 @@ bad ones (spec §3.2: interval 10 s, 2 and 3; the lab may shorten the interval).
 A flow whose target turns unhealthy is rebalanced to a healthy one (the
 Terraform default). With no healthy target, the GWLB fails open and uses all of
 them, as AWS load balancers do. Events: `gwlb.target_healthy`,
-`gwlb.target_unhealthy`, `gwlb.flow` (first packet of a flow, with its target),
+`gwlb.target_unhealthy`, `gwlb.flow` (first packet of a flow, or its first on a new
+target when it is `rebalanced`, with its target, addresses and ports),
 `gwlb.fail_open`.
 
 Targets are registered and deregistered at run time (`lab.nodes.gwlb_control`, as
@@ -50,7 +51,7 @@ from ipaddress import IPv4Address
 from lab.events import EventWriter
 from lab.nodes import gwlb_control
 from lab.nodes.base import Wakeup, node_arguments, run_checked, serve_until_signalled
-from lab.nodes.flow_key import FlowId, addresses, flow_key, link_scoped
+from lab.nodes.flow_key import FlowId, addresses, flow_key, link_scoped, ports
 from lab.nodes.flow_key import flow_hash as hash_of
 from lab.nodes.gwlb_control import Request
 from lab.nodes.health_probe import http_probe
@@ -149,8 +150,9 @@ class Gwlb:
         self.flows[(eni, fid)] = picked
         if choice.new or choice.moved:
             src, dst = addresses(packet)
+            sport, dport = ports(packet)
             self.events.emit("gwlb.flow", target=str(choice.target), rebalanced=choice.moved,
-                             proto=fid[0], src=str(src), dst=str(dst),
+                             proto=fid[0], src=str(src), dst=str(dst), sport=sport, dport=dport,
                              endpoint=self._names.get(eni, f"vpce-{eni:016x}"))
         return picked
 

@@ -12,8 +12,10 @@ of the traffic). Within it:
   successful attempt after its last failure, minus the start; the largest of them
   (0 when nothing was lost, None when a method never succeeded again); also
   per method (`recover`).
-- lost: failed attempts per method (each attempt is a new flow); reset: of them,
-  those the peer reset.
+- lost: failed attempts per method (each attempt is a new flow), but for those the
+  load balancer moved to another target while they ran (`moved`, counted apart:
+  spec §3.1 lets them fail; `lab.scenario.moves`); reset: of all failed attempts,
+  those the peer reset. Moved attempts count for neither detect nor recover.
 - fail: per ZIA method during a ZIA outage (`n/a` otherwise), `open` when a flow arrived in the
   window from a source other than the policy's (Direct instead of ZIA), `close`
   when none did and flows failed, `unexercised` when nothing failed.
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from lab.scenario.drain import HELD, DrainResult, HeldRequest, Membership, measure_drain
 from lab.scenario.kinds import ZIA_OUTAGES
 from lab.scenario.model import Fault, Scenario
+from lab.scenario.moves import Move, moved
 from lab.scenario.profiles import Profile
 
 
@@ -43,6 +46,7 @@ class Attempt:
     t1: float
     ok: bool
     detail: str
+    sport: int = 0  # an HTTP flow's local port (0: unknown, DNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,7 @@ class FaultResult:
     fail: tuple[tuple[str, str], ...]
     leaks: int
     drain: DrainResult | None = None
+    moved: tuple[tuple[str, int], ...] = ()  # failed, moved by the load balancer: not lost
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +169,13 @@ def fail_mode(method: str, attempts: Sequence[Attempt], arrivals: Sequence[Arriv
 
 def measure_fault(played: Played, end: float, started: float, attempts: Sequence[Attempt],
                   arrivals: Sequence[Arrival], methods: Sequence[str],
-                  profile: Profile) -> FaultResult:
+                  profile: Profile, moves: Sequence[Move] = ()) -> FaultResult:
     start = played.applied
-    window = [a for a in attempts if start <= a.t0 < end]
+    every = [a for a in attempts if start <= a.t0 < end]
+    ports = {m: profile.method(m).port for m in methods}
+    excused = [a for a in every if not a.ok and moved(a.sport, ports[a.method], a.t0, a.t1,
+                                                       moves)]
+    window = [a for a in every if a not in excused]
     seen = [a for a in arrivals if start <= a.ts < end]
     after = [t for t in played.detected if t >= start]
     if played.has_detect_event:
@@ -181,7 +190,8 @@ def measure_fault(played: Played, end: float, started: float, attempts: Sequence
     drain = None if played.membership is None else measure_drain(
         played.membership, start, min(after, default=None), played.undone,
         min(later) if later else None, end,
-        [HeldRequest(a.t0, a.t1, a.ok) for a in window if a.method == HELD],
+        [HeldRequest(a.t0, a.t1, a.ok) for a in every if a.method == HELD],  # a drain
+        # keeps its flows where they are: a held flow moved while it ran is lost there
         [(a.ts, a.src) for a in seen if a.method == HELD])
     return FaultResult(
         index=played.fault.index, kind=played.fault.kind, nodes=played.fault.nodes,
@@ -191,8 +201,9 @@ def measure_fault(played: Played, end: float, started: float, attempts: Sequence
         recover=tuple((m, _r(t)) for m, t in recover.items()),
         back_s=_r(back),
         lost=tuple((m, sum(1 for a in window if a.method == m and not a.ok)) for m in methods),
-        reset=tuple((m, sum(1 for a in window if a.method == m and a.detail == "reset"))
+        reset=tuple((m, sum(1 for a in every if a.method == m and a.detail == "reset"))
                     for m in methods),
+        moved=tuple((m, sum(1 for a in excused if a.method == m)) for m in methods),
         slowest=tuple((m, _r(max((a.t1 - a.t0 for a in window if a.method == m and a.ok),
                                  default=None))) for m in methods),
         fail=tuple((m, fail_mode(m, window, seen, profile, played.fault.kind))
@@ -239,7 +250,7 @@ def drain_verdicts(index: int, drain: DrainResult) -> list[Verdict]:
 
 def measure(scenario: Scenario, profile: Profile, started: float, ended: float,
             played: Sequence[Played], attempts: Sequence[Attempt],
-            arrivals: Sequence[Arrival]) -> Outcome:
+            arrivals: Sequence[Arrival], moves: Sequence[Move] = ()) -> Outcome:
     methods = scenario.traffic.methods
     first = min((p.applied for p in played), default=ended)
     baseline = tuple((m, sum(1 for a in attempts if a.method == m and a.ok and a.t1 < first))
@@ -253,7 +264,7 @@ def measure(scenario: Scenario, profile: Profile, started: float, ended: float,
     results = []
     for p in ordered:
         result = measure_fault(p, ends[p.fault.index], started, attempts, arrivals, methods,
-                               profile)
+                               profile, moves)
         results.append(result)
         checks.extend(verdicts(p.fault, result))
     return Outcome(scenario.name, started, baseline, tuple(results), tuple(checks))

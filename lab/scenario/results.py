@@ -24,12 +24,12 @@ def to_json(run: Run) -> dict[str, Any]:
         "interval_s": s.traffic.interval_s, "methods": list(s.traffic.methods),
         "baseline_ok": dict(o.baseline_ok),
         "faults": [{**asdict(f), "nodes": list(f.nodes), "lost": dict(f.lost),
-                    "reset": dict(f.reset), "fail": dict(f.fail), "recover": dict(f.recover),
-                    "slowest": dict(f.slowest),
+                    "reset": dict(f.reset), "moved": dict(f.moved), "fail": dict(f.fail),
+                    "recover": dict(f.recover), "slowest": dict(f.slowest),
                     "hold_s": s.timeline[k].hold_s, "params": dict(s.timeline[k].params)}
                    for k, f in enumerate(o.faults)],
         "verdicts": [asdict(v) for v in o.verdicts],
-        "attempts": [[a.method, a.seq, rel(a.t0), rel(a.t1), a.ok, a.detail]
+        "attempts": [[a.method, a.seq, rel(a.t0), rel(a.t1), a.ok, a.detail, a.sport]
                      for a in run.attempts],
         "arrivals": [[a.method, a.src, rel(a.ts)] for a in run.arrivals],
     }
@@ -40,6 +40,9 @@ def text(run: Run) -> str:
     lines = [f"scenario {o.scenario}: {'PASSED' if o.passed else 'FAILED'}"]
     for f in o.faults:
         lost = ", ".join(f"{m} {n}" for m, n in f.lost)
+        moved = ", ".join(f"{m} {n}" for m, n in f.moved if n)
+        if moved:
+            lost += f" (and moved by the load balancer, spec §3.1: {moved})"
         fail = ", ".join(f"{m} {v}" for m, v in f.fail if v not in ("unexercised", "n/a"))
         lines.append(f"  #{f.index} {f.kind} {','.join(f.nodes)} at {f.start_s:g} s: "
                      f"detect {_s(f.detect_s)} ({f.detect_by}), recover {_s(f.recover_s)}"

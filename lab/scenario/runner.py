@@ -22,6 +22,7 @@ from lab.scenario.errors import ScenarioError
 from lab.scenario.kinds import EventRule, back_rule, detect_rule, lb_targets, with_service
 from lab.scenario.measure import Played, Run, measure
 from lab.scenario.model import Fault, Scenario, Traffic
+from lab.scenario.moves import Move
 from lab.scenario.probes import Background, arrivals
 from lab.scenario.profiles import PROFILES, Profile
 
@@ -89,6 +90,13 @@ def _membership(lab: LabHandle, fault: Fault, after: Mark) -> Membership | None:
     return Membership(targets, flows, drained)
 
 
+def _moves(lab: LabHandle, after: Mark) -> tuple[Move, ...]:
+    """The flows each GWLB logged as moved to another target (`lab.scenario.moves`)."""
+    return tuple(Move(float(e["ts"]), int(e.get("sport", 0)), int(e.get("dport", 0)))
+                 for b in with_service(lab.topology, "gwlb")
+                 for e in lab.events(b, "gwlb.flow", after=after) if e.get("rebalanced"))
+
+
 def _sleep_until(when: float) -> None:
     time.sleep(max(0.0, when - time.time()))
 
@@ -129,7 +137,8 @@ def play(lab: LabHandle, scenario: Scenario, say: Say = _quiet) -> Run:
                      _membership(lab, f, mark))
               for f, applied, undone in timings]
     seen = arrivals(lab, profile, scenario.traffic.methods, mark)
-    outcome = measure(scenario, profile, started, ended, played, attempts, seen)
+    outcome = measure(scenario, profile, started, ended, played, attempts, seen,
+                      _moves(lab, mark))
     return Run(scenario, outcome, tuple(attempts), tuple(seen), ended)
 
 

@@ -9,7 +9,8 @@ at ADDR, then the http flow to the answer, as a ZPA user's flow starts) it opens
 Attempts start on time whatever earlier ones do (each in its own thread), so a
 gap in the flows is counted as the flows it cost. Every attempt is one JSON line
 on stdout: `method`, `seq`, `t0`, `t1` (epoch seconds), `ok`, `detail` (`200`,
-`timeout`, `reset`, `refused`, ...). Bounded in
+`timeout`, `reset`, `refused`, ...), `sport` (an HTTP flow's local port, so a load
+balancer's log of the flow can be told; 0 for DNS). Bounded in
 time (at most 120 s) and count (at most 2,000 attempts a flow); stops by itself.
 """
 
@@ -32,53 +33,69 @@ from lab.traffic.held_flows import HeldFlows
 MAX_DURATION_S, MAX_ATTEMPTS, MAX_INFLIGHT = 120.0, 2000, 64
 
 
+def local_port(conn: socket.socket) -> int:
+    """The port the kernel gave the connection (0 once it is closed)."""
+    try:
+        return int(conn.getsockname()[1])
+    except OSError:
+        return 0
+
+
 def http_once(name: str, seq: int, address: str, port: int, timeout: float,
-              host: str = "") -> tuple[bool, str]:
+              host: str = "") -> tuple[bool, str, int]:
+    """(ok, detail, local port) of one GET on a new connection."""
     request = (f"GET /scn/{name}/{seq} HTTP/1.0\r\nHost: {host or address}\r\n"
                "Connection: close\r\n\r\n").encode()
     deadline = time.monotonic() + timeout
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sport = 0
     try:
-        with socket.create_connection((address, port), timeout=timeout) as conn:
+        with socket.socket(family, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            try:
+                conn.connect((address, port))
+            finally:
+                sport = local_port(conn)  # read before a refusal closes it
             conn.settimeout(max(0.01, deadline - time.monotonic()))
             conn.sendall(request)
             head = conn.recv(64)
     except TimeoutError:
-        return False, "timeout"
+        return False, "timeout", sport
     except ConnectionResetError:
-        return False, "reset"
+        return False, "reset", sport
     except ConnectionRefusedError:
-        return False, "refused"
+        return False, "refused", sport
     except OSError as exc:
-        return False, type(exc).__name__
+        return False, type(exc).__name__, sport
     if not head:
-        return False, "closed"
+        return False, "closed", sport
     status = head.split(b" ", 2)[1:2]
     code = status[0].decode(errors="replace") if status else "?"
-    return code == "200", code
+    return code == "200", code, sport
 
 
-def dns_once(qname: str, address: str, port: int, timeout: float) -> tuple[bool, str]:
+def dns_once(qname: str, address: str, port: int, timeout: float) -> tuple[bool, str, int]:
     try:
         answer = dns.query.udp(dns.message.make_query(qname, "A"), address, port=port,
                                timeout=timeout)
     except dns.exception.Timeout:
-        return False, "timeout"
+        return False, "timeout", 0
     except (OSError, dns.exception.DNSException) as exc:
-        return False, type(exc).__name__
+        return False, type(exc).__name__, 0
     code = dns.rcode.to_text(answer.rcode())
-    return code == "NOERROR" and bool(answer.answer), code
+    return code == "NOERROR" and bool(answer.answer), code, 0
 
 
 def named_http_once(name: str, seq: int, resolver: str, port: int, qname: str,
-                    timeout: float) -> tuple[bool, str]:
+                    timeout: float) -> tuple[bool, str, int]:
     """One lookup of `qname` at `resolver`, then one HTTP flow to the answer."""
     try:
         answer = dns.query.udp(dns.message.make_query(qname, "A"), resolver, timeout=timeout)
     except (OSError, dns.exception.DNSException):
-        return False, "lookup"
+        return False, "lookup", 0
     addresses = [r.address for rrset in answer.answer for r in rrset if hasattr(r, "address")]
     if not addresses:
-        return False, "lookup"
+        return False, "lookup", 0
     return http_once(name, seq, addresses[0], port, timeout, host=qname)
 
 
@@ -89,15 +106,16 @@ def attempt(kind: str, name: str, seq: int, address: str, port: int, qname: str,
             timeout: float, out: threading.Lock) -> None:
     t0 = time.time()
     if kind == "http-held":
-        ok, detail = HELD.once(name, seq, address, port, timeout)
+        ok, detail, sport = HELD.once(name, seq, address, port, timeout)
     elif kind == "http":
-        ok, detail = http_once(name, seq, address, port, timeout)
+        ok, detail, sport = http_once(name, seq, address, port, timeout)
     elif kind == "http-name":
-        ok, detail = named_http_once(name, seq, address, port, qname, timeout)
+        ok, detail, sport = named_http_once(name, seq, address, port, qname, timeout)
     else:
-        ok, detail = dns_once(qname, address, port, timeout)
+        ok, detail, sport = dns_once(qname, address, port, timeout)
     line = json.dumps({"method": name, "seq": seq, "t0": round(t0, 4),
-                       "t1": round(time.time(), 4), "ok": ok, "detail": detail})
+                       "t1": round(time.time(), 4), "ok": ok, "detail": detail,
+                       "sport": sport})
     with out:
         print(line, flush=True)
 

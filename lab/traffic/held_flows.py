@@ -24,28 +24,32 @@ class HeldFlows:
         self.slots = [Slot() for _ in range(slots)]
 
     def once(self, name: str, seq: int, address: str, port: int,
-             timeout: float) -> tuple[bool, str]:
+             timeout: float) -> tuple[bool, str, int]:
+        """(ok, detail, the connection's local port; 0 if it never connected)."""
         slot = self.slots[seq % len(self.slots)]
         with slot.lock:
+            sport = 0
             try:
                 if slot.conn is None:
                     slot.conn = socket.create_connection((address, port), timeout=timeout)
-                return _request(slot.conn, name, seq, address, time.monotonic() + timeout)
+                sport = slot.conn.getsockname()[1]
+                ok, code = _request(slot.conn, name, seq, address, time.monotonic() + timeout)
+                return ok, code, sport
             except TimeoutError:
-                return self._drop(slot, "timeout")
+                return self._drop(slot, "timeout", sport)
             except ConnectionResetError:
-                return self._drop(slot, "reset")
+                return self._drop(slot, "reset", sport)
             except ConnectionRefusedError:
-                return self._drop(slot, "refused")
+                return self._drop(slot, "refused", sport)
             except OSError as exc:
-                return self._drop(slot, type(exc).__name__)
+                return self._drop(slot, type(exc).__name__, sport)
 
     @staticmethod
-    def _drop(slot: Slot, detail: str) -> tuple[bool, str]:
+    def _drop(slot: Slot, detail: str, sport: int) -> tuple[bool, str, int]:
         if slot.conn is not None:
             slot.conn.close()
             slot.conn = None
-        return False, detail
+        return False, detail, sport
 
 
 def _request(conn: socket.socket, name: str, seq: int, host: str,

@@ -18,6 +18,10 @@ import pytest
 
 from lab.api import LabHandle, bring_up
 from lab.events import Mark
+from lab.scenario.model import Traffic
+from lab.scenario.moves import Move, moved
+from lab.scenario.probes import Background
+from lab.scenario.profiles import GWLB
 from suites.fixtures.allure_hooks import attach_json
 from suites.fixtures.lab import unique_instance, wait_targets_healthy
 
@@ -144,4 +148,37 @@ def test_a_running_flow_whose_target_turns_unhealthy_moves_to_the_healthy_one(
         moved = held_flow_pick(lab, mark)
     assert moved["rebalanced"] is True
     assert moved["target"] == ({CC1, CC2} - {was}).pop()
+    wait_targets_healthy(lab, "gwlb")
+
+
+@allure.feature("gwlb")
+def test_a_tcp_flow_the_gwlb_moves_breaks_and_its_log_names_the_flow(lab: LabHandle) -> None:
+    """Spec §3.1: flows through a connector that turns unhealthy may fail. With rebalance
+    (§3.2) the GWLB moves them, and a TCP flow moved to the other connector breaks: that
+    one has no state for it and SNATs it to its own address. The scenarios count such a
+    loss apart (`lab.scenario.moves`), by the ports in the GWLB's `gwlb.flow` (rebalanced)
+    event, so those must be the client's own (its socket's, not the GWLB's reading).
+
+    Held connections (8) carry a request each 0.25 s; the probes of a connector that
+    carries some of them (their SNAT source at the web server) are refused; its flows
+    move to the other connector and break there."""
+    mark = lab.mark()
+    background = Background(lab, GWLB, Traffic(GWLB.name, ("held",), 0.25, 9.0))
+    lab.wait_event("web", "http.request", lambda e: e["path"] == "/scn/held/8",
+                   after=mark, timeout=10)  # every slot has carried a request
+    carrier = min(e["src"] for e in lab.events("web", "http.request", after=mark)
+                  if str(e["path"]).startswith("/scn/held/"))
+    with probes_refused(lab, NODE_OF[carrier]):
+        lab.wait_event("gwlb", "gwlb.target_unhealthy", lambda e: e["target"] == carrier,
+                       after=mark, timeout=10)
+        attempts = background.join()
+    moves = [Move(float(e["ts"]), int(e["sport"]), int(e["dport"]))
+             for e in lab.events("gwlb", "gwlb.flow", after=mark) if e["rebalanced"]]
+    failed = [a for a in attempts if not a.ok]
+    attach_json("held attempts", [[a.seq, a.t0, a.t1, a.ok, a.detail, a.sport]
+                                  for a in attempts])
+    assert {a.sport for a in attempts} - {0}, "the probe gave no local port"
+    assert moves, f"{carrier} turned unhealthy but the GWLB moved none of the held flows"
+    assert failed, f"{len(moves)} held TCP flows were moved off {carrier} and none broke"
+    assert all(moved(a.sport, 80, a.t0, a.t1, moves) for a in failed), (failed, moves)
     wait_targets_healthy(lab, "gwlb")

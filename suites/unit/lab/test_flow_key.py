@@ -7,10 +7,17 @@ import struct
 from ipaddress import IPv4Address
 
 import pytest
-from scapy.layers.inet import ICMP, IP, TCP
+from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import ICMPv6EchoRequest, ICMPv6ND_NS, IPv6
 
-from lab.nodes.flow_key import addresses, flow_hash, flow_key, ipv4_flow_id, link_scoped
+from lab.nodes.flow_key import (
+    addresses,
+    flow_hash,
+    flow_key,
+    ipv4_flow_id,
+    link_scoped,
+    ports,
+)
 from lab.nodes.target_group import Failover, choose
 
 pytestmark = pytest.mark.unit
@@ -79,3 +86,13 @@ def test_flows_a_fixed_port_step_apart_spread_over_two_targets_as_at_random() ->
     for step in range(1, 33):
         one_sided = sum(len({pick[s + step * i] for i in range(8)}) == 1 for s in starts)
         assert one_sided / len(starts) < 2 / 128, f"step {step}: {one_sided} of {len(starts)}"
+
+
+def test_ports_are_the_packets_own_in_its_direction_and_zero_without_any() -> None:
+    assert ports(bytes(IP(src="10.10.1.11", dst="198.18.10.10") / TCP(sport=40000,
+                                                                      dport=80))) == (40000, 80)
+    assert ports(bytes(IP(dst="198.18.10.10", options=b"\x01" * 4) / UDP(sport=5353,
+                                                                         dport=53))) == (5353, 53)
+    assert ports(bytes(IPv6(src=B6, dst=A6) / TCP(sport=80, dport=40000))) == (80, 40000)
+    assert ports(bytes(IP(dst="198.18.10.10") / ICMP())) == (0, 0)
+    assert ports(bytes(IP(dst="198.18.10.10") / TCP())[:22]) == (0, 0)  # cut in the ports

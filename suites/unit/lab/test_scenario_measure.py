@@ -8,6 +8,7 @@ import pytest
 
 from lab.scenario.measure import Arrival, Attempt, Played, measure, measure_fault, verdicts
 from lab.scenario.model import Expect, Fault, Scenario, Traffic
+from lab.scenario.moves import Move, moved
 from lab.scenario.profiles import GWLB
 
 pytestmark = pytest.mark.unit
@@ -120,3 +121,32 @@ def test_two_faults_each_count_only_their_own_window_and_the_baseline_is_checked
     assert {v.check: v.ok for v in outcome.verdicts if v.fault is None} == {
         "baseline.direct": True, "baseline.zia": False, "baseline.leaks": True}
     assert not outcome.passed
+
+
+def test_a_flow_the_load_balancer_moved_is_counted_apart_from_the_lost() -> None:
+    # a ZIA outage applied at 100, undone at 108. direct (port 80): one attempt reset at
+    # 109.30-109.31 from local port 40001, and the GWLB logged that flow (40001 -> 80) as
+    # rebalanced at 109.305, inside it: moved 1, lost 0, recovered 0 (no other loss).
+    # Another reset at 109.50-109.51 from port 40002, whose move was logged at 109.60,
+    # after it had ended, and one from port 40003 whose move was to port 8080: both lost,
+    # and direct recovers with the next success, ending 109.76: 9.76 s.
+    played = Played(fault("zia_blackhole"), 100.0, 108.0)
+    moves = (Move(109.305, 40001, 80), Move(109.60, 40002, 80), Move(109.41, 40003, 8080))
+    one = [ok("direct", 109.0), Attempt("direct", 1, 109.30, 109.31, False, "reset", 40001)]
+    r = measure_fault(played, 118.0, 97.0, one, [], ("direct",), GWLB, moves)
+    assert (dict(r.lost), dict(r.moved), dict(r.reset)) == ({"direct": 0}, {"direct": 1},
+                                                            {"direct": 1})
+    assert dict(r.recover) == {"direct": 0.0}
+    late = [*one, Attempt("direct", 2, 109.50, 109.51, False, "reset", 40002),
+            Attempt("direct", 3, 109.40, 109.42, False, "reset", 40003),
+            ok("direct", 109.75, 109.76)]
+    r = measure_fault(played, 118.0, 97.0, late, [], ("direct",), GWLB, moves)
+    assert (dict(r.lost), dict(r.moved), dict(r.reset)) == ({"direct": 2}, {"direct": 1},
+                                                            {"direct": 3})
+    assert dict(r.recover) == {"direct": 9.76}
+
+
+def test_an_attempt_without_a_local_port_is_never_taken_for_a_moved_one() -> None:
+    assert moved(40001, 80, 1.0, 2.0, [Move(1.5, 40001, 80)])
+    assert not moved(0, 80, 1.0, 2.0, [Move(1.5, 0, 80)])
+    assert not moved(40001, 80, 1.0, 2.0, [Move(2.01, 40001, 80), Move(0.99, 40001, 80)])
