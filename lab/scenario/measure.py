@@ -12,8 +12,8 @@ of the traffic). Within it:
   successful attempt after its last failure, minus the start; the largest of them
   (0 when nothing was lost, None when a method never succeeded again); also
   per method (`recover`).
-- lost: failed attempts per method (each attempt is a new flow), but for those the
-  load balancer moved to another target while they ran (`moved`, counted apart:
+- lost: failed attempts per method (each attempt is a new flow), but for those whose
+  flow the load balancer moved to another target (`moved`, counted apart:
   spec §3.1 lets them fail; `lab.scenario.moves`); reset: of all failed attempts,
   those the peer reset. Moved attempts count for neither detect nor recover.
 - fail: per ZIA method during a ZIA outage (`n/a` otherwise), `open` when a flow arrived in the
@@ -47,6 +47,7 @@ class Attempt:
     ok: bool
     detail: str
     sport: int = 0  # an HTTP flow's local port (0: unknown, DNS)
+    since: float = 0.0  # when its flow began (a held connection: opened earlier); 0: t0
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +174,8 @@ def measure_fault(played: Played, end: float, started: float, attempts: Sequence
     start = played.applied
     every = [a for a in attempts if start <= a.t0 < end]
     ports = {m: profile.method(m).port for m in methods}
-    excused = [a for a in every if not a.ok and moved(a.sport, ports[a.method], a.t0, a.t1,
-                                                       moves)]
+    excused = [a for a in every if not a.ok
+               and moved(a.sport, ports[a.method], a.since or a.t0, a.t1, moves)]
     window = [a for a in every if a not in excused]
     seen = [a for a in arrivals if start <= a.ts < end]
     after = [t for t in played.detected if t >= start]

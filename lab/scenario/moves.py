@@ -9,7 +9,8 @@ targets' health changes one after the other: during a ZIA outage both connectors
 unhealthy and healthy again, a probe apart, and a packet in that gap is moved.
 
 So a failed attempt whose flow the GWLB logged as moved (`gwlb.flow` with
-`rebalanced`, the same source and destination port, while the attempt ran) is
+`rebalanced`, the same source and destination port, between the flow's start and the
+attempt's end: a held connection can be moved by a packet between two requests) is
 counted apart (`moved`), not as a lost flow: the loss is the load balancer's, as the
 spec says, and the GWLB's log is the oracle for which flows it was.
 """
@@ -31,6 +32,7 @@ class Move:
 
 def moved(sport: int, dport: int, t0: float, t1: float, moves: Sequence[Move]) -> bool:
     """Whether the load balancer moved the flow from local port `sport` to `dport` between
-    `t0` and `t1` (an attempt's run); a local port of 0 (unknown) is never matched."""
+    `t0` (when the flow began: the attempt's start, or a held connection's opening) and
+    `t1` (the attempt's end); a local port of 0 (unknown) is never matched."""
     return sport != 0 and any(m.sport == sport and m.dport == dport and t0 <= m.ts <= t1
                               for m in moves)

@@ -44,7 +44,8 @@ class Background:
         if self._thread.is_alive() or self._error:
             raise ScenarioError(f"the background flows did not end well: {self._error}")
         return [Attempt(d["method"], int(d["seq"]), float(d["t0"]), float(d["t1"]),
-                        bool(d["ok"]), str(d["detail"]), int(d.get("sport", 0)))
+                        bool(d["ok"]), str(d["detail"]), int(d.get("sport", 0)),
+                        float(d.get("since", 0.0)))
                 for d in map(json.loads, self._lines) if d]
 
 

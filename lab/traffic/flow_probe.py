@@ -10,7 +10,8 @@ Attempts start on time whatever earlier ones do (each in its own thread), so a
 gap in the flows is counted as the flows it cost. Every attempt is one JSON line
 on stdout: `method`, `seq`, `t0`, `t1` (epoch seconds), `ok`, `detail` (`200`,
 `timeout`, `reset`, `refused`, ...), `sport` (an HTTP flow's local port, so a load
-balancer's log of the flow can be told; 0 for DNS). Bounded in
+balancer's log of the flow can be told; 0 for DNS), `since` (when the flow began: `t0`
+but for a held connection, opened by an earlier attempt). Bounded in
 time (at most 120 s) and count (at most 2,000 attempts a flow); stops by itself.
 """
 
@@ -104,9 +105,9 @@ HELD = HeldFlows()
 
 def attempt(kind: str, name: str, seq: int, address: str, port: int, qname: str,
             timeout: float, out: threading.Lock) -> None:
-    t0 = time.time()
+    t0 = since = time.time()
     if kind == "http-held":
-        ok, detail, sport = HELD.once(name, seq, address, port, timeout)
+        ok, detail, sport, since = HELD.once(name, seq, address, port, timeout)
     elif kind == "http":
         ok, detail, sport = http_once(name, seq, address, port, timeout)
     elif kind == "http-name":
@@ -115,7 +116,7 @@ def attempt(kind: str, name: str, seq: int, address: str, port: int, qname: str,
         ok, detail, sport = dns_once(qname, address, port, timeout)
     line = json.dumps({"method": name, "seq": seq, "t0": round(t0, 4),
                        "t1": round(time.time(), 4), "ok": ok, "detail": detail,
-                       "sport": sport})
+                       "sport": sport, "since": round(since, 4)})
     with out:
         print(line, flush=True)
 

@@ -17,6 +17,7 @@ class Slot:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.conn: socket.socket | None = None
+        self.opened = 0.0  # when `conn` was opened (epoch seconds)
 
 
 class HeldFlows:
@@ -24,17 +25,19 @@ class HeldFlows:
         self.slots = [Slot() for _ in range(slots)]
 
     def once(self, name: str, seq: int, address: str, port: int,
-             timeout: float) -> tuple[bool, str, int]:
-        """(ok, detail, the connection's local port; 0 if it never connected)."""
+             timeout: float) -> tuple[bool, str, int, float]:
+        """(ok, detail, the connection's local port (0 if it never connected), when the
+        connection was opened (epoch seconds): the flow began then, not at this request)."""
         slot = self.slots[seq % len(self.slots)]
         with slot.lock:
             sport = 0
             try:
                 if slot.conn is None:
+                    slot.opened = time.time()
                     slot.conn = socket.create_connection((address, port), timeout=timeout)
                 sport = slot.conn.getsockname()[1]
                 ok, code = _request(slot.conn, name, seq, address, time.monotonic() + timeout)
-                return ok, code, sport
+                return ok, code, sport, slot.opened
             except TimeoutError:
                 return self._drop(slot, "timeout", sport)
             except ConnectionResetError:
@@ -45,11 +48,11 @@ class HeldFlows:
                 return self._drop(slot, type(exc).__name__, sport)
 
     @staticmethod
-    def _drop(slot: Slot, detail: str, sport: int) -> tuple[bool, str, int]:
+    def _drop(slot: Slot, detail: str, sport: int) -> tuple[bool, str, int, float]:
         if slot.conn is not None:
             slot.conn.close()
             slot.conn = None
-        return False, detail, sport
+        return False, detail, sport, slot.opened
 
 
 def _request(conn: socket.socket, name: str, seq: int, host: str,

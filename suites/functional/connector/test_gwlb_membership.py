@@ -180,5 +180,5 @@ def test_a_tcp_flow_the_gwlb_moves_breaks_and_its_log_names_the_flow(lab: LabHan
     assert {a.sport for a in attempts} - {0}, "the probe gave no local port"
     assert moves, f"{carrier} turned unhealthy but the GWLB moved none of the held flows"
     assert failed, f"{len(moves)} held TCP flows were moved off {carrier} and none broke"
-    assert all(moved(a.sport, 80, a.t0, a.t1, moves) for a in failed), (failed, moves)
+    assert all(moved(a.sport, 80, a.since or a.t0, a.t1, moves) for a in failed), (failed, moves)
     wait_targets_healthy(lab, "gwlb")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -35,11 +36,12 @@ class Server:
             except OSError:
                 return
             self.peers.append(peer[1])
-            conn.recv(4096)
             if self.reset:
+                conn.recv(4096)
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             else:
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                while conn.recv(4096):  # keep-alive: each request answered, until closed
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
             conn.close()
 
     def close(self) -> None:
@@ -59,10 +61,16 @@ def test_a_new_connection_attempt_names_the_port_the_server_saw(server: Server) 
     assert server.peers == [sport]
 
 
-def test_a_held_connection_attempt_names_the_port_the_server_saw(server: Server) -> None:
-    ok, detail, sport = HeldFlows(slots=1).once("p", 1, "127.0.0.1", server.port, 2.0)
+def test_a_held_connection_attempt_names_the_port_and_start_of_its_flow(server: Server) -> None:
+    held, before = HeldFlows(slots=1), time.time()
+    ok, detail, sport, since = held.once("p", 1, "127.0.0.1", server.port, 2.0)
     assert (ok, detail) == ((False, "reset") if server.reset else (True, "200"))
     assert server.peers == [sport]
+    assert before <= since <= time.time()
+    if not server.reset:  # the next request rides the same flow: same port, same start
+        time.sleep(0.02)
+        assert held.once("p", 2, "127.0.0.1", server.port, 2.0) == (True, "200", sport, since)
+        assert server.peers == [sport]
 
 
 def test_a_refused_attempt_says_so() -> None:

@@ -146,6 +146,21 @@ def test_a_flow_the_load_balancer_moved_is_counted_apart_from_the_lost() -> None
     assert dict(r.recover) == {"direct": 9.76}
 
 
+def test_a_held_flow_moved_between_two_requests_is_counted_moved() -> None:
+    # a held connection opened at 101 (local port 40005) carried requests; the GWLB moved
+    # it at 104.2 (a packet between two requests), and the request at 104.5-105.5 timed
+    # out on it: moved 1, lost 0. Without its opening (since 0: the attempt's own start,
+    # 104.5), the move before the attempt is not its: lost 1.
+    played = Played(fault("connector_remove"), 103.0, 111.0)
+    moves = (Move(104.2, 40005, 80),)
+    held = Attempt("held", 7, 104.5, 105.5, False, "timeout", 40005, 101.0)
+    r = measure_fault(played, 118.0, 97.0, [held], [], ("held",), GWLB, moves)
+    assert (dict(r.lost), dict(r.moved)) == ({"held": 0}, {"held": 1})
+    unknown = Attempt("held", 7, 104.5, 105.5, False, "timeout", 40005)
+    r = measure_fault(played, 118.0, 97.0, [unknown], [], ("held",), GWLB, moves)
+    assert (dict(r.lost), dict(r.moved)) == ({"held": 1}, {"held": 0})
+
+
 def test_an_attempt_without_a_local_port_is_never_taken_for_a_moved_one() -> None:
     assert moved(40001, 80, 1.0, 2.0, [Move(1.5, 40001, 80)])
     assert not moved(0, 80, 1.0, 2.0, [Move(1.5, 0, 80)])
