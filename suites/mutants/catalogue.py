@@ -522,6 +522,29 @@ FAULTS: tuple[Fault, ...] = (
           "            self.geneve.fold()  # what the kernel carried counts as read",
           "            pass", "suites/functional/connector/test_geneve.py", "-k",
           "kernel_after_its_first_packet and netns"),
+    # -- flows the GWLB moved, counted apart (issue 19) ---------------------------------
+    fault("moved-any-time", "scenario measurement",
+          "a failed attempt is excused by a move of its port at any time, not while its "
+          "flow ran: a later flow on a reused port hides a real loss",
+          "lab/scenario/moves.py",
+          "m.dport == dport and t0 <= m.ts <= t1", "m.dport == dport",
+          "suites/unit/lab/test_scenario_measure.py"),
+    fault("moved-drain-excused", "scenario measurement",
+          "the drain checks excuse held flows moved while draining, when a drain keeps them",
+          "lab/scenario/measure.py",
+          "        [HeldRequest(a.t0, a.t1, a.ok) for a in every if a.method == HELD],",
+          "        [HeldRequest(a.t0, a.t1, a.ok) for a in window if a.method == HELD],",
+          "suites/unit/lab/test_scenario_drain.py"),
+    fault("gwlb-move-ports-swapped", "lab GWLB",
+          "the GWLB logs a moved flow's ports the wrong way round: no loss is matched to it",
+          "lab/nodes/gwlb.py", "sport=sport, dport=dport,", "sport=dport, dport=sport,",
+          MEMBERSHIP, "-k", "moves_breaks"),
+    fault("probe-port-after-close", "flow probe",
+          "the probe reads its local port after the connection is gone: every port is 0 "
+          "and no failed flow can be matched to the GWLB's log",
+          "lab/traffic/flow_probe.py", "                sport = local_port(conn)  # read",
+          "                sport = 0 or local_port(conn) * 0  # read",
+          "suites/unit/lab/test_flow_probe_port.py"),
     # -- a deadlocked docker engine (issue 19) -----------------------------------------
     fault("engine-deadlock-one-side", "docker engine",
           "the deadlock is called when a container's cleanup waits on the controller's lock, "

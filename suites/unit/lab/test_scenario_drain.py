@@ -10,6 +10,7 @@ import pytest
 from lab.scenario.drain import HeldRequest, Membership, measure_drain
 from lab.scenario.measure import Arrival, Attempt, Played, measure_fault, verdicts
 from lab.scenario.model import Expect, Fault
+from lab.scenario.moves import Move
 from lab.scenario.profiles import GWLB
 
 pytestmark = pytest.mark.unit
@@ -65,3 +66,19 @@ def test_other_kinds_get_no_drain_checks() -> None:
                            ["direct"], GWLB)
     assert result.drain is None
     assert not [v for v in verdicts(fault, result) if v.check.startswith("drain.")]
+
+
+def test_a_held_flow_moved_while_its_connector_drained_is_still_lost_there() -> None:
+    # A draining target keeps its flows (AWS), so a held request at 102.0-103.0 whose
+    # flow (port 40007) the GWLB moved at 102.5 is a drain loss: held_lost 1, though the
+    # fault's `lost` counts it apart as moved (lab.scenario.moves).
+    fault = Fault(0, "connector_remove", 3.0, ("cc2",), 8.0, (), Expect())
+    played = Played(fault, 100.0, 108.0, detected=(100.2,), back=(109.5,), membership=MEMBERS)
+    attempts = [Attempt("held", 1, 101.0, 101.1, True, "200", 40007, 100.5),
+                Attempt("held", 9, 102.0, 103.0, False, "reset", 40007, 100.5)]
+    result = measure_fault(played, 115.0, 97.0, attempts, [Arrival("held", CC2, 101.1)],
+                           ["held"], GWLB, [Move(102.5, 40007, 80)])
+    assert (dict(result.lost), dict(result.moved)) == ({"held": 0}, {"held": 1})
+    assert result.drain is not None
+    assert result.drain.held_lost == 1
+    assert "drain.held_lost" in {v.check for v in verdicts(fault, result) if not v.ok}
