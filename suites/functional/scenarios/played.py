@@ -19,6 +19,10 @@ from suites.fixtures.allure_hooks import attach_json, attach_text
 # What the connectors said of their ZIA gateways during the run: beside a missed bound,
 # it tells a gateway called dead (a late keepalive answer) from a flow lost on the way.
 GATEWAY_EVENTS = ("zia.gateway_down", "zia.gateway_up", "zia.transport", "zia.tls_link")
+# What a GWLB said of its targets: their health changing one probe apart is when it
+# moves flows between connectors (lab/scenario/moves.py).
+TARGET_EVENTS = ("gwlb.target_healthy", "gwlb.target_unhealthy", "gwlb.fail_open",
+                 "gwlb.target_registered", "gwlb.target_deregistered", "gwlb.target_drained")
 
 
 def play_and_check(lab: LabHandle, scenario: Scenario, tmp_path: Path) -> None:
@@ -27,8 +31,8 @@ def play_and_check(lab: LabHandle, scenario: Scenario, tmp_path: Path) -> None:
     data = to_json(run)
     attach_json(data, f"{scenario.name}.json")
     started = run.ended - scenario.traffic.duration_s  # the clock of the attempts' times
-    events = gateway_events(lab, mark, started)
-    attach_json(events, "connectors' ZIA gateway events")
+    events = path_events(lab, mark, started)
+    attach_json(events, "connectors' ZIA gateway events, load balancers' target events")
     attach_text(text(run), f"{scenario.name} verdicts")
     picture = draw(data, tmp_path / f"{scenario.name}.png")
     allure.attach.file(str(picture), name=f"{scenario.name} timeline",
@@ -41,23 +45,26 @@ def play_and_check(lab: LabHandle, scenario: Scenario, tmp_path: Path) -> None:
     assert left_behind(lab) == {}
 
 
-def gateway_events(lab: LabHandle, mark: Mark, started: float
-                   ) -> dict[str, list[dict[str, object]]]:
-    """Each connector's gateway events after `mark`, with `at_s`: seconds after `started`,
-    the scenario's start, as the attempts' times are."""
-    connectors = [n.name for n in lab.topology.nodes
-                  if any(s.kind == "connector" for s in n.services)]
-    return {node: [{**e, "at_s": round(e["ts"] - started, 3)}
-                   for kind in GATEWAY_EVENTS for e in lab.events(node, kind, after=mark)]
-            for node in connectors}
+def path_events(lab: LabHandle, mark: Mark, started: float
+                ) -> dict[str, list[dict[str, object]]]:
+    """Each connector's gateway events and each GWLB's target events after `mark`, with
+    `at_s`: seconds after `started`, the scenario's start, as the attempts' times are."""
+    kinds = {"connector": GATEWAY_EVENTS, "gwlb": TARGET_EVENTS}
+    return {node.name: [{**e, "at_s": round(e["ts"] - started, 3)}
+                        for kind in kinds[service] for e in lab.events(node.name, kind,
+                                                                       after=mark)]
+            for node in lab.topology.nodes for service in kinds
+            if any(s.kind == service for s in node.services)}
 
 
 def events_text(events: dict[str, list[dict[str, object]]]) -> str:
-    """The gateway events in a line per connector, for a failure's message (the CI log
-    keeps it; the Allure attachment may be gone)."""
+    """The events in a line per node, for a failure's message (the CI log keeps it; the
+    Allure attachment may be gone)."""
     def one(e: dict[str, object]) -> str:
-        what = " ".join(str(e[k]) for k in ("address", "transport", "state") if k in e)
-        return f"{str(e['kind']).removeprefix('zia.')} {what} at {e['at_s']} s"
+        what = " ".join(str(e[k]) for k in ("address", "transport", "state", "target")
+                        if k in e)
+        kind = str(e["kind"]).removeprefix("zia.").removeprefix("gwlb.")
+        return f"{kind} {what} at {e['at_s']} s"
     return "".join(f"  {node}: {', '.join(one(e) for e in sorted(seen, key=lambda e: e['at_s']))}"
                    f"\n" for node, seen in events.items() if seen)
 
