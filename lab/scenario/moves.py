@@ -33,6 +33,8 @@ class Move:
 def moved(sport: int, dport: int, t0: float, t1: float, moves: Sequence[Move]) -> bool:
     """Whether the load balancer moved the flow from local port `sport` to `dport` between
     `t0` (when the flow began: the attempt's start, or a held connection's opening) and
-    `t1` (the attempt's end); a local port of 0 (unknown) is never matched."""
-    return sport != 0 and any(m.sport == sport and m.dport == dport and t0 <= m.ts <= t1
+    `t1` (the attempt's end), by a packet of either direction; a local port of 0
+    (unknown) is never matched."""
+    ends = ((sport, dport), (dport, sport))
+    return sport != 0 and any((m.sport, m.dport) in ends and t0 <= m.ts <= t1
                               for m in moves)

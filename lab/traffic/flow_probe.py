@@ -56,7 +56,7 @@ def http_once(name: str, seq: int, address: str, port: int, timeout: float,
             try:
                 conn.connect((address, port))
             finally:
-                sport = local_port(conn)  # read before a refusal closes it
+                sport = local_port(conn)  # a connect that timed out still holds it
             conn.settimeout(max(0.01, deadline - time.monotonic()))
             conn.sendall(request)
             head = conn.recv(64)

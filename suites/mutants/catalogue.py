@@ -527,7 +527,7 @@ FAULTS: tuple[Fault, ...] = (
           "a failed attempt is excused by a move of its port at any time, not while its "
           "flow ran: a later flow on a reused port hides a real loss",
           "lab/scenario/moves.py",
-          "m.dport == dport and t0 <= m.ts <= t1", "m.dport == dport",
+          "(m.sport, m.dport) in ends and t0 <= m.ts <= t1", "(m.sport, m.dport) in ends",
           "suites/unit/lab/test_scenario_measure.py"),
     fault("moved-drain-excused", "scenario measurement",
           "the drain checks excuse held flows moved while draining, when a drain keeps them",

@@ -165,3 +165,5 @@ def test_an_attempt_without_a_local_port_is_never_taken_for_a_moved_one() -> Non
     assert moved(40001, 80, 1.0, 2.0, [Move(1.5, 40001, 80)])
     assert not moved(0, 80, 1.0, 2.0, [Move(1.5, 0, 80)])
     assert not moved(40001, 80, 1.0, 2.0, [Move(2.01, 40001, 80), Move(0.99, 40001, 80)])
+    assert moved(40001, 80, 1.0, 2.0, [Move(1.5, 80, 40001)]), "moved by an answer's packet"
+    assert not moved(40001, 80, 1.0, 2.0, [Move(1.5, 40001, 8080), Move(1.5, 8080, 40001)])
