@@ -159,11 +159,12 @@ def test_a_tcp_flow_the_gwlb_moves_breaks_and_its_log_names_the_flow(lab: LabHan
     loss apart (`lab.scenario.moves`), by the ports in the GWLB's `gwlb.flow` (rebalanced)
     event, so those must be the client's own (its socket's, not the GWLB's reading).
 
-    Held connections (8) carry a request each 0.25 s; the probes of a connector that
-    carries some of them (their SNAT source at the web server) are refused; its flows
-    move to the other connector and break there."""
+    Held connections (8) carry a request each 0.25 s for 12 s; after 2 s the probes of a
+    connector that carries some of them (their SNAT source at the web server) are
+    refused; it is called unhealthy 3 probes (about 3 s) later, and its flows move to the
+    other connector at their next request and break there, each slot asked every 2 s."""
     mark = lab.mark()
-    background = Background(lab, GWLB, Traffic(GWLB.name, ("held",), 0.25, 9.0))
+    background = Background(lab, GWLB, Traffic(GWLB.name, ("held",), 0.25, 12.0))
     lab.wait_event("web", "http.request", lambda e: e["path"] == "/scn/held/8",
                    after=mark, timeout=10)  # every slot has carried a request
     carrier = min(e["src"] for e in lab.events("web", "http.request", after=mark)
