@@ -65,6 +65,8 @@ class DockerBackend:
             stand_in = docker_slices.reserve(self.instance, topo)
             path = self.write_compose(topo, image, stand_in)
             self.write_node_shares(topo, stand_in)
+            # sealed before the bridges exist: the rules name them, and hold from the first frame
+            fabric.install(self._bridges(topo), self.instance)
             say(f"starting {len(topo.nodes)} containers, {len(topo.networks)} networks")
             self._compose(["up", "-d", "--no-build"], path)
             self.adopt(topo, progress=progress)
@@ -126,8 +128,8 @@ class DockerBackend:
             self.instance, str(topo.source or topo.name), self.name)
         state.backend = self.name
         state.save(self.names.run_dir)
-        bridges = [compose.bridge_name(self.instance, n.name) for n in topo.networks]
-        fabric.install(bridges, self.instance)
+        bridges = self._bridges(topo)
+        fabric.install(bridges, self.instance)  # again: a plain `docker compose up` comes here
         zones = docker_zones.reserve(self.instance, max(1, len(topo.networks)))
         ruleset = render_security_groups(
             topo, self._host_ports(topo), fabric.sg_tables(self.instance, zones.start),
@@ -142,6 +144,9 @@ class DockerBackend:
             for node, report in reports.items() for kind, pid in report["services"].items()]
         state.ready = True
         state.save(self.names.run_dir)
+
+    def _bridges(self, topo: Topology) -> list[str]:
+        return [compose.bridge_name(self.instance, n.name) for n in topo.networks]
 
     def _wait_nodes(self, nodes: list[str]) -> dict[str, dict[str, Any]]:
         deadline = time.monotonic() + READY_TIMEOUT_S

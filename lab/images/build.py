@@ -191,7 +191,7 @@ def build_lab(digest: str, say: Say) -> None:
 
 def _build_image(name: str, dockerfile: str, digest: str) -> None:
     previous = _inspect(name, "{{.Id}}")
-    _docker(["build", "-q", "-f", dockerfile, "--build-arg",
+    _docker(["build", "-q", "--network", "none", "-f", dockerfile, "--build-arg",
              f"NODE_PACKAGES={' '.join(NODE_PACKAGES)}", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}",
              "--label", f"{SOURCE_LABEL}={digest}", "-t", name, "."], cwd=ROOT)
     if previous and previous != _inspect(name, "{{.Id}}"):

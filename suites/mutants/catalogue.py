@@ -545,6 +545,15 @@ FAULTS: tuple[Fault, ...] = (
           "lab/traffic/flow_probe.py", "                sport = local_port(conn)  # a",
           "                sport = 0 or local_port(conn) * 0  # a",
           "suites/unit/lab/test_flow_probe_port.py"),
+    # -- the docker lab's own seal (issue 19) ------------------------------------------
+    fault("docker-seal-forward-open", "docker lab",
+          "the host's rules let a lab bridge's packets be routed elsewhere: on an engine "
+          "run without its own rules (as `make` starts it), a node's packet sent to the "
+          "host's MAC reaches another lab network", "lab/backends/docker_fabric.py",
+          '        specs.append(("FORWARD", ["-i", bridge, "!", "-o", bridge, *tag, "-j", '
+          '"DROP"]))\n        specs.append(("INPUT"',
+          '        specs.append(("INPUT"',
+          "suites/functional/lab/test_docker_lab.py", "-k", "routes_no_lab_packet"),
     # -- a deadlocked docker engine (issue 19) -----------------------------------------
     fault("engine-deadlock-one-side", "docker engine",
           "the deadlock is called when a container's cleanup waits on the controller's lock, "

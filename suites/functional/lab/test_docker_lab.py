@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -15,11 +16,12 @@ from pathlib import Path
 import allure
 import pytest
 from scapy.layers.inet import IP, UDP
+from scapy.sendrecv import AsyncSniffer
 from scapy.utils import rdpcap
 from testcontainers.core.container import DockerContainer
 
 from lab.api import LabHandle
-from lab.compose import LABEL_INSTANCE, network_name
+from lab.compose import LABEL_INSTANCE, bridge_name, network_name
 from lab.images.build import LAB_IMAGE
 from suites.fixtures.allure_hooks import attach_pcap
 from suites.functional.lab.sealing import routes_leaving_the_lab
@@ -85,6 +87,49 @@ def test_no_node_reaches_the_host_not_even_its_bridge_addresses(minimal_lab: Lab
         with allure.step(f"{node.name} -> every host address"):
             out = minimal_lab.exec(node.name, "sh", "-c", script).stdout
             assert "REACHED" not in out, f"{node.name}: {out}"
+
+
+def _mac(device: str) -> str:
+    out = subprocess.run(["ip", "-j", "link", "show", "dev", device], capture_output=True,
+                         text=True, check=True).stdout
+    return json.loads(out)[0]["address"]
+
+
+SEAL_PORT = 40999  # what the probes below are told apart by
+SEAL_PROBES = 5
+
+
+def test_the_host_routes_no_lab_packet_from_one_lab_network_to_another(
+        minimal_lab: LabHandle, tmp_path: Path) -> None:
+    """Docker turns the host's IP forwarding on and gives it an address on every lab
+    network: a node that sends a packet to the host's MAC would have it routed, onto
+    another lab network or off the lab, unless the host's rules drop it (whether the
+    engine keeps its own rules or runs without them, as scripts/start-docker-engine
+    starts it). workload1 sends UDP for cc1's management address to its bridge's host
+    side: the host's bridge sees every probe arrive, cc1's management link none. (A
+    packet for outside the lab would go by the same rule; the lab sends none there.)"""
+    lab = minimal_lab
+    bridge = bridge_name(lab.instance, "workloads")
+    target = str(lab.address("cc1", "eth-mgmt"))
+    send = (f"from scapy.all import Ether, IP, UDP, sendp; sendp(Ether(dst='{_mac(bridge)}')"
+            f"/IP(dst='{target}')/UDP(sport={SEAL_PORT}, dport={SEAL_PORT})/b'seal', "
+            f"iface='eth0', count={SEAL_PROBES}, inter=0.05, verbose=False)")
+    ours = f"udp and dst port {SEAL_PORT}"
+    pcap = tmp_path / "cc1-eth-mgmt.pcap"
+    at_host = AsyncSniffer(iface=bridge, filter=ours, store=True)
+    at_host.start()
+    time.sleep(0.5)  # the sniffer's socket is open before the first probe
+    try:
+        with lab.capture("cc1", "eth-mgmt", pcap):
+            lab.exec("workload1", "python", "-c", send)
+            time.sleep(1.0)  # a routed probe would be on cc1's link long before this
+    finally:
+        arrived = at_host.stop()
+    attach_pcap(pcap, "cc1 eth-mgmt")
+    assert len([p for p in arrived if IP in p and p[IP].dst == target]) == SEAL_PROBES, \
+        "the probes never reached the host's side of the workloads bridge"
+    leaked = [p for p in rdpcap(str(pcap)) if UDP in p and p[UDP].dport == SEAL_PORT]
+    assert leaked == [], f"the host routed {len(leaked)} lab packet(s) onto the mgmt link"
 
 
 @pytest.fixture

@@ -78,13 +78,14 @@ def test_bridge_names_fit_the_kernel_and_differ_per_instance() -> None:
     assert all(len(n) <= 15 for n in names)
 
 
-def test_host_rules_accept_on_the_bridge_and_refuse_the_host() -> None:
-    specs = rule_specs(["ccb1"], "lab1")
-    assert ("DOCKER-USER", ["-i", "ccb1", "-o", "ccb1", "-m", "comment", "--comment",
-                            "cclab:lab1", "-j", "ACCEPT"]) in specs
-    assert ("INPUT", ["-i", "ccb1", "-m", "comment", "--comment", "cclab:lab1",
-                      "-j", "DROP"]) in specs
-
+def test_host_rules_accept_on_the_bridge_refuse_the_host_and_route_nothing_off_it() -> None:
+    tag = ["-m", "comment", "--comment", "cclab:lab1"]
+    accept = ["-i", "ccb1", "-o", "ccb1", *tag, "-j", "ACCEPT"]
+    own = [("FORWARD", accept),
+           ("FORWARD", ["-i", "ccb1", "!", "-o", "ccb1", *tag, "-j", "DROP"]),
+           ("INPUT", ["-i", "ccb1", *tag, "-j", "DROP"])]
+    assert rule_specs(["ccb1"], "lab1", docker_user=False) == own
+    assert rule_specs(["ccb1"], "lab1", docker_user=True) == [("DOCKER-USER", accept), *own]
 
 
 def test_host_ipv6_rules_refuse_the_host_and_route_nothing_off_the_bridge() -> None:
