@@ -179,10 +179,13 @@ def _per_topology(title: str, rows: list[dict[str, Any]], built: list[figures.Fi
 
 
 def docker(data: dict[str, Any]) -> Any:
-    return _bars("make lab-up, minimal (seconds)",
-                 ["docker cold", "docker warm", "netns (reference)"],
-                 [data["docker_cold_up_s"], data["docker_warm_up_median_s"],
-                  data["netns_up_median_s"]], "s",
+    """A run with CCLAB_BENCH_COLD=0 has no cold bring-up: its bar is left out."""
+    bars = [("docker cold", data.get("docker_cold_up_s")),
+            ("docker warm", data["docker_warm_up_median_s"]),
+            ("netns (reference)", data["netns_up_median_s"])]
+    kept = [(label, value) for label, value in bars if value is not None]
+    return _bars("make lab-up, minimal (seconds)", [label for label, _ in kept],
+                 [value for _, value in kept], "s",
                  f"warm docker is {data['docker_to_netns_up_ratio']}x netns (no target)")
 
 

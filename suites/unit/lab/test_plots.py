@@ -56,3 +56,15 @@ def test_the_lines_sit_at_the_targets_in_the_figure_s_own_unit() -> None:
     assert set(_target_lines(_picture("attack"))) == {60.0}
     assert set(_target_lines(_picture("lab"))) == {10.0}
     assert _target_lines(_picture("connector")) == [pytest.approx(1.0 * unbound)]
+
+
+def test_a_docker_run_without_the_cold_bring_up_draws_the_bars_it_has() -> None:
+    """`CCLAB_BENCH_COLD=0 python -m bench docker` writes no cold figure: the picture
+    then has the warm and netns bars only (it failed with a KeyError before)."""
+    doc = json.loads((BENCH / "docker.json").read_text())
+    doc.pop("docker_cold_up_s", None)
+    doc.update(docker_warm_up_median_s=4.5, netns_up_median_s=2.0)
+    (ax,) = plots.docker(doc).axes
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    assert labels == ["docker warm", "netns (reference)"]
+    assert sorted(round(bar.get_width(), 2) for bar in ax.patches) == [2.0, 4.5]
