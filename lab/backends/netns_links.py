@@ -6,7 +6,9 @@ to `BackendError`, naming the namespace and what was attempted.
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import functools
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +21,14 @@ from lab.errors import BackendError
 from lab.steps import AddAddress, AddRoute, AddRule, CreateBridge, CreateVeth, LinkUp
 
 IFA_F_NODAD = 0x02  # linux/if_addr.h: no duplicate address detection
+
+
+@functools.cache
+def libc() -> ctypes.CDLL:
+    """The C library, loaded once and handed to pyroute2: left to find it itself, every
+    namespace's create and handle forks a child that runs `ldconfig -p` (46 a cloud
+    topology's bring-up, each a process spawned from Python)."""
+    return ctypes.CDLL("libc.so.6", use_errno=True)
 
 
 @contextmanager
@@ -41,7 +51,7 @@ class Namespaces:
     def __call__(self, ns: str) -> Any:
         if ns not in self._open:
             with netlink_errors(ns, "open namespace"):
-                self._open[ns] = NetNS(ns)
+                self._open[ns] = NetNS(ns, libc=libc())
         return self._open[ns]
 
     def close(self) -> None:
@@ -52,12 +62,12 @@ class Namespaces:
 
 def create_namespace(ns: str) -> None:
     with netlink_errors(ns, "create namespace"):
-        netns.create(ns)
+        netns.create(ns, libc=libc())
 
 
 def remove_namespace(ns: str) -> None:
     try:
-        netns.remove(ns)
+        netns.remove(ns, libc=libc())
     except OSError as exc:
         if exc.errno not in (errno.ENOENT, errno.EINVAL):
             raise BackendError(f"remove namespace: {exc}", backend="netns", node=ns) from exc
