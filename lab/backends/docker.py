@@ -69,7 +69,7 @@ class DockerBackend:
             fabric.install(self._bridges(topo), self.instance)
             say(f"starting {len(topo.nodes)} containers, {len(topo.networks)} networks")
             self._compose(["up", "-d", "--no-build"], path)
-            self.adopt(topo, progress=progress)
+            self.adopt(topo, progress=progress, sealed=True)
         except BaseException as failure:
             self.destroy_after(failure)
             raise
@@ -119,8 +119,10 @@ class DockerBackend:
                                          stand_in):
             (folder / f"{share.node}.json").write_text(encode_share(share))
 
-    def adopt(self, topo: Topology, *, progress: Progress | None = None) -> None:
+    def adopt(self, topo: Topology, *, progress: Progress | None = None,
+              sealed: bool = False) -> None:
         """Add the host's part to running containers and wait for every node to be ready.
+        `sealed`: the bridges' host rules are in already (`deploy` puts them in first).
 
         Also what `cclab ready` does after a plain `docker compose up`.
         """
@@ -129,7 +131,8 @@ class DockerBackend:
         state.backend = self.name
         state.save(self.names.run_dir)
         bridges = self._bridges(topo)
-        fabric.install(bridges, self.instance)  # again: a plain `docker compose up` comes here
+        if not sealed:  # a plain `docker compose up`: the containers came up unsealed
+            fabric.install(bridges, self.instance)
         zones = docker_zones.reserve(self.instance, max(1, len(topo.networks)))
         ruleset = render_security_groups(
             topo, self._host_ports(topo), fabric.sg_tables(self.instance, zones.start),
