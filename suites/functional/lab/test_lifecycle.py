@@ -56,9 +56,11 @@ def _wait_for_namespace(name: str, node: str, timeout: float = 20.0) -> None:
         time.sleep(0.002)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_interrupted_up_removes_what_it_made(sig: signal.Signals) -> None:
-    name = unique_instance(f"lc-int{sig.value}")
+INTERRUPT_TRIES = 3
+
+
+def _interrupted_up(name: str, sig: signal.Signals) -> tuple[int, str]:
+    """`cclab up`, sent `sig` once its fabric namespace exists: (returncode, stderr)."""
     proc = _start_up(name)
     try:
         _wait_for_namespace(name, "fabric")
@@ -66,9 +68,22 @@ def test_interrupted_up_removes_what_it_made(sig: signal.Signals) -> None:
         _, err = proc.communicate(timeout=30)
     finally:
         cclab("down", "--name", name)
-    if proc.returncode == 0:
-        pytest.fail("up finished before the signal arrived; nothing was interrupted")
-    assert proc.returncode == 130, err
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupted_up_removes_what_it_made(sig: signal.Signals) -> None:
+    """On a loaded machine this test may be scheduled out long enough for the whole
+    bring-up to end before its signal goes (seen once in CI): such a run interrupted
+    nothing, so it is tried again, a few times at most."""
+    for attempt in range(INTERRUPT_TRIES):
+        code, err = _interrupted_up(unique_instance(f"lc-int{sig.value}-{attempt}"), sig)
+        if code != 0:
+            break
+    else:
+        pytest.fail(f"up finished before the signal arrived, {INTERRUPT_TRIES} times; "
+                    "nothing was interrupted")
+    assert code == 130, err
     assert "everything this run made was removed" in err
 
 
