@@ -30,6 +30,7 @@ from lab.overlay import overlay
 from lab.services import KINDS
 from lab.yaml_locate import join_path, key_at, node_at
 from yamlissues import Issue
+from yamlissues.compose import compose_node
 
 
 @dataclass
@@ -120,10 +121,8 @@ class _Chain:
         self.visit(path, text, stack)
 
     def _compose(self, path: Path, text: str) -> Node | None:
-        loader = yaml.SafeLoader(text)
-        loader.name = str(path)
         try:
-            tree: Node | None = loader.get_single_node()
+            tree = compose_node(text, str(path))
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             self.issues.append(Issue(str(path), "(yaml)",
@@ -131,8 +130,6 @@ class _Chain:
                                      "check indentation and quoting near this line",
                                      mark.line + 1 if mark else None))
             return None
-        finally:
-            loader.dispose()
         for own, node in _walk(tree, "") if tree is not None else ():
             self.paths.setdefault((str(path), node.start_mark.index), own)
         return tree
