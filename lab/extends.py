@@ -124,15 +124,28 @@ class _Chain:
         try:
             tree = compose_node(text, str(path))
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            self.issues.append(Issue(str(path), "(yaml)",
-                                     f"not valid YAML: {getattr(exc, 'problem', exc)}",
+            self.issues.append(Issue(str(path), "(yaml)", f"not valid YAML: {_problem(exc)}",
                                      "check indentation and quoting near this line",
-                                     mark.line + 1 if mark else None))
+                                     _line_of(exc, text)))
             return None
         for own, node in _walk(tree, "") if tree is not None else ():
             self.paths.setdefault((str(path), node.start_mark.index), own)
         return tree
+
+
+def _problem(exc: yaml.YAMLError) -> object:
+    if isinstance(exc, yaml.reader.ReaderError):  # a character no YAML may hold
+        return f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+    return getattr(exc, "problem", exc)
+
+
+def _line_of(exc: yaml.YAMLError, text: str) -> int | None:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return int(mark.line) + 1
+    if isinstance(exc, yaml.reader.ReaderError):  # it knows the offset only
+        return text.count("\n", 0, exc.position) + 1
+    return None
 
 
 def _split_extends(tree: Node, issues: list[Issue]) -> tuple[Node, list[tuple[str, Node, str]]]:

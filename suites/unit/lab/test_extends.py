@@ -154,3 +154,14 @@ def test_a_shipped_topology_uses_only_what_docker_mounts(name: str) -> None:
     topo = load_topology(path)
     files = [s.option(key) for n in topo.nodes for s in n.services for key in KINDS[s.kind].files]
     assert all(not f.startswith(("/", "..")) for f in files), files
+
+
+def test_a_control_character_in_a_base_is_a_problem_on_its_line(tmp_path: Path) -> None:
+    """YAML allows no control character: a problem placed in the base's file and line,
+    not an exception out of the YAML reader."""
+    write(tmp_path, {"base.yaml": BASE.replace("role: router", "role: rou\x07ter"),
+                     "top.yaml": "extends: base.yaml\n"})
+    line = BASE.splitlines().index(next(s for s in BASE.splitlines() if "role: router" in s))
+    assert problems(tmp_path / "top.yaml") == [
+        ("base.yaml", line + 1, "(yaml)", "not valid YAML: unacceptable character #x0007: "
+         "special characters are not allowed")]
