@@ -104,11 +104,14 @@ def probes_refused(lab: LabHandle, node: str) -> Iterator[None]:
 def test_a_registered_connector_gets_new_flows_only_once_healthy(lab: LabHandle) -> None:
     lab.gwlb_targets("deregister", (CC2,))
     mark = lab.mark()
-    with probes_refused(lab, "cc2"):  # cc2 stays initial while the first flows are sent
+    with probes_refused(lab, "cc2"):  # cc2 is not healthy while the first flows are sent
         assert lab.gwlb_targets("register", (CC2,)) == {CC1: "healthy", CC2: "initial"}
         cc2_event(lab, "registered", mark)
         early = direct_flows(lab, 12, "early")
-        assert lab.gwlb_targets("show")[CC2] == "initial"
+        # still initial, or unhealthy if the flows took longer than the GWLB's three
+        # refused probes (as AWS, a new target that fails its checks turns unhealthy:
+        # seen in a CI on four workers); never healthy
+        assert lab.gwlb_targets("show")[CC2] in ("initial", "unhealthy")
     healthy = cc2_event(lab, "healthy", mark)
     assert set(early) == {CC1}
     later = direct_flows(lab, 16, "later")
