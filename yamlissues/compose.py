@@ -17,7 +17,9 @@ import io
 import yaml
 from yaml import Node
 
-from yamlissues.lines import SAFE_LOADER
+# libyaml's parser with PyYAML's safe constructor and resolver: the same values as
+# `yaml.safe_load`, ten times faster (PyPI's PyYAML wheels include libyaml).
+SAFE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def compose_node(text: str, name: str) -> Node | None:

@@ -13,20 +13,15 @@ from __future__ import annotations
 
 import yaml
 
-# libyaml's parser with PyYAML's safe constructor and resolver: the same values as
-# `yaml.safe_load`, ten times faster (PyPI's PyYAML wheels include libyaml).
-SAFE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from yamlissues.compose import compose_node
 
 
 def line_table(text: str) -> dict[str, int]:
     """Map each path in `text` to its 1-based line; empty if `text` is not YAML."""
     try:
-        root = yaml.compose(text, Loader=SAFE_LOADER)
+        root = compose_node(text, "")
     except yaml.YAMLError:
-        try:  # what libyaml refuses, PyYAML's parser may still read (read_mapping does)
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError:
-            return {}
+        return {}
     table: dict[str, int] = {}
     if root is not None:
         _walk(root, "", table)

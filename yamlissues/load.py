@@ -7,8 +7,9 @@ from typing import Any
 
 import yaml
 
+from yamlissues.compose import SAFE_LOADER
 from yamlissues.issue import Issue
-from yamlissues.lines import SAFE_LOADER, line_table, nearest_line
+from yamlissues.lines import line_table, nearest_line
 
 NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
 
