@@ -21,6 +21,7 @@ from typing import Any
 import allure
 import pytest
 from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle, bring_up
@@ -34,7 +35,7 @@ from suites.fixtures.lab import (
     unique_instance,
     wait_targets_healthy,
 )
-from suites.fixtures.spoof import SCAPY_IMPORTS
+from suites.fixtures.spoof import mac_of, send_from
 from suites.fixtures.windows import path_window
 
 pytestmark = pytest.mark.usefixtures("lab_capable")
@@ -190,14 +191,11 @@ def test_a_public_source_flow_not_to_the_frontend_never_reaches_the_workload(
     (its place in the ruleset: the golden `azure-plb-cc1.nft`; at work:
     test_kernel_path.py::test_public_source_*). Either way the workload never sees it."""
     sport = _port_for("cc1")
-    mac = plb.exec("cc1", "cat", "/sys/class/net/eth-svc/address").stdout.strip()
+    frame = (Ether(src=mac_of(plb, "fabric", "eth-svc"), dst=mac_of(plb, "cc1", "eth-svc"))
+             / IP(src=source, dst=WORKLOAD) / TCP(sport=sport, dport=80, flags="S"))
     at_cc, at_wl = pcap_dir / "cc1-eth-svc.pcap", pcap_dir / "workload2-eth0.pcap"
     with plb.capture("cc1", "eth-svc", at_cc), plb.capture("workload2", "eth0", at_wl):
-        plb.exec("fabric", plb.python, "-c",
-                 SCAPY_IMPORTS +
-                 f"sendp(Ether(dst='{mac}')/IP(src='{source}', dst='{WORKLOAD}')/"
-                 f"TCP(sport={sport}, dport=80, flags='S'), iface='eth-svc', count=3, "
-                 "verbose=False)")
+        send_from(plb, "fabric", frame, count=3, iface="eth-svc")
         path_window("a forwarded SYN reaching the workload").wait()
     attach_pcap(at_cc, "cc1 eth-svc")
     attach_pcap(at_wl, "workload2 eth0")

@@ -36,7 +36,9 @@ import allure
 import pytest
 import yaml
 from scapy.error import Scapy_Exception
+from scapy.layers import dns as scapy_dns
 from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.packet import Packet, Raw
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle
@@ -52,7 +54,7 @@ from suites.fixtures.lab import (
     on_each_backend,
 )
 from suites.fixtures.nft_counters import nft_packets
-from suites.fixtures.spoof import SCAPY_IMPORTS
+from suites.fixtures.spoof import send_from
 from suites.fixtures.windows import connect_window, dns_answer_window, path_window
 from suites.functional.connector.gwlb_helpers import tunnel_port_cut, wait_for
 
@@ -116,9 +118,8 @@ def _banner(lab: LabHandle, node: str, address: str, port: int, *, within: str =
 
 
 
-def _spoof(lab: LabHandle, packet: str, count: int = 5, node: str = "attacker") -> None:
-    lab.exec(node, lab.python, "-c", f"{SCAPY_IMPORTS}send({packet}, count={count}, "
-             "verbose=False)")
+def _spoof(lab: LabHandle, *packets: Packet, count: int = 5, node: str = "attacker") -> None:
+    send_from(lab, node, *packets, count=count)
 
 
 def _is_azure(lab: LabHandle) -> bool:
@@ -586,8 +587,8 @@ def test_dns_reflection_towards_the_victim(cloud: LabHandle, tmp_path: Path) -> 
     target = _public(cloud, "cc1", "eth-svc") or _natgw_public(cloud)
     pcap = tmp_path / "victim.pcap"
     with cloud.capture("victim", "eth0", pcap):
-        _spoof(cloud, f"IP(src='{VICTIM}', dst='{target}')/UDP(sport=4444, dport=53)/"
-                    "DNS(rd=1, qd=DNSQR(qname='www.web.example', qtype=255))")
+        _spoof(cloud, IP(src=VICTIM, dst=target) / UDP(sport=4444, dport=53)
+               / scapy_dns.DNS(rd=1, qd=scapy_dns.DNSQR(qname="www.web.example", qtype=255)))
         dns_answer_window("answers to the victim, if any").wait()
     attach_pcap(pcap, "victim eth0")
     reflected = [p for p in rdpcap(str(pcap)) if UDP in p and p[UDP].sport == 53]
@@ -659,8 +660,8 @@ def test_a_forged_cloud_dns_source_meets_the_vendors_dns_rule(
     mark = cloud.mark()
     edge, arrived_pcap = tmp_path / "igw-eth-inet.pcap", tmp_path / "cc1-svc.pcap"
     with cloud.capture("igw", "eth-inet", edge), cloud.capture("cc1", "eth-svc", arrived_pcap):
-        _spoof(cloud, f"IP(src='{FORGED_CLOUD_DNS}', dst='{target}')/UDP(sport=4445, dport=53)"
-                      f"/DNS(rd=1, qd=DNSQR(qname='{name}'))", count=3)
+        _spoof(cloud, IP(src=FORGED_CLOUD_DNS, dst=target) / UDP(sport=4445, dport=53)
+               / scapy_dns.DNS(rd=1, qd=scapy_dns.DNSQR(qname=name)), count=3)
         dns_answer_window("the forged query reaching a connector, if it does").wait()
     attach_pcap(arrived_pcap, "cc1 eth-svc")
     at_edge = [p for p in rdpcap(str(edge)) if UDP in p and p[IP].src == FORGED_CLOUD_DNS]
@@ -695,7 +696,7 @@ def test_spoofed_private_sources_are_dropped_at_the_internet_gateway(
     before = _igw_counter(cloud, counter)
     pcap = tmp_path / "cc1-svc.pcap"
     with cloud.capture("cc1", "eth-svc", pcap):
-        _spoof(cloud, f"IP(src='{spoofed}', dst='{target}')/TCP(sport=40000, dport=53, flags='S')",
+        _spoof(cloud, IP(src=spoofed, dst=target) / TCP(sport=40000, dport=53, flags="S"),
                count=3)
     arrived = [p for p in rdpcap(str(pcap)) if IP in p and p[IP].src == spoofed]
     record_outcome(bool(arrived))
@@ -730,10 +731,8 @@ def test_internet_traffic_never_reaches_a_connector_for_private_destinations(
             cloud.capture("igw", "eth-inet", inside), \
             cloud.capture("cc1", "eth-svc", pcaps["cc1"]), \
             cloud.capture("cc2", "eth-svc", pcaps["cc2"]):
-        # one sender for every target (a Python with scapy per target costs seconds)
-        syns = ", ".join(f"IP(dst='{dst}')/TCP(sport=40001, dport=443, flags='S')"
-                         for dst in targets)
-        _spoof(cloud, f"[{syns}]", count=3)
+        _spoof(cloud, *(IP(src=ATTACKER, dst=dst) / TCP(sport=40001, dport=443, flags="S")
+                        for dst in targets), count=3)
         # The positive evidence first: every SYN seen at the gateway's outside. One the
         # gateway forwarded reaches a connector microseconds later: the connectors'
         # captures are then read once, without a quiet window.
@@ -884,9 +883,9 @@ def _licence_peak(lab: LabHandle, started: float, mark: Mark) -> int:
 def _send_forged_udp(lab: LabHandle, forged: list[str]) -> None:
     """From workload1, three datagrams to web2's echo port from each forged source, each
     carrying its source as payload."""
-    packets = " + ".join(f"[IP(src='{src}', dst='{WEB2}')/UDP(sport=5000, dport=7)/Raw(b'{src}')]"
-                         for src in forged)
-    _spoof(lab, f"({packets}) * 3", count=1, node="workload1")
+    packets = [IP(src=src, dst=WEB2) / UDP(sport=5000, dport=7) / Raw(src.encode())
+               for src in forged]
+    _spoof(lab, *packets * 3, count=1, node="workload1")
 
 
 def _echoed(lab: LabHandle, mark: Mark) -> set[str]:

@@ -9,14 +9,19 @@ from contextlib import contextmanager
 from typing import Any
 
 from lab.api import LabHandle
+from lab.traffic import geneve_probe as probe_cli
 
 CC = {"cc1": ("10.10.3.31", "10.10.2.21"), "cc2": ("10.10.3.32", "10.10.2.22")}
 
 
-def geneve_probe(lab: LabHandle, to: str, *options: str) -> dict[str, Any]:
-    """One hand-made GENEVE packet from the GWLB's node; what came back (lab.traffic)."""
-    result = lab.exec("gwlb", lab.python, "-m", "lab.traffic.geneve_probe", "--to", to,
-                      "--source", "10.10.3.5", *options, timeout=30)
+def geneve_probe(lab: LabHandle, to: str, *options: str, node: str = "gwlb",
+                 source: str = "10.10.3.5") -> dict[str, Any]:
+    """One hand-made GENEVE packet from `node` (the GWLB's); what came back (lab.traffic).
+    Its inner packet is built here, where scapy is loaded, and handed to the probe."""
+    argv = ["--to", to, "--source", source, *options]
+    inner = probe_cli.inner_of(probe_cli.parser().parse_args(argv))
+    result = lab.exec(node, lab.python, "-m", "lab.traffic.geneve_probe", *argv,
+                      "--inner-hex", inner.hex(), timeout=30)
     report: dict[str, Any] = json.loads(result.stdout)
     return report
 

@@ -15,22 +15,20 @@ from pathlib import Path
 
 import allure
 import pytest
+from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet import IP, UDP
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle
 from suites.fixtures.allure_hooks import attach_json, attach_pcap
 from suites.fixtures.connector_view import counted
-from suites.fixtures.spoof import SCAPY_IMPORTS
+from suites.fixtures.spoof import send_from
 from suites.fixtures.windows import dns_answer_window
 
 # Tier: from the minimal_lab fixture (netns and docker).
 
 VICTIM = "203.0.113.9"
 SERVICE, MGMT = "10.10.3.31", "10.10.2.21"
-SPOOF = (SCAPY_IMPORTS +
-         "send(IP(src='{src}', dst='10.10.3.31')/UDP(sport=33333, dport=53)/"
-         "DNS(rd=1, qd=DNSQR(qname='{name}', qtype=255)), count=20, verbose=False)")
 
 
 @allure.feature("abuse")
@@ -42,7 +40,8 @@ def test_A1_spoofed_public_source_gets_no_response(  # noqa: N802
     dropped = counted(minimal_lab, MGMT, "dns_guard_drop_silent")
     mark = minimal_lab.mark()
     with minimal_lab.capture("cc1", "eth-svc", pcap):
-        minimal_lab.exec("workload1", minimal_lab.python, "-c", SPOOF.format(src=VICTIM, name=name))
+        send_from(minimal_lab, "workload1", IP(src=VICTIM, dst=SERVICE) / UDP(sport=33333, dport=53)
+                  / DNS(rd=1, qd=DNSQR(qname=name, qtype=255)), count=20)
         dns_answer_window("an answer to a spoofed query leaving cc1").wait()
     attach_pcap(pcap, "cc1 eth-svc")
     packets = [p for p in rdpcap(str(pcap)) if IP in p and UDP in p]

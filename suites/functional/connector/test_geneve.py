@@ -182,12 +182,10 @@ def test_geneve_from_another_sender_is_dropped_and_counted(gwlb_lab: LabHandle,
     mark = gwlb_lab.mark()
     pcap = pcap_dir / "cc1-eth-svc.pcap"
     with gwlb_lab.capture("cc1", "eth-svc", pcap):
-        result = gwlb_lab.exec("fabric", gwlb_lab.python, "-m", "lab.traffic.geneve_probe",
-                               "--to", CC1, "--source", "10.10.3.1", "--qname",
-                               "s8b.partner.example", "--wait", "1", timeout=30)
+        report = geneve_probe(gwlb_lab, CC1, "--qname", "s8b.partner.example", "--wait", "1",
+                              node="fabric", source="10.10.3.1")
         dns_answer_window("an answer to the injected query").wait()
     attach_pcap(pcap, "cc1 eth-svc")
-    report = json.loads(result.stdout)
     arrived = [p for p in rdpcap(str(pcap)) if UDP in p and p[IP].src == "10.10.3.1"
                and p[UDP].dport == 6081]
     assert len(arrived) == 1, "the injected GENEVE never reached cc1"

@@ -16,6 +16,7 @@ from pathlib import Path
 import allure
 import pytest
 from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
 from scapy.sendrecv import AsyncSniffer
 from scapy.utils import rdpcap
 from testcontainers.core.container import DockerContainer
@@ -24,6 +25,7 @@ from lab.api import LabHandle
 from lab.compose import LABEL_INSTANCE, bridge_name, network_name
 from lab.images.build import LAB_IMAGE
 from suites.fixtures.allure_hooks import attach_pcap
+from suites.fixtures.spoof import mac_of, send_from
 from suites.functional.lab.sealing import routes_leaving_the_lab
 
 pytestmark = [pytest.mark.docker,
@@ -111,9 +113,9 @@ def test_the_host_routes_no_lab_packet_from_one_lab_network_to_another(
     lab = minimal_lab
     bridge = bridge_name(lab.instance, "workloads")
     target = str(lab.address("cc1", "eth-mgmt"))
-    send = (f"from scapy.all import Ether, IP, UDP, sendp; sendp(Ether(dst='{_mac(bridge)}')"
-            f"/IP(dst='{target}')/UDP(sport={SEAL_PORT}, dport={SEAL_PORT})/b'seal', "
-            f"iface='eth0', count={SEAL_PROBES}, inter=0.05, verbose=False)")
+    probe = (Ether(src=mac_of(lab, "workload1", "eth0"), dst=_mac(bridge))
+             / IP(src=str(lab.address("workload1")), dst=target)
+             / UDP(sport=SEAL_PORT, dport=SEAL_PORT) / b"seal")
     ours = f"udp and dst port {SEAL_PORT}"
     pcap = tmp_path / "cc1-eth-mgmt.pcap"
     at_host = AsyncSniffer(iface=bridge, filter=ours, store=True)
@@ -121,7 +123,7 @@ def test_the_host_routes_no_lab_packet_from_one_lab_network_to_another(
     time.sleep(0.5)  # the sniffer's socket is open before the first probe
     try:
         with lab.capture("cc1", "eth-mgmt", pcap):
-            lab.exec("workload1", "python", "-c", send)
+            send_from(lab, "workload1", probe, count=SEAL_PROBES, interval=0.05, iface="eth0")
             time.sleep(1.0)  # a routed probe would be on cc1's link long before this
     finally:
         arrived = at_host.stop()

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scapy.layers.inet import TCP
+from scapy.layers.inet import IP, TCP
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle, bring_up
 from suites.fixtures.lab import BACKEND_PARAMS, backend_ready, unique_instance
 from suites.fixtures.nft_counters import nft_packets
-from suites.fixtures.spoof import SCAPY_IMPORTS
+from suites.fixtures.spoof import send_from
 from suites.fixtures.teardown_behind import remover
 
 # Tier: from the backend parameter of gw_lab (netns and docker). The negative
@@ -21,9 +21,6 @@ from suites.fixtures.teardown_behind import remover
 pytestmark = pytest.mark.usefixtures("lab_capable")
 
 TOPOLOGY = Path(__file__).parent / "data" / "gateways.yaml"
-SPOOF = (SCAPY_IMPORTS +
-         "send(IP(src='{src}', dst='{dst}')/TCP(sport=40000, dport=80, flags='S'), "
-         "count=3, verbose=False)")
 
 
 def gateways_lab(tmp_path_factory: pytest.TempPathFactory, anti_spoofing: bool,
@@ -90,7 +87,8 @@ def test_unsolicited_inbound_to_the_nat_gateway_is_dropped(gw_lab: LabHandle) ->
 
 def spoof_into_pub(lab: LabHandle, src: str, pcap: Path) -> list:
     with lab.capture("pub", "eth0", pcap):
-        lab.exec("attacker", lab.python, "-c", SPOOF.format(src=src, dst="203.0.113.31"))
+        send_from(lab, "attacker", IP(src=src, dst="203.0.113.31")
+                  / TCP(sport=40000, dport=80, flags="S"), count=3)
     return [p for p in rdpcap(str(pcap))
             if TCP in p and p[TCP].sport == 40000 and p[TCP].flags == "S"]
 

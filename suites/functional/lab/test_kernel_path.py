@@ -22,13 +22,14 @@ from pathlib import Path
 import allure
 import pytest
 from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle
 from lab.events import Mark
 from suites.fixtures.allure_hooks import attach_pcap
 from suites.fixtures.connector_view import counted, nft_counter
-from suites.fixtures.spoof import SCAPY_IMPORTS
+from suites.fixtures.spoof import mac_of, send_from
 from suites.fixtures.windows import path_window
 
 # Tier: from the minimal_lab fixture (netns and docker).
@@ -165,12 +166,9 @@ def test_each_dropped_flow_is_in_the_session_log_once(minimal_lab: LabHandle) ->
 def _inject_from_fabric(lab: LabHandle, src: str, dst: str, dport: int, sport: int) -> None:
     """A SYN with any source, put on the service link by the VPC router towards cc1 (what
     a load balancer or a route would deliver)."""
-    mac = lab.exec("cc1", "cat", "/sys/class/net/eth-svc/address").stdout.strip()
-    lab.exec("fabric", lab.python, "-c",
-             SCAPY_IMPORTS +
-             f"sendp(Ether(dst='{mac}')/IP(src='{src}', dst='{dst}')/"
-             f"TCP(sport={sport}, dport={dport}, flags='S'), iface='eth-svc', count=3, "
-             "verbose=False)")
+    frame = (Ether(src=mac_of(lab, "fabric", "eth-svc"), dst=mac_of(lab, "cc1", "eth-svc"))
+             / IP(src=src, dst=dst) / TCP(sport=sport, dport=dport, flags="S"))
+    send_from(lab, "fabric", frame, count=3, iface="eth-svc")
 
 
 @allure.feature("attacks")
