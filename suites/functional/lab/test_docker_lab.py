@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from ipaddress import IPv4Address
@@ -118,9 +119,13 @@ def test_the_host_routes_no_lab_packet_from_one_lab_network_to_another(
              / UDP(sport=SEAL_PORT, dport=SEAL_PORT) / b"seal")
     ours = f"udp and dst port {SEAL_PORT}"
     pcap = tmp_path / "cc1-eth-mgmt.pcap"
-    at_host = AsyncSniffer(iface=bridge, filter=ours, store=True)
+    listening = threading.Event()
+    at_host = AsyncSniffer(iface=bridge, filter=ours, store=True,
+                           started_callback=listening.set)
     at_host.start()
-    time.sleep(0.5)  # the sniffer's socket is open before the first probe
+    # the sniffer's socket is open before the first probe (a fixed half second was not,
+    # under CI's load, once the probes no longer waited for a scapy start in the node)
+    assert listening.wait(10), "the host's sniffer never started"
     try:
         with lab.capture("cc1", "eth-mgmt", pcap):
             send_from(lab, "workload1", probe, count=SEAL_PROBES, interval=0.05, iface="eth0")
