@@ -1,7 +1,9 @@
 """Topology -> docker-compose model. Pure: the same topology and paths give the same file.
 
-Every link becomes an `internal` bridge network with the link's subnet (or its
-stand-in in the lab's own slice, see `docker_subnets`); every
+Every link becomes an `internal` bridge network with the link's subnet (or a
+stand-in where links overlap, see `docker_subnets`), except in a lab `cclab up`
+starts (`wired_by_host`): there every container has `network_mode: none` and the host
+makes the links (backends/docker_wiring.py); every
 node a container of the lab image whose entrypoint, the node agent, wires the
 node as the plan says (interface names, routes, nftables) and starts its
 services. Docker needs an address of each subnet for the host's side of the
@@ -21,7 +23,6 @@ from typing import Any
 
 import yaml
 
-from lab import stand_ins
 from lab.container_layout import CONTAINER_RUN as CONTAINER_RUN
 from lab.container_layout import CONTAINER_TOPOLOGY as CONTAINER_TOPOLOGY
 from lab.container_layout import STAND_IN_SPACE as STAND_IN_SPACE
@@ -37,13 +38,14 @@ LABEL_NODE = "org.cclab.node"
 @dataclass(frozen=True, slots=True)
 class ComposePaths:
     """Host paths the containers mount (the topology's folder and the lab's run folder),
-    the image, and the lab's stand-in slice (see `docker_subnets`)."""
+    the image, and who makes the links."""
 
     topology_dir: str
     topology_file: str  # the file's name inside topology_dir
     run_dir: str
     image: str = "cclab/lab:latest"
-    stand_in: IPv4Network | None = None  # the lab's slice of STAND_IN_SPACE, if it has one
+    # `cclab up`: no docker networks, the host makes the links (backends/docker_wiring.py)
+    wired_by_host: bool = False
 
 
 def project_name(instance: str) -> str:
@@ -63,21 +65,16 @@ def bridge_name(instance: str, link: str) -> str:
     return "ccb" + hashlib.sha256(f"{instance}/{link}".encode()).hexdigest()[:10]
 
 
-def docker_subnets(topo: Topology, stand_in: IPv4Network | None = None
-                   ) -> dict[str, IPv4Network]:
+def docker_subnets(topo: Topology) -> dict[str, IPv4Network]:
     """The subnet docker's IPAM is given per link.
 
-    Docker refuses two networks with overlapping subnets, on one engine. A lab with
-    a slice of its own (`stand_in`, what `cclab up` reserves) has every link in it
-    (lab.stand_ins.pack), so it never meets another lab's networks. Without one (a
-    compose file rendered for a user to start, like docker-compose.lab.yml), links
-    keep their own subnets, except one that overlaps an earlier link of the lab
-    (isolated sites, both 192.0.2.0/24): it gets a block of the same size from
-    100.64.0.0/10. Either way containers are attached at the same offsets, and the
-    node agent puts the planned addresses in place (`docker_address`).
+    Docker refuses two networks with overlapping subnets, on one engine. In a compose
+    file rendered for a user to start (like docker-compose.lab.yml; a lab `cclab up`
+    starts has no docker network), links keep their own subnets, except one that
+    overlaps an earlier link of the lab (isolated sites, both 192.0.2.0/24): it gets a
+    block of the same size from 100.64.0.0/10. Containers are attached at the same
+    offsets, and the node agent puts the planned addresses in place (`docker_address`).
     """
-    if stand_in is not None:
-        return stand_ins.pack({net.name: net.subnet for net in topo.networks}, stand_in)
     given: dict[str, IPv4Network] = {}
     for net in topo.networks:
         subnet = net.subnet
@@ -89,32 +86,33 @@ def docker_subnets(topo: Topology, stand_in: IPv4Network | None = None
     return given
 
 
-def docker_address(topo: Topology, link: str, address: IPv4Address,
-                   stand_in: IPv4Network | None = None) -> IPv4Address:
+def docker_address(topo: Topology, link: str, address: IPv4Address) -> IPv4Address:
     """Where docker attaches `address` of `link`: itself, or its twin in the stand-in."""
     real = next(n.subnet for n in topo.networks if n.name == link)
-    given = docker_subnets(topo, stand_in)[link]
+    given = docker_subnets(topo)[link]
     return given.network_address + (int(address) - int(real.network_address))
 
 
-def attached_addresses(topo: Topology, node: str, stand_in: IPv4Network | None = None
-                       ) -> dict[str, IPv4Interface]:
+def attached_addresses(topo: Topology, node: str) -> dict[str, IPv4Interface]:
     """Where docker attaches each interface of `node` (see `docker_subnets`)."""
-    return {i.name: IPv4Interface(f"{docker_address(topo, i.network, i.address.ip, stand_in)}/"
+    return {i.name: IPv4Interface(f"{docker_address(topo, i.network, i.address.ip)}/"
                                   f"{i.address.network.prefixlen}")
             for i in topo.node(node).interfaces}
 
 
-def node_shares(topo: Topology, instance: str, digest: str,
-                stand_in: IPv4Network | None = None) -> list[NodeShare]:
-    """Every node's share of the plan, as its agent would plan it from the same file."""
+def node_shares(topo: Topology, instance: str, digest: str, *,
+                wired_by_host: bool = False) -> list[NodeShare]:
+    """Every node's share of the plan, as its agent would plan it from the same file.
+    `wired_by_host`: the host makes the node's interfaces under their planned names, with
+    no address (backends/docker_wiring.py); the agent waits for them."""
     plan = build_plan(topo, instance)
     return [NodeShare(instance, node.name, digest, tuple(steps_for_node(plan, instance, node.name)),
-                      attached_addresses(topo, node.name, stand_in)) for node in topo.nodes]
+                      {} if wired_by_host else attached_addresses(topo, node.name),
+                      wired_by_host)
+            for node in topo.nodes]
 
 
-def host_side_address(topo: Topology, net: Network, stand_in: IPv4Network | None = None
-                      ) -> IPv4Address:
+def host_side_address(topo: Topology, net: Network) -> IPv4Address:
     """The highest address of the subnet that no endpoint uses: docker's bridge takes it
     (in the link's docker subnet, see `docker_subnets`)."""
     used = {i.address.ip for n in topo.nodes for i in n.interfaces if i.network == net.name}
@@ -123,14 +121,17 @@ def host_side_address(topo: Topology, net: Network, stand_in: IPv4Network | None
         candidate -= 1
     if candidate <= net.subnet.network_address:
         raise ValueError(f"link '{net.name}': no free address in {net.subnet} for docker")
-    return docker_address(topo, net.name, candidate, stand_in)
+    return docker_address(topo, net.name, candidate)
 
 
 def render_compose(topo: Topology, instance: str, paths: ComposePaths) -> dict[str, Any]:
+    services = {node.name: _service(topo, node, instance, paths) for node in topo.nodes}
+    if paths.wired_by_host:
+        return {"version": "2.4", "services": services}
     return {
         "version": "2.4",
-        "services": {node.name: _service(topo, node, instance, paths) for node in topo.nodes},
-        "networks": {net.name: _network(topo, net, instance, paths.stand_in)
+        "services": services,
+        "networks": {net.name: _network(topo, net, instance)
                      for net in topo.networks},
     }
 
@@ -173,10 +174,12 @@ def _service(topo: Topology, node: Node, instance: str, paths: ComposePaths) -> 
     if _needs_tun(node):
         service["devices"] = ["/dev/net/tun:/dev/net/tun"]
     service["sysctls"] = dict(node_sysctls(node))
-    service["networks"] = {
-        i.network: {"ipv4_address": str(docker_address(topo, i.network, i.address.ip,
-                                                       paths.stand_in))}
-        for i in node.interfaces}
+    if paths.wired_by_host:
+        service["network_mode"] = "none"
+    else:
+        service["networks"] = {
+            i.network: {"ipv4_address": str(docker_address(topo, i.network, i.address.ip))}
+            for i in node.interfaces}
     service["volumes"] = [f"{paths.topology_dir}:{CONTAINER_TOPOLOGY}:ro",
                           f"{paths.run_dir}:{CONTAINER_RUN}"]
     service["labels"] = {LABEL_INSTANCE: instance, LABEL_NODE: node.name}
@@ -212,15 +215,14 @@ def _needs_tun(node: Node) -> bool:
     return any(KINDS[s.kind].needs_tun for s in node.services)
 
 
-def _network(topo: Topology, net: Network, instance: str, stand_in: IPv4Network | None
-             ) -> dict[str, Any]:
-    gateway = host_side_address(topo, net, stand_in)
+def _network(topo: Topology, net: Network, instance: str) -> dict[str, Any]:
+    gateway = host_side_address(topo, net)
     return {
         "name": network_name(instance, net.name),
         "driver": "bridge",
         "internal": True,
         "driver_opts": {"com.docker.network.bridge.name": bridge_name(instance, net.name)},
-        "ipam": {"config": [{"subnet": str(docker_subnets(topo, stand_in)[net.name]),
+        "ipam": {"config": [{"subnet": str(docker_subnets(topo)[net.name]),
                              "gateway": str(gateway)}]},
         "labels": {LABEL_INSTANCE: instance},
     }

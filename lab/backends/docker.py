@@ -1,10 +1,13 @@
-"""The docker backend: each node a container of the lab image, each link an internal network.
+"""The docker backend: each node a container of the lab image, each link a host bridge.
 
 `deploy` renders the compose file into the lab's run folder, starts it with
-docker compose, adds the host's part (docker_fabric.py), and waits until every
-node agent reports ready (or one fails: then its log is shown). Everything is
-labelled `org.cclab.instance=INSTANCE`; `destroy` removes by that label, so it
-also cleans up after a start that failed or was interrupted.
+docker compose (containers without docker's networking), makes the links
+(docker_wiring.py), adds the host's part (docker_fabric.py), and waits until every
+node agent reports ready (or one fails: then its log is shown). A compose file
+started by hand (`cclab render`, then `cclab ready`: `adopt`) keeps docker's
+`internal` networks instead. Everything is labelled `org.cclab.instance=INSTANCE`
+(the host's bridges carry it as their alias); `destroy` removes by that label, so
+it also cleans up after a start that failed or was interrupted.
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
 from lab import compose
 from lab.backends import docker_engine as engine
 from lab.backends import docker_fabric as fabric
-from lab.backends import docker_slices, docker_zones, engine_calls
+from lab.backends import docker_wiring as wiring
+from lab.backends import docker_zones, engine_calls
 from lab.backends.agent_exec import exec_by_agent
 from lab.backends.base import ExecResult, Progress, clear_leftovers
 from lab.backends.capture import TcpdumpCapture
@@ -62,13 +65,14 @@ class DockerBackend:
 
             say = _say if progress else _quiet
             image = ensure_images(say=say)
-            stand_in = docker_slices.reserve(self.instance, topo)
-            path = self.write_compose(topo, image, stand_in)
-            self.write_node_shares(topo, stand_in)
+            path = self.write_compose(topo, image, wired_by_host=True)
+            self.write_node_shares(topo, wired_by_host=True)
             # sealed before the bridges exist: the rules name them, and hold from the first frame
             fabric.install(self._bridges(topo), self.instance)
-            say(f"starting {len(topo.nodes)} containers, {len(topo.networks)} networks")
+            say(f"starting {len(topo.nodes)} containers")
             self._compose(["up", "-d", "--no-build"], path)
+            say(f"wiring {len(topo.networks)} links")
+            wiring.wire(topo, self.instance, self._pids_of([n.name for n in topo.nodes]))
             self.adopt(topo, progress=progress, sealed=True)
         except BaseException as failure:
             self.destroy_after(failure)
@@ -97,16 +101,15 @@ class DockerBackend:
             raise BackendError("the docker backend needs a topology file", backend=self.name)
         return topo.source.resolve()
 
-    def write_compose(self, topo: Topology, image: str,
-                      stand_in: IPv4Network | None = None) -> Path:
+    def write_compose(self, topo: Topology, image: str, *, wired_by_host: bool = False) -> Path:
         source = self._source(topo)
         paths = compose.ComposePaths(str(source.parent), source.name, str(self.names.run_dir),
-                                     image, stand_in)
+                                     image, wired_by_host)
         path = self.names.run_dir / "docker-compose.yml"
         path.write_text(compose.compose_text(topo, self.instance, paths))
         return path
 
-    def write_node_shares(self, topo: Topology, stand_in: IPv4Network | None = None) -> None:
+    def write_node_shares(self, topo: Topology, *, wired_by_host: bool = False) -> None:
         """Each node's share of the plan, planned once here from the file the nodes mount
         rather than in every container (lab.node_agent.share)."""
         from lab.schema import load_topology
@@ -116,7 +119,7 @@ class DockerBackend:
         folder = self.names.run_dir / "plans"
         folder.mkdir(parents=True, exist_ok=True)
         for share in compose.node_shares(load_topology(source), self.instance, digest,
-                                         stand_in):
+                                         wired_by_host=wired_by_host):
             (folder / f"{share.node}.json").write_text(encode_share(share))
 
     def adopt(self, topo: Topology, *, progress: Progress | None = None,
@@ -202,6 +205,7 @@ class DockerBackend:
         _remove_until_gone(self._networks, ["network", "rm"])
         if may_restart_engine and (stuck := self._networks()) and not self._container_names():
             self._restart_engine_to_free(stuck)
+        wiring.remove_bridges(self.instance)  # their veths went with the containers
         fabric.remove(self.instance)
         fabric.remove_security_groups(fabric.sg_tables(self.instance))
         shutil.rmtree(self.names.run_dir, ignore_errors=True)
@@ -234,6 +238,7 @@ class DockerBackend:
     def leftovers(self) -> list[str]:
         found = [info["Names"] for info in self._containers().values()]
         found += self._networks()
+        found += wiring.lab_bridges(self.instance)
         if self.names.run_dir.exists():
             found.append(str(self.names.run_dir))
         return found
@@ -322,19 +327,24 @@ class DockerBackend:
     # -- helpers -----------------------------------------------------------------
     def _host_ports(self, topo: Topology) -> dict[tuple[str, str], str]:
         """The host's end of each guarded endpoint's veth (and of each router port where a
-        network ACL acts), found by the endpoint's address: the one docker attached (a
-        stand-in, see compose.docker_subnets) or the planned one, whichever the node agent,
-        starting meanwhile, has put there; for a moment it has neither, so ask again."""
+        network ACL acts): in a lab `cclab up` wired, by the name the host gave it; on a
+        compose file's networks, found by the endpoint's address: the one docker attached
+        (a stand-in, see compose.docker_subnets) or the planned one, whichever the node
+        agent, starting meanwhile, has put there; for a moment it has neither, so ask
+        again."""
         wanted = fabric_endpoints(topo)
         guarded = [n for n in topo.nodes if any((n.name, i.name) in wanted for i in n.interfaces)]
         if not guarded:
             return {}
-        stand_in = docker_slices.reserved(self.instance)
         host = {link["ifindex"]: link["ifname"] for link in _ip_json([])}
+        wired = {(n.name, i.name): wiring.host_port(self.instance, n.name, i.name)
+                 for n in guarded for i in n.interfaces if (n.name, i.name) in wanted}
+        if set(wired.values()) <= set(host.values()):  # a lab `cclab up` wired: named so
+            return wired
         pids = self._pids_of([node.name for node in guarded])
         ports = {}
         for node in guarded:
-            attached = compose.attached_addresses(topo, node.name, stand_in)
+            attached = compose.attached_addresses(topo, node.name)
             enter = ["nsenter", f"--net=/proc/{pids[node.name]}/ns/net"]
             for iface in (i for i in node.interfaces if (node.name, i.name) in wanted):
                 addresses = {str(iface.address.ip), str(attached[iface.name].ip)}

@@ -32,9 +32,9 @@ class Agent:
         self.restart_asked = False
 
     def bring_up(self, topology: Path, instance: str) -> None:
-        steps, attached = node_share(topology, instance, self.node)
+        steps, attached, wired_by_host = node_share(topology, instance, self.node)
         wiring.apply_all([s for s in steps if not isinstance(s, StartService | WaitReady)],
-                         attached, self.node)
+                         attached, self.node, wired_by_host=wired_by_host)
         for step in steps:
             if isinstance(step, StartService):
                 self.services.start(step)
@@ -62,24 +62,25 @@ class Agent:
 
 
 def node_share(topology: Path, instance: str, node: str
-               ) -> tuple[list[Step], dict[str, IPv4Interface]]:
-    """The node's steps and where docker attached its interfaces: from the share the host
-    wrote (`cclab up`), else planned here from the topology (a compose file started by
-    hand), which imports and parses far more."""
+               ) -> tuple[list[Step], dict[str, IPv4Interface], bool]:
+    """The node's steps, where docker attached its interfaces, and whether the host makes
+    them instead: from the share the host wrote (`cclab up`), else planned here from the
+    topology (a compose file started by hand, on docker's networks), which imports and
+    parses far more."""
     try:
         share = decode_share(Path(RUN, "plans", f"{node}.json").read_text())
     except FileNotFoundError:
         share = None
     if (share is not None and (share.instance, share.node) == (instance, node)
             and share.topology_digest == topology_digest(topology.read_bytes())):
-        return list(share.steps), share.attached
+        return list(share.steps), share.attached, share.wired_by_host
     from lab.compose import attached_addresses
     from lab.plan import build_plan, steps_for_node
     from lab.schema import load_topology
 
     topo = load_topology(topology)
     return (steps_for_node(build_plan(topo, instance), instance, node),
-            attached_addresses(topo, node))
+            attached_addresses(topo, node), False)
 
 
 def run_agent(args: argparse.Namespace) -> int:

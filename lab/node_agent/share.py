@@ -37,13 +37,15 @@ _IP6_TYPES: dict[str, type[Any]] = {"interface": IPv6Interface, "network": IPv6N
 @dataclass(frozen=True, slots=True)
 class NodeShare:
     """What a node agent needs of the plan: its steps, and where docker attaches each of
-    its interfaces (a stand-in address for an overlapping link, see compose.docker_subnets)."""
+    its interfaces (a stand-in address for an overlapping link, see compose.docker_subnets),
+    or that the host makes them (`wired_by_host`, a `cclab up` lab: none is attached)."""
 
     instance: str
     node: str
     topology_digest: str  # of the topology file's bytes: a share of another file is not used
     steps: tuple[Step, ...]
     attached: dict[str, IPv4Interface]
+    wired_by_host: bool = False
 
 
 def topology_digest(text: bytes) -> str:
@@ -58,6 +60,7 @@ def encode_share(share: NodeShare) -> str:
                                                 for f in dataclasses.fields(s)}}
                   for s in share.steps],
         "attached": {name: str(address) for name, address in share.attached.items()},
+        "wired_by_host": share.wired_by_host,
     }, indent=1)
 
 
@@ -68,7 +71,8 @@ def decode_share(text: str) -> NodeShare:
         cls = STEP_TYPES[fields.pop("type")]
         steps.append(cls(**{k: _decode(v) for k, v in fields.items()}))
     return NodeShare(data["instance"], data["node"], data["topology_digest"], tuple(steps),
-                     {name: IPv4Interface(a) for name, a in data["attached"].items()})
+                     {name: IPv4Interface(a) for name, a in data["attached"].items()},
+                     bool(data.get("wired_by_host", False)))
 
 
 def _encode(value: object) -> object:

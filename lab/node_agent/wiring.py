@@ -1,15 +1,20 @@
 """Carry out a node's wiring steps in the agent's own network namespace.
 
-Docker has already attached one interface per link with the planned address;
-`CreateVeth` therefore means "give the interface that holds this address its
-planned name". Sysctls come from the compose file (docker mounts /proc/sys
+On docker's networks (a compose file started by hand) docker has already attached
+one interface per link with the planned address; `CreateVeth` therefore means
+"give the interface that holds this address its planned name". In a lab `cclab up`
+started, the host makes each interface under its planned name, after the container
+starts (lab.backends.docker_wiring); `CreateVeth` then means "wait until it is
+here". Sysctls come from the compose file (docker mounts /proc/sys
 read-only), so here they are only checked. Netlink is iproute2's `ip`
 (`iproute.py`): consecutive address, link, route and rule steps go in one batch.
 """
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import time
 from ipaddress import IPv4Interface
 from pathlib import Path
 
@@ -29,6 +34,9 @@ from lab.steps import (
 )
 
 RESOLV_CONF = Path("/etc/resolv.conf")
+# The host wires a lab's containers once all have started: under load, many seconds after
+# the first. The host gives up on the agents after 120 s (backends/docker.py).
+WIRED_WAIT_S, WIRED_POLL_S = 100.0, 0.02
 
 
 class Wiring:
@@ -36,8 +44,8 @@ class Wiring:
     another kind (or another family) comes, or `finish`."""
 
     def __init__(self, node: str, attached: dict[str, IPv4Interface],
-                 ip: Ip | None = None) -> None:
-        self.node, self.attached = node, attached
+                 ip: Ip | None = None, *, wired_by_host: bool = False) -> None:
+        self.node, self.attached, self.wired_by_host = node, attached, wired_by_host
         self.ip = ip or Ip(node)
         self.pending: list[tuple[Batched, IpLine]] = []
         self._addresses: set[str] | None = None  # read when an AddAddress first asks
@@ -48,6 +56,8 @@ class Wiring:
             return
         self.finish()
         match step:
+            case CreateVeth() if self.wired_by_host:
+                wait_for_link(step.ifname, self.node)
             case CreateVeth():
                 rename_holder(self.ip, step.ifname, self.attached[step.ifname])
                 self._addresses = None
@@ -79,11 +89,31 @@ class Wiring:
         return self._addresses
 
 
-def apply_all(steps: list[Step], attached: dict[str, IPv4Interface], node: str) -> None:
-    wiring = Wiring(node, attached)
+def apply_all(steps: list[Step], attached: dict[str, IPv4Interface], node: str, *,
+              wired_by_host: bool = False) -> None:
+    wiring = Wiring(node, attached, wired_by_host=wired_by_host)
     for step in steps:
         wiring.apply(step)
     wiring.finish()
+
+
+def wait_for_link(ifname: str, node: str, wait_s: float = WIRED_WAIT_S,
+                  poll_s: float = WIRED_POLL_S) -> None:
+    """Until the host has made `ifname` in this namespace (asked of the kernel, no process
+    started per look)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            socket.if_nametoindex(ifname)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise BackendError(
+                    f"interface {ifname} did not appear within {wait_s:g} s\n    hint: the host "
+                    "makes a `cclab up` lab's links once its containers have started; a compose "
+                    "file of a lab's run folder is not meant to be started by hand (`cclab "
+                    "render` writes one that is)", backend="docker", node=node) from None
+            time.sleep(poll_s)
 
 
 def rename_holder(ip: Ip, ifname: str, address: IPv4Interface) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -43,6 +44,9 @@ def _leftovers(instance: str) -> dict[str, str]:
             ["iptables", "-S"], capture_output=True, text=True).stdout.splitlines()
             if f"cclab:{instance}" in line),
         "run dir": str(Path("/run/cclab", instance).exists() or ""),
+        "bridges": "\n".join(link["ifname"] for link in json.loads(subprocess.run(
+            ["ip", "-j", "-d", "link", "show", "type", "bridge"], capture_output=True,
+            text=True).stdout) if link.get("ifalias") == f"cclab:{instance}"),
     }
     return {k: v for k, v in found.items() if v}
 
@@ -62,7 +66,8 @@ def test_up_works_and_down_removes_every_container_network_and_rule(tmp_path: Pa
         got = cclab("exec", "client", "--name", name, "--", "curl", "-s", "-m", "5",
                     "http://10.99.7.80/pair")
         assert '"seen_source": "10.99.7.10"' in got.stdout, got.stdout + got.stderr
-        assert _leftovers(name).keys() == {"containers", "networks", "host rules", "run dir"}
+        # the links are the host's bridges, not docker networks (lab.backends.docker_wiring)
+        assert _leftovers(name).keys() == {"containers", "bridges", "host rules", "run dir"}
     finally:
         down = cclab("down", "--name", name, timeout=120)
     assert down.returncode == 0, down.stderr
@@ -88,7 +93,7 @@ def test_a_network_docker_keeps_is_named_and_down_removes_it_later(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A lab network docker refuses to remove (here: a container outside the lab still
     uses it) makes destroy() fail naming it; the next `cclab up` of the same subnets comes
-    up beside it (its links are in a stand-in slice of its own, lab.stand_ins); a compose
+    up beside it (its links are the host's bridges, no docker network); a compose
     file rendered for a user, which keeps the real subnets, fails to start with an error
     that names the leftover lab; `cclab down` removes the leftover though the lab's
     journal is gone."""

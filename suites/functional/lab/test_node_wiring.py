@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from ipaddress import IPv4Interface, IPv4Network, IPv6Network, ip_address, ip_interface
 
@@ -114,3 +115,35 @@ def test_an_address_no_interface_holds_is_a_clear_error(namespace: str) -> None:
     with pytest.raises(BackendError, match="no interface holds 10.79.0.1/24"):
         _wire(namespace, {"eth-x": IPv4Interface("10.79.0.1/24")},
               [CreateVeth(NODE, "eth-x", "peer", "p", "br")])
+
+
+# A lab `cclab up` starts on docker: the host makes the node's interfaces after the
+# container has started (lab.backends.docker_wiring), and the agent waits for them.
+WAITER = ("import sys; from lab.node_agent.wiring import wait_for_link; "
+          "wait_for_link(sys.argv[1], 'web', wait_s=float(sys.argv[2]))")
+
+
+def _waiter(ns: str, ifname: str, wait_s: float) -> subprocess.Popen[str]:
+    return subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", WAITER, ifname,
+                             str(wait_s)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+
+
+def test_the_agent_waits_for_an_interface_the_host_makes_later(namespace: str) -> None:
+    waiter = _waiter(namespace, "eth-late", 30)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            waiter.wait(timeout=1.0)  # no such interface yet: still waiting
+        subprocess.run(["ip", "link", "add", "ccwhost", "type", "veth", "peer", "name",
+                        "eth-late", "netns", namespace], check=True)
+        assert waiter.wait(timeout=10) == 0, waiter.communicate()[1]
+    finally:
+        waiter.kill()
+        subprocess.run(["ip", "link", "del", "ccwhost"], check=False, capture_output=True)
+
+
+def test_an_interface_the_host_never_makes_is_named_when_the_wait_ends(namespace: str) -> None:
+    waiter = _waiter(namespace, "eth-never", 0.5)
+    _, err = waiter.communicate(timeout=30)
+    assert waiter.returncode != 0
+    assert "interface eth-never did not appear within 0.5 s" in err, err

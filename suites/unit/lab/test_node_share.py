@@ -42,6 +42,19 @@ def _write_shares(run_dir: Path, topology: Path, instance: str, digest: str) -> 
         (run_dir / "plans" / f"{share.node}.json").write_text(encode_share(share))
 
 
+def test_a_share_the_host_wires_for_names_no_address_and_says_so(run_dir: Path) -> None:
+    """`cclab up` on docker: the host makes the interfaces (no docker network attaches an
+    address), and the agent learns from the share that it is to wait for them."""
+    topology = TOPOLOGY_DIR / "gwlb.yaml"
+    digest = topology_digest(topology.read_bytes())
+    for share in node_shares(load_topology(topology), "x", digest, wired_by_host=True):
+        assert decode_share(encode_share(share)) == share
+        (run_dir / "plans" / f"{share.node}.json").write_text(encode_share(share))
+    steps, attached, wired_by_host = agent.node_share(topology, "x", "cc1")
+    assert (attached, wired_by_host) == ({}, True)
+    assert steps == steps_for_node(build_plan(load_topology(topology), "x"), "x", "cc1")
+
+
 def test_the_agent_reads_its_share_and_plans_the_same_without_one(run_dir: Path) -> None:
     topology = TOPOLOGY_DIR / "gwlb.yaml"
     planned = agent.node_share(topology, "x", "cc1")  # no share: planned in the node
@@ -58,6 +71,6 @@ def test_a_share_of_another_lab_or_file_is_not_used(run_dir: Path, instance: str
         (run_dir / "plans" / f"{share.node}.json").write_text(encode_share(share))
     topo = load_topology(topology)
     expected = (steps_for_node(build_plan(topo, "x"), "x", "workload1"),
-                attached_addresses(topo, "workload1"))
+                attached_addresses(topo, "workload1"), False)
     assert agent.node_share(topology, "x", "workload1") == expected
     assert (run_dir / "plans" / "workload1.json").exists()
