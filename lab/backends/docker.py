@@ -192,7 +192,10 @@ class DockerBackend:
         coming up beside this one would lose its engine); the removal fails instead."""
         removed = [info["Names"] for info in self._containers().values()]
         compose_file = self.names.run_dir / "docker-compose.yml"
-        if compose_file.exists() and removed:
+        # A lab the host wired has no docker network, so its containers go at once
+        # (`docker rm -f` below): no network is left with endpoints, and nothing the
+        # services write on their way out is kept (the run folder goes too).
+        if compose_file.exists() and removed and self._networks():
             try:
                 self._compose(["down", "--volumes", "--remove-orphans", "--timeout", "5"],
                               compose_file, check=False)
