@@ -470,13 +470,15 @@ def _explain(stderr: str) -> str:
 
 
 def engine_instances() -> set[str]:
-    """Instances with labelled containers or networks on the engine; none if it is down."""
+    """Instances with labelled containers or networks on the engine (none if it is down),
+    or bridges the host made for them (docker_wiring)."""
     try:
         containers = _docker(["ps", "-a", "--filter", f"label={compose.LABEL_INSTANCE}",
                               "--format", f'{{{{.Label "{compose.LABEL_INSTANCE}"}}}}']).stdout
-        return set(_lines(containers)) | set(lab_networks().values())
+        on_engine = set(_lines(containers)) | set(lab_networks().values())
     except BackendError:
-        return set()
+        on_engine = set()
+    return on_engine | wiring.wired_instances()
 
 
 def lab_networks() -> dict[str, str]:

@@ -74,11 +74,22 @@ def wire(topo: Topology, instance: str, pids: dict[str, int]) -> None:
 
 def lab_bridges(instance: str) -> list[str]:
     """The host's bridges made for `instance` (by their alias)."""
+    return [name for name, alias in _bridges() if alias == bridge_alias(instance)]
+
+
+def wired_instances() -> set[str]:
+    """Every lab with a bridge on the host, journal or not: what `cclab down --all`, or
+    `down` of a lab whose run folder is gone, finds to remove."""
+    prefix = bridge_alias("")
+    return {alias.removeprefix(prefix) for _, alias in _bridges() if alias.startswith(prefix)}
+
+
+def _bridges() -> list[tuple[str, str]]:
+    """(name, alias) of every bridge in the host's namespace."""
     done = subprocess.run(["ip", "-j", "-d", "link", "show", "type", "bridge"],
                           capture_output=True, text=True, check=False, timeout=30)
     links = json.loads(done.stdout or "[]") if done.returncode == 0 else []
-    return [str(link["ifname"]) for link in links
-            if link.get("ifalias") == bridge_alias(instance)]
+    return [(str(link["ifname"]), str(link.get("ifalias", ""))) for link in links]
 
 
 def remove_bridges(instance: str) -> None:

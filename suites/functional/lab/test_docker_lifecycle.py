@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -74,6 +75,26 @@ def test_up_works_and_down_removes_every_container_network_and_rule(tmp_path: Pa
     assert _leftovers(name) == {}
     again = cclab("down", "--name", name)
     assert again.returncode == 0
+
+
+def test_down_finds_the_bridges_of_a_lab_whose_journal_is_gone(tmp_path: Path) -> None:
+    """A lab whose containers and run folder went (a killed `up`, a host cleaned by hand)
+    still has the bridges the host made; `cclab down` finds them by their alias."""
+    name = unique_instance("dk-orphan")
+    up = cclab("up", str(_topology(tmp_path, "80")), "--backend", "docker", "--name", name,
+               timeout=300)
+    try:
+        assert up.returncode == 0, up.stderr
+        label = f"label={LABEL_INSTANCE}={name}"
+        ids = subprocess.run(["docker", "ps", "-aq", "--filter", label], capture_output=True,
+                             text=True, check=True).stdout.split()
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=True)
+        shutil.rmtree(Path("/run/cclab", name))
+        assert _leftovers(name).keys() == {"bridges", "host rules"}
+    finally:
+        down = cclab("down", "--name", name, timeout=120)
+    assert down.returncode == 0, down.stderr
+    assert _leftovers(name) == {}
 
 
 def test_failed_start_names_the_node_and_leaves_nothing(tmp_path: Path) -> None:
