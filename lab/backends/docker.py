@@ -208,7 +208,7 @@ class DockerBackend:
         _remove_until_gone(self._networks, ["network", "rm"])
         if may_restart_engine and (stuck := self._networks()) and not self._container_names():
             self._restart_engine_to_free(stuck)
-        wiring.remove_bridges(self.instance)  # their veths went with the containers
+        wiring.remove_links(self.instance)  # bridges, and veths a namespace kept
         fabric.remove(self.instance)
         fabric.remove_security_groups(fabric.sg_tables(self.instance))
         shutil.rmtree(self.names.run_dir, ignore_errors=True)
@@ -241,7 +241,7 @@ class DockerBackend:
     def leftovers(self) -> list[str]:
         found = [info["Names"] for info in self._containers().values()]
         found += self._networks()
-        found += wiring.lab_bridges(self.instance)
+        found += wiring.lab_links(self.instance)
         if self.names.run_dir.exists():
             found.append(str(self.names.run_dir))
         return found

@@ -16,9 +16,13 @@ that only sleep), up and down took 8.0 s and 11 CPU-s on docker's networks again
 A compose file rendered for a user (`cclab render`) keeps docker's networks: it has to
 work with `docker compose up` alone.
 
-Everything the host makes carries the lab's name: each bridge's alias is
-`cclab:INSTANCE`, which is how `destroy` finds them after a bring-up that failed half
-way. A container's veths go with its namespace.
+Everything the host makes carries the lab's name: each bridge's and each veth's host
+end's alias is `cclab:INSTANCE`, which is how `destroy` finds them, after a bring-up
+that failed half way too. A veth does not always go with its container: a namespace
+outlives its last process while anything holds it (an open reference, an orphaned TCP
+socket still sending its FIN to a peer that is gone), and its veths with it, so a lab
+brought up again under the same name would find its host ends' names taken. `destroy`
+deletes them by their alias (a veth's deletion takes its other end with it).
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ def wiring_lines(topo: Topology, instance: str, pids: dict[str, int]) -> list[st
             port = host_port(instance, node.name, iface.name)
             lines += [f"link add {port} type veth peer name {iface.name} netns {pids[node.name]}",
                       f"link set dev {port} master {compose.bridge_name(instance, iface.network)}"
-                      " up"]
+                      f" alias {bridge_alias(instance)} up"]
     return lines
 
 
@@ -65,35 +69,40 @@ def wire(topo: Topology, instance: str, pids: dict[str, int]) -> None:
     done = subprocess.run(["ip", "-batch", "-"], input="\n".join(lines) + "\n",
                           capture_output=True, text=True, check=False, timeout=60)
     if done.returncode != 0:
-        remove_bridges(instance)
+        remove_links(instance)
         raise BackendError(f"wiring the lab's links failed: {done.stderr.strip()}\n"
-                           "    hint: `ip -br link` shows what is on the host; a bridge of the "
+                           "    hint: `ip -br link` shows what is on the host; a link of the "
                            f"same name is another lab's of the name '{instance}'",
                            backend="docker")
 
 
-def lab_bridges(instance: str) -> list[str]:
-    """The host's bridges made for `instance` (by their alias)."""
-    return [name for name, alias in _bridges() if alias == bridge_alias(instance)]
+def lab_links(instance: str) -> list[str]:
+    """The host's bridges and veth ends made for `instance` (by their alias)."""
+    return [name for name, alias in _aliased_links() if alias == bridge_alias(instance)]
 
 
 def wired_instances() -> set[str]:
-    """Every lab with a bridge on the host, journal or not: what `cclab down --all`, or
-    `down` of a lab whose run folder is gone, finds to remove."""
+    """Every lab with a bridge or a veth on the host, journal or not: what `cclab down
+    --all`, or `down` of a lab whose run folder is gone, finds to remove."""
     prefix = bridge_alias("")
-    return {alias.removeprefix(prefix) for _, alias in _bridges() if alias.startswith(prefix)}
+    return {alias.removeprefix(prefix) for _, alias in _aliased_links()
+            if alias.startswith(prefix)}
 
 
-def _bridges() -> list[tuple[str, str]]:
-    """(name, alias) of every bridge in the host's namespace."""
-    done = subprocess.run(["ip", "-j", "-d", "link", "show", "type", "bridge"],
-                          capture_output=True, text=True, check=False, timeout=30)
+def _aliased_links() -> list[tuple[str, str]]:
+    """(name, alias) of every link in the host's namespace that has an alias."""
+    done = subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True,
+                          check=False, timeout=30)
     links = json.loads(done.stdout or "[]") if done.returncode == 0 else []
-    return [(str(link["ifname"]), str(link.get("ifalias", ""))) for link in links]
+    return [(str(link["ifname"]), str(link["ifalias"])) for link in links
+            if link.get("ifalias")]
 
 
-def remove_bridges(instance: str) -> None:
-    bridges = lab_bridges(instance)
-    if bridges:
-        subprocess.run(["ip", "-batch", "-"], input="".join(f"link del {b}\n" for b in bridges),
+def remove_links(instance: str) -> None:
+    """Delete the lab's bridges and veth ends (`-force`: one already gone, its namespace
+    freed meanwhile, stops none of the others)."""
+    links = lab_links(instance)
+    if links:
+        subprocess.run(["ip", "-force", "-batch", "-"],
+                       input="".join(f"link del {name}\n" for name in links),
                        capture_output=True, text=True, check=False, timeout=60)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from lab.backends.docker_wiring import host_port
 from lab.compose import LABEL_INSTANCE
 from lab.errors import BackendError
 from suites.fixtures.lab import unique_instance
@@ -48,6 +50,10 @@ def _leftovers(instance: str) -> dict[str, str]:
         "bridges": "\n".join(link["ifname"] for link in json.loads(subprocess.run(
             ["ip", "-j", "-d", "link", "show", "type", "bridge"], capture_output=True,
             text=True).stdout) if link.get("ifalias") == f"cclab:{instance}"),
+        "veths": "\n".join(link["ifname"] for link in json.loads(subprocess.run(
+            ["ip", "-j", "link", "show"], capture_output=True, text=True).stdout)
+            if link["ifname"] in {host_port(instance, node, "eth0")
+                                  for node in ("client", "server")}),
     }
     return {k: v for k, v in found.items() if v}
 
@@ -68,7 +74,8 @@ def test_up_works_and_down_removes_every_container_network_and_rule(tmp_path: Pa
                     "http://10.99.7.80/pair")
         assert '"seen_source": "10.99.7.10"' in got.stdout, got.stdout + got.stderr
         # the links are the host's bridges, not docker networks (lab.backends.docker_wiring)
-        assert _leftovers(name).keys() == {"containers", "bridges", "host rules", "run dir"}
+        assert _leftovers(name).keys() == {"containers", "bridges", "veths", "host rules",
+                                           "run dir"}
     finally:
         down = cclab("down", "--name", name, timeout=120)
     assert down.returncode == 0, down.stderr
@@ -90,10 +97,39 @@ def test_down_finds_the_bridges_of_a_lab_whose_journal_is_gone(tmp_path: Path) -
                              text=True, check=True).stdout.split()
         subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=True)
         shutil.rmtree(Path("/run/cclab", name))
-        assert _leftovers(name).keys() == {"bridges", "host rules"}
+        assert _leftovers(name).keys() == {"bridges", "host rules"}  # veths went with them
     finally:
         down = cclab("down", "--name", name, timeout=120)
     assert down.returncode == 0, down.stderr
+    assert _leftovers(name) == {}
+
+
+def test_down_removes_the_veths_of_a_namespace_that_outlives_its_container(
+        tmp_path: Path) -> None:
+    """A container's network namespace lives on while anything holds it (here an open
+    reference; in the wild an orphaned TCP socket still sending its FIN), and its veths
+    with it: down removes them anyway, and the same lab comes up again at once under the
+    same name (their host ends' names are the lab's)."""
+    name = unique_instance("dk-held")
+    topology = str(_topology(tmp_path, "80"))
+    up = cclab("up", topology, "--backend", "docker", "--name", name, timeout=300)
+    held = None
+    try:
+        assert up.returncode == 0, up.stderr
+        pid = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}",
+                              f"cclab-{name}-client"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        held = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+        assert "veths" in _leftovers(name)  # the host ends exist, so their removal is seen
+        down = cclab("down", "--name", name, timeout=120)
+        assert down.returncode == 0, down.stderr
+        assert _leftovers(name) == {}
+        again = cclab("up", topology, "--backend", "docker", "--name", name, timeout=300)
+        assert again.returncode == 0, again.stderr
+    finally:
+        if held is not None:
+            os.close(held)
+        cclab("down", "--name", name, timeout=120)
     assert _leftovers(name) == {}
 
 
