@@ -30,6 +30,7 @@ import socket
 import struct
 import subprocess
 import threading
+import time
 from ipaddress import IPv4Address
 
 from lab.events import EventWriter
@@ -41,7 +42,7 @@ from lab.nodes.base import (
     take_loopback_address,
 )
 from lab.nodes.flow_key import FlowId, flow_hash, ipv4_flow_id
-from lab.nodes.health_probe import TargetHealth, http_probe
+from lab.nodes.health_probe import TargetHealth, http_probe, pause_after_round
 from lab.nodes.kernel_path import KernelPath
 from lab.wire.vxlan import unwrap, wrap
 
@@ -71,6 +72,7 @@ class AzureGwlb:
                        for t in self.targets}
         self.events = events
         self.stopping = Wakeup()
+        self.started = time.monotonic()
         self.flows: dict[FlowId, IPv4Address] = {}
         self.own_source = take_loopback_address(self.source)
         self.kernel = KernelPath(TUN, MARK, TABLE, masquerade=False)
@@ -166,7 +168,8 @@ table ip {NAT_TABLE} {{
                     http_probe(target, self.probe_port, self.source))
                 if change is not None:
                     self.events.emit(f"azgw.target_{change}", target=str(target))
-            self.stopping.wait(self.interval)
+            self.stopping.wait(pause_after_round(self.interval, self.health.values(),
+                                                 time.monotonic() - self.started))
 
     def close(self) -> None:
         self.stopping.set()

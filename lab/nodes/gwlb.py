@@ -54,7 +54,7 @@ from lab.nodes.base import Wakeup, node_arguments, run_checked, serve_until_sign
 from lab.nodes.flow_key import FlowId, addresses, flow_key, link_scoped, ports
 from lab.nodes.flow_key import flow_hash as hash_of
 from lab.nodes.gwlb_control import Request
-from lab.nodes.health_probe import http_probe
+from lab.nodes.health_probe import http_probe, pause_after_round
 from lab.nodes.kernel_path import BATCH, KernelPath
 from lab.nodes.target_group import Failover, GroupView, TargetGroup
 from lab.wire.geneve import ENI_ID, GENEVE_PORT, endpoint_id, eni_of, geneve_header, inner_of
@@ -108,6 +108,7 @@ class Gwlb:
         self.view = self.group.view()  # what a packet's pick reads (GroupView)
         self.lock = threading.Lock()  # the group: the probes, the control (packets read view)
         self.events = events
+        self.started = time.monotonic()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((str(listen), GENEVE_PORT))
         self.endpoints = endpoints or []
@@ -241,7 +242,10 @@ class Gwlb:
                         self.view = self.group.view()
                 if change is not None:
                     self.events.emit(f"gwlb.target_{change}", target=str(target))
-            self.stopping.wait(self.interval)
+            with self.lock:
+                pause = pause_after_round(self.interval, list(self.group.health.values()),
+                                          time.monotonic() - self.started)
+            self.stopping.wait(pause)
 
     def _probe(self, target: IPv4Address) -> bool:
         return http_probe(target, self.probe_port, self.listen)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 from ipaddress import IPv4Address
 
 from lab.events import EventWriter
@@ -52,7 +53,7 @@ from lab.nodes.base import (
     serve_until_signalled,
     take_loopback_address,
 )
-from lab.nodes.health_probe import TargetHealth, http_probe
+from lab.nodes.health_probe import TargetHealth, http_probe, pause_after_round
 
 TABLE = "cclab_ilb"
 BUCKETS = 64
@@ -115,6 +116,7 @@ class Ilb:
         self.health = {t: TargetHealth(*thresholds) for t in targets}
         self.events = events
         self.stopping = Wakeup()
+        self.started = time.monotonic()
         self.own_source = take_loopback_address(probe_source)
         for i, target in enumerate(targets):
             table = str(FIRST_ROUTE_TABLE + i)
@@ -154,7 +156,8 @@ class Ilb:
                 if not self.healthy():
                     self.events.emit("ilb.no_healthy_backends",
                                      targets=[str(t) for t in self.targets])
-            self.stopping.wait(self.interval)
+            self.stopping.wait(pause_after_round(self.interval, self.health.values(),
+                                                 time.monotonic() - self.started))
 
     def close(self) -> None:
         self.stopping.set()
