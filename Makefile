@@ -97,7 +97,7 @@ JUNIT := reports/junit
 test: engine
 	$(need_setup)
 	@rm -rf $(JUNIT); status=0; \
-	$(PY) -m pytest $(PARALLEL) --yield-cpu=$(YIELD_CPU) -m "not quiet" \
+	$(PY) -m pytest $(PARALLEL) --yield-cpu $(YIELD_CPU) -m "not quiet" \
 	  --junitxml=$(JUNIT)/parallel.xml $(PYTEST_ARGS) \
 	  || status=$$?; \
 	$(PY) -m pytest -m quiet --keep-results --junitxml=$(JUNIT)/quiet.xml $(PYTEST_ARGS) \

@@ -54,15 +54,3 @@ def test_a_worker_sets_its_niceness_before_each_test(tmp_path: Path) -> None:
                           capture_output=True, text=True, cwd=ROOT, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert "3 passed" in done.stdout, done.stdout + done.stderr
-
-
-def test_make_tests_command_line_knows_the_option() -> None:
-    """As `make test` gives it: `--yield-cpu=N`, with no path (testpaths). Given as
-    `--yield-cpu N`, pytest's first pass takes N for the path to test, loads no conftest
-    of the suites, and refuses the option."""
-    makefile = (ROOT / "Makefile").read_text()
-    assert "--yield-cpu=$(YIELD_CPU)" in makefile
-    done = subprocess.run([sys.executable, "-m", "pytest", "--yield-cpu=5", "--co", "-q",
-                           "-p", "no:cacheprovider", "-o", "addopts=", "-m", "unit"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
