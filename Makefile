@@ -84,11 +84,6 @@ endef
 # to themselves.
 JOBS ?= 4
 PARALLEL = -n $(JOBS) --dist loadgroup
-# In the parallel part every test outside the docker group, and the labs it starts, runs
-# at nice YIELD_CPU, so the group that sets the part's length gets a core first when both
-# want one (suites/fixtures/cpu_priority.py; docs/decisions.md, "The docker group first
-# on the CPU"). 0 turns it off.
-YIELD_CPU ?= 5
 
 # Each pytest run also writes JUnit XML to reports/junit/; `make test-times` turns the
 # last run's into reports/bench/tests.json (per tier wall and test time, per module).
@@ -97,8 +92,7 @@ JUNIT := reports/junit
 test: engine
 	$(need_setup)
 	@rm -rf $(JUNIT); status=0; \
-	$(PY) -m pytest $(PARALLEL) --yield-cpu $(YIELD_CPU) -m "not quiet" \
-	  --junitxml=$(JUNIT)/parallel.xml $(PYTEST_ARGS) \
+	$(PY) -m pytest $(PARALLEL) -m "not quiet" --junitxml=$(JUNIT)/parallel.xml $(PYTEST_ARGS) \
 	  || status=$$?; \
 	$(PY) -m pytest -m quiet --keep-results --junitxml=$(JUNIT)/quiet.xml $(PYTEST_ARGS) \
 	  || { s=$$?; [ $$s -eq 5 ] || status=$$s; }; \

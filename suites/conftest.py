@@ -20,8 +20,7 @@ import pytest
 from hypothesis import Phase, settings
 
 pytest_plugins = ["suites.fixtures.lab_pool", "suites.fixtures.teardown_behind",
-                  "suites.fixtures.lab", "suites.fixtures.ci_guard",
-                  "suites.fixtures.cpu_priority"]
+                  "suites.fixtures.lab", "suites.fixtures.ci_guard"]
 
 # `make mutmut` runs the property tests once per mutant: the same examples every run (the
 # same mutants die each time) and no shrinking (a killed mutant needs no minimal example).
