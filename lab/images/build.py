@@ -80,7 +80,7 @@ def _ensure_connector_image(say: Say) -> str:
         build_base(say)
     download_wheels(say)
     digest = _digest([ROOT / "lab/images/connector.Dockerfile", *_tree("connector"),
-                      *_tree("yamlissues")])
+                      *_tree("yamlissues"), *_tree("tcbpf")])
     if image_label(CONNECTOR_IMAGE, SOURCE_LABEL) != digest:
         say(f"building {CONNECTOR_IMAGE} (connector {digest})")
         _build_image(CONNECTOR_IMAGE, "lab/images/connector.Dockerfile", digest)
@@ -166,7 +166,7 @@ def _wheel_names() -> list[str]:
 def source_digest() -> str:
     """A digest of everything the lab image is built from."""
     return _digest([ROOT / "lab/images/Dockerfile", *_tree("lab"), *_tree("connector"),
-                    *_tree("yamlissues")])
+                    *_tree("yamlissues"), *_tree("tcbpf")])
 
 
 def _tree(top: str) -> list[Path]:

@@ -4,8 +4,9 @@
 #       -v $PWD/cc1.yaml:/etc/connector/connector.yaml:ro cclab/connector:latest
 #
 # It holds the connector package, the small `yamlissues` package its config
-# loader reports problems with, and its four runtime dependencies only (no
-# lab code; pyroute2 deletes the conntrack entries the routed path forgets).
+# loader reports problems with, `tcbpf` (its fast path's loader), and its four
+# runtime dependencies only (no lab code; pyroute2 deletes the conntrack entries
+# the routed path forgets).
 # The system tools it drives (nft, ip, sysctl, sshd) come from the
 # base image, made from Debian's packages (`python -m lab.images --connector`).
 ARG BASE_IMAGE=cclab/base:bookworm
@@ -20,8 +21,9 @@ RUN python3 -m venv /opt/connector/venv \
 
 COPY connector /opt/connector/connector
 COPY yamlissues /opt/connector/yamlissues
+COPY tcbpf /opt/connector/tcbpf
 RUN /opt/connector/venv/bin/python -m compileall -q /opt/connector/connector \
-    /opt/connector/yamlissues
+    /opt/connector/yamlissues /opt/connector/tcbpf
 ENV PYTHONPATH=/opt/connector PATH=/opt/connector/venv/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 LABEL org.cclab.role="connector"
