@@ -31,8 +31,9 @@ help:
 	@echo "make lint | typecheck             ruff and the import contracts | mypy"
 
 # The connector's GENEVE fast path (tc program), compiled here, loaded by the connector
-# when its config asks (runtime.geneve_fast_path); clang comes with install-system-deps.
-BPF_OBJECTS := connector/bpf/geneve_direct.o
+# when its config asks (runtime.geneve_fast_path), and the lab GWLB's (`--fast-path`);
+# clang comes with install-system-deps.
+BPF_OBJECTS := connector/bpf/geneve_direct.o lab/bpf/gwlb_encap.o
 setup: $(VENV)/.installed $(BPF_OBJECTS)
 
 $(BPF_OBJECTS): %.o: %.c | $(VENV)/.installed
@@ -196,7 +197,7 @@ lint:
 # mypy, strict for every package it checks ([tool.mypy] in pyproject.toml).
 typecheck:
 	$(need_setup)
-	$(VENV)/bin/mypy lab connector reports yamlissues
+	$(VENV)/bin/mypy lab connector reports yamlissues tcbpf
 
 clean: lab-down
 	rm -rf reports/allure-results reports/allure-report .pytest_cache tools/allure/node_modules

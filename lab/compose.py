@@ -192,9 +192,12 @@ def _service(topo: Topology, node: Node, instance: str, paths: ComposePaths) -> 
 
 def _capabilities(topo: Topology, node: Node) -> list[str]:
     """NET_ADMIN for every node; SYS_ADMIN too for a connector that loads the GENEVE fast
-    path (a tc BPF program): this docker (20.10) knows no CAP_BPF, and its seccomp profile
-    lets bpf() through only with SYS_ADMIN."""
-    loads_bpf = any(s.kind == "connector" and _fast_path_on(topo, s) for s in node.services)
+    path, or a GWLB that loads its own (`fast-path: "on"`), each a tc BPF program: this
+    docker (20.10) knows no CAP_BPF, and its seccomp profile lets bpf() through only with
+    SYS_ADMIN."""
+    loads_bpf = any((s.kind == "connector" and _fast_path_on(topo, s))
+                    or (s.kind == "gwlb" and s.option("fast-path", "off") == "on")
+                    for s in node.services)
     return ["NET_ADMIN", "SYS_ADMIN"] if loads_bpf else ["NET_ADMIN"]
 
 

@@ -37,7 +37,7 @@ KINDS: dict[str, ServiceKind] = {
                                optional=("block",), needs_tun=True, forwards=True, tls=True),
     "gwlb": ServiceKind("gwlb", "lab.nodes.gwlb", required=("listen", "targets"),
                         optional=("probe-port", "interval", "healthy", "unhealthy", "endpoints",
-                                  "deregistration-delay", "target-failover"),
+                                  "deregistration-delay", "target-failover", "fast-path"),
                         needs_tun=True, forwards=True),
     "ilb": ServiceKind("ilb", "lab.nodes.ilb", required=("targets", "probe-source"),
                        optional=("probe-port", "interval", "threshold", "frontend",

@@ -36,6 +36,13 @@ sent with the endpoint's ID; a target's reply goes back by the endpoint its
 header names (the connector returns the header unchanged, G2), out of its TUN
 to that VPC's router. So two VPCs may use one address plan. Without endpoints,
 one catch-all TUN and the lab's fixed ENI ID, as before.
+
+Fast path (`--fast-path on`; off by default): after user space has carried a packet of
+an IPv4 UDP or TCP flow, the flow's later packets are encapsulated by a tc program
+in the kernel with the same headers (`lab.nodes.gwlb_fast`); every change of the
+group's view removes them all, so each flow is picked again in user space. Event
+`gwlb.fast_path` (`state`: `on`, or `unavailable` with the `reason`, when the
+host cannot give it: then every packet goes the user-space way).
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ from lab.nodes.base import Wakeup, node_arguments, run_checked, serve_until_sign
 from lab.nodes.flow_key import FlowId, addresses, flow_key, link_scoped, ports
 from lab.nodes.flow_key import flow_hash as hash_of
 from lab.nodes.gwlb_control import Request
+from lab.nodes.gwlb_fast import FastPathUnavailable, GwlbFastPath, installable
 from lab.nodes.health_probe import http_probe, pause_after_round
 from lab.nodes.kernel_path import BATCH, KernelPath
 from lab.nodes.target_group import Failover, GroupView, TargetGroup
@@ -101,7 +109,7 @@ class Gwlb:
     def __init__(self, listen: IPv4Address, targets: list[IPv4Address], probe_port: int,
                  interval: float, thresholds: tuple[int, int], events: EventWriter,
                  endpoints: list[Endpoint] | None = None,
-                 failover: Failover | None = None) -> None:
+                 failover: Failover | None = None, *, fast_path: bool = False) -> None:
         self.listen = listen
         self.probe_port, self.interval = probe_port, interval
         self.group = TargetGroup(targets, thresholds, failover or Failover())
@@ -133,6 +141,32 @@ class Gwlb:
         self.flows: dict[tuple[int, FlowId], HeldFlow] = {}
         self.stopping = Wakeup()
         self._failing_open = False
+        self.fast: GwlbFastPath | None = None
+        self._fast_in: list[list[int]] = []  # per path: the ingress interfaces it serves
+        if fast_path:
+            self._start_fast_path()
+
+    def _start_fast_path(self) -> None:
+        tuns = {path.tun for path in self.paths}
+        ingress = ([ep.iface for ep in self.endpoints] if self.endpoints else
+                   [name for _, name in socket.if_nameindex() if name != "lo"
+                    and name not in tuns])
+        try:
+            self.fast = GwlbFastPath(ingress, self.listen)
+        except FastPathUnavailable as exc:
+            self.events.emit("gwlb.fast_path", state="unavailable", reason=str(exc))
+            return
+        everywhere = self.fast.ifindexes
+        self._fast_in = ([[index] for index in everywhere] if self.endpoints
+                         else [everywhere])
+        self.events.emit("gwlb.fast_path", state="on", interfaces=ingress)
+
+    def _new_view(self) -> None:
+        """The group changed (under the lock): packets read the new view, and the fast
+        path forgets every flow so each is picked again under it."""
+        self.view = self.group.view()
+        if self.fast is not None:
+            self.fast.forget()
 
     def _pick(self, fid: FlowId, packet: bytes, eni: int,
               held: HeldFlow | None) -> HeldFlow | None:
@@ -167,14 +201,14 @@ class Gwlb:
                         target, time.monotonic()):
                     self.events.emit("gwlb.target_deregistered", target=str(target),
                                      delay_s=self.group.failover.delay_s)
-            self.view = self.group.view()
+            self._new_view()
             return {str(t): state for t, state in self.group.states()}
 
     def expire_drains(self) -> None:
         with self.lock:
             for target in self.group.expire(time.monotonic()):
                 self.events.emit("gwlb.target_drained", target=str(target))
-                self.view = self.group.view()
+                self._new_view()
 
     @property
     def running(self) -> bool:
@@ -223,8 +257,21 @@ class Gwlb:
             if held is None:
                 return  # no registered target: AWS drops
         self.sock.sendto(held.header + packet, (held.address, GENEVE_PORT))
+        if self.fast is not None and installable(packet):
+            self._carry_in_kernel(self.fast, endpoint, packet, held)
+
+    def _carry_in_kernel(self, fast: GwlbFastPath, endpoint: int, packet: bytes,
+                         held: HeldFlow) -> None:
+        """The flow's next packets by the fast path; undone at once if the view changed
+        meanwhile (its change may have forgotten the flows before this was written)."""
+        for ifindex in self._fast_in[endpoint]:
+            if (fast.install(ifindex, packet, held.target, held.header)
+                    and held.view is not self.view):
+                fast.remove(ifindex, packet)
 
     def close(self) -> None:
+        if self.fast is not None:
+            self.fast.close()
         for rule in self._rules:
             subprocess.run(["ip", "rule", "del", *rule], check=False, capture_output=True)
         for path in self.paths:
@@ -239,7 +286,7 @@ class Gwlb:
                 with self.lock:
                     change = self.group.record(target, good)
                     if change is not None:
-                        self.view = self.group.view()
+                        self._new_view()
                 if change is not None:
                     self.events.emit(f"gwlb.target_{change}", target=str(target))
             with self.lock:
@@ -269,12 +316,16 @@ def main() -> None:
     parser.add_argument("--target-failover", choices=("rebalance", "no_rebalance"),
                         default="rebalance", help="what happens to a drained or "
                         "unhealthy target's flows (the vendor's Terraform: rebalance)")
+    parser.add_argument("--fast-path", choices=("on", "off"), default="off",
+                        help="on: carry a flow's later IPv4 packets in the kernel (a tc "
+                        "program)")
     args = parser.parse_args()
     events = EventWriter(args.events, args.node)
     gwlb = Gwlb(args.listen, [IPv4Address(t) for t in args.targets.split(",")],
                 args.probe_port, args.interval, (args.healthy, args.unhealthy), events,
                 parse_endpoints(args.endpoints),
-                Failover(args.deregistration_delay, args.target_failover == "rebalance"))
+                Failover(args.deregistration_delay, args.target_failover == "rebalance"),
+                fast_path=args.fast_path == "on")
     control = gwlb_control.serve(gwlb.control, lambda: gwlb.running)
     threads = [threading.Thread(target=gwlb.serve, daemon=True),
                threading.Thread(target=gwlb.probe_forever, daemon=True)]

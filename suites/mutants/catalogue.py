@@ -550,6 +550,27 @@ FAULTS: tuple[Fault, ...] = (
           "            self.geneve.fold()  # what the kernel carried counts as read",
           "            pass", "suites/functional/connector/test_geneve.py", "-k",
           "kernel_after_its_first_packet and netns"),
+    # -- the lab GWLB's fast path (issue 19) -------------------------------------------
+    fault("gwlb-fast-flows-kept", "lab GWLB fast path",
+          "a change of the group's view leaves the kernel's flows in place: a flow whose "
+          "target turned unhealthy goes on to it", "lab/nodes/gwlb_fast.py",
+          "        for program, fd in self._programs.values():\n"
+          "            for key in list(program.keys(fd, _KEY.size)):",
+          "        for program, fd in ():\n"
+          "            for key in list(program.keys(fd, _KEY.size)):",
+          "suites/functional/connector/test_gwlb_membership.py", "-m", "netns", "-k",
+          "turns_unhealthy_moves"),
+    fault("gwlb-fast-checksums-open", "lab GWLB fast path",
+          "the GWLB's way out keeps its transmit checksumming: a workload's TCP segments "
+          "leave with the checksum their sender left open", "lab/nodes/gwlb_fast.py",
+          "                checksums_in_software(out)\n", "",
+          "suites/functional/lab/test_gwlb_fast_path.py", "-m", "netns", "-k", "http"),
+    fault("gwlb-fast-never-installed", "lab GWLB fast path",
+          "the GWLB never offers a flow to its fast path: every packet goes through user "
+          "space", "lab/nodes/gwlb.py",
+          "        if self.fast is not None and installable(packet):",
+          "        if self.fast is not None and not installable(packet):",
+          "suites/functional/lab/test_gwlb_fast_path.py", "-m", "netns", "-k", "udp"),
     # -- flows the GWLB moved, counted apart (issue 19) ---------------------------------
     fault("moved-any-time", "scenario measurement",
           "a failed attempt is excused by a move of its port at any time, not while its "

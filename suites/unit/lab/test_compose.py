@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
@@ -29,10 +30,21 @@ def test_every_network_is_internal_and_no_port_is_published(gwlb: dict) -> None:
     assert not any("ports" in svc or "privileged" in svc or "network_mode" in svc
                    for svc in gwlb["services"].values())
     caps = {name: tuple(svc["cap_add"]) for name, svc in gwlb["services"].items()}
-    # cc1's config asks for the GENEVE fast path (a BPF program): SYS_ADMIN, as docker
-    # 20.10 has no CAP_BPF; cc2's does not, nor does any other node's
+    # cc1's config asks for the GENEVE fast path (a BPF program), and the GWLB runs with
+    # its own (`fast-path: "on"`): SYS_ADMIN, as docker 20.10 has no CAP_BPF; cc2's
+    # config does not, nor does any other node's
     assert caps.pop("cc1") == ("NET_ADMIN", "SYS_ADMIN")
+    assert caps.pop("gwlb") == ("NET_ADMIN", "SYS_ADMIN")
     assert set(caps.values()) == {("NET_ADMIN",)}
+
+
+def test_a_gwlb_without_its_fast_path_gets_no_sys_admin() -> None:
+    topo = load_topology(TOPOLOGY_DIR / "gwlb.yaml")
+    nodes = tuple(replace(n, services=tuple(
+        replace(s, options=tuple((k, "off" if k == "fast-path" else v) for k, v in s.options))
+        for s in n.services)) if n.name == "gwlb" else n for n in topo.nodes)
+    gwlb = render_compose(replace(topo, nodes=nodes), "x", PATHS)["services"]["gwlb"]
+    assert tuple(gwlb["cap_add"]) == ("NET_ADMIN",)
 
 
 def test_each_endpoint_keeps_its_planned_address(gwlb: dict) -> None:
