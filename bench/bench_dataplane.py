@@ -13,6 +13,12 @@ differs:
 - direct-geneve-kernel: the same stream to cc3, cc1 with the GENEVE fast path
   on (runtime.geneve_fast_path): each flow's first packet through user space,
   the rest decapsulated by the connector's tc program in the kernel
+- lab-gwlb / lab-gwlb-user: the same 64 flows as a workload sends them, through
+  the lab's GWLB (its fast path on / user space only), encapsulated to a target
+  whose GENEVE edge counts and drops: the lab's load balancer alone. Issue 19
+  asks it to carry at least twice what a connector carries over GENEVE (so a
+  flood through it measures the connector): `gwlb_to_connector` is the median
+  of the rounds' own ratios to direct-geneve (target 2.0)
 
 The meter is a pair of reads of an nftables counter on edge, taken while the
 stream runs (after a second of warm-up), so start-up and the drain after the
@@ -20,7 +26,7 @@ sender stops are left out. Paths alternate, several rounds; the figures are
 medians, and a path's ratio is the median of its rounds' own ratios to the
 kernel (a round runs every path back to back). Writes the `dataplane` part
 of reports/bench/connector.json. Targets (issue #19): Direct >= 0.8x the
-kernel, tunnels >= 0.6x.
+kernel, tunnels >= 0.6x, the lab's GWLB >= 2x GENEVE Direct.
 """
 
 from __future__ import annotations
@@ -66,7 +72,10 @@ WAYS = {
                                 connector=FAST_CONNECTOR),
     "zia-routed": Way("udp-stream", "10.20.2.52", "zia_data"),
     "zia-geneve": Way("geneve-stream", "10.20.2.52", "zia_data", geneve=True),
+    "lab-gwlb": Way("udp-stream", "10.20.2.54", "gwlb"),
+    "lab-gwlb-user": Way("udp-stream", "10.20.2.55", "gwlb_user"),
 }
+GWLB_WAYS = ("lab-gwlb", "lab-gwlb-user")
 
 
 def counter(lab: LabHandle, name: str) -> int:
@@ -106,6 +115,11 @@ def measure(lab: LabHandle) -> dict[str, Any]:
     fast = lab.wait_event("cc3", "dataplane.fast_path", after=Mark.BEGINNING, timeout=30)
     if fast.get("state") != "on":
         raise RuntimeError(f"cc3 has no fast path: {fast.get('reason')}")
+    gwlb_fast = lab.wait_event("gwlb", "gwlb.fast_path", after=Mark.BEGINNING, timeout=30)
+    if gwlb_fast.get("state") != "on":
+        raise RuntimeError(f"the lab's GWLB has no fast path: {gwlb_fast.get('reason')}")
+    for gwlb in ("gwlb", "gwlb2"):
+        lab.wait_event(gwlb, "gwlb.target_healthy", after=Mark.BEGINNING, timeout=30)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in WAYS}
     for _ in range(ROUNDS):
         for name, way in WAYS.items():
@@ -116,6 +130,8 @@ def measure(lab: LabHandle) -> dict[str, Any]:
     ratios = {name: [r["pps"] / max(1, k["pps"]) for r, k in zip(rs, runs["kernel"],
                                                                   strict=True)]
               for name, rs in runs.items() if name != "kernel"}
+    to_connector = {name: [g["pps"] / max(1, c["pps"]) for g, c in zip(
+        runs[name], runs["direct-geneve"], strict=True)] for name in GWLB_WAYS}
     return {
         "what": "packets per second delivered through each path, 64 UDP flows of 110-byte "
                 "packets, the flood engine at full speed in the client",
@@ -124,7 +140,12 @@ def measure(lab: LabHandle) -> dict[str, Any]:
         "ratio_to_kernel": {name: round(statistics.median(rs), 3)
                             for name, rs in ratios.items()},
         "ratio_per_round": {name: [round(r, 3) for r in rs] for name, rs in ratios.items()},
-        "targets": {"direct": bound("connector:direct"), "tunnel": bound("connector:tunnel")},
+        "gwlb_to_connector": {name: round(statistics.median(rs), 3)
+                              for name, rs in to_connector.items()},
+        "gwlb_to_connector_per_round": {name: [round(r, 3) for r in rs]
+                                        for name, rs in to_connector.items()},
+        "targets": {"direct": bound("connector:direct"), "tunnel": bound("connector:tunnel"),
+                    "gwlb_to_connector": bound("lab:gwlb")},
         "runs": runs,
         "limits": LIMITS,
     }
@@ -157,6 +178,12 @@ LIMITS = {
                   "reads it, looks the flow up, frames it and sends it into the tunnel",
     "zia-geneve": "the connector process: CPython per packet (recvfrom, GENEVE parse, flow "
                   "lookup, tunnel frame, sendto)",
+    "lab-gwlb": "the sender's core: the GWLB's tc program encapsulates each packet of a "
+                "known flow in the sender's softirq and hands it to the neighbour towards "
+                "the target, so one core sends, forwards and encapsulates",
+    "lab-gwlb-user": "the GWLB process: the kernel routes each packet into its TUN, CPython "
+                     "reads it, looks its flow up and sends it in GENEVE (sendto, in which "
+                     "the kernel forwards it on)",
 }
 
 

@@ -98,6 +98,9 @@ TARGETS: dict[str, tuple[Target, ...]] = {
     "connector:dns": (Target(">=", 1.0, "x", ISSUE_19),),  # of unbound's answers per second
     "connector:direct": (Target(">=", 0.8, "x", ISSUE_19),),  # of kernel forwarding's pps
     "connector:tunnel": (Target(">=", 0.6, "x", ISSUE_19),),  # the same, the ZIA tunnels
+    # the lab's GWLB, of the connector's GENEVE Direct pps (a flood then measures the connector)
+    "lab:gwlb": (Target(">=", 2.0, "x", "issue 19: the lab's GWLB at least twice the "
+                        "connector's GENEVE rate, so the connector is what a flood measures"),),
     "core:decision": (Target("<", 50, "µs", CORE_ISSUE),),  # first packet, either case
     "core:flow-cache-hit": (Target("<", 2, "µs", CORE_ISSUE),),
     "core:pool-allocations": (Target(">=", 100_000, "allocations/s", CORE_ISSUE),),
@@ -217,10 +220,13 @@ def _dns(d: Mapping[str, Any]) -> list[Figure]:
                 targets=TARGETS["connector:dns"])
 
 
+GWLB_PATHS = {"lab-gwlb": "its fast path on", "lab-gwlb-user": "user space only"}
+
+
 def _dataplane(d: Mapping[str, Any]) -> list[Figure]:
     pps, ratios = (d.get(k, {}) for k in ("pps_median", "ratio_to_kernel"))
     rows = []
-    for path in [*PATHS, *sorted(set(pps) - set(PATHS) - {"kernel"})]:
+    for path in [*PATHS, *sorted(set(pps) - set(PATHS) - set(GWLB_PATHS) - {"kernel"})]:
         kind = "direct" if path.startswith("direct") else "tunnel" if path.startswith("zia") \
             else ""
         rows += _one("connector", path, f"Packets per second through the connector, "
@@ -229,6 +235,14 @@ def _dataplane(d: Mapping[str, Any]) -> list[Figure]:
                      reference="kernel forwarding through a router namespace",
                      reference_value=_num(pps, "kernel"), ratio=_num(ratios, path),
                      targets=TARGETS.get(f"connector:{kind}", ()))
+    to_connector = d.get("gwlb_to_connector", {})
+    for path, how in GWLB_PATHS.items():
+        rows += _one("connector", path, f"Packets per second through the lab's GWLB, {how}"
+                     f"{_paren(_median(d.get('rounds'), 'rounds'))}", _num(pps, path), "pps",
+                     reference="the connector's GENEVE Direct, same sender and flows",
+                     reference_value=_num(pps, "direct-geneve"),
+                     ratio=_num(to_connector, path),
+                     targets=TARGETS["lab:gwlb"] if path == "lab-gwlb" else ())
     return rows
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend is chosen first
 
 BENCH = Path("reports/bench")
+NOTE_WIDTH = 125  # characters of a picture's note on one line (7-point type, 7 inches)
 COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3"]
 TARGET: dict[str, Any] = {"color": "#c44e52", "linestyle": "--", "linewidth": 1.5}
 
@@ -61,9 +63,10 @@ def _bars(title: str, labels: list[str], values: list[float], unit: str,
         ax.set_xlim(0, top * room)
     ax.invert_yaxis()
     if fig is not None:
-        if note:
-            fig.text(0.01, 0.01, note, fontsize=7, color="#555555")
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        lines = textwrap.wrap(note, NOTE_WIDTH)  # a long note on lines of its own
+        if lines:
+            fig.text(0.01, 0.01, "\n".join(lines), fontsize=7, color="#555555")
+        fig.tight_layout(rect=(0, 0.05 + 0.035 * max(0, len(lines) - 1), 1, 1))
     return fig
 
 
@@ -107,13 +110,18 @@ def dataplane(data: dict[str, Any]) -> Any:
     d = data["dataplane"]
     rows = _keyed(figures.connector({"dataplane": d}))
     names = [n for n in ["direct-routed", "direct-geneve", "direct-geneve-kernel", "zia-routed",
-                         "zia-geneve", "kernel"] if n in d["pps_median"]]
+                         "zia-geneve", "lab-gwlb", "lab-gwlb-user", "kernel"]
+             if n in d["pps_median"]]
+    gwlb = d.get("gwlb_to_connector", {})
     return _bars("Packets per second through each path (same sender, same run)",
                  [n if n != "kernel" else "kernel forwarding (reference)" for n in names],
                  [d["pps_median"][n] for n in names], "pps",
-                 "ratios: " + ", ".join(f"{n} {r}x" for n, r in d["ratio_to_kernel"].items())
+                 "ratios: " + ", ".join(f"{n} {r}x" for n, r in d["ratio_to_kernel"].items()
+                                        if n not in gwlb)
                  + f" (targets: Direct {_goals(figures.TARGETS['connector:direct'])}, "
-                   f"tunnel {_goals(figures.TARGETS['connector:tunnel'])} the kernel)",
+                   f"tunnel {_goals(figures.TARGETS['connector:tunnel'])} the kernel)"
+                 + "".join(f"; {n} {r}x GENEVE Direct" for n, r in gwlb.items())
+                 + (f" (target {_goals(figures.TARGETS['lab:gwlb'])})" if gwlb else ""),
                  targets=[marks(rows.get(n)) for n in names])
 
 

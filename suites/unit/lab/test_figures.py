@@ -65,6 +65,22 @@ def test_the_table_of_targets_is_used_whatever_a_json_recorded() -> None:
     assert rows["connector:zia-routed"].reference_value == 100
 
 
+def test_the_lab_gwlb_is_judged_against_the_connector_s_geneve_rate() -> None:
+    """Its ratio is to GENEVE Direct (what the JSON records per round), not to the kernel;
+    only the fast path has the 2x target, and neither row is a connector path."""
+    bench = {"connector": {"dataplane": {
+        "pps_median": {"kernel": 100, "direct-geneve": 40, "lab-gwlb": 90, "lab-gwlb-user": 50},
+        "ratio_to_kernel": {"direct-geneve": 0.4, "lab-gwlb": 0.9, "lab-gwlb-user": 0.5},
+        "gwlb_to_connector": {"lab-gwlb": 2.25, "lab-gwlb-user": 1.25}}}}
+    rows = _by_key(bench)
+    fast, user = rows["connector:lab-gwlb"], rows["connector:lab-gwlb-user"]
+    assert (fast.ratio, fast.reference_value, fast.met) == (2.25, 40, True)
+    assert [t.text() for t in fast.targets] == ["≥ 2.0x"]
+    assert (user.ratio, user.targets) == (1.25, ())
+    assert "through the lab's GWLB" in fast.name
+    assert all("through the connector" not in r.name for r in (fast, user))
+
+
 def test_the_benchmarks_record_the_table_s_targets() -> None:
     """What a benchmark writes beside its figure is the table's bound (declared once)."""
     from bench import bench_attack
