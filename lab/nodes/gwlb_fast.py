@@ -134,15 +134,6 @@ class GwlbFastPath:
             for key in list(program.keys(fd, _KEY.size)):
                 program.delete(fd, key)
 
-    def carried(self) -> int:
-        """Packets the program carried for the flows installed now."""
-        total = 0
-        for program, fd in self._programs.values():
-            for key in program.keys(fd, _KEY.size):
-                value = program.lookup(fd, key, _VALUE.size)
-                total += _VALUE.unpack(value)[-1] if value else 0
-        return total
-
     def close(self) -> None:
         for program, _ in self._programs.values():
             program.close()
