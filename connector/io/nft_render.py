@@ -59,6 +59,13 @@ ZPA_DIVERT_PORT = 5380  # TCP to a synthetic address: handed to the ZPA proxy
 ROUTED_TUN = "ccrt0"  # routed flows decided in user space leave the kernel here
 USER_MARK = 0x200  # routed connection decided in user space: policy routing sends it to ccrt0
 INBOUND_MARK = 0x400  # public-LB inbound flow the rules let in: DNAT, forward, SNAT
+FAIL_OPEN_MARK = 0x800  # with DIRECT_MARK: sent Direct by a fail-open gateway's chain
+# A connection the kernel decided Direct by the rules (not fail-open, not sent to user space
+# first): its later packets skip the rules. A UDP flow stays `ct state new` until answered,
+# so without this every packet of a one-way stream was decided again (steer, forward).
+DECIDED_DIRECT = (f"ct mark and {DIRECT_MARK | USER_MARK | FAIL_OPEN_MARK:#x} "
+                  f"== {DIRECT_MARK:#x}")
+FAIL_OPEN_DIRECT = DIRECT_MARK | FAIL_OPEN_MARK
 # Decided in user space, which drops it and writes the session log (F7): a public-source
 # flow, an inbound one the rules or a missing mapping keep out among them.
 MARK_USER = f"ct mark set ct mark or {USER_MARK:#x}"
@@ -130,11 +137,13 @@ def _forward(config: ConnectorConfig, rules: list[RenderedRule]) -> list[str]:
               if config.inbound else []),
             *([f"        ip daddr {{ {pools} }} counter name pool_drop drop "
                'comment "a synthetic address never leaves (D4)"'] if pools else []),
+            f'        {DECIDED_DIRECT} accept comment "a connection decided Direct: its later '
+            'packets"',
             *_geneve_forward(config),
             f'        iifname "{ROUTED_TUN}" ct direction original ct state new '
             f"ct mark set ct mark or {DIRECT_MARK:#x} accept "
             'comment "a routed flow decided DIRECT in user space: the kernel was behind"',
-            f'        iifname "{svc}" ct mark and {DIRECT_MARK:#x} == {DIRECT_MARK:#x} '
+            f'        iifname "{svc}" ct mark and {FAIL_OPEN_DIRECT:#x} == {FAIL_OPEN_DIRECT:#x} '
             'counter name fail_open_direct accept comment "ZIA gateway down, fail-open"',
             *(f"        {line}" for r in rules for line in r.lines),
             f'        iifname "{svc}" counter name default_zia drop '
@@ -376,6 +385,7 @@ def _steer(config: ConnectorConfig, rules: list[RenderedRule]) -> list[str]:
             f'        iifname != "{svc}" return',
             f"        meta mark and {DIVERT_MARK:#x} == {DIVERT_MARK:#x} return",
             "        ct direction reply return",
+            f'        {DECIDED_DIRECT} return comment "decided Direct on its first packet"',
             "        ct state new fib daddr type != local jump classify",
             f"        ct mark and {USER_MARK:#x} == {USER_MARK:#x} "
             f"meta mark set meta mark or {USER_MARK:#x}",
@@ -422,7 +432,7 @@ def _gateway_chain(index: int, name: str, direct: bool) -> list[str]:
 
 def _gateway_lines(name: str, direct: bool) -> list[str]:
     if direct:
-        return [f"        ct mark set ct mark or {DIRECT_MARK:#x} "
+        return [f"        ct mark set ct mark or {FAIL_OPEN_DIRECT:#x} "
                 f'comment "ZIA gateway {name}: no usable tunnel, fail-open"']
     return [f"        ct mark set ct mark or {USER_MARK:#x} "
             f'comment "ZIA gateway {name}: through the tunnel, in user space"']

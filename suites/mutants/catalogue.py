@@ -102,9 +102,20 @@ FAULTS: tuple[Fault, ...] = (
           KERNEL, *NETNS, "-k", "every_criterion"),
     fault("nft-fail-open-to-tunnel", "tunnels and failover",
           "the fail-open switch keeps sending flows to the dead tunnel",
-          NFT, 'return [f"        ct mark set ct mark or {DIRECT_MARK:#x} "',
+          NFT, 'return [f"        ct mark set ct mark or {FAIL_OPEN_DIRECT:#x} "',
           'return [f"        ct mark set ct mark or {USER_MARK:#x} "',
           KERNEL, *NETNS, "-k", "fail_open"),
+    fault("nft-fail-open-uncounted", "tunnels and failover",
+          "a fail-open gateway's flows are marked as the rules' Direct: accepted before "
+          "`fail_open_direct` counts them", NFT,
+          'return [f"        ct mark set ct mark or {FAIL_OPEN_DIRECT:#x} "',
+          'return [f"        ct mark set ct mark or {DIRECT_MARK:#x} "',
+          KERNEL, *NETNS, "-k", "fail_open"),
+    fault("nft-direct-decided-per-packet", "forwarding order",
+          "the forward chain decides each packet of an unanswered Direct flow again: its "
+          "rule counts every packet", NFT,
+          "f'        {DECIDED_DIRECT} accept comment", "f'        {DECIDED_DIRECT} ct mark "
+          "0x7fffffff accept comment", KERNEL, *NETNS, "-k", "decided_once"),
     fault("nft-probe-open", "health", "the health port answers anyone (H2)",
           NFT, 'f"        tcp dport {dp.health_port} ip saddr != {{ {probers} }} "',
           'f"        tcp dport {dp.health_port} ip saddr == 255.255.255.255 ip saddr != '

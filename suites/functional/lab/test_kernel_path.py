@@ -21,8 +21,9 @@ from pathlib import Path
 
 import allure
 import pytest
-from scapy.layers.inet import IP, TCP
+from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
+from scapy.packet import Raw
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle
@@ -146,6 +147,32 @@ def test_fail_open_goes_direct_and_fail_close_drops(minimal_lab: LabHandle) -> N
     assert (logged["rule"], logged["gateway"], logged["dropped"]) == (
         "zia-closed-8088", "default", "zia_fail_close")
     assert counted(minimal_lab, MGMT, "dropped_zia_fail_close") > before  # each packet
+
+
+@allure.feature("forwarding")
+@allure.story("F1: a connection is decided once, on its first packet")
+def test_an_unanswered_direct_flow_is_decided_once(minimal_lab: LabHandle,
+                                                   pcap_dir: Path) -> None:
+    """A UDP flow nobody answers stays `new` in conntrack for its whole life (port 9 on
+    web is closed), yet it is one connection: rule 40 (Direct) decides it on its first
+    packet, and the rest leave on that decision, SNATed to the service address, counted
+    neither as rule 40's again nor as a fail-open gateway's Direct (`fail_open_direct`,
+    which only a fail-open gateway's flows may grow: test_fail_open_goes_direct...)."""
+    sport, sent = 40000 + uuid.uuid4().int % 20000, 20  # a new flow on a rerun too
+    rule_40 = nft_counter(minimal_lab, "cc1", "rule_40")
+    fail_open = nft_counter(minimal_lab, "cc1", "fail_open_direct")
+    at_web = pcap_dir / "web-eth0.pcap"
+    with minimal_lab.capture("web", "eth0", at_web):
+        send_from(minimal_lab, "workload1", IP(src=WORKLOAD, dst=WEB)
+                  / UDP(sport=sport, dport=9) / Raw(b"decided-once"), count=sent, interval=0.01)
+        path_window("the last datagram reaching the web server").wait()
+    attach_pcap(at_web, "web eth0")
+    arrived = [p for p in rdpcap(str(at_web)) if UDP in p and p[UDP].dport == 9
+               and p[UDP].sport == sport and p[IP].dst == WEB]
+    assert len(arrived) == sent, f"{len(arrived)} of {sent} reached the web server"
+    assert {p[IP].src for p in arrived} == {SERVICE}
+    assert nft_counter(minimal_lab, "cc1", "rule_40") == rule_40 + 1
+    assert nft_counter(minimal_lab, "cc1", "fail_open_direct") == fail_open
 
 
 @allure.feature("forwarding")
