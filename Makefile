@@ -30,10 +30,11 @@ help:
 	@echo "make pictures                     docs/img/TOPOLOGY.svg for every shipped topology"
 	@echo "make lint | typecheck             ruff and the import contracts | mypy"
 
-# The connector's GENEVE fast path (tc program), compiled here, loaded by the connector
-# when its config asks (runtime.geneve_fast_path), and the lab GWLB's (`--fast-path`);
+# The connector's fast paths (tc programs), compiled here, loaded by the connector when
+# its config asks (runtime.geneve_fast_path, runtime.routed_fast_path), and the lab
+# GWLB's (`--fast-path`);
 # clang comes with install-system-deps.
-BPF_OBJECTS := connector/bpf/geneve_direct.o lab/bpf/gwlb_encap.o
+BPF_OBJECTS := connector/bpf/geneve_direct.o connector/bpf/routed_direct.o lab/bpf/gwlb_encap.o
 setup: $(VENV)/.installed $(BPF_OBJECTS)
 
 $(BPF_OBJECTS): %.o: %.c | $(VENV)/.installed

@@ -64,6 +64,7 @@ class DataPlaneConfig:
     geneve_locations: tuple[tuple[int, str], ...] = ()  # GWLB endpoint ID -> sub-location
     routed_locations: tuple[RoutedLocation, ...] = ()  # routed sources' sub-locations
     geneve_fast_path: bool = False  # the kernel carries Direct UDP flows (fast_path.py)
+    routed_fast_path: bool = False  # a tc program carries routed Direct UDP (routed_fast_path.py)
     zpa_probe_s: float = 5.0  # the brokers' ping interval while one answers
 
     @property
@@ -220,6 +221,10 @@ def _dataplane(runtime: RawRuntime, management: IPv4Network,
     if runtime.geneve_fast_path and not runtime.geneve_sources:
         issues.append(Issue("", "runtime.geneve_fast_path", "set without geneve_sources",
                             "the fast path carries GENEVE flows: add runtime.geneve_sources"))
+    if runtime.routed_fast_path and runtime.geneve_fast_path:
+        issues.append(Issue("", "runtime.routed_fast_path", "set with geneve_fast_path",
+                            "each is a tc program on the service interface's ingress, and "
+                            "it takes one: keep the one for the traffic this connector gets"))
     if runtime.zia_dead_after_s <= runtime.zia_keepalive_s:
         issues.append(Issue("", "runtime.zia_dead_after_s",
                             "must be longer than zia_keepalive_s",
@@ -235,6 +240,7 @@ def _dataplane(runtime: RawRuntime, management: IPv4Network,
                            runtime.accept_public_sources, tuple(runtime.vxlan_sources),
                            _vxlan_tunnels(runtime, issues),
                            geneve_fast_path=runtime.geneve_fast_path,
+                           routed_fast_path=runtime.routed_fast_path,
                            zpa_probe_s=runtime.zpa_probe_s)
 
 

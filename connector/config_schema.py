@@ -140,6 +140,10 @@ class RawRuntime(Strict):
     # GENEVE Direct UDP flows carried in the kernel after their first packet (a tc
     # program on the service interface, docs/decisions.md); off: user space carries all.
     geneve_fast_path: bool = False
+    # Routed Direct UDP carried by a tc program on the service interface after the
+    # nftables rules decided and SNATed its connection (docs/decisions.md); off: the
+    # rules carry every packet. Not with geneve_fast_path (one program per interface).
+    routed_fast_path: bool = False
     # Sub-locations of routed traffic (ILB next hop), which has no endpoint: by source
     # range, as ZIA defines sub-locations. Others: the connector's own location.
     routed_locations: list[RawRoutedLocation] = []

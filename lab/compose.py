@@ -191,10 +191,10 @@ def _service(topo: Topology, node: Node, instance: str, paths: ComposePaths) -> 
 
 
 def _capabilities(topo: Topology, node: Node) -> list[str]:
-    """NET_ADMIN for every node; SYS_ADMIN too for a connector that loads the GENEVE fast
-    path, or a GWLB that loads its own (`fast-path: "on"`), each a tc BPF program: this
-    docker (20.10) knows no CAP_BPF, and its seccomp profile lets bpf() through only with
-    SYS_ADMIN."""
+    """NET_ADMIN for every node; SYS_ADMIN too for a connector that loads a fast path
+    (GENEVE or routed), or a GWLB that loads its own (`fast-path: "on"`), each a tc BPF
+    program: this docker (20.10) knows no CAP_BPF, and its seccomp profile lets bpf()
+    through only with SYS_ADMIN."""
     loads_bpf = any((s.kind == "connector" and _fast_path_on(topo, s))
                     or (s.kind == "gwlb" and s.option("fast-path", "off") == "on")
                     for s in node.services)
@@ -211,7 +211,8 @@ def _fast_path_on(topo: Topology, service: Service) -> bool:
     except (OSError, yaml.YAMLError):
         return False
     runtime = data.get("runtime") if isinstance(data, dict) else None
-    return isinstance(runtime, dict) and runtime.get("geneve_fast_path") is True
+    return isinstance(runtime, dict) and any(
+        runtime.get(option) is True for option in ("geneve_fast_path", "routed_fast_path"))
 
 
 def _needs_tun(node: Node) -> bool:

@@ -37,6 +37,14 @@ class FastPathError(ConnectorError):
     """The fast path cannot be had on this host; the reason is the message."""
 
 
+def attach(obj: Path, program: str, interface: str) -> TcProgram:
+    """`program` of `obj` on `interface`'s tc ingress, or FastPathError saying why not."""
+    try:
+        return TcProgram(obj, program, interface)
+    except TcBpfError as exc:
+        raise FastPathError(str(exc)) from exc
+
+
 @dataclass(frozen=True, slots=True)
 class FastKey:
     """One flow as the program sees it: outer path, exact GENEVE header, inner 5-tuple."""
@@ -71,10 +79,7 @@ class FastPath:
     """The program attached to one interface's ingress, and its flow map."""
 
     def __init__(self, interface: str, obj: Path = OBJECT) -> None:
-        try:
-            self._program = TcProgram(obj, PROGRAM, interface)
-        except TcBpfError as exc:
-            raise FastPathError(str(exc)) from exc
+        self._program = attach(obj, PROGRAM, interface)
         self.interface = interface
         self._map_fd = self._program.map_fd(MAP)
 

@@ -134,7 +134,10 @@ class ServiceParts:
         steering = _steering(config, dns, tunnels, events, shared)
         dns.location_of = steering.location_of  # a query's sub-location: its flow's
         routed = RoutedPath(steering, counters, tunnels=zia,
-                            locations=SourceLocations(config.dataplane.routed_locations))
+                            locations=SourceLocations(config.dataplane.routed_locations),
+                            events=events,
+                            fast_path_on=(config.service.name
+                                          if config.dataplane.routed_fast_path else None))
         geneve = (GeneveDataPlane(steering, svc, config.dataplane.geneve_sources,
                                   counters=counters, events=events, tunnels=zia,
                                   routed_write=routed.write_back,
@@ -188,7 +191,10 @@ class ServiceParts:
         if self.geneve is not None:
             self.geneve.fold()  # what the kernel carried counts as read
         verdict = self.verdict()
+        carried = self.routed.carried()  # what the routed fast path carried, if on
         counters = {**self.counters.snapshot(),
+                    **({"routed_fast_path_packets": carried.packets,
+                        "routed_fast_path_octets": carried.octets} if carried else {}),
                     **{f"dns_{k}": v for k, v in self.dns.counters.items()},
                     **self.control.counters.snapshot()}
         gauges = {"healthy": float(verdict.healthy), "flows": float(len(self.steering.flows)),

@@ -22,6 +22,11 @@ kernel tracks it afresh, the forward chain accepts it as Direct (`ccrt0`,
 original direction, new) and SNATs it, and the flow's next packets take the
 kernel's own path (docs/decisions.md, "A flow the kernel sent up by mistake").
 
+With `runtime.routed_fast_path`, a tc program on the service interface carries the
+later UDP datagrams of connections the kernel decided Direct
+(`connector/io/routed_fast_path.py`); it is attached when the path starts (event
+`dataplane.routed_fast_path`), and what it carried is read by the metrics.
+
 Sub-locations (issue 18): a routed flow is in the sub-location whose source range
 (`runtime.routed_locations`) holds its source, else in the connector's own; the
 steering decides it by that location's rules and logs it with that location.
@@ -40,8 +45,11 @@ from connector.core.routed_locations import SourceLocations
 from connector.core.steering import Dropped, Segment, Steering, ToKernel, ToRouted, ToZia
 from connector.io import host
 from connector.io.conntrack import ConntrackTable
+from connector.io.events import EventLog
+from connector.io.fast_path import FastPathError
 from connector.io.ip_packet import PacketView, view_at
 from connector.io.nft_render import ROUTED_TUN, USER_MARK
+from connector.io.routed_fast_path import FastTotals, RoutedFastPath
 from connector.io.tun import TunDevice
 from connector.service.counters import Counters
 from connector.service.dataplane import KNOWN_FLOWS, count_drop, drain, ipv4_segment
@@ -54,8 +62,12 @@ _PORTED = (IpProto.TCP, IpProto.UDP)
 class RoutedPath:
     def __init__(self, steering: Steering, counters: Counters, *,
                  tunnels: ZiaTunnels | None = None,
-                 locations: SourceLocations | None = None) -> None:
+                 locations: SourceLocations | None = None, events: EventLog | None = None,
+                 fast_path_on: str | None = None) -> None:
         self.steering, self.counters = steering, counters
+        self.events = events
+        self.fast_path_on = fast_path_on  # the interface whose ingress gets the program
+        self.fast: RoutedFastPath | None = None
         self.locations = locations or SourceLocations()
         self.tunnels = tunnels
         self._tun: TunDevice | None = None
@@ -68,8 +80,33 @@ class RoutedPath:
         self._tun = TunDevice(ROUTED_TUN)
         host.add_tun_return_route(ROUTED_TUN, USER_MARK, ROUTED_TABLE)
         asyncio.get_running_loop().add_reader(self._tun.fd, self._on_tun)
+        if self.fast_path_on is not None:
+            self._start_fast_path(self.fast_path_on)
+
+    def _start_fast_path(self, interface: str) -> None:
+        """The kernel fast path if this host gives it; else the rules carry every packet,
+        as without it, and the event and counter say why."""
+        try:
+            self.fast = RoutedFastPath(interface)
+        except FastPathError as exc:
+            self.counters.add("routed_fast_path_unavailable")
+            self._emit("dataplane.routed_fast_path", state="unavailable",
+                       interface=interface, reason=str(exc))
+            return
+        self._emit("dataplane.routed_fast_path", state="on", interface=interface)
+
+    def _emit(self, kind: str, **fields: object) -> None:
+        if self.events is not None:
+            self.events.emit(kind, **fields)
+
+    def carried(self) -> FastTotals | None:
+        """What the fast path carried since it was attached; None without it."""
+        return self.fast.carried() if self.fast is not None else None
 
     async def stop(self) -> None:
+        if self.fast is not None:
+            self.fast.close()
+            self.fast = None
         if self._tun is not None:
             asyncio.get_running_loop().remove_reader(self._tun.fd)
             self._tun.close()

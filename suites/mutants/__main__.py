@@ -90,13 +90,14 @@ def run_fault(item: Fault) -> Outcome:
         return Outcome(item, "error", 0.0, f"uncommitted changes in {', '.join(dirty)}")
     originals = {path: (ROOT / path).read_text() for path in files}
     try:
-        problem = _apply(item, originals)
+        problem = _apply(item, originals) or _compile(files)
         if problem:
             return Outcome(item, "stale", time.monotonic() - started, problem)
         code, first = _pytest(item.tests)
     finally:
         for path, text in originals.items():
             (ROOT / path).write_text(text)
+        _compile(files)
     verdict = {0: "survived", 1: "killed"}.get(code, "error")
     detail = first if code == 1 else "" if code == 0 else f"pytest exited {code}"
     return Outcome(item, verdict, time.monotonic() - started, detail)
@@ -112,6 +113,17 @@ def _apply(item: Fault, originals: dict[str, str]) -> str:
     for path, text in texts.items():
         (ROOT / path).write_text(text)
     return ""
+
+
+def _compile(files: list[str]) -> str:
+    """A fault in a tc program's C source is loaded as its object: `make` compiles what
+    changed (the fault, then the original once restored); what failed, or ""."""
+    objects = [path.removesuffix(".c") + ".o" for path in files if path.endswith(".c")]
+    if not objects:
+        return ""
+    done = subprocess.run(["make", "-s", *objects], cwd=ROOT, capture_output=True, text=True,
+                          check=False)
+    return "" if done.returncode == 0 else f"make {' '.join(objects)}: {done.stderr[-300:]}"
 
 
 def _dirty(files: list[str]) -> list[str]:

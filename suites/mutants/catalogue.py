@@ -37,6 +37,7 @@ def fault(id: str, area: str, what: str, path: str, old: str, new: str,  # noqa:
 
 RULES = "connector/core/rules.py"
 NFT = "connector/io/nft_render.py"
+ROUTED_FAST = "connector/bpf/routed_direct.c"
 UNIT_RULES = ("suites/unit/connector/test_rules.py", "suites/unit/connector/"
               "test_rules_property.py", "suites/unit/connector/test_trusted_sources.py")
 KERNEL = "suites/functional/lab/test_kernel_path.py"
@@ -111,6 +112,23 @@ FAULTS: tuple[Fault, ...] = (
           'return [f"        ct mark set ct mark or {FAIL_OPEN_DIRECT:#x} "',
           'return [f"        ct mark set ct mark or {DIRECT_MARK:#x} "',
           KERNEL, *NETNS, "-k", "fail_open"),
+    # -- the routed Direct fast path (issue 19): faults in its C source ---------------------
+    fault("routed-fast-any-mark", "routed fast path",
+          "the tc program carries any connection conntrack holds, not only those the rules "
+          "decided Direct: a public source's datagrams leave", ROUTED_FAST,
+          "	int ok = (ct->mark & DECIDED_MASK) == DIRECT_MARK &&\n", "	int ok =\n",
+          KERNEL, *NETNS, "-k", "public"),
+    fault("routed-fast-ttl-kept", "routed fast path",
+          "the tc program forwards without lowering the TTL", ROUTED_FAST,
+          "__u8 ttl = ip->ttl - 1;", "__u8 ttl = ip->ttl;", KERNEL, *NETNS, "-k", "decided_once"),
+    fault("routed-fast-checksum-stale", "routed fast path",
+          "the tc program rewrites the source but not the UDP checksum's pseudo-header part",
+          ROUTED_FAST, "BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | 4", "BPF_F_MARK_MANGLED_0 | 4",
+          KERNEL, *NETNS, "-k", "decided_once"),
+    fault("routed-fast-never-attached", "routed fast path",
+          "the connector ignores runtime.routed_fast_path", "connector/service/parts.py",
+          "if config.dataplane.routed_fast_path else None", "if False else None",
+          KERNEL, *NETNS, "-k", "decided_once"),
     fault("nft-direct-decided-per-packet", "forwarding order",
           "the forward chain decides each packet of an unanswered Direct flow again: its "
           "rule counts every packet", NFT,

@@ -149,6 +149,13 @@ def test_fail_open_goes_direct_and_fail_close_drops(minimal_lab: LabHandle) -> N
     assert counted(minimal_lab, MGMT, "dropped_zia_fail_close") > before  # each packet
 
 
+def _udp_stats(lab: LabHandle, node: str) -> dict[str, int]:
+    """The node's kernel UDP counters (/proc/net/snmp, its own namespace)."""
+    lines = [line.split() for line in lab.exec(node, "cat", "/proc/net/snmp").stdout.splitlines()
+             if line.startswith("Udp:")]
+    return dict(zip(lines[0][1:], map(int, lines[1][1:]), strict=True))
+
+
 @allure.feature("forwarding")
 @allure.story("F1: a connection is decided once, on its first packet")
 def test_an_unanswered_direct_flow_is_decided_once(minimal_lab: LabHandle,
@@ -157,10 +164,18 @@ def test_an_unanswered_direct_flow_is_decided_once(minimal_lab: LabHandle,
     web is closed), yet it is one connection: rule 40 (Direct) decides it on its first
     packet, and the rest leave on that decision, SNATed to the service address, counted
     neither as rule 40's again nor as a fail-open gateway's Direct (`fail_open_direct`,
-    which only a fail-open gateway's flows may grow: test_fail_open_goes_direct...)."""
+    which only a fail-open gateway's flows may grow: test_fail_open_goes_direct...).
+    cc1 has the routed fast path on (runtime.routed_fast_path): its tc program carries
+    the 19 later datagrams, which must arrive as the kernel's rules would send them (the
+    same source, TTL and valid checksums, which web's kernel checks before it answers
+    port unreachable)."""
+    fast = minimal_lab.wait_event("cc1", "dataplane.routed_fast_path", after=Mark.BEGINNING)
+    assert fast["state"] == "on", fast
     sport, sent = 40000 + uuid.uuid4().int % 20000, 20  # a new flow on a rerun too
     rule_40 = nft_counter(minimal_lab, "cc1", "rule_40")
     fail_open = nft_counter(minimal_lab, "cc1", "fail_open_direct")
+    carried = counted(minimal_lab, MGMT, "routed_fast_path_packets")
+    udp = _udp_stats(minimal_lab, "web")
     at_web = pcap_dir / "web-eth0.pcap"
     with minimal_lab.capture("web", "eth0", at_web):
         send_from(minimal_lab, "workload1", IP(src=WORKLOAD, dst=WEB)
@@ -170,9 +185,14 @@ def test_an_unanswered_direct_flow_is_decided_once(minimal_lab: LabHandle,
     arrived = [p for p in rdpcap(str(at_web)) if UDP in p and p[UDP].dport == 9
                and p[UDP].sport == sport and p[IP].dst == WEB]
     assert len(arrived) == sent, f"{len(arrived)} of {sent} reached the web server"
-    assert {p[IP].src for p in arrived} == {SERVICE}
+    assert {(p[IP].src, p[IP].ttl, bytes(p[UDP].payload)) for p in arrived} == {
+        (SERVICE, arrived[0][IP].ttl, b"decided-once")}
+    after = _udp_stats(minimal_lab, "web")
+    assert (after["NoPorts"] - udp["NoPorts"], after["InCsumErrors"] - udp["InCsumErrors"]) == (
+        sent, 0)
     assert nft_counter(minimal_lab, "cc1", "rule_40") == rule_40 + 1
     assert nft_counter(minimal_lab, "cc1", "fail_open_direct") == fail_open
+    assert counted(minimal_lab, MGMT, "routed_fast_path_packets") == carried + sent - 1
 
 
 @allure.feature("forwarding")
@@ -221,6 +241,37 @@ def test_public_source_on_the_service_interface_is_dropped(minimal_lab: LabHandl
     leaked = [p for p in rdpcap(str(at_web)) if TCP in p and p[TCP].sport == sport]
     assert leaked == [], f"{len(leaked)} forwarded to the web server"
     assert counted(minimal_lab, MGMT, "dropped_public_source") >= before + 1
+
+
+@allure.feature("attacks")
+@allure.story("Spec 2.5: a public source on the service interface is dropped and counted")
+def test_each_datagram_from_a_public_source_is_dropped(minimal_lab: LabHandle,
+                                                       pcap_dir: Path) -> None:
+    """The same for a UDP flow of 20 datagrams to web:9 (rule 40 would take it Direct):
+    the connection is user space's (spec 2.5), so each datagram is dropped there and
+    counted, none forwarded, the routed fast path's included (it carries only what the
+    kernel decided Direct and SNATed)."""
+    public, sport, sent = "198.51.100.8", 40000 + uuid.uuid4().int % 20000, 20
+    before = counted(minimal_lab, MGMT, "dropped_public_source")
+    mark = minimal_lab.mark()
+    at_cc1, at_web = pcap_dir / "cc1-eth-svc.pcap", pcap_dir / "web-eth0.pcap"
+    cc1 = mac_of(minimal_lab, "cc1", "eth-svc")
+    frame = (Ether(src=mac_of(minimal_lab, "fabric", "eth-svc"), dst=cc1)
+             / IP(src=public, dst=WEB) / UDP(sport=sport, dport=9) / Raw(b"public"))
+    with minimal_lab.capture("cc1", "eth-svc", at_cc1), minimal_lab.capture("web", "eth0", at_web):
+        send_from(minimal_lab, "fabric", frame, count=sent, iface="eth-svc", interval=0.01)
+        logged = minimal_lab.wait_event("cc1", "flow.new", lambda e: e["sport"] == sport,
+                                        after=mark)
+        path_window("a forwarded datagram reaching the web server").wait()
+    attach_pcap(at_cc1, "cc1 eth-svc")
+    attach_pcap(at_web, "web eth0")
+    arrived = [p for p in rdpcap(str(at_cc1)) if UDP in p and p[IP].src == public
+               and p[Ether].dst == cc1]  # not what cc1 would forward out of the same link
+    assert len(arrived) == sent, f"{len(arrived)} of {sent} reached cc1"
+    assert (logged["rule"], logged["dropped"]) == ("Public Source Drop", "public_source")
+    leaked = [p for p in rdpcap(str(at_web)) if UDP in p and p[UDP].sport == sport]
+    assert leaked == [], f"{len(leaked)} forwarded to the web server"
+    assert counted(minimal_lab, MGMT, "dropped_public_source") == before + sent
 
 
 POOL_PREFIX = "10.254."

@@ -15,6 +15,7 @@ from connector.core.model import Decision, FlowKey, IpProto, Method
 from connector.core.steering import DNS_INTERCEPT, Dropped, ToKernel, ToZia
 from connector.errors import ConfigError
 from connector.io.fast_path import FastKey
+from connector.io.routed_fast_path import possible_cpus
 
 pytestmark = pytest.mark.unit
 
@@ -158,3 +159,23 @@ def test_the_map_key_is_the_c_struct_byte_for_byte() -> None:
                 + header + bytes(24))
     assert key.packed() == expected
     assert len(expected) == 88
+
+
+def test_the_routed_fast_path_is_read_and_refused_beside_the_geneve_one() -> None:
+    """Both are tc programs on the service interface's ingress, which takes one."""
+    routed = CONFIG.replace("  geneve_fast_path: true\n", "  routed_fast_path: true\n")
+    config = parse_config(routed, source=Path("cc.yaml"))
+    assert config.dataplane.routed_fast_path
+    assert not config.dataplane.geneve_fast_path
+    both = CONFIG.replace("runtime:\n", "runtime:\n  geneve_sources: [10.10.3.5/32]\n"
+                          "  routed_fast_path: true\n")
+    with pytest.raises(ConfigError) as caught:
+        parse_config(both, source=Path("cc.yaml"))
+    assert [i.path for i in caught.value.issues] == ["runtime.routed_fast_path"]
+
+
+@pytest.mark.parametrize(("text", "cpus"), [("0\n", 1), ("0-1\n", 2), ("0,2-5\n", 6),
+                                             ("0-3,8\n", 9)])
+def test_a_per_cpu_map_holds_a_value_up_to_the_highest_possible_cpu(text: str,
+                                                                     cpus: int) -> None:
+    assert possible_cpus(text) == cpus

@@ -38,6 +38,15 @@ def test_every_network_is_internal_and_no_port_is_published(gwlb: dict) -> None:
     assert set(caps.values()) == {("NET_ADMIN",)}
 
 
+def test_a_connector_with_the_routed_fast_path_gets_sys_admin() -> None:
+    """minimal's cc1 asks for runtime.routed_fast_path (a BPF program too); no other
+    node of that lab loads one."""
+    minimal = render_compose(load_topology(TOPOLOGY_DIR / "minimal.yaml"), "x", PATHS)
+    caps = {name: tuple(svc["cap_add"]) for name, svc in minimal["services"].items()}
+    assert caps.pop("cc1") == ("NET_ADMIN", "SYS_ADMIN")
+    assert set(caps.values()) == {("NET_ADMIN",)}
+
+
 def test_a_gwlb_without_its_fast_path_gets_no_sys_admin() -> None:
     topo = load_topology(TOPOLOGY_DIR / "gwlb.yaml")
     nodes = tuple(replace(n, services=tuple(

@@ -1,0 +1,62 @@
+"""The kernel's routed Direct fast path: a tc program on the service interface.
+
+`connector/bpf/routed_direct.c`, compiled to `routed_direct.o` (`make setup`),
+sits on the service interface's tc ingress and carries the later UDP datagrams of
+connections the nftables rules already decided Direct and SNATed (conntrack's own
+entry says so: its mark and its NAT), so that they skip the netfilter hooks. It
+keeps no flow table of its own, so there is nothing for user space to install or
+remove: it only reads what the program carried (`carried`).
+
+I/O only, through `tcbpf`; `FastPathError` says why the path could not be had, and
+the kernel's rules then carry every packet as before (`fast_path.attach`).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from connector.io.fast_path import attach
+
+OBJECT = Path(__file__).resolve().parent.parent / "bpf" / "routed_direct.o"
+PROGRAM, MAP = "routed_direct", "carried"
+_COUNT = struct.Struct("=QQ")  # per CPU: packets, octets (host order)
+POSSIBLE_CPUS = Path("/sys/devices/system/cpu/possible")
+
+
+def possible_cpus(text: str) -> int:
+    """How many CPUs a per-CPU map holds a value for: the kernel's `possible` list
+    ("0-3", "0,2-5"), counted up to its highest CPU, as libbpf does."""
+    highest = max(int(part.split("-")[-1]) for part in text.strip().split(","))
+    return highest + 1
+
+
+@dataclass(frozen=True, slots=True)
+class FastTotals:
+    """What the program carried since it was attached."""
+
+    packets: int
+    octets: int
+
+
+class RoutedFastPath:
+    """The program attached to one interface's ingress."""
+
+    def __init__(self, interface: str, obj: Path = OBJECT) -> None:
+        self._program = attach(obj, PROGRAM, interface)
+        self.interface = interface
+        self._map_fd = self._program.map_fd(MAP)
+        self._cpus = possible_cpus(POSSIBLE_CPUS.read_text())
+
+    def carried(self) -> FastTotals:
+        value = self._program.lookup(self._map_fd, struct.pack("=I", 0),
+                                     _COUNT.size * self._cpus)
+        if value is None:
+            return FastTotals(0, 0)
+        counts = [_COUNT.unpack_from(value, i * _COUNT.size) for i in range(self._cpus)]
+        return FastTotals(sum(c[0] for c in counts), sum(c[1] for c in counts))
+
+    def close(self) -> None:
+        """Detach (the clsact qdisc goes, with the program); once."""
+        self._program.close()
