@@ -10,6 +10,9 @@ differs:
   next hop (Azure ILB mode)
 - direct-geneve / zia-geneve: GENEVE-encapsulated to cc1, a connector in
   GENEVE mode (AWS GWLB mode; the client plays the load balancer)
+- direct-routed-kernel: through cc4, cc2 with the routed fast path on
+  (runtime.routed_fast_path): each flow's first datagram through the rules, the
+  rest carried by the connector's tc program, which reads conntrack's decision
 - direct-geneve-kernel: the same stream to cc3, cc1 with the GENEVE fast path
   on (runtime.geneve_fast_path): each flow's first packet through user space,
   the rest decapsulated by the connector's tc program in the kernel
@@ -67,6 +70,7 @@ class Way:
 WAYS = {
     "kernel": Way("udp-stream", "10.20.2.50", "kernel"),
     "direct-routed": Way("udp-stream", "10.20.2.51", "direct"),
+    "direct-routed-kernel": Way("udp-stream", "10.20.2.56", "direct_fast"),
     "direct-geneve": Way("geneve-stream", "10.20.2.51", "direct", geneve=True),
     "direct-geneve-kernel": Way("geneve-stream", "10.20.2.51", "direct", geneve=True,
                                 connector=FAST_CONNECTOR),
@@ -110,11 +114,13 @@ def run_way(lab: LabHandle, way: Way) -> dict[str, float]:
 
 
 def measure(lab: LabHandle) -> dict[str, Any]:
-    for connector in ("cc1", "cc2", "cc3"):
+    for connector in ("cc1", "cc2", "cc3", "cc4"):
         lab.wait_event(connector, "zia.gateway_up", after=Mark.BEGINNING, timeout=30)
-    fast = lab.wait_event("cc3", "dataplane.fast_path", after=Mark.BEGINNING, timeout=30)
-    if fast.get("state") != "on":
-        raise RuntimeError(f"cc3 has no fast path: {fast.get('reason')}")
+    for connector, event in (("cc3", "dataplane.fast_path"),
+                             ("cc4", "dataplane.routed_fast_path")):
+        fast = lab.wait_event(connector, event, after=Mark.BEGINNING, timeout=30)
+        if fast.get("state") != "on":
+            raise RuntimeError(f"{connector} has no fast path: {fast.get('reason')}")
     gwlb_fast = lab.wait_event("gwlb", "gwlb.fast_path", after=Mark.BEGINNING, timeout=30)
     if gwlb_fast.get("state") != "on":
         raise RuntimeError(f"the lab's GWLB has no fast path: {gwlb_fast.get('reason')}")
@@ -159,6 +165,11 @@ LIMITS = {
                      "decides each new flow, conntrack and SNAT), run in the sender's "
                      "softirq; it costs more per packet than plain forwarding, so the "
                      "sender's core offers less; delivered equals offered",
+    "direct-routed-kernel": "the sender's core, as for the kernel: the connector's tc "
+                            "program carries each datagram of a connection the rules "
+                            "decided Direct (a conntrack lookup, the SNAT conntrack chose, "
+                            "a route lookup) in the sender's softirq, past the netfilter "
+                            "hooks; delivered equals offered",
     "direct-geneve": "the connector process, on the other core (cpu_busy 1.0): sampled "
                      "(py-spy), half its time is the TUN write, in which the kernel "
                      "forwards and NATs the packet, a tenth the recvfrom, the rest "

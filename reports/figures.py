@@ -131,6 +131,7 @@ def bound(key: str, unit: str = "") -> float:
 
 PATHS = {  # the data plane's paths, in plain words
     "direct-routed": "routed Direct",
+    "direct-routed-kernel": "routed Direct, kernel fast path",
     "direct-geneve": "GENEVE Direct",
     "direct-geneve-kernel": "GENEVE Direct, kernel fast path",
     "zia-routed": "ZIA tunnel, routed",

@@ -109,8 +109,9 @@ def connector(data: dict[str, Any]) -> Any:
 def dataplane(data: dict[str, Any]) -> Any:
     d = data["dataplane"]
     rows = _keyed(figures.connector({"dataplane": d}))
-    names = [n for n in ["direct-routed", "direct-geneve", "direct-geneve-kernel", "zia-routed",
-                         "zia-geneve", "lab-gwlb", "lab-gwlb-user", "kernel"]
+    names = [n for n in ["direct-routed", "direct-routed-kernel", "direct-geneve",
+                         "direct-geneve-kernel", "zia-routed", "zia-geneve", "lab-gwlb",
+                         "lab-gwlb-user", "kernel"]
              if n in d["pps_median"]]
     gwlb = d.get("gwlb_to_connector", {})
     return _bars("Packets per second through each path (same sender, same run)",

@@ -177,11 +177,12 @@ def test_an_unanswered_direct_flow_is_decided_once(minimal_lab: LabHandle,
     carried = counted(minimal_lab, MGMT, "routed_fast_path_packets")
     udp = _udp_stats(minimal_lab, "web")
     at_web = pcap_dir / "web-eth0.pcap"
-    with minimal_lab.capture("web", "eth0", at_web):
+    with minimal_lab.capture("web", "eth0", at_web) as capture:
         send_from(minimal_lab, "workload1", IP(src=WORKLOAD, dst=WEB)
                   / UDP(sport=sport, dport=9) / Raw(b"decided-once"), count=sent, interval=0.01)
         path_window("the last datagram reaching the web server").wait()
     attach_pcap(at_web, "web eth0")
+    assert capture.dropped == 0, "the capture lost packets: it cannot count them"
     arrived = [p for p in rdpcap(str(at_web)) if UDP in p and p[UDP].dport == 9
                and p[UDP].sport == sport and p[IP].dst == WEB]
     assert len(arrived) == sent, f"{len(arrived)} of {sent} reached the web server"
@@ -193,6 +194,35 @@ def test_an_unanswered_direct_flow_is_decided_once(minimal_lab: LabHandle,
     assert nft_counter(minimal_lab, "cc1", "rule_40") == rule_40 + 1
     assert nft_counter(minimal_lab, "cc1", "fail_open_direct") == fail_open
     assert counted(minimal_lab, MGMT, "routed_fast_path_packets") == carried + sent - 1
+
+
+NOBODY = "198.18.10.99"  # on the internet link, held by no node: nothing ever answers
+
+
+@allure.feature("forwarding")
+@allure.story("F1: a connection is decided once, on its first packet")
+def test_an_unanswered_direct_tcp_connection_is_decided_once(minimal_lab: LabHandle,
+                                                             pcap_dir: Path) -> None:
+    """The same for TCP, which the routed fast path never carries (the rules' own path):
+    five SYNs of one connection to an address nobody holds stay `new` in conntrack;
+    each is forwarded from the service address, rule 40 counts the connection once."""
+    sport, sent = 40000 + uuid.uuid4().int % 20000, 5
+    rule_40 = nft_counter(minimal_lab, "cc1", "rule_40")
+    fail_open = nft_counter(minimal_lab, "cc1", "fail_open_direct")
+    at_cc1 = pcap_dir / "cc1-eth-svc.pcap"
+    with minimal_lab.capture("cc1", "eth-svc", at_cc1) as capture:
+        send_from(minimal_lab, "workload1", IP(src=WORKLOAD, dst=NOBODY)
+                  / TCP(sport=sport, dport=8083, flags="S", seq=1000), count=sent,
+                  interval=0.05)
+        path_window("the last SYN leaving cc1").wait()
+    attach_pcap(at_cc1, "cc1 eth-svc")
+    assert capture.dropped == 0, "the capture lost packets: it cannot count them"
+    syns = [p for p in rdpcap(str(at_cc1)) if TCP in p and p[IP].dst == NOBODY
+            and p[TCP].dport == 8083]
+    assert len([p for p in syns if p[IP].src == WORKLOAD and p[TCP].sport == sport]) == sent
+    assert len([p for p in syns if p[IP].src == SERVICE]) == sent, "forwarded, SNATed"
+    assert nft_counter(minimal_lab, "cc1", "rule_40") == rule_40 + 1
+    assert nft_counter(minimal_lab, "cc1", "fail_open_direct") == fail_open
 
 
 @allure.feature("forwarding")
@@ -258,13 +288,15 @@ def test_each_datagram_from_a_public_source_is_dropped(minimal_lab: LabHandle,
     cc1 = mac_of(minimal_lab, "cc1", "eth-svc")
     frame = (Ether(src=mac_of(minimal_lab, "fabric", "eth-svc"), dst=cc1)
              / IP(src=public, dst=WEB) / UDP(sport=sport, dport=9) / Raw(b"public"))
-    with minimal_lab.capture("cc1", "eth-svc", at_cc1), minimal_lab.capture("web", "eth0", at_web):
+    with (minimal_lab.capture("cc1", "eth-svc", at_cc1) as capture,
+          minimal_lab.capture("web", "eth0", at_web)):
         send_from(minimal_lab, "fabric", frame, count=sent, iface="eth-svc", interval=0.01)
         logged = minimal_lab.wait_event("cc1", "flow.new", lambda e: e["sport"] == sport,
                                         after=mark)
         path_window("a forwarded datagram reaching the web server").wait()
     attach_pcap(at_cc1, "cc1 eth-svc")
     attach_pcap(at_web, "web eth0")
+    assert capture.dropped == 0, "the capture lost packets: it cannot count them"
     arrived = [p for p in rdpcap(str(at_cc1)) if UDP in p and p[IP].src == public
                and p[Ether].dst == cc1]  # not what cc1 would forward out of the same link
     assert len(arrived) == sent, f"{len(arrived)} of {sent} reached cc1"
