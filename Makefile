@@ -8,7 +8,7 @@ NAME ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab-up lab-down lab-status lab-image connector-image engine test test-unit test-golden \
+.PHONY: help setup bpf lab-up lab-down lab-status lab-image connector-image engine test test-unit test-golden \
         test-netns test-docker test-load test-matrix test-times bench figures mutants mutmut load report pictures lint \
         typecheck clean
 
@@ -36,9 +36,11 @@ help:
 # clang comes with install-system-deps.
 BPF_OBJECTS := connector/bpf/geneve_direct.o connector/bpf/routed_direct.o lab/bpf/gwlb_encap.o
 setup: $(VENV)/.installed $(BPF_OBJECTS)
+bpf: $(BPF_OBJECTS)
 
 $(BPF_OBJECTS): %.o: %.c | $(VENV)/.installed
 	clang-14 -O2 -g -Wall -target bpf -I/usr/include/$$(uname -m)-linux-gnu -c $< -o $@
+connector/bpf/geneve_direct.o connector/bpf/routed_direct.o: connector/bpf/direct_nat.h
 
 $(VENV)/.installed: pyproject.toml scripts/install-system-deps
 	scripts/install-system-deps

@@ -9,15 +9,14 @@
  * last time (CLOCK_MONOTONIC, as Python's time.monotonic) are counted in the entry;
  * user space folds them into its flow table. A TCP segment with SYN, FIN or RST
  * goes to user space (the flow table tracks a connection's start and end), as does
- * anything else, or any packet that fails a check user space's fast view makes. */
-#include <linux/bpf.h>
-#include <linux/if_ether.h>
-#include <linux/in.h>
-#include <linux/ip.h>
-#include <linux/pkt_cls.h>
-#include <linux/udp.h>
-#include <bpf/bpf_endian.h>
-#include <bpf/bpf_helpers.h>
+ * anything else, or any packet that fails a check user space's fast view makes.
+ *
+ * A decapsulated UDP datagram of a flow of the connector's own location (conntrack
+ * zone 0) whose connection the nftables rules already decided Direct and SNATed
+ * (its first packet, written by user space, went through them) is carried on past
+ * the TUN, as the routed fast path carries one (direct_nat.h): SNATed as conntrack
+ * says, TTL lowered, to the next hop; counted in `direct`. Others enter the TUN. */
+#include "direct_nat.h"
 
 #define GENEVE_PORT 6081
 #define GENEVE_FIXED 8
@@ -43,7 +42,7 @@ struct flow_key {
 
 struct flow_value {
 	__u32 ifindex; /* the flow's TUN */
-	__u32 reserved;
+	__u32 zone; /* its conntrack zone (0: the connector's own location) */
 	__u64 packets;
 	__u64 octets;
 	__u64 last_ns;
@@ -55,6 +54,13 @@ struct {
 	__type(key, struct flow_key);
 	__type(value, struct flow_value);
 } flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct carried);
+} direct SEC(".maps");
 
 struct inner {
 	struct iphdr ip;
@@ -119,6 +125,11 @@ int geneve_direct(struct __sk_buff *skb)
 	__sync_fetch_and_add(&flow->packets, 1);
 	__sync_fetch_and_add(&flow->octets, total);
 	flow->last_ns = bpf_ktime_get_ns();
+	__u32 first = 0;
+	int verdict;
+	if (flow->zone == 0 && key.proto == IPPROTO_UDP &&
+	    carry_direct(skb, bpf_map_lookup_elem(&direct, &first), &verdict))
+		return verdict;
 	return bpf_redirect(flow->ifindex, BPF_F_INGRESS);
 }
 

@@ -30,11 +30,30 @@ OBJECT = Path(__file__).resolve().parent.parent / "bpf" / "geneve_direct.o"
 PROGRAM, MAP = "geneve_direct", "flows"
 MAX_HEADER = 64
 _KEY = struct.Struct(f"!4s4sHBB4s4sHH{MAX_HEADER}s")  # network order, as the packet has it
-_VALUE = struct.Struct("=IIQQQ")  # host order: ifindex, reserved, packets, octets, last_ns
+_VALUE = struct.Struct("=IIQQQ")  # host order: ifindex, zone, packets, octets, last_ns
+_DIRECT = struct.Struct("=QQ")  # `direct`, per CPU: packets, octets carried past the TUN
+POSSIBLE_CPUS = Path("/sys/devices/system/cpu/possible")
 
 
 class FastPathError(ConnectorError):
     """The fast path cannot be had on this host; the reason is the message."""
+
+
+def possible_cpus(text: str) -> int:
+    """How many CPUs a per-CPU map holds a value for: the kernel's `possible` list
+    ("0-3", "0,2-5"), counted up to its highest CPU, as libbpf does."""
+    highest = max(int(part.split("-")[-1]) for part in text.strip().split(","))
+    return highest + 1
+
+
+def per_cpu_totals(program: TcProgram, fd: int) -> tuple[int, int]:
+    """The sums over the CPUs of entry 0 of a per-CPU array of (packets, octets)."""
+    cpus = possible_cpus(POSSIBLE_CPUS.read_text())
+    value = program.lookup(fd, struct.pack("=I", 0), _DIRECT.size * cpus)
+    if value is None:
+        return 0, 0
+    counts = [_DIRECT.unpack_from(value, i * _DIRECT.size) for i in range(cpus)]
+    return sum(c[0] for c in counts), sum(c[1] for c in counts)
 
 
 def attach(obj: Path, program: str, interface: str) -> TcProgram:
@@ -83,10 +102,12 @@ class FastPath:
         self.interface = interface
         self._map_fd = self._program.map_fd(MAP)
 
-    def install(self, key: FastKey, tun_ifindex: int) -> bool:
-        """Carry this flow in the kernel from its next packet; False if the map is full."""
+    def install(self, key: FastKey, tun_ifindex: int, zone: int = 0) -> bool:
+        """Carry this flow in the kernel from its next packet, into the TUN `tun_ifindex`
+        (or, in conntrack zone 0, on past it once the rules decided its connection Direct);
+        False if the map is full."""
         return self._program.update(self._map_fd, key.packed(),
-                                    _VALUE.pack(tun_ifindex, 0, 0, 0, 0))
+                                    _VALUE.pack(tun_ifindex, zone, 0, 0, 0))
 
     def remove(self, key: FastKey) -> None:
         self._program.delete(self._map_fd, key.packed())
@@ -97,6 +118,10 @@ class FastPath:
             return None
         _, _, packets, octets, last_ns = _VALUE.unpack(value)
         return FastCount(packets, octets, last_ns)
+
+    def carried_direct(self) -> tuple[int, int]:
+        """Packets and octets carried past the TUN (SNATed by the program) since attached."""
+        return per_cpu_totals(self._program, self._program.map_fd("direct"))
 
     def installed(self) -> Iterator[bytes]:
         """Every installed key, packed (for a check that nothing stale is left)."""

@@ -13,23 +13,13 @@ the kernel's rules then carry every packet as before (`fast_path.attach`).
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from connector.io.fast_path import attach
+from connector.io.fast_path import attach, per_cpu_totals
 
 OBJECT = Path(__file__).resolve().parent.parent / "bpf" / "routed_direct.o"
 PROGRAM, MAP = "routed_direct", "carried"
-_COUNT = struct.Struct("=QQ")  # per CPU: packets, octets (host order)
-POSSIBLE_CPUS = Path("/sys/devices/system/cpu/possible")
-
-
-def possible_cpus(text: str) -> int:
-    """How many CPUs a per-CPU map holds a value for: the kernel's `possible` list
-    ("0-3", "0,2-5"), counted up to its highest CPU, as libbpf does."""
-    highest = max(int(part.split("-")[-1]) for part in text.strip().split(","))
-    return highest + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +37,9 @@ class RoutedFastPath:
         self._program = attach(obj, PROGRAM, interface)
         self.interface = interface
         self._map_fd = self._program.map_fd(MAP)
-        self._cpus = possible_cpus(POSSIBLE_CPUS.read_text())
 
     def carried(self) -> FastTotals:
-        value = self._program.lookup(self._map_fd, struct.pack("=I", 0),
-                                     _COUNT.size * self._cpus)
-        if value is None:
-            return FastTotals(0, 0)
-        counts = [_COUNT.unpack_from(value, i * _COUNT.size) for i in range(self._cpus)]
-        return FastTotals(sum(c[0] for c in counts), sum(c[1] for c in counts))
+        return FastTotals(*per_cpu_totals(self._program, self._map_fd))
 
     def close(self) -> None:
         """Detach (the clsact qdisc goes, with the program); once."""

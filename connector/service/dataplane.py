@@ -64,7 +64,7 @@ class GeneveDataPlane:
         self.locations = locations or {}
         # one TUN per location: the kernel tracks each location's flows apart
         self.tuns = location_tuns(self.locations.values())
-        self._tun_names = {tun.location: tun.name for tun in self.tuns}
+        self._tun_of = {tun.location: tun for tun in self.tuns}
         self.service_ip = service_ip
         self.sources = sources
         self.counters, self.events = counters, events
@@ -193,7 +193,7 @@ class GeneveDataPlane:
             key = FastKey(IPv4Address(peer[0]), self.service_ip, peer[1], header,
                           flow.src, flow.dst, flow.sport, flow.dport,
                           flow.proto)
-            self.fast.install(flow, key, self._tun_names[flow.location])
+            self.fast.install(flow, key, self._tun_of[flow.location])
 
     def _log_ipv6_drop(self, info: PacketInfo) -> None:
         """IPv6 inside GENEVE has no path here (docs/decisions.md): each such flow gets
@@ -256,6 +256,11 @@ class GeneveDataPlane:
         """What the kernel fast path carried, into the flow table and the counters."""
         if self.fast is not None:
             self.fast.fold()
+
+    def carried_direct(self) -> tuple[int, int] | None:
+        """Packets and octets the fast path carried past the TUN (own location, decided
+        Direct by the rules) since it was attached; None without it."""
+        return self.fast.path.carried_direct() if self.fast is not None else None
 
 
 def session_logger(events: EventLog, own_location: str = "") -> Callable[[NewFlow], None]:

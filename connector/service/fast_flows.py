@@ -19,6 +19,7 @@ from connector.core.flows import Canonical, FlowTable, canonical
 from connector.core.model import FlowKey
 from connector.core.workloads import WorkloadCounter
 from connector.io.fast_path import FastKey, FastPath
+from connector.io.geneve_tuns import LocationTun
 from connector.service.counters import Counters
 
 
@@ -33,8 +34,9 @@ class FastFlows:
     def __len__(self) -> int:
         return len(self._in_kernel)
 
-    def install(self, flow: FlowKey, key: FastKey, tun: str) -> None:
-        """Carry `flow` in the kernel, under `key` (its newest header and peer)."""
+    def install(self, flow: FlowKey, key: FastKey, tun: LocationTun) -> None:
+        """Carry `flow` in the kernel, under `key` (its newest header and peer), into its
+        location's TUN (or, own location, past it: geneve_direct.c)."""
         ckey = canonical(flow)
         old = self._in_kernel.get(ckey)
         if old is not None:
@@ -43,7 +45,7 @@ class FastFlows:
             self.fold_one(ckey)  # re-homed: what the old key carried, then only the new
             self.path.remove(old[0])
             del self._in_kernel[ckey]
-        if self.path.install(key, socket.if_nametoindex(tun)):
+        if self.path.install(key, socket.if_nametoindex(tun.name), tun.zone):
             self._in_kernel[ckey] = (key, flow, (0, 0))
         else:
             self.counters.add("geneve_fast_path_full")

@@ -192,9 +192,12 @@ class ServiceParts:
             self.geneve.fold()  # what the kernel carried counts as read
         verdict = self.verdict()
         carried = self.routed.carried()  # what the routed fast path carried, if on
+        direct = self.geneve.carried_direct() if self.geneve is not None else None
         counters = {**self.counters.snapshot(),
                     **({"routed_fast_path_packets": carried.packets,
                         "routed_fast_path_octets": carried.octets} if carried else {}),
+                    **({"geneve_fast_path_direct_packets": direct[0],
+                        "geneve_fast_path_direct_octets": direct[1]} if direct else {}),
                     **{f"dns_{k}": v for k, v in self.dns.counters.items()},
                     **self.control.counters.snapshot()}
         gauges = {"healthy": float(verdict.healthy), "flows": float(len(self.steering.flows)),

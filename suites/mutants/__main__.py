@@ -116,14 +116,14 @@ def _apply(item: Fault, originals: dict[str, str]) -> str:
 
 
 def _compile(files: list[str]) -> str:
-    """A fault in a tc program's C source is loaded as its object: `make` compiles what
-    changed (the fault, then the original once restored); what failed, or ""."""
-    objects = [path.removesuffix(".c") + ".o" for path in files if path.endswith(".c")]
-    if not objects:
+    """A fault in a tc program's C source or header is loaded as its object: `make bpf`
+    compiles what changed (the fault, then the original once restored); what failed,
+    or ""."""
+    if not any(path.endswith((".c", ".h")) for path in files):
         return ""
-    done = subprocess.run(["make", "-s", *objects], cwd=ROOT, capture_output=True, text=True,
+    done = subprocess.run(["make", "-s", "bpf"], cwd=ROOT, capture_output=True, text=True,
                           check=False)
-    return "" if done.returncode == 0 else f"make {' '.join(objects)}: {done.stderr[-300:]}"
+    return "" if done.returncode == 0 else f"make bpf: {done.stderr[-300:]}"
 
 
 def _dirty(files: list[str]) -> list[str]:

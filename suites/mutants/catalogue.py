@@ -37,7 +37,7 @@ def fault(id: str, area: str, what: str, path: str, old: str, new: str,  # noqa:
 
 RULES = "connector/core/rules.py"
 NFT = "connector/io/nft_render.py"
-ROUTED_FAST = "connector/bpf/routed_direct.c"
+ROUTED_FAST = "connector/bpf/direct_nat.h"
 UNIT_RULES = ("suites/unit/connector/test_rules.py", "suites/unit/connector/"
               "test_rules_property.py", "suites/unit/connector/test_trusted_sources.py")
 KERNEL = "suites/functional/lab/test_kernel_path.py"
@@ -131,6 +131,11 @@ FAULTS: tuple[Fault, ...] = (
           "the connector ignores runtime.routed_fast_path", "connector/service/parts.py",
           "if config.dataplane.routed_fast_path else None", "if False else None",
           KERNEL, *NETNS, "-k", "unanswered_direct_flow"),
+    fault("geneve-fast-never-direct", "GENEVE fast path",
+          "the GENEVE program hands every decapsulated packet to the TUN, never past it",
+          "connector/bpf/geneve_direct.c", "	if (flow->zone == 0 && key.proto == IPPROTO_UDP &&",
+          "	if (flow->zone == 1 && key.proto == IPPROTO_UDP &&",
+          GENEVE, *NETNS, "-k", "carried_by_the_kernel"),
     fault("nft-direct-decided-per-packet", "forwarding order",
           "the forward chain decides each packet of an unanswered Direct flow again: its "
           "rule counts every packet", NFT,

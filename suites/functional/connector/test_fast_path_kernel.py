@@ -30,9 +30,12 @@ from connector.core.workloads import WorkloadCounter
 from connector.io import geneve
 from connector.io.fast_path import FastKey, FastPath
 from connector.io.geneve import GwlbOptions
+from connector.io.geneve_tuns import GENEVE_MARK, RETURN_TABLE, LocationTun
 from connector.io.tun import TunDevice
 from connector.service.counters import Counters
 from connector.service.fast_flows import FastFlows
+
+RIG_TUN = LocationTun("", "fptun0", 0, GENEVE_MARK, RETURN_TABLE)  # the rig's one TUN
 
 pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
 
@@ -242,7 +245,7 @@ def test_a_completed_tcp_flows_kernel_packets_keep_its_workload_counted(rig: Rig
     assert found is not None
     workloads.observe(found[0], 1.0)
     fast = FastFlows(rig.path, table, Counters(), workloads)
-    rig.inside(fast.install, tcp, TCP_KEY, "fptun0")
+    rig.inside(fast.install, tcp, TCP_KEY, RIG_TUN)
     sent_at = time.monotonic()
     rig.send(HEADER + _tcp("PA", b"data"))
     time.sleep(0.2)
@@ -288,7 +291,7 @@ def test_what_the_kernel_carried_is_folded_into_the_flow_and_counters(rig: Rig) 
     fast = FastFlows(rig.path, table, counters)
     table.insert(FLOW, DIRECT, time.monotonic())
     table.observe(FLOW, time.monotonic(), len(_udp()))  # the first packet: user space's
-    rig.inside(fast.install, FLOW, KEY, "fptun0")
+    rig.inside(fast.install, FLOW, KEY, RIG_TUN)
     rig.send(*[HEADER + _udp()] * 3)
     time.sleep(0.3)
     fast.fold()
@@ -304,7 +307,7 @@ def test_a_flow_the_table_expired_leaves_the_kernel(rig: Rig) -> None:
     fast = FastFlows(rig.path, table, Counters())
     start = time.monotonic()
     table.insert(FLOW, DIRECT, start)
-    rig.inside(fast.install, FLOW, KEY, "fptun0")
+    rig.inside(fast.install, FLOW, KEY, RIG_TUN)
     rig.send(HEADER + _udp())
     time.sleep(0.2)
     assert rig.entered_by_tun()[0] == 1
@@ -321,11 +324,11 @@ def test_a_rehomed_flow_is_carried_under_its_new_header_only(rig: Rig) -> None:
     table, counters = FlowTable(), Counters()
     fast = FastFlows(rig.path, table, counters)
     table.insert(FLOW, DIRECT, time.monotonic())
-    rig.inside(fast.install, FLOW, KEY, "fptun0")
+    rig.inside(fast.install, FLOW, KEY, RIG_TUN)
     rig.send(HEADER + _udp())
     time.sleep(0.2)
     moved = replace(KEY, header=_other_cookie())
-    rig.inside(fast.install, FLOW, moved, "fptun0")
+    rig.inside(fast.install, FLOW, moved, RIG_TUN)
     rig.send(HEADER + _udp(), _other_cookie() + _udp())
     assert rig.at_socket() == [HEADER + _udp()], "the old header is user space's again"
     assert rig.entered_by_tun()[0] == 2

@@ -23,6 +23,7 @@ from scapy.utils import rdpcap
 from lab.api import LabHandle
 from lab.events import Mark
 from suites.fixtures.allure_hooks import attach_pcap
+from suites.fixtures.kernel_stats import udp_counters
 from suites.fixtures.windows import dns_answer_window, path_window
 from suites.functional.connector.gwlb_helpers import geneve_probe, metrics
 
@@ -266,10 +267,14 @@ def _logged_on_either(lab: LabHandle, dst: str, mark: Mark) -> dict[str, Any]:
 def test_a_direct_udp_flow_is_carried_by_the_kernel_after_its_first_packet(
         gwlb_lab: LabHandle, pcap_dir: Path) -> None:
     """cc1 has the GENEVE fast path on (gwlb-cc1.yaml): user space validates, decides and
-    logs a flow's first packet, the kernel carries the rest (docs/decisions.md). The far
-    side sees every packet, SNATed as Direct; the counters and the session log read as
-    if user space had seen each, and say how many it did not."""
+    logs a flow's first packet, the kernel carries the rest (docs/decisions.md): past the
+    TUN, by the program itself, once the rules decided the connection Direct on that first
+    packet. The far side sees every packet, SNATed as Direct, with one TTL, and its kernel
+    finds each whole (it checks a datagram to a closed port before it answers); the
+    counters and the session log read as if user space had seen each, and say how many
+    it did not."""
     before = metrics(gwlb_lab, "cc1")
+    udp = udp_counters(gwlb_lab, "web")
     mark = gwlb_lab.mark()
     pcap = pcap_dir / "web-udp-5001.pcap"
     with gwlb_lab.capture("web", "eth0", pcap) as capture:
@@ -281,12 +286,17 @@ def test_a_direct_udp_flow_is_carried_by_the_kernel_after_its_first_packet(
     arrived = [p for p in rdpcap(str(pcap)) if UDP in p and p[UDP].dport == 5001]
     assert capture.dropped == 0, "the capture lost packets: it cannot count them"
     assert len(arrived) == 40, "every packet of the flow reached web"
-    assert {p[IP].src for p in arrived} == {CC1}, "Direct: SNAT to the service address"
+    assert {(p[IP].src, p[IP].ttl) for p in arrived} == {(CC1, arrived[0][IP].ttl)}, \
+        "Direct: SNAT to the service address, the TTL lowered once like the first's"
+    web = udp_counters(gwlb_lab, "web")
+    assert (web["NoPorts"] - udp["NoPorts"], web["InCsumErrors"] - udp["InCsumErrors"]) == (
+        40, 0), "web's kernel took all 40, none with a broken checksum"
 
     def grew(name: str) -> float:
         return after.get(name, 0.0) - before.get(name, 0.0)
     assert grew("geneve_rx_packets_total") == 40
     assert grew("geneve_rx_fast_path_total") == 39, "all but the first, by the kernel"
+    assert grew("geneve_fast_path_direct_packets_total") == 39, "past the TUN, by the program"
     logged = [e for e in gwlb_lab.events("cc1", "flow.new", after=mark)
               if e.get("src") == "10.10.1.78" and e.get("dport") == 5001]
     assert [(e["method"], e["rule"]) for e in logged] == [("DIRECT", "udp-direct")]

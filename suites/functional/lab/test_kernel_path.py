@@ -30,6 +30,7 @@ from lab.api import LabHandle
 from lab.events import Mark
 from suites.fixtures.allure_hooks import attach_pcap
 from suites.fixtures.connector_view import counted, nft_counter
+from suites.fixtures.kernel_stats import udp_counters
 from suites.fixtures.spoof import mac_of, send_from
 from suites.fixtures.windows import path_window
 
@@ -149,13 +150,6 @@ def test_fail_open_goes_direct_and_fail_close_drops(minimal_lab: LabHandle) -> N
     assert counted(minimal_lab, MGMT, "dropped_zia_fail_close") > before  # each packet
 
 
-def _udp_stats(lab: LabHandle, node: str) -> dict[str, int]:
-    """The node's kernel UDP counters (/proc/net/snmp, its own namespace)."""
-    lines = [line.split() for line in lab.exec(node, "cat", "/proc/net/snmp").stdout.splitlines()
-             if line.startswith("Udp:")]
-    return dict(zip(lines[0][1:], map(int, lines[1][1:]), strict=True))
-
-
 @allure.feature("forwarding")
 @allure.story("F1: a connection is decided once, on its first packet")
 def test_an_unanswered_direct_flow_is_decided_once(minimal_lab: LabHandle,
@@ -175,7 +169,7 @@ def test_an_unanswered_direct_flow_is_decided_once(minimal_lab: LabHandle,
     rule_40 = nft_counter(minimal_lab, "cc1", "rule_40")
     fail_open = nft_counter(minimal_lab, "cc1", "fail_open_direct")
     carried = counted(minimal_lab, MGMT, "routed_fast_path_packets")
-    udp = _udp_stats(minimal_lab, "web")
+    udp = udp_counters(minimal_lab, "web")
     at_web = pcap_dir / "web-eth0.pcap"
     with minimal_lab.capture("web", "eth0", at_web) as capture:
         send_from(minimal_lab, "workload1", IP(src=WORKLOAD, dst=WEB)
@@ -188,7 +182,7 @@ def test_an_unanswered_direct_flow_is_decided_once(minimal_lab: LabHandle,
     assert len(arrived) == sent, f"{len(arrived)} of {sent} reached the web server"
     assert {(p[IP].src, p[IP].ttl, bytes(p[UDP].payload)) for p in arrived} == {
         (SERVICE, arrived[0][IP].ttl, b"decided-once")}
-    after = _udp_stats(minimal_lab, "web")
+    after = udp_counters(minimal_lab, "web")
     assert (after["NoPorts"] - udp["NoPorts"], after["InCsumErrors"] - udp["InCsumErrors"]) == (
         sent, 0)
     assert nft_counter(minimal_lab, "cc1", "rule_40") == rule_40 + 1

@@ -14,8 +14,7 @@ from connector.core.flows import ACK, RST, SYN, Direction, FlowTable
 from connector.core.model import Decision, FlowKey, IpProto, Method
 from connector.core.steering import DNS_INTERCEPT, Dropped, ToKernel, ToZia
 from connector.errors import ConfigError
-from connector.io.fast_path import FastKey
-from connector.io.routed_fast_path import possible_cpus
+from connector.io.fast_path import FastKey, possible_cpus
 
 pytestmark = pytest.mark.unit
 

@@ -16,6 +16,7 @@ from scapy.packet import Raw
 
 from connector.core.model import FlowKey
 from connector.io.fast_path import FastKey
+from connector.io.geneve_tuns import LocationTun
 from connector.service.dataplane import GeneveDataPlane
 from lab.wire.geneve import geneve_header
 from suites.unit.connector.test_geneve_known_flows import LB, _plane
@@ -27,10 +28,10 @@ WORKLOAD, WEB = "10.10.1.11", "198.18.10.10"
 
 class RecordingFast:
     def __init__(self) -> None:
-        self.asked: list[tuple[FlowKey, FastKey, str]] = []
+        self.asked: list[tuple[FlowKey, FastKey, tuple[str, int]]] = []
 
-    def install(self, flow: FlowKey, key: FastKey, tun: str) -> None:
-        self.asked.append((flow, key, tun))
+    def install(self, flow: FlowKey, key: FastKey, tun: LocationTun) -> None:
+        self.asked.append((flow, key, (tun.name, tun.zone)))
 
 
 class RecordingSocket:
@@ -60,7 +61,7 @@ def test_a_udp_flow_is_offered_after_its_first_packet_under_its_exact_key() -> N
     plane.handle_geneve(HEADER + inner, LB)
     assert [(key, tun) for _, key, tun in fast.asked] == [
         (FastKey(IPv4Address(LB[0]), IPv4Address("10.10.3.31"), LB[1], HEADER,
-                 IPv4Address(WORKLOAD), IPv4Address(WEB), 4000, 443, 17), "ccgnv0")]
+                 IPv4Address(WORKLOAD), IPv4Address(WEB), 4000, 443, 17), ("ccgnv0", 0))]
     assert plane._tuns[""].written == [inner], "the first packet itself: user space's"  # type: ignore[attr-defined]
 
 
