@@ -15,7 +15,8 @@ differs:
   rest carried by the connector's tc program, which reads conntrack's decision
 - direct-geneve-kernel: the same stream to cc3, cc1 with the GENEVE fast path
   on (runtime.geneve_fast_path): each flow's first packet through user space,
-  the rest decapsulated by the connector's tc program in the kernel
+  the rest decapsulated by the connector's tc program in the kernel and, the
+  rules having decided the connection Direct, carried on past the TUN by it
 - lab-gwlb / lab-gwlb-user: the same 64 flows as a workload sends them, through
   the lab's GWLB (its fast path on / user space only), encapsulated to a target
   whose GENEVE edge counts and drops: the lab's load balancer alone. Issue 19
@@ -176,15 +177,13 @@ LIMITS = {
                      "CPython per packet (a known flow: a short header read, the flow "
                      "lookup and count); user space because this kernel has no GENEVE "
                      "module",
-    "direct-geneve-kernel": "the sender's core, as for the kernel and routed Direct: the "
-                            "connector's tc program decapsulates each packet in the "
-                            "sender's softirq and hands it to the TUN's ingress, where the "
-                            "connector's Direct path (its nftables rules, conntrack, SNAT) "
-                            "forwards it, so one core sends and forwards while the other "
-                            "idles (cpu_busy 0.5); delivered equals offered: the connector "
-                            "is no longer the bottleneck; the gap to the kernel is the "
-                            "Direct path's own cost, which routed Direct pays too, and the "
-                            "decapsulation of a 40-byte-longer frame",
+    "direct-geneve-kernel": "the sender's core, as for the kernel: the connector's tc "
+                            "program decapsulates each packet of a known flow in the "
+                            "sender's softirq and, its connection decided Direct by the "
+                            "rules on its first packet, SNATs it and sends it to the next "
+                            "hop itself (past the TUN and the netfilter hooks); delivered "
+                            "equals offered; the gap to the kernel is the decapsulation and "
+                            "the conntrack and route lookups of a 40-byte-longer frame",
     "zia-routed": "the connector process: the kernel routes the flow to a TUN, CPython "
                   "reads it, looks the flow up, frames it and sends it into the tunnel",
     "zia-geneve": "the connector process: CPython per packet (recvfrom, GENEVE parse, flow "
