@@ -20,6 +20,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -46,14 +47,28 @@ def possible_cpus(text: str) -> int:
     return highest + 1
 
 
-def per_cpu_totals(program: TcProgram, fd: int) -> tuple[int, int]:
+@cache
+def _cpus() -> int:
+    """This host's count, read once: it does not change while the connector runs."""
+    return possible_cpus(POSSIBLE_CPUS.read_text())
+
+
+@dataclass(frozen=True, slots=True)
+class FastTotals:
+    """What a program carried since it was attached (a per-CPU counter, summed)."""
+
+    packets: int
+    octets: int
+
+
+def per_cpu_totals(program: TcProgram, fd: int) -> FastTotals:
     """The sums over the CPUs of entry 0 of a per-CPU array of (packets, octets)."""
-    cpus = possible_cpus(POSSIBLE_CPUS.read_text())
+    cpus = _cpus()
     value = program.lookup(fd, struct.pack("=I", 0), _DIRECT.size * cpus)
     if value is None:
-        return 0, 0
+        return FastTotals(0, 0)
     counts = [_DIRECT.unpack_from(value, i * _DIRECT.size) for i in range(cpus)]
-    return sum(c[0] for c in counts), sum(c[1] for c in counts)
+    return FastTotals(sum(c[0] for c in counts), sum(c[1] for c in counts))
 
 
 def attach(obj: Path, program: str, interface: str) -> TcProgram:
@@ -119,7 +134,7 @@ class FastPath:
         _, _, packets, octets, last_ns = _VALUE.unpack(value)
         return FastCount(packets, octets, last_ns)
 
-    def carried_direct(self) -> tuple[int, int]:
+    def carried_direct(self) -> FastTotals:
         """Packets and octets carried past the TUN (SNATed by the program) since attached."""
         return per_cpu_totals(self._program, self._program.map_fd("direct"))
 

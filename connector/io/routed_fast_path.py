@@ -13,21 +13,12 @@ the kernel's rules then carry every packet as before (`fast_path.attach`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from connector.io.fast_path import attach, per_cpu_totals
+from connector.io.fast_path import FastTotals, attach, per_cpu_totals
 
 OBJECT = Path(__file__).resolve().parent.parent / "bpf" / "routed_direct.o"
 PROGRAM, MAP = "routed_direct", "carried"
-
-
-@dataclass(frozen=True, slots=True)
-class FastTotals:
-    """What the program carried since it was attached."""
-
-    packets: int
-    octets: int
 
 
 class RoutedFastPath:
@@ -39,7 +30,7 @@ class RoutedFastPath:
         self._map_fd = self._program.map_fd(MAP)
 
     def carried(self) -> FastTotals:
-        return FastTotals(*per_cpu_totals(self._program, self._map_fd))
+        return per_cpu_totals(self._program, self._map_fd)
 
     def close(self) -> None:
         """Detach (the clsact qdisc goes, with the program); once."""

@@ -34,7 +34,7 @@ from connector.core.steering import (
 )
 from connector.io import geneve, host
 from connector.io.events import EventLog
-from connector.io.fast_path import FastKey, FastPath, FastPathError
+from connector.io.fast_path import FastKey, FastPath, FastPathError, FastTotals
 from connector.io.geneve import GENEVE_PORT, GeneveReject
 from connector.io.geneve_tuns import LocationTun, location_tuns
 from connector.io.ip_packet import PacketInfo, PacketReject, read_packet
@@ -257,7 +257,7 @@ class GeneveDataPlane:
         if self.fast is not None:
             self.fast.fold()
 
-    def carried_direct(self) -> tuple[int, int] | None:
+    def carried_direct(self) -> FastTotals | None:
         """Packets and octets the fast path carried past the TUN (own location, decided
         Direct by the rules) since it was attached; None without it."""
         return self.fast.path.carried_direct() if self.fast is not None else None

@@ -196,8 +196,8 @@ class ServiceParts:
         counters = {**self.counters.snapshot(),
                     **({"routed_fast_path_packets": carried.packets,
                         "routed_fast_path_octets": carried.octets} if carried else {}),
-                    **({"geneve_fast_path_direct_packets": direct[0],
-                        "geneve_fast_path_direct_octets": direct[1]} if direct else {}),
+                    **({"geneve_fast_path_direct_packets": direct.packets,
+                        "geneve_fast_path_direct_octets": direct.octets} if direct else {}),
                     **{f"dns_{k}": v for k, v in self.dns.counters.items()},
                     **self.control.counters.snapshot()}
         gauges = {"healthy": float(verdict.healthy), "flows": float(len(self.steering.flows)),

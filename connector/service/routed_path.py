@@ -46,10 +46,10 @@ from connector.core.steering import Dropped, Segment, Steering, ToKernel, ToRout
 from connector.io import host
 from connector.io.conntrack import ConntrackTable
 from connector.io.events import EventLog
-from connector.io.fast_path import FastPathError
+from connector.io.fast_path import FastPathError, FastTotals
 from connector.io.ip_packet import PacketView, view_at
 from connector.io.nft_render import ROUTED_TUN, USER_MARK
-from connector.io.routed_fast_path import FastTotals, RoutedFastPath
+from connector.io.routed_fast_path import RoutedFastPath
 from connector.io.tun import TunDevice
 from connector.service.counters import Counters
 from connector.service.dataplane import KNOWN_FLOWS, count_drop, drain, ipv4_segment

@@ -3,6 +3,7 @@ last read, how that lands in the flow table, the config switch, and the map key'
 
 from __future__ import annotations
 
+import re
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from connector.core.flows import ACK, RST, SYN, Direction, FlowTable
 from connector.core.model import Decision, FlowKey, IpProto, Method
 from connector.core.steering import DNS_INTERCEPT, Dropped, ToKernel, ToZia
 from connector.errors import ConfigError
+from connector.io import nft_render
 from connector.io.fast_path import FastKey, possible_cpus
 
 pytestmark = pytest.mark.unit
@@ -178,3 +180,16 @@ def test_the_routed_fast_path_is_read_and_refused_beside_the_geneve_one() -> Non
 def test_a_per_cpu_map_holds_a_value_up_to_the_highest_possible_cpu(text: str,
                                                                      cpus: int) -> None:
     assert possible_cpus(text) == cpus
+
+
+def test_the_programs_read_the_marks_the_ruleset_writes() -> None:
+    """connector/bpf/direct_nat.h carries what the nftables rules decided Direct: its
+    mark constants are nft_render's, written out again in C; a change to one side only
+    would let the programs carry what the rules sent to user space, or nothing."""
+    header = (Path(nft_render.__file__).parent.parent / "bpf" / "direct_nat.h").read_text()
+    defined = dict(re.findall(r"^#define (DIRECT_MARK|DECIDED_MASK) (0x[0-9a-f]+)", header,
+                              re.MULTILINE))
+    mask = nft_render.DIRECT_MARK | nft_render.USER_MARK | nft_render.FAIL_OPEN_MARK
+    assert {k: int(v, 16) for k, v in defined.items()} == {
+        "DIRECT_MARK": nft_render.DIRECT_MARK, "DECIDED_MASK": mask}
+    assert f"ct mark and {mask:#x} == {nft_render.DIRECT_MARK:#x}" == nft_render.DECIDED_DIRECT
