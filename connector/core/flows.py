@@ -138,6 +138,10 @@ class FlowTable:
         heapq.heappush(self._deadlines, (now + self._timeout(entry), ckey))
         return entry
 
+    def redecide(self, entry: FlowEntry, decision: Decision) -> None:
+        """A flow's decision made again (a fail-close drop, connector/core/steering.py)."""
+        entry.decision = decision
+
     def observe(self, key: FlowKey, now: float, size: int, flags: int = 0, seq: int = 0,
                 ack: int = 0, ckey: Canonical | None = None
                 ) -> tuple[FlowEntry, Direction, bool] | None:

@@ -155,7 +155,24 @@ class Steering:
             return action
         path = seen.attachment
         path.header, path.peer = header, peer  # GWLB may re-home a flow: follow it
-        return self._act(seen.decision, path, now, seg.key.proto)
+        decision = seen.decision
+        if decision.method is Method.DROP and decision.gateway is not None:
+            decision = self._judge_again(seen, seg.key)
+        return self._act(decision, path, now, seg.key.proto)
+
+    def _judge_again(self, flow: FlowEntry, key: FlowKey) -> Decision:
+        """A flow its ZIA gateway's fail-close dropped is judged again on each packet, not
+        held to its first packet's moment: once the gateway is usable again, the flow
+        takes the tunnel from this packet on, with a new session-log record. Otherwise a
+        flow that keeps sending through an outage (or a new connection on the same
+        5-tuple, within the 350 s a TCP flow is kept) stays dropped after ZIA is back."""
+        decision = self._classify(key)
+        if decision != flow.decision:
+            self.flows.redecide(flow, decision)
+            if self.on_new_flow is not None:
+                dropped = drop_reason(decision) if decision.method is Method.DROP else None
+                self.on_new_flow(NewFlow(flow.key, decision, dropped))
+        return decision
 
     def outbound(self, seg: Segment, now: float) -> ToGeneve | ToRouted | Dropped:
         seen = self._observe(seg, now)

@@ -226,6 +226,12 @@ FAULTS: tuple[Fault, ...] = (
           "connector/core/tunnel_health.py",
           "            if address is not None and self.alive(address, now):",
           "            if address is not None:", HEALTH, *NETNS, "-k", "F5"),
+    fault("fail-close-drop-for-life", "tunnels and failover",
+          "a flow dropped by fail-close keeps its Drop after the gateway answers again: "
+          "a flow that kept sending, or its 5-tuple used again, stays black-holed",
+          "connector/core/steering.py",
+          "        if decision.method is Method.DROP and decision.gateway is not None:",
+          "        if False:", HEALTH, *NETNS, "-k", "F4_a_flow"),
     fault("tunnel-no-tls-fallback", "tunnels and failover", "UDP never falls back to TLS",
           "connector/core/tunnel_health.py",
           'return "udp" if udp_alive or not tls_connected else "tls"', 'return "udp"',

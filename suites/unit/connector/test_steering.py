@@ -191,6 +191,27 @@ def test_F7_each_flow_is_logged_once_with_its_decision_and_why_it_was_dropped() 
                       NewFlow(dns.key, intercepted.decision, None)]
 
 
+def test_a_flow_fail_close_dropped_takes_the_tunnel_once_its_gateway_answers() -> None:
+    """decisions.md: a fail-close drop is judged again on each packet of its flow, so a
+    flow that keeps sending through an outage (or a new connection on its 5-tuple) takes
+    the tunnel once the gateway answers; the session log gets a record of each change."""
+    steer, tunnels, logged = _logged_steering()
+    first = steer.inbound(_seg(), HDR, LB, 0.0)
+    again = steer.inbound(_seg(), HDR, LB, 1.0)  # the SYN sent again, still no tunnel
+    assert isinstance(first, Dropped)
+    assert first.reason == "zia_fail_close"
+    assert again == first
+    tunnels.acked(PRIMARY, 0.0)
+    back = steer.inbound(_seg(), HDR, LB, 2.0)
+    assert isinstance(back, ToZia)
+    assert (back.address, back.decision.method, back.decision.gateway) == (
+        PRIMARY, Method.ZIA, "default")
+    assert steer.outbound(_seg(WEB, WORKLOAD, 80, 40000, 0x12), 2.1) == ToGeneve(HDR, LB)
+    assert isinstance(steer.inbound(_seg(flags=0x10), HDR, LB, 2.2), ToZia)
+    assert [(f.key, f.decision.method, f.dropped) for f in logged] == [
+        (_seg().key, Method.DROP, "zia_fail_close"), (_seg().key, Method.ZIA, None)]
+
+
 def test_flow_state_follows_the_timeouts_it_is_given() -> None:
     steer, _, _ = _logged_steering(rule(1, Method.DIRECT),
                                    timeouts=FlowTimeouts(tcp=30.0, udp=20.0, other=10.0))
