@@ -165,11 +165,11 @@ class ZiaGateway:
             return
         if fid not in self.flows:
             ihl = (packet[0] & 0xF) * 4
-            dport = (struct.unpack_from("!H", packet, ihl + 2)[0]
-                     if packet[9] in (6, 17) else 0)
+            sport, dport = (struct.unpack_from("!HH", packet, ihl)
+                            if packet[9] in (6, 17) else (0, 0))
             self.events.emit("zia.transaction", tunnel_src=peer.src, proto=packet[9],
                              src=str(IPv4Address(packet[12:16])),
-                             dst=str(IPv4Address(packet[16:20])), dport=dport,
+                             dst=str(IPv4Address(packet[16:20])), sport=sport, dport=dport,
                              tunnel=tunnel, transport=peer.transport)
         self.flows[fid] = (peer, tunnel)
         self.kernel.write(packet)

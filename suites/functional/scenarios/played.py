@@ -10,9 +10,12 @@ import allure
 
 from lab.api import LabHandle
 from lab.events import Mark
+from lab.scenario.measure import Run
 from lab.scenario.model import Scenario
+from lab.scenario.profiles import PROFILES
 from lab.scenario.results import failed_after_undo, text, to_json
 from lab.scenario.runner import play
+from lab.scenario.trace import SEEN_KINDS, trace, worth_tracing
 from reports.scenario_timeline import draw
 from suites.fixtures.allure_hooks import attach_json, attach_text
 
@@ -34,6 +37,8 @@ def play_and_check(lab: LabHandle, scenario: Scenario, tmp_path: Path) -> None:
     events = path_events(lab, mark, started)
     attach_json(events, "connectors' ZIA gateway events, load balancers' target events")
     attach_text(text(run), f"{scenario.name} verdicts")
+    traced = lost_flows(lab, run, mark)
+    attach_text(traced or "none\n", "where each flow lost after detection was seen")
     picture = draw(data, tmp_path / f"{scenario.name}.png")
     allure.attach.file(str(picture), name=f"{scenario.name} timeline",
                        attachment_type=allure.attachment_type.PNG)
@@ -41,7 +46,8 @@ def play_and_check(lab: LabHandle, scenario: Scenario, tmp_path: Path) -> None:
     arrived = {a.method for a in run.arrivals}
     assert set(http) <= arrived, f"no flow seen arriving for {set(http) - arrived}"
     failed = [v for v in run.outcome.verdicts if not v.ok]
-    assert not failed, "\n" + text(run) + failed_after_undo(run) + events_text(events)
+    assert not failed, ("\n" + text(run) + failed_after_undo(run) + events_text(events)
+                        + traced)
     assert left_behind(lab) == {}
 
 
@@ -55,6 +61,21 @@ def path_events(lab: LabHandle, mark: Mark, started: float
                                                                        after=mark)]
             for node in lab.topology.nodes for service in kinds
             if any(s.kind == service for s in node.services)}
+
+
+def lost_flows(lab: LabHandle, run: Run, mark: Mark) -> str:
+    """Where each flow lost after a fault was noticed was seen (lab.scenario.trace): the
+    load balancer's pick, the connector's decision, the edge, the server; or nowhere."""
+    attempts = worth_tracing(run)
+    if not attempts:
+        return ""
+    profile = PROFILES[run.scenario.traffic.profile]
+    events = {node.name: [e for kind in SEEN_KINDS for e in lab.events(node.name, kind,
+                                                                         after=mark)]
+              for node in lab.topology.nodes}
+    return "  lost after detection, where seen:\n" + "".join(
+        f"    {trace(a, profile.method(a.method), events, run.outcome.started)}\n"
+        for a in attempts)
 
 
 def events_text(events: dict[str, list[dict[str, object]]]) -> str:
