@@ -17,6 +17,8 @@ differs:
   on (runtime.geneve_fast_path): each flow's first packet through user space,
   the rest decapsulated by the connector's tc program in the kernel and, the
   rules having decided the connection Direct, carried on past the TUN by it
+- zia-geneve-kernel: the ZIA stream to cc3: each flow's first packet framed by user
+  space, the rest decapsulated and framed into the UDP tunnel by the tc program
 - lab-gwlb / lab-gwlb-user: the same 64 flows as a workload sends them, through
   the lab's GWLB (its fast path on / user space only), encapsulated to a target
   whose GENEVE edge counts and drops: the lab's load balancer alone. Issue 19
@@ -77,6 +79,8 @@ WAYS = {
                                 connector=FAST_CONNECTOR),
     "zia-routed": Way("udp-stream", "10.20.2.52", "zia_data"),
     "zia-geneve": Way("geneve-stream", "10.20.2.52", "zia_data", geneve=True),
+    "zia-geneve-kernel": Way("geneve-stream", "10.20.2.52", "zia_data", geneve=True,
+                             connector=FAST_CONNECTOR),
     "lab-gwlb": Way("udp-stream", "10.20.2.54", "gwlb"),
     "lab-gwlb-user": Way("udp-stream", "10.20.2.55", "gwlb_user"),
 }
@@ -188,6 +192,10 @@ LIMITS = {
                   "reads it, looks the flow up, frames it and sends it into the tunnel",
     "zia-geneve": "the connector process: CPython per packet (recvfrom, GENEVE parse, flow "
                   "lookup, tunnel frame, sendto)",
+    "zia-geneve-kernel": "the sender's core, as for the kernel: the connector's tc program "
+                         "decapsulates each packet of a known flow in the sender's softirq, "
+                         "frames it (IPv4, UDP, the 12-byte tunnel header) and sends it "
+                         "to the next hop towards the edge; no conntrack, no NAT",
     "lab-gwlb": "the sender's core: the GWLB's tc program encapsulates each packet of a "
                 "known flow in the sender's softirq and hands it to the neighbour towards "
                 "the target, so one core sends, forwards and encapsulates",

@@ -136,6 +136,7 @@ PATHS = {  # the data plane's paths, in plain words
     "direct-geneve-kernel": "GENEVE Direct, kernel fast path",
     "zia-routed": "ZIA tunnel, routed",
     "zia-geneve": "ZIA tunnel, GENEVE",
+    "zia-geneve-kernel": "ZIA tunnel, GENEVE, kernel fast path",
 }
 
 

@@ -110,7 +110,8 @@ def dataplane(data: dict[str, Any]) -> Any:
     d = data["dataplane"]
     rows = _keyed(figures.connector({"dataplane": d}))
     names = [n for n in ["direct-routed", "direct-routed-kernel", "direct-geneve",
-                         "direct-geneve-kernel", "zia-routed", "zia-geneve", "lab-gwlb",
+                         "direct-geneve-kernel", "zia-routed", "zia-geneve",
+                         "zia-geneve-kernel", "lab-gwlb",
                          "lab-gwlb-user", "kernel"]
              if n in d["pps_median"]]
     gwlb = d.get("gwlb_to_connector", {})

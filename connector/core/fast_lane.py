@@ -1,15 +1,17 @@
 """Which flows the kernel's fast path may carry, and what it counted since last read.
 
 The fast path (connector/io/fast_path.py) decapsulates a flow's GENEVE packets in
-the kernel and hands them to its TUN, exactly what user space does for a Direct
-flow, but without the flow table seeing each packet. It may therefore carry only
-packets whose passing changes nothing in the table but counts and the idle time:
-packets in the direction that opened the flow (a reply may complete the
-exchange), of a flow decided Direct by a rule (DNS interception stays with the
-listener's guards in user space; ZIA and ZPA are not the kernel's to carry);
-UDP at once, TCP once its exchange has completed and while it is not closing,
-and then only segments without SYN, FIN or RST (the program leaves those to
-user space, which tracks a connection's start and end with them). Pure.
+the kernel and hands them to its TUN, or frames them into its ZIA tunnel, exactly
+what user space does for a Direct or a ZIA flow, but without the flow table seeing
+each packet. It may therefore carry only packets whose passing changes nothing in
+the table but counts and the idle time: packets in the direction that opened the
+flow (a reply may complete the exchange), of a flow decided Direct by a rule (DNS
+interception stays with the listener's guards in user space; ZPA is the kernel's
+proxy's) or sent into a ZIA tunnel (the caller also asks that the tunnel is UDP:
+TLS is a user-space stream); UDP at once, TCP once its exchange has completed and
+while it is not closing, and then only segments without SYN, FIN or RST (the
+program leaves those to user space, which tracks a connection's start and end
+with them). Pure.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 from connector.core.flows import FlowTable
 from connector.core.model import FlowKey, IpProto, Method
-from connector.core.steering import DNS_INTERCEPT, Action, ToKernel
+from connector.core.steering import DNS_INTERCEPT, Action, ToKernel, ToZia
 
 NS_PER_S = 1_000_000_000
 
@@ -26,8 +28,9 @@ NS_PER_S = 1_000_000_000
 def kernel_may_carry(action: Action, key: FlowKey, table: FlowTable) -> bool:
     """May the kernel carry the next packets of `key`'s flow, in `key`'s direction, now
     that user space carried this one (`action`) and `table` holds the flow?"""
-    if not (isinstance(action, ToKernel) and action.decision.method is Method.DIRECT
-            and action.decision is not DNS_INTERCEPT):
+    direct = (isinstance(action, ToKernel) and action.decision.method is Method.DIRECT
+              and action.decision is not DNS_INTERCEPT)
+    if not (direct or isinstance(action, ToZia)):
         return False
     if key.proto == IpProto.UDP:
         return table.originates(key)

@@ -1,14 +1,16 @@
-"""The kernel's GENEVE Direct fast path: a tc program, its flow map, through libbpf.
+"""The kernel's GENEVE fast path: a tc program, its flow map, through libbpf.
 
 `connector/bpf/geneve_direct.c`, compiled to `geneve_direct.o` (`make setup`),
 sits on the service interface's tc ingress. User space installs a flow it has
-validated and decided Direct (`install`); the program then decapsulates that
-flow's later packets in the kernel and hands them to the flow's TUN, counting
-them in the entry, which user space reads back (`count`) and removes when the
-flow ends (`remove`); `installed` lists what is left. The key is every byte user
-space would compare: the outer addresses and source port, the exact GENEVE
-header, the inner 5-tuple (UDP or TCP); a packet that differs in any (a re-homed
-flow, another header), and a TCP segment with SYN, FIN or RST, goes to the socket.
+validated and decided Direct or ZIA (`install`); the program then decapsulates
+that flow's later packets in the kernel and hands them to the flow's TUN
+(Direct) or frames them into its ZIA tunnel (`ZiaTarget`: the edge it goes to),
+counting them in the entry, which user space reads back (`count`) and removes
+when the flow ends or its tunnel changes (`remove`); `installed` lists what is
+left. The key is every byte user space would compare: the outer addresses and
+source port, the exact GENEVE header, the inner 5-tuple (UDP or TCP); a packet
+that differs in any (a re-homed flow, another header), and a TCP segment with
+SYN, FIN or RST, goes to the socket.
 
 I/O only, through `tcbpf` (libbpf's C API, shared with the lab); `FastPathError`
 says why the path could not be had (no object, no libbpf, no permission), and the
@@ -31,7 +33,9 @@ OBJECT = Path(__file__).resolve().parent.parent / "bpf" / "geneve_direct.o"
 PROGRAM, MAP = "geneve_direct", "flows"
 MAX_HEADER = 64
 _KEY = struct.Struct(f"!4s4sHBB4s4sHH{MAX_HEADER}s")  # network order, as the packet has it
-_VALUE = struct.Struct("=IIQQQ")  # host order: ifindex, zone, packets, octets, last_ns
+# host order: ifindex, zone, packets, octets, last_ns; then, network order, a ZIA flow's
+# tunnel source, edge and tunnel id (zeros: not ZIA), and 4 unused bytes
+_VALUE = struct.Struct("=IIQQQ4s4s4sI")
 _DIRECT = struct.Struct("=QQ")  # `direct`, per CPU: packets, octets carried past the TUN
 POSSIBLE_CPUS = Path("/sys/devices/system/cpu/possible")
 
@@ -101,6 +105,22 @@ class FastKey:
 
 
 @dataclass(frozen=True, slots=True)
+class ZiaTarget:
+    """Where the program frames a ZIA flow's packets: UDP from `source` to `edge` (both on
+    the tunnel port), in frames of tunnel `tunnel_id` (connector/io/zia_frame.py)."""
+
+    source: IPv4Address
+    edge: IPv4Address
+    tunnel_id: int
+
+    def packed(self) -> tuple[bytes, bytes, bytes]:
+        return self.source.packed, self.edge.packed, self.tunnel_id.to_bytes(4, "big")
+
+
+NOT_ZIA = (bytes(4), bytes(4), bytes(4))
+
+
+@dataclass(frozen=True, slots=True)
 class FastCount:
     """What the program counted for one flow since it was installed."""
 
@@ -117,12 +137,14 @@ class FastPath:
         self.interface = interface
         self._map_fd = self._program.map_fd(MAP)
 
-    def install(self, key: FastKey, tun_ifindex: int, zone: int = 0) -> bool:
-        """Carry this flow in the kernel from its next packet, into the TUN `tun_ifindex`
-        (or, in conntrack zone 0, on past it once the rules decided its connection Direct);
-        False if the map is full."""
+    def install(self, key: FastKey, tun_ifindex: int, zone: int = 0,
+                zia: ZiaTarget | None = None) -> bool:
+        """Carry this flow in the kernel from its next packet: into its ZIA tunnel (`zia`),
+        else into the TUN `tun_ifindex` (or, in conntrack zone 0, on past it once the
+        rules decided its connection Direct); False if the map is full."""
+        target = NOT_ZIA if zia is None else zia.packed()
         return self._program.update(self._map_fd, key.packed(),
-                                    _VALUE.pack(tun_ifindex, zone, 0, 0, 0))
+                                    _VALUE.pack(tun_ifindex, zone, 0, 0, 0, *target, 0))
 
     def remove(self, key: FastKey) -> None:
         self._program.delete(self._map_fd, key.packed())
@@ -131,7 +153,7 @@ class FastPath:
         value = self._program.lookup(self._map_fd, key.packed(), _VALUE.size)
         if value is None:
             return None
-        _, _, packets, octets, last_ns = _VALUE.unpack(value)
+        _, _, packets, octets, last_ns, *_ = _VALUE.unpack(value)
         return FastCount(packets, octets, last_ns)
 
     def carried_direct(self) -> FastTotals:

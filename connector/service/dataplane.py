@@ -34,7 +34,7 @@ from connector.core.steering import (
 )
 from connector.io import geneve, host
 from connector.io.events import EventLog
-from connector.io.fast_path import FastKey, FastPath, FastPathError, FastTotals
+from connector.io.fast_path import FastKey, FastPath, FastPathError, FastTotals, ZiaTarget
 from connector.io.geneve import GENEVE_PORT, GeneveReject
 from connector.io.geneve_tuns import LocationTun, location_tuns
 from connector.io.ip_packet import PacketInfo, PacketReject, read_packet
@@ -107,6 +107,8 @@ class GeneveDataPlane:
                              reason=str(exc))
             return
         self.fast = FastFlows(path, self.steering.flows, self.counters, self.steering.workloads)
+        if self.tunnels is not None:
+            self.tunnels.on_paths_changed.append(self._zia_paths_changed)
         self.events.emit("dataplane.fast_path", state="on", interface=interface)
 
     async def stop(self) -> None:
@@ -189,11 +191,23 @@ class GeneveDataPlane:
                          header: bytes, peer: tuple[str, int]) -> None:
         """The flow's next packets to the kernel's fast path, if it may carry them."""
         assert self.fast is not None
-        if kernel_may_carry(action, flow, self.steering.flows):
-            key = FastKey(IPv4Address(peer[0]), self.service_ip, peer[1], header,
-                          flow.src, flow.dst, flow.sport, flow.dport,
-                          flow.proto)
-            self.fast.install(flow, key, self._tun_of[flow.location])
+        if not kernel_may_carry(action, flow, self.steering.flows):
+            return
+        zia = None
+        if isinstance(action, ToZia):
+            if self.tunnels is None or not self.tunnels.udp_to(action.address,
+                                                                time.monotonic()):
+                return  # TLS, or no UDP socket: the tunnel is user space's
+            zia = ZiaTarget(self.tunnels.source, action.address, self.tunnels.tunnel_id)
+        key = FastKey(IPv4Address(peer[0]), self.service_ip, peer[1], header,
+                      flow.src, flow.dst, flow.sport, flow.dport, flow.proto)
+        self.fast.install(flow, key, self._tun_of[flow.location], zia)
+
+    def _zia_paths_changed(self) -> None:
+        """An edge died or a transport changed: ZIA flows are user space's again, which
+        keeps or moves each at its next packet (and offers it back)."""
+        if self.fast is not None:
+            self.fast.forget_zia()
 
     def _log_ipv6_drop(self, info: PacketInfo) -> None:
         """IPv6 inside GENEVE has no path here (docs/decisions.md): each such flow gets

@@ -5,7 +5,9 @@ address. Keepalives go out every `zia_keepalive_s`; they and their answers feed
 `TunnelHealth`, which the forwarding core asks (fail-close/fail-open) and which
 picks the address each flow uses (F5). Frames from anyone who is not a
 configured gateway, and frames that do not decode, are dropped and counted.
-State changes are events (`zia.gateway_up`, `zia.gateway_down`).
+State changes are events (`zia.gateway_up`, `zia.gateway_down`); an address's death
+and a change of transport are also told to `on_paths_changed` (the GENEVE fast path
+takes its ZIA flows back to user space then).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class ZiaTunnels:
         self._udp_unanswered: dict[IPv4Address, int] = {}
         self._using: dict[IPv4Address, str] = {}
         self._udp_peers: dict[IPv4Address, tuple[str, int]] = {}
+        self.on_paths_changed: list[Callable[[], None]] = []
 
     async def start(self) -> None:
         if not self._peers:
@@ -84,6 +87,10 @@ class ZiaTunnels:
             self._send_udp(data, address)
         self.counters.add("zia_tx_packets")
 
+    def udp_to(self, address: IPv4Address, now: float) -> bool:
+        """Do `address`'s frames go by this tunnel's UDP socket now (not TLS)?"""
+        return self._sock is not None and self.transport_for(address, now) == "udp"
+
     def transport_for(self, address: IPv4Address, now: float) -> str:
         link = self._links.get(address)
         if link is None:
@@ -109,17 +116,29 @@ class ZiaTunnels:
             await asyncio.sleep(self.health.timing.interval_s)
 
     def _note_transports(self, now: float) -> None:
+        changed = False
         for address in self._links:
             chosen = self.transport_for(address, now)
             if self._using.get(address) != chosen:
                 self._using[address] = chosen
                 self.events.emit("zia.transport", address=str(address), transport=chosen)
+                changed = True
+        if changed:
+            self._paths_changed()
 
     def _note_deaths(self, now: float) -> None:
+        died = False
         for address in list(self._alive):
             if not self.health.alive(address, now):
                 self._alive.discard(address)
                 self.events.emit("zia.gateway_down", address=str(address))
+                died = True
+        if died:
+            self._paths_changed()
+
+    def _paths_changed(self) -> None:
+        for told in self.on_paths_changed:
+            told()
 
     def _sendto(self, frame: Frame, address: IPv4Address) -> None:
         self._send_udp(zia_frame.encode(frame), address)

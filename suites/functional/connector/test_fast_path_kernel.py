@@ -28,7 +28,7 @@ from connector.core.flows import FlowTable, FlowTimeouts
 from connector.core.model import Decision, FlowKey, Method
 from connector.core.workloads import WorkloadCounter
 from connector.io import geneve
-from connector.io.fast_path import FastKey, FastPath
+from connector.io.fast_path import FastKey, FastPath, ZiaTarget
 from connector.io.geneve import GwlbOptions
 from connector.io.geneve_tuns import GENEVE_MARK, RETURN_TABLE, LocationTun
 from connector.io.tun import TunDevice
@@ -335,3 +335,96 @@ def test_a_rehomed_flow_is_carried_under_its_new_header_only(rig: Rig) -> None:
     fast.fold()
     assert counters.get("geneve_rx_fast_path") == 2, "the old key's packet counted, once"
     assert list(rig.path.installed()) == [moved.packed()]
+
+
+# A ZIA flow: the rig's load balancer also plays the edge, on the tunnel port.
+ZIA_PORT = 6789
+EDGE = ZiaTarget(IPv4Address(CONNECTOR), IPv4Address(BALANCER), 0xC0FFEE)
+ZIA = Decision(Method.ZIA, "default", None, "default rule", "default")
+# The frame header as the spec of the lab's tunnel writes it (connector/io/zia_frame.py's
+# docstring): "ZT", version 1, type DATA (1), the tunnel id; then the sequence.
+FRAME_HEAD = b"ZT\x01\x01" + (0xC0FFEE).to_bytes(4, "big")
+
+
+def _edge(rig: Rig) -> socket.socket:
+    edge = rig.peer(_bound, ZIA_PORT)
+    edge.settimeout(1.0)
+    return edge
+
+
+def _frames(edge: socket.socket, wait: float = 0.5) -> list[tuple[bytes, Any]]:
+    got = []
+    edge.settimeout(wait)
+    while True:
+        try:
+            got.append(edge.recvfrom(65535))
+        except TimeoutError:
+            return got
+
+
+def test_an_installed_zia_flow_is_framed_to_its_edge_and_counted(rig: Rig) -> None:
+    edge = _edge(rig)
+    try:
+        assert rig.inside(rig.path.install, KEY, rig.inside(socket.if_nametoindex, "fptun0"),
+                          0, EDGE)
+        inner = [_udp(bytes([i]) * 32) for i in range(5)]
+        rig.send(*[HEADER + packet for packet in inner])
+        got = _frames(edge)
+    finally:
+        edge.close()
+    assert len(got) == 5, f"{len(got)} frames at the edge"
+    assert {peer for _, peer in got} == {(CONNECTOR, ZIA_PORT)}, "from the tunnel's source"
+    assert [frame[:8] for frame, _ in got] == [FRAME_HEAD] * 5
+    assert sorted(int.from_bytes(frame[8:12], "big") for frame, _ in got) == list(range(5))
+    assert sorted(frame[12:] for frame, _ in got) == sorted(inner), "each packet unchanged"
+    assert rig.entered_by_tun() == (0, 0), "never through the TUN"
+    assert rig.at_socket() == [], "none left to user space"
+    count = rig.path.count(KEY)
+    assert count is not None
+    assert (count.packets, count.octets) == (5, sum(len(p) for p in inner))
+
+
+def test_zia_flows_leave_the_kernel_when_told_and_direct_ones_stay(rig: Rig) -> None:
+    """forget_zia (an edge died, a transport changed): what the ZIA flow carried is folded,
+    counted as tunnel frames, and its next packet is user space's; a Direct flow stays."""
+    table, counters = FlowTable(FlowTimeouts(udp=120.0)), Counters()
+    fast = FastFlows(rig.path, table, counters)
+    other = FlowKey(17, IPv4Address(INNER_SRC), IPv4Address(INNER_DST), 1235, 5001)  # type: ignore[arg-type]
+    other_key = replace(KEY, inner_sport=1235)
+    table.insert(FLOW, ZIA, time.monotonic())
+    table.insert(other, DIRECT, time.monotonic())
+    edge = _edge(rig)
+    try:
+        rig.inside(fast.install, FLOW, KEY, RIG_TUN, EDGE)
+        rig.inside(fast.install, other, other_key, RIG_TUN)
+        direct = bytes(IP(src=INNER_SRC, dst=INNER_DST) / UDP(sport=1235, dport=5001) / b"d")
+        rig.send(HEADER + _udp(), HEADER + _udp(), HEADER + direct)
+        assert len(_frames(edge)) == 2
+        assert rig.entered_by_tun()[0] == 1
+        assert fast.forget_zia() == 1
+        rig.send(HEADER + _udp(), HEADER + direct)
+        assert rig.at_socket() == [HEADER + _udp()], "the ZIA flow is user space's again"
+        assert _frames(edge) == []
+    finally:
+        edge.close()
+    assert rig.entered_by_tun()[0] == 2, "the Direct flow is still the kernel's"
+    assert list(rig.path.installed()) == [other_key.packed()]
+    assert (counters.get("zia_tx_packets"), counters.get("zia_tx_fast_path")) == (2, 2)
+    entry = table.lookup(FLOW, 0.0)
+    assert entry is not None
+    assert entry.packets[0] == 2, "folded into the flow before it left"
+
+
+def test_a_zia_flow_moved_to_another_edge_is_framed_to_that_one(rig: Rig) -> None:
+    table = FlowTable()
+    fast = FastFlows(rig.path, table, Counters())
+    table.insert(FLOW, ZIA, time.monotonic())
+    elsewhere = replace(EDGE, edge=IPv4Address("10.77.0.3"))
+    rig.inside(fast.install, FLOW, KEY, RIG_TUN, elsewhere)
+    rig.inside(fast.install, FLOW, KEY, RIG_TUN, EDGE)  # same key, moved: the entry follows
+    edge = _edge(rig)
+    try:
+        rig.send(HEADER + _udp())
+        assert [frame[12:] for frame, _ in _frames(edge)] == [_udp()]
+    finally:
+        edge.close()

@@ -29,6 +29,7 @@ from suites.functional.connector.gwlb_helpers import geneve_probe, metrics
 
 # Tier: from the gwlb_lab fixture (netns and docker).
 CC1 = "10.10.3.31"
+INNER_SPORT = 40200  # lab/traffic/geneve_probe.py's inner UDP source port
 
 
 @allure.feature("geneve")
@@ -263,6 +264,20 @@ def _logged_on_either(lab: LabHandle, dst: str, mark: Mark) -> dict[str, Any]:
     raise AssertionError(f"no connector logged the flow to {dst}")
 
 
+def _forty_to_cc1(lab: LabHandle, pcap: Path, at: str, src: str, dst: str, dport: int
+                  ) -> tuple[dict[str, float], dict[str, float]]:
+    """40 datagrams of one UDP flow in GENEVE from the GWLB's address to cc1, captured on
+    `at`'s eth0 into `pcap`; cc1's metrics before and after."""
+    before = metrics(lab, "cc1")
+    with lab.capture(at, "eth0", pcap) as capture:
+        geneve_probe(lab, CC1, "--inner", "udp", "--inner-src", src, "--inner-dst", dst,
+                     "--dport", str(dport), "--source-port", str(dport + 36000),
+                     "--count", "40", "--after-first", "0.5", "--wait", "0.5")
+    attach_pcap(pcap, f"{at}: the flow's packets")
+    assert capture.dropped == 0, "the capture lost packets: it cannot count them"
+    return before, metrics(lab, "cc1")
+
+
 @allure.feature("geneve")
 def test_a_direct_udp_flow_is_carried_by_the_kernel_after_its_first_packet(
         gwlb_lab: LabHandle, pcap_dir: Path) -> None:
@@ -273,18 +288,11 @@ def test_a_direct_udp_flow_is_carried_by_the_kernel_after_its_first_packet(
     finds each whole (it checks a datagram to a closed port before it answers); the
     counters and the session log read as if user space had seen each, and say how many
     it did not."""
-    before = metrics(gwlb_lab, "cc1")
     udp = udp_counters(gwlb_lab, "web")
     mark = gwlb_lab.mark()
     pcap = pcap_dir / "web-udp-5001.pcap"
-    with gwlb_lab.capture("web", "eth0", pcap) as capture:
-        geneve_probe(gwlb_lab, CC1, "--inner", "udp", "--inner-src", "10.10.1.78",
-                     "--inner-dst", "198.18.10.10", "--dport", "5001", "--source-port", "41001",
-                     "--count", "40", "--after-first", "0.5", "--wait", "0.5")
-    attach_pcap(pcap, "web: the flow's packets")
-    after = metrics(gwlb_lab, "cc1")
+    before, after = _forty_to_cc1(gwlb_lab, pcap, "web", "10.10.1.78", "198.18.10.10", 5001)
     arrived = [p for p in rdpcap(str(pcap)) if UDP in p and p[UDP].dport == 5001]
-    assert capture.dropped == 0, "the capture lost packets: it cannot count them"
     assert len(arrived) == 40, "every packet of the flow reached web"
     assert {(p[IP].src, p[IP].ttl) for p in arrived} == {(CC1, arrived[0][IP].ttl)}, \
         "Direct: SNAT to the service address, the TTL lowered once like the first's"
@@ -300,6 +308,41 @@ def test_a_direct_udp_flow_is_carried_by_the_kernel_after_its_first_packet(
     logged = [e for e in gwlb_lab.events("cc1", "flow.new", after=mark)
               if e.get("src") == "10.10.1.78" and e.get("dport") == 5001]
     assert [(e["method"], e["rule"]) for e in logged] == [("DIRECT", "udp-direct")]
+
+
+@allure.feature("geneve")
+def test_a_zia_udp_flow_is_framed_into_the_tunnel_by_the_kernel_after_its_first_packet(
+        gwlb_lab: LabHandle, pcap_dir: Path) -> None:
+    """cc1's fast path also carries a flow user space sent into a UDP ZIA tunnel: its
+    later packets are decapsulated and framed to the edge by the program, never meeting
+    user space. The edge's tunnel port sees 40 frames from cc1's service address, each
+    headed as the lab's tunnel writes them ("ZT", version 1, DATA); the edge carries all
+    40 to web2, whose kernel finds each whole; the counters read as if user space had
+    framed each, and say how many it did not."""
+    udp = udp_counters(gwlb_lab, "web2")
+    mark = gwlb_lab.mark()
+    pcap = pcap_dir / "zia1-tunnel.pcap"
+    before, after = _forty_to_cc1(gwlb_lab, pcap, "zia1", "10.10.1.79", "198.18.10.20", 5002)
+    frames = [bytes(p[UDP].payload) for p in rdpcap(str(pcap))
+              if UDP in p and p[UDP].dport == 6789 and p[IP].src == CC1
+              and bytes(p[UDP].payload)[3:4] == b"\x01"]  # DATA: not the keepalives
+    assert len(frames) == 40, "every packet of the flow reached the edge, framed"
+    assert {f[:4] for f in frames} == {b"ZT\x01\x01"}
+    inner = [IP(f[12:]) for f in frames]
+    assert {(p.src, p.dst, p[UDP].sport, p[UDP].dport) for p in inner} == {
+        ("10.10.1.79", "198.18.10.20", INNER_SPORT, 5002)}, "the workload's packets, unchanged"
+    web2 = udp_counters(gwlb_lab, "web2")
+    assert (web2["NoPorts"] - udp["NoPorts"], web2["InCsumErrors"] - udp["InCsumErrors"]) == (
+        40, 0), "web2's kernel took all 40, none with a broken checksum"
+
+    def grew(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+    assert grew("geneve_rx_packets_total") == 40
+    assert grew("zia_tx_packets_total") == 40
+    assert grew("zia_tx_fast_path_total") == 39, "all but the first, framed by the kernel"
+    logged = [e for e in gwlb_lab.events("cc1", "flow.new", after=mark)
+              if e.get("src") == "10.10.1.79" and e.get("dport") == 5002]
+    assert [(e["method"], e["gateway"]) for e in logged] == [("ZIA", "default")]
 
 
 @allure.feature("geneve")

@@ -13,17 +13,27 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import allure
+from scapy.layers.inet import IP, UDP
+from scapy.utils import rdpcap
 
 from lab.api import LabHandle
 from lab.events import Mark
-from suites.fixtures.allure_hooks import attach_json
+from suites.fixtures.allure_hooks import attach_json, attach_pcap
 from suites.fixtures.connector_view import nft_counter
+from suites.fixtures.kernel_stats import udp_counters
 from suites.fixtures.lab import wait_targets_healthy
 from suites.fixtures.windows import path_window
-from suites.functional.connector.gwlb_helpers import probe_status, tunnel_port_cut, wait_for
+from suites.functional.connector.gwlb_helpers import (
+    geneve_probe,
+    metrics,
+    probe_status,
+    tunnel_port_cut,
+    wait_for,
+)
 
 # Tier: from the gwlb_lab fixture (netns and docker).
 CC1_SVC, CC1_MGMT = "10.10.3.31", "10.10.2.21"
@@ -224,6 +234,101 @@ def test_F5_primary_edge_lost_new_flows_use_secondary_then_return(  # noqa: N802
                                 after=mark, timeout=5)
     assert event["src"] == "10.10.1.11"
     _healthy_again(gwlb_lab, "cc1", "cc2")
+
+
+def _transport(lab: LabHandle, node: str, address: str) -> str:
+    """The transport `node` last said it uses to `address` (it says so at start too)."""
+    said = [e["transport"] for e in lab.events(node, "zia.transport")
+            if e["address"] == address]
+    return str(said[-1]) if said else ""
+
+
+def _zia_stream(lab: LabHandle, dport: int, count: int) -> None:
+    """`count` datagrams of one UDP flow to web2:`dport` (the default rule: ZIA), in
+    GENEVE from the GWLB's address to cc1; the same flow at each call."""
+    geneve_probe(lab, CC1_SVC, "--inner", "udp", "--inner-src", "10.10.1.80", "--inner-dst",
+                 WEB2, "--dport", str(dport), "--source-port", str(dport + 36000),
+                 "--count", str(count), "--after-first", "0.3", "--wait", "0.3")
+
+
+def _kernel_carries_a_zia_flow(lab: LabHandle, send: Callable[[int], None]) -> None:
+    """With cc1 on UDP to zia1 (TLS flows are user space's), five packets of the flow: the
+    first user space's, the four after it the kernel's."""
+    wait_for(lambda: _transport(lab, "cc1", "198.19.1.1") == "udp", 10, "cc1 on UDP to zia1")
+    before = metrics(lab, "cc1")
+    send(5)
+    carried = metrics(lab, "cc1").get("zia_tx_fast_path_total", 0.0) - before.get(
+        "zia_tx_fast_path_total", 0.0)
+    assert carried == 4, "the flow is the kernel's before the change"
+
+
+def _data_frames(pcap: Path, source: str, dport: int) -> int:
+    """Tunnel DATA frames from `source` whose inner packet goes to UDP `dport`."""
+    count = 0
+    for p in rdpcap(str(pcap)):
+        if UDP in p and p[UDP].dport == 6789 and p[IP].src == source:
+            frame = bytes(p[UDP].payload)
+            inner = IP(frame[12:]) if frame[:4] == b"ZT\x01\x01" else None
+            count += inner is not None and UDP in inner and inner[UDP].dport == dport
+    return count
+
+
+@allure.feature("forwarding")
+@allure.story("F5: a flow the kernel frames into a tunnel moves when its edge dies")
+def test_F5_a_zia_flow_the_kernel_carries_moves_to_the_secondary(  # noqa: N802
+        gwlb_lab: LabHandle, pcap_dir: Path) -> None:
+    """cc1's fast path frames a UDP ZIA flow to zia1 in the kernel; zia1 is cut. Once cc1
+    calls zia1 dead, the flow's next packets go to zia2, as user space moves a running
+    flow (the connector takes its ZIA flows out of the kernel when an edge dies), and
+    none to zia1."""
+    def send(count: int) -> None:
+        _zia_stream(gwlb_lab, 5003, count)
+
+    _kernel_carries_a_zia_flow(gwlb_lab, send)
+    mark = gwlb_lab.mark()
+    with tunnel_port_cut(gwlb_lab, "zia1"):
+        gwlb_lab.wait_event("cc1", "zia.gateway_down", lambda e: e["address"] == "198.19.1.1",
+                            after=mark, timeout=10)
+        with gwlb_lab.capture("zia1", "eth0", pcap_dir / "zia1.pcap") as cut, \
+                gwlb_lab.capture("zia2", "eth0", pcap_dir / "zia2.pcap") as secondary:
+            send(10)
+    for name in ("zia1", "zia2"):
+        attach_pcap(pcap_dir / f"{name}.pcap", f"{name}: the flow's frames after the cut")
+    assert (cut.dropped, secondary.dropped) == (0, 0)
+    assert _data_frames(pcap_dir / "zia2.pcap", CC1_SVC, 5003) == 10, "all on the secondary"
+    assert _data_frames(pcap_dir / "zia1.pcap", CC1_SVC, 5003) == 0, "none to the dead edge"
+    _healthy_again(gwlb_lab, "cc1", "cc2")
+
+
+@allure.feature("forwarding")
+@allure.story("§5.4: a flow the kernel frames over UDP falls back to TLS with its tunnel")
+def test_a_zia_flow_the_kernel_carries_follows_its_tunnel_to_tls(
+        gwlb_lab: LabHandle, pcap_dir: Path) -> None:
+    """zia1 drops the tunnel's UDP, not its TLS: cc1 keeps zia1 alive and turns to TLS
+    (the fallback). The flow the kernel framed over UDP leaves the kernel with that
+    change: its next packets reach web2 by TLS, and no UDP frame of it reaches zia1."""
+    def send(count: int) -> None:
+        _zia_stream(gwlb_lab, 5004, count)
+
+    _kernel_carries_a_zia_flow(gwlb_lab, send)
+    try:
+        gwlb_lab.exec("zia1", "nft", "add table ip cutudp; add chain ip cutudp cutin { type "
+                      "filter hook input priority -10 ; }; add rule ip cutudp cutin udp "
+                      "dport 6789 drop")
+        wait_for(lambda: _transport(gwlb_lab, "cc1", "198.19.1.1") == "tls", 10,
+                 "cc1 on TLS to zia1")
+        web2 = udp_counters(gwlb_lab, "web2")
+        with gwlb_lab.capture("zia1", "eth0", pcap_dir / "zia1.pcap") as capture:
+            send(10)
+        arrived = udp_counters(gwlb_lab, "web2")["NoPorts"] - web2["NoPorts"]
+    finally:
+        gwlb_lab.exec("zia1", "nft", "delete table ip cutudp", check=False)
+    attach_pcap(pcap_dir / "zia1.pcap", "zia1: after the fallback")
+    assert capture.dropped == 0
+    assert _data_frames(pcap_dir / "zia1.pcap", CC1_SVC, 5004) == 0, "no UDP frame of it"
+    assert arrived == 10, "all ten reached web2, by TLS"
+    wait_for(lambda: _transport(gwlb_lab, "cc1", "198.19.1.1") == "udp", 10,
+             "cc1 back on UDP to zia1")
 
 
 FROZEN_S = 3.0  # longer than the lab's zia_dead_after_s (2 s, connectors/gwlb-cc1.yaml)

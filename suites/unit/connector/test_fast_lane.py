@@ -55,6 +55,22 @@ def _completed_tcp() -> FlowTable:
     return table
 
 
+ZIA = ToZia(IPv4Address("198.19.1.1"), Decision(Method.ZIA, "default", None, "default"))
+
+
+def test_a_zia_flow_may_be_carried_as_a_direct_one() -> None:
+    """Into its tunnel by the kernel: UDP at once, TCP once completed and until it closes
+    (the caller checks the tunnel is UDP, not TLS)."""
+    assert kernel_may_carry(ZIA, UDP, _table(UDP))
+    table = _table(TCP)
+    table.observe(TCP, 1.0, 60, SYN, 100, 0)
+    assert not kernel_may_carry(ZIA, TCP, table), "before its handshake"
+    table = _completed_tcp()
+    assert kernel_may_carry(ZIA, TCP, table)
+    table.observe(TCP, 1.0, 52, RST, 101, 901)
+    assert not kernel_may_carry(ZIA, TCP, table), "closing"
+
+
 def test_a_direct_tcp_flow_may_be_carried_once_completed_and_until_it_closes() -> None:
     table = _table(TCP)
     table.observe(TCP, 1.0, 60, SYN, 100, 0)
@@ -71,8 +87,7 @@ def test_a_direct_tcp_flow_may_be_carried_once_completed_and_until_it_closes() -
     (ToKernel(DIRECT), _key(IpProto.ICMP), "only UDP and TCP"),
     (ToKernel(DNS_INTERCEPT), UDP, "DNS stays with the listener's guards"),
     (ToKernel(Decision(Method.ZPA, "app-a", 1, "segment")), UDP, "ZPA: the proxy's"),
-    (ToZia(IPv4Address("198.19.1.1"), Decision(Method.ZIA, "default", None, "default")), UDP,
-     "ZIA goes into the tunnel"),
+    (ZIA, _back(UDP), "a ZIA flow's reply comes by the tunnel, to user space"),
     (Dropped("policy", DIRECT), UDP, "a dropped packet"),
 ])
 def test_anything_else_stays_in_user_space(action: object, key: FlowKey, why: str) -> None:

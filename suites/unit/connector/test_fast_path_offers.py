@@ -7,19 +7,25 @@ tests on a real program and map: suites/functional/connector/test_fast_path_kern
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 import pytest
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.packet import Raw
 
-from connector.core.model import FlowKey
-from connector.io.fast_path import FastKey
+from connector.core.model import FlowKey, NoNames, NoPools
+from connector.core.rules import ForwardingPolicy
+from connector.core.steering import Steering
+from connector.core.tunnel_health import KeepaliveTiming, TunnelHealth
+from connector.io.events import EventLog
+from connector.io.fast_path import FastKey, ZiaTarget
 from connector.io.geneve_tuns import LocationTun
+from connector.service.counters import Counters
 from connector.service.dataplane import GeneveDataPlane
 from lab.wire.geneve import geneve_header
-from suites.unit.connector.test_geneve_known_flows import LB, _plane
+from suites.unit.connector.policy_builders import ME, policy
+from suites.unit.connector.test_geneve_known_flows import LB, RecordingTun, _plane
 
 pytestmark = pytest.mark.unit
 HEADER = geneve_header(4, 7)
@@ -29,9 +35,29 @@ WORKLOAD, WEB = "10.10.1.11", "198.18.10.10"
 class RecordingFast:
     def __init__(self) -> None:
         self.asked: list[tuple[FlowKey, FastKey, tuple[str, int]]] = []
+        self.zia: list[ZiaTarget | None] = []
 
-    def install(self, flow: FlowKey, key: FastKey, tun: LocationTun) -> None:
+    def install(self, flow: FlowKey, key: FastKey, tun: LocationTun,
+                zia: ZiaTarget | None = None) -> None:
         self.asked.append((flow, key, (tun.name, tun.zone)))
+        self.zia.append(zia)
+
+
+class FakeTunnels:
+    """The ZIA tunnels as the plane asks them: the source, the tunnel's id, whether an
+    edge is reached by UDP now (else TLS), and what was sent."""
+
+    source, tunnel_id = IPv4Address("10.10.3.31"), 77
+
+    def __init__(self, udp: bool) -> None:
+        self.udp = udp
+        self.sent: list[tuple[IPv4Address, bytes]] = []
+
+    def udp_to(self, address: IPv4Address, now: float) -> bool:
+        return self.udp
+
+    def send(self, address: IPv4Address, packet: bytes) -> None:
+        self.sent.append((address, packet))
 
 
 class RecordingSocket:
@@ -90,4 +116,41 @@ def test_dns_is_never_offered() -> None:
     plane.handle_geneve(HEADER + query, LB)
     plane.handle_geneve(HEADER + query, LB)
     assert plane.counters.get("geneve_rx_packets") == 2
+    assert fast.asked == []
+
+
+PRIMARY = IPv4Address("198.19.1.1")
+
+
+def _zia_plane(udp: bool) -> tuple[GeneveDataPlane, RecordingFast, FakeTunnels]:
+    """Every flow takes the default rule (ZIA, gateway `default`), its primary alive."""
+    pol = policy()
+    health = TunnelHealth(pol.zia_gateways, KeepaliveTiming(1.0, 3.0), lambda: 0.0)
+    health.acked(PRIMARY, 0.0)
+    tunnels = FakeTunnels(udp)
+    plane = GeneveDataPlane(Steering(ForwardingPolicy(pol, ME), NoNames(), NoPools(), health),
+                            IPv4Address("10.10.3.31"), (IPv4Network("10.10.3.5/32"),),
+                            counters=Counters(), events=EventLog(None, "cc1"),
+                            tunnels=tunnels)  # type: ignore[arg-type]
+    plane._tuns = {"": RecordingTun()}  # type: ignore[dict-item]
+    fast = RecordingFast()
+    plane.fast = fast  # type: ignore[assignment]
+    return plane, fast, tunnels
+
+
+def test_a_zia_flow_on_a_udp_tunnel_is_offered_with_its_edge() -> None:
+    plane, fast, tunnels = _zia_plane(udp=True)
+    inner = bytes(IP(src=WORKLOAD, dst=WEB) / UDP(sport=4000, dport=443) / Raw(b"z" * 20))
+    plane.handle_geneve(HEADER + inner, LB)
+    assert tunnels.sent == [(PRIMARY, inner)], "the first packet: user space frames it"
+    assert fast.zia == [ZiaTarget(IPv4Address("10.10.3.31"), PRIMARY, 77)]
+    assert fast.asked[0][1].inner_sport == 4000
+
+
+def test_a_zia_flow_on_tls_stays_in_user_space() -> None:
+    plane, fast, tunnels = _zia_plane(udp=False)
+    inner = bytes(IP(src=WORKLOAD, dst=WEB) / UDP(sport=4000, dport=443) / Raw(b"z" * 20))
+    plane.handle_geneve(HEADER + inner, LB)
+    plane.handle_geneve(HEADER + inner, LB)
+    assert len(tunnels.sent) == 2
     assert fast.asked == []
