@@ -610,8 +610,8 @@ FAULTS: tuple[Fault, ...] = (
     fault("fast-dns-carried", "GENEVE fast path",
           "DNS interception is carried by the kernel, past the listener's guards",
           "connector/core/fast_lane.py",
-          "            and action.decision is not DNS_INTERCEPT):",
-          "            ):", "suites/unit/connector/test_fast_path_offers.py"),
+          "              and action.decision is not DNS_INTERCEPT)",
+          "              )", "suites/unit/connector/test_fast_path_offers.py"),
     fault("fast-metrics-unfolded", "GENEVE fast path",
           "the metrics are read without folding what the kernel carried: counters lag by up "
           "to an expiry round", "connector/service/parts.py",
