@@ -180,43 +180,42 @@ def test_F4_fail_close_drops_and_fail_open_goes_direct(gwlb_lab: LabHandle) -> N
     _healthy_again(gwlb_lab, "cc1", "cc2")
 
 
-REUSED_PORT = 47999  # one source port for both tries: one 5-tuple, one flow
-
-
 @allure.feature("forwarding")
 @allure.story("F4: a flow fail-close dropped gets through once an edge answers (GENEVE)")
 def test_F4_a_flow_dropped_by_fail_close_gets_through_once_zia_answers(  # noqa: N802
         gwlb_lab: LabHandle) -> None:
-    """One connection to web2:80 (one 5-tuple) tried while both edges are cut, dropped as
-    fail-close and logged so, then again from the same port once they answer: it must
-    reach web2 through an edge. The GWLB keeps the 5-tuple on the connector that
-    dropped it, which still holds the flow (350 s for TCP); judged on its first packet
-    alone, it stayed dropped after ZIA was back (docs/decisions.md, "A fail-close drop
-    is judged again")."""
-    def get(path: str) -> str:
-        return gwlb_lab.exec("workload1", "curl", "-s", "-m", "3", "--local-port",
-                             str(REUSED_PORT), f"http://{WEB2}{path}", check=False).stdout
+    """One UDP flow to web2 (the default rule: ZIA, fail-close), sent in GENEVE straight to
+    cc1 (no load balancer to move it): three datagrams while both edges are cut, dropped
+    and logged as fail-close, then three more of the same flow once the edges answer.
+    Those must reach web2 (its kernel counts them at a closed port) through an edge, and
+    cc1 logs the flow's Drop, then ZIA. Judged on its first packet alone, the flow stayed
+    dropped after ZIA was back, for as long as it kept sending (docs/decisions.md, "A
+    fail-close drop is judged again")."""
+    def send() -> None:
+        _zia_stream(gwlb_lab, 5005, 3)
 
     def ours(e: dict[str, Any]) -> bool:
-        return e["dst"] == WEB2 and e["sport"] == REUSED_PORT
+        return e["dst"] == WEB2 and e["dport"] == 5005
 
     mark = gwlb_lab.mark()
     with tunnel_port_cut(gwlb_lab, "zia1", "zia2"):
         wait_for(lambda: probe_status(gwlb_lab, "cc1") == "503", 5, "every ZIA path cut")
-        wait_for(lambda: probe_status(gwlb_lab, "cc2") == "503", 5, "every ZIA path cut")
-        assert get("/f4-dropped") == ""
-        dropped = _flow_on_either(gwlb_lab, ours, mark)
-    assert (dropped["dropped"], dropped["gateway"]) == ("zia_fail_close", "default")
-    _healthy_again(gwlb_lab, "cc1", "cc2")
-    again = get("/f4-again")
-    assert '"seen_source"' in again, f"the same 5-tuple is still dropped: {again!r}"
-    got = gwlb_lab.wait_event("web2", "http.request", lambda e: e["path"] == "/f4-again",
-                              after=mark, timeout=5)
-    assert got["src"] in ("198.19.1.1", "198.19.1.2"), got
-    records = [e for e in gwlb_lab.events(dropped["node"], "flow.new", after=mark) if ours(e)]
+        web2 = udp_counters(gwlb_lab, "web2")
+        send()
+        assert udp_counters(gwlb_lab, "web2")["NoPorts"] == web2["NoPorts"], "none got through"
+    wait_for(lambda: _transport(gwlb_lab, "cc1", "198.19.1.1") == "udp", 10,
+             "cc1 on UDP to zia1 again")
+    send()
+    got = wait_for(lambda: udp_counters(gwlb_lab, "web2")["NoPorts"] - web2["NoPorts"] >= 3,
+                   5, "the flow's datagrams at web2 once ZIA answers")
+    attach_json({"seconds_to_web2": round(got, 2)}, "F4: after the cut")
+    records = [e for e in gwlb_lab.events("cc1", "flow.new", after=mark) if ours(e)]
     assert [(e["method"], e["dropped"]) for e in records] == [
-        ("DROP", "zia_fail_close"), ("ZIA", None)], "judged again where it was dropped"
-    wait_targets_healthy(gwlb_lab, "gwlb")
+        ("DROP", "zia_fail_close"), ("ZIA", None)], "judged again once ZIA answers"
+    edges = [e for edge in ("zia1", "zia2")
+             for e in gwlb_lab.events(edge, "zia.transaction", after=mark) if ours(e)]
+    assert [e["tunnel_src"] for e in edges] == [CC1_SVC], "carried by an edge, from cc1"
+    _healthy_again(gwlb_lab, "cc1", "cc2")
 
 
 @allure.feature("forwarding")
