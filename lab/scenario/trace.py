@@ -23,40 +23,36 @@ TRACED = 12  # lost flows traced in a failure's message
 SEEN_KINDS = ("gwlb.flow", "flow.new", "zia.transaction", "http.request")
 
 
-def seen_by(attempt: Attempt, method: Method, node: str, events: Sequence[Event]) -> list[str]:
-    """What `node`'s `events` (any of SEEN_KINDS) say of `attempt`'s flow."""
-    found = []
-    for e in events:
-        kind = e.get("kind")
-        if kind == "http.request":
-            if e.get("path") == f"/scn/{attempt.method}/{attempt.seq}":
-                found.append(f"{node} got its request (from {e.get('src')})")
-        elif not _same_flow(e, attempt, method):
-            continue
-        elif kind == "gwlb.flow":
-            found.append(f"{node} to {e.get('target')}")
-        elif kind == "flow.new":
-            gateway = f" {e['gateway']}" if e.get("gateway") else ""
-            dropped = f", dropped {e['dropped']}" if e.get("dropped") else ""
-            found.append(f"{node} {e.get('method')}{gateway}{dropped}")
-        elif kind == "zia.transaction":
-            found.append(f"{node} by {e.get('transport')} from {e.get('tunnel_src')}")
-    return found
+def sighting(e: Event, attempt: Attempt, method: Method, node: str) -> str | None:
+    """What one event of `node` (any of SEEN_KINDS) says of `attempt`'s flow, if any."""
+    kind = e.get("kind")
+    if kind == "http.request":
+        mine = e.get("path") == f"/scn/{attempt.method}/{attempt.seq}"
+        return f"{node} got its request (from {e.get('src')})" if mine else None
+    if not _same_flow(e, attempt, method):
+        return None
+    if kind == "gwlb.flow":
+        return f"{node} to {e.get('target')}"
+    if kind == "flow.new":
+        gateway = f" {e['gateway']}" if e.get("gateway") else ""
+        dropped = f", dropped {e['dropped']}" if e.get("dropped") else ""
+        return f"{node} {e.get('method')}{gateway}{dropped}"
+    if kind == "zia.transaction":
+        return f"{node} by {e.get('transport')} from {e.get('tunnel_src')}"
+    return None
 
 
 def trace(attempt: Attempt, method: Method, events: Mapping[str, Sequence[Event]],
           started: float) -> str:
     """One line: the attempt and every node that logged its flow, in the order a packet
-    meets them (load balancers, connectors, edges, the server); `started`: the traffic's start."""
+    meets them (load balancers, connectors, edges, the server); `started`: the traffic's
+    start."""
     if method.kind != "http" or not attempt.sport:
         return f"{attempt.method}#{attempt.seq}: not traceable ({method.kind})"
-    order = {kind: i for i, kind in enumerate(SEEN_KINDS)}
-    sightings = sorted(((order[str(e.get("kind"))], line) for node, seen in events.items()
-                        for e in seen for line in seen_by(attempt, method, node, [e])),
-                       key=lambda pair: pair[0])
-    where = "; ".join(line for _, line in sightings) or "seen nowhere"
+    lines = [line for kind in SEEN_KINDS for node, seen in events.items() for e in seen
+             if e.get("kind") == kind and (line := sighting(e, attempt, method, node))]
     return (f"{attempt.method}#{attempt.seq} {attempt.t0 - started:.2f} s "
-            f"port {attempt.sport} {attempt.detail}: {where}")
+            f"port {attempt.sport} {attempt.detail}: {'; '.join(lines) or 'seen nowhere'}")
 
 
 def _same_flow(e: Event, attempt: Attempt, method: Method) -> bool:

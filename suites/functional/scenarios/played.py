@@ -70,9 +70,8 @@ def lost_flows(lab: LabHandle, run: Run, mark: Mark) -> str:
     if not attempts:
         return ""
     profile = PROFILES[run.scenario.traffic.profile]
-    events = {node.name: [e for kind in SEEN_KINDS for e in lab.events(node.name, kind,
-                                                                         after=mark)]
-              for node in lab.topology.nodes}
+    events = {node.name: [e for e in lab.events(node.name, after=mark)
+                          if e["kind"] in SEEN_KINDS] for node in lab.topology.nodes}
     return "  lost after detection, where seen:\n" + "".join(
         f"    {trace(a, profile.method(a.method), events, run.outcome.started)}\n"
         for a in attempts)
