@@ -46,7 +46,6 @@ from connector.service.zia_tunnel import ZiaTunnels
 
 BATCH = 512
 KNOWN_FLOWS = 65536  # validated (header, flow) identities kept; cleared when full
-EXPIRE_EVERY_S = 5.0
 IPV6_RULE = "IPv6 Not Carried"
 
 
@@ -73,7 +72,6 @@ class GeneveDataPlane:
         self.up = False
         self._sock: socket.socket | None = None
         self._tuns: dict[str, TunDevice] = {}  # location ("" the own) -> its TUN
-        self._expiry: asyncio.Task[None] | None = None
         self._senders = SenderFilter(sources)
         # fast_view identity -> its validated flow, with the flow table's key for it
         self._known: dict[bytes, tuple[FlowKey, Canonical]] = {}
@@ -91,7 +89,6 @@ class GeneveDataPlane:
         sock.bind((str(self.service_ip), GENEVE_PORT))
         self._sock = sock
         loop.add_reader(sock.fileno(), self._on_geneve)
-        self._expiry = asyncio.create_task(self._expire_flows())
         if self.fast_path_on is not None:
             self._start_fast_path(self.fast_path_on)
         self.up = True
@@ -117,8 +114,6 @@ class GeneveDataPlane:
         if self.fast is not None:
             self.fast.close()
             self.fast = None
-        if self._expiry is not None:
-            self._expiry.cancel()
         if self._sock is not None:
             loop.remove_reader(self._sock.fileno())
             self._sock.close()
@@ -258,13 +253,6 @@ class GeneveDataPlane:
             self.counters.add("geneve_tx_packets")
         except OSError:
             self.counters.add("geneve_tx_errors")
-
-    async def _expire_flows(self) -> None:
-        while True:
-            await asyncio.sleep(EXPIRE_EVERY_S)
-            self.fold()
-            self.steering.expire(time.monotonic())
-            self.fold()  # the flows just expired leave the kernel in the same step
 
     def fold(self) -> None:
         """What the kernel fast path carried, into the flow table and the counters."""

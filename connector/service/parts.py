@@ -1,7 +1,8 @@
 """The service's parts, built and wired in one place, started and stopped in one order.
 
 `ServiceParts.build` makes every part with what it needs passed in: the DNS
-service and its listener, the GENEVE and routed data planes, the ZIA tunnels
+service and its listener, the GENEVE and routed data planes, the timer that
+expires their shared flow table (and folds the fast paths first), the ZIA tunnels
 and ZIA DNS, the fail-open switch, the ZPA proxy, the probe and management
 endpoints, sshd. Where two parts need each other (a tunnel's reply goes back
 through the data plane that sent its request), the link is a function made
@@ -41,6 +42,7 @@ from connector.service.dataplane import GeneveDataPlane, session_logger
 from connector.service.dns_listener import DnsListener
 from connector.service.dns_service import DnsService
 from connector.service.fail_open import FailOpenSwitch
+from connector.service.flow_expiry import FlowExpiry
 from connector.service.http_endpoints import (
     HttpEndpoint,
     management_answer,
@@ -98,6 +100,7 @@ class ServiceParts:
     geneve: GeneveDataPlane | None
     vxlan: VxlanBridge | None
     routed: RoutedPath
+    expiry: FlowExpiry
     zia: ZiaTunnels
     fail_open: FailOpenSwitch
     zpa: ZpaProxy | None
@@ -153,6 +156,7 @@ class ServiceParts:
         parts = cls(
             config, counters, tunnels, dns, DnsListener(dns, svc), steering, geneve,
             _vxlan_bridge(config, dns, tunnels, events, counters), routed,
+            FlowExpiry(steering, [geneve.fold] if geneve is not None else []),
             zia, FailOpenSwitch(config, tunnels, events=events, counters=counters),
             ZpaProxy(dns, config.dataplane.zpa_brokers, trust_folder, svc,
                      connector=config.identity.name, events=events, counters=counters,
@@ -169,8 +173,8 @@ class ServiceParts:
 
     def in_start_order(self) -> list[Part]:
         """DNS first; the data planes and tunnels; what reports on them last."""
-        ordered = (self.listener, self.geneve, self.vxlan, self.routed, self.zia, self.fail_open,
-                   self.zpa, self.probe, self.management, self.sshd)
+        ordered = (self.listener, self.geneve, self.vxlan, self.routed, self.expiry, self.zia,
+                   self.fail_open, self.zpa, self.probe, self.management, self.sshd)
         return [part for part in ordered if part is not None]
 
     def verdict(self) -> HealthVerdict:

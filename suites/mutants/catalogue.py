@@ -131,6 +131,17 @@ FAULTS: tuple[Fault, ...] = (
           "the connector ignores runtime.routed_fast_path", "connector/service/parts.py",
           "if config.dataplane.routed_fast_path else None", "if False else None",
           KERNEL, *NETNS, "-k", "unanswered_direct_flow"),
+    fault("routed-flows-never-expire", "flow table",
+          "only a GENEVE connector expires its flows: a routed one keeps every flow it saw, "
+          "and a reused 5-tuple is the old flow, never logged again",
+          "connector/service/parts.py",
+          "self.routed, self.expiry, self.zia,", "self.routed, self.zia,",
+          KERNEL, *NETNS, "-k", "forgotten"),
+    fault("expiry-before-fold", "flow table",
+          "flows are expired before what the kernel carried is folded in: a flow the fast "
+          "path carries looks idle", "connector/service/flow_expiry.py",
+          "        self._fold()\n        gone", "        gone",
+          "suites/unit/connector/test_flow_expiry.py"),
     fault("geneve-fast-never-direct", "GENEVE fast path",
           "the GENEVE program hands every decapsulated packet to the TUN, never past it",
           "connector/bpf/geneve_direct.c", "	if (flow->zone == 0 && key.proto == IPPROTO_UDP &&",
