@@ -17,6 +17,8 @@ differs:
   on (runtime.geneve_fast_path): each flow's first packet through user space,
   the rest decapsulated by the connector's tc program in the kernel and, the
   rules having decided the connection Direct, carried on past the TUN by it
+- zia-routed-kernel: the ZIA stream routed through cc4: each flow's first datagram
+  framed by user space, the rest framed into the UDP tunnel by the tc program
 - zia-geneve-kernel: the ZIA stream to cc3: each flow's first packet framed by user
   space, the rest decapsulated and framed into the UDP tunnel by the tc program
 - lab-gwlb / lab-gwlb-user: the same 64 flows as a workload sends them, through
@@ -78,6 +80,7 @@ WAYS = {
     "direct-geneve-kernel": Way("geneve-stream", "10.20.2.51", "direct", geneve=True,
                                 connector=FAST_CONNECTOR),
     "zia-routed": Way("udp-stream", "10.20.2.52", "zia_data"),
+    "zia-routed-kernel": Way("udp-stream", "10.20.2.58", "zia_data"),
     "zia-geneve": Way("geneve-stream", "10.20.2.52", "zia_data", geneve=True),
     "zia-geneve-kernel": Way("geneve-stream", "10.20.2.52", "zia_data", geneve=True,
                              connector=FAST_CONNECTOR),
@@ -190,6 +193,11 @@ LIMITS = {
                             "the conntrack and route lookups of a 40-byte-longer frame",
     "zia-routed": "the connector process: the kernel routes the flow to a TUN, CPython "
                   "reads it, looks the flow up, frames it and sends it into the tunnel",
+    "zia-routed-kernel": "the sender's core, as for the kernel: the connector's tc program "
+                         "frames each datagram of a known flow in the sender's softirq "
+                         "(a flow map lookup, conntrack's entry checked and renewed, the "
+                         "TTL lowered, IPv4, UDP and the 12-byte tunnel header put in "
+                         "front) and sends it to the next hop towards the edge",
     "zia-geneve": "the connector process: CPython per packet (recvfrom, GENEVE parse, flow "
                   "lookup, tunnel frame, sendto)",
     "zia-geneve-kernel": "the sender's core, as for the kernel: the connector's tc program "

@@ -135,6 +135,7 @@ PATHS = {  # the data plane's paths, in plain words
     "direct-geneve": "GENEVE Direct",
     "direct-geneve-kernel": "GENEVE Direct, kernel fast path",
     "zia-routed": "ZIA tunnel, routed",
+    "zia-routed-kernel": "ZIA tunnel, routed, kernel fast path",
     "zia-geneve": "ZIA tunnel, GENEVE",
     "zia-geneve-kernel": "ZIA tunnel, GENEVE, kernel fast path",
 }

@@ -110,7 +110,7 @@ def dataplane(data: dict[str, Any]) -> Any:
     d = data["dataplane"]
     rows = _keyed(figures.connector({"dataplane": d}))
     names = [n for n in ["direct-routed", "direct-routed-kernel", "direct-geneve",
-                         "direct-geneve-kernel", "zia-routed", "zia-geneve",
+                         "direct-geneve-kernel", "zia-routed", "zia-routed-kernel", "zia-geneve",
                          "zia-geneve-kernel", "lab-gwlb",
                          "lab-gwlb-user", "kernel"]
              if n in d["pps_median"]]

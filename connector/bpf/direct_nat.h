@@ -85,10 +85,10 @@ struct carried {
 	__u64 octets;
 };
 
-/* The SNAT conntrack gave a Direct connection this packet is the original direction
- * of: (new source, new source port) in network order; false if the kernel keeps it. */
-static __always_inline int direct_nat(struct __sk_buff *skb, struct iphdr *ip,
-				      struct udphdr *udp, __be32 *src, __be16 *sport)
+/* conntrack's entry for this datagram's connection if the datagram is its original
+ * direction (the caller releases it), else NULL. */
+static __always_inline struct nf_conn *ct_original(struct __sk_buff *skb, struct iphdr *ip,
+						   struct udphdr *udp)
 {
 	struct bpf_sock_tuple tuple = {};
 	struct bpf_ct_opts opts = {.netns_id = -1, .l4proto = IPPROTO_UDP};
@@ -99,29 +99,44 @@ static __always_inline int direct_nat(struct __sk_buff *skb, struct iphdr *ip,
 	tuple.ipv4.dport = udp->dest;
 	struct nf_conn *ct = bpf_skb_ct_lookup(skb, &tuple, sizeof(tuple.ipv4), &opts,
 					       sizeof(opts));
+	if (ct && (ct->tuplehash[0].tuple.src.u3.ip != tuple.ipv4.saddr ||
+		   ct->tuplehash[0].tuple.src.u.all != tuple.ipv4.sport)) {
+		bpf_ct_release(ct);
+		return NULL;
+	}
+	return ct;
+}
+
+/* A UDP connection's timeout renewed as conntrack renews it on a packet. */
+static __always_inline void renew_udp(struct nf_conn *ct, unsigned long status)
+{
+	bpf_ct_change_timeout(ct, status & IPS_SEEN_REPLY ? UDP_STREAM_MS : UDP_UNREPLIED_MS);
+}
+
+/* The SNAT conntrack gave a Direct connection this packet is the original direction
+ * of: (new source, new source port) in network order; false if the kernel keeps it. */
+static __always_inline int direct_nat(struct __sk_buff *skb, struct iphdr *ip,
+				      struct udphdr *udp, __be32 *src, __be16 *sport)
+{
+	struct nf_conn *ct = ct_original(skb, ip, udp);
 	if (!ct)
 		return 0;
 	unsigned long status = ct->status;
 	int ok = (ct->mark & DECIDED_MASK) == DIRECT_MARK &&
 		 (status & (IPS_CONFIRMED | IPS_SRC_NAT_DONE)) ==
-			 (IPS_CONFIRMED | IPS_SRC_NAT_DONE) &&
-		 ct->tuplehash[0].tuple.src.u3.ip == tuple.ipv4.saddr &&
-		 ct->tuplehash[0].tuple.src.u.all == tuple.ipv4.sport;
+			 (IPS_CONFIRMED | IPS_SRC_NAT_DONE);
 	if (ok) {
 		*src = ct->tuplehash[1].tuple.dst.u3.ip;
 		*sport = ct->tuplehash[1].tuple.dst.u.all;
-		bpf_ct_change_timeout(ct, status & IPS_SEEN_REPLY ? UDP_STREAM_MS
-								  : UDP_UNREPLIED_MS);
+		renew_udp(ct, status);
 	}
 	bpf_ct_release(ct);
 	return ok;
 }
 
-/* The datagram at skb's start (Ethernet, IPv4, UDP) carried to its next hop if its
- * connection is a decided Direct one: 1 and the verdict in *verdict, which counts it in
- * `count`; 0 if the kernel's rules must take it (nothing was changed then). */
-static __always_inline int carry_direct(struct __sk_buff *skb, struct carried *count,
-					int *verdict)
+/* The IPv4 header of the plain UDP datagram at skb's start (Ethernet, IPv4 without
+ * options, UDP; not a fragment; TTL above 1), its UDP header checked to follow; or NULL. */
+static __always_inline struct iphdr *plain_udp(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
@@ -130,10 +145,23 @@ static __always_inline int carry_direct(struct __sk_buff *skb, struct carried *c
 	struct udphdr *udp = data + UDP_AT;
 
 	if ((void *)(udp + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
-		return 0;
+		return NULL;
 	if (ip->ihl != 5 || ip->protocol != IPPROTO_UDP || ip->frag_off & bpf_htons(0x3fff) ||
 	    ip->ttl <= 1)
+		return NULL;
+	return ip;
+}
+
+/* The datagram at skb's start (Ethernet, IPv4, UDP) carried to its next hop if its
+ * connection is a decided Direct one: 1 and the verdict in *verdict, which counts it in
+ * `count`; 0 if the kernel's rules must take it (nothing was changed then). */
+static __always_inline int carry_direct(struct __sk_buff *skb, struct carried *count,
+					int *verdict)
+{
+	struct iphdr *ip = plain_udp(skb);
+	if (!ip)
 		return 0;
+	struct udphdr *udp = (void *)(ip + 1);
 	__be32 src;
 	__be16 sport;
 	if (!direct_nat(skb, ip, udp, &src, &sport))
@@ -161,8 +189,8 @@ static __always_inline int carry_direct(struct __sk_buff *skb, struct carried *c
 	*verdict = TC_ACT_SHOT; /* from here a failure has changed the packet */
 	if (bpf_skb_store_bytes(skb, IP_TTL_AT, &ttl, 1, 0))
 		return 1;
-	data = (void *)(long)skb->data;
-	end = (void *)(long)skb->data_end;
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
 	ip = data + ETH_HLEN;
 	if ((void *)(ip + 1) > end)
 		return 1;

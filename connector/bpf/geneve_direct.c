@@ -24,7 +24,7 @@
  * to the edge's, and sent to the next hop towards the edge. User space removes every
  * ZIA entry when an edge dies or a transport changes, so a flow moves as in user
  * space, at the next packet after the keepalives noticed. */
-#include "direct_nat.h"
+#include "zia_frame.h"
 
 #define GENEVE_PORT 6081
 #define GENEVE_FIXED 8
@@ -34,11 +34,6 @@
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
-#define ZIA_PORT 6789 /* connector/io/zia_frame.py ZIA_TUNNEL_PORT */
-#define ZIA_VERSION 1
-#define ZIA_DATA 1
-#define ZIA_TTL 64
-#define IP_DF 0x4000
 
 struct flow_key {
 	__u32 outer_src;
@@ -59,23 +54,9 @@ struct flow_value {
 	__u64 packets;
 	__u64 octets;
 	__u64 last_ns;
-	__be32 zia_src; /* ZIA: the tunnel's source (the service address); 0: not ZIA */
-	__be32 zia_dst; /* the edge */
-	__be32 tunnel_id;
+	struct zia_target zia; /* ZIA: its tunnel (zia_frame.h); all zero: not ZIA */
 	__u32 unused;
 };
-
-/* What a ZIA flow's packet gets in front of it: the tunnel's IPv4, UDP and frame header. */
-struct zia_outer {
-	struct iphdr ip;
-	struct udphdr udp;
-	__u8 magic[2];
-	__u8 version;
-	__u8 type;
-	__be32 tunnel_id;
-	__be32 seq;
-};
-_Static_assert(sizeof(struct zia_outer) == 40, "IPv4 20, UDP 8, frame header 12");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -96,62 +77,6 @@ struct inner {
 	__be16 sport;
 	__be16 dport;
 };
-
-static __always_inline __u16 fold(__u32 sum)
-{
-	sum = (sum & 0xffff) + (sum >> 16);
-	return ~((sum & 0xffff) + (sum >> 16));
-}
-
-/* The packet decapsulated in place, a GENEVE outer of `outer_len` bytes after the
- * Ethernet header, sent into `flow`'s ZIA tunnel: TC_ACT_OK (untouched, user space
- * takes it) if the edge has no route, TC_ACT_SHOT if it failed half done. */
-static __always_inline int carry_to_zia(struct __sk_buff *skb, struct flow_value *flow,
-					__u32 outer_len, __u32 inner_len)
-{
-	struct zia_outer head = {};
-	__u32 total = sizeof(head) + inner_len;
-
-	struct bpf_fib_lookup fib = {
-		.family = AF_INET,
-		.l4_protocol = IPPROTO_UDP,
-		.sport = bpf_htons(ZIA_PORT),
-		.dport = bpf_htons(ZIA_PORT),
-		.tot_len = total,
-		.ipv4_src = flow->zia_src,
-		.ipv4_dst = flow->zia_dst,
-		.ifindex = skb->ingress_ifindex,
-	};
-	if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT) !=
-	    BPF_FIB_LKUP_RET_SUCCESS)
-		return TC_ACT_OK;
-	if (bpf_skb_adjust_room(skb, (__s32)sizeof(head) - (__s32)outer_len, BPF_ADJ_ROOM_MAC, 0))
-		return TC_ACT_OK;
-
-	head.ip.version = 4;
-	head.ip.ihl = 5;
-	head.ip.tot_len = bpf_htons(total);
-	head.ip.frag_off = bpf_htons(IP_DF);
-	head.ip.ttl = ZIA_TTL;
-	head.ip.protocol = IPPROTO_UDP;
-	head.ip.saddr = flow->zia_src;
-	head.ip.daddr = flow->zia_dst;
-	head.ip.check = fold(bpf_csum_diff(0, 0, (__be32 *)&head.ip, sizeof(head.ip), 0));
-	head.udp.source = bpf_htons(ZIA_PORT);
-	head.udp.dest = bpf_htons(ZIA_PORT);
-	head.udp.len = bpf_htons(total - sizeof(head.ip)); /* checksum 0: none, as IPv4 allows */
-	head.magic[0] = 'Z';
-	head.magic[1] = 'T';
-	head.version = ZIA_VERSION;
-	head.type = ZIA_DATA;
-	head.tunnel_id = flow->tunnel_id;
-	head.seq = bpf_htonl((__u32)flow->packets);
-	if (bpf_skb_store_bytes(skb, ETH_HLEN, &head, sizeof(head), 0) ||
-	    bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) ||
-	    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0))
-		return TC_ACT_SHOT;
-	return bpf_redirect(fib.ifindex, 0);
-}
 
 SEC("tc")
 int geneve_direct(struct __sk_buff *skb)
@@ -204,8 +129,9 @@ int geneve_direct(struct __sk_buff *skb)
 	struct flow_value *flow = bpf_map_lookup_elem(&flows, &key);
 	if (!flow)
 		return TC_ACT_OK;
-	if (flow->zia_dst) {
-		int verdict = carry_to_zia(skb, flow, at - ETH_HLEN, total);
+	if (flow->zia.edge) {
+		int verdict = frame_to_zia(skb, &flow->zia, (__u32)flow->packets, at - ETH_HLEN,
+					   total);
 		if (verdict == TC_ACT_REDIRECT) {
 			__sync_fetch_and_add(&flow->packets, 1);
 			__sync_fetch_and_add(&flow->octets, total);

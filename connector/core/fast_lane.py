@@ -11,7 +11,9 @@ proxy's) or sent into a ZIA tunnel (the caller also asks that the tunnel is UDP:
 TLS is a user-space stream); UDP at once, TCP once its exchange has completed and
 while it is not closing, and then only segments without SYN, FIN or RST (the
 program leaves those to user space, which tracks a connection's start and end
-with them). Pure.
+with them). A routed flow (connector/io/routed_fast_path.py) passes conntrack: the
+kernel frames only its UDP ZIA datagrams (`kernel_may_frame_routed`), Direct being
+the rules' own. Pure.
 """
 
 from __future__ import annotations
@@ -35,6 +37,16 @@ def kernel_may_carry(action: Action, key: FlowKey, table: FlowTable) -> bool:
     if key.proto == IpProto.UDP:
         return table.originates(key)
     return key.proto == IpProto.TCP and table.originates(key) and table.settled(key)
+
+
+def kernel_may_frame_routed(action: Action, key: FlowKey, table: FlowTable) -> bool:
+    """May the routed fast path frame the next datagrams of `key`'s flow into its ZIA
+    tunnel, now that user space sent this one there (`action`)? UDP only, in the
+    direction that opened the flow: a routed flow passes conntrack, whose window
+    tracking of a TCP connection needs every segment (the caller also asks that the
+    tunnel is UDP)."""
+    return (isinstance(action, ToZia) and key.proto == IpProto.UDP
+            and table.originates(key))
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,7 +156,7 @@ class ServiceParts:
         parts = cls(
             config, counters, tunnels, dns, DnsListener(dns, svc), steering, geneve,
             _vxlan_bridge(config, dns, tunnels, events, counters), routed,
-            FlowExpiry(steering, [geneve.fold] if geneve is not None else []),
+            FlowExpiry(steering, [routed.fold, *([geneve.fold] if geneve is not None else [])]),
             zia, FailOpenSwitch(config, tunnels, events=events, counters=counters),
             ZpaProxy(dns, config.dataplane.zpa_brokers, trust_folder, svc,
                      connector=config.identity.name, events=events, counters=counters,
@@ -194,6 +194,7 @@ class ServiceParts:
     def metrics(self) -> str:
         if self.geneve is not None:
             self.geneve.fold()  # what the kernel carried counts as read
+        self.routed.fold()
         verdict = self.verdict()
         carried = self.routed.carried()  # what the routed fast path carried, if on
         direct = self.geneve.carried_direct() if self.geneve is not None else None

@@ -25,7 +25,13 @@ kernel's own path (docs/decisions.md, "A flow the kernel sent up by mistake").
 With `runtime.routed_fast_path`, a tc program on the service interface carries the
 later UDP datagrams of connections the kernel decided Direct
 (`connector/io/routed_fast_path.py`); it is attached when the path starts (event
-`dataplane.routed_fast_path`), and what it carried is read by the metrics.
+`dataplane.routed_fast_path`), and what it carried is read by the metrics. It also
+frames into the tunnel the later datagrams of a UDP flow sent here and into a UDP ZIA
+tunnel: after user space framed its first one, the flow is installed with its edge
+(`RoutedZiaFlows`), what the kernel carried is folded back into the flow table and
+the counters (`routed_rx_fast_path`, `zia_tx_fast_path`), and every such flow leaves
+the kernel when an edge dies or a transport changes (each flow's next datagram comes
+here again, which keeps or moves it).
 
 Sub-locations (issue 18): a routed flow is in the sub-location whose source range
 (`runtime.routed_locations`) holds its source, else in the connector's own; the
@@ -38,6 +44,7 @@ import asyncio
 import time
 from dataclasses import replace
 
+from connector.core.fast_lane import kernel_may_frame_routed
 from connector.core.flows import Canonical, canonical
 from connector.core.memo import remember
 from connector.core.model import FlowKey, IpProto, Method
@@ -46,13 +53,14 @@ from connector.core.steering import Dropped, Segment, Steering, ToKernel, ToRout
 from connector.io import host
 from connector.io.conntrack import ConntrackTable
 from connector.io.events import EventLog
-from connector.io.fast_path import FastPathError, FastTotals
+from connector.io.fast_path import FastPathError, FastTotals, ZiaTarget
 from connector.io.ip_packet import PacketView, view_at
 from connector.io.nft_render import ROUTED_TUN, USER_MARK
 from connector.io.routed_fast_path import RoutedFastPath
 from connector.io.tun import TunDevice
 from connector.service.counters import Counters
 from connector.service.dataplane import KNOWN_FLOWS, count_drop, drain, ipv4_segment
+from connector.service.fast_flows import RoutedZiaFlows
 from connector.service.zia_tunnel import ZiaTunnels
 
 ROUTED_TABLE = 62
@@ -68,6 +76,7 @@ class RoutedPath:
         self.events = events
         self.fast_path_on = fast_path_on  # the interface whose ingress gets the program
         self.fast: RoutedFastPath | None = None
+        self.zia_fast: RoutedZiaFlows | None = None  # the ZIA flows the program frames
         self.locations = locations or SourceLocations()
         self.tunnels = tunnels
         self._tun: TunDevice | None = None
@@ -93,6 +102,10 @@ class RoutedPath:
             self._emit("dataplane.routed_fast_path", state="unavailable",
                        interface=interface, reason=str(exc))
             return
+        flows = self.steering.flows
+        self.zia_fast = RoutedZiaFlows(self.fast, flows, self.counters, self.steering.workloads)
+        if self.tunnels is not None:
+            self.tunnels.on_paths_changed.append(self._zia_paths_changed)
         self._emit("dataplane.routed_fast_path", state="on", interface=interface)
 
     def _emit(self, kind: str, **fields: object) -> None:
@@ -100,10 +113,22 @@ class RoutedPath:
             self.events.emit(kind, **fields)
 
     def carried(self) -> FastTotals | None:
-        """What the fast path carried since it was attached; None without it."""
+        """What the fast path carried Direct since it was attached; None without it."""
         return self.fast.carried() if self.fast is not None else None
 
+    def fold(self) -> None:
+        """What the fast path framed into ZIA tunnels, into the flow table and counters."""
+        if self.zia_fast is not None:
+            self.zia_fast.fold()
+
+    def _zia_paths_changed(self) -> None:
+        """An edge died or a transport changed: ZIA flows are user space's again, which
+        keeps or moves each at its next datagram (and offers it back)."""
+        if self.zia_fast is not None:
+            self.zia_fast.forget_zia()
+
     async def stop(self) -> None:
+        self.zia_fast = None
         if self.fast is not None:
             self.fast.close()
             self.fast = None
@@ -134,6 +159,8 @@ class RoutedPath:
         if isinstance(action, ToZia):
             if self.tunnels is not None:
                 self.tunnels.send(action.address, packet)
+                if self.zia_fast is not None:
+                    self._offer_to_kernel(action, seg.key)
         elif isinstance(action, Dropped):
             count_drop(self.counters, action)
         elif isinstance(action, ToKernel):
@@ -141,6 +168,17 @@ class RoutedPath:
             self._kernel_behind(action, seg.key, packet)
         else:
             self.counters.add("routed_unexpected")
+
+    def _offer_to_kernel(self, action: ToZia, flow: FlowKey) -> None:
+        """The flow's next datagrams to the kernel, framed there, if it may carry them and
+        the edge's frames go by UDP now (TLS is a user-space stream)."""
+        assert self.zia_fast is not None
+        assert self.tunnels is not None
+        tunnels = self.tunnels
+        if (kernel_may_frame_routed(action, flow, self.steering.flows)
+                and tunnels.udp_to(action.address, time.monotonic())):
+            self.zia_fast.install(flow, ZiaTarget(tunnels.source, action.address,
+                                                  tunnels.tunnel_id))
 
     def _segment_in_full(self, packet: bytes, view: PacketView | None) -> Segment | None:
         seg = ipv4_segment(packet, self.counters, "routed_malformed")

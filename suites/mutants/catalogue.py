@@ -41,6 +41,8 @@ ROUTED_FAST = "connector/bpf/direct_nat.h"
 UNIT_RULES = ("suites/unit/connector/test_rules.py", "suites/unit/connector/"
               "test_rules_property.py", "suites/unit/connector/test_trusted_sources.py")
 KERNEL = "suites/functional/lab/test_kernel_path.py"
+ROUTED_ZIA = "suites/functional/connector/test_routed_fast_path.py"
+OFFERS = "suites/unit/connector/test_fast_path_offers.py"
 LISTENER = "suites/functional/connector/test_dns_listener.py"
 ABUSE = "suites/functional/connector/test_dns_abuse.py"
 GENEVE = "suites/functional/connector/test_geneve.py"
@@ -142,6 +144,41 @@ FAULTS: tuple[Fault, ...] = (
           "path carries looks idle", "connector/service/flow_expiry.py",
           "        self._fold()\n        gone", "        gone",
           "suites/unit/connector/test_flow_expiry.py"),
+    # -- the routed fast path's ZIA flows (issue 19) ----------------------------------------
+    fault("routed-fast-zia-never", "routed fast path",
+          "the routed program leaves ZIA flows to user space: no frame is the kernel's",
+          "connector/bpf/routed_direct.c", "	if (carry_zia(skb, &verdict))",
+          "	if (0 && carry_zia(skb, &verdict))", ROUTED_ZIA, *NETNS, "-k", "framed_by"),
+    fault("routed-fast-zia-ttl-kept", "routed fast path",
+          "the routed program frames a datagram without lowering its TTL, as a router must",
+          "connector/bpf/routed_direct.c", "__u8 ttl = (old_ttl & 0xff) - 1;",
+          "__u8 ttl = (old_ttl & 0xff);", ROUTED_ZIA, *NETNS, "-k", "framed_by"),
+    fault("routed-fast-zia-checksum-stale", "routed fast path",
+          "the routed program lowers the TTL but leaves the header checksum as it was",
+          "connector/bpf/routed_direct.c",
+          "bpf_l3_csum_replace(skb, INNER_CSUM_AT, old_ttl, new_ttl, 2)",
+          "bpf_l3_csum_replace(skb, INNER_CSUM_AT, old_ttl, old_ttl, 2)",
+          ROUTED_ZIA, *NETNS, "-k", "framed_by"),
+    fault("routed-fast-zia-kept-on-death", "routed fast path",
+          "a routed ZIA flow the kernel frames stays on its edge when the edge dies",
+          "connector/service/routed_path.py",
+          "            self.tunnels.on_paths_changed.append(self._zia_paths_changed)",
+          "            pass", ROUTED_ZIA, *NETNS, "-k", "F5"),
+    fault("routed-fast-zia-unfolded", "routed fast path",
+          "the metrics are read without folding what the routed program framed",
+          "connector/service/parts.py", "        self.routed.fold()\n", "",
+          ROUTED_ZIA, *NETNS, "-k", "framed_by"),
+    fault("routed-fast-zia-tcp", "routed fast path",
+          "a completed routed TCP connection is offered to the kernel: conntrack, which "
+          "tracks its windows, would miss its segments", "connector/core/fast_lane.py",
+          "    return (isinstance(action, ToZia) and key.proto == IpProto.UDP\n",
+          "    return (isinstance(action, ToZia) and key.proto in (6, 17)\n",
+          OFFERS, "-k", "routed_tcp"),
+    fault("routed-fast-zia-over-tls", "routed fast path",
+          "a routed ZIA flow on a TLS tunnel is offered to the kernel, which frames it over "
+          "UDP", "connector/service/routed_path.py",
+          "and tunnels.udp_to(action.address, time.monotonic())):", "and True):",
+          OFFERS, "-k", "routed_zia_udp_flow_on_tls"),
     fault("geneve-fast-never-direct", "GENEVE fast path",
           "the GENEVE program hands every decapsulated packet to the TUN, never past it",
           "connector/bpf/geneve_direct.c", "	if (flow->zone == 0 && key.proto == IPPROTO_UDP &&",
@@ -149,11 +186,11 @@ FAULTS: tuple[Fault, ...] = (
           GENEVE, *NETNS, "-k", "carried_by_the_kernel"),
     fault("geneve-fast-zia-never", "GENEVE fast path",
           "the GENEVE program hands a ZIA flow's packets to the TUN instead of framing them "
-          "into the tunnel", "connector/bpf/geneve_direct.c", "	if (flow->zia_dst) {",
+          "into the tunnel", "connector/bpf/geneve_direct.c", "	if (flow->zia.edge) {",
           "	if (0) {", "suites/functional/connector/test_fast_path_kernel.py", *NETNS,
           "-k", "zia"),
     fault("geneve-fast-zia-ip-checksum", "GENEVE fast path",
-          "the tunnel's IPv4 header leaves without its checksum", "connector/bpf/geneve_direct.c",
+          "the tunnel's IPv4 header leaves without its checksum", "connector/bpf/zia_frame.h",
           "	head.ip.check = fold(", "	head.ip.check = 0 & fold(",
           "suites/functional/connector/test_fast_path_kernel.py", *NETNS, "-k", "framed"),
     fault("geneve-fast-zia-kept-on-death", "GENEVE fast path",

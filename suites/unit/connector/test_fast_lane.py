@@ -208,3 +208,6 @@ def test_the_programs_read_the_marks_the_ruleset_writes() -> None:
     assert {k: int(v, 16) for k, v in defined.items()} == {
         "DIRECT_MARK": nft_render.DIRECT_MARK, "DECIDED_MASK": mask}
     assert f"ct mark and {mask:#x} == {nft_render.DIRECT_MARK:#x}" == nft_render.DECIDED_DIRECT
+    routed = (Path(nft_render.__file__).parent.parent / "bpf" / "routed_direct.c").read_text()
+    assert re.findall(r"^#define USER_MARK (0x[0-9a-f]+)", routed, re.MULTILINE) == [
+        f"{nft_render.USER_MARK:#x}"], "routed ZIA flows: the mark of what went to user space"

@@ -1,4 +1,5 @@
-"""When the GENEVE data plane hands a flow to the kernel's fast path, and under which key.
+"""When the GENEVE data plane, or the routed path, hands a flow to the kernel's fast path,
+and under which key.
 
 The plane runs as in production on packets fed to it; the fast path's kernel half is
 replaced by a recorder of what it was asked to install (the kernel half has its own
@@ -16,13 +17,14 @@ from scapy.packet import Raw
 
 from connector.core.model import FlowKey, NoNames, NoPools
 from connector.core.rules import ForwardingPolicy
-from connector.core.steering import Steering
+from connector.core.steering import Segment, Steering
 from connector.core.tunnel_health import KeepaliveTiming, TunnelHealth
 from connector.io.events import EventLog
 from connector.io.fast_path import FastKey, ZiaTarget
 from connector.io.geneve_tuns import LocationTun
 from connector.service.counters import Counters
-from connector.service.dataplane import GeneveDataPlane
+from connector.service.dataplane import GeneveDataPlane, ipv4_segment
+from connector.service.routed_path import RoutedPath
 from lab.wire.geneve import geneve_header
 from suites.unit.connector.policy_builders import ME, policy
 from suites.unit.connector.test_geneve_known_flows import LB, RecordingTun, _plane
@@ -122,14 +124,17 @@ def test_dns_is_never_offered() -> None:
 PRIMARY = IPv4Address("198.19.1.1")
 
 
-def _zia_plane(udp: bool) -> tuple[GeneveDataPlane, RecordingFast, FakeTunnels]:
+def _all_zia(udp: bool) -> tuple[Steering, FakeTunnels]:
     """Every flow takes the default rule (ZIA, gateway `default`), its primary alive."""
     pol = policy()
     health = TunnelHealth(pol.zia_gateways, KeepaliveTiming(1.0, 3.0), lambda: 0.0)
     health.acked(PRIMARY, 0.0)
-    tunnels = FakeTunnels(udp)
-    plane = GeneveDataPlane(Steering(ForwardingPolicy(pol, ME), NoNames(), NoPools(), health),
-                            IPv4Address("10.10.3.31"), (IPv4Network("10.10.3.5/32"),),
+    return Steering(ForwardingPolicy(pol, ME), NoNames(), NoPools(), health), FakeTunnels(udp)
+
+
+def _zia_plane(udp: bool) -> tuple[GeneveDataPlane, RecordingFast, FakeTunnels]:
+    steering, tunnels = _all_zia(udp)
+    plane = GeneveDataPlane(steering, IPv4Address("10.10.3.31"), (IPv4Network("10.10.3.5/32"),),
                             counters=Counters(), events=EventLog(None, "cc1"),
                             tunnels=tunnels)  # type: ignore[arg-type]
     plane._tuns = {"": RecordingTun()}  # type: ignore[dict-item]
@@ -154,3 +159,69 @@ def test_a_zia_flow_on_tls_stays_in_user_space() -> None:
     plane.handle_geneve(HEADER + inner, LB)
     assert len(tunnels.sent) == 2
     assert fast.asked == []
+
+
+class RecordingRoutedFast:
+    def __init__(self) -> None:
+        self.asked: list[tuple[FlowKey, ZiaTarget]] = []
+
+    def install(self, flow: FlowKey, zia: ZiaTarget) -> None:
+        self.asked.append((flow, zia))
+
+
+def _routed(udp: bool) -> tuple[RoutedPath, RecordingRoutedFast, FakeTunnels]:
+    """A routed connector's user-space half, every flow ZIA (the default rule)."""
+    steering, tunnels = _all_zia(udp)
+    path = RoutedPath(steering, Counters(), tunnels=tunnels)  # type: ignore[arg-type]
+    fast = RecordingRoutedFast()
+    path.zia_fast = fast  # type: ignore[assignment]
+    return path, fast, tunnels
+
+
+def test_a_routed_zia_udp_flow_is_offered_with_its_edge_after_its_first_datagram() -> None:
+    path, fast, tunnels = _routed(udp=True)
+    datagram = bytes(IP(src=WORKLOAD, dst=WEB) / UDP(sport=4000, dport=443) / Raw(b"z" * 20))
+    path.handle(datagram)
+    assert tunnels.sent == [(PRIMARY, datagram)], "the first one: user space frames it"
+    assert [(f.src, f.dst, f.sport, f.dport, int(f.proto)) for f, _ in fast.asked] == [
+        (IPv4Address(WORKLOAD), IPv4Address(WEB), 4000, 443, 17)]
+    assert [zia for _, zia in fast.asked] == [ZiaTarget(IPv4Address("10.10.3.31"), PRIMARY, 77)]
+
+
+def test_a_routed_zia_udp_flow_on_tls_stays_in_user_space() -> None:
+    path, fast, tunnels = _routed(udp=False)
+    datagram = bytes(IP(src=WORKLOAD, dst=WEB) / UDP(sport=4000, dport=443) / Raw(b"z" * 20))
+    path.handle(datagram)
+    path.handle(datagram)
+    assert len(tunnels.sent) == 2
+    assert fast.asked == []
+
+
+def test_a_routed_tcp_connection_is_never_offered() -> None:
+    """conntrack tracks a routed TCP connection's windows: it must see every segment,
+    completed exchange or not."""
+    path, fast, tunnels = _routed(udp=True)
+    path.handle(_tcp("S", 100, 0))
+    path.steering.outbound(_segment(_tcp("SA", 900, 101, back=True)), 0.0)
+    path.handle(_tcp("A", 101, 901))
+    path.handle(_tcp("PA", 101, 901))
+    assert len(tunnels.sent) == 3, "all three framed by user space"
+    assert path.steering.flows.settled(_segment(_tcp("A", 101, 901)).key), "completed"
+    assert fast.asked == []
+
+
+def test_a_routed_reply_direction_is_never_offered() -> None:
+    """A datagram sent the other way (a workload answering a flow it did not open) is
+    not the kernel's: the program frames only what opened the flow."""
+    path, fast, tunnels = _routed(udp=True)
+    path.handle(bytes(IP(src=WORKLOAD, dst=WEB) / UDP(sport=4000, dport=443)))
+    fast.asked.clear()
+    path.handle(bytes(IP(src=WEB, dst=WORKLOAD) / UDP(sport=443, dport=4000)))
+    assert len(tunnels.sent) == 2, "the other way too, framed by user space"
+    assert fast.asked == []
+
+
+def _segment(packet: bytes) -> Segment:
+    seg = ipv4_segment(packet, Counters(), "malformed")
+    assert seg is not None
+    return seg
