@@ -63,8 +63,10 @@ static __always_inline int frame_to_zia(struct __sk_buff *skb, const struct zia_
 		.ipv4_dst = to->edge,
 		.ifindex = skb->ingress_ifindex,
 	};
-	if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT) !=
-	    BPF_FIB_LKUP_RET_SUCCESS)
+	/* Looked up as a packet arriving on the ingress interface would be: the OUTPUT
+	 * lookup takes `ifindex` as the device to leave by, which is right only when the
+	 * edge is reached through the interface the packet came in on. */
+	if (bpf_fib_lookup(skb, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)
 		return TC_ACT_OK;
 	if (bpf_skb_adjust_room(skb, (__s32)sizeof(head) - (__s32)outer_len, BPF_ADJ_ROOM_MAC, 0))
 		return TC_ACT_OK;

@@ -42,6 +42,7 @@ UNIT_RULES = ("suites/unit/connector/test_rules.py", "suites/unit/connector/"
               "test_rules_property.py", "suites/unit/connector/test_trusted_sources.py")
 KERNEL = "suites/functional/lab/test_kernel_path.py"
 ROUTED_ZIA = "suites/functional/connector/test_routed_fast_path.py"
+ROUTED_ZIA_KERNEL = "suites/functional/connector/test_routed_fast_path_kernel.py"
 OFFERS = "suites/unit/connector/test_fast_path_offers.py"
 LISTENER = "suites/functional/connector/test_dns_listener.py"
 ABUSE = "suites/functional/connector/test_dns_abuse.py"
@@ -159,6 +160,19 @@ FAULTS: tuple[Fault, ...] = (
           "bpf_l3_csum_replace(skb, INNER_CSUM_AT, old_ttl, new_ttl, 2)",
           "bpf_l3_csum_replace(skb, INNER_CSUM_AT, old_ttl, old_ttl, 2)",
           ROUTED_ZIA, *NETNS, "-k", "framed_by"),
+    fault("routed-fast-zia-any-mark", "routed fast path",
+          "the routed program frames a flow whatever its connection's mark: one the rules "
+          "decided Direct since leaves through the tunnel",
+          "connector/bpf/routed_direct.c",
+          "int ok = (ct->mark & ZIA_DECIDED) == USER_MARK && status & IPS_CONFIRMED;",
+          "int ok = status & IPS_CONFIRMED;", ROUTED_ZIA_KERNEL, *NETNS, "-k", "direct"),
+    fault("zia-frame-output-lookup", "routed fast path",
+          "the tunnel's next hop is looked up as leaving by the ingress interface: an edge "
+          "reached through another interface is never framed by the kernel",
+          "connector/bpf/zia_frame.h",
+          "	if (bpf_fib_lookup(skb, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS)",
+          "	if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT) != "
+          "BPF_FIB_LKUP_RET_SUCCESS)", ROUTED_ZIA_KERNEL, *NETNS, "-k", "conntrack_holds"),
     fault("routed-fast-zia-kept-on-death", "routed fast path",
           "a routed ZIA flow the kernel frames stays on its edge when the edge dies",
           "connector/service/routed_path.py",

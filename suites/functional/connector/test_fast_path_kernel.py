@@ -10,16 +10,14 @@ the program's own map. Each check first shows the packet arrived somewhere.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address, IPv4Network
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from scapy.layers.inet import IP, TCP, UDP
@@ -34,19 +32,18 @@ from connector.io.geneve_tuns import GENEVE_MARK, RETURN_TABLE, LocationTun
 from connector.io.tun import TunDevice
 from connector.service.counters import Counters
 from connector.service.fast_flows import FastFlows
+from suites.fixtures.in_netns import InNetns, read_until_quiet
 
 RIG_TUN = LocationTun("", "fptun0", 0, GENEVE_MARK, RETURN_TABLE)  # the rig's one TUN
 
 pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
 
-T = TypeVar("T")
 CONNECTOR, BALANCER = "10.77.0.1", "10.77.0.2"
 SPORT = 41000
 HEADER = geneve.build_header(7, geneve.PROTO_IPV4, GwlbOptions(0x11, 0x22, 0x33))
 INNER_SRC, INNER_DST = "10.66.0.5", "10.55.0.9"
 KEY = FastKey(IPv4Address(BALANCER), IPv4Address(CONNECTOR), SPORT, HEADER,
               IPv4Address(INNER_SRC), IPv4Address(INNER_DST), 1234, 5001)
-_CLONE_NEWNET = 0x40000000
 
 
 def _udp(payload: bytes = b"p" * 32, **ip: Any) -> bytes:
@@ -54,31 +51,11 @@ def _udp(payload: bytes = b"p" * 32, **ip: Any) -> bytes:
                  / payload)
 
 
-class _In:
-    """Calls run on one thread that entered a namespace: sockets, TUNs and netlink made
-    there belong to it."""
-
-    def __init__(self, ns: str) -> None:
-        self.pool = ThreadPoolExecutor(1, initializer=_enter, initargs=(ns,))
-
-    def __call__(self, call: Callable[..., T], *args: Any) -> T:
-        return self.pool.submit(call, *args).result(timeout=30)
-
-
-def _enter(ns: str) -> None:
-    fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-    try:
-        if ctypes.CDLL(None, use_errno=True).setns(fd, _CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), f"setns {ns}")
-    finally:
-        os.close(fd)
-
-
 @dataclass
 class Rig:
     ns: str
-    inside: _In  # the connector's namespace
-    peer: _In  # the load balancer's
+    inside: InNetns  # the connector's namespace
+    peer: InNetns  # the load balancer's
     path: FastPath
     tun: TunDevice
     sock: socket.socket  # the data plane's GENEVE socket
@@ -129,7 +106,7 @@ def rig() -> Iterator[Rig]:
     ns, peer = f"ccfp{os.getpid()}", f"ccfq{os.getpid()}"
     for name in (ns, peer):
         subprocess.run(["ip", "netns", "add", name], check=True)
-    inside, outside = _In(ns), _In(peer)
+    inside, outside = InNetns(ns), InNetns(peer)
     made: list[Any] = []
     rig = None
     try:
@@ -154,7 +131,7 @@ def rig() -> Iterator[Rig]:
         for thing in made:
             thing.close()
         for pool in (inside, outside):
-            pool.pool.shutdown()
+            pool.close()
         for name in (ns, peer):
             subprocess.run(["ip", "netns", "del", name], check=False)
 
@@ -352,16 +329,6 @@ def _edge(rig: Rig) -> socket.socket:
     return edge
 
 
-def _frames(edge: socket.socket, wait: float = 0.5) -> list[tuple[bytes, Any]]:
-    got = []
-    edge.settimeout(wait)
-    while True:
-        try:
-            got.append(edge.recvfrom(65535))
-        except TimeoutError:
-            return got
-
-
 def test_an_installed_zia_flow_is_framed_to_its_edge_and_counted(rig: Rig) -> None:
     edge = _edge(rig)
     try:
@@ -369,7 +336,7 @@ def test_an_installed_zia_flow_is_framed_to_its_edge_and_counted(rig: Rig) -> No
                           0, EDGE)
         inner = [_udp(bytes([i]) * 32) for i in range(5)]
         rig.send(*[HEADER + packet for packet in inner])
-        got = _frames(edge)
+        got = read_until_quiet(edge)
     finally:
         edge.close()
     assert len(got) == 5, f"{len(got)} frames at the edge"
@@ -399,12 +366,12 @@ def test_zia_flows_leave_the_kernel_when_told_and_direct_ones_stay(rig: Rig) -> 
         rig.inside(fast.install, other, other_key, RIG_TUN)
         direct = bytes(IP(src=INNER_SRC, dst=INNER_DST) / UDP(sport=1235, dport=5001) / b"d")
         rig.send(HEADER + _udp(), HEADER + _udp(), HEADER + direct)
-        assert len(_frames(edge)) == 2
+        assert len(read_until_quiet(edge)) == 2
         assert rig.entered_by_tun()[0] == 1
         assert fast.forget_zia() == 1
         rig.send(HEADER + _udp(), HEADER + direct)
         assert rig.at_socket() == [HEADER + _udp()], "the ZIA flow is user space's again"
-        assert _frames(edge) == []
+        assert read_until_quiet(edge) == []
     finally:
         edge.close()
     assert rig.entered_by_tun()[0] == 2, "the Direct flow is still the kernel's"
@@ -425,6 +392,6 @@ def test_a_zia_flow_moved_to_another_edge_is_framed_to_that_one(rig: Rig) -> Non
     edge = _edge(rig)
     try:
         rig.send(HEADER + _udp())
-        assert [frame[12:] for frame, _ in _frames(edge)] == [_udp()]
+        assert [frame[12:] for frame, _ in read_until_quiet(edge)] == [_udp()]
     finally:
         edge.close()
