@@ -41,7 +41,7 @@ ROUTED_FAST = "connector/bpf/direct_nat.h"
 UNIT_RULES = ("suites/unit/connector/test_rules.py", "suites/unit/connector/"
               "test_rules_property.py", "suites/unit/connector/test_trusted_sources.py")
 KERNEL = "suites/functional/lab/test_kernel_path.py"
-ROUTED_ZIA = "suites/functional/connector/test_routed_fast_path.py"
+ROUTED_ZIA = "suites/functional/connector/test_routed_connector.py"
 ROUTED_ZIA_KERNEL = "suites/functional/connector/test_routed_fast_path_kernel.py"
 OFFERS = "suites/unit/connector/test_fast_path_offers.py"
 LISTENER = "suites/functional/connector/test_dns_listener.py"
@@ -139,7 +139,7 @@ FAULTS: tuple[Fault, ...] = (
           "and a reused 5-tuple is the old flow, never logged again",
           "connector/service/parts.py",
           "self.routed, self.expiry, self.zia,", "self.routed, self.zia,",
-          KERNEL, *NETNS, "-k", "forgotten"),
+          ROUTED_ZIA, *NETNS, "-k", "forgotten"),
     fault("expiry-before-fold", "flow table",
           "flows are expired before what the kernel carried is folded in: a flow the fast "
           "path carries looks idle", "connector/service/flow_expiry.py",

@@ -15,7 +15,6 @@ were updated with it (spec §5.2, checks F1, F2; §5.4 F4; F7; §2.5; D4):
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,8 +26,6 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import rdpcap
 
-from connector.core.flows import FlowTimeouts
-from connector.service.flow_expiry import EXPIRE_EVERY_S
 from lab.api import LabHandle
 from lab.events import Mark
 from suites.fixtures.allure_hooks import attach_pcap
@@ -235,35 +232,6 @@ def test_each_dropped_flow_is_in_the_session_log_once(minimal_lab: LabHandle) ->
     assert len({e["sport"] for e in records}) == 3
     assert {(e["method"], e["rule"], e["src"], e["dst"]) for e in records} == {
         ("DROP", "drop-8081", WORKLOAD, WEB)}
-
-
-@allure.feature("forwarding")
-@allure.story("F7: a flow the connector forgot is a new flow, logged again")
-def test_a_closed_flow_is_forgotten_and_its_five_tuple_logged_anew(minimal_lab: LabHandle
-                                                                   ) -> None:
-    """cc1 is routed only (no GENEVE), and expires idle flows as a GENEVE connector does
-    (connector/service/flow_expiry.py). A SYN to a dropped port, an RST from the same
-    source port (the flow is closing) and the SYN again: one record, the same flow. Once
-    the closed timeout and an expiry round passed in silence, the same SYN is a new
-    flow with a record of its own; a table never expired would still hold the old one."""
-    sport = 41000 + uuid.uuid4().int % 1000
-    syn = IP(src=WORKLOAD, dst=WEB) / TCP(sport=sport, dport=8081, flags="S", seq=1000)
-    rst = IP(src=WORKLOAD, dst=WEB) / TCP(sport=sport, dport=8081, flags="R", seq=1001)
-    mark = minimal_lab.mark()
-    send_from(minimal_lab, "workload1", syn, rst, syn, interval=0.2)
-
-    def ours(event: dict[str, object]) -> bool:
-        return event["sport"] == sport and event["dport"] == 8081
-
-    minimal_lab.wait_event("cc1", "flow.new", ours, after=mark)
-    path_window("the session log lines of the RST and the second SYN").wait()
-    records = [e for e in minimal_lab.events("cc1", "flow.new", after=mark) if ours(e)]
-    assert len(records) == 1, f"one flow, one record while it is live: {records}"
-    time.sleep(FlowTimeouts().tcp_closed + EXPIRE_EVERY_S + 1)  # silence: it expires
-    again = minimal_lab.mark()
-    send_from(minimal_lab, "workload1", syn)
-    logged = minimal_lab.wait_event("cc1", "flow.new", ours, after=again)
-    assert (logged["method"], logged["rule"], logged["src"]) == ("DROP", "drop-8081", WORKLOAD)
 
 
 def _inject_from_fabric(lab: LabHandle, src: str, dst: str, dport: int, sport: int) -> None:

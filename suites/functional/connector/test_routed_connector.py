@@ -1,6 +1,7 @@
-"""The routed fast path frames ZIA flows into the tunnel: judged on real packets in the
-azure-routed-sublocations lab, whose connectors run `runtime.routed_fast_path`
-(lab/topologies/connectors/azure-subloc-cc*.yaml).
+"""A routed-only connector (no GENEVE), judged on real packets in the
+azure-routed-sublocations lab: its flow table forgets idle flows, and its routed fast
+path (`runtime.routed_fast_path`, lab/topologies/connectors/azure-subloc-cc*.yaml)
+frames ZIA flows into the tunnel.
 
 Flows come routed from the ILB, which picks a connector by 5-tuple; a test finds the
 carrier in the session log (the flow's `flow.new`) and judges it there. What leaves is
@@ -18,15 +19,18 @@ from pathlib import Path
 
 import allure
 import pytest
-from scapy.layers.inet import IP, UDP
+from scapy.layers.inet import IP, TCP, UDP
 from scapy.packet import Raw
 from scapy.utils import rdpcap
 
+from connector.core.flows import FlowTimeouts
+from connector.service.flow_expiry import EXPIRE_EVERY_S
 from lab.api import LabHandle
 from lab.events import Mark
 from suites.fixtures.allure_hooks import attach_pcap
 from suites.fixtures.kernel_stats import udp_counters
 from suites.fixtures.spoof import send_from
+from suites.fixtures.windows import path_window
 from suites.functional.connector.gwlb_helpers import (
     CC,
     metrics,
@@ -37,6 +41,7 @@ from suites.functional.connector.gwlb_helpers import (
 pytestmark = pytest.mark.usefixtures("lab_capable")  # tier: the fixture's backend (netns)
 
 WORKLOAD, WEB2 = "10.10.1.11", "198.18.10.20"  # workload1 (the own location), web2: ZIA
+LOC_R, WEB = "10.10.1.12", "198.18.10.10"  # workload2, in loc-r, whose rule 1 drops web:80
 ZIA1, ZIA2 = "198.19.1.1", "198.19.1.2"
 ZT_DATA = b"ZT\x01\x01"
 AFTER_FIRST_S = 0.5  # the first datagram is user space's: decided, framed, installed
@@ -189,3 +194,36 @@ def test_F5_a_routed_zia_flow_the_kernel_frames_moves_to_the_secondary(  # noqa:
     assert len(flow.frames(pcap_dir / "zia2.pcap")) == 10, "all on the secondary"
     assert flow.frames(pcap_dir / "zia1.pcap") == [], "none to the dead edge"
     _zia1_alive_everywhere(lab)
+
+
+@allure.feature("forwarding")
+@allure.story("F7: a flow the connector forgot is a new flow, logged again")
+def test_a_closed_flow_is_forgotten_and_its_five_tuple_logged_anew(
+        routed_sublocation_lab: LabHandle) -> None:
+    """The connectors are routed only, and expire idle flows as a GENEVE connector does
+    (connector/service/flow_expiry.py). From workload2 (loc-r, whose rule drops web:80) a
+    SYN, an RST from the same source port (the flow is closing) and the SYN again: one
+    record, the same flow. Once the closed timeout and an expiry round passed in
+    silence, the same SYN is a new flow with a record of its own; a table never expired
+    would still hold the old one. The ILB keeps the 5-tuple on one connector."""
+    lab = routed_sublocation_lab
+    sport = 41000 + uuid.uuid4().int % 1000
+    syn = IP(src=LOC_R, dst=WEB) / TCP(sport=sport, dport=80, flags="S", seq=1000)
+    rst = IP(src=LOC_R, dst=WEB) / TCP(sport=sport, dport=80, flags="R", seq=1001)
+
+    def records(mark: Mark) -> list[dict[str, object]]:
+        return [e for node in CC for e in lab.events(node, "flow.new", after=mark)
+                if e.get("sport") == sport and e.get("dport") == 80]
+
+    mark = lab.mark()
+    send_from(lab, "workload2", syn, rst, syn, interval=0.2)
+    wait_for(lambda: bool(records(mark)), 10, "the flow's record")
+    path_window("the session log lines of the RST and the second SYN").wait()
+    assert len(records(mark)) == 1, f"one flow, one record while it is live: {records(mark)}"
+    time.sleep(FlowTimeouts().tcp_closed + EXPIRE_EVERY_S + 1)  # silence: it expires
+    again = lab.mark()
+    send_from(lab, "workload2", syn)
+    wait_for(lambda: bool(records(again)), 10, "a record of the same 5-tuple, anew")
+    logged = records(again)
+    assert [(e["method"], e["rule"], e["location"]) for e in logged] == [
+        ("DROP", "web-drop-loc-r", "loc-r")], logged
