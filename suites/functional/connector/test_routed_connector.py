@@ -100,17 +100,17 @@ def _zia1_alive_everywhere(lab: LabHandle) -> None:
     wait_for(lambda: not dead_somewhere(), 10, "both connectors calling zia1 alive")
 
 
-def _first_logged(lab: LabHandle, flow: Flow, mark: Mark) -> dict[str, object]:
-    def ours(event: dict[str, object]) -> bool:
-        return event.get("sport") == flow.sport and event.get("dport") == flow.dport
+def _logged(lab: LabHandle, mark: Mark, sport: int, dport: int) -> list[dict[str, object]]:
+    """Either connector's `flow.new` records of the flow from `sport` to `dport` written
+    after `mark`, each with the connector that wrote it (`_node`)."""
+    return [{**e, "_node": node} for node in CC for e in lab.events(node, "flow.new", after=mark)
+            if e.get("sport") == sport and e.get("dport") == dport]
 
-    for _ in range(50):
-        for node in CC:
-            found = [e for e in lab.events(node, "flow.new", after=mark) if ours(e)]
-            if found:
-                return {**found[0], "_node": node}
-        time.sleep(0.1)
-    raise AssertionError(f"no connector logged the flow from port {flow.sport}")
+
+def _first_logged(lab: LabHandle, flow: Flow, mark: Mark) -> dict[str, object]:
+    wait_for(lambda: bool(_logged(lab, mark, flow.sport, flow.dport)), 5,
+             f"a connector logging the flow from port {flow.sport}")
+    return _logged(lab, mark, flow.sport, flow.dport)[0]
 
 
 @allure.feature("routed fast path")
@@ -157,8 +157,7 @@ def test_a_routed_zia_udp_flow_is_framed_by_the_kernel_after_its_first_datagram(
     assert grew("routed_rx_fast_path_total") == 39
     assert grew("zia_tx_packets_total") == 39
     assert grew("zia_tx_fast_path_total") == 39, "all but the first, framed by the kernel"
-    logged = [e for node in CC for e in lab.events(node, "flow.new", after=mark)
-              if e.get("sport") == flow.sport]
+    logged = _logged(lab, mark, flow.sport, flow.dport)
     assert len(logged) == 1, f"one flow, one record: {logged}"
 
 
@@ -212,8 +211,7 @@ def test_a_closed_flow_is_forgotten_and_its_five_tuple_logged_anew(
     rst = IP(src=LOC_R, dst=WEB) / TCP(sport=sport, dport=80, flags="R", seq=1001)
 
     def records(mark: Mark) -> list[dict[str, object]]:
-        return [e for node in CC for e in lab.events(node, "flow.new", after=mark)
-                if e.get("sport") == sport and e.get("dport") == 80]
+        return _logged(lab, mark, sport, 80)
 
     mark = lab.mark()
     send_from(lab, "workload2", syn, rst, syn, interval=0.2)
