@@ -162,6 +162,10 @@ def attacker(minimal_lab: LabHandle) -> Iterator[DockerContainer]:
 def test_an_internet_client_gets_no_dns_answer_from_the_connector(
         minimal_lab: LabHandle, attacker: DockerContainer, tmp_path: Path) -> None:
     code, page = attacker.exec(["curl", "-s", "-m", "3", "http://198.18.10.10/control"])
+    for _ in range(2):  # the engine can lose a quick exec's output (moby/moby#27289): again
+        if code != 0 or page:
+            break
+        code, page = attacker.exec(["curl", "-s", "-m", "3", "http://198.18.10.10/control"])
     assert code == 0, "the attacker is not wired into the lab"
     assert b"seen_source" in page
     pcap = tmp_path / "cc1-eth-svc.pcap"
