@@ -40,7 +40,7 @@ bpf: $(BPF_OBJECTS)
 
 $(BPF_OBJECTS): %.o: %.c | $(VENV)/.installed
 	clang-14 -O2 -g -Wall -target bpf -I/usr/include/$$(uname -m)-linux-gnu -c $< -o $@
-connector/bpf/geneve_direct.o connector/bpf/routed_direct.o: connector/bpf/direct_nat.h connector/bpf/zia_frame.h
+connector/bpf/geneve_direct.o connector/bpf/routed_direct.o: connector/bpf/direct_nat.h connector/bpf/zia_frame.h connector/bpf/dns_answer.h
 
 $(VENV)/.installed: pyproject.toml scripts/install-system-deps
 	scripts/install-system-deps

@@ -65,6 +65,7 @@ class DataPlaneConfig:
     routed_locations: tuple[RoutedLocation, ...] = ()  # routed sources' sub-locations
     geneve_fast_path: bool = False  # the kernel carries Direct UDP flows (fast_path.py)
     routed_fast_path: bool = False  # a tc program carries routed Direct UDP (routed_fast_path.py)
+    dns_fast_path: bool = False  # the same program answers repeated questions (dns_fast_path.py)
     zpa_probe_s: float = 5.0  # the brokers' ping interval while one answers
 
     @property
@@ -225,6 +226,7 @@ def _dataplane(runtime: RawRuntime, management: IPv4Network,
         issues.append(Issue("", "runtime.routed_fast_path", "set with geneve_fast_path",
                             "each is a tc program on the service interface's ingress, and "
                             "it takes one: keep the one for the traffic this connector gets"))
+    issues += _dns_fast_path_issues(runtime)
     if runtime.zia_dead_after_s <= runtime.zia_keepalive_s:
         issues.append(Issue("", "runtime.zia_dead_after_s",
                             "must be longer than zia_keepalive_s",
@@ -241,7 +243,30 @@ def _dataplane(runtime: RawRuntime, management: IPv4Network,
                            _vxlan_tunnels(runtime, issues),
                            geneve_fast_path=runtime.geneve_fast_path,
                            routed_fast_path=runtime.routed_fast_path,
+                           dns_fast_path=runtime.dns_fast_path,
                            zpa_probe_s=runtime.zpa_probe_s)
+
+
+def _dns_fast_path_issues(runtime: RawRuntime) -> list[Issue]:
+    """The kernel answers before the flood limit and for exempt sources only, on the
+    routed program (docs/decisions.md, "DNS answered in the kernel")."""
+    if not runtime.dns_fast_path:
+        return []
+    where = "runtime.dns_fast_path"
+    issues: list[Issue] = []
+    if runtime.geneve_fast_path:
+        issues.append(Issue("", where, "set with geneve_fast_path",
+                            "the routed tc program answers DNS, and the service interface "
+                            "takes one program: keep the one for the traffic you have"))
+    if runtime.dns_flood_limit:
+        issues.append(Issue("", where, "set with dns_flood_limit",
+                            "the kernel answers before the flood limit would count the "
+                            "query: choose one (the limit protects the listener)"))
+    if not runtime.dns_exempt:
+        issues.append(Issue("", where, "set without dns_exempt",
+                            "only sources the guard never limits are answered in the "
+                            "kernel: list the resolvers that forward to this connector"))
+    return issues
 
 
 ENDPOINT_ID = re.compile(r"vpce-([0-9a-f]{1,17})")

@@ -144,6 +144,10 @@ class RawRuntime(Strict):
     # nftables rules decided and SNATed its connection (docs/decisions.md); off: the
     # rules carry every packet. Not with geneve_fast_path (one program per interface).
     routed_fast_path: bool = False
+    # Repeated plain questions of dns_exempt sources answered by the routed tc program
+    # from what user space answered them, each logged by user space after (decisions.md).
+    # Not with geneve_fast_path nor dns_flood_limit.
+    dns_fast_path: bool = False
     # Sub-locations of routed traffic (ILB next hop), which has no endpoint: by source
     # range, as ZIA defines sub-locations. Others: the connector's own location.
     routed_locations: list[RawRoutedLocation] = []

@@ -25,9 +25,17 @@
  * forwarding to the TUN lowers it, it is framed as user space frames it (zia_frame.h:
  * the flow's packet count as sequence) and sent to the next hop towards the edge;
  * counted in the entry. User space removes every entry when an edge dies or a
- * transport changes, and a flow's entry when the flow expires. */
+ * transport changes, and a flow's entry when the flow expires.
+ *
+ * DNS. A repeated plain query user space let the kernel answer (dns_answer.h) is
+ * answered here, before anything else. Which of the parts run is the `switches`
+ * entry's (connector/io/routed_fast_path.py): Direct and ZIA with
+ * runtime.routed_fast_path, DNS with runtime.dns_fast_path; none before it is written. */
 #include <linux/if_packet.h>
-#include "zia_frame.h"
+#include "dns_answer.h"
+
+#define SWITCH_CARRY 0x1 /* Direct and ZIA: routed_fast_path.CARRY */
+#define SWITCH_DNS 0x2 /* DNS answers: routed_fast_path.DNS */
 
 #define USER_MARK 0x200 /* nft_render.USER_MARK: the rules sent it to user space */
 #define ZIA_DECIDED (DIRECT_MARK | USER_MARK)
@@ -57,6 +65,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct carried);
 } carried SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} switches SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -129,6 +144,13 @@ int routed_direct(struct __sk_buff *skb)
 	int verdict;
 
 	if (skb->pkt_type != PACKET_HOST)
+		return TC_ACT_OK;
+	__u32 *on = bpf_map_lookup_elem(&switches, &first);
+	if (!on)
+		return TC_ACT_OK;
+	if (*on & SWITCH_DNS && answer_dns(skb, &verdict))
+		return verdict;
+	if (!(*on & SWITCH_CARRY))
 		return TC_ACT_OK;
 	if (carry_zia(skb, &verdict))
 		return verdict;

@@ -90,6 +90,26 @@ class DnsGuard:
         self._count(meta.src, _COUNTED_RESPONSE[verdict._value_])
         return verdict
 
+    def exempt(self, src: IPv4Address) -> bool:
+        """Is `src` one this guard never limits (inside the ACL and exempt)?"""
+        allowed, exempt = self._standing(src)
+        return allowed and exempt
+
+    def check_exempt(self, meta: QueryMeta, kind: ResponseKind, size: int, payload: int,
+                     count: int, now: float) -> tuple[QueryVerdict, ResponseVerdict] | None:
+        """check_query and check_response `count` times for one exempt source's same
+        query and response, in one step: their verdicts depend on nothing that the
+        repetitions change (no rate, no block for such a source), so each is judged once
+        and counted `count` times. None, counting nothing, if `meta.src` is not exempt.
+        """
+        if not self.exempt(meta.src):
+            return None
+        asked = self._query_verdict(meta, now)
+        sent = self._response_verdict(meta, kind, size, payload, now)
+        self._count(meta.src, asked._value_, count)
+        self._count(meta.src, _COUNTED_RESPONSE[sent._value_], count)
+        return asked, sent
+
     def blocked_sources(self, now: float) -> frozenset[IPv4Address]:
         return frozenset(IPv4Address(s) for s, until in self._blocked.items() if until > now)
 
@@ -159,9 +179,9 @@ class DnsGuard:
                 any(src in net for net in self.config.exempt)), STANDING_MEMO)
         return found
 
-    def _count(self, src: IPv4Address, what: str) -> None:
-        self.counters[what] += 1
-        self.per_prefix[_prefix_of(int(src) & 0xFFFFFF00)][what] += 1
+    def _count(self, src: IPv4Address, what: str, count: int = 1) -> None:
+        self.counters[what] += count
+        self.per_prefix[_prefix_of(int(src) & 0xFFFFFF00)][what] += count
 
 
 STANDING_MEMO = 65_536

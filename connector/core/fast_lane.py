@@ -13,7 +13,9 @@ while it is not closing, and then only segments without SYN, FIN or RST (the
 program leaves those to user space, which tracks a connection's start and end
 with them). A routed flow (connector/io/routed_fast_path.py) passes conntrack: the
 kernel frames only its UDP ZIA datagrams (`kernel_may_frame_routed`), Direct being
-the rules' own. Pure.
+the rules' own. A DNS answer may be given again by the routed program
+(connector/io/dns_fast_path.py) when nothing user space does for a query could
+differ next time (`kernel_may_answer_dns`). Pure.
 """
 
 from __future__ import annotations
@@ -47,6 +49,30 @@ def kernel_may_frame_routed(action: Action, key: FlowKey, table: FlowTable) -> b
     tunnel is UDP)."""
     return (isinstance(action, ToZia) and key.proto == IpProto.UDP
             and table.originates(key))
+
+
+@dataclass(frozen=True, slots=True)
+class DnsAsked:
+    """What decides whether a query's answer may be given again by the kernel."""
+
+    synthetic: bool  # the decision: a synthetic A answer of a ZPA name
+    udp: bool
+    edns: bool  # the query has an OPT record
+    question_len: int  # the question section's bytes
+    sub_location: bool  # asked from a sub-location (its own rules and names)
+    exempt: bool  # the source is one the guard never limits
+    ttl: int
+
+
+def kernel_may_answer_dns(asked: DnsAsked, question_max: int) -> bool:
+    """May the kernel answer the same question from the same client to the same address
+    with the answer user space just gave? Only a synthetic A answer (the pool's, sticky
+    while held), over UDP, to a query without EDNS (the program answers no OPT), for a
+    source the guard never limits (so no verdict of its could differ) of the own
+    location, with a question the program can hold and a TTL to count down."""
+    return (asked.synthetic and asked.udp and not asked.edns and asked.exempt
+            and not asked.sub_location and 0 < asked.question_len <= question_max
+            and asked.ttl > 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,14 @@ def synthetic_a(query: PlainQuery, addr: IPv4Address, ttl: int) -> bytes:
 _bodies: dict[tuple[bytes, bool, int, int], bytes] = {}
 
 
+def answered_address(answer: bytes) -> IPv4Address | None:
+    """The address of a synthetic_a answer made without EDNS (its last four bytes, the
+    A record's data), or None if `answer` is not one (an error, a count but one)."""
+    if len(answer) < 12 + 5 + 16 or answer[3] & 0x0F or answer[6:12] != b"\x00\x01" + bytes(4):
+        return None
+    return IPv4Address(answer[-4:])
+
+
 def _answer_body(shape: PlainShape, addr: IPv4Address, ttl: int) -> bytes:
     """The answer after its id and flags: counts, the question, the A record, OPT."""
     record = _A_RECORD.pack(0xC00C, 1, _CLASS_IN, ttl, 4, addr.packed)

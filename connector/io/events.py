@@ -52,13 +52,15 @@ class EventLog:
         that logs the same fields again and again encodes them once."""
         return ", " + _ENCODER.encode(fields)[1:-1] if fields else ""
 
-    def emit_members(self, kind: str, members: str) -> None:
-        """emit(), with the fields already encoded by members() (plus any ', "k": v')."""
+    def emit_members(self, kind: str, members: str, times: int = 1) -> None:
+        """emit(), with the fields already encoded by members() (plus any ', "k": v');
+        `times` the same record (one timestamp) for as many events."""
         if kind in self._taps:
-            self.emit(kind, **json.loads("{" + members[2:] + "}"))
+            for _ in range(times):
+                self.emit(kind, **json.loads("{" + members[2:] + "}"))
         elif self._file is not None:
             self._write(f'{{"ts": {round(time.time(), 6)!r}, "node": {self._node_json}, '
-                        f'"kind": {_ENCODER.encode(kind)}{members}}}\n')
+                        f'"kind": {_ENCODER.encode(kind)}{members}}}\n' * times)
 
     def _write(self, line: str) -> None:
         if self._held is not None:

@@ -8,7 +8,10 @@ those it keeps no flow table of its own, and only what it carried is read
 (`carried`). It also frames the later datagrams of UDP flows user space sent into a
 UDP ZIA tunnel: user space installs such a flow (`install`: its 5-tuple as it
 arrives, the tunnel it goes to), reads what the program counted for it (`count`)
-and removes it when the flow ends or its tunnel changes (`remove`).
+and removes it when the flow ends or its tunnel changes (`remove`). The same
+program answers repeated DNS questions (connector/io/dns_fast_path.py); which parts
+run is the `switches` it is attached with: CARRY (Direct and ZIA,
+runtime.routed_fast_path), DNS (runtime.dns_fast_path).
 
 I/O only, through `tcbpf`; `FastPathError` says why the path could not be had, and
 the kernel's rules and user space then carry every packet as before
@@ -24,6 +27,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 from connector.io.fast_path import FastCount, FastTotals, ZiaTarget, attach, per_cpu_totals
+from tcbpf import TcProgram
 
 OBJECT = Path(__file__).resolve().parent.parent / "bpf" / "routed_direct.o"
 PROGRAM, MAP, ZIA_MAP = "routed_direct", "carried", "zia_flows"
@@ -32,6 +36,7 @@ _KEY = struct.Struct("!4s4sHHB3x")  # network order, as the packet has it
 # and id; 4 unused bytes
 _VALUE = struct.Struct("=QQQ4s4s4sI")
 UDP = 17
+CARRY, DNS = 0x1, 0x2  # routed_direct.c SWITCH_CARRY, SWITCH_DNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +55,19 @@ class RoutedKey:
 class RoutedFastPath:
     """The program attached to one interface's ingress, and its ZIA flow map."""
 
-    def __init__(self, interface: str, obj: Path = OBJECT) -> None:
+    def __init__(self, interface: str, obj: Path = OBJECT, switches: int = CARRY) -> None:
         self._program = attach(obj, PROGRAM, interface)
         self.interface = interface
+        self.switches = switches
         self._map_fd = self._program.map_fd(MAP)
         self._zia_fd = self._program.map_fd(ZIA_MAP)
+        self._program.update(self._program.map_fd("switches"), struct.pack("=I", 0),
+                             struct.pack("=I", switches))
+
+    @property
+    def program(self) -> TcProgram:
+        """The attached program, whose DNS maps connector/io/dns_fast_path.py reads."""
+        return self._program
 
     def carried(self) -> FastTotals:
         """Direct datagrams carried (SNATed by the program) since it was attached."""

@@ -23,6 +23,7 @@ from connector.core.bindings import LocatedNames, NameBindings, NamesView, names
 from connector.core.cluster import ClusterMember
 from connector.core.dns_guard import DnsGuard, GuardConfig, QueryMeta, QueryVerdict, ResponseVerdict
 from connector.core.dns_policy import DnsPolicy, on_gateway_failure, on_pool_exhausted
+from connector.core.fast_lane import DnsAsked, kernel_may_answer_dns
 from connector.core.ip_pool import Exhausted
 from connector.core.memo import remember
 from connector.core.model import (
@@ -37,8 +38,10 @@ from connector.core.model import (
     Transport,
 )
 from connector.core.pools import Pools
+from connector.core.rrl import ResponseKind
 from connector.core.rules import ForwardingPolicy
 from connector.io import dns_plain, dns_wire, upstream
+from connector.io.dns_fast_path import QUESTION_MAX, DnsKey
 from connector.io.events import EventLog
 from connector.io.state_store import StateStore
 
@@ -62,6 +65,21 @@ class Asked:
     meta: QueryMeta
     outcome: str  # the decision's outcome, as counted
     log_members: str
+    location: str = ""  # a sub-location's name; "" for the own location
+
+
+@dataclass(frozen=True, slots=True)
+class KernelOffer:
+    """An answer user space gave that the kernel may give again (fast_lane's rule): the
+    question as the program compares it, the answer's address and TTL, and what a
+    replay of the kernel's answer needs (connector/service/dns_kernel_answers.py)."""
+
+    key: DnsKey
+    addr: IPv4Address
+    ttl: int
+    asked: Asked
+    size: int  # the answer's bytes
+    kind: ResponseKind
 
 
 ASKED_MEMO = 16_384  # questions remembered (per client and address asked)
@@ -106,6 +124,8 @@ class DnsService:
         self.zia = zia  # queries a ZIA rule sends through a tunnel (ZIA DNS control)
         self.guard = DnsGuard(GuardConfig(workloads=config.dns_acl, exempt=config.dns_exempt))
         self._known: dict[tuple[bytes, str, str, bool, str], Asked] = {}
+        # answers the kernel may give again (runtime.dns_fast_path), while it is on
+        self.kernel_offer: Callable[[KernelOffer], None] | None = None
 
     async def answer(self, query: Query) -> bytes | None:
         """The bytes to send back to the client, or None for no response at all."""
@@ -134,6 +154,8 @@ class DnsService:
             return self._answer_later(asked, payload, parsed or self._parse_full(query), query)
         if decision.outcome is DnsOutcome.ANSWER_SYNTHETIC and plain is not None:
             response = self._synthetic(decision, plain, query)
+            if self.kernel_offer is not None and response is not None:
+                self._offer_to_kernel(asked, plain, query, response)
         else:
             response = self._local(decision, parsed or self._parse_full(query), query)
         return self._finish(asked, payload, response)
@@ -152,6 +174,46 @@ class DnsService:
                              ASKED_MEMO)
         return asked
 
+    def _offer_to_kernel(self, asked: Asked, plain: dns_plain.PlainQuery, query: Query,
+                         response: bytes) -> None:
+        """Offer this answer to the kernel, to give again, when fast_lane allows it."""
+        assert self.kernel_offer is not None
+        addr = dns_plain.answered_address(response)
+        shape = plain.shape
+        if addr is None or not kernel_may_answer_dns(DnsAsked(
+                synthetic=True, udp=query.transport is Transport.UDP, edns=shape.edns,
+                question_len=len(shape.question), sub_location=bool(asked.location),
+                exempt=self.guard.exempt(asked.meta.src), ttl=self.config.dns_ttl),
+                QUESTION_MAX):
+            return
+        key = DnsKey(asked.meta.src, _address(query.original_dst[0]), shape.question)
+        self.kernel_offer(KernelOffer(key, addr, self.config.dns_ttl, asked, len(response),
+                                      dns_wire.response_kind(response)))
+
+    def replay_kernel_answers(self, offer: KernelOffer, count: int) -> bool:
+        """What user space does for its own answer, done for `count` answers the kernel
+        gave again since the last drain: the guard's accounting, the pool's hold on the
+        address, the count and the log line (the same line, `count` times, stamped now).
+        False if user space would not give that answer now (the name's address moved, the
+        source is no longer exempt): the kernel must stop giving it."""
+        now = time.time()
+        asked = offer.asked
+        verdicts = self.guard.check_exempt(asked.meta, offer.kind, offer.size,
+                                           dns_plain.PLAIN_PAYLOAD, count, now)
+        if verdicts is None:  # judged one by one, as user space judges a query
+            verdicts = (self.guard.check_query(asked.meta, now), self.guard.check_response(
+                asked.meta, offer.kind, offer.size, dns_plain.PLAIN_PAYLOAD, now))
+        result = self.pools.allocate(asked.decision.pool or "default", asked.decision.qname,
+                                     now)
+        if not isinstance(result, Exhausted) and result.fresh:
+            self.store.save_binding(result.pool, result.name, result.addr, now)
+            if self.on_bound is not None:
+                self.on_bound(result.addr)
+        self.counters[asked.outcome] = self.counters.get(asked.outcome, 0) + count
+        self.events.emit_members("dns.query", asked.log_members + _ANSWERED, count)
+        return (verdicts == (QueryVerdict.ACCEPT, ResponseVerdict.SEND)
+                and not isinstance(result, Exhausted) and result.addr == offer.addr)
+
     def _location_if_any(self, query: Query) -> str:
         """The query's sub-location, asked only when there are sub-locations."""
         return self._location(query) if self.located_policies else ""
@@ -167,7 +229,8 @@ class DnsService:
                   "qtype": question.qtype, "rule": decision.rule_name,
                   "action": decision.action.value, "outcome": decision.outcome.value,
                   "pool": decision.pool, "segment": decision.app_segment}
-        return Asked(decision, meta, decision.outcome.value, EventLog.members(fields))
+        return Asked(decision, meta, decision.outcome.value, EventLog.members(fields),
+                     location)
 
     async def _answer_later(self, asked: Asked, payload: int,
                             parsed: dns_wire.ParsedQuery | None, query: Query) -> bytes | None:

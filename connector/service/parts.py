@@ -34,11 +34,13 @@ from connector.core.steering import Steering
 from connector.core.tunnel_health import TunnelHealth
 from connector.core.workloads import WorkloadCounter
 from connector.io.events import EventLog
+from connector.io.routed_fast_path import CARRY, DNS
 from connector.io.state_store import StateStore
 from connector.io.trust import TrustFolder
 from connector.service.control_plane import ControlPlane
 from connector.service.counters import Counters
 from connector.service.dataplane import GeneveDataPlane, session_logger
+from connector.service.dns_kernel_answers import KernelDnsAnswers
 from connector.service.dns_listener import DnsListener
 from connector.service.dns_service import DnsService
 from connector.service.fail_open import FailOpenSwitch
@@ -100,6 +102,7 @@ class ServiceParts:
     geneve: GeneveDataPlane | None
     vxlan: VxlanBridge | None
     routed: RoutedPath
+    kernel_dns: KernelDnsAnswers | None
     expiry: FlowExpiry
     zia: ZiaTunnels
     fail_open: FailOpenSwitch
@@ -136,11 +139,13 @@ class ServiceParts:
                          located=shared.located)
         steering = _steering(config, dns, tunnels, events, shared)
         dns.location_of = steering.location_of  # a query's sub-location: its flow's
+        switches = ((CARRY if config.dataplane.routed_fast_path else 0)
+                    | (DNS if config.dataplane.dns_fast_path else 0))
         routed = RoutedPath(steering, counters, tunnels=zia,
                             locations=SourceLocations(config.dataplane.routed_locations),
                             events=events,
-                            fast_path_on=(config.service.name
-                                          if config.dataplane.routed_fast_path else None))
+                            fast_path_on=config.service.name if switches else None,
+                            switches=switches)
         geneve = (GeneveDataPlane(steering, svc, config.dataplane.geneve_sources,
                                   counters=counters, events=events, tunnels=zia,
                                   routed_write=routed.write_back,
@@ -156,6 +161,8 @@ class ServiceParts:
         parts = cls(
             config, counters, tunnels, dns, DnsListener(dns, svc), steering, geneve,
             _vxlan_bridge(config, dns, tunnels, events, counters), routed,
+            KernelDnsAnswers(dns, routed, counters, events)
+            if config.dataplane.dns_fast_path else None,
             FlowExpiry(steering, [routed.fold, *([geneve.fold] if geneve is not None else [])]),
             zia, FailOpenSwitch(config, tunnels, events=events, counters=counters),
             ZpaProxy(dns, config.dataplane.zpa_brokers, trust_folder, svc,
@@ -173,7 +180,8 @@ class ServiceParts:
 
     def in_start_order(self) -> list[Part]:
         """DNS first; the data planes and tunnels; what reports on them last."""
-        ordered = (self.listener, self.geneve, self.vxlan, self.routed, self.expiry, self.zia,
+        ordered = (self.listener, self.geneve, self.vxlan, self.routed, self.kernel_dns,
+                   self.expiry, self.zia,
                    self.fail_open, self.zpa, self.probe, self.management, self.sshd)
         return [part for part in ordered if part is not None]
 

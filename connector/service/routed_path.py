@@ -31,7 +31,9 @@ tunnel: after user space framed its first one, the flow is installed with its ed
 (`RoutedZiaFlows`), what the kernel carried is folded back into the flow table and
 the counters (`routed_rx_fast_path`, `zia_tx_fast_path`), and every such flow leaves
 the kernel when an edge dies or a transport changes (each flow's next datagram comes
-here again, which keeps or moves it).
+here again, which keeps or moves it). With `runtime.dns_fast_path` the same program
+answers repeated DNS questions (connector/service/dns_kernel_answers.py); it is
+attached for either, and `switches` says which parts run.
 
 Sub-locations (issue 18): a routed flow is in the sub-location whose source range
 (`runtime.routed_locations`) holds its source, else in the connector's own; the
@@ -56,7 +58,7 @@ from connector.io.events import EventLog
 from connector.io.fast_path import FastPathError, FastTotals, ZiaTarget
 from connector.io.ip_packet import PacketView, view_at
 from connector.io.nft_render import ROUTED_TUN, USER_MARK
-from connector.io.routed_fast_path import RoutedFastPath
+from connector.io.routed_fast_path import CARRY, RoutedFastPath
 from connector.io.tun import TunDevice
 from connector.service.counters import Counters
 from connector.service.dataplane import KNOWN_FLOWS, count_drop, drain, ipv4_segment
@@ -71,10 +73,11 @@ class RoutedPath:
     def __init__(self, steering: Steering, counters: Counters, *,
                  tunnels: ZiaTunnels | None = None,
                  locations: SourceLocations | None = None, events: EventLog | None = None,
-                 fast_path_on: str | None = None) -> None:
+                 fast_path_on: str | None = None, switches: int = CARRY) -> None:
         self.steering, self.counters = steering, counters
         self.events = events
         self.fast_path_on = fast_path_on  # the interface whose ingress gets the program
+        self.switches = switches  # its parts: CARRY (Direct and ZIA), DNS
         self.fast: RoutedFastPath | None = None
         self.zia_fast: RoutedZiaFlows | None = None  # the ZIA flows the program frames
         self.locations = locations or SourceLocations()
@@ -96,17 +99,20 @@ class RoutedPath:
         """The kernel fast path if this host gives it; else the rules carry every packet,
         as without it, and the event and counter say why."""
         try:
-            self.fast = RoutedFastPath(interface)
+            self.fast = RoutedFastPath(interface, switches=self.switches)
         except FastPathError as exc:
             self.counters.add("routed_fast_path_unavailable")
             self._emit("dataplane.routed_fast_path", state="unavailable",
                        interface=interface, reason=str(exc))
             return
+        self._emit("dataplane.routed_fast_path", state="on", interface=interface,
+                   switches=self.switches)
+        if not self.switches & CARRY:
+            return
         flows = self.steering.flows
         self.zia_fast = RoutedZiaFlows(self.fast, flows, self.counters, self.steering.workloads)
         if self.tunnels is not None:
             self.tunnels.on_paths_changed.append(self._zia_paths_changed)
-        self._emit("dataplane.routed_fast_path", state="on", interface=interface)
 
     def _emit(self, kind: str, **fields: object) -> None:
         if self.events is not None:
@@ -114,7 +120,7 @@ class RoutedPath:
 
     def carried(self) -> FastTotals | None:
         """What the fast path carried Direct since it was attached; None without it."""
-        return self.fast.carried() if self.fast is not None else None
+        return self.fast.carried() if self.zia_fast is not None and self.fast else None
 
     def fold(self) -> None:
         """What the fast path framed into ZIA tunnels, into the flow table and counters."""

@@ -58,6 +58,10 @@ SUBLOC = "suites/functional/connector/test_sublocations.py"
 IPV6 = "suites/functional/cloud/test_ipv6_bypass.py"
 MEMBERSHIP = "suites/functional/connector/test_gwlb_membership.py"
 TARGET_GROUP = "suites/unit/lab/test_gwlb_target_group.py"
+DNS_KERNEL = "suites/functional/connector/test_dns_fast_path_kernel.py"
+DNS_LAB = "suites/functional/connector/test_dns_fast_path.py"
+DNS_OFFERS = "suites/unit/connector/test_dns_kernel_offers.py"
+DNS_ANSWER = "connector/bpf/dns_answer.h"
 
 FAULTS: tuple[Fault, ...] = (
     # -- forwarding order and defaults (spec §5.2, §5.3) -------------------------------
@@ -743,4 +747,71 @@ FAULTS: tuple[Fault, ...] = (
           "after the restart the hung docker CLI call is left running",
           "lab/backends/engine_calls.py", "                    proc.kill()\n",
           "", "suites/unit/lab/test_engine_deadlock.py"),
+    # -- DNS answered in the kernel (issue 19) ----------------------------------------
+    fault("dns-kernel-never", "DNS fast path",
+          "the routed program never answers DNS: every query is user space's",
+          "connector/bpf/routed_direct.c", "	if (*on & SWITCH_DNS && answer_dns(skb, &verdict))",
+          "	if (0 && answer_dns(skb, &verdict))", DNS_LAB, *NETNS, "-k", "asked_again"),
+    fault("dns-kernel-rd-dropped", "DNS fast path",
+          "the kernel's answer does not echo the query's RD bit (user space's does)",
+          DNS_ANSWER, "bpf_htons(DNS_QR | rd | (rd ? DNS_RA : 0));",
+          "bpf_htons(DNS_QR | (rd ? DNS_RA : 0));", DNS_KERNEL, *NETNS, "-k",
+          "user_space_answers_it"),
+    fault("dns-kernel-pseudo-length", "DNS fast path",
+          "the grown UDP length is added to the checksum as data only: an answer whose "
+          "checksum the device completes (CHECKSUM_PARTIAL) leaves with a wrong one",
+          DNS_ANSWER, "				BPF_F_PSEUDO_HDR | mangled | 2) ||",
+          "				mangled | 2) ||", DNS_KERNEL, *NETNS, "-k", "checksums"),
+    fault("dns-kernel-odd-offset", "DNS fast path",
+          "the A record's sum is added as if at an even offset: a question of odd length "
+          "gets a wrong checksum", DNS_ANSWER, "(record_at - UDP_AT) & 1);", "0);",
+          DNS_KERNEL, *NETNS, "-k", "checksums"),
+    fault("dns-kernel-past-until", "DNS fast path",
+          "the kernel answers an entry past its time: a change of rules or of the pool "
+          "never reaches the kernel's answers",
+          DNS_ANSWER, "	if (!entry || bpf_ktime_get_ns() >= entry->until_ns)",
+          "	if (!entry)", DNS_KERNEL, *NETNS, "-k", "expired"),
+    fault("dns-ring-rereads", "DNS fast path",
+          "the ring's reader never moves the consumer on: each answer is logged again at "
+          "every drain", "tcbpf/program.py",
+          "        _U64.pack_into(self._consumer, 0, consumed + offset)\n        return taken",
+          "        return taken", DNS_KERNEL, *NETNS, "-k", "user_space_answers_it"),
+    fault("dns-offer-limited-source", "DNS fast path",
+          "a source the guard limits is offered: its answers would pass the rate limits",
+          "connector/core/fast_lane.py",
+          "    return (asked.synthetic and asked.udp and not asked.edns and asked.exempt",
+          "    return (asked.synthetic and asked.udp and not asked.edns", DNS_OFFERS),
+    fault("dns-offer-edns", "DNS fast path",
+          "a query with EDNS is offered: the program answers no OPT record",
+          "connector/core/fast_lane.py",
+          "    return (asked.synthetic and asked.udp and not asked.edns and asked.exempt",
+          "    return (asked.synthetic and asked.udp and asked.exempt", DNS_LAB, *NETNS,
+          "-k", "edns"),
+    fault("dns-offer-repeated", "DNS fast path",
+          "a question the kernel still answers is installed again at each user-space answer",
+          "connector/service/dns_kernel_answers.py",
+          "        if held is not None and self._tickets[held][1] > now:\n            return\n",
+          "", DNS_OFFERS, "-k", "installed_once"),
+    fault("dns-replay-one-line", "DNS fast path",
+          "a question's answers drained together are logged as one line",
+          "connector/service/dns_service.py",
+          '        self.events.emit_members("dns.query", asked.log_members + _ANSWERED, count)',
+          '        self.events.emit_members("dns.query", asked.log_members + _ANSWERED)',
+          DNS_LAB, *NETNS, "-k", "burst"),
+    fault("dns-replay-guard-once", "DNS fast path",
+          "the guard counts a question's drained answers as one",
+          "connector/core/dns_guard.py",
+          "        self._count(meta.src, asked._value_, count)",
+          "        self._count(meta.src, asked._value_)", DNS_OFFERS, "-k", "replay or guard"),
+    fault("dns-replay-never-withdraws", "DNS fast path",
+          "an entry whose name moved to another address keeps answering the old one",
+          "connector/service/dns_kernel_answers.py",
+          "                elif not self.dns.replay_kernel_answers(found[0], count):",
+          "                elif not self.dns.replay_kernel_answers(found[0], count) and 0:",
+          DNS_OFFERS, "-k", "withdrawn"),
+    fault("dns-sweep-never", "DNS fast path",
+          "entries past their time are never forgotten: the map and the tickets grow",
+          "connector/service/dns_kernel_answers.py",
+          "                if until + GRACE_S < now]", "                if False]",
+          DNS_OFFERS, "-k", "forgotten"),
 )

@@ -25,7 +25,7 @@ from scapy.layers.inet import IP, UDP
 
 from connector.io.fast_path import ZiaTarget
 from connector.io.routed_fast_path import RoutedFastPath, RoutedKey
-from suites.fixtures.in_netns import InNetns, read_until_quiet
+from suites.fixtures.in_netns import InNetns, bound_udp, read_until_quiet, scratch_namespaces
 
 pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
 
@@ -77,22 +77,11 @@ def _counter(ns: str, name: str) -> int:
     return int(out[out.index("packets") + 1])
 
 
-def _bound(address: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((address, port))
-    return sock
-
-
 def _up(mark: int) -> Iterator[Rig]:
     tag = os.getpid()
     names = {role: f"ccr{role[0]}{tag}" for role in ("workload", "connector", "edge")}
     w, c, e = names["workload"], names["connector"], names["edge"]
-    for name in names.values():
-        subprocess.run(["ip", "netns", "add", name], check=True)
-    pools = {role: InNetns(name) for role, name in names.items()}
-    made: list[socket.socket] = []
-    path = None
-    try:
+    with scratch_namespaces(names) as (pools, stack):
         for command in (
                 f"ip -n {c} link add rca type veth peer name rwa netns {w}",
                 f"ip -n {c} link add rcb type veth peer name reb netns {e}",
@@ -118,18 +107,13 @@ def _up(mark: int) -> Iterator[Rig]:
                         "add rule ip rz pre ip ttl 1 counter name ttl_one; "
                         f"add rule ip rz pre ct state new ct mark set {mark:#x}"], check=True)
         path = pools["connector"](RoutedFastPath, "rca")
-        made += [pools["workload"](_bound, WORKLOAD, SPORT),
-                 pools["edge"](_bound, EDGE, TUNNEL_PORT), pools["edge"](_bound, DEST, DPORT)]
-        yield Rig(c, pools["connector"], pools["workload"], path, *made)
-    finally:
-        if path is not None:
-            pools["connector"](path.close)
+        stack.callback(pools["connector"], path.close)
+        made = [pools["workload"](bound_udp, WORKLOAD, SPORT),
+                pools["edge"](bound_udp, EDGE, TUNNEL_PORT),
+                pools["edge"](bound_udp, DEST, DPORT)]
         for sock in made:
-            sock.close()
-        for pool in pools.values():
-            pool.close()
-        for name in names.values():
-            subprocess.run(["ip", "netns", "del", name], check=False)
+            stack.callback(sock.close)
+        yield Rig(c, pools["connector"], pools["workload"], path, *made)
 
 
 @pytest.fixture
