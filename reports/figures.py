@@ -215,12 +215,21 @@ def _batching(d: Mapping[str, Any]) -> list[Figure]:
 
 
 def _dns(d: Mapping[str, Any]) -> list[Figure]:
-    return _one("connector", "dns", "Connector DNS answers per second"
-                + _paren("dnsperf", _median(d.get("rounds"), "rounds")),
-                _num(d, "connector_qps_median"), "q/s",
-                reference="unbound, same client, path and names",
-                reference_value=_num(d, "unbound_qps_median"), ratio=_num(d, "ratio"),
-                targets=TARGETS["connector:dns"])
+    """The connector with its kernel answers (runtime.dns_fast_path, the target's row),
+    and the same connector answering every query in user space."""
+    share = d.get("kernel_answered_share")
+    kernel = f"{share:.0%} answered by the kernel" if isinstance(share, float) else ""
+    reference = {"reference": "unbound, same client, path and names",
+                 "reference_value": _num(d, "unbound_qps_median")}
+    return [*_one("connector", "dns", "Connector DNS answers per second, with "
+                  "runtime.dns_fast_path" + _paren("dnsperf", kernel,
+                                                   _median(d.get("rounds"), "rounds")),
+                  _num(d, "connector_qps_median"), "q/s", **reference,
+                  ratio=_num(d, "ratio"), targets=TARGETS["connector:dns"]),
+            *_one("connector", "dns-user-space", "Connector DNS answers per second, user "
+                  "space alone" + _paren("dnsperf", _median(d.get("rounds"), "rounds")),
+                  _num(d, "connector_user_space_qps_median"), "q/s", **reference,
+                  ratio=_num(d, "user_space_ratio"))]
 
 
 GWLB_PATHS = {"lab-gwlb": "its fast path on", "lab-gwlb-user": "user space only"}
