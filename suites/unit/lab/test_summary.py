@@ -68,7 +68,8 @@ def test_figures_are_a_readable_table_with_targets_and_leave_single_runs_out() -
     assert "| figure | value | reference (same run) | ratio | target | met |" in text
     assert ("| `make lab-up` minimal on docker, warm (median of 5) | 3.8 s "
             "| the same on netns: 0.9 s | 4.22x |  |  |") in text
-    assert ("| Connector DNS answers per second, with runtime.dns_fast_path (dnsperf, median of 5 rounds) | 40,000 q/s "
+    assert ("| Connector DNS answers per second, with runtime.dns_fast_path "
+            "(dnsperf, median of 5 rounds) | 40,000 q/s "
             "| unbound, same client, path and names: 100,000 q/s | 0.40x | ≥ 1.0x | **no** |"
             ) in text
     assert "41234" not in text  # single runs stay in the JSON
@@ -134,7 +135,8 @@ def test_the_figures_section_is_the_table_written_by_hand_for_a_small_fixture() 
     assert section == [
         "| figure | value | reference (same run) | ratio | target | met |",
         "|---|---|---|---|---|---|",
-        "| Connector DNS answers per second, with runtime.dns_fast_path (dnsperf, median of 3 rounds) | 52,000 q/s "
+        "| Connector DNS answers per second, with runtime.dns_fast_path "
+        "(dnsperf, median of 3 rounds) | 52,000 q/s "
         "| unbound, same client, path and names: 100,000 q/s | 0.52x | ≥ 1.0x | **no** |",
         "| Packets per second through the connector, routed Direct (median of 3 rounds) "
         "| 150,000 pps | kernel forwarding through a router namespace: 200,000 pps | 0.75x "
