@@ -2,12 +2,13 @@
 
 `lab/bpf/gwlb_encap.c`, compiled to `gwlb_encap.o` (`make setup`), sits on the tc
 ingress of each interface workload packets reach the GWLB through. After user
-space has carried a packet of an IPv4 UDP or TCP flow (picked its target, written
+space has carried a packet of an IPv4 or IPv6 UDP or TCP flow (picked its target, written
 `gwlb.flow`, sent it in GENEVE), `install` writes that packet's 5-tuple, as it
 came in on that interface, with the outer addresses, the exact GENEVE header and
 the interface towards the target; the program then carries the flow's next
-packets itself, as user space would (TTL lowered as by the forwarding into the
-TUN, the same headers), and counts them. `forget` removes every flow: the GWLB
+packets itself, as user space would (TTL or hop limit lowered as by the forwarding
+into the TUN, the same headers: an IPv6 packet in the same IPv4 outer), and counts
+them. `forget` removes every flow: the GWLB
 calls it whenever its group view changes (a target healthy, unhealthy,
 registered, deregistered or drained), so the next packet of each flow is picked
 again in user space under the new view, with the same rules as before.
@@ -38,8 +39,9 @@ from tcbpf import TcBpfError, TcProgram
 OBJECT = Path(__file__).resolve().parent.parent / "bpf" / "gwlb_encap.o"
 PROGRAM, MAP = "gwlb_encap", "flows"
 MAX_HEADER = 64
-# ingress ifindex (host order); inner source, destination, ports (network order); proto
-_KEY = struct.Struct("=I4s4s2s2sB3x")
+# ingress ifindex (host order); inner source, destination (IPv4 in the first 4 of 16
+# bytes), ports (network order); protocol; family (4 or 6)
+_KEY = struct.Struct("=I16s16s2s2sBB2x")
 # outer source, destination (network order); out ifindex, header length; header; packets
 _VALUE = struct.Struct(f"=4s4sII{MAX_HEADER}sQ")
 _BPF_NOEXIST = 1
@@ -51,16 +53,22 @@ class FastPathUnavailable(Exception):
 
 
 def installable(packet: bytes) -> bool:
-    """An IPv4 packet without options or fragmentation, UDP or TCP: what the program
-    can carry (it checks the length and TTL itself)."""
+    """An IPv4 packet without options or fragmentation, or an IPv6 one without extension
+    headers, UDP or TCP: what the program can carry (it checks the length and the TTL or
+    hop limit itself)."""
+    if packet[:1] and packet[0] >> 4 == 6:
+        return len(packet) >= 44 and packet[6] in (6, 17)
     return (len(packet) >= 24 and packet[0] == 0x45 and packet[9] in (6, 17)
             and not struct.unpack_from("!H", packet, 6)[0] & 0x3FFF)
 
 
 def flow_key_of(ifindex: int, packet: bytes) -> bytes:
     """The program's key for `packet` (installable) arriving on interface `ifindex`."""
+    if packet[0] >> 4 == 6:
+        return _KEY.pack(ifindex, packet[8:24], packet[24:40], packet[40:42],
+                         packet[42:44], packet[6], 6)
     return _KEY.pack(ifindex, packet[12:16], packet[16:20], packet[20:22], packet[22:24],
-                     packet[9])
+                     packet[9], 4)
 
 
 def checksums_in_software(interface: str) -> None:

@@ -136,13 +136,14 @@ FAULTS: tuple[Fault, ...] = (
           "unanswered_direct_flow"),
     fault("routed-fast-never-attached", "routed fast path",
           "the connector ignores runtime.routed_fast_path", "connector/service/parts.py",
-          "if config.dataplane.routed_fast_path else None", "if False else None",
+          "(CARRY if config.dataplane.routed_fast_path else 0)", "(CARRY if False else 0)",
           KERNEL, *NETNS, "-k", "unanswered_direct_flow"),
     fault("routed-flows-never-expire", "flow table",
           "only a GENEVE connector expires its flows: a routed one keeps every flow it saw, "
           "and a reused 5-tuple is the old flow, never logged again",
           "connector/service/parts.py",
-          "self.routed, self.expiry, self.zia,", "self.routed, self.zia,",
+          "self.kernel_dns,\n                   self.expiry, self.zia,",
+          "self.kernel_dns,\n                   self.zia,",
           ROUTED_ZIA, *NETNS, "-k", "forgotten"),
     fault("expiry-before-fold", "flow table",
           "flows are expired before what the kernel carried is folded in: a flow the fast "
@@ -817,4 +818,21 @@ FAULTS: tuple[Fault, ...] = (
           "connector/service/dns_kernel_answers.py",
           "                if until + GRACE_S < now]", "                if False]",
           DNS_OFFERS, "-k", "forgotten"),
+    # -- the lab GWLB's fast path carries IPv6 (issue 19) -------------------------------
+    fault("gwlb-fast-ipv6-never", "lab GWLB",
+          "the GWLB's program leaves IPv6 to user space: an IPv6 flood is the Python's",
+          "lab/bpf/gwlb_encap.c",
+          "	if (eth->h_proto == bpf_htons(ETH_P_IPV6))\n		return carry_ipv6(skb);\n",
+          "", IPV6, *NETNS, "-k", "kernel_after_its_first"),
+    fault("gwlb-fast-ipv6-hop-kept", "lab GWLB",
+          "the GWLB's program carries an IPv6 packet without lowering its hop limit",
+          "lab/bpf/gwlb_encap.c", "		hops -= 1;\n", "", IPV6, *NETNS, "-k",
+          "kernel_after_its_first"),
+    fault("gwlb-fast-ipv6-protocol-kept", "lab GWLB",
+          "the IPv4 outer goes in front of an IPv6 packet without the encapsulation flags: "
+          "the kernel still takes it for IPv6 and looks for an IPv6 neighbour",
+          "lab/bpf/gwlb_encap.c",
+          "	__u64 flags = family == 6 ? BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | "
+          "BPF_F_ADJ_ROOM_ENCAP_L4_UDP : 0;",
+          "	__u64 flags = 0;", IPV6, *NETNS, "-k", "kernel_after_its_first"),
 )

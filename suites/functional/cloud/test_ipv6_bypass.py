@@ -376,3 +376,74 @@ def _service_v4(lab: LabHandle, node: str, iface: str) -> str:
     address = lab.topology.node(node).interface(iface).address
     assert address is not None
     return str(address.ip)
+
+
+def _gwlb_read(lab: LabHandle) -> int:
+    """Packets the kernel handed the GWLB's user space (its TUN's transmit counter)."""
+    return int(lab.exec("gwlb", "cat", "/sys/class/net/gwlbtun0/statistics/tx_packets")
+               .stdout)
+
+
+GWLB_VIEW_CHANGES = ("gwlb.target_healthy", "gwlb.target_unhealthy", "gwlb.target_registered",
+                     "gwlb.target_deregistered", "gwlb.target_drained")
+
+
+def _send_udp6(lab: LabHandle, dst: IPv6Address, sport: int, dport: int,
+               numbers: range) -> None:
+    lab.exec("workload1", "python3", "-c",
+             "import socket, time\n"
+             "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+             f"s.bind(('', {sport}))\n"
+             f"for i in range({numbers.start}, {numbers.stop}):\n"
+             f"    s.sendto(b'six %03d' % i, ('{dst}', {dport})); time.sleep(0.01)\n")
+
+
+@allure.feature("lab")
+@allure.story("The lab GWLB carries a known IPv6 flow in the kernel, in the IPv4 outer")
+@pytest.mark.labs(GWLB_STEERED)
+def test_an_ipv6_flow_through_the_gwlb_is_encapsulated_by_the_kernel_after_its_first(
+        gwlb_steered: LabHandle, tmp_path: Path) -> None:
+    """The GWLB's fast path carries IPv6 as user space does (spec G3: IPv6 inner, IPv4
+    outer): user space reads the flow's first datagram (and one more for each change of
+    the group's view meanwhile); all 40 reach one connector in GENEVE with the first's
+    outer path and exact header, the inner hop limit lowered by the GWLB once, the inner
+    datagram whole (its UDP checksum checked by scapy)."""
+    lab = gwlb_steered
+    src, dst = _v6(lab.topology, "workload1"), _v6(lab.topology, "web")
+    before = _gwlb_read(lab)
+    mark = lab.mark()
+    pcaps = {cc: tmp_path / f"{cc}-eth-svc.pcap" for cc in CONNECTORS}
+    with contextlib.ExitStack() as stack:
+        for cc, pcap in pcaps.items():
+            stack.enter_context(lab.capture(cc, "eth-svc", pcap))
+        _send_udp6(lab, dst, 41006, 5006, range(1))
+        lab.wait_event("gwlb", "gwlb.flow", lambda e: e.get("dport") == 5006
+                       and e.get("src") == str(src), after=mark)
+        _send_udp6(lab, dst, 41006, 5006, range(1, 40))
+        path_window("the last datagram reaching a connector").wait()
+    for cc, pcap in pcaps.items():
+        attach_pcap(pcap, f"{cc} eth-svc")
+    frames = {cc: [p for p in rdpcap(str(pcap)) if UDP in p and p[UDP].dport == GENEVE_PORT
+                   and (inner := inner_of(bytes(p[UDP].payload))) and inner[0] >> 4 == 6
+                   and UDP in IPv6(inner) and IPv6(inner)[UDP].dport == 5006]
+              for cc, pcap in pcaps.items()}
+    got = [p for found in frames.values() for p in found]
+    assert sorted(len(found) for found in frames.values()) == [0, 40], "one flow, one connector"
+    read = _gwlb_read(lab) - before
+    changes = sum(len(lab.events("gwlb", kind, after=mark)) for kind in GWLB_VIEW_CHANGES)
+    assert 1 <= read <= 1 + changes, "user space read the first only"
+    first = got[0]
+    header_len = 8 + (bytes(first[UDP].payload)[0] & 0x3F) * 4
+    assert {(p[IP].src, p[IP].dst, p[UDP].sport, bytes(p[UDP].payload)[:header_len])
+            for p in got} == {(first[IP].src, first[IP].dst, GENEVE_PORT,
+                               bytes(first[UDP].payload)[:header_len])}
+    inners = [IPv6(inner_of(bytes(p[UDP].payload))) for p in got]
+    # sent with 64, lowered by the VPC router and by the GWLB's forwarding (user space's
+    # first: into its TUN; the rest: by the program), the same for all
+    assert {(IPv6Address(i.src), IPv6Address(i.dst), i.hlim) for i in inners} == {
+        (src, dst, 62)}, "the hop limit lowered once by the GWLB, as into its TUN"
+    assert [bytes(i[UDP].payload) for i in inners] == [b"six %03d" % n for n in range(40)]
+    for inner in inners:
+        sent = inner[UDP].chksum
+        del inner[UDP].chksum
+        assert IPv6(bytes(inner))[UDP].chksum == sent
