@@ -200,7 +200,8 @@ class DnsService:
         asked = offer.asked
         verdicts = self.guard.check_exempt(asked.meta, offer.kind, offer.size,
                                            dns_plain.PLAIN_PAYLOAD, count, now)
-        if verdicts is None:  # judged one by one, as user space judges a query
+        exempt = verdicts is not None
+        for _ in range(0 if exempt else count):  # judged one by one, as user space judges
             verdicts = (self.guard.check_query(asked.meta, now), self.guard.check_response(
                 asked.meta, offer.kind, offer.size, dns_plain.PLAIN_PAYLOAD, now))
         result = self.pools.allocate(asked.decision.pool or "default", asked.decision.qname,
@@ -211,7 +212,7 @@ class DnsService:
                 self.on_bound(result.addr)
         self.counters[asked.outcome] = self.counters.get(asked.outcome, 0) + count
         self.events.emit_members("dns.query", asked.log_members + _ANSWERED, count)
-        return (verdicts == (QueryVerdict.ACCEPT, ResponseVerdict.SEND)
+        return (exempt and verdicts == (QueryVerdict.ACCEPT, ResponseVerdict.SEND)
                 and not isinstance(result, Exhausted) and result.addr == offer.addr)
 
     def _location_if_any(self, query: Query) -> str:

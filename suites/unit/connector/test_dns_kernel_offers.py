@@ -152,6 +152,21 @@ def test_a_replay_writes_the_same_line_and_counts_as_user_space_answering_again(
     assert kernel.service.guard.per_prefix == twin.service.guard.per_prefix
 
 
+def test_a_replay_for_a_source_no_longer_exempt_is_judged_one_by_one_and_says_stop(
+        tmp_path: Path) -> None:
+    kernel, twin = Harness(tmp_path, "kernel"), Harness(tmp_path, "twin")
+    kernel.ask(plain("web.app.example"))
+    twin.ask(plain("web.app.example"))
+    [offer] = kernel.offers
+    meta = dataclasses.replace(offer.asked.meta, src=IPv4Address(LIMITED[0]))
+    limited = dataclasses.replace(offer, asked=dataclasses.replace(offer.asked, meta=meta))
+    assert not kernel.service.replay_kernel_answers(limited, 3)
+    for ident in (8, 9, 10):
+        twin.ask(plain("web.app.example", ident=ident), LIMITED)
+    assert kernel.service.guard.counters == twin.service.guard.counters
+    assert kernel.service.guard.per_prefix == twin.service.guard.per_prefix
+
+
 def test_a_replay_of_an_address_the_name_no_longer_has_says_stop(harness: Harness) -> None:
     harness.ask(plain("web.app.example"))
     [offer] = harness.offers
