@@ -204,7 +204,7 @@ class DockerBackend:
         # What compose left, or never knew (testcontainers nodes carry the label too).
         # A network still has endpoints while its containers' removal is in progress, and
         # a loaded engine answers both late: retry until gone, then say what stayed.
-        _remove_until_gone(self._container_names, ["rm", "-f", "-v"])
+        remove_containers(self._container_names)
         _remove_until_gone(self._networks, ["network", "rm"])
         if may_restart_engine and (stuck := self._networks()) and not self._container_names():
             self._restart_engine_to_free(stuck)
@@ -495,11 +495,22 @@ def _docker(argv: list[str], *, check: bool = False) -> subprocess.CompletedProc
     return done
 
 
-def _remove_until_gone(listed: Callable[[], list[str]], remove: list[str]) -> None:
-    """`docker *remove IDS` until `listed()` is empty, or REMOVE_TIMEOUT_S has passed."""
+def remove_containers(listed: Callable[[], list[str]]) -> None:
+    """`docker rm -f -v` the containers `listed()` names, one a call, until none is left
+    (or REMOVE_TIMEOUT_S): docker's CLI removes those it is given in parallel, and two
+    containers leaving one network within microseconds is what deadlocks the engine's
+    libnetwork (moby#46661; docs/decisions.md, "A deadlocked docker engine")."""
+    _remove_until_gone(listed, ["rm", "-f", "-v"], one_by_one=True)
+
+
+def _remove_until_gone(listed: Callable[[], list[str]], remove: list[str], *,
+                       one_by_one: bool = False) -> None:
+    """`docker *remove IDS` until `listed()` is empty, or REMOVE_TIMEOUT_S has passed;
+    `one_by_one`: a call for each ID, the next once the last returned (its removal done)."""
     deadline = time.monotonic() + REMOVE_TIMEOUT_S
     while (ids := listed()) and time.monotonic() < deadline:
-        _docker([*remove, *ids], check=False)
+        for some in [[i] for i in ids] if one_by_one else [ids]:
+            _docker([*remove, *some], check=False)
         if listed():
             time.sleep(POLL_S)
 

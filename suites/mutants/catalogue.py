@@ -841,4 +841,11 @@ FAULTS: tuple[Fault, ...] = (
           "	__u64 flags = family == 6 ? BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | "
           "BPF_F_ADJ_ROOM_ENCAP_L4_UDP : 0;",
           "	__u64 flags = 0;", IPV6, *NETNS, "-k", "kernel_after_its_first"),
+    fault("docker-containers-removed-together", "docker engine",
+          "a lab's containers are removed by one docker call, which removes them in "
+          "parallel: two leaving one network at once deadlock the engine (moby#46661)",
+          "lab/backends/docker.py",
+          '    _remove_until_gone(listed, ["rm", "-f", "-v"], one_by_one=True)',
+          '    _remove_until_gone(listed, ["rm", "-f", "-v"])',
+          "suites/unit/lab/test_docker_cleanup.py"),
 )
