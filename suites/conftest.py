@@ -20,6 +20,7 @@ import pytest
 from hypothesis import Phase, settings
 
 pytest_plugins = ["suites.fixtures.lab_pool", "suites.fixtures.teardown_behind",
+                  "suites.fixtures.bring_up_ahead",
                   "suites.fixtures.lab", "suites.fixtures.ci_guard"]
 
 # `make mutmut` runs the property tests once per mutant: the same examples every run (the

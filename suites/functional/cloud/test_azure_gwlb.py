@@ -21,11 +21,11 @@ import allure
 import pytest
 from scapy.layers.inet import IP, TCP
 
-from lab.api import LabHandle, bring_up
+from lab.api import LabHandle
 from lab.events import Mark
 from lab.wire.vxlan import wrap
 from suites.fixtures.connector_view import counted
-from suites.fixtures.lab import backend_ready, on_each_backend, unique_instance
+from suites.fixtures.lab import backend_ready, lab_up, on_each_backend
 from suites.fixtures.teardown_behind import remover
 from suites.fixtures.windows import path_window
 
@@ -42,7 +42,7 @@ def gwlb(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
     topology, backend = request.param
     backend_ready(request, backend)
     remove = remover(request)  # a docker lab: behind the next one's bring-up
-    handle = bring_up(topology, instance=unique_instance("azgw"), backend=backend)
+    handle = lab_up(request, topology, "azgw", backend)
     try:
         for target in CONNECTORS:  # probed from the AzureLoadBalancer stand-in
             handle.wait_event("plb", "azgw.target_healthy", lambda e, t=target: e["target"] == t,

@@ -15,13 +15,13 @@ from collections.abc import Iterator
 import allure
 import pytest
 
-from lab.api import LabHandle, bring_up
+from lab.api import LabHandle
 from lab.events import Mark
 from suites.fixtures.connector_view import counted, nft_counter
 from suites.fixtures.lab import (
     backend_ready,
+    lab_up,
     on_each_backend,
-    unique_instance,
     wait_targets_healthy,
 )
 from suites.fixtures.teardown_behind import remover
@@ -43,7 +43,7 @@ def azure(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
     topology, backend = request.param
     backend_ready(request, backend)
     remove = remover(request)  # a docker lab: behind the next one's bring-up
-    handle = bring_up(topology, instance=unique_instance("ilb"), backend=backend)
+    handle = lab_up(request, topology, "ilb", backend)
     try:
         wait_targets_healthy(handle, "ilb")
         yield handle

@@ -24,15 +24,15 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.utils import rdpcap
 
-from lab.api import LabHandle, bring_up
+from lab.api import LabHandle
 from lab.events import Mark
 from suites.fixtures.allure_hooks import attach_pcap
 from suites.fixtures.connector_view import nft_counter
 from suites.fixtures.lab import (
     backend_ready,
+    lab_up,
     lent_or_own,
     on_each_backend,
-    unique_instance,
     wait_targets_healthy,
 )
 from suites.fixtures.spoof import mac_of, send_from
@@ -53,8 +53,7 @@ def plb(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
     topology, backend = request.param
     backend_ready(request, backend)
     with lent_or_own(request, topology,
-                     lambda: bring_up(topology, instance=unique_instance("azplb"),
-                                      backend=backend),
+                     lambda: lab_up(request, topology, "azplb", backend),
                      ready=lambda lab: wait_targets_healthy(lab, "ilb", timeout=30)
                      ) as handle:
         yield handle

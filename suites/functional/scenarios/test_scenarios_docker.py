@@ -13,9 +13,9 @@ from pathlib import Path
 import allure
 import pytest
 
-from lab.api import LabHandle, bring_up
+from lab.api import LabHandle
 from lab.scenario.schema import load_scenario
-from suites.fixtures.lab import unique_instance, wait_targets_healthy
+from suites.fixtures.lab import lab_up, wait_targets_healthy
 from suites.fixtures.teardown_behind import remover
 from suites.functional.scenarios.played import play_and_check
 
@@ -28,7 +28,7 @@ KILL, REMOVE = SCENARIOS / "connector-kill.yaml", SCENARIOS / "connector-remove-
 def docker_gwlb(request: pytest.FixtureRequest, lab_capable: None,
                 docker_capable: None) -> Iterator[LabHandle]:
     remove = remover(request)  # a docker lab: behind the next one's bring-up
-    handle = bring_up("gwlb", instance=unique_instance("pt-scen-dk"), backend="docker")
+    handle = lab_up(request, "gwlb", "pt-scen-dk", "docker")
     try:
         wait_targets_healthy(handle, "gwlb")
         yield handle
