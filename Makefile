@@ -78,15 +78,16 @@ define need_setup
 	@test -f $(VENV)/.installed || { echo "not set up: run 'make setup' first (installs Debian packages and .venv)" >&2; exit 2; }
 endef
 
-# Four workers (pytest-xdist) on this 2-core machine: most lab tests wait on packets and
+# Five workers (pytest-xdist) on this 2-core machine: most lab tests wait on packets and
 # events, not the CPU (a netns cloud module spends 16 CPU-s in its 43 s). The docker tier
-# and host-wide tests are one group, run on one worker from the start; each lab module is
-# a group of its own, unit and golden tests spread (suites/conftest.py). With three
-# workers the netns groups ended after the docker group; with four, the parallel part
-# lasts as long as the docker group (docs/decisions.md, "Four workers, one docker
-# group"). Then the tests that measure rates and thresholds (`quiet`), with the machine
+# and host-wide tests are one group, run on one worker from the start, its next lab
+# brought up while the last one serves its tests; each lab module is a group of its own,
+# unit and golden tests spread (suites/conftest.py). With four workers the netns groups
+# ended about when the docker group did; with five they end about 100 s before it (docs/
+# decisions.md, "Four workers, one docker group", "The next docker lab brought up
+# ahead"). Then the tests that measure rates and thresholds (`quiet`), with the machine
 # to themselves.
-JOBS ?= 4
+JOBS ?= 5
 PARALLEL = -n $(JOBS) --dist loadgroup
 
 # Each pytest run also writes JUnit XML to reports/junit/; `make test-times` turns the

@@ -1,6 +1,6 @@
 """Suite-wide configuration: fixture plugins, the one-tier-per-test rule, parallel groups.
 
-`make test` runs the suites on two xdist workers (`--dist loadgroup`), then
+`make test` runs the suites on five xdist workers (`--dist loadgroup`), then
 the `quiet` tests alone. Groups keep what must not run side by side apart:
 every docker test, and the netns tests that read the host's own state
 (`host_wide`), go to one group (docker networks of two labs may not overlap,
