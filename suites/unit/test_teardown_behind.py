@@ -15,7 +15,12 @@ import pytest
 
 from lab.api import LabHandle
 from lab.backends.docker import DockerBackend
-from suites.fixtures.teardown_behind import TeardownFailed, TeardownsBehind, tears_down_behind
+from suites.fixtures.teardown_behind import (
+    TeardownFailed,
+    TeardownsBehind,
+    tears_down_behind,
+    wait_for_removals,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -124,3 +129,17 @@ def test_only_docker_labs_of_their_own_slice_go_behind(backend: str, instance: s
     lab: Any = type("Lab", (), {"backend": Named(backend), "instance": instance,
                                 "topology": Named("minimal")})()
     assert tears_down_behind(lab) is behind
+
+
+@pytest.mark.parametrize(("markers", "how"), [
+    ((), ""),  # beside a removal: it touches only its own lab
+    (("docker",), ""),
+    (("netns", "host_wide"), "finish"),  # no container may run; failed ones tried again
+    (("docker", "quiet"), "settle"),  # a flood beside a removal would measure its CPU
+    (("host_wide", "quiet"), "finish"),
+])
+def test_only_a_test_that_must_be_alone_waits_for_the_removals(markers: tuple[str, ...],
+                                                                how: str) -> None:
+    item: Any = type("Item", (), {"get_closest_marker":
+                                  lambda self, name: object() if name in markers else None})()
+    assert wait_for_removals(item) == how
