@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from suites.fixtures.bring_up_ahead import docker_topology, next_lab
+from suites.fixtures.bring_up_ahead import RECIPES, lab_key, next_lab
 
 pytestmark = pytest.mark.unit
 
@@ -38,6 +38,10 @@ class Item:
         return object() if name in self.markers else None
 
 
+def key(recipe: Any) -> str | None:
+    return None if recipe is None else recipe.key
+
+
 def cloud(module: str, topology: str, backend: str = "docker") -> Any:
     """A test of a cloud module on `topology` (typed Any: it stands for a pytest.Item)."""
     return Item(f"{module}::t[{topology}-{backend}]", {"cloud": (topology, backend)},
@@ -49,30 +53,30 @@ def item(nodeid: str, params: dict[str, object], markers: tuple[str, ...] = ("do
     return Item(nodeid, params, markers)
 
 
-def test_the_topology_is_read_from_the_fixture_that_brings_it_up() -> None:
-    assert docker_topology(cloud("a.py", "azure-x")) == "azure-x"
-    assert docker_topology(cloud("a.py", "azure-x", "netns")) is None
-    assert docker_topology(item("a.py::t", {"v6lab": ("aws-y", "docker")})) == "aws-y"
-    assert docker_topology(item("a.py::t", {"gwlb_lab": "docker"})) == "gwlb"
-    assert docker_topology(item("a.py::t", {"gwlb_lab": "netns"})) is None
-    assert docker_topology(item("s.py::t", {"docker_gwlb": None})) == "gwlb"
+def test_the_lab_is_read_from_the_fixture_that_brings_it_up() -> None:
+    assert lab_key(cloud("a.py", "azure-x")) == "azure-x"
+    assert lab_key(cloud("a.py", "azure-x", "netns")) is None
+    assert lab_key(item("a.py::t", {"v6lab": ("aws-y", "docker")})) == "aws-y"
+    assert lab_key(item("a.py::t", {"gwlb_lab": "docker"})) == "gwlb"
+    assert lab_key(item("a.py::t", {"gwlb_lab": "netns"})) is None
+    assert lab_key(item("s.py::t", {"docker_gwlb": None})) == "gwlb"
     # the checked-in compose file's lab has fixed names: never brought up ahead
-    assert docker_topology(item("m.py::t", {"minimal_lab": "docker"})) is None
+    assert lab_key(item("m.py::t", {"minimal_lab": "docker"})) is None
 
 
 def test_the_next_lab_of_the_docker_group_is_brought_up_ahead() -> None:
     items = [cloud("a.py", "azure-x"), cloud("a.py", "azure-x"),
              cloud("b.py", "aws-z", "netns"),  # another worker's: not in the docker group
              cloud("c.py", "gcp-y")]
-    assert next_lab(items, items[0]) == "gcp-y"
-    assert next_lab(items, items[1]) == "gcp-y"
+    assert key(next_lab(items, items[0])) == "gcp-y"
+    assert key(next_lab(items, items[1])) == "gcp-y"
     assert next_lab(items, items[3]) is None  # the last lab
 
 
 def test_each_lab_of_one_module_is_one_to_bring_up() -> None:
     items = [cloud("v6.py", "aws-a"), cloud("v6.py", "aws-b"), cloud("v6.py", "aws-c")]
-    assert next_lab(items, items[0]) == "aws-b"
-    assert next_lab(items, items[1]) == "aws-c"
+    assert key(next_lab(items, items[0])) == "aws-b"
+    assert key(next_lab(items, items[1])) == "aws-c"
 
 
 def test_no_lab_comes_up_across_a_test_that_runs_alone() -> None:
@@ -89,11 +93,25 @@ def test_a_lab_the_pool_would_lend_is_not_brought_up() -> None:
     items = [cloud("a.py", "azure-x"), cloud("b.py", "azure-x"), cloud("c.py", "gcp-y")]
     assert next_lab(items, items[0]) is None  # a.py's, given back
     assert next_lab(items, items[1], frozenset({"gcp-y"})) is None
-    assert next_lab(items, items[1]) == "gcp-y"
+    assert key(next_lab(items, items[1])) == "gcp-y"
 
 
 def test_a_next_lab_not_brought_up_by_name_stops_the_look() -> None:
     items = [cloud("a.py", "azure-x"), item("m.py::t", {"minimal_lab": "docker"}),
              cloud("c.py", "gcp-y")]
     assert next_lab(items, items[0]) is None
-    assert next_lab(items, items[1]) == "gcp-y"
+    assert key(next_lab(items, items[1])) == "gcp-y"
+
+
+def test_a_module_registers_the_recipe_of_a_lab_it_writes_itself() -> None:
+    """The imported clouds' and the gateways' fixtures write their topology files; their
+    modules say how to make those labs ahead, under keys of their own."""
+    import suites.functional.cloud.test_imported_clouds
+    import suites.functional.lab.test_gateways_negative  # noqa: F401 - registers gw_off_lab
+
+    assert lab_key(item("i.py::t", {"imported": ("aws-vendor-open", "docker")})) == \
+        "imp-aws-vendor-open"
+    assert lab_key(item("i.py::t", {"imported": ("aws-vendor-open", "netns")})) is None
+    assert lab_key(item("g.py::t", {"gw_lab": "docker"})) == "gateways-on"
+    assert lab_key(item("n.py::t", {"gw_off_lab": "docker"})) == "gateways-off"
+    assert {"imported", "gw_lab", "gw_off_lab"} <= set(RECIPES)

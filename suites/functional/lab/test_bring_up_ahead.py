@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from lab.api import bring_up
 from lab.backends.netns_links import list_namespaces
-from suites.fixtures.bring_up_ahead import BringUpsAhead
+from suites.fixtures.bring_up_ahead import BringUpsAhead, Recipe, shipped
 
 pytestmark = [pytest.mark.netns, pytest.mark.usefixtures("lab_capable")]
 
@@ -16,10 +17,14 @@ def _namespaces_of(instance: str) -> list[str]:
     return [ns for ns in list_namespaces() if ns.startswith(f"cclab.{instance}.")]
 
 
-def test_a_lab_brought_up_ahead_is_taken_once_and_up() -> None:
-    ahead = BringUpsAhead(backend="netns")
-    ahead.start("minimal")
-    ahead.start("minimal")  # already going: not a second lab
+MINIMAL = shipped("minimal", backend="netns")
+
+
+def test_a_lab_brought_up_ahead_is_taken_once_and_up(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    ahead = BringUpsAhead()
+    ahead.start(MINIMAL, tmp_path_factory)
+    ahead.start(MINIMAL, tmp_path_factory)  # already going: not a second lab
     assert list(ahead.going) == ["minimal"]
     lab = ahead.take("minimal")
     assert lab is not None
@@ -32,9 +37,10 @@ def test_a_lab_brought_up_ahead_is_taken_once_and_up() -> None:
     assert _namespaces_of(lab.instance) == []
 
 
-def test_a_lab_brought_up_ahead_and_not_taken_is_removed() -> None:
-    ahead = BringUpsAhead(backend="netns")
-    ahead.start("minimal")
+def test_a_lab_brought_up_ahead_and_not_taken_is_removed(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    ahead = BringUpsAhead()
+    ahead.start(MINIMAL, tmp_path_factory)
     going = ahead.going["minimal"]
     assert going.thread is not None
     going.thread.join()
@@ -45,8 +51,11 @@ def test_a_lab_brought_up_ahead_and_not_taken_is_removed() -> None:
     assert ahead.going == {}
 
 
-def test_a_bring_up_ahead_that_failed_leaves_the_fixture_its_own() -> None:
-    ahead = BringUpsAhead(backend="netns")
-    ahead.start("no-such-topology")
-    assert ahead.take("no-such-topology") is None
+def test_a_bring_up_ahead_that_failed_leaves_the_fixture_its_own(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    ahead = BringUpsAhead()
+    broken = Recipe("broken", lambda instance, _tmp: bring_up(
+        "no-such-topology", instance=instance, backend="netns"))
+    ahead.start(broken, tmp_path_factory)
+    assert ahead.take("broken") is None
     assert ahead.going == {}
