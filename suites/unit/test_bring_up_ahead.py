@@ -96,22 +96,29 @@ def test_a_lab_the_pool_would_lend_is_not_brought_up() -> None:
     assert key(next_lab(items, items[1])) == "gcp-y"
 
 
-def test_a_next_lab_not_brought_up_by_name_stops_the_look() -> None:
+def test_a_lab_of_the_tests_own_making_is_looked_past() -> None:
+    """The compose file's lab (fixed names) has no recipe: the next lab that has one is
+    brought up ahead while it runs, and while the lab before it runs."""
     items = [cloud("a.py", "azure-x"), item("m.py::t", {"minimal_lab": "docker"}),
-             cloud("c.py", "gcp-y")]
-    assert next_lab(items, items[0]) is None
+             cloud("c.py", "gcp-y"), cloud("c.py", "azure-x")]
+    assert key(next_lab(items, items[0])) == "gcp-y"
     assert key(next_lab(items, items[1])) == "gcp-y"
+    # looked past only to a lab the pool would not lend
+    assert next_lab([items[0], items[1], items[3]], items[0]) is None
 
 
 def test_a_module_registers_the_recipe_of_a_lab_it_writes_itself() -> None:
-    """The imported clouds' and the gateways' fixtures write their topology files; their
-    modules say how to make those labs ahead, under keys of their own."""
+    """The imported clouds', the gateways' and the security groups' fixtures bring up
+    topology files of their own; their modules say how to make those labs ahead, under
+    keys of their own."""
     import suites.functional.cloud.test_imported_clouds
-    import suites.functional.lab.test_gateways_negative  # noqa: F401 - registers gw_off_lab
+    import suites.functional.lab.test_gateways_negative
+    import suites.functional.lab.test_security_groups  # noqa: F401 - each registers its own
 
     assert lab_key(item("i.py::t", {"imported": ("aws-vendor-open", "docker")})) == \
         "imp-aws-vendor-open"
     assert lab_key(item("i.py::t", {"imported": ("aws-vendor-open", "netns")})) is None
     assert lab_key(item("g.py::t", {"gw_lab": "docker"})) == "gateways-on"
     assert lab_key(item("n.py::t", {"gw_off_lab": "docker"})) == "gateways-off"
-    assert {"imported", "gw_lab", "gw_off_lab"} <= set(RECIPES)
+    assert lab_key(item("s.py::t", {"sg_lab": "docker"})) == "sg"
+    assert {"imported", "gw_lab", "gw_off_lab", "sg_lab"} <= set(RECIPES)
