@@ -107,9 +107,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 f"{item.nodeid}: needs exactly one tier marker of {TIERS}, has {tiers}"
             )
         item.user_properties.append(("tier", tiers[0]))
-    # Long by design and in no lab's group (the 100,000-input config fuzz): first in the
-    # order xdist hands work out, so they start at once instead of ending the run alone.
-    items.sort(key=lambda item: item.get_closest_marker("load") is None)  # stable
+    items.sort(key=run_order)  # stable: within each place, collection order
+
+
+def run_order(item: pytest.Item) -> tuple[bool, bool]:
+    """Where a test goes in the run order. First the long tests in no lab's group (the
+    100,000-input config fuzz), so they start at once instead of ending the run alone.
+    Last the `host_wide` tests: the docker group stops for them (its parked labs torn
+    down, no lab brought up ahead across them), so they run once, at its end, and the
+    compose file's lab, lent from module to module, comes up once."""
+    return (item.get_closest_marker("load") is None,
+            item.get_closest_marker("host_wide") is not None)
 
 
 def _on_its_labs(item: pytest.Item) -> bool:

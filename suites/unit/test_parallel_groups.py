@@ -96,3 +96,20 @@ def test_a_module_s_labs_of_each_parameter_are_groups_of_their_own() -> None:
     assert groups["aws-natgw"] != groups["gcp-cloudnat"]
     assert groups["aws-natgw"] == {"suites/functional/cloud/test_c.py"
                                    "[cloud=('aws-natgw', 'netns')]"}
+
+
+def test_host_wide_tests_run_last_and_long_ones_first() -> None:
+    """The docker group stops for a host_wide test (its pool emptied, no lab brought up
+    ahead across it): at its end it stops once."""
+    from suites.conftest import run_order
+
+    class Item:
+        def __init__(self, name: str, *markers: str) -> None:
+            self.name, self.markers = name, markers
+
+        def get_closest_marker(self, name: str) -> object:
+            return object() if name in self.markers else None
+
+    items = [Item("a", "docker"), Item("w", "host_wide"), Item("b", "docker"),
+             Item("f", "load"), Item("c", "netns")]
+    assert [i.name for i in sorted(items, key=run_order)] == ["f", "a", "b", "c", "w"]
