@@ -33,6 +33,7 @@ from lab.model import Route, Topology
 from lab.schema import load_topology
 from lab.wire.geneve import GENEVE_PORT, inner_of
 from suites.fixtures.allure_hooks import attach_pcap
+from suites.fixtures.each_node import answered_pings
 from suites.fixtures.lab import cloud_lab, on_each_backend
 from suites.fixtures.nft_counters import nft_packets
 from suites.fixtures.windows import connect_window, path_window
@@ -203,14 +204,13 @@ def test_the_hosts_side_of_the_lab_answers_no_ipv6(v6lab: LabHandle) -> None:
         assert on_bridges == []
         return
     assert len(on_bridges) == len(bridges), (on_bridges, sorted(bridges))
-    for node in (n for n in v6lab.topology.nodes if n.dual_stack):
-        probes = [f"{a}%{iface.name}" for a in on_bridges for iface in node.interfaces
-                  if iface.address6]
-        script = "".join(f"(ping -6 -c 1 -W 1 -n {p} >/dev/null 2>&1 && echo REACHED {p}) & "
-                         for p in probes) + "wait"
-        with allure.step(f"{node.name} -> the host's {len(probes)} bridge-side addresses"):
-            out = v6lab.exec(node.name, "sh", "-c", script).stdout
-            assert "REACHED" not in out, f"{node.name}: {out}"
+    probes = {node.name: [f"{a}%{iface.name}" for a in on_bridges
+                          for iface in node.interfaces if iface.address6]
+              for node in v6lab.topology.nodes if node.dual_stack}
+    answered = answered_pings(v6lab, probes, ipv6=True)  # every node at once
+    for node, aims in probes.items():
+        with allure.step(f"{node} -> the host's {len(aims)} bridge-side addresses"):
+            assert answered[node] == [], f"{node}: {answered[node]}"
 
 
 CONNECTORS = ("cc1", "cc2")
