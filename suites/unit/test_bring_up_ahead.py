@@ -13,18 +13,41 @@ from typing import Any
 
 import pytest
 
-from suites.fixtures.bring_up_ahead import RECIPES, lab_key, next_lab
+from suites.fixtures import lab
+from suites.fixtures.bring_up_ahead import lab_key, lab_recipe, next_lab, shipped_by_param
 
 pytestmark = pytest.mark.unit
 
 
+@lab_recipe(shipped_by_param)
+def cloud_fixture() -> None:
+    """Stands for a module fixture whose param is (topology, backend)."""
+
+
+def minimal_fixture() -> None:
+    """Stands for the compose file's lab: made by no recipe (fixed names)."""
+
+
+def real(fixture: Any) -> Any:
+    """The function under a real `@pytest.fixture`: what pytest's fixture definitions hold
+    (and `recipe_of` reads)."""
+    return fixture._get_wrapped_function()
+
+
+# The fixtures the fake items below stand on, by name.
+FIXTURES: dict[str, Any] = {"cloud": cloud_fixture, "minimal_lab": minimal_fixture,
+                            "gwlb_lab": real(lab.gwlb_lab)}
+
+
 @dataclass
 class Item:
-    """What `next_lab` reads of a pytest item: its id, params, fixtures and markers."""
+    """What `next_lab` reads of a pytest item: its id, params, fixtures (and the
+    functions that define them) and markers."""
 
     nodeid: str
     params: dict[str, object] = field(default_factory=dict)
     markers: tuple[str, ...] = ("docker",)
+    functions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def callspec(self) -> object:
@@ -33,6 +56,12 @@ class Item:
     @property
     def fixturenames(self) -> list[str]:
         return [*self.params, "tmp_path"]
+
+    @property
+    def _fixtureinfo(self) -> object:
+        defs = {name: [type("Def", (), {"func": staticmethod(function)})]
+                for name, function in {**FIXTURES, **self.functions}.items()}
+        return type("Info", (), {"name2fixturedefs": defs})()
 
     def get_closest_marker(self, name: str) -> object | None:
         return object() if name in self.markers else None
@@ -53,15 +82,16 @@ def item(nodeid: str, params: dict[str, object], markers: tuple[str, ...] = ("do
     return Item(nodeid, params, markers)
 
 
-def test_the_lab_is_read_from_the_fixture_that_brings_it_up() -> None:
+def test_the_lab_is_read_from_the_recipe_of_the_fixture_that_makes_it() -> None:
     assert lab_key(cloud("a.py", "azure-x")) == "azure-x"
-    assert lab_key(cloud("a.py", "azure-x", "netns")) is None
-    assert lab_key(item("a.py::t", {"v6lab": ("aws-y", "docker")})) == "aws-y"
+    assert lab_key(cloud("a.py", "azure-x", "netns")) is None  # docker labs only
     assert lab_key(item("a.py::t", {"gwlb_lab": "docker"})) == "gwlb"
     assert lab_key(item("a.py::t", {"gwlb_lab": "netns"})) is None
-    assert lab_key(item("s.py::t", {"docker_gwlb": None})) == "gwlb"
-    # the checked-in compose file's lab has fixed names: never brought up ahead
+    # the checked-in compose file's lab has fixed names: made by no recipe, never ahead
     assert lab_key(item("m.py::t", {"minimal_lab": "docker"})) is None
+    # by the fixture's function, not its name: another module's `cloud` without a recipe
+    other: Any = Item("o.py::t", {"cloud": ("azure-x", "docker")}, functions={"cloud": min})
+    assert lab_key(other) is None
 
 
 def test_the_next_lab_of_the_docker_group_is_brought_up_ahead() -> None:
@@ -107,18 +137,34 @@ def test_a_lab_of_the_tests_own_making_is_looked_past() -> None:
     assert next_lab([items[0], items[1], items[3]], items[0]) is None
 
 
-def test_a_module_registers_the_recipe_of_a_lab_it_writes_itself() -> None:
-    """The imported clouds', the gateways' and the security groups' fixtures bring up
-    topology files of their own; their modules say how to make those labs ahead, under
-    keys of their own."""
-    import suites.functional.cloud.test_imported_clouds
-    import suites.functional.lab.test_gateways_negative
-    import suites.functional.lab.test_security_groups  # noqa: F401 - each registers its own
+def test_each_fixture_that_makes_a_docker_lab_declares_its_recipe() -> None:
+    """The shipped topologies' fixtures, and those of labs a module writes itself (the
+    imported clouds', the gateways' and the security groups'): each makes its lab by the
+    recipe it declares, under a key of its own."""
+    from suites.functional.cloud import (
+        test_azure_gwlb,
+        test_azure_ilb,
+        test_azure_plb_inbound,
+        test_cloud_topologies,
+        test_imported_clouds,
+        test_ipv6_bypass,
+    )
+    from suites.functional.lab import test_gateways, test_gateways_negative, test_security_groups
+    from suites.functional.scenarios import test_scenarios_docker
 
-    assert lab_key(item("i.py::t", {"imported": ("aws-vendor-open", "docker")})) == \
+    def key_of(fixture: Any, param: object) -> str | None:
+        made_by: Any = Item("x.py::t", {"f": param}, functions={"f": real(fixture)})
+        return lab_key(made_by)
+
+    for fixture in (test_cloud_topologies.cloud, test_ipv6_bypass.v6lab, test_azure_ilb.azure,
+                    test_azure_gwlb.gwlb, test_azure_plb_inbound.plb):
+        assert key_of(fixture, ("aws-y", "docker")) == "aws-y", fixture
+        assert key_of(fixture, ("aws-y", "netns")) is None, fixture
+    assert key_of(lab.sublocation_lab, "docker") == "gwlb-sublocations"
+    assert key_of(test_scenarios_docker.docker_gwlb, None) == "gwlb"
+    assert key_of(test_imported_clouds.imported, ("aws-vendor-open", "docker")) == \
         "imp-aws-vendor-open"
-    assert lab_key(item("i.py::t", {"imported": ("aws-vendor-open", "netns")})) is None
-    assert lab_key(item("g.py::t", {"gw_lab": "docker"})) == "gateways-on"
-    assert lab_key(item("n.py::t", {"gw_off_lab": "docker"})) == "gateways-off"
-    assert lab_key(item("s.py::t", {"sg_lab": "docker"})) == "sg"
-    assert {"imported", "gw_lab", "gw_off_lab", "sg_lab"} <= set(RECIPES)
+    assert key_of(test_imported_clouds.imported, ("aws-vendor-open", "netns")) is None
+    assert key_of(test_gateways.gw_lab, "docker") == "gateways-on"
+    assert key_of(test_gateways_negative.gw_off_lab, "docker") == "gateways-off"
+    assert key_of(test_security_groups.sg_lab, "docker") == "sg"

@@ -24,8 +24,9 @@ from scapy.layers.inet import IP, TCP
 from lab.api import LabHandle
 from lab.events import Mark
 from lab.wire.vxlan import wrap
+from suites.fixtures.bring_up_ahead import lab_recipe, shipped_by_param
 from suites.fixtures.connector_view import counted
-from suites.fixtures.lab import backend_ready, lab_up, on_each_backend
+from suites.fixtures.lab import backend_ready, made, on_each_backend
 from suites.fixtures.teardown_behind import remover
 from suites.fixtures.windows import path_window
 
@@ -38,11 +39,12 @@ PORTS = itertools.count(41000)
 
 
 @pytest.fixture(scope="module", params=on_each_backend(["azure-gwlb-no-natgw"]))
+@lab_recipe(shipped_by_param)
 def gwlb(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
     topology, backend = request.param
     backend_ready(request, backend)
     remove = remover(request)  # a docker lab: behind the next one's bring-up
-    handle = lab_up(request, topology, "azgw", backend)
+    handle = made(request, shipped_by_param(request.param), "azgw")
     try:
         for target in CONNECTORS:  # probed from the AzureLoadBalancer stand-in
             handle.wait_event("plb", "azgw.target_healthy", lambda e, t=target: e["target"] == t,

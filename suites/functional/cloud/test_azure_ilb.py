@@ -17,10 +17,11 @@ import pytest
 
 from lab.api import LabHandle
 from lab.events import Mark
+from suites.fixtures.bring_up_ahead import lab_recipe, shipped_by_param
 from suites.fixtures.connector_view import counted, nft_counter
 from suites.fixtures.lab import (
     backend_ready,
-    lab_up,
+    made,
     on_each_backend,
     wait_targets_healthy,
 )
@@ -39,11 +40,12 @@ PROBE_CUT = ("add table ip cut; add chain ip cut cutin { type filter hook input 
 
 
 @pytest.fixture(scope="module", params=on_each_backend(["azure-no-natgw"]))
+@lab_recipe(shipped_by_param)
 def azure(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
     topology, backend = request.param
     backend_ready(request, backend)
     remove = remover(request)  # a docker lab: behind the next one's bring-up
-    handle = lab_up(request, topology, "ilb", backend)
+    handle = made(request, shipped_by_param(request.param), "ilb")
     try:
         wait_targets_healthy(handle, "ilb")
         yield handle

@@ -27,11 +27,12 @@ from scapy.utils import rdpcap
 from lab.api import LabHandle
 from lab.events import Mark
 from suites.fixtures.allure_hooks import attach_pcap
+from suites.fixtures.bring_up_ahead import lab_recipe, shipped_by_param
 from suites.fixtures.connector_view import nft_counter
 from suites.fixtures.lab import (
     backend_ready,
-    lab_up,
     lent_or_own,
+    made,
     on_each_backend,
     wait_targets_healthy,
 )
@@ -47,13 +48,14 @@ PORTS = itertools.count(42000, BUCKETS)  # bucket 16: cc1; + 1, bucket 17: cc2
 
 
 @pytest.fixture(scope="module", params=on_each_backend(["azure-plb-inbound"]))
+@lab_recipe(shipped_by_param)
 def plb(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
     """The lab once the ILB holds both connectors healthy (it hands returns to healthy
     ones)."""
     topology, backend = request.param
     backend_ready(request, backend)
     with lent_or_own(request, topology,
-                     lambda: lab_up(request, topology, "azplb", backend),
+                     lambda: made(request, shipped_by_param(request.param), "azplb"),
                      ready=lambda lab: wait_targets_healthy(lab, "ilb", timeout=30)
                      ) as handle:
         yield handle

@@ -48,6 +48,7 @@ from lab.events import Mark
 from lab.traffic.flood.in_lab import run_flood
 from lab.traffic.port_scan import open_ports, scan_argv
 from suites.fixtures.allure_hooks import attach_pcap, attach_text
+from suites.fixtures.bring_up_ahead import lab_recipe, shipped_by_param
 from suites.fixtures.connector_view import counted, metrics, nft_counter
 from suites.fixtures.lab import (
     cloud_lab,
@@ -92,6 +93,7 @@ EDGES = {"198.19.1.1", "198.19.1.2"}
 
 
 @pytest.fixture(scope="module", params=on_each_backend(TOPOLOGIES, docker=DOCKER_COVER))
+@lab_recipe(shipped_by_param)
 def cloud(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
     with cloud_lab(request, "cloud") as handle:
         yield handle

@@ -19,7 +19,6 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 import allure
 import pytest
@@ -29,8 +28,8 @@ from lab.attack.expect import plan
 from lab.attack.matrix import markdown
 from lab.attack.replay import replay
 from lab.lint.roles import connector_roles
-from suites.fixtures.bring_up_ahead import Recipe, recipe_for
-from suites.fixtures.lab import backend_ready, on_each_backend, taken_ahead, unique_instance
+from suites.fixtures.bring_up_ahead import Recipe, lab_recipe
+from suites.fixtures.lab import backend_ready, made, on_each_backend
 from suites.fixtures.teardown_behind import remover
 from suites.fixtures.windows import dns_answer_window
 from suites.golden.lab.test_import_golden import CASES, write_example
@@ -82,26 +81,21 @@ class Imported:
 DOCKER_COVER = ["aws-vendor-open", "azure-udr-internet"]
 
 
-@recipe_for("imported")
-def _imported_ahead(param: object) -> Recipe | None:
-    """The docker lab of a case, brought up ahead (suites/fixtures/bring_up_ahead.py):
-    the example imported into a folder of its own, as the fixture does."""
-    case, backend = cast(tuple[str, str], param)
-    if backend != "docker":
-        return None
+def _imported_recipe(param: tuple[str, str]) -> Recipe:
+    """How a case's lab is made (on docker, ahead of it: bring_up_ahead.py): the example
+    imported into a folder of its own."""
+    case, backend = param
     return Recipe(f"imp-{case}", lambda instance, tmp: bring_up(
-        write_example(case, tmp.mktemp(case)), instance=instance, backend=backend))
+        write_example(case, tmp.mktemp(case)), instance=instance, backend=backend), backend)
 
 
 @pytest.fixture(scope="module", params=on_each_backend(sorted(OPEN), docker=DOCKER_COVER))
-def imported(request: pytest.FixtureRequest, lab_capable: None,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Imported]:
+@lab_recipe(_imported_recipe)
+def imported(request: pytest.FixtureRequest, lab_capable: None) -> Iterator[Imported]:
     case, backend = request.param
     backend_ready(request, backend)
     remove = remover(request)  # a docker lab: behind the next one's bring-up
-    handle = taken_ahead(request, f"imp-{case}", backend) or bring_up(
-        write_example(case, tmp_path_factory.mktemp(case)),
-        instance=unique_instance(f"imp-{case}"), backend=backend)
+    handle = made(request, _imported_recipe(request.param), f"imp-{case}")
     try:
         assert handle.topology.source is not None
         yield Imported(case, handle, handle.topology.source.parent)

@@ -33,6 +33,7 @@ from lab.model import Route, Topology
 from lab.schema import load_topology
 from lab.wire.geneve import GENEVE_PORT, inner_of
 from suites.fixtures.allure_hooks import attach_pcap
+from suites.fixtures.bring_up_ahead import lab_recipe, shipped_by_param
 from suites.fixtures.each_node import answered_pings
 from suites.fixtures.lab import cloud_lab, on_each_backend
 from suites.fixtures.nft_counters import nft_packets
@@ -56,6 +57,7 @@ DOCKER_COVER = ["aws-natgw-ipv6-bypass", "aws-natgw-ipv6-connector", "azure-natg
 
 
 @pytest.fixture(scope="module", params=on_each_backend(TOPOLOGIES, docker=DOCKER_COVER))
+@lab_recipe(shipped_by_param)
 def v6lab(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
     stem = {"bypass": "v6b", "connector": "v6c"}.get(request.param[0].rsplit("-", 1)[-1], "v6s")
     with cloud_lab(request, stem) as handle:

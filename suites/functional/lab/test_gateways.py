@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,8 +10,8 @@ from scapy.layers.inet import IP, TCP
 from scapy.utils import rdpcap
 
 from lab.api import LabHandle, bring_up
-from suites.fixtures.bring_up_ahead import Recipe, recipe_for
-from suites.fixtures.lab import BACKEND_PARAMS, backend_ready, taken_ahead, unique_instance
+from suites.fixtures.bring_up_ahead import Recipe, RecipeOf, lab_recipe
+from suites.fixtures.lab import BACKEND_PARAMS, backend_ready, made
 from suites.fixtures.nft_counters import nft_packets
 from suites.fixtures.spoof import send_from
 from suites.fixtures.teardown_behind import remover
@@ -24,53 +24,48 @@ pytestmark = pytest.mark.usefixtures("lab_capable")
 TOPOLOGY = Path(__file__).parent / "data" / "gateways.yaml"
 
 
-def gateways_lab(tmp_path_factory: pytest.TempPathFactory, anti_spoofing: bool,
-                 backend: str = "netns", instance: str | None = None) -> LabHandle:
+def gateways_lab(tmp: pytest.TempPathFactory, anti_spoofing: bool, backend: str,
+                 instance: str) -> LabHandle:
     text = TOPOLOGY.read_text()
     if not anti_spoofing:
         text = text.replace("vpc: [10.10.0.0/16]}\n  web:",
                             "vpc: [10.10.0.0/16], anti_spoofing: false}\n  web:")
-    path = tmp_path_factory.mktemp("topo") / "gateways.yaml"
+    path = tmp.mktemp("topo") / "gateways.yaml"
     path.write_text(text)
-    suffix = "on" if anti_spoofing else "off"
-    return bring_up(path, instance=instance or unique_instance(f"gw-{suffix}"),
-                    backend=backend)
+    return bring_up(path, instance=instance, backend=backend)
 
 
-def gateways_recipe(anti_spoofing: bool) -> Callable[[object], Recipe | None]:
-    """How a module's gateways lab (its param: the backend) is brought up ahead on docker
-    (suites/fixtures/bring_up_ahead.py); its key is `gateways_key(anti_spoofing)`."""
-    def recipe(backend: object) -> Recipe | None:
-        return Recipe(gateways_key(anti_spoofing), lambda instance, tmp: gateways_lab(
-            tmp, anti_spoofing, "docker", instance)) if backend == "docker" else None
+def gateways_recipe(anti_spoofing: bool) -> RecipeOf:
+    """How a module's gateways lab (its param: the backend) is made, by its fixture or
+    ahead of it on docker (suites/fixtures/bring_up_ahead.py)."""
+    key = f"gateways-{'on' if anti_spoofing else 'off'}"
+
+    def recipe(backend: str) -> Recipe:
+        return Recipe(key, lambda instance, tmp: gateways_lab(tmp, anti_spoofing, backend,
+                                                              instance), backend)
     return recipe
 
 
-def gateways_key(anti_spoofing: bool) -> str:
-    return f"gateways-{'on' if anti_spoofing else 'off'}"
-
-
-recipe_for("gw_lab")(gateways_recipe(anti_spoofing=True))
-
-
-def gateways_module_lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                        anti_spoofing: bool) -> Iterator[LabHandle]:
-    """A module's gateways lab (its param: the backend): on docker the one brought up
-    ahead if there is one, and torn down behind the next one's bring-up."""
+def gateways_module_lab(request: pytest.FixtureRequest, recipe: RecipeOf,
+                        stem: str) -> Iterator[LabHandle]:
+    """A module's gateways lab (its param: the backend), made by `recipe` (on docker the
+    one brought up ahead if there is one), and torn down behind the next one's bring-up."""
     backend_ready(request, request.param)
     remove = remover(request)
-    handle = (taken_ahead(request, gateways_key(anti_spoofing), request.param)
-              or gateways_lab(tmp_path_factory, anti_spoofing, backend=request.param))
+    handle = made(request, recipe(request.param), stem)
     try:
         yield handle
     finally:
         remove(handle)
 
 
+ANTI_SPOOFING_ON = gateways_recipe(anti_spoofing=True)
+
+
 @pytest.fixture(scope="module", params=BACKEND_PARAMS)
-def gw_lab(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
-    yield from gateways_module_lab(request, tmp_path_factory, anti_spoofing=True)
+@lab_recipe(ANTI_SPOOFING_ON)
+def gw_lab(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
+    yield from gateways_module_lab(request, ANTI_SPOOFING_ON, "gw-on")
 
 
 def _get(lab: LabHandle, node: str, url: str) -> int:

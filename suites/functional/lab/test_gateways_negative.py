@@ -14,7 +14,7 @@ import pytest
 from scapy.layers.inet import IP
 
 from lab.api import LabHandle
-from suites.fixtures.bring_up_ahead import recipe_for
+from suites.fixtures.bring_up_ahead import lab_recipe
 from suites.fixtures.lab import BACKEND_PARAMS
 from suites.functional.lab.test_gateways import (
     gateways_module_lab,
@@ -25,13 +25,13 @@ from suites.functional.lab.test_gateways import (
 pytestmark = pytest.mark.usefixtures("lab_capable")
 
 
-recipe_for("gw_off_lab")(gateways_recipe(anti_spoofing=False))
+ANTI_SPOOFING_OFF = gateways_recipe(anti_spoofing=False)
 
 
 @pytest.fixture(scope="module", params=BACKEND_PARAMS)
-def gw_off_lab(request: pytest.FixtureRequest,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
-    yield from gateways_module_lab(request, tmp_path_factory, anti_spoofing=False)
+@lab_recipe(ANTI_SPOOFING_OFF)
+def gw_off_lab(request: pytest.FixtureRequest) -> Iterator[LabHandle]:
+    yield from gateways_module_lab(request, ANTI_SPOOFING_OFF, "gw-off")
 
 
 def test_without_anti_spoofing_a_spoofed_vpc_source_gets_in(gw_off_lab: LabHandle,

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from lab.api import LabHandle, bring_up, up
-from suites.fixtures.bring_up_ahead import Recipe, recipe_for
-from suites.fixtures.lab import BACKEND_PARAMS, backend_ready, taken_ahead, unique_instance
+from suites.fixtures.bring_up_ahead import Recipe, lab_recipe
+from suites.fixtures.lab import BACKEND_PARAMS, backend_ready, made, unique_instance
 from suites.fixtures.teardown_behind import remover
 
 # Tier: from the backend parameter (netns and docker).
@@ -22,19 +22,18 @@ TOPOLOGY = Path(__file__).parent / "data" / "sg.yaml"
 
 
 
-@recipe_for("sg_lab")
-def _sg_ahead(backend: object) -> Recipe | None:
-    """The docker lab, brought up ahead (suites/fixtures/bring_up_ahead.py)."""
+def _sg_recipe(backend: str) -> Recipe:
+    """How the module's lab is made (on docker, ahead of it: bring_up_ahead.py)."""
     return Recipe("sg", lambda instance, _tmp: bring_up(
-        TOPOLOGY, instance=instance, backend="docker")) if backend == "docker" else None
+        TOPOLOGY, instance=instance, backend=backend), backend)
 
 
 @pytest.fixture(scope="module", params=BACKEND_PARAMS)
+@lab_recipe(_sg_recipe)
 def sg_lab(request: pytest.FixtureRequest, lab_capable: None) -> Iterator[LabHandle]:
     backend_ready(request, request.param)
     remove = remover(request)  # a docker lab: behind the next one's bring-up
-    handle = taken_ahead(request, "sg", request.param) or bring_up(
-        TOPOLOGY, instance=unique_instance("sg"), backend=request.param)
+    handle = made(request, _sg_recipe(request.param), "sg")
     try:
         yield handle
     finally:

@@ -15,20 +15,23 @@ import pytest
 
 from lab.api import LabHandle
 from lab.scenario.schema import load_scenario
-from suites.fixtures.lab import lab_up, wait_targets_healthy
+from suites.fixtures.bring_up_ahead import lab_recipe, shipped_on_backend
+from suites.fixtures.lab import made, wait_targets_healthy
 from suites.fixtures.teardown_behind import remover
 from suites.functional.scenarios.played import play_and_check
 
 pytestmark = pytest.mark.docker
 SCENARIOS = Path(__file__).resolve().parents[3] / "lab" / "scenarios"
 KILL, REMOVE = SCENARIOS / "connector-kill.yaml", SCENARIOS / "connector-remove-add.yaml"
+GWLB = shipped_on_backend("gwlb")  # docker only: the fixture has no param
 
 
 @pytest.fixture(scope="module")
+@lab_recipe(GWLB)
 def docker_gwlb(request: pytest.FixtureRequest, lab_capable: None,
                 docker_capable: None) -> Iterator[LabHandle]:
     remove = remover(request)  # a docker lab: behind the next one's bring-up
-    handle = lab_up(request, "gwlb", "pt-scen-dk", "docker")
+    handle = made(request, GWLB(None), "pt-scen-dk")
     try:
         wait_targets_healthy(handle, "gwlb")
         yield handle
