@@ -30,6 +30,7 @@ from lab.backends.base import ExecResult
 from lab.events import Mark
 from lab.wire.geneve import endpoint_id, eni_of, inner_of
 from suites.fixtures.allure_hooks import attach_pcap
+from suites.fixtures.each_node import run_in_each
 from suites.fixtures.lab import wait_targets_healthy
 from suites.fixtures.windows import dns_answer_window, path_window
 from suites.functional.connector.gwlb_helpers import metrics
@@ -44,17 +45,19 @@ CONNECTOR_ADDRESSES = ("10.10.3.31", "10.10.3.32")  # Direct: SNAT to a service 
 ZIA_EDGE = "198.19.1.1"
 
 
+def _curl(url: str, local_port: int | None = None) -> tuple[str, ...]:
+    port = ("--local-port", str(local_port)) if local_port is not None else ()
+    return ("curl", "-s", "-m", "3", *port, url)
+
+
 def _get(lab: LabHandle, node: str, url: str, *, local_port: int | None = None) -> ExecResult:
-    port = ["--local-port", str(local_port)] if local_port is not None else []
-    return lab.exec(node, "curl", "-s", "-m", "3", *port, url, check=False, timeout=15)
+    return lab.exec(node, *_curl(url, local_port), check=False, timeout=15)
 
 
 def _at_once(lab: LabHandle, calls: dict[str, tuple[str, int | None]]) -> dict[str, ExecResult]:
     """Each node's GET, all started together."""
-    with ThreadPoolExecutor(len(calls)) as pool:
-        futures = {node: pool.submit(_get, lab, node, url, local_port=port)
-                   for node, (url, port) in calls.items()}
-        return {node: f.result() for node, f in futures.items()}
+    return run_in_each(lab, {node: _curl(url, port) for node, (url, port) in calls.items()},
+                       check=False, timeout=15)
 
 
 def _web_paths(lab: LabHandle, mark: Mark) -> list[str]:
