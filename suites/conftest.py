@@ -148,14 +148,23 @@ def parallel_group(item: pytest.Item, tier: str) -> str | None:
     """One group for the docker engine and the host's own state; one a lab: a module's
     tests, or, where the module's lab is a parametrized module-scoped fixture (the cloud
     suite's sixteen topologies), the tests of one parameter, so that the module's labs
-    come up on several workers at once (netns labs may overlap addresses)."""
+    come up on several workers at once (netns labs may overlap addresses).
+
+    A name has no `[`, `]` or `@`: pytest-xdist finds a test's group after the last `@`
+    of its node id only if no `]` follows that `@`, and takes each test whose group
+    ends in `]` for a group of its own (xdist/scheduler/loadgroup.py, `_split_scope`),
+    so a lab's tests were spread over every worker, each bringing the lab up again."""
     if tier == "docker" or item.get_closest_marker("host_wide"):
         return "docker-and-host"
     if tier in ("netns", "load"):
         module = item.nodeid.split("::", 1)[0]
         lab = _module_params(item)
-        return f"{module}[{lab}]" if lab else module
+        return _group_name(f"{module}::{lab}" if lab else module)
     return None
+
+
+def _group_name(text: str) -> str:
+    return text.translate({ord("["): "(", ord("]"): ")", ord("@"): "_"})
 
 
 _SHARED_SCOPES = ("module", "package", "session")

@@ -21,23 +21,28 @@ import pytest
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
+# Two labs, as the suites make them: a module-scoped fixture with a parameter per lab
+# (the cloud suite's topologies), its tests in the netns tier. The groups come from the
+# suites' own hook, so the names xdist reads are the ones a real run gives it.
 TESTS = '''
 import pytest
 
-@pytest.mark.parametrize("n", range(6))
-@pytest.mark.xdist_group("lab-a")
-def test_a(n):
-    pass
+@pytest.fixture(scope="module", params=[("lab-a", "netns"), ("lab-b", "netns")],
+                ids=["lab-a", "lab-b"])
+def lab(request):
+    return request.param
 
+@pytest.mark.netns
 @pytest.mark.parametrize("n", range(6))
-@pytest.mark.xdist_group("lab-b")
-def test_b(n):
+def test_t(lab, n):
     pass
 '''
+CONFTEST = "from suites.conftest import pytest_itemcollected  # noqa: F401\n"
 
 
 def test_a_group_runs_on_one_worker(tmp_path: Path) -> None:
     (tmp_path / "test_groups.py").write_text(TESTS)
+    (tmp_path / "conftest.py").write_text(CONFTEST)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
                            "no:allure_pytest", "-n", "2", "--dist", "loadgroup", "-v",
@@ -46,10 +51,10 @@ def test_a_group_runs_on_one_worker(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-2000:]
     workers: dict[str, set[str]] = defaultdict(set)
     for line in done.stdout.splitlines():
-        found = re.search(r"\[(gw\d)\].*PASSED .*::test_(a|b)\[", line)
+        found = re.search(r"\[(gw\d)\].*PASSED .*::test_t\[(lab-a|lab-b)-", line)
         if found:
             workers[found.group(2)].add(found.group(1))
-    assert set(workers) == {"a", "b"}, done.stdout[-2000:]
+    assert set(workers) == {"lab-a", "lab-b"}, done.stdout[-2000:]
     assert all(len(ran_on) == 1 for ran_on in workers.values()), dict(workers)
 
 
@@ -95,7 +100,7 @@ def test_a_module_s_labs_of_each_parameter_are_groups_of_their_own() -> None:
     assert all(len(one) == 1 for one in groups.values()), groups
     assert groups["aws-natgw"] != groups["gcp-cloudnat"]
     assert groups["aws-natgw"] == {"suites/functional/cloud/test_c.py"
-                                   "[cloud=('aws-natgw', 'netns')]"}
+                                   "::cloud=('aws-natgw', 'netns')"}
 
 
 def test_host_wide_tests_run_last_and_long_ones_first() -> None:
