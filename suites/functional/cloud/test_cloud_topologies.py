@@ -843,12 +843,11 @@ def test_forged_workload_sources_are_not_counted_for_licences(cloud: LabHandle) 
     licence counts the connectors upload stay at the real workloads."""
     started, mark = time.time(), cloud.mark()
     report = run_flood(cloud.backend, "workload1", "syn-flood", WEB2, 5000, 5.0,
-                       forged="10.10.1.2")
+                       forged="10.10.1.2", pps=FORGED_PPS)
     assert report["frames"] == 5000
     # The ingress proof: forged sources the connectors carried to a ZIA edge, far more
-    # than the two a licence count may hold. A burst of 5,000 SYNs outruns the user-space
-    # path, more so on a loaded machine (32 flows in one CI-like run), and the edges log
-    # the flows they took after the burst: wait for them, do not read once.
+    # than the two a licence count may hold. The edges log the flows they took after the
+    # SYNs: wait for them, do not read once.
     wait_for(lambda: len(_forged_carried(cloud, mark)) >= FORGED_SEEN, 15,
              f"at least {FORGED_SEEN} forged sources carried to a ZIA edge")
     peak = _licence_peak(cloud, started, mark)
@@ -857,6 +856,12 @@ def test_forged_workload_sources_are_not_counted_for_licences(cloud: LabHandle) 
 
 
 FORGED_SEEN = 10  # forged sources carried: licensed, they would count 10 and more
+# The SYNs paced, a second in all: at the engine's top rate the burst outran the
+# user-space path (32 flows carried in one CI-like run), and when four labs' bursts met
+# (the three AWS labs', whose workers reach this test together, and a docker lab's),
+# that lab's edges carried fewer than ten within 15 s, and the AWS labs' forged UDP
+# right after went unanswered (docs/decisions.md, "Two docker groups, six workers").
+FORGED_PPS = 5000
 
 
 def _forged_carried(lab: LabHandle, mark: Mark) -> set[str]:
@@ -888,6 +893,25 @@ def _send_forged_udp(lab: LabHandle, forged: list[str]) -> None:
     packets = [IP(src=src, dst=WEB2) / UDP(sport=5000, dport=7) / Raw(src.encode())
                for src in forged]
     _spoof(lab, *packets * 3, count=1, node="workload1")
+
+
+def _until_echoed(lab: LabHandle, mark: Mark, forged: list[str], *, tries: int = 3,
+                  each_s: float = 5.0) -> float:
+    """Seconds until web2 echoed every forged source; what it has not echoed after a
+    try is sent again (UDP is not resent by anyone else: a datagram lost on a loaded
+    machine would otherwise fail the test for what it is not about)."""
+    start = time.monotonic()
+    for attempt in range(1, tries + 1):
+        _send_forged_udp(lab, sorted(set(forged) - _echoed(lab, mark)))
+        try:
+            wait_for(lambda: _echoed(lab, mark) >= set(forged), each_s,
+                     f"web2 echoed each forged source (try {attempt} of {tries})")
+        except AssertionError:
+            if attempt == tries:
+                raise
+        else:
+            break
+    return time.monotonic() - start
 
 
 def _echoed(lab: LabHandle, mark: Mark) -> set[str]:
@@ -926,10 +950,8 @@ def test_forged_udp_sources_that_draw_replies_are_not_counted(cloud: LabHandle) 
     proves nothing about the source (gap 11): none of the ten may be licensed."""
     started, mark = time.time(), cloud.mark()
     forged = [f"10.10.1.{n}" for n in range(50, 60)]
-    _send_forged_udp(cloud, forged)
     try:
-        echoed = wait_for(lambda: _echoed(cloud, mark) >= set(forged), 10,
-                          "web2 echoed each forged source")
+        echoed = _until_echoed(cloud, mark, forged)
     except AssertionError:
         attach_text(_forged_udp_trail(cloud, mark, forged), "where the forged UDP went")
         raise
