@@ -1,12 +1,10 @@
 """Suite-wide configuration: fixture plugins, the one-tier-per-test rule, parallel groups.
 
-`make test` runs the suites on five xdist workers (`--dist loadgroup`), then
-the `quiet` tests alone. Groups keep what must not run side by side apart:
-every docker test, and the netns tests that read the host's own state
-(`host_wide`), go to one group (docker networks of two labs may not overlap,
-and the host sees the engine's links come and go); a lab module's tests stay
-together, so its module-scoped lab is brought up once; unit and golden tests
-spread freely.
+`make test` runs the suites on six xdist workers (`--dist loadgroup`), then the
+`quiet` tests alone (and with them the `host_wide` ones: the host's own state, the
+engine restarted). Groups keep together what must follow one another: each of the two
+docker groups, and each lab module's tests, so that its module-scoped lab is brought
+up once (suites/fixtures/parallel_groups.py).
 """
 
 from __future__ import annotations
@@ -18,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import Phase, settings
+
+from suites.fixtures.parallel_groups import parallel_group
 
 pytest_plugins = ["suites.fixtures.lab_pool", "suites.fixtures.teardown_behind",
                   "suites.fixtures.bring_up_ahead",
@@ -107,15 +107,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 f"{item.nodeid}: needs exactly one tier marker of {TIERS}, has {tiers}"
             )
         item.user_properties.append(("tier", tiers[0]))
+        if item.get_closest_marker("host_wide") and not item.get_closest_marker("quiet"):
+            raise pytest.UsageError(f"{item.nodeid}: host_wide but not quiet\n    hint: a "
+                                    "test of the host's own state must run alone: mark it "
+                                    "quiet as well")
     items.sort(key=run_order)  # stable: within each place, collection order
 
 
 def run_order(item: pytest.Item) -> tuple[bool, bool]:
     """Where a test goes in the run order. First the long tests in no lab's group (the
     100,000-input config fuzz), so they start at once instead of ending the run alone.
-    Last the `host_wide` tests: the docker group stops for them (its parked labs torn
-    down, no lab brought up ahead across them), so they run once, at its end, and the
-    compose file's lab, lent from module to module, comes up once."""
+    Last the `host_wide` tests (quiet, so in the run that has the machine alone): the
+    pool's parked labs are torn down and no lab is brought up ahead across them, so they
+    come once, at the end, and the labs lent from module to module come up once."""
     return (item.get_closest_marker("load") is None,
             item.get_closest_marker("host_wide") is not None)
 
@@ -142,40 +146,3 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     item.user_properties.append(("ended", f"{time.time():.3f}"))
-
-
-def parallel_group(item: pytest.Item, tier: str) -> str | None:
-    """One group for the docker engine and the host's own state; one a lab: a module's
-    tests, or, where the module's lab is a parametrized module-scoped fixture (the cloud
-    suite's sixteen topologies), the tests of one parameter, so that the module's labs
-    come up on several workers at once (netns labs may overlap addresses).
-
-    A name has no `[`, `]` or `@`: pytest-xdist finds a test's group after the last `@`
-    of its node id only if no `]` follows that `@`, and takes each test whose group
-    ends in `]` for a group of its own (xdist/scheduler/loadgroup.py, `_split_scope`),
-    so a lab's tests were spread over every worker, each bringing the lab up again."""
-    if tier == "docker" or item.get_closest_marker("host_wide"):
-        return "docker-and-host"
-    if tier in ("netns", "load"):
-        module = item.nodeid.split("::", 1)[0]
-        lab = _module_params(item)
-        return _group_name(f"{module}::{lab}" if lab else module)
-    return None
-
-
-def _group_name(text: str) -> str:
-    return text.translate({ord("["): "(", ord("]"): ")", ord("@"): "_"})
-
-
-_SHARED_SCOPES = ("module", "package", "session")
-
-
-def _module_params(item: pytest.Item) -> str:
-    """The values of the item's parametrized fixtures that outlive one test, in order."""
-    callspec = getattr(item, "callspec", None)
-    info = getattr(item, "_fixtureinfo", None)
-    if callspec is None or info is None:
-        return ""
-    shared = [name for name in sorted(callspec.params)
-              if (defs := info.name2fixturedefs.get(name)) and defs[-1].scope in _SHARED_SCOPES]
-    return ",".join(f"{name}={callspec.params[name]!r}" for name in shared)

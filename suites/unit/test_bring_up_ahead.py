@@ -48,6 +48,7 @@ class Item:
     params: dict[str, object] = field(default_factory=dict)
     markers: tuple[str, ...] = ("docker",)
     functions: dict[str, Any] = field(default_factory=dict)
+    group: str | None = None  # its xdist group (suites/fixtures/parallel_groups.py)
 
     @property
     def callspec(self) -> object:
@@ -64,6 +65,8 @@ class Item:
         return type("Info", (), {"name2fixturedefs": defs})()
 
     def get_closest_marker(self, name: str) -> object | None:
+        if name == "xdist_group":
+            return pytest.mark.xdist_group(self.group).mark if self.group else None
         return object() if name in self.markers else None
 
 
@@ -101,6 +104,16 @@ def test_the_next_lab_of_the_docker_group_is_brought_up_ahead() -> None:
     assert key(next_lab(items, items[0])) == "gcp-y"
     assert key(next_lab(items, items[1])) == "gcp-y"
     assert next_lab(items, items[3]) is None  # the last lab
+
+
+def test_the_next_lab_is_one_of_the_same_docker_group() -> None:
+    """The other docker group runs on another worker: its labs are not this one's."""
+    mine, other = "docker-lab", "docker-cloud"
+    items = [Item("a.py::t", {"cloud": ("azure-x", "docker")}, group=mine),
+             Item("b.py::t", {"cloud": ("aws-z", "docker")}, group=other),
+             Item("c.py::t", {"cloud": ("gcp-y", "docker")}, group=mine)]
+    assert key(next_lab(items, items[0])) == "gcp-y"  # b.py's aws-z looked past
+    assert next_lab(items, items[1]) is None  # its group has no lab after it
 
 
 def test_each_lab_of_one_module_is_one_to_bring_up() -> None:

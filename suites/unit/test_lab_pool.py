@@ -49,10 +49,15 @@ class Item:
 
     nodeid: str
     params: dict[str, object] = field(default_factory=dict)
+    group: str | None = None  # its xdist group (suites/fixtures/parallel_groups.py)
 
     @property
     def callspec(self) -> object:
         return type("CallSpec", (), {"params": self.params})()
+
+    def get_closest_marker(self, name: str) -> object | None:
+        return (pytest.mark.xdist_group(self.group).mark
+                if name == "xdist_group" and self.group else None)
 
 
 ITEMS = [Item("a.py::t[docker]", {"gwlb_lab": "docker"}),
@@ -83,6 +88,16 @@ def test_a_lab_waits_only_for_a_later_module() -> None:
     assert not wanted_later(items, items[5], "azure-x")  # the last user
     assert not wanted_later(items, items[0], "azure-y")  # f.py's fixture is not pooled
     assert not wanted_later(items, None, "gwlb")
+
+
+def test_a_lab_waits_only_for_a_module_of_its_own_group() -> None:
+    """The other docker group's modules run on another worker: a lab parked for them
+    would wait for nobody."""
+    items: list = [Item("a.py::t[docker]", {"gwlb_lab": "docker"}, "docker-lab"),  # type: ignore[type-arg]
+                   Item("b.py::t[docker]", {"gwlb_lab": "docker"}, "docker-cloud"),
+                   Item("c.py::t[docker]", {"gwlb_lab": "docker"}, "docker-lab")]
+    assert wanted_later(items, items[0], "gwlb")  # c.py
+    assert not wanted_later(items, items[1], "gwlb")  # c.py is the other group's
 
 
 def test_a_lab_does_not_wait_for_its_own_module() -> None:

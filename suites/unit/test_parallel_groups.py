@@ -58,24 +58,42 @@ def test_a_group_runs_on_one_worker(tmp_path: Path) -> None:
     assert all(len(ran_on) == 1 for ran_on in workers.values()), dict(workers)
 
 
-def test_the_suites_put_every_docker_test_in_one_group() -> None:
-    """The project's rule itself: any docker-tier test, and host-wide ones, one group."""
-    from suites.conftest import parallel_group
+def test_the_suites_put_the_docker_tests_in_two_groups() -> None:
+    """The project's rule itself: the cloud suites' docker tests one group, every other
+    docker test the other; a netns module its own; unit tests none."""
+    from suites.fixtures.parallel_groups import parallel_group
 
     class Item:
-        def __init__(self, nodeid: str, host_wide: bool = False) -> None:
-            self.nodeid, self.host_wide = nodeid, host_wide
+        def __init__(self, nodeid: str) -> None:
+            self.nodeid = nodeid
 
-        def get_closest_marker(self, name: str) -> object:
-            return object() if name == "host_wide" and self.host_wide else None
+    def group(module: str, tier: str = "docker") -> str | None:
+        return parallel_group(Item(f"suites/{module}.py::t[{tier}]"), tier)  # type: ignore[arg-type]
 
-    docker = {parallel_group(Item(f"suites/functional/{m}.py::t[docker]"), "docker")
-              for m in ("cloud/test_x", "lab/test_y")}
-    assert docker == {parallel_group(Item("suites/functional/lab/test_z.py::t", True),
-                                     "netns")}
-    assert parallel_group(Item("suites/functional/lab/test_y.py::t[netns]"), "netns") == \
-        "suites/functional/lab/test_y.py"
-    assert parallel_group(Item("suites/unit/test_u.py::t"), "unit") is None
+    clouds = {group(f"functional/cloud/test_{m}") for m in ("x", "y")}
+    others = {group(f"functional/{m}") for m in ("lab/test_y", "connector/test_z",
+                                                   "scenarios/test_s")}
+    assert len(clouds) == len(others) == 1
+    assert clouds != others
+    assert group("functional/lab/test_y", "netns") == "suites/functional/lab/test_y.py"
+    assert group("unit/test_u", "unit") is None
+
+
+def test_a_host_wide_test_must_be_quiet(tmp_path: Path) -> None:
+    """It reads the host's links or restarts the engine: beside another worker's lab it
+    would see that lab, or break it. Collection refuses it unless it runs alone."""
+    (tmp_path / "test_wide.py").write_text(
+        "import pytest\n\n@pytest.mark.netns\n@pytest.mark.host_wide\n"
+        "def test_w():\n    pass\n")
+    (tmp_path / "conftest.py").write_text(
+        "from suites.conftest import pytest_collection_modifyitems  # noqa: F401\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
+                           "no:allure_pytest", "--collect-only", "-q", str(tmp_path)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 4, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "host_wide but not quiet" in done.stdout + done.stderr
 
 
 def test_a_module_s_labs_of_each_parameter_are_groups_of_their_own() -> None:

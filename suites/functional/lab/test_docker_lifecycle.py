@@ -222,6 +222,7 @@ def _start_rendered_compose(tmp_path: Path, instance: str) -> str:
 
 
 @pytest.mark.host_wide  # the engine must run no container: no other test's lab is up
+@pytest.mark.quiet  # so it runs alone (suites/fixtures/parallel_groups.py)
 def test_the_lab_engine_restarts_and_its_networks_can_go(tmp_path: Path) -> None:
     """destroy()'s repair for a network docker keeps with no endpoint (a stale count,
     moby#42119, seen in CI and here): restart the engine the lab started, while it runs no
@@ -249,6 +250,7 @@ def test_the_lab_engine_restarts_and_its_networks_can_go(tmp_path: Path) -> None
 
 
 @pytest.mark.host_wide  # the engine restarts: no other test's lab may be on it
+@pytest.mark.quiet  # so it runs alone (suites/fixtures/parallel_groups.py)
 def test_a_call_hung_on_a_deadlocked_engine_restarts_it_and_is_tried_again() -> None:
     """The recovery from libnetwork's deadlock (lab.backends.engine_calls), end to end on
     the real engine: a docker call that hangs (`docker exec ... sleep`, as calls hang on a

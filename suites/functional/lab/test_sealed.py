@@ -15,7 +15,9 @@ from suites.fixtures.each_node import answered_pings
 from suites.fixtures.lab import unique_instance
 from suites.functional.lab.sealing import routes_leaving_the_lab
 
-pytestmark = [pytest.mark.netns, pytest.mark.host_wide, pytest.mark.usefixtures("lab_capable")]
+# The host's own links and routes: read with no other test's lab coming and going.
+pytestmark = [pytest.mark.netns, pytest.mark.host_wide, pytest.mark.quiet,
+              pytest.mark.usefixtures("lab_capable")]
 
 
 def _ip_json(*args: str, ns: str | None = None) -> list[dict]:
