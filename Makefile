@@ -87,7 +87,7 @@ endef
 # that measure rates and thresholds, and those of the host's own state (`quiet`), with
 # the machine to themselves.
 JOBS ?= 6
-PARALLEL = -n $(JOBS) --dist loadgroup
+PARALLEL = -n $(JOBS) --dist loadgroup --no-loadscope-reorder
 
 # Compiled Python in one folder outside the source tree, written once and read by every
 # Python process a test run starts: each lab node's services, each probe, each pytest

@@ -12,12 +12,18 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 from hypothesis import Phase, settings
 
-from suites.fixtures.parallel_groups import parallel_group
+from suites.fixtures.parallel_groups import (
+    parallel_group,
+    recorded_module_seconds,
+    unit_seconds,
+    work_unit,
+)
 
 pytest_plugins = ["suites.fixtures.lab_pool", "suites.fixtures.teardown_behind",
                   "suites.fixtures.bring_up_ahead",
@@ -111,17 +117,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             raise pytest.UsageError(f"{item.nodeid}: host_wide but not quiet\n    hint: a "
                                     "test of the host's own state must run alone: mark it "
                                     "quiet as well")
-    items.sort(key=run_order)  # stable: within each place, collection order
+    seconds = unit_seconds(items, recorded_module_seconds(RECORDED_TIMES))
+    items.sort(key=lambda item: run_order(item, seconds))  # stable: a group stays in order
 
 
-def run_order(item: pytest.Item) -> tuple[bool, bool]:
+RECORDED_TIMES = Path(__file__).resolve().parents[1] / "reports" / "bench" / "tests.json"
+
+
+def run_order(item: pytest.Item, seconds: Mapping[str, float] | None = None
+              ) -> tuple[bool, bool, float]:
     """Where a test goes in the run order. First the long tests in no lab's group (the
     100,000-input config fuzz), so they start at once instead of ending the run alone.
     Last the `host_wide` tests (quiet, so in the run that has the machine alone): the
     pool's parked labs are torn down and no lab is brought up ahead across them, so they
-    come once, at the end, and the labs lent from module to module come up once."""
+    come once, at the end, and the labs lent from module to module come up once.
+    Between them, the longest work units first (`seconds`, by work unit), so that no long
+    group starts late and ends the parallel part alone."""
     return (item.get_closest_marker("load") is None,
-            item.get_closest_marker("host_wide") is not None)
+            item.get_closest_marker("host_wide") is not None,
+            -seconds.get(work_unit(item), 0.0) if seconds else 0.0)
 
 
 def _on_its_labs(item: pytest.Item) -> bool:

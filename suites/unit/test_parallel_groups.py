@@ -136,3 +136,41 @@ def test_host_wide_tests_run_last_and_long_ones_first() -> None:
     items = [Item("a", "docker"), Item("w", "host_wide"), Item("b", "docker"),
              Item("f", "load"), Item("c", "netns")]
     assert [i.name for i in sorted(items, key=run_order)] == ["f", "a", "b", "c", "w"]
+
+
+def test_the_longest_work_units_go_out_first() -> None:
+    """A group's expected time is its modules' recorded test time shared over their
+    tests; the longest group is first, a group's tests stay in their order, the load
+    tests still lead and host_wide ones still end the run."""
+    from suites.conftest import run_order
+    from suites.fixtures.parallel_groups import unit_seconds
+
+    class Item:
+        def __init__(self, nodeid: str, group: str | None, *markers: str) -> None:
+            self.nodeid, self.group, self.markers = nodeid, group, markers
+
+        def get_closest_marker(self, name: str) -> object:
+            if name == "xdist_group":
+                return pytest.mark.xdist_group(self.group).mark if self.group else None
+            return object() if name in self.markers else None
+
+    items = [Item("c.py::t1", "c"), Item("s.py::t1", "s"), Item("c.py::t2", "c"),
+             Item("u.py::t", None, "unit"), Item("s.py::t2", "s"),
+             Item("w.py::t", "w", "host_wide"), Item("f.py::t", None, "load")]
+    recorded = {"c.py": 10.0, "s.py": 200.0, "u.py": 1.0, "w.py": 500.0, "f.py": 60.0}
+    seconds = unit_seconds(items, recorded)  # type: ignore[arg-type]
+    assert seconds == {"c": 10.0, "s": 200.0, "u.py::t": 1.0, "w": 500.0, "f.py::t": 60.0}
+    ordered = sorted(items, key=lambda i: run_order(i, seconds))  # type: ignore[arg-type]
+    assert [i.nodeid for i in ordered] == ["f.py::t", "s.py::t1", "s.py::t2", "c.py::t1",
+                                           "c.py::t2", "u.py::t", "w.py::t"]
+
+
+def test_recorded_module_times_are_read_or_none(tmp_path: Path) -> None:
+    from suites.fixtures.parallel_groups import recorded_module_seconds
+
+    path = tmp_path / "tests.json"
+    path.write_text('{"modules": {"a.py": {"test_s": 12.5, "tests": 3}}}')
+    assert recorded_module_seconds(path) == {"a.py": 12.5}
+    path.write_text("{not json")
+    assert recorded_module_seconds(path) == {}
+    assert recorded_module_seconds(tmp_path / "none.json") == {}
