@@ -103,29 +103,32 @@ $(TEST_TARGETS): export PYTHONDONTWRITEBYTECODE :=
 # last run's into reports/bench/tests.json (per tier wall and test time, per module).
 JUNIT := reports/junit
 
-test: engine
-	$(need_setup)
-	@rm -rf $(JUNIT); status=0; \
-	$(PY) -m pytest $(PARALLEL) -m "not quiet" --junitxml=$(JUNIT)/parallel.xml $(PYTEST_ARGS) \
+# The tests `-m $(1)` selects (all, if empty): side by side on the workers, then the
+# `quiet` ones alone; $(2) and $(3): more arguments for each of the two runs. The second
+# run's exit 5 (no quiet test selected) is not a failure; either run's failure is.
+define side_by_side_then_quiet
+	@status=0; \
+	$(PY) -m pytest $(PARALLEL) -m "$(if $(1),$(1) and )not quiet" $(2) $(PYTEST_ARGS) \
 	  || status=$$?; \
-	$(PY) -m pytest -m quiet --keep-results --junitxml=$(JUNIT)/quiet.xml $(PYTEST_ARGS) \
+	$(PY) -m pytest -m "$(if $(1),$(1) and )quiet" --keep-results $(3) $(PYTEST_ARGS) \
 	  || { s=$$?; [ $$s -eq 5 ] || status=$$s; }; \
 	exit $$status
+endef
+
+test: engine
+	$(need_setup)
+	@rm -rf $(JUNIT)
+	$(call side_by_side_then_quiet,,--junitxml=$(JUNIT)/parallel.xml,--junitxml=$(JUNIT)/quiet.xml)
 
 test-times:
 	$(need_setup)
 	$(PY) -m reports.test_times
 
-# One tier, as `make test` runs it: side by side, then its `quiet` tests alone (exit 5 of
-# the second run, no quiet test in the tier, is not a failure).
+# One tier, as `make test` runs it.
 test-docker: engine
 test-unit test-golden test-netns test-docker test-load:
 	$(need_setup)
-	@status=0; tier=$(subst test-,,$@); \
-	$(PY) -m pytest $(PARALLEL) -m "$$tier and not quiet" $(PYTEST_ARGS) || status=$$?; \
-	$(PY) -m pytest -m "$$tier and quiet" --keep-results $(PYTEST_ARGS) \
-	  || { s=$$?; [ $$s -eq 5 ] || status=$$s; }; \
-	exit $$status
+	$(call side_by_side_then_quiet,$(subst test-,,$@))
 
 # The cloud matrix whole on docker too: `make test` runs a covering subset of the cloud
 # topologies there (each docker lab costs its serial docker group and quiet part 20-35 s);
